@@ -1,0 +1,309 @@
+"""Run locust in a subprocess against a local target and collect its per-request records.
+
+locust is never imported here: importing it monkey-patches the whole process with gevent.  The
+subprocess is bounded three ways: ``--run-time``, a request budget (``max_requests``, enforced
+inside the locust process), and the harness-side deadline in :meth:`LoadRun.wait`.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import json
+import math
+import os
+import signal
+import subprocess
+import sys
+import time
+from dataclasses import dataclass
+from pathlib import Path
+from types import TracebackType
+from typing import TypedDict
+
+from chaos.load.records import CaptureReader, RequestRecord
+from chaos.load.target import check_local_target
+
+HERE = Path(__file__).resolve().parent
+DEFAULT_LOCUSTFILE = HERE / "locustfile.py"
+CAPTURE_MODULE = HERE / "kube_chaos_capture.py"
+
+# Contract with locustfile.py / kube_chaos_capture.py (which cannot import this package).
+ENV_CAPTURE = "KUBE_CHAOS_CAPTURE"
+ENV_MAX_REQUESTS = "KUBE_CHAOS_MAX_REQUESTS"
+ENV_PATH = "KUBE_CHAOS_PATH"
+ENV_WAIT_S = "KUBE_CHAOS_WAIT_S"
+ENV_TIMEOUT_S = "KUBE_CHAOS_TIMEOUT_S"
+ENV_ALLOWED_HOSTS = "KUBE_CHAOS_ALLOWED_HOSTS"
+
+CAPTURE_FILE = "requests.tsv"
+LOG_FILE = "locust.log"
+STATS_PREFIX = "locust-stats"  # locust appends ".json"
+
+
+class LoadError(RuntimeError):
+    """The load generator failed; the message names its log file."""
+
+
+class LocustStatsEntry(TypedDict):
+    """The fields we read from one entry of locust's ``--json-file`` output."""
+
+    name: str
+    method: str
+    num_requests: int
+    num_failures: int
+
+
+@dataclass(frozen=True)
+class LoadResult:
+    returncode: int
+    stop_reason: str  # "run-time" | "max-requests" | "stopped" (by us) | "killed" (by us)
+    records: tuple[RequestRecord, ...]
+    locust_requests: int  # locust's own count, from its JSON stats (0 if unavailable)
+    locust_failures: int
+    started_at: float  # wall clock, epoch seconds
+    ended_at: float
+    out_dir: Path
+    capture_path: Path | None
+    log_path: Path
+
+    @property
+    def failures(self) -> int:
+        return sum(1 for r in self.records if not r.ok)
+
+
+class LoadRun:
+    """One running locust subprocess.  Create it with :meth:`start`; use as a context manager
+    so the subprocess is stopped on any error."""
+
+    def __init__(
+        self,
+        proc: subprocess.Popen[bytes],
+        *,
+        out_dir: Path,
+        log_path: Path,
+        capture_path: Path | None,
+        max_duration_s: float,
+        max_requests: int | None,
+        started_at: float,
+    ) -> None:
+        self._proc = proc
+        self.out_dir = out_dir
+        self.log_path = log_path
+        self.capture_path = capture_path
+        self.max_duration_s = max_duration_s
+        self.max_requests = max_requests
+        self.started_at = started_at
+        self._started_mono = time.monotonic()
+        self._reader = CaptureReader(capture_path) if capture_path else None
+        self._stop_reason: str | None = None
+        self._result: LoadResult | None = None
+
+    @classmethod
+    def start(
+        cls,
+        target_base_url: str,
+        *,
+        users: int,
+        spawn_rate: float,
+        max_duration_s: float,
+        out_dir: Path,
+        max_requests: int | None = None,
+        path: str = "/",
+        wait_s: float = 0.1,
+        locustfile: Path | None = None,
+        request_timeout_s: float = 5.0,
+        stop_timeout_s: float = 2.0,
+        capture: bool = True,
+    ) -> LoadRun:
+        """Launch locust headless against ``target_base_url`` (which must be a loopback URL).
+
+        ``locustfile`` defaults to our GET-one-path locustfile; per-request capture is loaded
+        next to whichever file is used.  ``capture=False`` exists only for benchmarking it.
+        """
+        host = check_local_target(target_base_url)
+        if users < 1 or spawn_rate <= 0 or max_duration_s <= 0 or wait_s < 0:
+            raise ValueError(
+                f"bad load profile: users={users} spawn_rate={spawn_rate} "
+                f"max_duration_s={max_duration_s} wait_s={wait_s}"
+            )
+        if max_requests is not None and max_requests < 1:
+            raise ValueError(f"bad load profile: max_requests={max_requests} (must be >= 1)")
+        if not path.startswith("/"):
+            raise ValueError(f"bad load profile: path {path!r} must start with '/'")
+        user_file = (locustfile or DEFAULT_LOCUSTFILE).resolve()
+        if not user_file.is_file() or user_file.suffix != ".py":
+            raise ValueError(f"locustfile {user_file} is not an existing .py file")
+
+        out_dir = out_dir.resolve()
+        out_dir.mkdir(parents=True, exist_ok=True)
+        log_path = out_dir / LOG_FILE
+        capture_path = out_dir / CAPTURE_FILE if capture else None
+        if capture_path is not None:
+            capture_path.unlink(missing_ok=True)
+        (out_dir / f"{STATS_PREFIX}.json").unlink(missing_ok=True)
+
+        files = [str(user_file)] + ([str(CAPTURE_MODULE)] if capture else [])
+        cmd = [
+            sys.executable, "-m", "locust",
+            "-f", ",".join(files),
+            "--headless",
+            "--host", host,
+            "-u", str(users),
+            "-r", repr(float(spawn_rate)),
+            "--run-time", f"{max(1, math.ceil(max_duration_s))}s",
+            "--stop-timeout", f"{max(0, math.ceil(stop_timeout_s))}s",
+            "--only-summary",
+            "--exit-code-on-error", "0",  # failed requests are data, not a locust failure
+            "--json-file", str(out_dir / STATS_PREFIX),
+        ]  # fmt: skip
+        # Hermetic: no LOCUST_* settings from the caller's environment leak in, and the cwd
+        # (where locust looks for locust.conf / pyproject.toml) is our own out_dir.
+        env = {k: v for k, v in os.environ.items() if not k.startswith("LOCUST_")}
+        env |= {
+            ENV_PATH: path,
+            ENV_WAIT_S: repr(float(wait_s)),
+            ENV_TIMEOUT_S: repr(float(request_timeout_s)),
+            ENV_ALLOWED_HOSTS: "127.0.0.1,localhost,::1",
+            "PYTHONUNBUFFERED": "1",
+        }
+        env.pop(ENV_CAPTURE, None)
+        env.pop(ENV_MAX_REQUESTS, None)
+        if capture_path is not None:
+            env[ENV_CAPTURE] = str(capture_path)
+        if max_requests is not None:
+            env[ENV_MAX_REQUESTS] = str(max_requests)
+
+        started_at = time.time()
+        with log_path.open("wb") as log:
+            log.write(("$ " + " ".join(cmd) + "\n").encode())
+            log.flush()
+            proc = subprocess.Popen(
+                cmd,
+                stdin=subprocess.DEVNULL,
+                stdout=log,
+                stderr=subprocess.STDOUT,
+                cwd=out_dir,
+                env=env,
+                start_new_session=True,  # a terminal Ctrl-C reaches the harness, which stops us
+            )
+        return cls(
+            proc,
+            out_dir=out_dir,
+            log_path=log_path,
+            capture_path=capture_path,
+            max_duration_s=max_duration_s,
+            max_requests=max_requests,
+            started_at=started_at,
+        )
+
+    @property
+    def pid(self) -> int:
+        return self._proc.pid
+
+    @property
+    def running(self) -> bool:
+        return self._proc.poll() is None
+
+    def records(self) -> list[RequestRecord]:
+        """All records captured so far (also while running), in completion order."""
+        if self._reader is None:
+            return []
+        self._reader.poll()
+        return list(self._reader.records)
+
+    def records_since(self, t: float) -> list[RequestRecord]:
+        """Records of requests that started at or after wall time ``t``; reads incrementally,
+        so it is cheap to call repeatedly while the load runs (flush lag is ~0.2 s)."""
+        if self._reader is None:
+            return []
+        self._reader.poll()
+        return [r for r in self._reader.records if r.t >= t]
+
+    def stop(self, grace_s: float = 10.0) -> None:
+        """Stop gracefully (SIGTERM: locust flushes capture and stats), SIGKILL after grace_s."""
+        if self._proc.poll() is not None:
+            return
+        self._stop_reason = "stopped"
+        self._signal(signal.SIGTERM)
+        try:
+            self._proc.wait(timeout=grace_s)
+        except subprocess.TimeoutExpired:
+            self._stop_reason = "killed"
+            self._signal(signal.SIGKILL)
+            self._proc.wait(timeout=10)
+
+    def _signal(self, sig: signal.Signals) -> None:
+        with contextlib.suppress(ProcessLookupError):
+            os.killpg(self._proc.pid, sig)  # its own session: reaches any children too
+
+    def wait(self, timeout: float | None = None) -> LoadResult:
+        """Wait for the run to end (by default its run-time plus a margin), stopping it if it
+        overruns; raise :class:`LoadError` if locust failed or captured nothing."""
+        if self._result is not None:
+            return self._result
+        if timeout is None:
+            elapsed = time.monotonic() - self._started_mono
+            timeout = max(0.0, self.max_duration_s - elapsed) + 30.0
+        try:
+            self._proc.wait(timeout=timeout)
+        except subprocess.TimeoutExpired:
+            self.stop()
+        returncode = self._proc.returncode
+        ended_at = time.time()
+        records = tuple(self.records())
+        locust_requests, locust_failures = self._locust_totals()
+        reason = self._stop_reason or "run-time"
+        if reason == "run-time" and self.max_requests and len(records) >= self.max_requests:
+            reason = "max-requests"
+        # After our own SIGTERM locust exits through its normal shutdown, with code 0.
+        if returncode != 0 and reason != "killed":
+            raise LoadError(
+                f"locust exited with code {returncode}; see {self.log_path}\n{self._log_tail()}"
+            )
+        if self.capture_path is not None and not records:
+            raise LoadError(
+                f"locust produced no request records ({self.capture_path}); see {self.log_path}"
+                f"\n{self._log_tail()}"
+            )
+        self._result = LoadResult(
+            returncode=returncode,
+            stop_reason=reason,
+            records=records,
+            locust_requests=locust_requests,
+            locust_failures=locust_failures,
+            started_at=self.started_at,
+            ended_at=ended_at,
+            out_dir=self.out_dir,
+            capture_path=self.capture_path,
+            log_path=self.log_path,
+        )
+        return self._result
+
+    def _locust_totals(self) -> tuple[int, int]:
+        stats_path = self.out_dir / f"{STATS_PREFIX}.json"
+        try:
+            entries: list[LocustStatsEntry] = json.loads(stats_path.read_text())
+        except (OSError, ValueError):
+            return 0, 0
+        return (
+            sum(e.get("num_requests", 0) for e in entries),
+            sum(e.get("num_failures", 0) for e in entries),
+        )
+
+    def _log_tail(self, lines: int = 15) -> str:
+        try:
+            text = self.log_path.read_text(errors="replace")
+        except OSError:
+            return ""
+        return "\n".join("  | " + ln for ln in text.splitlines()[-lines:])
+
+    def __enter__(self) -> LoadRun:
+        return self
+
+    def __exit__(
+        self,
+        exc_type: type[BaseException] | None,
+        exc: BaseException | None,
+        tb: TracebackType | None,
+    ) -> None:
+        self.stop()

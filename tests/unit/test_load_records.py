@@ -1,0 +1,110 @@
+"""Capture-file format and the load-target safety check (no subprocess)."""
+
+from __future__ import annotations
+
+import subprocess
+import sys
+from pathlib import Path
+
+import pytest
+
+from chaos.load import CaptureReader, LoadRun, RequestRecord, check_local_target, parse_capture
+from chaos.load import runner as load_runner
+from chaos.load.records import CAPTURE_HEADER, CaptureFormatError, parse_line
+
+
+def test_parse_line_ok_and_error() -> None:
+    assert parse_line("1700000000.250000\t0.012000\t1\t200\t") == RequestRecord(
+        t=1700000000.25, latency_s=0.012, ok=True, status=200, error=None
+    )
+    rec = parse_line("1700000001.5\t5.0\t0\t0\tConnectionError: refused, port 80")
+    assert (rec.ok, rec.status, rec.error) == (False, 0, "ConnectionError: refused, port 80")
+
+
+@pytest.mark.parametrize(
+    "line", ["", "1\t2\t1\t200", "x\t0.1\t1\t200\t", "1\t0.1\tyes\t200\t", "1\t0.1\t1\tOK\t"]
+)
+def test_parse_line_rejects(line: str) -> None:
+    with pytest.raises(ValueError):
+        parse_line(line)
+
+
+def test_reader_is_incremental_and_tolerates_torn_line(tmp_path: Path) -> None:
+    path = tmp_path / "c.tsv"
+    reader = CaptureReader(path)
+    assert reader.poll() == []  # no file yet
+    path.write_text(CAPTURE_HEADER + "10.0\t0.1\t1\t200\t\n11.0\t0.2\t0\t503")
+    assert [r.t for r in reader.poll()] == [10.0]  # the torn line waits
+    with path.open("a") as f:
+        f.write("\tHTTPError: 503\n12.0\t0.1\t1\t200\t\n")
+    new = reader.poll()
+    assert [(r.t, r.status, r.error) for r in new] == [
+        (11.0, 503, "HTTPError: 503"),
+        (12.0, 200, None),
+    ]
+    assert reader.poll() == []
+    assert len(reader.records) == 3
+    assert parse_capture(path) == reader.records
+
+
+def test_reader_names_file_and_line(tmp_path: Path) -> None:
+    path = tmp_path / "c.tsv"
+    path.write_text(CAPTURE_HEADER + "10.0\t0.1\t1\t200\t\ngarbage\n")
+    with pytest.raises(CaptureFormatError, match=r"c\.tsv:3: "):
+        parse_capture(path)
+
+
+@pytest.mark.parametrize(
+    "url",
+    [
+        "http://127.0.0.1:30080",
+        "http://localhost:30080/",
+        "https://LOCALHOST",
+        "http://[::1]:8080",
+    ],
+)
+def test_local_targets_accepted(url: str) -> None:
+    assert not check_local_target(url).endswith("/")
+
+
+@pytest.mark.parametrize(
+    "url",
+    [
+        "http://10.0.0.5:30080",
+        "http://example.com",
+        "http://127.0.0.1.example.com",
+        "http://127.0.0.2",
+        "http://0.0.0.0:30080",
+        "ftp://127.0.0.1",
+        "127.0.0.1:30080",
+        "http://user:pw@127.0.0.1",
+        "http://127.0.0.1:notaport",
+    ],
+)
+def test_non_local_targets_refused(url: str) -> None:
+    with pytest.raises(ValueError, match="load target"):
+        check_local_target(url)
+
+
+def test_start_refuses_remote_target_before_launching(tmp_path: Path) -> None:
+    out = tmp_path / "out"
+    with pytest.raises(ValueError, match="is not local"):
+        LoadRun.start("http://192.0.2.10:80", users=1, spawn_rate=1, max_duration_s=1, out_dir=out)
+    assert not out.exists()
+
+
+def test_harness_never_imports_locust() -> None:
+    code = "import sys, chaos.load; assert not {'locust', 'gevent'} & set(sys.modules)"
+    subprocess.run([sys.executable, "-c", code], check=True, timeout=60)
+
+
+def test_subprocess_files_share_the_contract() -> None:
+    """The locust-side files cannot import chaos; check the names they share by text."""
+    capture = load_runner.CAPTURE_MODULE.read_text()
+    default = load_runner.DEFAULT_LOCUSTFILE.read_text()
+    assert repr(CAPTURE_HEADER)[1:-1] in capture
+    r = load_runner
+    for name in (r.ENV_CAPTURE, r.ENV_MAX_REQUESTS, r.ENV_ALLOWED_HOSTS):
+        assert f'"{name}"' in capture
+    for name in (r.ENV_PATH, r.ENV_WAIT_S, r.ENV_TIMEOUT_S):
+        assert f'"{name}"' in default

@@ -1,0 +1,181 @@
+"""Real, short locust runs (subprocess) against a throwaway HTTP server on 127.0.0.1."""
+
+from __future__ import annotations
+
+import http.server
+import socket
+import threading
+import time
+from collections import Counter
+from collections.abc import Iterator
+from dataclasses import dataclass, field
+from pathlib import Path
+
+import pytest
+
+from chaos.load import LoadError, LoadRun
+
+pytestmark = pytest.mark.timeout(120)
+
+
+@dataclass
+class Server:
+    url: str
+    fail_from: float = float("inf")  # wall-clock window in which GET / answers 500
+    fail_until: float = float("-inf")
+    paths: Counter[str] = field(default_factory=Counter)
+
+
+@pytest.fixture
+def server() -> Iterator[Server]:
+    state = Server(url="")
+
+    class Handler(http.server.BaseHTTPRequestHandler):
+        protocol_version = "HTTP/1.1"
+
+        def do_GET(self) -> None:
+            state.paths[self.path] += 1
+            now = time.time()
+            code = 500 if state.fail_from <= now < state.fail_until else 200
+            body = b"{}"
+            self.send_response(code)
+            self.send_header("Content-Length", str(len(body)))
+            self.end_headers()
+            self.wfile.write(body)
+
+        def log_message(self, format: str, *args: object) -> None:
+            pass
+
+    srv = http.server.ThreadingHTTPServer(("127.0.0.1", 0), Handler)
+    srv.daemon_threads = True
+    state.url = f"http://127.0.0.1:{srv.server_address[1]}"
+    thread = threading.Thread(target=srv.serve_forever, daemon=True)
+    thread.start()
+    try:
+        yield state
+    finally:
+        srv.shutdown()
+        srv.server_close()
+
+
+def test_failure_window_shows_in_the_timeline(server: Server, tmp_path: Path) -> None:
+    now = time.time()
+    server.fail_from, server.fail_until = now + 1.2, now + 2.0
+    with LoadRun.start(
+        server.url, users=2, spawn_rate=10, max_duration_s=3, wait_s=0.05, out_dir=tmp_path
+    ) as run:
+        # Live view: steady state is visible before the run ends.
+        deadline = time.monotonic() + 10
+        while not run.records_since(now) and time.monotonic() < deadline:
+            time.sleep(0.2)
+        assert run.records_since(now), "no live records within 10 s"
+        assert run.records_since(time.time() + 3600) == []
+        result = run.wait(timeout=30)
+
+    recs = result.records
+    assert result.stop_reason == "run-time"
+    assert len(recs) == result.locust_requests
+    before = [r for r in recs if r.t + r.latency_s < server.fail_from]
+    inside = [r for r in recs if server.fail_from <= r.t and r.t + r.latency_s < server.fail_until]
+    after = [r for r in recs if r.t >= server.fail_until]
+    assert before and inside and after
+    assert all(r.ok and r.status == 200 and r.error is None for r in before + after)
+    assert all(not r.ok and r.status == 500 and r.error for r in inside)
+    assert result.failures == result.locust_failures
+    assert min(r.t for r in recs) >= result.started_at
+
+
+def test_max_requests_stops_early_exactly(server: Server, tmp_path: Path) -> None:
+    t0 = time.monotonic()
+    with LoadRun.start(
+        server.url,
+        users=2,
+        spawn_rate=10,
+        max_duration_s=30,
+        max_requests=15,
+        wait_s=0.05,
+        path="/items",
+        out_dir=tmp_path,
+    ) as run:
+        result = run.wait(timeout=30)
+    assert time.monotonic() - t0 < 15
+    assert result.stop_reason == "max-requests"
+    assert len(result.records) == 15
+    assert server.paths == {"/items": 15}
+
+
+USER_LOCUSTFILE = """
+from locust import HttpUser, constant, task
+
+class MyUser(HttpUser):
+    wait_time = constant(0.05)
+
+    @task
+    def go(self):
+        try:
+            self.client.get("http://192.0.2.1/escape", timeout=0.2)
+        except ValueError:
+            self.client.get("/mine?refused=1")
+        else:
+            self.client.get("/mine?refused=0")
+"""
+
+
+def test_user_locustfile_gets_capture_and_guard(server: Server, tmp_path: Path) -> None:
+    lf = tmp_path / "my_locustfile.py"
+    lf.write_text(USER_LOCUSTFILE)
+    with LoadRun.start(
+        server.url,
+        users=2,
+        spawn_rate=10,
+        max_duration_s=30,
+        max_requests=10,
+        locustfile=lf,
+        out_dir=tmp_path / "out",
+    ) as run:
+        result = run.wait(timeout=30)
+    # Budget enforced from the capture listener: in-flight requests of other users may finish.
+    assert 10 <= len(result.records) <= 10 + 2
+    assert result.stop_reason == "max-requests"
+    assert set(server.paths) == {"/mine?refused=1"}  # absolute non-local URL never sent
+
+
+def test_connection_errors_have_status_zero(tmp_path: Path) -> None:
+    with socket.socket() as s:  # a port nobody listens on
+        s.bind(("127.0.0.1", 0))
+        port = s.getsockname()[1]
+    with LoadRun.start(
+        f"http://127.0.0.1:{port}",
+        users=1,
+        spawn_rate=5,
+        max_duration_s=10,
+        max_requests=3,
+        out_dir=tmp_path,
+    ) as run:
+        result = run.wait(timeout=30)
+    assert len(result.records) == 3
+    assert all(not r.ok and r.status == 0 and r.error for r in result.records)
+
+
+def test_broken_locustfile_raises_naming_the_log(tmp_path: Path, server: Server) -> None:
+    lf = tmp_path / "broken.py"
+    lf.write_text("raise RuntimeError('boom in locustfile')\n")
+    run = LoadRun.start(
+        server.url, users=1, spawn_rate=1, max_duration_s=2, locustfile=lf, out_dir=tmp_path
+    )
+    with pytest.raises(LoadError, match=r"locust\.log") as info:
+        run.wait(timeout=30)
+    assert "boom in locustfile" in str(info.value)
+
+
+def test_stop_is_graceful_and_keeps_records(server: Server, tmp_path: Path) -> None:
+    run = LoadRun.start(
+        server.url, users=2, spawn_rate=10, max_duration_s=60, wait_s=0.05, out_dir=tmp_path
+    )
+    time.sleep(1.5)
+    t0 = time.monotonic()
+    run.stop()
+    assert time.monotonic() - t0 < 10
+    result = run.wait(timeout=5)
+    assert result.stop_reason == "stopped"
+    assert result.records and len(result.records) == result.locust_requests
