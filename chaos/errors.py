@@ -1,0 +1,143 @@
+"""kube-chaos error hierarchy.
+
+Every failure the harness can explain is a ``ChaosError``; callers chain the original cause with
+``raise ... from exc`` so the traceback keeps the client library's detail.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from pathlib import Path
+from typing import TYPE_CHECKING
+
+if TYPE_CHECKING:
+    from chaos.model.timeline import SLAResult
+
+
+class ChaosError(Exception):
+    """Base class of every error kube-chaos raises on purpose."""
+
+
+class ExperimentInvalid(ChaosError):
+    """An experiment file is wrong; the message names file, line and field."""
+
+    def __init__(
+        self,
+        reason: str,
+        *,
+        path: str | Path | None = None,
+        line: int | None = None,
+        field: str | None = None,
+    ) -> None:
+        self.path: str | None = str(path) if path is not None else None
+        self.line = line
+        self.field = field
+        self.reason = reason
+        super().__init__(self.__str__())
+
+    def __str__(self) -> str:
+        if self.path is not None and self.line is not None:
+            where: str | None = f"{self.path}:{self.line}"
+        elif self.path is not None:
+            where = self.path
+        elif self.line is not None:
+            where = f"line {self.line}"
+        else:
+            where = None
+        return ": ".join(part for part in (where, self.field, self.reason) if part)
+
+
+class InjectionFailed(ChaosError):
+    """A fault could not be put in place."""
+
+
+class NotEnoughTargets(InjectionFailed):
+    """Target selection asked for more pods or nodes than exist."""
+
+
+class RollbackFailed(ChaosError):
+    """Undoing a fault failed; the cluster may still carry it (see ``kube-chaos rollback``)."""
+
+
+class SteadyStateFailed(ChaosError):
+    """The workload was not healthy before the fault, so the experiment cannot say anything."""
+
+
+class SafetyRefused(ChaosError):
+    """The harness refused an action that could harm something outside the test cluster."""
+
+
+class ReportInvalid(ChaosError):
+    """A report.json file could not be read back."""
+
+
+def _fmt_value(value: float, unit: str) -> str:
+    if unit == "bool":
+        return "true" if value else "false"
+    if unit == "ratio":
+        return f"{value:.4f} ({value * 100:.2f}%)"
+    if unit == "count":
+        return f"{value:g}"
+    return f"{value:.3f}".rstrip("0").rstrip(".") + unit
+
+
+_OP_PHRASE = {"<=": "exceeds threshold", ">=": "is below minimum", "==": "differs from expected"}
+
+
+def describe_sla_failure(result: SLAResult) -> str:
+    """One line naming the SLA, its threshold and what was observed."""
+    threshold = _fmt_value(result.threshold, result.unit)
+    if result.observed is None:
+        return f"{result.name}: not measured (threshold {threshold})"
+    observed = _fmt_value(result.observed, result.unit)
+    phrase = _OP_PHRASE.get(result.op, "violates threshold")
+    return f"{result.name}: observed {observed} {phrase} {threshold}"
+
+
+class SLAViolated(ChaosError):
+    """At least one SLA failed; ``results`` holds every result, passed or not."""
+
+    def __init__(self, results: Sequence[SLAResult], experiment: str | None = None) -> None:
+        self.results: list[SLAResult] = list(results)
+        self.experiment = experiment
+        failed = [describe_sla_failure(r) for r in self.results if not r.passed]
+        head = f"{experiment}: " if experiment else ""
+        count = len(failed)
+        msg = f"{head}{count} SLA{'s' if count != 1 else ''} violated"
+        if failed:
+            msg += ":\n  " + "\n  ".join(failed)
+        super().__init__(msg)
+
+    @property
+    def failed(self) -> list[SLAResult]:
+        return [r for r in self.results if not r.passed]
+
+
+class ClusterError(ChaosError):
+    """The test cluster (kind, Docker, the API server) is not usable."""
+
+
+class DockerUnavailable(ClusterError):
+    """No Docker engine answers, and none could be started."""
+
+
+class BuildFailed(ClusterError):
+    """An image build step failed; the full log is at ``log_path``."""
+
+    def __init__(self, step: str, log_path: str | Path | None, detail: str = "") -> None:
+        self.step = step
+        self.log_path = Path(log_path) if log_path is not None else None
+        msg = f"build step {step!r} failed"
+        if detail:
+            msg += f": {detail}"
+        if self.log_path is not None:
+            msg += f" (log: {self.log_path})"
+        super().__init__(msg)
+
+
+class PortInUse(ClusterError):
+    """A host port the cluster must publish is already taken."""
+
+
+class DiskShort(ClusterError):
+    """Not enough free disk for the cluster or the image build."""

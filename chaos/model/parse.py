@@ -1,0 +1,705 @@
+"""YAML experiment files -> ``Experiment``: the only place that reads experiment YAML.
+
+The document is composed once (``yaml.compose``) so every node keeps its ``start_mark``; every
+problem is reported as ``ExperimentInvalid`` with file, 1-based line and dotted field path.
+"""
+
+from __future__ import annotations
+
+import difflib
+import math
+import os
+import re
+from collections.abc import Callable, Sequence
+from pathlib import Path
+from typing import Literal, TypeVar, cast
+from urllib.parse import urlsplit
+
+import yaml
+from yaml.nodes import MappingNode, Node, ScalarNode, SequenceNode
+
+from chaos.errors import ExperimentInvalid
+from chaos.model.duration import parse_duration
+from chaos.model.experiment import (
+    FAULT_TYPES,
+    ContainerKill,
+    Cordon,
+    Drain,
+    Experiment,
+    FaultSpec,
+    LoadProfile,
+    NodeLoss,
+    NodeSelection,
+    PodKill,
+    ProbeBreak,
+    Selector,
+    SLASpec,
+    SteadyState,
+    WorkloadSpec,
+)
+
+API_VERSION = "kube-chaos/v1"
+KIND = "Experiment"
+DURATION_HINT = "a non-negative duration such as 30s, 1m30s or 500ms"
+_DNS_LABEL = re.compile(r"[a-z0-9]([-a-z0-9]{0,61}[a-z0-9])?")
+_LABEL_KEY = re.compile(
+    r"([a-z0-9]([-a-z0-9.]*[a-z0-9])?/)?[A-Za-z0-9]([-A-Za-z0-9_.]*[A-Za-z0-9])?"
+)
+_LABEL_VALUE = re.compile(r"([A-Za-z0-9]([-A-Za-z0-9_.]*[A-Za-z0-9])?)?")
+SIGNALS = ("KILL", "TERM", "INT", "HUP", "QUIT", "ABRT", "USR1", "USR2")
+NODE_PORT_RANGE = (30000, 32767)
+
+T = TypeVar("T")
+
+
+def load_experiment(path: str | os.PathLike[str]) -> Experiment:
+    """Read and parse one experiment file."""
+    p = Path(path)
+    try:
+        text = p.read_text(encoding="utf-8")
+    except OSError as exc:
+        raise ExperimentInvalid(f"cannot read: {exc.strerror or exc}", path=str(p)) from exc
+    except UnicodeDecodeError as exc:
+        raise ExperimentInvalid("not UTF-8 text", path=str(p)) from exc
+    return parse_experiment(text, p)
+
+
+def parse_experiment(text: str, path: str | os.PathLike[str] | None = None) -> Experiment:
+    """Parse experiment YAML; relative manifests/locustfile resolve against ``path``'s folder."""
+    p = Path(path) if path is not None else None
+    ctx = _Ctx(p)
+    try:
+        root = yaml.compose(text, Loader=yaml.SafeLoader)
+    except yaml.MarkedYAMLError as exc:
+        mark = exc.problem_mark or exc.context_mark
+        line = mark.line + 1 if mark is not None else None
+        problem = exc.problem or exc.context or "syntax error"
+        raise ExperimentInvalid(f"invalid YAML: {problem}", path=ctx.shown, line=line) from exc
+    except yaml.YAMLError as exc:
+        raise ExperimentInvalid(f"invalid YAML: {exc}", path=ctx.shown) from exc
+    if root is None:
+        raise ExperimentInvalid(
+            f"empty document; expected apiVersion: {API_VERSION}, kind: {KIND}",
+            path=ctx.shown,
+            line=1,
+        )
+    return _experiment(ctx, root)
+
+
+# --------------------------------------------------------------------------- plumbing
+
+
+class _Ctx:
+    __slots__ = ("base", "path", "shown")
+
+    def __init__(self, path: Path | None) -> None:
+        self.path = path
+        self.shown = str(path) if path is not None else None
+        base = path.parent if path is not None else Path.cwd()
+        self.base = Path(os.path.normpath(base.absolute()))
+
+    def error(self, node: Node, field: str | None, reason: str) -> ExperimentInvalid:
+        return ExperimentInvalid(
+            reason, path=self.shown, line=node.start_mark.line + 1, field=field
+        )
+
+    def resolve(self, raw: str) -> Path:
+        return Path(os.path.normpath(self.base / raw))
+
+
+_constructor = yaml.SafeLoader("")
+
+
+def _value(node: Node) -> object:
+    """The Python value of a scalar node, as PyYAML's safe loader would build it."""
+    return _constructor.construct_object(node, deep=True)
+
+
+def _got(node: Node) -> str:
+    if isinstance(node, MappingNode):
+        return "a mapping"
+    if isinstance(node, SequenceNode):
+        return "a list"
+    value = _value(node)
+    if value is None:
+        return "null"
+    if isinstance(value, str):
+        return repr(value)
+    if isinstance(value, bool):
+        return "true" if value else "false"
+    return str(node.value) if isinstance(node, ScalarNode) else repr(value)
+
+
+def _is_null(node: Node) -> bool:
+    return isinstance(node, ScalarNode) and node.tag == "tag:yaml.org,2002:null"
+
+
+def _suggest(word: str, choices: Sequence[str]) -> str:
+    close = difflib.get_close_matches(word, choices, n=1, cutoff=0.6)
+    return f" (did you mean {close[0]!r}?)" if close else ""
+
+
+class _Map:
+    """A YAML mapping read field by field, with the allowed names checked up front."""
+
+    def __init__(
+        self, ctx: _Ctx, node: Node, where: str, allowed: Sequence[str], what: str = "field"
+    ) -> None:
+        self.ctx = ctx
+        self.node = node
+        self.where = where
+        if not isinstance(node, MappingNode):
+            raise ctx.error(node, where or None, f"expected a mapping, got {_got(node)}")
+        _constructor.flatten_mapping(node)
+        self.items: dict[str, tuple[Node, Node]] = {}
+        for key_node, value_node in node.value:
+            key = _value(key_node) if isinstance(key_node, ScalarNode) else None
+            if not isinstance(key, str):
+                raise ctx.error(
+                    key_node, where or None, f"field names must be strings, got {_got(key_node)}"
+                )
+            if key in self.items:
+                raise ctx.error(key_node, self.path(key), "duplicate field")
+            if key not in allowed:
+                raise ctx.error(
+                    key_node,
+                    self.path(key),
+                    f"unknown {what}{_suggest(key, allowed)}; "
+                    f"allowed: {', '.join(sorted(allowed))}",
+                )
+            self.items[key] = (key_node, value_node)
+
+    def path(self, key: str) -> str:
+        return f"{self.where}.{key}" if self.where else key
+
+    def has(self, key: str) -> bool:
+        return key in self.items and not _is_null(self.items[key][1])
+
+    def node_of(self, key: str) -> Node:
+        return self.items[key][1]
+
+    def key_node(self, key: str) -> Node:
+        return self.items[key][0]
+
+    def require(self, key: str) -> Node:
+        if not self.has(key):
+            if key in self.items:
+                raise self.ctx.error(self.node_of(key), self.path(key), "required field is null")
+            raise self.ctx.error(self.node, self.path(key), "required field missing")
+        return self.node_of(key)
+
+    def get(self, key: str, conv: Callable[[_Ctx, Node, str], T], default: T) -> T:
+        if not self.has(key):
+            return default
+        return conv(self.ctx, self.node_of(key), self.path(key))
+
+    def req(self, key: str, conv: Callable[[_Ctx, Node, str], T]) -> T:
+        return conv(self.ctx, self.require(key), self.path(key))
+
+
+# --------------------------------------------------------------------------- converters
+
+
+def _scalar(ctx: _Ctx, node: Node, where: str, expected: str) -> object:
+    if not isinstance(node, ScalarNode):
+        raise ctx.error(node, where, f"expected {expected}, got {_got(node)}")
+    return _value(node)
+
+
+def _string(ctx: _Ctx, node: Node, where: str) -> str:
+    value = _scalar(ctx, node, where, "a string")
+    if not isinstance(value, str) or not value.strip():
+        raise ctx.error(node, where, f"expected a non-empty string, got {_got(node)}")
+    return value
+
+
+def _dns_name(ctx: _Ctx, node: Node, where: str) -> str:
+    value = _string(ctx, node, where)
+    if not _DNS_LABEL.fullmatch(value):
+        raise ctx.error(
+            node,
+            where,
+            f"expected a lowercase DNS label (a-z, 0-9, '-', at most 63 characters), got {value!r}",
+        )
+    return value
+
+
+def _int_in(low: int, high: int | None, expected: str) -> Callable[[_Ctx, Node, str], int]:
+    def conv(ctx: _Ctx, node: Node, where: str) -> int:
+        value = _scalar(ctx, node, where, expected)
+        if (
+            isinstance(value, bool)
+            or not isinstance(value, int)
+            or value < low
+            or (high is not None and value > high)
+        ):
+            raise ctx.error(node, where, f"expected {expected}, got {_got(node)}")
+        return value
+
+    return conv
+
+
+_positive_int = _int_in(1, None, "a positive integer")
+_non_negative_int = _int_in(0, None, "a non-negative integer")
+_node_port = _int_in(
+    NODE_PORT_RANGE[0],
+    NODE_PORT_RANGE[1],
+    f"a NodePort between {NODE_PORT_RANGE[0]} and {NODE_PORT_RANGE[1]}",
+)
+
+
+def _number_in(
+    low: float, high: float | None, expected: str, *, low_open: bool = False
+) -> Callable[[_Ctx, Node, str], float]:
+    def conv(ctx: _Ctx, node: Node, where: str) -> float:
+        value = _scalar(ctx, node, where, expected)
+        bad = isinstance(value, bool) or not isinstance(value, int | float)
+        if not bad:
+            number = float(value)  # type: ignore[arg-type]
+            bad = (
+                math.isnan(number)
+                or number < low
+                or (low_open and number == low)
+                or (high is not None and number > high)
+            )
+        if bad:
+            raise ctx.error(node, where, f"expected {expected}, got {_got(node)}")
+        return float(value)  # type: ignore[arg-type]
+
+    return conv
+
+
+_ratio = _number_in(0.0, 1.0, "a ratio between 0 and 1")
+_positive_number = _number_in(0.0, None, "a positive number", low_open=True)
+_percent = _number_in(0.0, 100.0, "a percentage above 0 and at most 100", low_open=True)
+
+
+def _duration(ctx: _Ctx, node: Node, where: str) -> float:
+    value = _scalar(ctx, node, where, DURATION_HINT)
+    try:
+        return parse_duration(value)
+    except ValueError:
+        raise ctx.error(node, where, f"expected {DURATION_HINT}, got {_got(node)}") from None
+
+
+def _positive_duration(ctx: _Ctx, node: Node, where: str) -> float:
+    seconds = _duration(ctx, node, where)
+    if seconds <= 0:
+        raise ctx.error(node, where, f"expected a duration above zero, got {_got(node)}")
+    return seconds
+
+
+def _whole_seconds(ctx: _Ctx, node: Node, where: str) -> int:
+    seconds = _duration(ctx, node, where)
+    if seconds != int(seconds):
+        raise ctx.error(
+            node, where, f"expected whole seconds (e.g. 0, 30 or 30s), got {_got(node)}"
+        )
+    return int(seconds)
+
+
+def _bool(ctx: _Ctx, node: Node, where: str) -> bool:
+    value = _scalar(ctx, node, where, "true or false")
+    if not isinstance(value, bool):
+        raise ctx.error(node, where, f"expected true or false, got {_got(node)}")
+    return value
+
+
+def _enum(*choices: str) -> Callable[[_Ctx, Node, str], str]:
+    listed = ", ".join(repr(c) for c in choices)
+
+    def conv(ctx: _Ctx, node: Node, where: str) -> str:
+        value = _scalar(ctx, node, where, f"one of {listed}")
+        if not isinstance(value, str) or value not in choices:
+            hint = _suggest(value, choices) if isinstance(value, str) else ""
+            raise ctx.error(node, where, f"expected one of {listed}, got {_got(node)}{hint}")
+        return value
+
+    return conv
+
+
+def _list(ctx: _Ctx, node: Node, where: str, *, nonempty: bool = True) -> list[Node]:
+    if not isinstance(node, SequenceNode):
+        raise ctx.error(node, where, f"expected a list, got {_got(node)}")
+    if nonempty and not node.value:
+        raise ctx.error(node, where, "expected a non-empty list")
+    return list(node.value)
+
+
+def _string_list(ctx: _Ctx, node: Node, where: str) -> tuple[str, ...]:
+    return tuple(_string(ctx, n, f"{where}[{i}]") for i, n in enumerate(_list(ctx, node, where)))
+
+
+def _selector(ctx: _Ctx, node: Node, where: str) -> Selector:
+    if not isinstance(node, MappingNode):
+        raise ctx.error(node, where, f"expected a mapping of label: value, got {_got(node)}")
+    if not node.value:
+        raise ctx.error(node, where, "expected at least one label")
+    labels: dict[str, str] = {}
+    for key_node, value_node in node.value:
+        key = _value(key_node)
+        if not isinstance(key, str) or not _LABEL_KEY.fullmatch(key):
+            raise ctx.error(key_node, where, f"expected a label name, got {_got(key_node)}")
+        value = _value(value_node) if isinstance(value_node, ScalarNode) else None
+        sub = f"{where}.{key}"
+        if not isinstance(value, str):
+            raise ctx.error(
+                value_node,
+                sub,
+                f"expected a label value string (quote numbers), got {_got(value_node)}",
+            )
+        if len(value) > 63 or not _LABEL_VALUE.fullmatch(value):
+            raise ctx.error(value_node, sub, f"not a valid label value: {value!r}")
+        if key in labels:
+            raise ctx.error(key_node, sub, "duplicate label")
+        labels[key] = value
+    return Selector.of(labels)
+
+
+def _url_path(ctx: _Ctx, node: Node, where: str) -> str:
+    value = _string(ctx, node, where)
+    parts = urlsplit(value)
+    if (
+        not value.startswith("/")
+        or value.startswith("//")
+        or parts.scheme
+        or parts.netloc
+        or parts.fragment
+        or any(c.isspace() or c == "\\" or ord(c) < 32 for c in value)
+    ):
+        raise ctx.error(
+            node,
+            where,
+            "expected a URL path starting with '/' (load always targets "
+            f"http://127.0.0.1:<nodePort>), got {value!r}",
+        )
+    return value
+
+
+def _existing_file(ctx: _Ctx, node: Node, where: str) -> Path:
+    raw = _string(ctx, node, where)
+    resolved = ctx.resolve(raw)
+    if not resolved.is_file():
+        raise ctx.error(
+            node, where, f"file not found: {resolved} (paths are relative to the experiment file)"
+        )
+    return resolved
+
+
+# --------------------------------------------------------------------------- sections
+
+
+def _experiment(ctx: _Ctx, root: Node) -> Experiment:
+    top = _Map(ctx, root, "", ("apiVersion", "kind", "metadata", "spec"))
+    api = top.req("apiVersion", _string)
+    if api != API_VERSION:
+        raise ctx.error(
+            top.node_of("apiVersion"), "apiVersion", f"expected {API_VERSION!r}, got {api!r}"
+        )
+    kind = top.req("kind", _string)
+    if kind != KIND:
+        raise ctx.error(top.node_of("kind"), "kind", f"expected {KIND!r}, got {kind!r}")
+
+    meta = _Map(ctx, top.require("metadata"), "metadata", ("name", "description", "tags"))
+    name = meta.req("name", _dns_name)
+    description = meta.get("description", _string, "")
+    no_tags: tuple[str, ...] = ()
+    tags = meta.get("tags", _string_list, no_tags)
+
+    spec = _Map(
+        ctx,
+        top.require("spec"),
+        "spec",
+        ("workload", "load", "steadyState", "faults", "slas", "timeout", "expect", "seed"),
+    )
+    workload = _workload(ctx, spec.require("workload"), "spec.workload")
+    load = (
+        _load(ctx, spec.node_of("load"), "spec.load", workload)
+        if spec.has("load")
+        else LoadProfile(path=workload.url_path)
+    )
+    steady = (
+        _steady(ctx, spec.node_of("steadyState"), "spec.steadyState", workload)
+        if spec.has("steadyState")
+        else SteadyState(ready_replicas=workload.replicas)
+    )
+    faults_node = spec.require("faults")
+    faults = tuple(
+        _fault(ctx, n, f"spec.faults[{i}]", workload)
+        for i, n in enumerate(_list(ctx, faults_node, "spec.faults"))
+    )
+    slas = _slas(ctx, spec.require("slas"), "spec.slas")
+    timeout = spec.get("timeout", _positive_duration, 300.0)
+    if timeout < load.max_duration_s:
+        raise ctx.error(
+            spec.node_of("timeout"),
+            "spec.timeout",
+            f"{timeout:g}s is shorter than spec.load.maxDuration ({load.max_duration_s:g}s)",
+        )
+    expect = spec.get("expect", _enum("pass", "fail"), "pass")
+    seed = spec.get("seed", _non_negative_int, None)
+    return Experiment(
+        name=name,
+        description=description,
+        path=ctx.path,
+        workload=workload,
+        load=load,
+        steady_state=steady,
+        faults=faults,
+        slas=slas,
+        timeout_s=timeout,
+        expect=cast(Literal["pass", "fail"], expect),
+        tags=tags,
+        seed=seed,
+    )
+
+
+def _workload(ctx: _Ctx, node: Node, where: str) -> WorkloadSpec:
+    m = _Map(
+        ctx,
+        node,
+        where,
+        ("manifests", "selector", "service", "nodePort", "path", "replicas", "namespaceScoped"),
+    )
+    manifests_node = m.require("manifests")
+    manifests = tuple(
+        _existing_file(ctx, n, f"{where}.manifests[{i}]")
+        for i, n in enumerate(_list(ctx, manifests_node, f"{where}.manifests"))
+    )
+    return WorkloadSpec(
+        manifests=manifests,
+        selector=m.req("selector", _selector),
+        service=m.req("service", _dns_name),
+        node_port=m.req("nodePort", _node_port),
+        replicas=m.req("replicas", _positive_int),
+        url_path=m.get("path", _url_path, "/"),
+        namespace_scoped=m.get("namespaceScoped", _bool, True),
+    )
+
+
+def _load(ctx: _Ctx, node: Node, where: str, workload: WorkloadSpec) -> LoadProfile:
+    m = _Map(
+        ctx,
+        node,
+        where,
+        (
+            "users",
+            "spawnRate",
+            "warmup",
+            "tail",
+            "maxDuration",
+            "maxRequests",
+            "locustfile",
+            "path",
+            "wait",
+        ),
+    )
+    d = LoadProfile()
+    return LoadProfile(
+        users=m.get("users", _positive_int, d.users),
+        spawn_rate=m.get("spawnRate", _positive_number, d.spawn_rate),
+        warmup_s=m.get("warmup", _duration, d.warmup_s),
+        tail_s=m.get("tail", _duration, d.tail_s),
+        max_duration_s=m.get("maxDuration", _positive_duration, d.max_duration_s),
+        max_requests=m.get("maxRequests", _positive_int, None),
+        locustfile=m.get("locustfile", _existing_file, None),
+        path=m.get("path", _url_path, workload.url_path),
+        wait_ms=m.get("wait", _duration, d.wait_ms / 1000.0) * 1000.0,
+    )
+
+
+def _steady(ctx: _Ctx, node: Node, where: str, workload: WorkloadSpec) -> SteadyState:
+    m = _Map(ctx, node, where, ("maxErrorRate", "readyReplicas", "window"))
+    return SteadyState(
+        max_error_rate=m.get("maxErrorRate", _ratio, 0.0),
+        ready_replicas=m.get("readyReplicas", _non_negative_int, workload.replicas),
+        window_s=m.get("window", _duration, 3.0),
+    )
+
+
+_POD_TARGET = ("selector", "count", "percent")
+_NODE_TARGET = ("nodes", "nodeSelector", "podsOf", "count")
+_FAULT_FIELDS: dict[str, tuple[str, ...]] = {
+    "pod-kill": (*_POD_TARGET, "gracePeriod", "interval", "repeat"),
+    "container-kill": (*_POD_TARGET, "container", "signal"),
+    "cordon": (*_NODE_TARGET, "duration"),
+    "drain": (*_NODE_TARGET, "timeout", "gracePeriod"),
+    "node-loss": (*_NODE_TARGET, "duration", "mode"),
+    "probe-break": (*_POD_TARGET, "probe", "duration", "method"),
+}
+assert set(_FAULT_FIELDS) == set(FAULT_TYPES)
+
+
+def _fault(ctx: _Ctx, node: Node, where: str, workload: WorkloadSpec) -> FaultSpec:
+    if not isinstance(node, MappingNode):
+        raise ctx.error(node, where, f"expected a mapping with a 'type', got {_got(node)}")
+    known = ", ".join(sorted(FAULT_TYPES))
+    type_node = next(
+        (v for k, v in node.value if isinstance(k, ScalarNode) and k.value == "type"), None
+    )
+    if type_node is None or _is_null(type_node):
+        raise ctx.error(node, f"{where}.type", f"required field missing; known types: {known}")
+    ftype = _string(ctx, type_node, f"{where}.type")
+    if ftype not in FAULT_TYPES:
+        raise ctx.error(
+            type_node,
+            f"{where}.type",
+            f"unknown fault type {ftype!r}{_suggest(ftype, list(FAULT_TYPES))}; "
+            f"known types: {known}",
+        )
+    m = _Map(ctx, node, where, ("type", "delay", *_FAULT_FIELDS[ftype]))
+    delay = m.get("delay", _duration, 0.0)
+
+    if ftype in ("pod-kill", "container-kill", "probe-break"):
+        selector = m.get("selector", _selector, workload.selector)
+        count, percent = _count_or_percent(m)
+        if ftype == "pod-kill":
+            return PodKill(
+                delay_s=delay,
+                selector=selector,
+                count=count,
+                percent=percent,
+                grace_period_s=m.get("gracePeriod", _whole_seconds, None),
+                interval_s=m.get("interval", _duration, None),
+                repeat=m.get("repeat", _positive_int, 1),
+            )
+        if ftype == "container-kill":
+            signal = m.get("signal", _signal, "KILL")
+            return ContainerKill(
+                delay_s=delay,
+                selector=selector,
+                count=count,
+                percent=percent,
+                container=m.get("container", _string, None),
+                signal=signal,
+            )
+        probe = m.get("probe", _enum("readiness", "liveness", "startup"), "readiness")
+        method = m.get("method", _enum("network", "admin"), "network")
+        return ProbeBreak(
+            delay_s=delay,
+            selector=selector,
+            count=count,
+            percent=percent,
+            probe=cast(Literal["readiness", "liveness", "startup"], probe),
+            duration_s=m.get("duration", _positive_duration, 30.0),
+            method=cast(Literal["network", "admin"], method),
+        )
+
+    nodes = _node_selection(m, workload)
+    count = m.get("count", _positive_int, 1)
+    if nodes.nodes and count > len(nodes.nodes):
+        raise ctx.error(
+            m.node_of("count"),
+            m.path("count"),
+            f"{count} exceeds the {len(nodes.nodes)} node(s) listed in {m.path('nodes')}",
+        )
+    if ftype == "cordon":
+        return Cordon(
+            delay_s=delay,
+            nodes=nodes,
+            count=count,
+            duration_s=m.get("duration", _positive_duration, None),
+        )
+    if ftype == "drain":
+        return Drain(
+            delay_s=delay,
+            nodes=nodes,
+            count=count,
+            timeout_s=m.get("timeout", _positive_duration, 60.0),
+            grace_period_s=m.get("gracePeriod", _whole_seconds, None),
+        )
+    mode = m.get("mode", _enum("stop", "pause"), "stop")
+    return NodeLoss(
+        delay_s=delay,
+        nodes=nodes,
+        count=count,
+        duration_s=m.get("duration", _positive_duration, 60.0),
+        mode=cast(Literal["stop", "pause"], mode),
+    )
+
+
+def _signal(ctx: _Ctx, node: Node, where: str) -> str:
+    raw = _string(ctx, node, where)
+    name = raw.upper().removeprefix("SIG")
+    if name not in SIGNALS:
+        raise ctx.error(
+            node,
+            where,
+            f"expected one of {', '.join(SIGNALS)} (optionally SIG-prefixed), got {raw!r}",
+        )
+    return name
+
+
+def _count_or_percent(m: _Map) -> tuple[int | None, float | None]:
+    if m.has("count") and m.has("percent"):
+        raise m.ctx.error(
+            m.key_node("percent"), m.path("percent"), "give either count or percent, not both"
+        )
+    if m.has("percent"):
+        return None, m.get("percent", _percent, None)
+    return m.get("count", _positive_int, 1), None
+
+
+def _node_selection(m: _Map, workload: WorkloadSpec) -> NodeSelection:
+    given = [k for k in ("nodes", "nodeSelector", "podsOf") if m.has(k)]
+    if len(given) > 1:
+        raise m.ctx.error(
+            m.key_node(given[1]),
+            m.path(given[1]),
+            f"give only one of nodes, nodeSelector, podsOf (found {', '.join(given)})",
+        )
+    if given == ["nodes"]:
+        names = m.req("nodes", _string_list)
+        if len(set(names)) != len(names):
+            raise m.ctx.error(m.node_of("nodes"), m.path("nodes"), "node names must be unique")
+        return NodeSelection(nodes=names)
+    if given == ["nodeSelector"]:
+        return NodeSelection(node_selector=m.req("nodeSelector", _selector))
+    return NodeSelection(pods_of=m.get("podsOf", _selector, workload.selector))
+
+
+def _slas(ctx: _Ctx, node: Node, where: str) -> SLASpec:
+    m = _Map(
+        ctx,
+        node,
+        where,
+        (
+            "maxErrorRate",
+            "maxOutage",
+            "p95Latency",
+            "p99Latency",
+            "maxRecovery",
+            "expectedRestarts",
+            "maxRestarts",
+            "steadyStateRestored",
+            "expectBlocked",
+        ),
+    )
+    p95 = m.get("p95Latency", _duration, None)
+    p99 = m.get("p99Latency", _duration, None)
+    slas = SLASpec(
+        max_error_rate=m.get("maxErrorRate", _ratio, None),
+        max_outage_s=m.get("maxOutage", _duration, None),
+        p95_latency_ms=p95 * 1000.0 if p95 is not None else None,
+        p99_latency_ms=p99 * 1000.0 if p99 is not None else None,
+        max_recovery_s=m.get("maxRecovery", _duration, None),
+        expected_restarts=m.get("expectedRestarts", _non_negative_int, None),
+        max_restarts=m.get("maxRestarts", _non_negative_int, None),
+        steady_state_restored=m.get("steadyStateRestored", _bool, False),
+        expect_blocked=m.get("expectBlocked", _bool, None),
+    )
+    if not slas.declared():
+        raise ctx.error(
+            node, where, "declare at least one SLA (an experiment without SLAs cannot fail)"
+        )
+    if (
+        slas.expected_restarts is not None
+        and slas.max_restarts is not None
+        and slas.expected_restarts > slas.max_restarts
+    ):
+        raise ctx.error(
+            m.node_of("maxRestarts"),
+            m.path("maxRestarts"),
+            f"{slas.max_restarts} is below expectedRestarts ({slas.expected_restarts})",
+        )
+    return slas

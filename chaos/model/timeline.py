@@ -1,0 +1,79 @@
+"""What an experiment observes: requests, cluster events, buckets and SLA outcomes.
+
+All ``t`` values are wall-clock seconds since the epoch so locust's records (another process)
+and Kubernetes watch events share one time axis.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from typing import Literal
+
+EventKind = Literal[
+    "pod-ready",
+    "pod-unready",
+    "pod-added",
+    "pod-deleted",
+    "endpoint-added",
+    "endpoint-removed",
+    "restart",
+    "node-ready",
+    "node-notready",
+    "event",
+    "fault-start",
+    "fault-end",
+]
+
+
+@dataclass(frozen=True, slots=True)
+class RequestRecord:
+    """One HTTP request; ``t`` is when it started."""
+
+    t: float
+    latency_s: float
+    ok: bool
+    status: int
+    error: str | None = None
+
+    @property
+    def end(self) -> float:
+        return self.t + self.latency_s
+
+
+@dataclass(frozen=True, slots=True)
+class ClusterEvent:
+    t: float
+    kind: str
+    name: str
+    detail: str = ""
+
+
+@dataclass(frozen=True, slots=True)
+class Bucket:
+    """Requests that started in ``[start, start + width)``."""
+
+    start: float
+    width: float
+    requests: int
+    failures: int
+    p95_s: float | None
+
+    @property
+    def error_rate(self) -> float | None:
+        return self.failures / self.requests if self.requests else None
+
+
+SLAOp = Literal["<=", ">=", "=="]
+SLAUnit = Literal["s", "ms", "ratio", "count", "bool"]
+
+
+@dataclass(frozen=True, slots=True)
+class SLAResult:
+    """One declared SLA's outcome. ``observed`` is None when it could not be measured (fails)."""
+
+    name: str
+    threshold: float
+    observed: float | None
+    passed: bool
+    unit: str
+    op: str = "<="

@@ -1,0 +1,375 @@
+"""Every parse error names file, line and field, with an exact message."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import pytest
+
+from chaos.errors import ExperimentInvalid
+from chaos.model import (
+    ContainerKill,
+    Cordon,
+    Drain,
+    NodeLoss,
+    NodeSelection,
+    PodKill,
+    ProbeBreak,
+    Selector,
+    parse_duration,
+)
+from chaos.model.parse import load_experiment, parse_experiment
+
+
+def _write(exp_dir: Path, text: str) -> Path:
+    path = exp_dir / "x.yaml"
+    path.write_text(text)
+    return path
+
+
+def _error(exp_dir: Path, good: str, old: str, new: str) -> str:
+    assert old in good, old
+    path = _write(exp_dir, good.replace(old, new, 1))
+    with pytest.raises(ExperimentInvalid) as info:
+        load_experiment(path)
+    return str(info.value).replace(str(path), "x.yaml")
+
+
+def test_good_document(good: str, exp_dir: Path) -> None:
+    exp = load_experiment(_write(exp_dir, good))
+    assert exp.name == "pod-kill-replicated"
+    assert exp.workload.manifests == (exp_dir / "workloads" / "httpd.yaml",)
+    assert exp.workload.selector == {"app": "httpd"}
+    assert exp.workload.node_port == 30080
+    assert exp.load.warmup_s == 5.0 and exp.load.wait_ms == pytest.approx(50.0)
+    assert exp.load.path == "/"
+    assert exp.steady_state.ready_replicas == 3
+    assert exp.faults == (PodKill(selector=Selector.of({"app": "httpd"}), grace_period_s=0),)
+    assert exp.slas.max_outage_s == 1.0 and exp.slas.p95_latency_ms is None
+    assert exp.timeout_s == 180.0 and exp.expect == "pass"
+    assert exp.path == exp_dir / "x.yaml"
+
+
+def test_defaults_when_sections_omitted(good: str, exp_dir: Path) -> None:
+    text = good.split("  load:")[0] + "  faults: [{type: cordon}]\n  slas: {maxRecovery: 1m}\n"
+    exp = parse_experiment(text, exp_dir / "x.yaml")
+    assert exp.load.users == 10 and exp.steady_state.ready_replicas == 3
+    assert exp.faults == (Cordon(nodes=NodeSelection(pods_of=Selector.of({"app": "httpd"}))),)
+    assert exp.slas.max_recovery_s == 60.0
+    assert exp.timeout_s == 300.0
+
+
+def test_all_fault_types(good: str, exp_dir: Path) -> None:
+    faults = """\
+  faults:
+    - {type: pod-kill, percent: 50, interval: 2s, repeat: 3, delay: 1s}
+    - {type: container-kill, container: web, signal: SIGTERM, selector: {app: other}}
+    - {type: cordon, nodes: [kind-worker, kind-worker2], count: 2, duration: 30s}
+    - {type: drain, nodeSelector: {role: web}, timeout: 2m, gracePeriod: 10s}
+    - {type: node-loss, mode: pause, duration: 90s}
+    - {type: probe-break, probe: liveness, method: admin, duration: 20s}
+"""
+    start = good.index("  faults:")
+    end = good.index("  slas:")
+    exp = parse_experiment(good[:start] + faults + good[end:], exp_dir / "x.yaml")
+    app = Selector.of({"app": "httpd"})
+    assert exp.faults == (
+        PodKill(selector=app, count=None, percent=50.0, interval_s=2.0, repeat=3, delay_s=1.0),
+        ContainerKill(selector=Selector.of({"app": "other"}), container="web", signal="TERM"),
+        Cordon(nodes=NodeSelection(nodes=("kind-worker", "kind-worker2")), count=2, duration_s=30),
+        Drain(
+            nodes=NodeSelection(node_selector=Selector.of({"role": "web"})),
+            timeout_s=120.0,
+            grace_period_s=10,
+        ),
+        NodeLoss(nodes=NodeSelection(pods_of=app), mode="pause", duration_s=90.0),
+        ProbeBreak(selector=app, probe="liveness", method="admin", duration_s=20.0),
+    )
+
+
+def test_locustfile_and_path_resolved(good: str, exp_dir: Path) -> None:
+    exp = parse_experiment(
+        good.replace(
+            "    wait: 50ms", "    wait: 50ms\n    locustfile: locustfile.py\n    path: /a?b=1"
+        ),
+        exp_dir / "x.yaml",
+    )
+    assert exp.load.locustfile == exp_dir / "locustfile.py"
+    assert exp.load.path == "/a?b=1"
+
+
+def test_path_none_resolves_against_cwd(
+    good: str, exp_dir: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.chdir(exp_dir)
+    assert parse_experiment(good).path is None
+    with pytest.raises(ExperimentInvalid) as info:
+        parse_experiment(good.replace("replicas: 3", "replicas: 0"))
+    expected = "line 13: spec.workload.replicas: expected a positive integer, got 0"
+    assert str(info.value) == expected
+
+
+CASES = [
+    # (old, new, expected message)
+    (
+        "    replicas: 3",
+        "    replicas: many",
+        "x.yaml:13: spec.workload.replicas: expected a positive integer, got 'many'",
+    ),
+    (
+        "      count: 1",
+        "      count: many",
+        "x.yaml:25: spec.faults[0].count: expected a positive integer, got 'many'",
+    ),
+    (
+        "      count: 1",
+        "      count: true",
+        "x.yaml:25: spec.faults[0].count: expected a positive integer, got true",
+    ),
+    (
+        "    users: 10",
+        "    userz: 10",
+        "x.yaml:15: spec.load.userz: unknown field (did you mean 'users'?); allowed: locustfile, "
+        "maxDuration, maxRequests, path, spawnRate, tail, users, wait, warmup",
+    ),
+    (
+        "    - type: pod-kill",
+        "    - type: pod-kil",
+        "x.yaml:24: spec.faults[0].type: unknown fault type 'pod-kil' (did you mean 'pod-kill'?); "
+        "known types: container-kill, cordon, drain, node-loss, pod-kill, probe-break",
+    ),
+    (
+        "    - type: pod-kill",
+        "    - type: meteor",
+        "x.yaml:24: spec.faults[0].type: unknown fault type 'meteor'; "
+        "known types: container-kill, cordon, drain, node-loss, pod-kill, probe-break",
+    ),
+    (
+        "    - type: pod-kill\n",
+        "    - delay: 1s\n",
+        "x.yaml:24: spec.faults[0].type: required field missing; "
+        "known types: container-kill, cordon, drain, node-loss, pod-kill, probe-break",
+    ),
+    (
+        "      gracePeriod: 0",
+        "      percent: 50",
+        "x.yaml:26: spec.faults[0].percent: give either count or percent, not both",
+    ),
+    (
+        "      gracePeriod: 0",
+        "      gracePeriod: 1.5s",
+        "x.yaml:26: spec.faults[0].gracePeriod: expected whole seconds (e.g. 0, 30 or 30s), "
+        "got '1.5s'",
+    ),
+    (
+        "    warmup: 5s",
+        "    warmup: -5s",
+        "x.yaml:17: spec.load.warmup: expected a non-negative duration such as 30s, 1m30s or "
+        "500ms, got '-5s'",
+    ),
+    (
+        "    tail: 10s",
+        "    tail: -3",
+        "x.yaml:18: spec.load.tail: expected a non-negative duration such as 30s, 1m30s or "
+        "500ms, got -3",
+    ),
+    (
+        "    maxOutage: 1s",
+        "    maxOutage: soon",
+        "x.yaml:29: spec.slas.maxOutage: expected a non-negative duration such as 30s, 1m30s or "
+        "500ms, got 'soon'",
+    ),
+    (
+        "    path: /",
+        "    path: http://example.com/",
+        "x.yaml:12: spec.workload.path: expected a URL path starting with '/' (load always targets "
+        "http://127.0.0.1:<nodePort>), got 'http://example.com/'",
+    ),
+    (
+        "    wait: 50ms",
+        "    wait: 50ms\n    path: //evil.example/x",
+        "x.yaml:22: spec.load.path: expected a URL path starting with '/' (load always targets "
+        "http://127.0.0.1:<nodePort>), got '//evil.example/x'",
+    ),
+    (
+        "    manifests: [workloads/httpd.yaml]",
+        "    manifests: [workloads/missing.yaml]",
+        "x.yaml:8: spec.workload.manifests[0]: file not found: {dir}/workloads/missing.yaml "
+        "(paths are relative to the experiment file)",
+    ),
+    (
+        "    manifests: [workloads/httpd.yaml]",
+        "    manifests: []",
+        "x.yaml:8: spec.workload.manifests: expected a non-empty list",
+    ),
+    (
+        "    service: httpd\n",
+        "",
+        "x.yaml:8: spec.workload.service: required field missing",
+    ),
+    (
+        "    service: httpd",
+        "    service:",
+        "x.yaml:10: spec.workload.service: required field is null",
+    ),
+    (
+        "    nodePort: 30080",
+        "    nodePort: 80",
+        "x.yaml:11: spec.workload.nodePort: expected a NodePort between 30000 and 32767, got 80",
+    ),
+    (
+        "    selector: {app: httpd}",
+        "    selector: {version: 1}",
+        "x.yaml:9: spec.workload.selector.version: expected a label value string (quote numbers), "
+        "got 1",
+    ),
+    (
+        "    selector: {app: httpd}",
+        "    selector: [app]",
+        "x.yaml:9: spec.workload.selector: expected a mapping of label: value, got a list",
+    ),
+    (
+        "  name: pod-kill-replicated",
+        "  name: Pod_Kill",
+        "x.yaml:4: metadata.name: expected a lowercase DNS label (a-z, 0-9, '-', at most 63 "
+        "characters), got 'Pod_Kill'",
+    ),
+    (
+        "apiVersion: kube-chaos/v1",
+        "apiVersion: kube-chaos/v2",
+        "x.yaml:1: apiVersion: expected 'kube-chaos/v1', got 'kube-chaos/v2'",
+    ),
+    (
+        "kind: Experiment",
+        "kind: Deployment",
+        "x.yaml:2: kind: expected 'Experiment', got 'Deployment'",
+    ),
+    (
+        "  steadyState: {maxErrorRate: 0.0, readyReplicas: 3, window: 3s}",
+        "  steadyState: 5",
+        "x.yaml:22: spec.steadyState: expected a mapping, got 5",
+    ),
+    (
+        "  steadyState: {maxErrorRate: 0.0,",
+        "  steadyState: {maxErrorRate: 1.5,",
+        "x.yaml:22: spec.steadyState.maxErrorRate: expected a ratio between 0 and 1, got 1.5",
+    ),
+    (
+        "  expect: pass",
+        "  expect: passs",
+        "x.yaml:32: spec.expect: expected one of 'pass', 'fail', got 'passs' "
+        "(did you mean 'pass'?)",
+    ),
+    (
+        "  timeout: 180s",
+        "  timeout: 30s",
+        "x.yaml:31: spec.timeout: 30s is shorter than spec.load.maxDuration (90s)",
+    ),
+    (
+        "  timeout: 180s",
+        "  timeout: 180s\n  timeout: 200s",
+        "x.yaml:32: spec.timeout: duplicate field",
+    ),
+    (
+        "    maxErrorRate: 0.05\n    maxOutage: 1s\n    maxRecovery: 30s\n",
+        "    steadyStateRestored: false\n",
+        "x.yaml:28: spec.slas: declare at least one SLA (an experiment without SLAs cannot fail)",
+    ),
+    (
+        "    maxRecovery: 30s",
+        "    expectedRestarts: 2\n    maxRestarts: 1",
+        "x.yaml:31: spec.slas.maxRestarts: 1 is below expectedRestarts (2)",
+    ),
+    (
+        "  faults:\n    - type: pod-kill\n      count: 1\n      gracePeriod: 0\n",
+        "  faults: []\n",
+        "x.yaml:23: spec.faults: expected a non-empty list",
+    ),
+    (
+        "    - type: pod-kill\n      count: 1\n      gracePeriod: 0\n",
+        "    - type: cordon\n      nodes: [a]\n      podsOf: {app: x}\n",
+        "x.yaml:26: spec.faults[0].podsOf: give only one of nodes, nodeSelector, podsOf "
+        "(found nodes, podsOf)",
+    ),
+    (
+        "    - type: pod-kill\n      count: 1\n      gracePeriod: 0\n",
+        "    - type: drain\n      nodes: [a]\n      count: 2\n",
+        "x.yaml:26: spec.faults[0].count: 2 exceeds the 1 node(s) listed in spec.faults[0].nodes",
+    ),
+    (
+        "    - type: pod-kill\n      count: 1\n      gracePeriod: 0\n",
+        "    - type: cordon\n      percent: 50\n",
+        "x.yaml:25: spec.faults[0].percent: unknown field; allowed: count, delay, duration, "
+        "nodeSelector, nodes, podsOf, type",
+    ),
+    (
+        "    - type: pod-kill\n      count: 1\n      gracePeriod: 0\n",
+        "    - type: node-loss\n      mode: halt\n",
+        "x.yaml:25: spec.faults[0].mode: expected one of 'stop', 'pause', got 'halt'",
+    ),
+    (
+        "    - type: pod-kill\n      count: 1\n      gracePeriod: 0\n",
+        "    - type: container-kill\n      signal: NINE\n",
+        "x.yaml:25: spec.faults[0].signal: expected one of KILL, TERM, INT, HUP, QUIT, ABRT, USR1, "
+        "USR2 (optionally SIG-prefixed), got 'NINE'",
+    ),
+    (
+        "    - type: pod-kill\n      count: 1\n      gracePeriod: 0\n",
+        "    - type: probe-break\n      percent: 0\n",
+        "x.yaml:25: spec.faults[0].percent: expected a percentage above 0 and at most 100, got 0",
+    ),
+    (
+        "    - type: pod-kill\n      count: 1\n      gracePeriod: 0\n",
+        "    - pod-kill\n",
+        "x.yaml:24: spec.faults[0]: expected a mapping with a 'type', got 'pod-kill'",
+    ),
+    (
+        "  expect: pass",
+        "  expect: pass\n  bogus: 1",
+        "x.yaml:33: spec.bogus: unknown field; allowed: expect, faults, load, seed, slas, "
+        "steadyState, timeout, workload",
+    ),
+    (
+        "    users: 10",
+        "    users: [10",
+        "x.yaml:16: invalid YAML: expected ',' or ']', but got ':'",
+    ),
+    (
+        "    tail: 10s",
+        "   tail: 10s",
+        "x.yaml:18: invalid YAML: expected <block end>, but found '<block mapping start>'",
+    ),
+]
+
+
+@pytest.mark.parametrize(("old", "new", "expected"), CASES)
+def test_parse_error_message(exp_dir: Path, good: str, old: str, new: str, expected: str) -> None:
+    assert _error(exp_dir, good, old, new) == expected.replace("{dir}", str(exp_dir))
+
+
+def test_empty_and_unreadable(exp_dir: Path) -> None:
+    with pytest.raises(ExperimentInvalid) as info:
+        parse_experiment("", "e.yaml")
+    assert str(info.value) == (
+        "e.yaml:1: empty document; expected apiVersion: kube-chaos/v1, kind: Experiment"
+    )
+    with pytest.raises(ExperimentInvalid) as info:
+        load_experiment(exp_dir / "nope.yaml")
+    assert str(info.value) == f"{exp_dir / 'nope.yaml'}: cannot read: No such file or directory"
+    with pytest.raises(ExperimentInvalid) as info:
+        parse_experiment("- a\n- b\n", "e.yaml")
+    assert str(info.value) == "e.yaml:1: expected a mapping, got a list"
+
+
+@pytest.mark.parametrize(
+    ("text", "seconds"),
+    [("30s", 30), ("1m30s", 90), ("500ms", 0.5), ("1h", 3600), (2, 2), (0.25, 0.25), ("1.5", 1.5)],
+)
+def test_parse_duration(text: object, seconds: float) -> None:
+    assert parse_duration(text) == pytest.approx(seconds)
+
+
+@pytest.mark.parametrize("text", ["-1s", -1, "soon", True, None, "1x", "", float("nan")])
+def test_parse_duration_rejects(text: object) -> None:
+    with pytest.raises(ValueError):
+        parse_duration(text)
