@@ -1,0 +1,3 @@
+module kubechaos.local/httpd
+
+go 1.24
