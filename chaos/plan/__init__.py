@@ -1,0 +1,1 @@
+"""Pure decisions over data: target choice, timelines, recovery, SLAs, drain rules."""

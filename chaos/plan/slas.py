@@ -1,0 +1,90 @@
+"""SLA evaluation: every declared SLA yields exactly one result; unmeasured means failed."""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from dataclasses import dataclass
+from typing import Literal
+
+from chaos.model.experiment import SLASpec
+from chaos.model.timeline import RequestRecord, SLAResult
+from chaos.plan import timeline
+
+Verdict = Literal["pass", "fail", "error"]
+
+
+@dataclass(frozen=True, slots=True)
+class Observation:
+    """What one run measured.
+
+    ``fault_window`` runs from the first fault's start to the end of the observation (normally
+    the end of the load tail), so errors that follow a quick fault still count.
+    ``None`` in any figure means it could not be measured.
+    """
+
+    records: tuple[RequestRecord, ...]
+    fault_window: tuple[float, float]
+    recovery_seconds: float | None = None
+    restarts: int | None = None
+    steady_state_restored: bool | None = None
+    drain_blocked: bool | None = None
+
+
+def _upper(name: str, threshold: float, observed: float | None, unit: str) -> SLAResult:
+    passed = observed is not None and observed <= threshold
+    return SLAResult(name, threshold, observed, passed, unit, "<=")
+
+
+def _lower(name: str, threshold: float, observed: float | None, unit: str) -> SLAResult:
+    passed = observed is not None and observed >= threshold
+    return SLAResult(name, threshold, observed, passed, unit, ">=")
+
+
+def _equal(name: str, expected: bool, observed: bool | None) -> SLAResult:
+    value = None if observed is None else float(observed)
+    return SLAResult(name, float(expected), value, observed is expected, "bool", "==")
+
+
+def evaluate(slas: SLASpec, obs: Observation) -> list[SLAResult]:
+    """One ``SLAResult`` per declared SLA, in declaration order of ``SLASpec``'s fields."""
+    start, end = obs.fault_window
+    results: list[SLAResult] = []
+    if slas.max_error_rate is not None:
+        rate = timeline.error_rate(obs.records, start, end)
+        results.append(_upper("maxErrorRate", slas.max_error_rate, rate, "ratio"))
+    if slas.max_outage_s is not None:
+        window = timeline.in_window(obs.records, start, end)
+        outage = timeline.longest_outage_s(window) if window else None
+        results.append(_upper("maxOutage", slas.max_outage_s, outage, "s"))
+    for name, q, limit in (
+        ("p95Latency", 95, slas.p95_latency_ms),
+        ("p99Latency", 99, slas.p99_latency_ms),
+    ):
+        if limit is not None:
+            seconds = timeline.latency_percentile(obs.records, q, start, end)
+            observed = None if seconds is None else seconds * 1000.0
+            results.append(_upper(name, limit, observed, "ms"))
+    if slas.max_recovery_s is not None:
+        results.append(_upper("maxRecovery", slas.max_recovery_s, obs.recovery_seconds, "s"))
+    if slas.expected_restarts is not None:
+        observed_r = None if obs.restarts is None else float(obs.restarts)
+        results.append(_lower("expectedRestarts", slas.expected_restarts, observed_r, "count"))
+    if slas.max_restarts is not None:
+        observed_r = None if obs.restarts is None else float(obs.restarts)
+        results.append(_upper("maxRestarts", slas.max_restarts, observed_r, "count"))
+    if slas.steady_state_restored:
+        results.append(_equal("steadyStateRestored", True, obs.steady_state_restored))
+    if slas.expect_blocked is not None:
+        results.append(_equal("expectBlocked", slas.expect_blocked, obs.drain_blocked))
+    return results
+
+
+def verdict(
+    results: Sequence[SLAResult], expect: Literal["pass", "fail"], *, errored: bool = False
+) -> Verdict:
+    """``pass`` when the outcome matches ``expect``: a negative control (expect: fail) passes
+    only when at least one SLA failed. Any harness error is ``error``, never a pass."""
+    if errored or not results:
+        return "error"
+    all_held = all(r.passed for r in results)
+    return "pass" if all_held == (expect == "pass") else "fail"
