@@ -23,6 +23,7 @@ import (
 	"os"
 	"os/exec"
 	"path/filepath"
+	"strings"
 	"time"
 )
 
@@ -64,9 +65,15 @@ func (n node) internalIP() string {
 }
 
 func apiClient() (*http.Client, string, string, error) {
-	host, port := os.Getenv("KUBERNETES_SERVICE_HOST"), os.Getenv("KUBERNETES_SERVICE_PORT")
-	if host == "" || port == "" {
-		return nil, "", "", fmt.Errorf("KUBERNETES_SERVICE_HOST/PORT not set: not running in a pod")
+	// kind patches CONTROL_PLANE_ENDPOINT in so we need not wait for kube-proxy
+	// to program the kubernetes Service before the pod network exists.
+	endpoint := os.Getenv("CONTROL_PLANE_ENDPOINT")
+	if endpoint == "" {
+		host, port := os.Getenv("KUBERNETES_SERVICE_HOST"), os.Getenv("KUBERNETES_SERVICE_PORT")
+		if host == "" || port == "" {
+			return nil, "", "", fmt.Errorf("no CONTROL_PLANE_ENDPOINT or KUBERNETES_SERVICE_HOST: not running in a pod")
+		}
+		endpoint = net.JoinHostPort(host, port)
 	}
 	token, err := os.ReadFile(filepath.Join(saDir, "token"))
 	if err != nil {
@@ -82,7 +89,7 @@ func apiClient() (*http.Client, string, string, error) {
 		Timeout:   10 * time.Second,
 		Transport: &http.Transport{TLSClientConfig: &tls.Config{RootCAs: pool}},
 	}
-	return client, "https://" + net.JoinHostPort(host, port), string(bytes.TrimSpace(token)), nil
+	return client, "https://" + endpoint, string(bytes.TrimSpace(token)), nil
 }
 
 func listNodes(client *http.Client, base, token string) ([]node, error) {
@@ -149,19 +156,26 @@ func run(name string, args ...string) error {
 	return nil
 }
 
+// ensureMasquerade installs (idempotently: the table is flushed and rewritten)
+// an nftables rule masquerading pod traffic that leaves the pod network. nft is
+// used rather than iptables so the rule never depends on which iptables backend
+// the node happens to use; kube-proxy runs in nftables mode for the same reason.
 func ensureMasquerade(podSubnet string) error {
-	rule := []string{"-t", "nat", "POSTROUTING", "-s", podSubnet, "!", "-d", podSubnet,
-		"-m", "comment", "--comment", "kindnet masquerade", "-j", "MASQUERADE"}
-	check := append([]string{"-C"}, rule...)
-	if run("iptables", moveFlag(check)...) == nil {
-		return nil
+	script := fmt.Sprintf(`table ip kindnet {}
+flush table ip kindnet
+table ip kindnet {
+	chain postrouting {
+		type nat hook postrouting priority srcnat; policy accept;
+		ip saddr %[1]s ip daddr != %[1]s masquerade
 	}
-	return run("iptables", moveFlag(append([]string{"-A"}, rule...))...)
 }
-
-// moveFlag turns [-C -t nat CHAIN ...] into [-t nat -C CHAIN ...].
-func moveFlag(args []string) []string {
-	return append([]string{args[1], args[2], args[0]}, args[3:]...)
+`, podSubnet)
+	cmd := exec.Command("nft", "-f", "-")
+	cmd.Stdin = strings.NewReader(script)
+	if out, err := cmd.CombinedOutput(); err != nil {
+		return fmt.Errorf("nft: %v: %s", err, bytes.TrimSpace(out))
+	}
+	return nil
 }
 
 func sync(self string, hostIP string, nodes []node) error {

@@ -1,0 +1,122 @@
+"""`kube-chaos` command line: cluster, run, rollback, report."""
+
+from __future__ import annotations
+
+import argparse
+import json
+import sys
+import textwrap
+from collections.abc import Callable, Sequence
+
+from chaos.errors import ChaosError
+
+Handler = Callable[[argparse.Namespace], int]
+
+
+def _cluster_config(args: argparse.Namespace):  # type: ignore[no-untyped-def]
+    from chaos.cluster.config import ClusterConfig
+
+    return ClusterConfig(
+        name=args.name,
+        workers=args.workers,
+        kubernetes=args.kubernetes,
+        image=args.image,
+    )
+
+
+def cmd_cluster_up(args: argparse.Namespace) -> int:
+    from chaos.cluster import kind
+
+    info = kind.up(_cluster_config(args), wait_s=args.wait)
+    print(f"cluster {info.name!r} {'reused' if info.reused else 'created'} in "
+          f"{info.seconds:.1f}s")
+    print(f"  nodes:      {', '.join(info.nodes)}")
+    print(f"  image:      {info.image}")
+    print(f"  kubeconfig: export KUBECONFIG={info.kubeconfig}  (context {info.context})")
+    return 0
+
+
+def cmd_cluster_down(args: argparse.Namespace) -> int:
+    from chaos.cluster import kind
+
+    kind.down(_cluster_config(args))
+    print(f"cluster {args.name!r} deleted")
+    return 0
+
+
+def cmd_cluster_status(args: argparse.Namespace) -> int:
+    from chaos.cluster import kind
+
+    state = kind.status(_cluster_config(args))
+    print(json.dumps(state, indent=2, default=str))
+    return 0 if state.get("exists") else 1
+
+
+def cmd_build_image(args: argparse.Namespace) -> int:
+    from chaos.cluster import engine, nodeimage
+
+    engine.ensure_engine()
+    tag = nodeimage.build_node_image()
+    print(tag)
+    return 0
+
+
+def _add_cluster_options(p: argparse.ArgumentParser) -> None:
+    from chaos.cluster.config import DEFAULT_NAME
+    from chaos.cluster.versions import PINS
+
+    p.add_argument("--name", default=DEFAULT_NAME, help="kind cluster name (default: %(default)s)")
+    p.add_argument("--workers", type=int, default=2, help="worker nodes (default: %(default)s)")
+    p.add_argument("--kubernetes", default=PINS.kubernetes,
+                   help="Kubernetes version (default: %(default)s, the offline-buildable pin)")
+    p.add_argument("--image", default=None,
+                   help="node image to use instead of resolving/building one")
+    p.add_argument("--wait", type=float, default=300,
+                   help="seconds to wait for all nodes and kube-system pods (default: 300)")
+
+
+def build_parser() -> argparse.ArgumentParser:
+    parser = argparse.ArgumentParser(
+        prog="kube-chaos",
+        description="Chaos experiments for Kubernetes, with live load and recovery SLAs.",
+    )
+    sub = parser.add_subparsers(dest="command", required=True)
+
+    cluster = sub.add_parser("cluster", help="provision and inspect the kind test cluster")
+    csub = cluster.add_subparsers(dest="action", required=True)
+    for name, handler, help_text in (
+        ("up", cmd_cluster_up, "create (or reuse) a kind cluster; builds the node image offline "
+                               "when no registry answers"),
+        ("down", cmd_cluster_down, "delete the cluster, its containers and kubeconfig"),
+        ("status", cmd_cluster_status, "show nodes and kube-system readiness as JSON"),
+    ):
+        p = csub.add_parser(name, help=help_text, description=help_text)
+        _add_cluster_options(p)
+        p.set_defaults(handler=handler)
+    p = csub.add_parser("build-image", help="build the offline kind node image (cached)",
+                        description="Build the offline kind node image from Go modules and "
+                                    "Debian packages; cached under ~/.cache/kube-chaos.")
+    p.set_defaults(handler=cmd_build_image)
+
+    from chaos import cli_run
+
+    cli_run.add_commands(sub)
+    return parser
+
+
+def main(argv: Sequence[str] | None = None) -> int:
+    parser = build_parser()
+    args = parser.parse_args(argv)
+    handler: Handler = args.handler
+    try:
+        return handler(args)
+    except ChaosError as exc:
+        print(textwrap.fill(f"kube-chaos: error: {exc}", width=100), file=sys.stderr)
+        return 2
+    except KeyboardInterrupt:
+        print("kube-chaos: interrupted", file=sys.stderr)
+        return 130
+
+
+if __name__ == "__main__":
+    sys.exit(main())

@@ -1,0 +1,1 @@
+"""Cluster provisioning: Docker engine bootstrap, offline kind node image, kind clusters."""

@@ -1,0 +1,181 @@
+"""Build the node image's programs from Go modules, offline from any registry.
+
+Kubernetes cannot be `go install`ed directly: its go.mod replaces the k8s.io/*
+staging modules with ./staging paths. We generate a small module that requires
+k8s.io/kubernetes and replaces each staging module with its published v0.X.Y
+release, then `go build` the commands from it. Versions are stamped with -X so
+kubeadm and the node's /kind/version agree.
+"""
+
+from __future__ import annotations
+
+import json
+import re
+import shutil
+from pathlib import Path
+
+from chaos.cluster.cache import Stamp, file_digest
+from chaos.cluster.progress import Progress
+from chaos.cluster.shell import run_logged
+from chaos.cluster.versions import Pins
+
+GOSRC = Path(__file__).parent / "gosrc"
+
+KUBE_COMMANDS = (
+    "kubeadm",
+    "kubelet",
+    "kubectl",
+    "kube-apiserver",
+    "kube-controller-manager",
+    "kube-scheduler",
+    "kube-proxy",
+)
+
+_STAGING = re.compile(r"^\s*(k8s\.io/[a-z0-9-]+)\s+=>\s+\./staging/", re.M)
+_STATIC = {"CGO_ENABLED": "0", "GOFLAGS": "-mod=mod -buildvcs=false"}
+
+
+def _module_info(module: str, version: str, workdir: Path, log: Path) -> dict[str, str]:
+    out = run_logged(
+        f"download {module}@{version}",
+        ["go", "mod", "download", "-json", f"{module}@{version}"],
+        log,
+        cwd=workdir,
+    )
+    info: dict[str, str] = json.loads(out)
+    return info
+
+
+def kubernetes_gomod(pins: Pins, upstream_gomod: str) -> str:
+    """The go.mod that builds k8s.io/kubernetes commands outside its repository."""
+    staging = sorted(set(_STAGING.findall(upstream_gomod)))
+    lines = [
+        "module kubechaos.local/build/kubernetes",
+        "",
+        "go 1.24.0",
+        "",
+        f"require k8s.io/kubernetes {pins.kubernetes}",
+        "",
+        "replace (",
+        *(f"\t{m} => {m} {pins.staging}" for m in staging),
+        ")",
+        "",
+    ]
+    return "\n".join(lines)
+
+
+def version_ldflags(pins: Pins) -> str:
+    major, minor = pins.kubernetes.removeprefix("v").split(".")[:2]
+    flags = ["-s", "-w"]
+    for pkg in ("k8s.io/component-base/version", "k8s.io/client-go/pkg/version"):
+        flags += [
+            f"-X {pkg}.gitVersion={pins.kubernetes}",
+            f"-X {pkg}.gitMajor={major}",
+            f"-X {pkg}.gitMinor={minor}",
+            f"-X {pkg}.gitCommit=0000000000000000000000000000000000000000",
+            f"-X {pkg}.gitTreeState=clean",
+            # fixed, so rebuilding from cache is reproducible
+            f"-X {pkg}.buildDate=1970-01-01T00:00:00Z",
+        ]
+    return " ".join(flags)
+
+
+def build_kubernetes(pins: Pins, root: Path, progress: Progress) -> Path:
+    out = root / "bin" / f"kubernetes-{pins.kubernetes}"
+    stamp = Stamp(root, "kubernetes-bin", pins.kubernetes)
+    if stamp.done() and all((out / c).exists() for c in KUBE_COMMANDS):
+        progress.cached(f"Kubernetes {pins.kubernetes} binaries")
+        return out
+    src = root / "src" / f"kubernetes-{pins.kubernetes}"
+    src.mkdir(parents=True, exist_ok=True)
+    log = root / "logs" / f"kubernetes-{pins.kubernetes}.log"
+    with progress.step(
+        f"building Kubernetes {pins.kubernetes} ({', '.join(KUBE_COMMANDS)}); "
+        f"cold: 15-40 min on 2 cores, log {log}"
+    ):
+        info = _module_info("k8s.io/kubernetes", pins.kubernetes, src, log)
+        upstream = Path(info["GoMod"]).read_text()
+        (src / "go.mod").write_text(kubernetes_gomod(pins, upstream))
+        out.mkdir(parents=True, exist_ok=True)
+        run_logged("download Kubernetes dependencies", ["go", "mod", "download"], log,
+                   cwd=src, env=_STATIC)
+        run_logged(
+            "go build Kubernetes",
+            ["go", "build", "-trimpath", "-ldflags", version_ldflags(pins), "-o", f"{out}/",
+             *(f"k8s.io/kubernetes/cmd/{c}" for c in KUBE_COMMANDS)],
+            log,
+            cwd=src,
+            env=_STATIC,
+        )
+    stamp.mark()
+    return out
+
+
+def build_module_main(
+    name: str,
+    requires: dict[str, str],
+    root: Path,
+    progress: Progress,
+) -> Path:
+    """Build one of our own mains under gosrc/<name> (pause, kindnetd, etcd, coredns)."""
+    main = GOSRC / name / "main.go"
+    key = file_digest(main) + "-" + "-".join(f"{m}@{v}" for m, v in sorted(requires.items()))
+    key = key.replace("/", "_")
+    binary = root / "bin" / f"{name}-{file_digest(main)}-{_short(requires)}" / name
+    stamp = Stamp(root, f"go-{name}", key)
+    if stamp.done() and binary.exists():
+        progress.cached(f"{name} binary")
+        return binary
+    src = root / "src" / f"{name}-{_short(requires) or 'local'}"
+    if src.exists():
+        shutil.rmtree(src)
+    src.mkdir(parents=True)
+    shutil.copy(main, src / "main.go")
+    log = root / "logs" / f"{name}.log"
+    gomod = f"module kubechaos.local/build/{name}\n\ngo 1.24.0\n"
+    (src / "go.mod").write_text(gomod)
+    with progress.step(f"building {name} ({', '.join(f'{m}@{v}' for m, v in requires.items())})"):
+        for module, version in requires.items():
+            run_logged(f"go get {module}", ["go", "get", f"{module}@{version}"], log, cwd=src,
+                       env=_STATIC)
+        if requires:
+            run_logged(f"go mod tidy ({name})", ["go", "mod", "tidy"], log, cwd=src, env=_STATIC)
+        binary.parent.mkdir(parents=True, exist_ok=True)
+        run_logged(
+            f"go build {name}",
+            ["go", "build", "-trimpath", "-ldflags", "-s -w", "-o", str(binary), "."],
+            log,
+            cwd=src,
+            env=_STATIC,
+        )
+    stamp.mark()
+    return binary
+
+
+def _short(requires: dict[str, str]) -> str:
+    return "-".join(v for _, v in sorted(requires.items()))
+
+
+def install_kind(pins: Pins, root: Path, progress: Progress) -> Path:
+    """kind from its Go module, into the cache (used when no kind is on PATH)."""
+    gobin = root / "bin" / f"kind-{pins.kind}"
+    binary = gobin / "kind"
+    if binary.exists():
+        progress.cached(f"kind {pins.kind}")
+        return binary
+    log = root / "logs" / f"kind-{pins.kind}.log"
+    with progress.step(f"installing kind {pins.kind} with go install"):
+        run_logged(
+            "go install kind",
+            ["go", "install", f"sigs.k8s.io/kind@{pins.kind}"],
+            log,
+            env={"GOBIN": str(gobin), "CGO_ENABLED": "0", "GOFLAGS": "-buildvcs=false"},
+        )
+    return binary
+
+
+def kind_module_dir(pins: Pins, root: Path) -> Path:
+    """Source of the kind module: the node image reuses its entrypoint and units."""
+    log = root / "logs" / f"kind-{pins.kind}.log"
+    info = _module_info("sigs.k8s.io/kind", pins.kind, root, log)
+    return Path(info["Dir"])

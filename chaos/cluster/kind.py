@@ -1,0 +1,210 @@
+"""kind clusters: up (idempotent), down, status, and loading local images.
+
+The node image is resolved in order: the image the user names; the public
+kindest/node image when a registry answers; otherwise our offline build.
+"""
+
+from __future__ import annotations
+
+import json
+import socket
+import time
+from dataclasses import dataclass
+from pathlib import Path
+
+from chaos.cluster import engine, gobuild, nodeimage
+from chaos.cluster.cache import cache_root
+from chaos.cluster.config import ClusterConfig, kind_config
+from chaos.cluster.progress import Progress
+from chaos.cluster.shell import capture, run_logged, which
+from chaos.cluster.versions import PINS
+from chaos.errors import ClusterError, PortInUse
+
+PUBLIC_NODE_IMAGE = "kindest/node:{version}"
+MARKER_LABEL = "io.x-k8s.kind.cluster"
+
+
+def kind_binary(progress: Progress) -> str:
+    found = which("kind")
+    if found:
+        return found
+    return str(gobuild.install_kind(PINS, cache_root(), progress))
+
+
+def registry_answers(timeout: float = 3.0) -> bool:
+    """Whether Docker Hub answers at all; offline machines get our own build."""
+    try:
+        with socket.create_connection(("registry-1.docker.io", 443), timeout=timeout):
+            return True
+    except OSError:
+        return False
+
+
+def resolve_node_image(cfg: ClusterConfig, progress: Progress) -> str:
+    if cfg.image:
+        progress.say(f"node image: {cfg.image} (named by the user)")
+        return cfg.image
+    local = nodeimage.node_image_tag(PINS)
+    if capture(["docker", "image", "inspect", local]).returncode == 0:
+        progress.cached(f"node image {local}")
+        return local
+    if cfg.kubernetes == PINS.kubernetes and not registry_answers():
+        progress.say("no container registry answers: building the node image offline")
+        return nodeimage.build_node_image(PINS, cache_root(), progress)
+    public = PUBLIC_NODE_IMAGE.format(version=cfg.kubernetes)
+    progress.say(f"node image: {public} (public, pulled by kind)")
+    return public
+
+
+def existing_clusters(kind: str) -> list[str]:
+    out = capture([kind, "get", "clusters"])
+    return [line.strip() for line in out.stdout.splitlines() if line.strip()]
+
+
+def node_containers(name: str) -> list[str]:
+    out = capture(["docker", "ps", "-a", "--filter", f"label={MARKER_LABEL}={name}",
+                   "--format", "{{.Names}}"])
+    return sorted(line for line in out.stdout.splitlines() if line)
+
+
+def check_ports_free(cfg: ClusterConfig) -> None:
+    for mapping in cfg.ports:
+        with socket.socket(socket.AF_INET, socket.SOCK_STREAM) as sock:
+            sock.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
+            try:
+                sock.bind((mapping.listen, mapping.host_port))
+            except OSError as exc:
+                raise PortInUse(
+                    f"Port {mapping.listen}:{mapping.host_port} is already taken, so the kind "
+                    f"cluster {cfg.name!r} cannot publish NodePort {mapping.node_port} there. "
+                    "Stop whatever listens on it (`ss -ltnp`), or delete the other cluster "
+                    "that uses it (`kube-chaos cluster down --name ...`)."
+                ) from exc
+
+
+@dataclass(frozen=True, slots=True)
+class ClusterInfo:
+    name: str
+    context: str
+    kubeconfig: Path
+    image: str
+    nodes: tuple[str, ...]
+    reused: bool
+    seconds: float
+
+
+def up(cfg: ClusterConfig, progress: Progress | None = None, wait_s: float = 300) -> ClusterInfo:
+    from chaos.k8s import health  # the only layer allowed to talk to the API server
+
+    progress = progress or Progress()
+    started = time.monotonic()
+    engine.ensure_engine(progress)
+    kind = kind_binary(progress)
+    cfg.state_dir.mkdir(parents=True, exist_ok=True)
+    log = cfg.state_dir / "kind.log"
+    if cfg.name in existing_clusters(kind):
+        _export_kubeconfig(kind, cfg, log)
+        problems = health.cluster_problems(cfg.kubeconfig, cfg.context, cfg.workers + 1)
+        if not problems:
+            progress.say(f"cluster {cfg.name!r} exists and is healthy: reusing it")
+            return _info(cfg, True, started)
+        progress.say(f"cluster {cfg.name!r} exists but is unhealthy ({problems[0]}): recreating")
+        down(cfg, progress)
+    check_ports_free(cfg)
+    image = resolve_node_image(cfg, progress)
+    (cfg.state_dir / "loaded-images.json").unlink(missing_ok=True)
+    config_path = cfg.state_dir / "kind-config.yaml"
+    config_path.write_text(kind_config(cfg))
+    with progress.step(f"kind create cluster {cfg.name!r} ({cfg.workers} workers, {image})"):
+        run_logged(
+            "kind create cluster",
+            [kind, "create", "cluster", "--name", cfg.name, "--image", image,
+             "--config", str(config_path), "--kubeconfig", str(cfg.kubeconfig),
+             "--retain", "--wait", "0s"],
+            log,
+            timeout=wait_s + 300,
+        )
+    with progress.step("waiting for every node and kube-system pod to be Ready"):
+        health.wait_cluster_ready(cfg.kubeconfig, cfg.context, cfg.workers + 1, timeout_s=wait_s)
+        health.mark_provisioned(cfg.kubeconfig, cfg.context, cfg.name, image)
+    info = _info(cfg, False, started, image)
+    progress.say(f"cluster {cfg.name!r} up in {info.seconds:.1f}s; KUBECONFIG={cfg.kubeconfig}")
+    return info
+
+
+def _info(cfg: ClusterConfig, reused: bool, started: float, image: str = "") -> ClusterInfo:
+    if not image:
+        out = capture(["docker", "inspect", "--format", "{{.Config.Image}}",
+                       f"{cfg.name}-control-plane"])
+        image = out.stdout.strip()
+    return ClusterInfo(cfg.name, cfg.context, cfg.kubeconfig, image,
+                       tuple(node_containers(cfg.name)), reused, time.monotonic() - started)
+
+
+def _export_kubeconfig(kind: str, cfg: ClusterConfig, log: Path) -> None:
+    run_logged("kind export kubeconfig",
+               [kind, "export", "kubeconfig", "--name", cfg.name, "--kubeconfig",
+                str(cfg.kubeconfig)], log)
+
+
+def down(cfg: ClusterConfig, progress: Progress | None = None) -> None:
+    """Delete the cluster: its containers, its kubeconfig; the shared `kind` network
+    is removed too when no other kind cluster uses it."""
+    progress = progress or Progress()
+    if not engine.engine_answers():
+        progress.say("no Docker engine answers: nothing to delete")
+        return
+    kind = kind_binary(progress)
+    log = cfg.state_dir / "kind.log"
+    cfg.state_dir.mkdir(parents=True, exist_ok=True)
+    with progress.step(f"kind delete cluster {cfg.name!r}"):
+        run_logged("kind delete cluster",
+                   [kind, "delete", "cluster", "--name", cfg.name, "--kubeconfig",
+                    str(cfg.kubeconfig)], log)
+        for leftover in node_containers(cfg.name):
+            capture(["docker", "rm", "-f", "-v", leftover])
+        if not existing_clusters(kind):
+            capture(["docker", "network", "rm", "kind"])
+    cfg.kubeconfig.unlink(missing_ok=True)
+
+
+def status(cfg: ClusterConfig) -> dict[str, object]:
+    from chaos.k8s import health
+
+    if not engine.engine_answers():
+        return {"name": cfg.name, "exists": False, "reason": "no Docker engine answers"}
+    containers = node_containers(cfg.name)
+    result: dict[str, object] = {"name": cfg.name, "exists": bool(containers),
+                                 "containers": containers, "kubeconfig": str(cfg.kubeconfig),
+                                 "context": cfg.context}
+    if containers and cfg.kubeconfig.exists():
+        result.update(health.cluster_summary(cfg.kubeconfig, cfg.context))
+    return result
+
+
+def load_image(cfg: ClusterConfig, image: str, progress: Progress | None = None) -> None:
+    """What `kind load docker-image` does: copy a local image into every node."""
+    progress = progress or Progress()
+    kind = kind_binary(progress)
+    log = cfg.state_dir / "kind.log"
+    with progress.step(f"loading {image} into {cfg.name!r}"):
+        run_logged(f"kind load docker-image {image}",
+                   [kind, "load", "docker-image", image, "--name", cfg.name], log, timeout=600)
+
+
+def ensure_loaded(cfg: ClusterConfig, image: str, progress: Progress | None = None) -> None:
+    """Load `image` unless this cluster already got this exact image ID from us."""
+    want = capture(["docker", "image", "inspect", "--format", "{{.Id}}", image]).stdout.strip()
+    if not want:
+        raise ClusterError(f"image {image!r} is not in the local Docker engine; build it first")
+    record = cfg.state_dir / "loaded-images.json"
+    loaded: dict[str, str] = json.loads(record.read_text()) if record.exists() else {}
+    if loaded.get(image) == want:
+        return
+    load_image(cfg, image, progress)
+    loaded[image] = want
+    record.write_text(json.dumps(loaded, indent=1))
+
+
+def cluster_json(cfg: ClusterConfig) -> str:
+    return json.dumps(status(cfg), indent=2, default=str)

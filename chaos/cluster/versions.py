@@ -1,0 +1,50 @@
+"""Pinned versions of everything the offline node image is built from.
+
+One place, so the build cache can be keyed by them: change a pin and exactly
+the artefacts that depend on it are rebuilt.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+
+@dataclass(frozen=True, slots=True)
+class Pins:
+    kubernetes: str = "v1.34.4"  # 1.34 still runs on cgroup v1 without failCgroupV1
+    kind: str = "v0.31.0"  # last kind whose base image is Debian bookworm
+    etcd: str = "v3.6.5"  # what kubeadm v1.34.4 asks for (3.6.5-0)
+    coredns: str = "v1.12.1"  # kubeadm v1.34 CoreDNSVersion
+    pause: str = "3.10.1"  # kubeadm v1.34 PauseVersion
+    debian: str = "bookworm"
+    debian_mirror: str = "http://deb.debian.org/debian"
+
+    @property
+    def staging(self) -> str:
+        """k8s.io staging modules are tagged v0.X.Y for Kubernetes v1.X.Y."""
+        return "v0." + self.kubernetes.removeprefix("v1.")
+
+    @property
+    def etcd_tag(self) -> str:
+        return self.etcd.removeprefix("v") + "-0"
+
+    def key(self) -> str:
+        return (
+            f"k8s-{self.kubernetes}_kind-{self.kind}_etcd-{self.etcd}_coredns-{self.coredns}"
+            f"_pause-{self.pause}_{self.debian}"
+        )
+
+
+PINS = Pins()
+
+# Packages of the node's root filesystem (Debian's systemd, containerd 1.6, runc,
+# CNI plugins); mirrors what kind's base image installs, minus storage extras.
+NODE_PACKAGES = (
+    "systemd", "systemd-sysv", "dbus", "conntrack", "iptables", "nftables", "iproute2",
+    "ethtool", "util-linux", "mount", "kmod", "libseccomp2", "pigz", "bash",
+    "ca-certificates", "curl", "jq", "procps", "containerd", "runc",
+    "containernetworking-plugins", "socat", "ebtables", "ipset",
+)
+
+# Userspace that kube-proxy (nftables mode) and our kindnetd need in their images.
+TOOLBOX_PACKAGES = ("iptables", "nftables", "iproute2", "conntrack", "ipset", "ca-certificates")
