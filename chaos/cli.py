@@ -14,13 +14,14 @@ Handler = Callable[[argparse.Namespace], int]
 
 
 def _cluster_config(args: argparse.Namespace):  # type: ignore[no-untyped-def]
-    from chaos.cluster.config import ClusterConfig
+    from chaos.cluster.config import DEFAULT_PORTS, ClusterConfig, PortMapping
 
     return ClusterConfig(
         name=args.name,
         workers=args.workers,
         kubernetes=args.kubernetes,
         image=args.image,
+        ports=tuple(PortMapping(node + args.port_offset, node) for _, node in DEFAULT_PORTS),
     )
 
 
@@ -71,6 +72,9 @@ def _add_cluster_options(p: argparse.ArgumentParser) -> None:
                    help="Kubernetes version (default: %(default)s, the offline-buildable pin)")
     p.add_argument("--image", default=None,
                    help="node image to use instead of resolving/building one")
+    p.add_argument("--port-offset", type=int, default=0,
+                   help="publish NodePorts 30080-30089 on 127.0.0.1:(port + offset), so two "
+                        "clusters can coexist (default: 0)")
     p.add_argument("--wait", type=float, default=300,
                    help="seconds to wait for all nodes and kube-system pods (default: 300)")
 
