@@ -1,0 +1,49 @@
+"""What the runner hands the reporter: the raw observations of one run."""
+
+from __future__ import annotations
+
+from collections.abc import Mapping
+from dataclasses import dataclass, field
+from typing import Literal
+
+from chaos.model.experiment import Experiment, FaultSpec
+from chaos.model.timeline import ClusterEvent, RequestRecord, SLAResult
+from chaos.plan.timeline import DEFAULT_BUCKET_S
+
+
+@dataclass(frozen=True, slots=True)
+class FaultRecord:
+    """One injected fault: what was hit, when, and its own figures (e.g. node-notready s)."""
+
+    index: int
+    spec: FaultSpec
+    targets: tuple[str, ...]
+    started_at: float | None
+    ended_at: float | None
+    recovery_seconds: float | None = None
+    figures: Mapping[str, float | None] = field(default_factory=dict)
+
+
+@dataclass(frozen=True, slots=True)
+class ReportData:
+    """All times are epoch seconds; the report stores timeline times relative to ``started_at``.
+
+    ``fault_window`` is the window SLAs were judged over (first fault start -> end of load).
+    """
+
+    experiment: Experiment
+    seed: int
+    started_at: float
+    ended_at: float
+    verdict: Literal["pass", "fail", "error"]
+    records: tuple[RequestRecord, ...] = ()
+    events: tuple[ClusterEvent, ...] = ()
+    faults: tuple[FaultRecord, ...] = ()
+    fault_window: tuple[float, float] | None = None
+    slas: tuple[SLAResult, ...] = ()
+    recovery_seconds: float | None = None
+    restarts: int | None = None
+    cluster: Mapping[str, str | int | float | bool | list[str] | None] = field(default_factory=dict)
+    versions: Mapping[str, str] = field(default_factory=dict)
+    error: str | None = None
+    bucket_s: float = DEFAULT_BUCKET_S

@@ -1,0 +1,179 @@
+from __future__ import annotations
+
+import json
+from pathlib import Path
+
+import pytest
+
+from chaos.errors import ReportInvalid
+from chaos.model import (
+    ClusterEvent,
+    Experiment,
+    LoadProfile,
+    PodKill,
+    RequestRecord,
+    Selector,
+    SLAResult,
+    SLASpec,
+    SteadyState,
+    WorkloadSpec,
+)
+from chaos.report import (
+    TOP_LEVEL_KEYS,
+    FaultRecord,
+    ReportData,
+    SummaryRow,
+    build_report,
+    compare,
+    junit_properties,
+    load_report,
+    summary_row,
+    summary_table,
+    write_report,
+)
+
+T0 = 1_700_000_000.0
+APP = Selector.of({"app": "httpd"})
+
+
+def experiment() -> Experiment:
+    return Experiment(
+        name="pod-kill",
+        workload=WorkloadSpec((Path("w.yaml"),), APP, "httpd", 30080, 3),
+        load=LoadProfile(),
+        steady_state=SteadyState(),
+        faults=(PodKill(selector=APP),),
+        slas=SLASpec(max_outage_s=1.0),
+        tags=("smoke",),
+    )
+
+
+def data(outage_to: float = 5.3, verdict: str = "fail") -> ReportData:
+    records = tuple(
+        RequestRecord(T0 + i * 0.01, 0.004, not (3.0 <= i * 0.01 < outage_to), 200)
+        for i in range(1000)
+    )
+    return ReportData(
+        experiment=experiment(),
+        seed=1234,
+        started_at=T0,
+        ended_at=T0 + 12,
+        verdict=verdict,  # type: ignore[arg-type]
+        records=records,
+        events=(
+            ClusterEvent(T0 + 2.9, "fault-start", "f0"),
+            ClusterEvent(T0 + 3.1, "pod-unready", "httpd-a"),
+        ),
+        faults=(
+            FaultRecord(
+                0, PodKill(selector=APP), ("httpd-a",), T0 + 2.9, T0 + 3.0, 4.2, {"x": 1.0}
+            ),
+        ),
+        fault_window=(T0 + 2.9, T0 + 10.0),
+        slas=(SLAResult("maxOutage", 1.0, 2.3, False, "s"),),
+        recovery_seconds=4.2,
+        restarts=0,
+        cluster={"name": "chaos", "nodes": ["a", "b"]},
+        versions={"kubernetes": "v1.34.1"},
+    )
+
+
+def test_report_keys_and_figures(tmp_path: Path) -> None:
+    path = write_report(tmp_path / "out", data())
+    assert path == tmp_path / "out" / "report.json"
+    raw = json.loads(path.read_text())
+    assert tuple(raw) == TOP_LEVEL_KEYS
+    assert set(raw["load"]) == {
+        "requests_total",
+        "requests_failed",
+        "error_rate_during_fault",
+        "longest_outage_seconds",
+        "outages",
+        "p95_ms",
+        "p99_ms",
+        "rps",
+    }
+    assert raw["load"]["requests_total"] == 1000 and raw["load"]["requests_failed"] == 230
+    assert raw["load"]["longest_outage_seconds"] == pytest.approx(2.3, abs=0.01)
+    assert raw["load"]["outages"][0]["start"] == pytest.approx(3.0)
+    assert raw["load"]["error_rate_during_fault"] == pytest.approx(230 / 710, abs=1e-6)
+    assert raw["slas"] == [
+        {"name": "maxOutage", "threshold": 1.0, "observed": 2.3, "passed": False, "unit": "s"}
+    ]
+    assert raw["recovery"]["recovery_seconds"] == 4.2
+    assert raw["recovery"]["faults"][0]["figures"] == {"x": 1.0}
+    assert raw["fault"]["faults"][0]["spec"]["type"] == "pod-kill"
+    assert raw["fault"]["faults"][0]["spec"]["selector"] == {"app": "httpd"}
+    assert raw["fault"]["window"] == {"start": 2.9, "end": 10.0}
+    assert raw["verdict"] == "fail" and raw["seed"] == 1234
+    assert raw["started_at"] == "2023-11-14T22:13:20.000+00:00"
+    assert len(raw["timeline"]["buckets"]) == 100
+    assert raw["timeline"]["events"][1] == {
+        "t": 3.1,
+        "kind": "pod-unready",
+        "name": "httpd-a",
+        "detail": "",
+    }
+    assert raw["versions"]["kubernetes"] == "v1.34.1" and "kube-chaos" in raw["versions"]
+    assert load_report(tmp_path / "out") == raw
+    assert [p.name for p in (tmp_path / "out").iterdir()] == ["report.json"]
+
+
+def test_empty_run_report_is_valid_json(tmp_path: Path) -> None:
+    d = ReportData(experiment(), 1, T0, T0 + 1, "error", error="cluster unreachable")
+    raw = load_report(write_report(tmp_path, d))
+    assert raw["load"]["p95_ms"] is None and raw["load"]["longest_outage_seconds"] is None
+    assert raw["experiment"]["error"] == "cluster unreachable"
+    assert raw["timeline"]["buckets"] == [] and raw["fault"]["window"] is None
+
+
+def test_load_report_errors(tmp_path: Path) -> None:
+    bad = tmp_path / "r.json"
+    bad.write_text('{"schema_version": 1}')
+    with pytest.raises(ReportInvalid, match="missing keys: experiment, seed"):
+        load_report(bad)
+    bad.write_text("{nope")
+    with pytest.raises(ReportInvalid, match=r"r.json:1: not JSON"):
+        load_report(bad)
+    with pytest.raises(ReportInvalid, match="cannot read"):
+        load_report(tmp_path / "missing.json")
+
+
+def test_junit_properties() -> None:
+    props = dict(junit_properties(data()))
+    assert props["chaos.experiment"] == "pod-kill"
+    assert props["chaos.seed"] == "1234"
+    assert props["chaos.verdict"] == "fail"
+    assert props["chaos.recovery_seconds"] == "4.200"
+    assert props["chaos.targets"] == "httpd-a"
+    assert props["chaos.sla.maxOutage"] == "fail observed=2.3000s threshold=1.0000s"
+    assert all(isinstance(v, str) for v in props.values())
+
+
+def test_summary_table() -> None:
+    rows = [
+        SummaryRow("pod-kill-replicated", "pod-kill", 4.2, 0.0, "pass"),
+        SummaryRow("node-loss", "node-loss", None, 12.25, "fail"),
+    ]
+    assert summary_table(rows) == (
+        "experiment           fault      recovery s  longest outage s  verdict\n"
+        "-------------------  ---------  ----------  ----------------  -------\n"
+        "pod-kill-replicated  pod-kill         4.20              0.00  pass\n"
+        "node-loss            node-loss           -             12.25  fail"
+    )
+    assert summary_row(build_report(data())) == SummaryRow("pod-kill", "pod-kill", 4.2, 2.3, "fail")
+
+
+def test_compare() -> None:
+    a = build_report(data())
+    b = build_report(data(outage_to=3.5, verdict="pass"))
+    text = compare(a, b)
+    lines = text.splitlines()
+    assert lines[0] == "A: pod-kill @ 2023-11-14T22:13:20.000+00:00"
+    row = next(line for line in lines if "longest_outage_seconds" in line)
+    assert row.split() == ["*", "longest_outage_seconds", "2.300", "0.500", "-1.800"]
+    row = next(line for line in lines if "requests_failed" in line)
+    assert row.split() == ["*", "requests_failed", "230", "50", "-180"]
+    row = next(line for line in lines if " seed " in line)
+    assert row.split() == ["seed", "1234", "1234"]
+    assert any(line.split()[:4] == ["*", "verdict", "fail", "pass"] for line in lines)
