@@ -1,0 +1,84 @@
+"""The editor schema and the parser must agree; bundled experiments must validate."""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+from typing import Any
+
+import pytest
+import yaml
+
+from chaos.errors import ExperimentInvalid
+from chaos.model.parse import parse_experiment
+
+jsonschema = pytest.importorskip("jsonschema")
+
+ROOT = Path(__file__).resolve().parents[2]
+SCHEMA = json.loads((ROOT / "chaos" / "schema" / "experiment.schema.json").read_text())
+VALIDATOR = jsonschema.Draft202012Validator(SCHEMA)
+BUNDLED = sorted((ROOT / "experiments").glob("*.yaml"))
+
+
+def test_schema_is_valid_2020_12() -> None:
+    jsonschema.Draft202012Validator.check_schema(SCHEMA)
+
+
+@pytest.mark.parametrize("path", BUNDLED, ids=[p.name for p in BUNDLED])
+def test_bundled_experiments_validate(path: Path) -> None:
+    VALIDATOR.validate(yaml.safe_load(path.read_text()))
+
+
+FAULT_BLOCK = "    - type: pod-kill\n      count: 1\n      gracePeriod: 0\n"
+GOOD_VARIANTS = [
+    ("    warmup: 5s", "    warmup: 1m30s"),
+    ("    warmup: 5s", "    warmup: 2.5"),
+    (FAULT_BLOCK, "    - {type: pod-kill, percent: 50, interval: 500ms, repeat: 2}\n"),
+    (FAULT_BLOCK, "    - {type: container-kill, container: web, signal: SIGTERM}\n"),
+    (FAULT_BLOCK, "    - {type: cordon, nodes: [kind-worker], duration: 30s}\n"),
+    (FAULT_BLOCK, "    - {type: drain, nodeSelector: {role: web}, timeout: 2m}\n"),
+    (FAULT_BLOCK, "    - {type: node-loss, mode: pause}\n"),
+    (FAULT_BLOCK, "    - {type: probe-break, probe: startup, method: admin}\n"),
+    ("  expect: pass", "  expect: fail\n  seed: 42"),
+]
+BAD_VARIANTS = [
+    ("    users: 10", "    userz: 10"),
+    ("    users: 10", "    users: many"),
+    ("    users: 10", "    users: 0"),
+    ("      count: 1", "      count: 1\n      percent: 10"),
+    ("    - type: pod-kill", "    - type: meteor"),
+    ("    warmup: 5s", "    warmup: -5s"),
+    ("    warmup: 5s", "    warmup: soon"),
+    ("    path: /", "    path: http://example.com/"),
+    ("    path: /", "    path: //evil/"),
+    ("    service: httpd\n", ""),
+    ("    nodePort: 30080", "    nodePort: 80"),
+    ("  expect: pass", "  expect: maybe"),
+    ("apiVersion: kube-chaos/v1", "apiVersion: v2"),
+    (FAULT_BLOCK, "    - {type: cordon, nodes: [a], podsOf: {app: x}}\n"),
+    (FAULT_BLOCK, "    - {type: cordon, percent: 5}\n"),
+    (FAULT_BLOCK, "    - {type: node-loss, mode: halt}\n"),
+    ("  faults:\n" + FAULT_BLOCK, "  faults: []\n"),
+    ("    selector: {app: httpd}", "    selector: {version: 1}"),
+]
+
+
+def _doc(good: str, old: str, new: str) -> str:
+    assert old in good, old
+    return good.replace(old, new, 1)
+
+
+@pytest.mark.parametrize(("old", "new"), GOOD_VARIANTS)
+def test_schema_and_parser_accept(good: str, exp_dir: Path, old: str, new: str) -> None:
+    text = _doc(good, old, new)
+    data: Any = yaml.safe_load(text)
+    VALIDATOR.validate(data)
+    parse_experiment(text, exp_dir / "x.yaml")
+
+
+@pytest.mark.parametrize(("old", "new"), BAD_VARIANTS)
+def test_schema_and_parser_reject(good: str, exp_dir: Path, old: str, new: str) -> None:
+    text = _doc(good, old, new)
+    assert not VALIDATOR.is_valid(yaml.safe_load(text))
+    with pytest.raises(ExperimentInvalid):
+        parse_experiment(text, exp_dir / "x.yaml")
