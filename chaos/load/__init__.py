@@ -6,7 +6,7 @@ harness process; those files are loaded by the locust subprocess only.
 
 from chaos.load.records import CaptureReader, RequestRecord, parse_capture
 from chaos.load.runner import LoadError, LoadResult, LoadRun
-from chaos.load.target import check_local_target
+from chaos.load.target import TargetRefused, check_local_target
 
 __all__ = [
     "CaptureReader",
@@ -14,6 +14,7 @@ __all__ = [
     "LoadResult",
     "LoadRun",
     "RequestRecord",
+    "TargetRefused",
     "check_local_target",
     "parse_capture",
 ]

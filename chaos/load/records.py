@@ -11,21 +11,19 @@ tolerates a torn last line, because the harness reads the file while locust is s
 
 from __future__ import annotations
 
-from dataclasses import dataclass
 from pathlib import Path
 
+from chaos.model.timeline import RequestRecord
+
+__all__ = [
+    "CAPTURE_HEADER",
+    "CaptureFormatError",
+    "CaptureReader",
+    "RequestRecord",  # re-exported: the shared model type
+    "parse_capture",
+]
+
 CAPTURE_HEADER = "# kube-chaos capture v1: t\tlatency_s\tok\tstatus\terror\n"
-
-
-@dataclass(frozen=True, slots=True)
-class RequestRecord:
-    """One request; ``t`` is the wall-clock time (epoch seconds) it *started*."""
-
-    t: float
-    latency_s: float
-    ok: bool
-    status: int
-    error: str | None
 
 
 class CaptureFormatError(ValueError):

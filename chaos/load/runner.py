@@ -18,10 +18,14 @@ import time
 from dataclasses import dataclass
 from pathlib import Path
 from types import TracebackType
-from typing import TypedDict
+from typing import TYPE_CHECKING, TypedDict
 
+from chaos.errors import ChaosError
 from chaos.load.records import CaptureReader, RequestRecord
 from chaos.load.target import check_local_target
+
+if TYPE_CHECKING:
+    from chaos.model.experiment import LoadProfile
 
 HERE = Path(__file__).resolve().parent
 DEFAULT_LOCUSTFILE = HERE / "locustfile.py"
@@ -40,7 +44,7 @@ LOG_FILE = "locust.log"
 STATS_PREFIX = "locust-stats"  # locust appends ".json"
 
 
-class LoadError(RuntimeError):
+class LoadError(ChaosError):
     """The load generator failed; the message names its log file."""
 
 
@@ -196,6 +200,21 @@ class LoadRun:
             started_at=started_at,
         )
 
+    @classmethod
+    def from_profile(cls, target_base_url: str, profile: LoadProfile, out_dir: Path) -> LoadRun:
+        """Start the load an experiment describes; ``max_duration_s`` bounds the whole run."""
+        return cls.start(
+            target_base_url,
+            users=profile.users,
+            spawn_rate=profile.spawn_rate,
+            max_duration_s=profile.max_duration_s,
+            max_requests=profile.max_requests,
+            path=profile.path,
+            wait_s=profile.wait_ms / 1000.0,
+            locustfile=profile.locustfile,
+            out_dir=out_dir,
+        )
+
     @property
     def pid(self) -> int:
         return self._proc.pid
@@ -255,8 +274,10 @@ class LoadRun:
         reason = self._stop_reason or "run-time"
         if reason == "run-time" and self.max_requests and len(records) >= self.max_requests:
             reason = "max-requests"
-        # After our own SIGTERM locust exits through its normal shutdown, with code 0.
-        if returncode != 0 and reason != "killed":
+        # After our own SIGTERM locust exits through its normal shutdown with code 0, unless
+        # the signal came before locust had installed its handler (-SIGTERM): not a failure.
+        ours = reason == "killed" or (reason == "stopped" and returncode == -signal.SIGTERM)
+        if returncode != 0 and not ours:
             raise LoadError(
                 f"locust exited with code {returncode}; see {self.log_path}\n{self._log_tail()}"
             )

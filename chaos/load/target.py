@@ -4,7 +4,13 @@ from __future__ import annotations
 
 from urllib.parse import urlsplit
 
+from chaos.errors import SafetyRefused
+
 LOCAL_HOSTS = frozenset({"127.0.0.1", "localhost", "::1"})
+
+
+class TargetRefused(SafetyRefused, ValueError):
+    """A load target that is not this machine (or not a usable http URL)."""
 
 
 def check_local_target(url: str) -> str:
@@ -15,17 +21,17 @@ def check_local_target(url: str) -> str:
     """
     parts = urlsplit(url)
     if parts.scheme not in ("http", "https"):
-        raise ValueError(f"load target {url!r}: scheme must be http or https")
+        raise TargetRefused(f"load target {url!r}: scheme must be http or https")
     host = (parts.hostname or "").lower()
     if host not in LOCAL_HOSTS:
-        raise ValueError(
+        raise TargetRefused(
             f"load target {url!r}: host {parts.hostname!r} is not local; kube-chaos only sends "
             f"load to {', '.join(sorted(LOCAL_HOSTS))} (the kind cluster's published NodePorts)"
         )
     try:
         parts.port  # noqa: B018 - raises ValueError on a malformed port
     except ValueError as e:
-        raise ValueError(f"load target {url!r}: bad port") from e
+        raise TargetRefused(f"load target {url!r}: bad port") from e
     if parts.username or parts.password:
-        raise ValueError(f"load target {url!r}: credentials in the URL are not supported")
+        raise TargetRefused(f"load target {url!r}: credentials in the URL are not supported")
     return url.rstrip("/")

@@ -8,6 +8,7 @@ from pathlib import Path
 
 import pytest
 
+from chaos.errors import SafetyRefused
 from chaos.load import CaptureReader, LoadRun, RequestRecord, check_local_target, parse_capture
 from chaos.load import runner as load_runner
 from chaos.load.records import CAPTURE_HEADER, CaptureFormatError, parse_line
@@ -84,6 +85,11 @@ def test_local_targets_accepted(url: str) -> None:
 def test_non_local_targets_refused(url: str) -> None:
     with pytest.raises(ValueError, match="load target"):
         check_local_target(url)
+
+
+def test_refusal_is_a_safety_error() -> None:
+    with pytest.raises(SafetyRefused):
+        check_local_target("http://example.com")
 
 
 def test_start_refuses_remote_target_before_launching(tmp_path: Path) -> None:
