@@ -249,7 +249,8 @@ class LoadRun:
         except subprocess.TimeoutExpired:
             self._stop_reason = "killed"
             self._signal(signal.SIGKILL)
-            self._proc.wait(timeout=10)
+            with contextlib.suppress(subprocess.TimeoutExpired):  # cleanup must not raise
+                self._proc.wait(timeout=10)
 
     def _signal(self, sig: signal.Signals) -> None:
         with contextlib.suppress(ProcessLookupError):
