@@ -1,0 +1,302 @@
+"""Node faults: cordon, drain, and loss of a kind node.
+
+Each records its undo in the journal before it acts. Cordon (without a duration) and drain leave
+the node cordoned when ``inject`` returns: the runner calls ``undo(ctx)`` at the end of the
+experiment, and ``kube-chaos rollback`` does it after a crash.
+"""
+
+from __future__ import annotations
+
+import time
+from dataclasses import dataclass, field
+
+from chaos.errors import InjectionFailed, NotEnoughTargets
+from chaos.faults.base import FaultContext, FaultOutcome
+from chaos.faults.undo import run_undo
+from chaos.journal import UndoAction
+from chaos.k8s import nodes as knodes
+from chaos.k8s import pods as kpods
+from chaos.model.experiment import Cordon, Drain, NodeLoss, NodeSelection, Selector
+from chaos.plan.drain import plan_drain
+from chaos.plan.select import choose
+
+POLL_S = 1.0
+
+
+def candidate_nodes(ctx: FaultContext, selection: NodeSelection) -> list[str]:
+    """Names of the nodes a node fault may hit.
+
+    Explicit names are taken as given (the control plane too, since someone asked for it);
+    label selection and ``pods_of`` (the default, with the workload's selector) never offer the
+    control-plane node.
+    """
+    if selection.nodes:
+        known = {n.name for n in knodes.list_nodes(ctx.kube)}
+        missing = [n for n in selection.nodes if n not in known]
+        if missing:
+            raise NotEnoughTargets(f"no such node(s): {', '.join(missing)}")
+        return list(selection.nodes)
+    if selection.node_selector is not None:
+        found = knodes.list_nodes(ctx.kube, selection.node_selector.to_label_selector())
+        return [n.name for n in found if not n.control_plane]
+    selector: Selector = selection.pods_of or ctx.workload_selector
+    workers = {n.name for n in knodes.list_nodes(ctx.kube) if not n.control_plane}
+    hosting = {p.node for p in kpods.list_pods(ctx.kube, ctx.namespace, selector)
+               if p.node and not p.deleting}
+    return sorted(hosting & workers)
+
+
+def choose_nodes(ctx: FaultContext, selection: NodeSelection, count: int, kind: str) -> tuple[str,
+                                                                                            ...]:
+    return choose(candidate_nodes(ctx, selection), seed=ctx.seed,
+                  salt=f"fault-{ctx.index}:{kind}", count=count)
+
+
+def _hold(ctx: FaultContext, seconds: float | None) -> float:
+    """Sleep for the fault's duration, never past the deadline; returns the time held."""
+    if seconds is None:
+        return 0.0
+    held = max(0.0, min(seconds, ctx.remaining()))
+    ctx.clock.sleep(held)
+    return held
+
+
+def _undo_all(ctx: FaultContext, actions: list[UndoAction]) -> list[str]:
+    """Run recorded undos newest first, marking each done; returns the errors (never raises)."""
+    errors: list[str] = []
+    while actions:
+        action = actions.pop()
+        try:
+            run_undo(action)
+        except Exception as exc:  # undo must go on with the rest
+            ctx.journal.done(action, error=str(exc))
+            errors.append(f"{action.describe()}: {exc}")
+        else:
+            ctx.journal.done(action)
+            ctx.emit("fault-end", action.params.get("node", action.params.get("pod", "")),
+                     action.kind)
+    return errors
+
+
+def _cordon_journaled(ctx: FaultContext, nodes: tuple[str, ...],
+                      pending: list[UndoAction]) -> list[str]:
+    """Cordon each node, journaling `uncordon` first; nodes already cordoned are left alone."""
+    already: list[str] = []
+    for name in nodes:
+        view = knodes.get_node(ctx.kube, name)
+        if view is None:
+            raise InjectionFailed(f"node {name} disappeared")
+        if view.unschedulable:
+            already.append(name)  # not ours to uncordon later
+            continue
+        pending.append(ctx.record_undo("uncordon", node=name))
+        ctx.emit("fault-start", name, "cordon")
+        knodes.cordon(ctx.kube, name)
+    return already
+
+
+@dataclass
+class CordonFault:
+    spec: Cordon
+    pending: list[UndoAction] = field(default_factory=list)
+
+    def inject(self, ctx: FaultContext) -> FaultOutcome:
+        outcome = FaultOutcome(type=self.spec.type)
+        targets = choose_nodes(ctx, self.spec.nodes, self.spec.count, "cordon")
+        outcome.targets = list(targets)
+        try:
+            already = _cordon_journaled(ctx, targets, self.pending)
+        except BaseException:
+            _undo_all(ctx, self.pending)
+            raise
+        outcome.undo = list(self.pending)
+        outcome.details = {"duration_s": self.spec.duration_s, "already_cordoned": already}
+        if self.spec.duration_s is not None:
+            held = _hold(ctx, self.spec.duration_s)
+            outcome.details["held_s"] = round(held, 3)
+            errors = _undo_all(ctx, self.pending)
+            if errors:
+                outcome.details["undo_errors"] = errors
+        outcome.ended_at = time.time()
+        return outcome
+
+    def undo(self, ctx: FaultContext) -> list[str]:
+        """Uncordon what this fault cordoned (idempotent); returns errors instead of raising."""
+        return _undo_all(ctx, self.pending)
+
+
+@dataclass
+class DrainFault:
+    spec: Drain
+    pending: list[UndoAction] = field(default_factory=list)
+
+    def inject(self, ctx: FaultContext) -> FaultOutcome:
+        outcome = FaultOutcome(type=self.spec.type)
+        targets = choose_nodes(ctx, self.spec.nodes, self.spec.count, "drain")
+        outcome.targets = list(targets)
+        try:
+            _cordon_journaled(ctx, targets, self.pending)
+        except BaseException:
+            _undo_all(ctx, self.pending)
+            raise
+        outcome.undo = list(self.pending)
+        clock = ctx.clock
+        start = clock.monotonic()
+        deadline = min(start + self.spec.timeout_s, ctx.deadline)
+
+        evicted: list[str] = []
+        skipped: list[dict[str, str]] = []
+        refused: list[dict[str, str]] = []
+        to_evict: dict[str, tuple[str, str]] = {}  # key -> (namespace, name)
+        for node in targets:
+            plan = plan_drain(knodes.pods_on_node(ctx.kube, node), node)
+            skipped += [{"pod": f"{d.pod.namespace}/{d.pod.name}", "node": node,
+                         "reason": d.reason} for d in plan.skipped]
+            refused += [{"pod": f"{d.pod.namespace}/{d.pod.name}", "node": node,
+                         "reason": d.reason} for d in plan.refused]
+            for p in plan.evict:
+                to_evict[f"{p.namespace}/{p.name}"] = (p.namespace, p.name)
+        ctx.emit("fault-start", ",".join(targets), f"drain: evicting {len(to_evict)} pod(s)")
+
+        blocked: dict[str, knodes.EvictionResult] = {}
+        waiting = dict(to_evict)
+        attempts = 0
+        while waiting:
+            attempts += 1
+            for key, (ns, name) in list(waiting.items()):
+                result = knodes.evict(ctx.kube, ns, name, self.spec.grace_period_s)
+                if result.status == "blocked":
+                    blocked[key] = result
+                    continue
+                blocked.pop(key, None)
+                del waiting[key]
+                if result.status == "evicted":
+                    evicted.append(key)
+                    ctx.emit("event", key, "evicted")
+            if not waiting or clock.monotonic() + POLL_S > deadline:
+                break
+            clock.sleep(POLL_S)  # a refused eviction is retried, as kubectl drain does
+
+        # every pod we evicted (or found gone) must actually leave the node
+        gone_by = self._wait_gone(ctx, targets, set(to_evict) - set(waiting), deadline)
+        drain_seconds = (gone_by - start) if gone_by is not None and not waiting else None
+
+        blocked_by = sorted({pdb for r in blocked.values() for pdb in r.pdbs})
+        outcome.details = {
+            "blocked": bool(waiting),
+            "blocked_by": blocked_by,
+            "blocked_pods": sorted(waiting),
+            "blocked_messages": sorted({r.message for r in blocked.values() if r.message}),
+            "evicted": sorted(evicted),
+            "skipped": skipped,
+            "refused": refused,
+            "eviction_rounds": attempts,
+            "drain_seconds": None if drain_seconds is None else round(drain_seconds, 3),
+            "timeout_s": self.spec.timeout_s,
+            "pods_left_on_node": gone_by is None,
+        }
+        if waiting:
+            ctx.emit("event", ",".join(targets),
+                     f"drain blocked by PDB {', '.join(blocked_by) or '?'}")
+        outcome.ended_at = time.time()
+        ctx.emit("fault-end", ",".join(targets),
+                 "drain blocked" if waiting else f"drained in {drain_seconds or 0:.1f}s")
+        return outcome
+
+    @staticmethod
+    def _wait_gone(ctx: FaultContext, nodes: tuple[str, ...], keys: set[str],
+                   deadline: float) -> float | None:
+        """Monotonic time at which none of ``keys`` is bound to its node; None at the deadline."""
+        while True:
+            left = set()
+            for node in nodes:
+                left |= knodes.pod_names_on_node(ctx.kube, node) & keys
+            now = ctx.clock.monotonic()
+            if not left:
+                return now
+            if now >= deadline:
+                return None
+            knodes.wait_pod_change(ctx.kube, nodes, min(5.0, deadline - now))
+
+    def undo(self, ctx: FaultContext) -> list[str]:
+        """Uncordon the drained nodes (the runner calls this at the end of the experiment)."""
+        return _undo_all(ctx, self.pending)
+
+
+@dataclass
+class NodeLossFault:
+    """Stop (or pause) a kind node container: the kubelet stops reporting, like a lost machine."""
+
+    spec: NodeLoss
+    pending: list[UndoAction] = field(default_factory=list)
+
+    def inject(self, ctx: FaultContext) -> FaultOutcome:
+        if not ctx.cluster_name:
+            raise InjectionFailed(
+                "node-loss needs the node containers of a kind cluster (docker stop/pause); "
+                "the cluster name is not known, so this cluster is not supported"
+            )
+        outcome = FaultOutcome(type=self.spec.type)
+        targets = choose_nodes(ctx, self.spec.nodes, self.spec.count, "node-loss")
+        outcome.targets = list(targets)
+        for node in targets:
+            if knodes.container_state(node) is None:
+                raise InjectionFailed(f"node-loss: no docker container named {node} (is "
+                                      f"{ctx.cluster_name!r} a kind cluster on this host?)")
+        tolerations = _workload_tolerations(ctx)
+        clock = ctx.clock
+        lost_at: dict[str, float] = {}
+        undo_kind = "start-node" if self.spec.mode == "stop" else "unpause-node"
+        try:
+            for node in targets:
+                self.pending.append(ctx.record_undo(undo_kind, node=node))
+                ctx.emit("fault-start", node, f"node-loss ({self.spec.mode})")
+                proc = knodes.docker(self.spec.mode, node, timeout=max(30.0, ctx.remaining()))
+                if proc.returncode != 0:
+                    raise InjectionFailed(f"docker {self.spec.mode} {node} failed: "
+                                          f"{proc.stderr.strip()}")
+                lost_at[node] = clock.monotonic()
+            hold_end = clock.monotonic() + max(0.0, min(self.spec.duration_s, ctx.remaining()))
+            notready: dict[str, float] = {}
+            while True:
+                for node in targets:
+                    if node not in notready:
+                        view = knodes.get_node(ctx.kube, node)
+                        if view is not None and not view.ready:
+                            notready[node] = clock.monotonic() - lost_at[node]
+                            ctx.emit("node-notready", node, "after node-loss")
+                now = clock.monotonic()
+                if now >= hold_end:
+                    break
+                knodes.wait_node_change(ctx.kube, min(5.0, hold_end - now))
+        finally:
+            restored_at = clock.monotonic()
+            errors = _undo_all(ctx, self.pending)
+        ready_after: dict[str, float | None] = {}
+        for node in targets:
+            budget = max(0.0, ctx.remaining())
+            ok = knodes.wait_node_ready(ctx.kube, node, budget, clock)
+            ready_after[node] = round(clock.monotonic() - restored_at, 3) if ok else None
+            if ok:
+                ctx.emit("node-ready", node, "after restore")
+        outcome.details = {
+            "mode": self.spec.mode,
+            "duration_s": self.spec.duration_s,
+            "time_to_notready_s": {n: round(v, 3) for n, v in notready.items()},
+            "time_to_ready_after_restore_s": ready_after,
+            "tolerations": tolerations,
+        }
+        if errors:
+            outcome.details["undo_errors"] = errors
+        outcome.undo = []
+        outcome.ended_at = time.time()
+        return outcome
+
+    def undo(self, ctx: FaultContext) -> list[str]:
+        return _undo_all(ctx, self.pending)
+
+
+def _workload_tolerations(ctx: FaultContext) -> dict[str, int | None]:
+    """not-ready / unreachable tolerationSeconds of the workload's pods (None: forever)."""
+    return knodes.eviction_tolerations(ctx.kube, ctx.namespace,
+                                       ctx.workload_selector.to_label_selector())

@@ -1,0 +1,198 @@
+"""Probe break: make a readiness, liveness or startup probe fail without killing the pod.
+
+``admin`` asks our workload to fail the probe (cooperative, any probe handler); ``network`` drops
+the kubelet's probe traffic inside the pod's network namespace (any workload, no pod-spec change,
+HTTP and TCP probes only). Either way the undo is journaled before the break, and the figures
+Kubernetes produced (endpoints left/rejoined, restart and its latency) are recorded.
+"""
+
+from __future__ import annotations
+
+import time
+from dataclasses import dataclass, field
+from typing import Any
+
+from chaos.errors import InjectionFailed
+from chaos.faults.base import FaultContext, FaultOutcome
+from chaos.faults.undo import run_undo
+from chaos.journal import UndoAction
+from chaos.k8s import pods as kpods
+from chaos.k8s import probes as kprobes
+from chaos.model.experiment import ProbeBreak
+from chaos.plan.select import choose
+
+OBSERVE_S = 0.5  # sampling step: the recorded figures have this resolution
+REJOIN_WAIT_S = 60.0
+PROBES = ("readiness", "liveness", "startup")
+
+
+@dataclass
+class _Target:
+    name: str
+    uid: str
+    node: str
+    settings: kprobes.ProbeSettings
+    restarts_before: int
+    action: UndoAction | None = None
+    left_endpoints_s: float | None = None
+    rejoined_endpoints_s: float | None = None
+    restarted_s: float | None = None
+    restarts_after: int | None = None
+    broken_at: float = 0.0
+
+
+@dataclass
+class ProbeBreakFault:
+    spec: ProbeBreak
+    pending: list[UndoAction] = field(default_factory=list)
+
+    def inject(self, ctx: FaultContext) -> FaultOutcome:
+        spec = self.spec
+        outcome = FaultOutcome(type=spec.type)
+        if spec.method == "network" and not ctx.cluster_name:
+            raise InjectionFailed("probe-break network mode needs the node containers of a kind "
+                                  "cluster (docker exec); use method: admin")
+        running = {p.name: p for p in kpods.running_pods(ctx.kube, ctx.namespace, spec.selector)}
+        names = choose(list(running), seed=ctx.seed, salt=f"fault-{ctx.index}:probe-break",
+                       count=spec.count, percent=spec.percent)
+        warnings: list[str] = []
+        targets = [self._prepare(ctx, running[n].name, warnings) for n in names]
+        outcome.targets = [t.name for t in targets]
+        clock = ctx.clock
+        errors: list[str] = []
+        try:
+            for t in targets:
+                self._break(ctx, t)
+            broken_at = clock.monotonic()
+            for t in targets:
+                t.broken_at = broken_at
+            hold_end = broken_at + max(0.0, min(spec.duration_s, ctx.remaining()))
+            self._observe(ctx, targets, broken_at, hold_end, phase="break")
+        finally:
+            cleared_at = clock.monotonic()
+            errors = self.undo(ctx)
+        rejoin_end = cleared_at + max(0.0, min(REJOIN_WAIT_S, ctx.remaining()))
+        self._observe(ctx, targets, cleared_at, rejoin_end, phase="rejoin")
+        predicted = None
+        if spec.probe == "liveness":
+            s = targets[0].settings
+            predicted = s.initial_delay_s + s.period_s * s.failure_threshold
+        outcome.details = {
+            "probe": spec.probe,
+            "method": spec.method,
+            "duration_s": spec.duration_s,
+            "probe_settings": {t.name: t.settings.as_dict() for t in targets},
+            "predicted_restart_latency_s": predicted,
+            "observed_restart_latency_s": {t.name: _r(t.restarted_s) for t in targets},
+            "restart_count_before": {t.name: t.restarts_before for t in targets},
+            "restart_count_after": {t.name: t.restarts_after for t in targets},
+            "left_endpoints_after_s": {t.name: _r(t.left_endpoints_s) for t in targets},
+            "rejoined_endpoints_after_clear_s": {t.name: _r(t.rejoined_endpoints_s)
+                                                 for t in targets},
+            "warnings": warnings,
+        }
+        if errors:
+            outcome.details["undo_errors"] = errors
+        outcome.ended_at = time.time()
+        return outcome
+
+    def undo(self, ctx: FaultContext) -> list[str]:
+        errors: list[str] = []
+        while self.pending:
+            action = self.pending.pop()
+            try:
+                run_undo(action)
+            except Exception as exc:  # keep undoing the other pods
+                ctx.journal.done(action, error=str(exc))
+                errors.append(f"{action.describe()}: {exc}")
+            else:
+                ctx.journal.done(action)
+                ctx.emit("fault-end", action.params.get("pod", ""),
+                         f"probe-break {self.spec.probe} cleared")
+        return errors
+
+    # --- steps ---------------------------------------------------------------------------------
+
+    def _prepare(self, ctx: FaultContext, name: str, warnings: list[str]) -> _Target:
+        spec = self.spec
+        pod = kprobes.read_pod(ctx.kube, ctx.namespace, name)
+        if pod is None:
+            raise InjectionFailed(f"probe-break: pod {name} disappeared")
+        settings = kprobes.probe_settings(pod, spec.probe)
+        if settings is None:
+            raise InjectionFailed(f"probe-break: pod {name} has no {spec.probe} probe")
+        if spec.method == "network":
+            if settings.handler in ("exec", "grpc"):
+                raise InjectionFailed(
+                    f"probe-break network mode cannot break an {settings.handler} probe "
+                    f"({name} {spec.probe}); use method: admin")
+            if settings.port is None:
+                raise InjectionFailed(f"probe-break: cannot resolve the {spec.probe} probe port "
+                                      f"of {name}")
+            sharing = [p for p in PROBES if p != spec.probe
+                       and (o := kprobes.probe_settings(pod, p)) is not None
+                       and o.port == settings.port]
+            if sharing:
+                warnings.append(
+                    f"{name}: the {spec.probe} probe shares port {settings.port} with the "
+                    f"{' and '.join(sharing)} probe(s): blocking it breaks them too")
+        if spec.probe == "startup":
+            warnings.append("a startup probe runs only until it first succeeds: the break shows "
+                            "only if the container restarts while it is in place")
+        return _Target(name=name, uid=pod.metadata.uid, node=pod.spec.node_name or "",
+                       settings=settings, restarts_before=kprobes.restart_count(pod))
+
+    def _break(self, ctx: FaultContext, t: _Target) -> None:
+        spec = self.spec
+        port = t.settings.port or _first_port(ctx, t.name)
+        if spec.method == "admin":
+            t.action = ctx.record_undo("clear-admin-probe", pod=t.name, namespace=ctx.namespace,
+                                       port=str(port), probe=spec.probe)
+            self.pending.append(t.action)
+            ctx.emit("fault-start", t.name, f"probe-break {spec.probe} (admin)")
+            kprobes.admin_call(ctx.kube, ctx.namespace, t.name, port, "fail", spec.probe, 0)
+        else:
+            table = kprobes.table_name(t.name)
+            t.action = ctx.record_undo("unblock-probe", node=t.node, pod=t.name,
+                                       pod_uid=t.uid, table=table, namespace=ctx.namespace)
+            self.pending.append(t.action)
+            ctx.emit("fault-start", t.name, f"probe-break {spec.probe} (network, port {port})")
+            kprobes.block(t.node, t.uid, table, port, kprobes.node_addresses(t.node))
+
+    def _observe(self, ctx: FaultContext, targets: list[_Target], since: float, until: float,
+                 phase: str) -> None:
+        """Sample endpoints and restart counts until ``until`` (or, rejoining, all are back)."""
+        clock = ctx.clock
+        while True:
+            now = clock.monotonic()
+            ready = kprobes.ready_endpoint_pods(ctx.kube, ctx.namespace)
+            for t in targets:
+                pod = kprobes.read_pod(ctx.kube, ctx.namespace, t.name)
+                if pod is not None:
+                    t.restarts_after = kprobes.restart_count(pod)
+                    if t.restarted_s is None and t.restarts_after > t.restarts_before:
+                        t.restarted_s = now - t.broken_at
+                        ctx.emit("restart", t.name, f"restartCount {t.restarts_after}")
+                if phase == "break" and t.left_endpoints_s is None and t.name not in ready:
+                    t.left_endpoints_s = now - since
+                    ctx.emit("endpoint-removed", t.name, "probe-break")
+                if phase == "rejoin" and t.rejoined_endpoints_s is None and t.name in ready:
+                    t.rejoined_endpoints_s = now - since
+                    ctx.emit("endpoint-added", t.name, "probe-break cleared")
+            if phase == "rejoin" and all(t.rejoined_endpoints_s is not None for t in targets):
+                return
+            if now >= until:
+                return
+            clock.sleep(min(OBSERVE_S, until - now))
+
+
+def _first_port(ctx: FaultContext, name: str) -> int:
+    pod: Any = kprobes.read_pod(ctx.kube, ctx.namespace, name)
+    for c in (pod.spec.containers if pod is not None else []) or []:
+        for p in c.ports or []:
+            return int(p.container_port)
+    raise InjectionFailed(f"probe-break admin: pod {name} declares no container port")
+
+
+def _r(value: float | None) -> float | None:
+    return None if value is None else round(value, 3)

@@ -1,0 +1,293 @@
+"""Breaking and restoring a pod's probes, and reading what Kubernetes did about it.
+
+Two ways in:
+
+* ``admin_call`` talks to our workload's admin endpoints through the API server's pod proxy,
+  so it works from the host without any port-forward.
+* ``block`` / ``unblock`` put an nftables table into the pod's network namespace on its kind node
+  that drops TCP to the probe port from the node's own addresses. On kind (kindnet, ptp veths)
+  the kubelet's probes leave the node from the host side of the pod's veth (the node's address in
+  the pod CIDR, e.g. 10.244.1.1), while load that enters through a NodePort on another node arrives
+  SNATed to that node's InternalIP. Load that enters through a NodePort on the *same* node is
+  masqueraded to the same address as the kubelet, so it is dropped too.
+"""
+
+from __future__ import annotations
+
+import json
+import re
+import subprocess
+from collections.abc import Iterable
+from dataclasses import dataclass
+from typing import Any, Literal
+
+from kubernetes.client.exceptions import ApiException
+from urllib3.exceptions import HTTPError
+
+from chaos.errors import ClusterError, InjectionFailed, RollbackFailed
+from chaos.k8s.client import Kube
+
+ProbeName = Literal["readiness", "liveness", "startup"]
+
+
+@dataclass(frozen=True, slots=True)
+class ProbeSettings:
+    probe: str
+    handler: str  # httpGet | tcpSocket | exec | grpc
+    port: int | None  # resolved container port (named ports looked up)
+    path: str | None
+    initial_delay_s: int
+    period_s: int
+    timeout_s: int
+    failure_threshold: int
+    success_threshold: int
+
+    def as_dict(self) -> dict[str, object]:
+        return {"handler": self.handler, "port": self.port, "path": self.path,
+                "initialDelaySeconds": self.initial_delay_s, "periodSeconds": self.period_s,
+                "timeoutSeconds": self.timeout_s, "failureThreshold": self.failure_threshold,
+                "successThreshold": self.success_threshold}
+
+
+def _resolve_port(container: Any, port: Any) -> int | None:
+    if port is None:
+        return None
+    if isinstance(port, int) or (isinstance(port, str) and port.isdigit()):
+        return int(port)
+    for p in container.ports or []:
+        if p.name == port:
+            return int(p.container_port)
+    return None
+
+
+def probe_settings(pod: Any, probe: str, container: str | None = None) -> ProbeSettings | None:
+    """The probe's settings from the pod spec, with Kubernetes' defaults filled in."""
+    containers = pod.spec.containers or []
+    chosen = next((c for c in containers if c.name == container), None) if container else (
+        containers[0] if containers else None)
+    if chosen is None:
+        return None
+    spec = getattr(chosen, f"{probe}_probe", None)
+    if spec is None:
+        return None
+    handler, port, path = "exec", None, None
+    if spec.http_get is not None:
+        handler, port, path = "httpGet", _resolve_port(chosen, spec.http_get.port), \
+            spec.http_get.path
+    elif spec.tcp_socket is not None:
+        handler, port = "tcpSocket", _resolve_port(chosen, spec.tcp_socket.port)
+    elif getattr(spec, "grpc", None) is not None:
+        handler, port = "grpc", int(spec.grpc.port)
+    return ProbeSettings(
+        probe=probe, handler=handler, port=port, path=path,
+        initial_delay_s=spec.initial_delay_seconds or 0,
+        period_s=spec.period_seconds or 10,
+        timeout_s=spec.timeout_seconds or 1,
+        failure_threshold=spec.failure_threshold or 3,
+        success_threshold=spec.success_threshold or 1,
+    )
+
+
+def read_pod(kube: Kube, namespace: str, name: str) -> Any | None:
+    try:
+        return kube.core.read_namespaced_pod(name, namespace)
+    except ApiException as exc:
+        if exc.status == 404:
+            return None
+        raise ClusterError(f"cannot read pod {namespace}/{name}: {exc.reason}") from exc
+    except HTTPError as exc:
+        raise ClusterError(f"cannot read pod {namespace}/{name}: {exc}") from exc
+
+
+def restart_count(pod: Any, container: str | None = None) -> int:
+    statuses = pod.status.container_statuses or []
+    for s in statuses:
+        if container is None or s.name == container:
+            return int(s.restart_count or 0)
+    return 0
+
+
+# --- admin endpoints through the pod proxy ----------------------------------------------------
+
+def admin_call(kube: Kube, namespace: str, pod: str, port: int, verb: Literal["fail", "clear"],
+               probe: str, seconds: float = 0, *, missing_ok: bool = False) -> dict[str, Any]:
+    """POST /admin/<verb>?probe=...: the workload's cooperative probe switch.
+
+    ``missing_ok``: a pod that is gone needs no clearing (used by undo).
+    """
+    query = [("probe", probe)] + ([("seconds", f"{seconds:g}")] if verb == "fail" else [])
+    return _proxy(kube, "POST", namespace, pod, port, f"admin/{verb}", query,
+                  missing_ok=missing_ok, err=RollbackFailed if verb == "clear" else InjectionFailed)
+
+
+def admin_state(kube: Kube, namespace: str, pod: str, port: int) -> dict[str, Any]:
+    return _proxy(kube, "GET", namespace, pod, port, "admin/state", [], missing_ok=False,
+                  err=ClusterError)
+
+
+def _proxy(kube: Kube, method: str, namespace: str, pod: str, port: int, path: str,
+           query: list[tuple[str, str]], *, missing_ok: bool,
+           err: type[Exception]) -> dict[str, Any]:
+    api = kube.api
+    params = api.param_serialize(
+        method=method,
+        resource_path="/api/v1/namespaces/{namespace}/pods/{name}/proxy/" + path,
+        path_params={"namespace": namespace, "name": f"{pod}:{port}"},
+        query_params=query,
+        header_params={"Accept": "application/json"},
+        auth_settings=["BearerToken"],
+    )
+    what = f"{method} {path} on pod {namespace}/{pod}:{port}"
+    try:
+        resp: Any = api.call_api(*params, _request_timeout=15)
+        resp.read()
+        status, data = resp.status, resp.data
+    except ApiException as exc:
+        status, data = exc.status or 0, (exc.body or "").encode() if isinstance(
+            exc.body, str) else (exc.body or b"")
+    except (HTTPError, OSError) as exc:
+        raise err(f"{what}: {exc}") from exc
+    text = data.decode(errors="replace") if isinstance(data, bytes) else str(data)
+    if status == 404 and missing_ok:
+        return {}
+    if status == 503 and missing_ok and "no endpoints" not in text and "not found" in text:
+        return {}
+    if not 200 <= status < 300:
+        if missing_ok and status in (502, 503):
+            # the pod exists but nothing listens (container restarting): a fresh process has
+            # no broken probe, so there is nothing to clear
+            return {}
+        raise err(f"{what}: HTTP {status}: {text.strip()[:300]}")
+    try:
+        body = json.loads(text)
+    except ValueError:
+        return {"raw": text}
+    return body if isinstance(body, dict) else {"raw": body}
+
+
+# --- network block inside the pod's netns on a kind node --------------------------------------
+
+TABLE_PREFIX = "kube_chaos_probe_"
+
+
+def table_name(pod: str) -> str:
+    """nftables identifiers: letters, digits, underscore; keep it short and unique per pod."""
+    return TABLE_PREFIX + re.sub(r"[^A-Za-z0-9_]", "_", pod)[:48]
+
+
+def _node_exec(node: str, *args: str, stdin: str | None = None,
+               timeout: float = 30) -> subprocess.CompletedProcess[str]:
+    try:
+        return subprocess.run(["docker", "exec", "-i", node, *args], input=stdin,
+                              capture_output=True, text=True, timeout=timeout, check=False)
+    except (OSError, subprocess.TimeoutExpired) as exc:
+        return subprocess.CompletedProcess(args, 125, "", str(exc))
+
+
+def sandbox_pid(node: str, pod_uid: str) -> int | None:
+    """PID of the pod's pause (sandbox) task on the node, whose netns is the pod's."""
+    ls = _node_exec(node, "ctr", "-n", "k8s.io", "containers", "ls", "-q",
+                    f'labels."io.kubernetes.pod.uid"=={pod_uid},'
+                    f'labels."io.cri-containerd.kind"==sandbox')
+    if ls.returncode != 0:
+        if "No such container" in ls.stderr or "is not running" in ls.stderr:
+            return None
+        raise ClusterError(f"ctr containers ls on {node}: {ls.stderr.strip()}")
+    ids = set(ls.stdout.split())
+    if not ids:
+        return None
+    tasks = _node_exec(node, "ctr", "-n", "k8s.io", "tasks", "ls")
+    for line in tasks.stdout.splitlines()[1:]:
+        parts = line.split()
+        if len(parts) >= 3 and parts[0] in ids and parts[2] == "RUNNING":
+            return int(parts[1])
+    return None
+
+
+def node_addresses(node: str) -> list[str]:
+    """IPv4 addresses of the node's host network namespace (loopback excluded)."""
+    proc = _node_exec(node, "ip", "-4", "-o", "addr", "show")
+    if proc.returncode != 0:
+        raise ClusterError(f"ip addr on node {node}: {proc.stderr.strip()}")
+    found = []
+    for line in proc.stdout.splitlines():
+        m = re.search(r"\sinet\s(\d+\.\d+\.\d+\.\d+)/", line)
+        if m and not m.group(1).startswith("127."):
+            found.append(m.group(1))
+    return sorted(set(found))
+
+
+def _nft(node: str, pid: int, script: str | None, *args: str) -> subprocess.CompletedProcess[str]:
+    cmd = ["nsenter", "-t", str(pid), "-n", "nft"]
+    return _node_exec(node, *cmd, *(["-f", "-"] if script is not None else list(args)),
+                      stdin=script)
+
+
+def block(node: str, pod_uid: str, table: str, port: int, sources: Iterable[str]) -> None:
+    """Drop new and established TCP to ``port`` from ``sources`` inside the pod's netns."""
+    pid = sandbox_pid(node, pod_uid)
+    if pid is None:
+        raise InjectionFailed(f"no running sandbox for pod uid {pod_uid} on node {node}")
+    addrs = ", ".join(sorted(set(sources)))
+    script = (
+        f"table inet {table} {{\n"
+        f"  chain input {{\n"
+        f"    type filter hook input priority -10; policy accept;\n"
+        f"    ip saddr {{ {addrs} }} tcp dport {port} counter drop\n"
+        f"  }}\n"
+        f"}}\n"
+    )
+    # (re)create atomically: delete a stale copy first, ignoring "does not exist"
+    _nft(node, pid, None, "delete", "table", "inet", table)
+    proc = _nft(node, pid, script)
+    if proc.returncode != 0:
+        raise InjectionFailed(f"nft in pod netns on {node}: {proc.stderr.strip()}")
+
+
+def table_present(node: str, pod_uid: str, table: str) -> bool:
+    pid = sandbox_pid(node, pod_uid)
+    if pid is None:
+        return False
+    proc = _nft(node, pid, None, "list", "table", "inet", table)
+    return proc.returncode == 0
+
+
+def dropped_packets(node: str, pod_uid: str, table: str) -> int | None:
+    pid = sandbox_pid(node, pod_uid)
+    if pid is None:
+        return None
+    proc = _nft(node, pid, None, "list", "table", "inet", table)
+    m = re.search(r"counter packets (\d+)", proc.stdout)
+    return int(m.group(1)) if m else None
+
+
+def unblock(node: str, pod_uid: str, table: str) -> None:
+    """Remove the table; a missing node, sandbox or table means there is nothing to undo."""
+    state = subprocess.run(["docker", "inspect", "-f", "{{.State.Status}}", node],
+                           capture_output=True, text=True, timeout=30, check=False)
+    if state.returncode != 0:
+        return  # the node container is gone, and its netns with it
+    pid = sandbox_pid(node, pod_uid)
+    if pid is None:
+        return  # pod deleted: its network namespace is gone
+    proc = _nft(node, pid, None, "delete", "table", "inet", table)
+    if proc.returncode != 0 and "No such file or directory" not in proc.stderr:
+        raise RollbackFailed(f"cannot delete nft table {table} on {node}: "
+                             f"{proc.stderr.strip()}")
+
+
+# --- endpoints ---------------------------------------------------------------------------------
+
+def ready_endpoint_pods(kube: Kube, namespace: str) -> set[str]:
+    """Pods that are ready endpoints of any EndpointSlice in the namespace."""
+    try:
+        slices: list[Any] = kube.discovery.list_namespaced_endpoint_slice(namespace).items
+    except (ApiException, HTTPError) as exc:
+        raise ClusterError(f"cannot list EndpointSlices in {namespace}: {exc}") from exc
+    found: set[str] = set()
+    for s in slices:
+        for ep in s.endpoints or []:
+            ready = ep.conditions.ready if ep.conditions else None
+            if ready and ep.target_ref is not None and ep.target_ref.kind == "Pod":
+                found.add(ep.target_ref.name)
+    return found
