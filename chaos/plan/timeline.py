@@ -111,20 +111,36 @@ def buckets(
     ]
 
 
-def outages(
-    records: Iterable[RequestRecord], start: float | None = None, end: float | None = None
-) -> list[Outage]:
-    """Maximal runs of consecutive failures in start-time order.
+# A request slower than this is part of an outage even if it finally succeeds: when a
+# Service has no endpoints, new connections hang in SYN retries rather than fail, and
+# users experience that as the service being down (seen on kind with kube-proxy nftables).
+STALL_S = 1.0
 
-    A run lasts from its first failure's start to the start of the next successful request, or,
-    when nothing succeeded afterwards, to the end of the last failure.
+
+def served(r: RequestRecord, stall_s: float = STALL_S) -> bool:
+    """Did this request count as service: succeeded, and in less than ``stall_s``."""
+    return r.ok and r.latency_s < stall_s
+
+
+def outages(
+    records: Iterable[RequestRecord],
+    start: float | None = None,
+    end: float | None = None,
+    stall_s: float = STALL_S,
+) -> list[Outage]:
+    """Maximal runs of consecutive unserved requests (failed, or slower than ``stall_s``) in
+    start-time order.
+
+    A run lasts from its first unserved request's start to the start of the next served
+    request, or, when nothing was served afterwards, to the end of the last unserved one.
+    ``failures`` counts the unserved requests in the run.
     """
     result: list[Outage] = []
     run_start: float | None = None
     run_end = 0.0
     failures = 0
     for r in in_window(records, start, end):
-        if not r.ok:
+        if not served(r, stall_s):
             if run_start is None:
                 run_start, failures, run_end = r.t, 0, r.end
             failures += 1
@@ -138,10 +154,13 @@ def outages(
 
 
 def longest_outage_s(
-    records: Iterable[RequestRecord], start: float | None = None, end: float | None = None
+    records: Iterable[RequestRecord],
+    start: float | None = None,
+    end: float | None = None,
+    stall_s: float = STALL_S,
 ) -> float:
-    """Seconds of the longest outage; 0.0 when every request succeeded."""
-    return max((o.seconds for o in outages(records, start, end)), default=0.0)
+    """Seconds of the longest outage; 0.0 when every request was served."""
+    return max((o.seconds for o in outages(records, start, end, stall_s)), default=0.0)
 
 
 def steady_again_at(

@@ -96,3 +96,15 @@ def test_steady_again_at() -> None:
 def test_throughput() -> None:
     assert tl.throughput_rps(synthetic()) == pytest.approx(1000 / 9.995, rel=0.01)
     assert tl.throughput_rps([]) is None
+
+
+def test_requests_that_hang_count_as_outage_even_if_they_finally_succeed() -> None:
+    # a Service without endpoints makes new connections hang in SYN retries: 10 users'
+    # requests start at 9.9 s, succeed only at 12.9 s; served traffic resumes at 12.95 s
+    fast = [RequestRecord(T0 + i * 0.01, 0.005, True, 200) for i in range(990)]
+    hung = [RequestRecord(T0 + 9.9, 3.0, True, 200) for _ in range(10)]
+    after = [RequestRecord(T0 + 12.95 + i * 0.01, 0.005, True, 200) for i in range(100)]
+    records = fast + hung + after
+    assert tl.longest_outage_s(records) == pytest.approx(3.05, abs=0.01)
+    # with a stall threshold above the hang, the same run shows no outage
+    assert tl.longest_outage_s(records, stall_s=5.0) == 0.0

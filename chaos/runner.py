@@ -1,0 +1,342 @@
+"""Run one experiment end to end.
+
+deploy -> watch -> load -> steady state -> faults -> recovery -> tail -> SLAs -> report,
+with every undo recorded in the journal before its fault acts, and run in
+`finally` on SLA failure, Ctrl-C and pytest-timeout expiry alike.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import platform
+from collections.abc import Callable, Iterator
+from dataclasses import dataclass, field
+from pathlib import Path
+
+from chaos import __version__ as KUBE_CHAOS_VERSION
+from chaos.clock import Clock, SystemClock
+from chaos.errors import ChaosError, InjectionFailed, SafetyRefused, SteadyStateFailed
+from chaos.faults.base import FaultContext, FaultOutcome
+from chaos.journal import Journal
+from chaos.k8s import health
+from chaos.k8s import workload as kw
+from chaos.k8s.client import Kube
+from chaos.k8s.observe import Observer, quiet_stop
+from chaos.load.runner import LoadError, LoadRun
+from chaos.model.experiment import Experiment
+from chaos.model.timeline import RequestRecord, SLAResult
+from chaos.plan import recovery as prec
+from chaos.plan import slas as pslas
+from chaos.plan import timeline as ptl
+from chaos.report.data import FaultRecord, ReportData
+from chaos.report.writer import write_report
+
+
+@dataclass
+class RunEnv:
+    """Where and how experiments run; one per pytest session (or CLI invocation)."""
+
+    kube: Kube
+    kubeconfig: str
+    run_id: str
+    reports_dir: Path
+    seed: int
+    cluster_name: str | None  # kind cluster (node containers reachable), else None
+    journal: Journal
+    keep_namespace: str = "never"  # never | on-failure | always
+    allow_contexts: tuple[str, ...] = ()
+    clock: Clock = field(default_factory=SystemClock)
+    log: Callable[[str], None] = lambda _msg: None
+
+
+@dataclass
+class ExperimentResult:
+    """The measured outcome; `report_path` points at report.json."""
+
+    experiment: Experiment
+    verdict: str
+    slas: list[SLAResult]
+    recovery_seconds: float | None
+    longest_outage_s: float | None
+    requests_total: int
+    requests_failed: int
+    error_rate_during_fault: float | None
+    restarts: int | None
+    faults: list[FaultOutcome]
+    report_path: Path | None
+    namespace: str
+    error: str | None = None
+    records: tuple[RequestRecord, ...] = ()
+
+    @property
+    def failed_slas(self) -> list[SLAResult]:
+        return [r for r in self.slas if not r.passed]
+
+    def sla(self, name: str) -> SLAResult:
+        for r in self.slas:
+            if r.name == name:
+                return r
+        raise KeyError(f"no SLA {name!r} in this result ({[r.name for r in self.slas]})")
+
+
+def check_safety(env: RunEnv) -> None:
+    """Refuse faults on clusters kube-chaos did not make, unless the user named them."""
+    if env.kube.context in env.allow_contexts:
+        return
+    if health.is_provisioned_by_us(env.kube):
+        return
+    raise SafetyRefused(
+        f"refusing to inject faults into context {env.kube.context!r}: it is not a kind cluster "
+        "provisioned by kube-chaos. If this really is a cluster you may break, allow it with "
+        f"--chaos-allow-context={env.kube.context} (or the chaos_allow_contexts ini option)."
+    )
+
+
+def _fault_impl(spec: object) -> object:
+    from chaos.faults import FAULTS
+
+    impl = FAULTS.get(getattr(spec, "type", ""))
+    if impl is None:
+        raise InjectionFailed(f"no implementation for fault type {getattr(spec, 'type', '?')!r}")
+    return impl(spec)
+
+
+@contextlib.contextmanager
+def _namespace(env: RunEnv, exp: Experiment, failed: list[bool]) -> Iterator[str]:
+    ns = kw.namespace_name(exp.name)
+    kw.create_namespace(env.kube, ns, env.run_id)
+    try:
+        yield ns
+    finally:
+        keep = env.keep_namespace == "always" or (env.keep_namespace == "on-failure" and failed[0])
+        if keep:
+            env.log(f"keeping namespace {ns} for inspection")
+        else:
+            with contextlib.suppress(ChaosError):
+                kw.release_node_ports(env.kube, ns)
+                kw.delete_namespace(env.kube, ns)
+
+
+def run_experiment(exp: Experiment, env: RunEnv) -> ExperimentResult:
+    """Run `exp`; never raises for an SLA breach (the result carries the verdict)."""
+    check_safety(env)
+    clock = env.clock
+    seed = exp.seed if exp.seed is not None else env.seed
+    started_wall = clock.wall()
+    deadline = clock.monotonic() + exp.timeout_s
+    failed = [True]
+    outcomes: list[FaultOutcome] = []
+    undoers: list[tuple[object, FaultContext]] = []
+    observer: Observer | None = None
+    load: LoadRun | None = None
+    error: str | None = None
+    records: tuple[RequestRecord, ...] = ()
+    out_dir = env.reports_dir / env.run_id / exp.name
+    out_dir.mkdir(parents=True, exist_ok=True)
+    fault_t: float | None = None
+    initial_ready: set[str] = set()
+    initial_endpoints: set[str] = set()
+    steady_restored: bool | None = None
+    with _namespace(env, exp, failed) as ns:
+        try:
+            env.log(f"[{exp.name}] deploying into namespace {ns}")
+            docs = kw.apply_manifests(env.kube, ns, exp.workload.manifests)
+            for name in kw.deployments_in(docs):
+                kw.wait_rollout(env.kube, ns, name, timeout_s=min(120.0, _left(clock, deadline)))
+            port = kw.node_port_of(env.kube, ns, exp.workload.service)
+            if port != exp.workload.node_port:
+                raise InjectionFailed(
+                    f"service {exp.workload.service} has nodePort {port}, experiment says "
+                    f"{exp.workload.node_port}")
+            observer = Observer(env.kube, ns, exp.workload.selector, exp.workload.service)
+            observer.start()
+            if not observer.ready_pods:
+                raise InjectionFailed(
+                    f"selector {exp.workload.selector.to_label_selector()!r} matches no Ready "
+                    f"pod in namespace {ns}")
+            url = f"http://127.0.0.1:{port}"
+            prof = exp.load
+            budget = prof.max_duration_s
+            load = LoadRun.start(
+                url, users=prof.users, spawn_rate=prof.spawn_rate, max_duration_s=budget,
+                out_dir=out_dir / "load", max_requests=prof.max_requests, path=prof.path,
+                wait_s=prof.wait_ms / 1000.0, locustfile=prof.locustfile)
+            env.log(f"[{exp.name}] load on {url}{prof.path}: {prof.users} users")
+            _steady_state(exp, load, observer, clock, deadline)
+            initial_ready = set(observer.ready_pods)
+            initial_endpoints = observer.endpoint_names()
+            for index, spec in enumerate(exp.faults):
+                if spec.delay_s:
+                    clock.sleep(min(spec.delay_s, _left(clock, deadline)))
+                impl = _fault_impl(spec)
+                ctx = FaultContext(
+                    kube=env.kube, namespace=ns, journal=env.journal, seed=seed, clock=clock,
+                    workload_selector=exp.workload.selector, cluster_name=env.cluster_name,
+                    kubeconfig=env.kubeconfig, emit=observer.emit, deadline=deadline,
+                    index=index)
+                if hasattr(impl, "undo"):
+                    undoers.append((impl, ctx))
+                fault_wall = clock.wall()
+                fault_t = fault_t if fault_t is not None else fault_wall
+                env.log(f"[{exp.name}] injecting {spec.type}")
+                outcomes.append(impl.inject(ctx))  # type: ignore[attr-defined]
+            _run_undo(undoers)
+            undoers = []
+            desired = exp.steady_state.ready_replicas or exp.workload.replicas
+            recovery_wait = min(_left(clock, deadline) - prof.tail_s - 5,
+                                (exp.slas.max_recovery_s or 60.0) * 2 + 10)
+            observer.wait_for(
+                lambda o: len(o.ready_pods) >= desired and len(o.endpoint_names()) >= desired,
+                timeout_s=max(0.0, recovery_wait))
+            clock.sleep(min(prof.tail_s, max(0.0, _left(clock, deadline) - 5)))
+            load.stop()
+            result = load.wait(timeout=30)
+            records = result.records
+            steady_restored = _steady_restored(exp, records, observer, desired)
+        except (ChaosError, LoadError) as exc:
+            error = f"{type(exc).__name__}: {exc}"
+            env.log(f"[{exp.name}] error: {error}")
+        finally:
+            _run_undo(undoers)
+            if load is not None:
+                with contextlib.suppress(Exception):
+                    load.stop()
+                if not records:
+                    with contextlib.suppress(Exception):
+                        records = tuple(load.records())
+            quiet_stop(observer)
+        events = observer.events() if observer is not None else []
+        ended = clock.wall()
+        window_end = records[-1].end if records else ended
+        fault_window = (fault_t, max(window_end, fault_t)) if fault_t is not None else None
+        desired = exp.steady_state.ready_replicas or exp.workload.replicas
+        recovery_s = (prec.recovery_seconds(events, fault_t, desired, initial_ready,
+                                            initial_endpoints)
+                      if fault_t is not None and not error else None)
+        restarts = prec.restarts(events, since=fault_t) if fault_t is not None else None
+        blocked = _drain_blocked(outcomes)
+        sla_results: list[SLAResult] = []
+        if fault_window is not None and not error:
+            obs = pslas.Observation(records=records, fault_window=fault_window,
+                                    recovery_seconds=recovery_s, restarts=restarts,
+                                    steady_state_restored=steady_restored, drain_blocked=blocked)
+            sla_results = pslas.evaluate(exp.slas, obs)
+        verdict = pslas.verdict(sla_results, exp.expect, errored=error is not None)
+        failed[0] = verdict != "pass"
+        fault_records = tuple(_fault_record(i, exp, o) for i, o in enumerate(outcomes))
+        data = ReportData(
+            experiment=exp, seed=seed, started_at=started_wall, ended_at=ended, verdict=verdict,
+            records=records, events=tuple(events), faults=fault_records,
+            fault_window=fault_window, slas=tuple(sla_results), recovery_seconds=recovery_s,
+            restarts=restarts, cluster=_cluster_info(env, ns), versions=_versions(env),
+            error=error)
+        report_path = write_report(out_dir, data)
+    in_fault = ptl.in_window(records, *fault_window) if fault_window else []
+    return ExperimentResult(
+        experiment=exp, verdict=verdict, slas=sla_results, recovery_seconds=recovery_s,
+        longest_outage_s=ptl.longest_outage_s(in_fault) if in_fault else None,
+        requests_total=len(records), requests_failed=sum(1 for r in records if not r.ok),
+        error_rate_during_fault=ptl.error_rate(records, *fault_window) if fault_window else None,
+        restarts=restarts, faults=outcomes, report_path=report_path, namespace=ns, error=error,
+        records=records)
+
+
+def _left(clock: Clock, deadline: float) -> float:
+    return max(0.0, deadline - clock.monotonic())
+
+
+def _steady_state(exp: Experiment, load: LoadRun, observer: Observer, clock: Clock,
+                  deadline: float) -> None:
+    """Warm up, then require the declared steady state before any fault."""
+    ss = exp.steady_state
+    since = clock.wall()
+    clock.sleep(min(exp.load.warmup_s, _left(clock, deadline)))
+    window_start = max(since, clock.wall() - ss.window_s)
+    recent = [r for r in load.records_since(window_start)]
+    if not load.running and not recent:
+        raise SteadyStateFailed(f"the load generator stopped during warm-up; see "
+                                f"{load.log_path}")
+    if not recent:
+        raise SteadyStateFailed(
+            f"no request completed in the {ss.window_s:.1f}s steady-state window before the "
+            f"fault: the service at 127.0.0.1:{exp.workload.node_port} is not answering")
+    failures = sum(1 for r in recent if not r.ok)
+    rate = failures / len(recent)
+    if rate > ss.max_error_rate:
+        raise SteadyStateFailed(
+            f"service unhealthy before any fault: error rate {rate:.3f} over the last "
+            f"{ss.window_s:.1f}s ({failures}/{len(recent)} failed) exceeds steady-state "
+            f"maxErrorRate {ss.max_error_rate}; no fault was injected")
+    want = ss.ready_replicas or exp.workload.replicas
+    if len(observer.ready_pods) < want:
+        raise SteadyStateFailed(
+            f"only {len(observer.ready_pods)} of {want} pods Ready before any fault; no fault "
+            "was injected")
+
+
+def _steady_restored(exp: Experiment, records: tuple[RequestRecord, ...], observer: Observer,
+                     desired: int) -> bool:
+    """Back to steady state at the end of the tail: no errors beyond the steady threshold in
+    the last window, and every replica Ready."""
+    if not records:
+        return False
+    end = records[-1].t
+    tail = ptl.in_window(records, end - exp.steady_state.window_s, end + 1)
+    rate = ptl.error_rate(tail, end - exp.steady_state.window_s, end + 1) if tail else None
+    return rate is not None and rate <= exp.steady_state.max_error_rate and \
+        len(observer.ready_pods) >= desired
+
+
+def _run_undo(undoers: list[tuple[object, FaultContext]]) -> None:
+    """Undo in reverse order; an undo failure is logged in the journal, never raised over
+    the experiment's own outcome."""
+    for impl, ctx in reversed(undoers):
+        with contextlib.suppress(Exception):
+            impl.undo(ctx)  # type: ignore[attr-defined]
+
+
+def _drain_blocked(outcomes: list[FaultOutcome]) -> bool | None:
+    drains = [o for o in outcomes if o.type == "drain"]
+    if not drains:
+        return None
+    return any(bool(o.details.get("blocked")) for o in drains)
+
+
+def _fault_record(index: int, exp: Experiment, o: FaultOutcome) -> FaultRecord:
+    figures: dict[str, float | None] = {}
+    for key, value in o.details.items():
+        if isinstance(value, int | float):  # bool is an int: blocked -> 1.0
+            figures[key] = float(value)
+    spec = exp.faults[index] if index < len(exp.faults) else exp.faults[-1]
+    return FaultRecord(index=index, spec=spec, targets=tuple(o.targets), started_at=o.started_at,
+                       ended_at=o.ended_at, figures=figures)
+
+
+def _cluster_info(env: RunEnv, namespace: str) -> dict[str, str | int | float | bool | list[str]
+                                                        | None]:
+    return {"context": env.kube.context, "kind_cluster": env.cluster_name,
+            "namespace": namespace, "server_version": _safe_version(env)}
+
+
+def _safe_version(env: RunEnv) -> str | None:
+    try:
+        return kw.server_version(env.kube)
+    except ChaosError:
+        return None
+
+
+def _versions(env: RunEnv) -> dict[str, str]:
+    import kubernetes
+
+    out = {"kube-chaos": KUBE_CHAOS_VERSION, "python": platform.python_version(),
+           "kubernetes-client": kubernetes.__version__}
+    with contextlib.suppress(Exception):
+        import importlib.metadata as md
+
+        out["locust"] = md.version("locust")
+    server = _safe_version(env)
+    if server:
+        out["kubernetes"] = server
+    return out
+
+
