@@ -1,9 +1,411 @@
-"""pytest plugin entry point (pytest11: kube_chaos)."""
+"""pytest plugin (entry point `pytest11: kube_chaos`).
+
+- options in one `chaos` group, each with an ini fallback;
+- the `chaos` marker;
+- fixtures users compose: chaos_cluster, chaos_env, chaos_namespace, chaos_deploy,
+  chaos_load, chaos_experiment;
+- every YAML experiment file is collected as a test item carrying the marker;
+- a summary table at the end of the run; SLA figures as JUnit properties.
+"""
 
 from __future__ import annotations
 
+import contextlib
+import random
+import re
+import time
+from collections.abc import Callable, Generator, Iterator, Sequence
+from dataclasses import dataclass, field, replace
+from pathlib import Path
+from typing import TYPE_CHECKING, Any
+
 import pytest
+
+from chaos.errors import ChaosError, ExperimentInvalid, SLAViolated
+
+if TYPE_CHECKING:
+    from chaos.load.runner import LoadRun
+    from chaos.model.experiment import Experiment
+    from chaos.runner import ExperimentResult, RunEnv
+
+EXPERIMENT_RE = re.compile(r"^\s*apiVersion:\s*['\"]?kube-chaos/", re.M)
+
+
+@dataclass
+class ChaosState:
+    """Per-session plugin state, kept in config.stash."""
+
+    env: RunEnv | None = None
+    created_cluster: str | None = None
+    results: list[ExperimentResult] = field(default_factory=list)
+    seed: int = 0
+    run_id: str = ""
+
+
+STATE = pytest.StashKey[ChaosState]()
+
+
+# -- options --------------------------------------------------------------------------------
+
+
+def pytest_addoption(parser: pytest.Parser) -> None:
+    group = parser.getgroup("chaos", "kube-chaos: chaos experiments on Kubernetes")
+
+    def opt(name: str, help: str, ini_type: Any = "string", **kwargs: Any) -> None:
+        dest = "chaos_" + name.replace("-", "_")
+        group.addoption(f"--chaos-{name}", dest=dest, help=help + f" (ini: {dest})", **kwargs)
+        parser.addini(dest, help, type=ini_type, default=kwargs.get("default"))
+
+    opt("kubeconfig", "target an existing cluster through this kubeconfig instead of "
+        "provisioning kind", default=None)
+    opt("context", "kubeconfig context to use (default: the current one)", default=None)
+    opt("cluster-name", "name of the kind cluster to provision or reuse", default="kube-chaos")
+    opt("keep-cluster", "keep a kind cluster this run created (default: delete it at the end; "
+        "a cluster that already existed is always kept)", ini_type="bool",
+        action="store_true", default=False)
+    opt("keep-namespace", "keep a test's namespace: never, on-failure or always",
+        default="never", choices=("never", "on-failure", "always"))
+    opt("reports", "directory for reports (<dir>/<run-id>/<experiment>/report.json)",
+        default="reports")
+    opt("seed", "random seed for target choice (default: random, recorded in reports)",
+        default=None)
+    opt("allow-context", "kubeconfig context faults may target although kube-chaos did not "
+        "provision it (repeatable; ini: whitespace-separated)", ini_type="args",
+        action="append", default=[])
+
+
+def _option(config: pytest.Config, name: str) -> Any:
+    value = config.getoption(name)
+    if value in (None, [], False):
+        ini = config.getini(name)
+        return ini if ini not in ("", []) else value
+    return value
 
 
 def pytest_configure(config: pytest.Config) -> None:
-    config.addinivalue_line("markers", "chaos: a chaos experiment (needs a Kubernetes cluster)")
+    config.addinivalue_line(
+        "markers", "chaos: a chaos experiment: needs a Kubernetes cluster (kind is provisioned "
+                   "unless --chaos-kubeconfig is given)")
+    seed_opt = _option(config, "chaos_seed")
+    try:
+        seed = int(seed_opt) if seed_opt not in (None, "") else random.SystemRandom().randrange(
+            1, 2**31)
+    except ValueError as exc:
+        raise pytest.UsageError(f"--chaos-seed must be an integer, got {seed_opt!r}") from exc
+    run_id = time.strftime("%Y%m%d-%H%M%S") + f"-{seed}"
+    if hasattr(config, "workerinput"):  # xdist worker: share the controller's seed and run id
+        run_id = config.workerinput.get("chaos_run_id", run_id)
+        seed = int(config.workerinput.get("chaos_seed", seed))
+    config.stash[STATE] = ChaosState(seed=seed, run_id=run_id)
+
+
+@pytest.hookimpl(optionalhook=True)
+def pytest_configure_node(node: Any) -> None:  # pragma: no cover - xdist hook
+    state = node.config.stash[STATE]
+    node.workerinput["chaos_run_id"] = state.run_id
+    node.workerinput["chaos_seed"] = state.seed
+
+
+def pytest_report_header(config: pytest.Config) -> str:
+    state = config.stash[STATE]
+    return f"kube-chaos: seed {state.seed}, run {state.run_id}"
+
+
+# -- session environment --------------------------------------------------------------------
+
+
+def _environment(config: pytest.Config) -> RunEnv:
+    """The cluster and run environment, created on first use (collection stays cheap)."""
+    state = config.stash[STATE]
+    if state.env is not None:
+        return state.env
+    from chaos.journal import Journal
+    from chaos.k8s.client import connect
+    from chaos.runner import RunEnv
+
+    kubeconfig = _option(config, "chaos_kubeconfig")
+    context = _option(config, "chaos_context")
+    cluster_name: str | None
+    reporter = config.pluginmanager.get_plugin("terminalreporter")
+
+    def log(msg: str) -> None:
+        if reporter is not None and config.getoption("verbose") > 0:
+            reporter.write_line(f"kube-chaos: {msg}")
+
+    if kubeconfig is None:
+        from chaos.cluster import kind
+        from chaos.cluster.config import ClusterConfig
+        from chaos.cluster.workload_image import build_httpd
+
+        cfg = ClusterConfig(name=_option(config, "chaos_cluster_name") or "kube-chaos")
+        info = kind.up(cfg)
+        if not info.reused:
+            state.created_cluster = cfg.name
+        kind.ensure_loaded(cfg, build_httpd(src=_httpd_src(config)))
+        kubeconfig, context, cluster_name = str(info.kubeconfig), info.context, cfg.name
+    else:
+        kubeconfig = str(Path(kubeconfig).expanduser())
+        cluster_name = None
+    kube = connect(kubeconfig, context)
+    if cluster_name is None and kube.context.startswith("kind-"):
+        cluster_name = kube.context.removeprefix("kind-")
+    allow = _option(config, "chaos_allow_context") or []
+    state.env = RunEnv(
+        kube=kube, kubeconfig=kubeconfig, run_id=state.run_id,
+        reports_dir=Path(_option(config, "chaos_reports") or "reports"),
+        seed=state.seed, cluster_name=cluster_name,
+        journal=Journal.for_run(state.run_id),
+        keep_namespace=_option(config, "chaos_keep_namespace") or "never",
+        allow_contexts=tuple(allow), log=log)
+    return state.env
+
+
+def _httpd_src(config: pytest.Config) -> Path | None:
+    candidate = Path(config.rootpath) / "experiments" / "workloads" / "httpd"
+    return candidate if (candidate / "main.go").exists() else None
+
+
+def pytest_sessionfinish(session: pytest.Session) -> None:
+    state = session.config.stash.get(STATE, None)
+    if state is None or state.created_cluster is None:
+        return
+    if _option(session.config, "chaos_keep_cluster"):
+        return
+    from chaos.cluster import kind
+    from chaos.cluster.config import ClusterConfig
+
+    with contextlib.suppress(ChaosError):
+        kind.down(ClusterConfig(name=state.created_cluster))
+
+
+# -- fixtures -------------------------------------------------------------------------------
+
+
+@pytest.fixture(scope="session")
+def chaos_env(pytestconfig: pytest.Config) -> RunEnv:
+    """The run environment: cluster connection, seed, reports dir, undo journal."""
+    try:
+        return _environment(pytestconfig)
+    except ChaosError as exc:
+        pytest.fail(f"kube-chaos could not prepare the cluster: {exc}", pytrace=False)
+
+
+@pytest.fixture(scope="session")
+def chaos_cluster(chaos_env: RunEnv) -> RunEnv:
+    """Alias of chaos_env for tests that only need the cluster (kube, kubeconfig, context)."""
+    return chaos_env
+
+
+@pytest.fixture(scope="session")
+def chaos_seed(chaos_env: RunEnv) -> int:
+    return chaos_env.seed
+
+
+@pytest.fixture
+def chaos_namespace(chaos_env: RunEnv, request: pytest.FixtureRequest) -> Iterator[str]:
+    """A unique namespace for this test, deleted afterwards unless kept by option."""
+    from chaos.k8s import workload as kw
+
+    ns = kw.namespace_name(request.node.name)
+    kw.create_namespace(chaos_env.kube, ns, chaos_env.run_id)
+    yield ns
+    rep = getattr(request.node, "rep_call", None)
+    failed = rep is not None and rep.failed
+    keep = chaos_env.keep_namespace == "always" or (
+        chaos_env.keep_namespace == "on-failure" and failed)
+    if not keep:
+        kw.release_node_ports(chaos_env.kube, ns)
+        kw.delete_namespace(chaos_env.kube, ns)
+
+
+@pytest.fixture
+def chaos_deploy(chaos_env: RunEnv, chaos_namespace: str) -> Callable[..., list[str]]:
+    """Deploy manifests into the test's namespace and wait for every Deployment's rollout."""
+    from chaos.k8s import workload as kw
+
+    def deploy(*manifests: str | Path, timeout_s: float = 120.0) -> list[str]:
+        docs = kw.apply_manifests(chaos_env.kube, chaos_namespace, [Path(m) for m in manifests])
+        names = kw.deployments_in(docs)
+        for name in names:
+            kw.wait_rollout(chaos_env.kube, chaos_namespace, name, timeout_s)
+        return names
+
+    return deploy
+
+
+@pytest.fixture
+def chaos_load(tmp_path: Path) -> Generator[Callable[..., LoadRun], None, None]:
+    """Start locust (in a subprocess, bounded in time) against a 127.0.0.1 NodePort."""
+    from chaos.load.runner import LoadRun
+
+    runs: list[LoadRun] = []
+
+    def start(node_port: int, *, users: int = 5, duration_s: float = 20.0, path: str = "/",
+              wait_s: float = 0.05, max_requests: int | None = None) -> LoadRun:
+        run = LoadRun.start(f"http://127.0.0.1:{node_port}", users=users, spawn_rate=users,
+                            max_duration_s=duration_s, out_dir=tmp_path / f"load{len(runs)}",
+                            path=path, wait_s=wait_s, max_requests=max_requests)
+        runs.append(run)
+        return run
+
+    yield start
+    for run in runs:
+        run.stop()
+
+
+@pytest.fixture
+def chaos_experiment(chaos_env: RunEnv, request: pytest.FixtureRequest
+                     ) -> Callable[..., ExperimentResult]:
+    """Run an experiment (a YAML path or an Experiment) and return its measured result.
+
+    SLA figures are attached to the test's JUnit properties. The result is returned even
+    when SLAs were breached; use `chaos.assert_slas(result)` to fail on them.
+    """
+
+    def run(experiment: str | Path | Experiment, **overrides: Any) -> ExperimentResult:
+        exp = _as_experiment(experiment, overrides)
+        return _run_and_record(request.config, request.node, exp, chaos_env)
+
+    return run
+
+
+def _as_experiment(experiment: str | Path | Experiment, overrides: dict[str, Any]) -> Experiment:
+    from chaos.model.parse import load_experiment
+
+    exp = load_experiment(experiment) if isinstance(experiment, str | Path) else experiment
+    return replace(exp, **overrides) if overrides else exp
+
+
+def _run_and_record(config: pytest.Config, node: pytest.Item, exp: Experiment,
+                    env: RunEnv) -> ExperimentResult:
+    from chaos.report.summary import junit_properties
+    from chaos.report.writer import load_report
+    from chaos.runner import run_experiment
+
+    result = run_experiment(exp, env)
+    config.stash[STATE].results.append(result)
+    if result.report_path is not None:
+        for key, value in junit_properties(load_report(result.report_path)):
+            node.user_properties.append((key, value))
+    return result
+
+
+@pytest.hookimpl(wrapper=True, tryfirst=True)
+def pytest_runtest_makereport(item: pytest.Item, call: pytest.CallInfo[None]
+                              ) -> Generator[None, pytest.TestReport, pytest.TestReport]:
+    rep = yield
+    if rep.when == "call":
+        item.rep_call = rep  # type: ignore[attr-defined]
+    return rep
+
+
+# -- YAML experiments as test items ---------------------------------------------------------
+
+
+def pytest_collect_file(file_path: Path, parent: pytest.Collector) -> pytest.Collector | None:
+    if file_path.suffix not in (".yaml", ".yml"):
+        return None
+    try:
+        head = file_path.read_text(errors="replace")[:4096]
+    except OSError:
+        return None
+    if not EXPERIMENT_RE.search(head):
+        return None  # workload manifests and other YAML are not experiments
+    return ExperimentFile.from_parent(parent, path=file_path)
+
+
+class ExperimentFile(pytest.File):
+    def collect(self) -> Iterator[pytest.Item]:
+        from chaos.model.parse import load_experiment
+
+        exp = load_experiment(self.path)
+        item = ExperimentItem.from_parent(self, name=exp.name, experiment=exp)
+        item.add_marker(pytest.mark.chaos)
+        for tag in exp.tags:
+            item.add_marker(getattr(pytest.mark, re.sub(r"\W", "_", tag)))
+        yield item
+
+    def repr_failure(self, excinfo: pytest.ExceptionInfo[BaseException],
+                     style: Any = None) -> str:
+        if isinstance(excinfo.value, ExperimentInvalid):
+            return f"invalid experiment: {excinfo.value}"
+        return str(super().repr_failure(excinfo))
+
+
+class ExperimentItem(pytest.Item):
+    def __init__(self, *, experiment: Experiment, **kwargs: Any) -> None:
+        super().__init__(**kwargs)
+        self.experiment = experiment
+
+    def runtest(self) -> None:
+        from chaos.plan.slas import verdict
+
+        try:
+            env = _environment(self.config)
+        except ChaosError as exc:
+            raise ExperimentError(f"kube-chaos could not prepare the cluster: {exc}") from exc
+        result = _run_and_record(self.config, self, self.experiment, env)
+        if result.verdict == "error":
+            raise ExperimentError(f"experiment errored: {result.error} "
+                                  f"(report: {result.report_path})")
+        if result.verdict != "pass":
+            if self.experiment.expect == "fail":
+                raise ExperimentError(
+                    "negative control held every SLA, but it was expected to breach at least "
+                    f"one: the harness did not detect the failure (report: {result.report_path})")
+            raise SLAViolated(result.slas, self.experiment.name)
+        assert verdict(result.slas, self.experiment.expect) == "pass"
+
+    def repr_failure(self, excinfo: pytest.ExceptionInfo[BaseException],
+                     style: Any = None) -> str:
+        if isinstance(excinfo.value, ChaosError | ExperimentError):
+            return str(excinfo.value)
+        return str(super().repr_failure(excinfo))
+
+    def reportinfo(self) -> tuple[Path, int, str]:
+        return self.path, 0, f"experiment: {self.name}"
+
+
+class ExperimentError(Exception):
+    """An experiment could not be carried out, or a negative control went undetected."""
+
+
+# -- public helpers -------------------------------------------------------------------------
+
+
+def assert_slas(result: ExperimentResult) -> None:
+    """Fail with the SLA, threshold and observed value of every breached SLA."""
+    if result.error:
+        raise ExperimentError(f"experiment errored: {result.error}")
+    failed = result.failed_slas
+    if failed:
+        raise SLAViolated(result.slas, result.experiment.name)
+
+
+# -- summary --------------------------------------------------------------------------------
+
+
+def pytest_terminal_summary(terminalreporter: Any, config: pytest.Config) -> None:
+    if hasattr(config, "workerinput"):
+        return
+    state = config.stash.get(STATE, None)
+    if state is None or not state.results:
+        return
+    from chaos.report.summary import summary_row, summary_table
+    from chaos.report.writer import load_report
+
+    rows = [summary_row(load_report(r.report_path)) for r in state.results
+            if r.report_path is not None]
+    terminalreporter.write_sep("=", "kube-chaos experiments")
+    terminalreporter.write_line(summary_table(rows))
+    reports = {str(r.report_path.parent.parent) for r in state.results if r.report_path}
+    terminalreporter.write_line(f"reports: {', '.join(sorted(reports))}  (seed {state.seed})")
+
+
+def experiments_in(paths: Sequence[Path]) -> list[Path]:
+    """YAML files among `paths` that are kube-chaos experiments (used by the CLI)."""
+    out = []
+    for p in paths:
+        files = sorted(p.rglob("*.y*ml")) if p.is_dir() else [p]
+        out += [f for f in files if EXPERIMENT_RE.search(f.read_text(errors="replace")[:4096])]
+    return out
