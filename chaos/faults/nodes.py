@@ -246,16 +246,18 @@ class NodeLossFault:
         tolerations = _workload_tolerations(ctx)
         clock = ctx.clock
         lost_at: dict[str, float] = {}
+        docker_s: dict[str, float] = {}
         undo_kind = "start-node" if self.spec.mode == "stop" else "unpause-node"
         try:
             for node in targets:
                 self.pending.append(ctx.record_undo(undo_kind, node=node))
                 ctx.emit("fault-start", node, f"node-loss ({self.spec.mode})")
+                lost_at[node] = clock.monotonic()  # `docker stop` itself takes a few seconds
                 proc = knodes.docker(self.spec.mode, node, timeout=max(30.0, ctx.remaining()))
                 if proc.returncode != 0:
                     raise InjectionFailed(f"docker {self.spec.mode} {node} failed: "
                                           f"{proc.stderr.strip()}")
-                lost_at[node] = clock.monotonic()
+                docker_s[node] = round(clock.monotonic() - lost_at[node], 3)
             hold_end = clock.monotonic() + max(0.0, min(self.spec.duration_s, ctx.remaining()))
             notready: dict[str, float] = {}
             while True:
@@ -282,6 +284,7 @@ class NodeLossFault:
         outcome.details = {
             "mode": self.spec.mode,
             "duration_s": self.spec.duration_s,
+            "docker_command_s": docker_s,
             "time_to_notready_s": {n: round(v, 3) for n, v in notready.items()},
             "time_to_ready_after_restore_s": ready_after,
             "tolerations": tolerations,
