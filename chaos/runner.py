@@ -131,8 +131,7 @@ def run_experiment(exp: Experiment, env: RunEnv) -> ExperimentResult:
     load: LoadRun | None = None
     error: str | None = None
     records: tuple[RequestRecord, ...] = ()
-    out_dir = env.reports_dir / env.run_id / exp.name
-    out_dir.mkdir(parents=True, exist_ok=True)
+    out_dir = _unique_dir(env.reports_dir / env.run_id, exp.name)
     fault_t: float | None = None
     initial_ready: set[str] = set()
     initial_endpoints: set[str] = set()
@@ -239,6 +238,19 @@ def run_experiment(exp: Experiment, env: RunEnv) -> ExperimentResult:
         error_rate_during_fault=ptl.error_rate(records, *fault_window) if fault_window else None,
         restarts=restarts, faults=outcomes, report_path=report_path, namespace=ns, error=error,
         records=records)
+
+
+def _unique_dir(parent: Path, name: str) -> Path:
+    """<parent>/<name>, or <name>-2, -3 ... when one run executes an experiment again."""
+    parent.mkdir(parents=True, exist_ok=True)
+    for n in range(1, 10_000):
+        candidate = parent / (name if n == 1 else f"{name}-{n}")
+        try:
+            candidate.mkdir()
+            return candidate
+        except FileExistsError:
+            continue
+    raise ChaosError(f"too many runs of {name} under {parent}")
 
 
 def _left(clock: Clock, deadline: float) -> float:
