@@ -39,6 +39,7 @@ class _Target:
     restarted_s: float | None = None
     restarts_after: int | None = None
     broken_at: float = 0.0
+    broken_wall: float = 0.0
 
 
 @dataclass
@@ -66,6 +67,7 @@ class ProbeBreakFault:
             broken_at = clock.monotonic()
             for t in targets:
                 t.broken_at = broken_at
+                t.broken_wall = time.time()
             hold_end = broken_at + max(0.0, min(spec.duration_s, ctx.remaining()))
             self._observe(ctx, targets, broken_at, hold_end, phase="break")
         finally:
@@ -74,9 +76,16 @@ class ProbeBreakFault:
         rejoin_end = cleared_at + max(0.0, min(REJOIN_WAIT_S, ctx.remaining()))
         self._observe(ctx, targets, cleared_at, rejoin_end, phase="rejoin")
         predicted = None
+        kill_decided: dict[str, float | None] = {}
         if spec.probe == "liveness":
             s = targets[0].settings
             predicted = s.initial_delay_s + s.period_s * s.failure_threshold
+            for t in targets:
+                # the kubelet's "Killing ... failed liveness probe" event: the decision, before
+                # the container's graceful stop and the new start that bumps restartCount
+                kills = kprobes.event_times(ctx.kube, ctx.namespace, t.name, "Killing",
+                                            t.broken_wall)
+                kill_decided[t.name] = round(kills[0] - t.broken_wall, 3) if kills else None
         outcome.details = {
             "probe": spec.probe,
             "method": spec.method,
@@ -84,6 +93,7 @@ class ProbeBreakFault:
             "probe_settings": {t.name: t.settings.as_dict() for t in targets},
             "predicted_restart_latency_s": predicted,
             "observed_restart_latency_s": {t.name: _r(t.restarted_s) for t in targets},
+            "kill_decided_after_s": kill_decided,
             "restart_count_before": {t.name: t.restarts_before for t in targets},
             "restart_count_after": {t.name: t.restarts_after for t in targets},
             "left_endpoints_after_s": {t.name: _r(t.left_endpoints_s) for t in targets},

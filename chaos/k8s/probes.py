@@ -291,3 +291,21 @@ def ready_endpoint_pods(kube: Kube, namespace: str) -> set[str]:
             if ready and ep.target_ref is not None and ep.target_ref.kind == "Pod":
                 found.add(ep.target_ref.name)
     return found
+
+
+def event_times(kube: Kube, namespace: str, pod: str, reason: str, since: float) -> list[float]:
+    """Wall times (epoch s) of the pod's events with ``reason`` at or after ``since``.
+
+    Uses the event's most precise stamp (eventTime, else lastTimestamp, whole seconds).
+    """
+    try:
+        listing: Any = kube.core.list_namespaced_event(
+            namespace, field_selector=f"involvedObject.name={pod},reason={reason}")
+    except (ApiException, HTTPError):
+        return []
+    found = []
+    for ev in listing.items:
+        stamp = ev.event_time or ev.last_timestamp or ev.first_timestamp
+        if stamp is not None and stamp.timestamp() >= since - 1.0:
+            found.append(stamp.timestamp())
+    return sorted(found)
