@@ -1,0 +1,106 @@
+"""The pytest plugin, exercised with pytester (no cluster needed: collection and options)."""
+
+from __future__ import annotations
+
+import shutil
+from pathlib import Path
+
+import pytest
+
+pytest_plugins = ["pytester"]
+
+WORKLOADS = Path(__file__).parents[2] / "experiments" / "workloads"
+
+GOOD = """\
+apiVersion: kube-chaos/v1
+kind: Experiment
+metadata: {name: kill-one, tags: [smoke]}
+spec:
+  workload:
+    manifests: [workloads/httpd-replicated.yaml]
+    selector: {app: httpd}
+    service: httpd
+    nodePort: 30080
+    replicas: 3
+  load: {users: 2, warmup: 2s, tail: 2s, maxDuration: 30s}
+  faults:
+    - {type: pod-kill, count: 1}
+  slas: {maxOutage: 1s}
+  timeout: 60s
+"""
+
+
+@pytest.fixture
+def project(pytester: pytest.Pytester) -> pytest.Pytester:
+    (pytester.path / "workloads").mkdir()
+    shutil.copy(WORKLOADS / "httpd-replicated.yaml", pytester.path / "workloads")
+    return pytester
+
+
+def test_options_are_in_one_chaos_group(pytester: pytest.Pytester) -> None:
+    result = pytester.runpytest("--help")
+    out = result.stdout.str()
+    assert "kube-chaos: chaos experiments on Kubernetes" in out
+    for opt in ("--chaos-kubeconfig", "--chaos-context", "--chaos-keep-cluster",
+                "--chaos-keep-namespace", "--chaos-reports", "--chaos-seed",
+                "--chaos-allow-context"):
+        assert opt in out
+
+
+def test_chaos_marker_is_registered_for_strict_markers(pytester: pytest.Pytester) -> None:
+    pytester.makepyfile("import pytest\n@pytest.mark.chaos\ndef test_x():\n    pass\n")
+    result = pytester.runpytest("--strict-markers", "-m", "chaos")
+    result.assert_outcomes(passed=1)
+
+
+def test_yaml_experiments_are_collected_as_chaos_items(project: pytest.Pytester) -> None:
+    (project.path / "kill.yaml").write_text(GOOD)
+    result = project.runpytest("--collect-only", "-q", "-m", "chaos and smoke")
+    result.stdout.fnmatch_lines(["kill.yaml::kill-one"])
+    assert result.ret == 0
+
+
+def test_workload_manifests_are_not_collected(project: pytest.Pytester) -> None:
+    result = project.runpytest("--collect-only", "-q", "workloads")
+    assert result.ret == pytest.ExitCode.NO_TESTS_COLLECTED
+
+
+def test_invalid_experiment_is_one_collection_error_naming_file_line_and_field(
+    project: pytest.Pytester,
+) -> None:
+    (project.path / "kill.yaml").write_text(GOOD)
+    (project.path / "bad.yaml").write_text(GOOD.replace("count: 1", "count: many"))
+    result = project.runpytest("--collect-only", "-q")
+    out = result.stdout.str()
+    assert "bad.yaml:13: spec.faults[0].count: expected a positive integer, got 'many'" in out
+    assert "Traceback" not in out
+    result.stdout.fnmatch_lines(["kill.yaml::kill-one", "*1 error*"])
+
+
+def test_unknown_fault_type_lists_the_known_ones(project: pytest.Pytester) -> None:
+    (project.path / "bad.yaml").write_text(GOOD.replace("pod-kill", "pod-nuke"))
+    result = project.runpytest("--collect-only", "-q")
+    out = result.stdout.str()
+    assert "bad.yaml:13: spec.faults[0].type: unknown fault type 'pod-nuke'" in out
+    assert "pod-kill" in out and "Traceback" not in out
+
+
+def test_broken_yaml_syntax_names_the_line(project: pytest.Pytester) -> None:
+    (project.path / "bad.yaml").write_text(GOOD.replace("selector: {app: httpd}",
+                                                        "selector: {app: httpd"))
+    result = project.runpytest("--collect-only", "-q")
+    out = result.stdout.str()
+    assert "bad.yaml:" in out and "invalid experiment" in out and "Traceback" not in out
+
+
+def test_seed_must_be_an_integer(pytester: pytest.Pytester) -> None:
+    result = pytester.runpytest("--chaos-seed=abc")
+    assert result.ret == pytest.ExitCode.USAGE_ERROR
+    result.stderr.fnmatch_lines(["*--chaos-seed must be an integer, got 'abc'*"])
+
+
+def test_seed_is_reported_in_the_header_and_taken_from_ini(pytester: pytest.Pytester) -> None:
+    pytester.makeini("[pytest]\nchaos_seed = 1234\n")
+    pytester.makepyfile("def test_x():\n    pass\n")
+    result = pytester.runpytest()
+    result.stdout.fnmatch_lines(["kube-chaos: seed 1234, run *-1234"])
