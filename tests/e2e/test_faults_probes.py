@@ -72,19 +72,23 @@ def test_readiness_break_leaves_endpoints_without_restart(cluster: Cluster, jour
             assert state["probes"]["readiness"]["failing"] is False
 
 
+@pytest.mark.parametrize("method", ["admin", "network"])
 def test_liveness_break_restarts_once_near_predicted_latency(cluster: Cluster,
-                                                             journal: Journal) -> None:
-    with namespace(cluster, "kc-live", "httpd-replicated.yaml") as ns:
+                                                             journal: Journal,
+                                                             method: str) -> None:
+    """14 s: the kill (~6 s) plus the 5 s graceful stop fit; in network mode the block is gone
+    before the new container's startup probe (30 x 1 s) could give up, so exactly one restart."""
+    with namespace(cluster, f"kc-live-{method}", "httpd-replicated.yaml") as ns:
         ctx = make_ctx(cluster, ns, journal, dict(HTTPD))
-        spec = ProbeBreak(selector=HTTPD, probe="liveness", duration_s=14, method="admin")
+        spec = ProbeBreak(selector=HTTPD, probe="liveness", duration_s=14, method=method)
         outcome = ProbeBreakFault(spec).inject(ctx)
         (pod,) = outcome.targets
         d = outcome.details
         predicted = d["predicted_restart_latency_s"]
         observed = d["observed_restart_latency_s"][pod]  # type: ignore[index]
         killed = d["kill_decided_after_s"][pod]  # type: ignore[index]
-        print(f"\nliveness restart of {pod}: kill decided after {killed}s, restartCount bumped "
-              f"after {observed}s, predicted {predicted}s "
+        print(f"\nliveness/{method} restart of {pod}: kill decided after {killed}s, "
+              f"restartCount bumped after {observed}s, predicted {predicted}s "
               f"(initialDelay 0 + period 2 x failureThreshold 3)")
         assert predicted == 6
         before = d["restart_count_before"][pod]  # type: ignore[index]
