@@ -155,11 +155,7 @@ def run_experiment(exp: Experiment, env: RunEnv) -> ExperimentResult:
                     f"pod in namespace {ns}")
             url = f"http://127.0.0.1:{port}"
             prof = exp.load
-            budget = prof.max_duration_s
-            load = LoadRun.start(
-                url, users=prof.users, spawn_rate=prof.spawn_rate, max_duration_s=budget,
-                out_dir=out_dir / "load", max_requests=prof.max_requests, path=prof.path,
-                wait_s=prof.wait_ms / 1000.0, locustfile=prof.locustfile)
+            load = LoadRun.from_profile(url, prof, out_dir / "load")
             env.log(f"[{exp.name}] load on {url}{prof.path}: {prof.users} users")
             _steady_state(exp, load, observer, clock, deadline)
             initial_ready = set(observer.ready_pods)
@@ -319,9 +315,13 @@ def _fault_record(index: int, exp: Experiment, o: FaultOutcome) -> FaultRecord:
     for key, value in o.details.items():
         if isinstance(value, int | float):  # bool is an int: blocked -> 1.0
             figures[key] = float(value)
+        elif isinstance(value, dict):  # per-target figures, e.g. time_to_notready_s[node]
+            for sub, v in value.items():
+                if isinstance(v, int | float) or v is None:
+                    figures[f"{key}[{sub}]"] = None if v is None else float(v)
     spec = exp.faults[index] if index < len(exp.faults) else exp.faults[-1]
     return FaultRecord(index=index, spec=spec, targets=tuple(o.targets), started_at=o.started_at,
-                       ended_at=o.ended_at, figures=figures)
+                       ended_at=o.ended_at, figures=figures, details=dict(o.details))
 
 
 def _cluster_info(env: RunEnv, namespace: str) -> dict[str, str | int | float | bool | list[str]

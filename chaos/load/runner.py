@@ -41,6 +41,7 @@ ENV_ALLOWED_HOSTS = "KUBE_CHAOS_ALLOWED_HOSTS"
 
 CAPTURE_FILE = "requests.tsv"
 LOG_FILE = "locust.log"
+ENV_KEEPALIVE = "KUBE_CHAOS_KEEPALIVE"
 STATS_PREFIX = "locust-stats"  # locust appends ".json"
 
 
@@ -118,6 +119,7 @@ class LoadRun:
         request_timeout_s: float = 5.0,
         stop_timeout_s: float = 2.0,
         capture: bool = True,
+        keep_alive: bool = True,
     ) -> LoadRun:
         """Launch locust headless against ``target_base_url`` (which must be a loopback URL).
 
@@ -168,6 +170,7 @@ class LoadRun:
             ENV_WAIT_S: repr(float(wait_s)),
             ENV_TIMEOUT_S: repr(float(request_timeout_s)),
             ENV_ALLOWED_HOSTS: "127.0.0.1,localhost,::1",
+            ENV_KEEPALIVE: "1" if keep_alive else "0",
             "PYTHONUNBUFFERED": "1",
         }
         env.pop(ENV_CAPTURE, None)
@@ -213,6 +216,7 @@ class LoadRun:
             wait_s=profile.wait_ms / 1000.0,
             locustfile=profile.locustfile,
             out_dir=out_dir,
+            keep_alive=profile.keep_alive,
         )
 
     @property

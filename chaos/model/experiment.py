@@ -76,6 +76,10 @@ class LoadProfile:
     locustfile: Path | None = None
     path: str = "/"
     wait_ms: float = 50.0
+    # False: every request opens a new connection. Readiness changes only steer *new*
+    # connections (kube-proxy keeps established flows), so keep-alive clients can ride
+    # through a readiness outage that connection-per-request clients see.
+    keep_alive: bool = True
 
 
 @dataclass(frozen=True, slots=True)

@@ -492,6 +492,7 @@ def _load(ctx: _Ctx, node: Node, where: str, workload: WorkloadSpec) -> LoadProf
             "locustfile",
             "path",
             "wait",
+            "keepAlive",
         ),
     )
     d = LoadProfile()
@@ -505,6 +506,7 @@ def _load(ctx: _Ctx, node: Node, where: str, workload: WorkloadSpec) -> LoadProf
         locustfile=m.get("locustfile", _existing_file, None),
         path=m.get("path", _url_path, workload.url_path),
         wait_ms=m.get("wait", _duration, d.wait_ms / 1000.0) * 1000.0,
+        keep_alive=m.get("keepAlive", _bool, d.keep_alive),
     )
 
 

@@ -22,6 +22,8 @@ class FaultRecord:
     ended_at: float | None
     recovery_seconds: float | None = None
     figures: Mapping[str, float | None] = field(default_factory=dict)
+    # everything the fault recorded (blocking PDBs, tolerations, probe settings ...), JSON-able
+    details: Mapping[str, object] = field(default_factory=dict)
 
 
 @dataclass(frozen=True, slots=True)

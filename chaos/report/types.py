@@ -46,6 +46,7 @@ class FaultDict(TypedDict):
     ended_at: float | None
     recovery_seconds: float | None
     spec: dict[str, JSONValue]
+    details: dict[str, JSONValue]
 
 
 class FaultSectionDict(TypedDict):

@@ -113,6 +113,7 @@ def build_report(data: ReportData) -> ReportDict:
             "ended_at": rel(f.ended_at),
             "recovery_seconds": _num(f.recovery_seconds, 4),
             "spec": fault_spec_dict(f.spec),
+            "details": {str(k): _jsonable(v) for k, v in f.details.items()},
         }
         for f in data.faults
     ]
