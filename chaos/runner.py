@@ -67,6 +67,8 @@ class ExperimentResult:
     namespace: str
     error: str | None = None
     records: tuple[RequestRecord, ...] = ()
+    # wall seconds spent in each phase (deploy, steady, faults, recovery, tail, teardown)
+    phases: dict[str, float] = field(default_factory=dict)
 
     @property
     def failed_slas(self) -> list[SLAResult]:
@@ -136,6 +138,14 @@ def run_experiment(exp: Experiment, env: RunEnv) -> ExperimentResult:
     initial_ready: set[str] = set()
     initial_endpoints: set[str] = set()
     steady_restored: bool | None = None
+    phases: dict[str, float] = {}
+    mark = [clock.monotonic()]
+
+    def phase(name: str) -> None:
+        now = clock.monotonic()
+        phases[name] = round(phases.get(name, 0.0) + now - mark[0], 3)
+        mark[0] = now
+
     with _namespace(env, exp, failed) as ns:
         try:
             env.log(f"[{exp.name}] deploying into namespace {ns}")
@@ -149,6 +159,7 @@ def run_experiment(exp: Experiment, env: RunEnv) -> ExperimentResult:
                     f"{exp.workload.node_port}")
             observer = Observer(env.kube, ns, exp.workload.selector, exp.workload.service)
             observer.start()
+            phase("deploy")
             if not observer.ready_pods:
                 raise InjectionFailed(
                     f"selector {exp.workload.selector.to_label_selector()!r} matches no Ready "
@@ -158,6 +169,7 @@ def run_experiment(exp: Experiment, env: RunEnv) -> ExperimentResult:
             load = LoadRun.from_profile(url, prof, out_dir / "load")
             env.log(f"[{exp.name}] load on {url}{prof.path}: {prof.users} users")
             _steady_state(exp, load, observer, clock, deadline)
+            phase("steady")
             initial_ready = set(observer.ready_pods)
             initial_endpoints = observer.endpoint_names()
             for index, spec in enumerate(exp.faults):
@@ -177,17 +189,20 @@ def run_experiment(exp: Experiment, env: RunEnv) -> ExperimentResult:
                 outcomes.append(impl.inject(ctx))  # type: ignore[attr-defined]
             _run_undo(undoers)
             undoers = []
+            phase("faults")
             desired = exp.steady_state.ready_replicas or exp.workload.replicas
             recovery_wait = min(_left(clock, deadline) - prof.tail_s - 5,
                                 (exp.slas.max_recovery_s or 60.0) * 2 + 10)
             observer.wait_for(
                 lambda o: len(o.ready_pods) >= desired and len(o.endpoint_names()) >= desired,
                 timeout_s=max(0.0, recovery_wait))
+            phase("recovery")
             clock.sleep(min(prof.tail_s, max(0.0, _left(clock, deadline) - 5)))
             load.stop()
             result = load.wait(timeout=30)
             records = result.records
             steady_restored = _steady_restored(exp, records, observer, desired)
+            phase("tail")
         except (ChaosError, LoadError) as exc:
             error = f"{type(exc).__name__}: {exc}"
             env.log(f"[{exp.name}] error: {error}")
@@ -226,6 +241,8 @@ def run_experiment(exp: Experiment, env: RunEnv) -> ExperimentResult:
             restarts=restarts, cluster=_cluster_info(env, ns), versions=_versions(env),
             error=error)
         report_path = write_report(out_dir, data)
+        phase("report")
+    phase("teardown")
     in_fault = ptl.in_window(records, *fault_window) if fault_window else []
     return ExperimentResult(
         experiment=exp, verdict=verdict, slas=sla_results, recovery_seconds=recovery_s,
@@ -233,7 +250,7 @@ def run_experiment(exp: Experiment, env: RunEnv) -> ExperimentResult:
         requests_total=len(records), requests_failed=sum(1 for r in records if not r.ok),
         error_rate_during_fault=ptl.error_rate(records, *fault_window) if fault_window else None,
         restarts=restarts, faults=outcomes, report_path=report_path, namespace=ns, error=error,
-        records=records)
+        records=records, phases=phases)
 
 
 def _unique_dir(parent: Path, name: str) -> Path:
