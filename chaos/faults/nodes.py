@@ -46,8 +46,8 @@ def candidate_nodes(ctx: FaultContext, selection: NodeSelection) -> list[str]:
     return sorted(hosting & workers)
 
 
-def choose_nodes(ctx: FaultContext, selection: NodeSelection, count: int, kind: str) -> tuple[str,
-                                                                                            ...]:
+def choose_nodes(ctx: FaultContext, selection: NodeSelection, count: int,
+                 kind: str) -> tuple[str, ...]:
     return choose(candidate_nodes(ctx, selection), seed=ctx.seed,
                   salt=f"fault-{ctx.index}:{kind}", count=count)
 
@@ -173,6 +173,9 @@ class DrainFault:
                 if result.status == "evicted":
                     evicted.append(key)
                     ctx.emit("event", key, "evicted")
+                elif result.status == "namespace-terminating":
+                    skipped.append({"pod": key, "node": "", "reason": "namespace terminating: "
+                                    "deleted by the namespace controller (waited for)"})
             if not waiting or clock.monotonic() + POLL_S > deadline:
                 break
             clock.sleep(POLL_S)  # a refused eviction is retried, as kubectl drain does
@@ -250,7 +253,10 @@ class NodeLossFault:
         undo_kind = "start-node" if self.spec.mode == "stop" else "unpause-node"
         try:
             for node in targets:
-                self.pending.append(ctx.record_undo(undo_kind, node=node))
+                # the undo waits for Ready; within this run that wait must fit the deadline
+                ready_timeout = max(10.0, min(180.0, ctx.remaining() - self.spec.duration_s))
+                self.pending.append(ctx.record_undo(undo_kind, node=node,
+                                                    ready_timeout_s=f"{ready_timeout:.0f}"))
                 ctx.emit("fault-start", node, f"node-loss ({self.spec.mode})")
                 lost_at[node] = clock.monotonic()  # `docker stop` itself takes a few seconds
                 proc = knodes.docker(self.spec.mode, node, timeout=max(30.0, ctx.remaining()))
@@ -273,6 +279,7 @@ class NodeLossFault:
                 knodes.wait_node_change(ctx.kube, min(5.0, hold_end - now))
         finally:
             restored_at = clock.monotonic()
+            outcome.undo = list(self.pending)
             errors = _undo_all(ctx, self.pending)
         ready_after: dict[str, float | None] = {}
         for node in targets:
@@ -291,7 +298,6 @@ class NodeLossFault:
         }
         if errors:
             outcome.details["undo_errors"] = errors
-        outcome.undo = []
         outcome.ended_at = time.time()
         return outcome
 

@@ -72,14 +72,20 @@ class ProbeBreakFault:
             self._observe(ctx, targets, broken_at, hold_end, phase="break")
         finally:
             cleared_at = clock.monotonic()
+            outcome.undo = list(self.pending)
             errors = self.undo(ctx)
         rejoin_end = cleared_at + max(0.0, min(REJOIN_WAIT_S, ctx.remaining()))
         self._observe(ctx, targets, cleared_at, rejoin_end, phase="rejoin")
         predicted = None
+        window: list[int] | None = None
         kill_decided: dict[str, float | None] = {}
         if spec.probe == "liveness":
             s = targets[0].settings
             predicted = s.initial_delay_s + s.period_s * s.failure_threshold
+            # from the break, on the kubelet's probe grid: the first failing probe comes
+            # 0..period later, a timed-out (network) probe registers timeoutSeconds later still
+            window = [(s.failure_threshold - 1) * s.period_s,
+                      s.failure_threshold * s.period_s + s.timeout_s]
             for t in targets:
                 # the kubelet's "Killing ... failed liveness probe" event: the decision, before
                 # the container's graceful stop and the new start that bumps restartCount
@@ -92,6 +98,7 @@ class ProbeBreakFault:
             "duration_s": spec.duration_s,
             "probe_settings": {t.name: t.settings.as_dict() for t in targets},
             "predicted_restart_latency_s": predicted,
+            "predicted_kill_window_s": window,
             "observed_restart_latency_s": {t.name: _r(t.restarted_s) for t in targets},
             "kill_decided_after_s": kill_decided,
             "restart_count_before": {t.name: t.restarts_before for t in targets},

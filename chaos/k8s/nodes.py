@@ -148,7 +148,7 @@ def pod_names_on_node(kube: Kube, node: str, namespace: str | None = None) -> se
 
 # --- eviction ---------------------------------------------------------------------------------
 
-EvictionStatus = Literal["evicted", "blocked", "not-found"]
+EvictionStatus = Literal["evicted", "blocked", "not-found", "namespace-terminating"]
 
 
 @dataclass(frozen=True, slots=True)
@@ -225,7 +225,11 @@ def evict(kube: Kube, namespace: str, name: str,
                     return EvictionResult(key, "not-found")
             return EvictionResult(key, "blocked", pdbs_for_pod(kube, namespace, labels),
                                   _api_message(exc))
-        raise InjectionFailed(f"cannot evict pod {key}: {_api_message(exc)}") from exc
+        message = _api_message(exc)
+        if exc.status == 403 and "being terminated" in message:
+            # the namespace controller is deleting the pod anyway (kubectl drain waits for it)
+            return EvictionResult(key, "namespace-terminating", message=message)
+        raise InjectionFailed(f"cannot evict pod {key}: {message}") from exc
     except HTTPError as exc:
         raise InjectionFailed(f"cannot evict pod {key}: {exc}") from exc
     return EvictionResult(key, "evicted")
