@@ -193,9 +193,15 @@ def run_experiment(exp: Experiment, env: RunEnv) -> ExperimentResult:
             desired = exp.steady_state.ready_replicas or exp.workload.replicas
             recovery_wait = min(_left(clock, deadline) - prof.tail_s - 5,
                                 (exp.slas.max_recovery_s or 60.0) * 2 + 10)
-            observer.wait_for(
-                lambda o: len(o.ready_pods) >= desired and len(o.endpoint_names()) >= desired,
-                timeout_s=max(0.0, recovery_wait))
+            faults_done = clock.monotonic()
+
+            def recovered(o: Observer) -> bool:
+                # healthy again after the disruption; or never disrupted, given 2 s to show it
+                rs = prec.recovery_seconds(o.events_unlocked(), fault_t or 0.0, desired,
+                                           initial_ready, initial_endpoints)
+                return rs is not None and (rs > 0 or clock.monotonic() - faults_done > 2.0)
+
+            observer.wait_for(recovered, timeout_s=max(0.0, recovery_wait))
             phase("recovery")
             clock.sleep(min(prof.tail_s, max(0.0, _left(clock, deadline) - 5)))
             load.stop()

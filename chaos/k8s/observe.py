@@ -25,7 +25,7 @@ from chaos.k8s.health import node_ready
 from chaos.model.experiment import Selector
 from chaos.model.timeline import ClusterEvent
 
-WATCH_TIMEOUT_S = 10  # server-side; the loop re-watches from the last resourceVersion
+WATCH_TIMEOUT_S = 5  # server-side; the loop re-watches from the last resourceVersion
 
 
 class Observer:
@@ -67,12 +67,16 @@ class Observer:
         for _name, ev in self._synced.items():
             ev.wait(max(0.0, deadline - time.monotonic()))
 
-    def stop(self) -> None:
+    def stop(self, join_s: float = 0.5) -> None:
+        """Stop watching. A thread blocked in a watch read ends by itself when the read times
+        out (daemon threads, at most WATCH_TIMEOUT_S later); we do not wait for that, and
+        nothing it might still receive is read after this call returns."""
         self._stop.set()
         with self._cond:
             self._cond.notify_all()
+        deadline = time.monotonic() + join_s
         for t in self._threads:
-            t.join(timeout=WATCH_TIMEOUT_S + 5)
+            t.join(timeout=max(0.0, deadline - time.monotonic()))
 
     def emit(self, kind: str, name: str, detail: str = "") -> None:
         with self._cond:
@@ -82,6 +86,10 @@ class Observer:
     def events(self) -> list[ClusterEvent]:
         with self._cond:
             return sorted(self._events, key=lambda e: e.t)
+
+    def events_unlocked(self) -> list[ClusterEvent]:
+        """The events so far, for predicates run by wait_for (which holds the lock)."""
+        return sorted(self._events, key=lambda e: e.t)
 
     def endpoint_names(self) -> set[str]:
         with self._cond:
