@@ -1,0 +1,104 @@
+"""Undo runs when the run is cut short: pytest-timeout expiry and Ctrl-C (SIGINT).
+
+A cordon held for minutes is started in a separate pytest process against the real
+cluster; we cut it short and check that no node is left cordoned and that the undo
+journal has nothing pending.
+"""
+
+from __future__ import annotations
+
+import signal
+import subprocess
+import sys
+import time
+from pathlib import Path
+
+import pytest
+
+from chaos.journal import pending_in
+from chaos.runner import RunEnv
+
+pytestmark = pytest.mark.chaos
+WORKLOAD = Path(__file__).parents[2] / "experiments" / "workloads" / "httpd-replicated.yaml"
+
+LONG_CORDON = """\
+apiVersion: kube-chaos/v1
+kind: Experiment
+metadata: {{name: long-cordon}}
+spec:
+  workload:
+    manifests: [{workload}]
+    selector: {{app: httpd}}
+    service: httpd
+    nodePort: 30080
+    replicas: 3
+  load: {{users: 2, spawnRate: 2, warmup: 2s, tail: 1s, maxDuration: 300s, wait: 100ms}}
+  steadyState: {{maxErrorRate: 0.0, readyReplicas: 3, window: 1s}}
+  faults:
+    - {{type: cordon, count: 1, duration: 240s}}
+  slas: {{maxErrorRate: 0.01}}
+  timeout: 300s
+"""
+
+
+def _cordoned(env: RunEnv) -> list[str]:
+    return [n.metadata.name for n in env.kube.core.list_node().items if n.spec.unschedulable]
+
+
+def _start(env: RunEnv, tmp_path: Path, *extra: str) -> tuple[subprocess.Popen[bytes], Path]:
+    exp = tmp_path / "long-cordon.yaml"
+    exp.write_text(LONG_CORDON.format(workload=WORKLOAD))
+    state = tmp_path / "state"
+    cmd = [sys.executable, "-m", "pytest", str(exp), "-p", "no:cacheprovider", "-p", "no:locust",
+           f"--chaos-kubeconfig={env.kubeconfig}", f"--chaos-context={env.kube.context}",
+           f"--chaos-reports={tmp_path / 'reports'}", f"--rootdir={tmp_path}", *extra]
+    proc = subprocess.Popen(cmd, cwd=tmp_path, stdout=subprocess.PIPE, stderr=subprocess.STDOUT,
+                            env={**_env(), "KUBE_CHAOS_STATE": str(state)})
+    return proc, state / "journal"
+
+
+def _env() -> dict[str, str]:
+    import os
+
+    return dict(os.environ)
+
+
+def _wait_for_cordon(env: RunEnv, proc: subprocess.Popen[bytes], timeout: float = 90) -> None:
+    deadline = time.monotonic() + timeout
+    while time.monotonic() < deadline:
+        if _cordoned(env):
+            return
+        if proc.poll() is not None:
+            out = proc.stdout.read().decode() if proc.stdout else ""
+            pytest.fail(f"the experiment ended before cordoning:\n{out[-3000:]}")
+        time.sleep(0.5)
+    proc.kill()
+    pytest.fail("no node was cordoned within 90 s")
+
+
+def _assert_nothing_left(env: RunEnv, journal_dir: Path) -> None:
+    assert _cordoned(env) == []
+    journals = list(journal_dir.glob("*.jsonl"))
+    assert journals, "the run journaled its undo"
+    assert [a for j in journals for a in pending_in(j)] == []
+
+
+def test_pytest_timeout_expiry_runs_the_undo(chaos_env: RunEnv, tmp_path: Path) -> None:
+    assert _cordoned(chaos_env) == []
+    proc, journal = _start(chaos_env, tmp_path, "--timeout=45")
+    _wait_for_cordon(chaos_env, proc)
+    out, _ = proc.communicate(timeout=120)
+    assert proc.returncode == 1, out.decode()[-3000:]
+    assert "Timeout" in out.decode()
+    _assert_nothing_left(chaos_env, journal)
+
+
+def test_ctrl_c_runs_the_undo(chaos_env: RunEnv, tmp_path: Path) -> None:
+    assert _cordoned(chaos_env) == []
+    proc, journal = _start(chaos_env, tmp_path)
+    _wait_for_cordon(chaos_env, proc)
+    time.sleep(2)
+    proc.send_signal(signal.SIGINT)
+    out, _ = proc.communicate(timeout=120)
+    assert proc.returncode == 2, out.decode()[-3000:]  # pytest's "interrupted"
+    _assert_nothing_left(chaos_env, journal)
