@@ -129,8 +129,8 @@ CASES = [
     (
         "    users: 10",
         "    userz: 10",
-        "x.yaml:15: spec.load.userz: unknown field (did you mean 'users'?); allowed: keepAlive, locustfile, "
-        "maxDuration, maxRequests, path, spawnRate, tail, users, wait, warmup",
+        "x.yaml:15: spec.load.userz: unknown field (did you mean 'users'?); allowed: keepAlive, "
+        "locustfile, maxDuration, maxRequests, path, spawnRate, tail, users, wait, warmup",
     ),
     (
         "    - type: pod-kill",
