@@ -120,3 +120,25 @@ def pending_in(path: Path) -> list[UndoAction]:
 def all_journals(directory: Path | None = None) -> list[Path]:
     directory = directory or journal_dir()
     return sorted(directory.glob("*.jsonl")) if directory.exists() else []
+
+
+def journal_pids(path: Path) -> set[int]:
+    """Processes that wrote undo entries to this journal."""
+    return {int(rec["pid"]) for rec in _read(path)  # type: ignore[call-overload]
+            if rec.get("op") == "undo" and isinstance(rec.get("pid"), int)}
+
+
+def _alive(pid: int) -> bool:
+    try:
+        os.kill(pid, 0)
+    except ProcessLookupError:
+        return False
+    except PermissionError:
+        return True
+    return True
+
+
+def orphaned(directory: Path | None = None) -> list[Path]:
+    """Journals with pending undo whose writers are all gone: a crashed or killed run."""
+    return [p for p in all_journals(directory)
+            if pending_in(p) and not any(_alive(pid) for pid in journal_pids(p))]

@@ -149,6 +149,7 @@ def _environment(config: pytest.Config) -> RunEnv:
     kube = connect(kubeconfig, context)
     if cluster_name is None and kube.context.startswith("kind-"):
         cluster_name = kube.context.removeprefix("kind-")
+    _roll_back_orphans(kube.context, reporter)
     allow = _option(config, "chaos_allow_context") or []
     state.env = RunEnv(
         kube=kube, kubeconfig=kubeconfig, run_id=state.run_id,
@@ -158,6 +159,24 @@ def _environment(config: pytest.Config) -> RunEnv:
         keep_namespace=_option(config, "chaos_keep_namespace") or "never",
         allow_contexts=tuple(allow), log=log)
     return state.env
+
+
+def _roll_back_orphans(context: str, reporter: Any) -> None:
+    """Undo what a crashed earlier run (e.g. SIGKILLed pytest) left on *this* cluster, before
+    its leftovers (a cordoned node, a paused node) spoil this run's experiments."""
+    from chaos.faults.undo import rollback_all
+    from chaos.journal import Journal, orphaned, pending_in
+
+    mine = [p for p in orphaned() if any(a.target.get("context") == context
+                                         for a in pending_in(p))]
+    if not mine:
+        return
+    results = rollback_all([Journal(p) for p in mine])
+    if reporter is not None:
+        reporter.write_line(f"kube-chaos: rolled back {len(results)} fault(s) left by a crashed "
+                            f"run on {context}:", yellow=True)
+        for action, error in results:
+            reporter.write_line(f"  {action.describe()}: {error or 'undone'}")
 
 
 def _httpd_src(config: pytest.Config) -> Path | None:
