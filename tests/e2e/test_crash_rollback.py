@@ -28,6 +28,7 @@ from test_faults_helpers import (
 from chaos.journal import pending_in
 from chaos.k8s import nodes as knodes
 from chaos.k8s import probes as kprobes
+from chaos.runner import RunEnv
 
 pytestmark = [pytest.mark.chaos, pytest.mark.timeout(300)]
 
@@ -62,8 +63,8 @@ VICTIM = textwrap.dedent("""
 
 
 @pytest.fixture(scope="module")
-def cluster() -> Iterator[Cluster]:
-    c = cluster_from_env()
+def cluster(chaos_env: RunEnv) -> Iterator[Cluster]:
+    c = cluster_from_env(chaos_env)
     ensure_workload_image(c)
     yield c
 

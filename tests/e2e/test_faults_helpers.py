@@ -1,7 +1,8 @@
 """Shared helpers for the fault e2e tests (no tests here).
 
-Point them at a cluster with KUBE_CHAOS_KUBECONFIG / KUBE_CHAOS_CONTEXT / KUBE_CHAOS_CLUSTER
-(default: the `kube-chaos` kind cluster). Every test works in its own namespace and deletes it.
+They run on the session's cluster (the plugin's chaos_env: provisioned kind unless
+--chaos-kubeconfig), or on the cluster named by KUBE_CHAOS_KUBECONFIG / KUBE_CHAOS_CONTEXT /
+KUBE_CHAOS_CLUSTER. Every test works in its own namespace and deletes it.
 """
 
 from __future__ import annotations
@@ -26,6 +27,7 @@ from chaos.journal import Journal
 from chaos.k8s import nodes as knodes
 from chaos.k8s.client import Kube, connect
 from chaos.model.experiment import Selector
+from chaos.runner import RunEnv
 
 ROOT = Path(__file__).resolve().parents[2]
 WORKLOADS = ROOT / "experiments" / "workloads"
@@ -39,7 +41,11 @@ class Cluster:
     kube: Kube
 
 
-def cluster_from_env() -> Cluster:
+def cluster_from_env(env: RunEnv | None = None) -> Cluster:
+    if env is not None and "KUBE_CHAOS_KUBECONFIG" not in os.environ:
+        if env.cluster_name is None:
+            pytest.skip("node faults need a kind cluster (node containers reachable)")
+        return Cluster(env.kubeconfig, env.kube.context, env.cluster_name, env.kube)
     name = os.environ.get("KUBE_CHAOS_CLUSTER", "kube-chaos")
     kubeconfig = os.environ.get(
         "KUBE_CHAOS_KUBECONFIG", f"/root/.cache/kube-chaos/clusters/{name}/kubeconfig")

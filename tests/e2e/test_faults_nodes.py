@@ -27,13 +27,14 @@ from chaos.faults.nodes import CordonFault, DrainFault, NodeLossFault
 from chaos.journal import Journal, pending_in
 from chaos.k8s import nodes as knodes
 from chaos.model.experiment import Cordon, Drain, NodeLoss, NodeSelection, Selector
+from chaos.runner import RunEnv
 
 pytestmark = [pytest.mark.chaos, pytest.mark.timeout(420)]
 
 
 @pytest.fixture(scope="module")
-def cluster() -> Iterator[Cluster]:
-    c = cluster_from_env()
+def cluster(chaos_env: RunEnv) -> Iterator[Cluster]:
+    c = cluster_from_env(chaos_env)
     ensure_workload_image(c)
     yield c
 

@@ -21,6 +21,7 @@ from chaos.faults.probes import ProbeBreakFault
 from chaos.journal import Journal, pending_in
 from chaos.k8s import probes as kprobes
 from chaos.model.experiment import ProbeBreak, Selector
+from chaos.runner import RunEnv
 
 pytestmark = [pytest.mark.chaos, pytest.mark.timeout(300)]
 
@@ -28,8 +29,8 @@ HTTPD = Selector.of({"app": "httpd"})
 
 
 @pytest.fixture(scope="module")
-def cluster() -> Iterator[Cluster]:
-    c = cluster_from_env()
+def cluster(chaos_env: RunEnv) -> Iterator[Cluster]:
+    c = cluster_from_env(chaos_env)
     ensure_workload_image(c)
     yield c
 
