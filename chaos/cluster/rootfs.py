@@ -68,8 +68,10 @@ def rootfs_image(
 def _install_debootstrap(log: Path) -> None:
     if os.geteuid() != 0:
         raise BuildFailed("install debootstrap", log, "debootstrap is missing and we are not root")
+    env = {"DEBIAN_FRONTEND": "noninteractive"}
+    run_logged("apt-get update", ["apt-get", "update", "-q"], log, env=env, timeout=900)
     run_logged("apt-get install debootstrap", ["apt-get", "install", "-y", "-q", "debootstrap"],
-               log, env={"DEBIAN_FRONTEND": "noninteractive"}, timeout=900)
+               log, env=env, timeout=900)
 
 
 def node_rootfs(pins: Pins, root: Path, progress: Progress) -> str:
