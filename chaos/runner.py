@@ -20,7 +20,7 @@ from chaos.faults.base import FaultContext, FaultOutcome
 from chaos.journal import Journal
 from chaos.k8s import health
 from chaos.k8s import workload as kw
-from chaos.k8s.client import Kube
+from chaos.k8s.client import Kube, client_version
 from chaos.k8s.observe import Observer, quiet_stop
 from chaos.load.runner import LoadError, LoadRun
 from chaos.model.experiment import Experiment
@@ -361,10 +361,8 @@ def _safe_version(env: RunEnv) -> str | None:
 
 
 def _versions(env: RunEnv) -> dict[str, str]:
-    import kubernetes
-
     out = {"kube-chaos": KUBE_CHAOS_VERSION, "python": platform.python_version(),
-           "kubernetes-client": kubernetes.__version__}
+           "kubernetes-client": client_version()}
     with contextlib.suppress(Exception):
         import importlib.metadata as md
 

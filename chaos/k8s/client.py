@@ -58,6 +58,12 @@ def connect(kubeconfig: Path | str | None, context: str | None) -> Kube:
     return Kube(api, context)
 
 
+def client_version() -> str:
+    import kubernetes
+
+    return str(kubernetes.__version__)
+
+
 def status_of(exc: BaseException) -> int | None:
     return exc.status if isinstance(exc, ApiException) else None
 

@@ -25,3 +25,26 @@ def test_pure_module_imports(path: Path) -> None:
     names += [n.module or "" for n in ast.walk(tree) if isinstance(n, ast.ImportFrom)]
     bad = [m for m in names if any(m == f or m.startswith(f + ".") for f in FORBIDDEN)]
     assert not bad, f"{path.name} imports {bad}"
+
+
+def _imports(path: Path) -> list[str]:
+    tree = ast.parse(path.read_text())
+    names = [a.name for n in ast.walk(tree) if isinstance(n, ast.Import) for a in n.names]
+    return names + [n.module or "" for n in ast.walk(tree) if isinstance(n, ast.ImportFrom)]
+
+
+def test_only_chaos_k8s_imports_the_kubernetes_client() -> None:
+    offenders = {
+        str(p.relative_to(PKG)): [m for m in _imports(p) if m.split(".")[0] == "kubernetes"]
+        for p in PKG.rglob("*.py") if "k8s" not in p.relative_to(PKG).parts
+    }
+    assert {k: v for k, v in offenders.items() if v} == {}
+
+
+def test_only_the_locust_subprocess_files_import_locust() -> None:
+    allowed = {"load/locustfile.py", "load/kube_chaos_capture.py"}
+    offenders = {
+        str(p.relative_to(PKG)): [m for m in _imports(p) if m.split(".")[0] in ("locust", "gevent")]
+        for p in PKG.rglob("*.py") if str(p.relative_to(PKG)) not in allowed
+    }
+    assert {k: v for k, v in offenders.items() if v} == {}
