@@ -57,7 +57,7 @@ def cmd_build_image(args: argparse.Namespace) -> int:
     from chaos.cluster import engine, nodeimage
 
     engine.ensure_engine()
-    tag = nodeimage.build_node_image()
+    tag = nodeimage.build_node_image(force=args.force)
     print(tag)
     return 0
 
@@ -100,6 +100,9 @@ def build_parser() -> argparse.ArgumentParser:
     p = csub.add_parser("build-image", help="build the offline kind node image (cached)",
                         description="Build the offline kind node image from Go modules and "
                                     "Debian packages; cached under ~/.cache/kube-chaos.")
+    p.add_argument("--force", action="store_true",
+                   help="rebuild even if the engine holds the image (with an empty "
+                        "KUBE_CHAOS_CACHE, GOCACHE and GOMODCACHE: a cold build)")
     p.set_defaults(handler=cmd_build_image)
 
     from chaos import cli_run

@@ -156,13 +156,18 @@ def node_image_tag(pins: Pins) -> str:
 
 
 def build_node_image(
-    pins: Pins = PINS, root: Path | None = None, progress: Progress | None = None
+    pins: Pins = PINS, root: Path | None = None, progress: Progress | None = None,
+    force: bool = False,
 ) -> str:
-    """Build (or find in the cache) the offline node image; return its tag."""
+    """Build (or find in the cache) the offline node image; return its tag.
+
+    `force` ignores images already in the Docker engine and rebuilds from the cache
+    directory `root` (empty caches give a cold build: how its time is measured).
+    """
     root = root or cache_root()
     progress = progress or Progress()
     tag = node_image_tag(pins)
-    if capture(["docker", "image", "inspect", tag]).returncode == 0:
+    if not force and capture(["docker", "image", "inspect", tag]).returncode == 0:
         progress.cached(f"node image {tag}")
         return tag
     started = time.monotonic()
@@ -175,8 +180,8 @@ def build_node_image(
     )
     pause = gobuild.build_module_main("pause", {}, root, progress)
     kindnetd = gobuild.build_module_main("kindnetd", {}, root, progress)
-    node_base = rootfs.node_rootfs(pins, root, progress)
-    toolbox = rootfs.toolbox_rootfs(pins, root, progress)
+    node_base = rootfs.node_rootfs(pins, root, progress, force)
+    toolbox = rootfs.toolbox_rootfs(pins, root, progress, force)
 
     reg = "registry.k8s.io"
     pause_ref = f"{reg}/pause:{pins.pause}"

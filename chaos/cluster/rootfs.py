@@ -19,12 +19,13 @@ from chaos.errors import BuildFailed
 
 
 def rootfs_image(
-    name: str, packages: tuple[str, ...], pins: Pins, root: Path, progress: Progress
+    name: str, packages: tuple[str, ...], pins: Pins, root: Path, progress: Progress,
+    force: bool = False,
 ) -> str:
     """Return a local image tag holding a debootstrapped Debian with `packages`."""
     key = digest(pins.debian, pins.debian_mirror, *packages)
     tag = f"kube-chaos/rootfs-{name}:{pins.debian}-{key}"
-    if capture(["docker", "image", "inspect", tag]).returncode == 0:
+    if not force and capture(["docker", "image", "inspect", tag]).returncode == 0:
         progress.cached(f"{name} root filesystem ({tag})")
         return tag
     log = root / "logs" / f"rootfs-{name}.log"
@@ -74,9 +75,9 @@ def _install_debootstrap(log: Path) -> None:
                log, env=env, timeout=900)
 
 
-def node_rootfs(pins: Pins, root: Path, progress: Progress) -> str:
-    return rootfs_image("node", NODE_PACKAGES, pins, root, progress)
+def node_rootfs(pins: Pins, root: Path, progress: Progress, force: bool = False) -> str:
+    return rootfs_image("node", NODE_PACKAGES, pins, root, progress, force)
 
 
-def toolbox_rootfs(pins: Pins, root: Path, progress: Progress) -> str:
-    return rootfs_image("toolbox", TOOLBOX_PACKAGES, pins, root, progress)
+def toolbox_rootfs(pins: Pins, root: Path, progress: Progress, force: bool = False) -> str:
+    return rootfs_image("toolbox", TOOLBOX_PACKAGES, pins, root, progress, force)
