@@ -105,7 +105,7 @@ def pending_in(path: Path) -> list[UndoAction]:
             target = rec.get("target")
             actions[ident] = UndoAction(
                 kind=str(rec["kind"]),
-                params={str(k): str(v) for k, v in (params or {}).items()}  # type: ignore[union-attr]
+                params={str(k): str(v) for k, v in (params or {}).items()}
                 if isinstance(params, dict) else {},
                 target={str(k): str(v) for k, v in target.items()}
                 if isinstance(target, dict) else {},

@@ -7,7 +7,7 @@ from functools import cached_property
 from pathlib import Path
 
 from kubernetes import client, config
-from kubernetes.client.rest import ApiException
+from kubernetes.client.exceptions import ApiException
 from kubernetes.config.config_exception import ConfigException
 
 from chaos.errors import ClusterError

@@ -8,7 +8,7 @@ from pathlib import Path
 from typing import Any
 
 from kubernetes import watch
-from kubernetes.client.rest import ApiException
+from kubernetes.client.exceptions import ApiException
 from urllib3.exceptions import HTTPError
 
 from chaos.errors import ClusterError
@@ -39,11 +39,11 @@ def pull_errors(pod: Any) -> list[str]:
 
 def problems_of(kube: Kube, expected_nodes: int) -> list[str]:
     problems: list[str] = []
-    nodes = kube.core.list_node().items
+    nodes: list[Any] = kube.core.list_node().items
     if len(nodes) != expected_nodes:
         problems.append(f"{len(nodes)} nodes registered, expected {expected_nodes}")
     problems += [f"node {n.metadata.name} not Ready" for n in nodes if not node_ready(n)]
-    pods = kube.core.list_namespaced_pod("kube-system").items
+    pods: list[Any] = kube.core.list_namespaced_pod("kube-system").items
     if not pods:
         problems.append("no kube-system pods yet")
     for pod in pods:
@@ -119,8 +119,8 @@ def is_provisioned_by_us(kube: Kube) -> bool:
 def cluster_summary(kubeconfig: Path, context: str) -> dict[str, object]:
     try:
         kube = connect(kubeconfig, context)
-        nodes = kube.core.list_node().items
-        pods = kube.core.list_namespaced_pod("kube-system").items
+        nodes: list[Any] = kube.core.list_node().items
+        pods: list[Any] = kube.core.list_namespaced_pod("kube-system").items
         version = kube.version.get_code().git_version
     except (ApiException, HTTPError, ClusterError, OSError) as exc:
         return {"api": f"unreachable: {exc}"}

@@ -260,7 +260,7 @@ def _watch_once(list_fn: Any, timeout_s: float, *args: Any, **kwargs: Any) -> No
     """Block until the first event of a watch or ``timeout_s``; errors just end the wait."""
     secs = max(1, int(timeout_s))
     try:
-        w: Any = watch.Watch()  # type: ignore[no-untyped-call]
+        w: Any = watch.Watch()
         for _ in w.stream(list_fn, *args, timeout_seconds=secs, _request_timeout=secs + 5,
                           **kwargs):
             w.stop()

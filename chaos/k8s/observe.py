@@ -17,7 +17,7 @@ from collections.abc import Callable
 from typing import Any
 
 from kubernetes import watch
-from kubernetes.client.rest import ApiException
+from kubernetes.client.exceptions import ApiException
 from urllib3.exceptions import HTTPError
 
 from chaos.k8s.client import Kube

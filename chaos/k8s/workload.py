@@ -11,7 +11,7 @@ from typing import Any
 
 import yaml
 from kubernetes import client, utils, watch
-from kubernetes.client.rest import ApiException
+from kubernetes.client.exceptions import ApiException
 from urllib3.exceptions import HTTPError
 
 from chaos.errors import ChaosError, ClusterError
@@ -93,7 +93,8 @@ def release_node_ports(kube: Kube, namespace: str) -> None:
     """Delete the namespace's Services first, so their NodePorts are free for the next test
     at once rather than when namespace finalization gets round to them."""
     try:
-        for svc in kube.core.list_namespaced_service(namespace).items:
+        services: list[Any] = kube.core.list_namespaced_service(namespace).items
+        for svc in services:
             kube.core.delete_namespaced_service(svc.metadata.name, namespace)
     except ApiException as exc:
         if exc.status != 404:
@@ -138,7 +139,8 @@ def _pod_hints(kube: Kube, namespace: str) -> str:
     """Why pods are not ready, in one line each (image errors, pending reasons)."""
     hints = []
     try:
-        for pod in kube.core.list_namespaced_pod(namespace).items:
+        pods: list[Any] = kube.core.list_namespaced_pod(namespace).items
+        for pod in pods:
             for cs in pod.status.container_statuses or []:
                 if cs.state and cs.state.waiting:
                     hints.append(f"{pod.metadata.name}: {cs.state.waiting.reason}")
@@ -152,7 +154,7 @@ def _pod_hints(kube: Kube, namespace: str) -> str:
 
 def node_port_of(kube: Kube, namespace: str, service: str) -> int | None:
     try:
-        svc = kube.core.read_namespaced_service(service, namespace)
+        svc: Any = kube.core.read_namespaced_service(service, namespace)
     except ApiException as exc:
         raise DeployFailed(f"service {namespace}/{service} not found: {exc.reason}") from exc
     for port in svc.spec.ports or []:
