@@ -466,15 +466,54 @@ def _workload(ctx: _Ctx, node: Node, where: str) -> WorkloadSpec:
         _existing_file(ctx, n, f"{where}.manifests[{i}]")
         for i, n in enumerate(_list(ctx, manifests_node, f"{where}.manifests"))
     )
+    selector = m.req("selector", _selector)
+    _check_matches(ctx, m.node_of("selector"), f"{where}.selector", selector, manifests)
     return WorkloadSpec(
         manifests=manifests,
-        selector=m.req("selector", _selector),
+        selector=selector,
         service=m.req("service", _dns_name),
         node_port=m.req("nodePort", _node_port),
         replicas=m.req("replicas", _positive_int),
         url_path=m.get("path", _url_path, "/"),
         namespace_scoped=m.get("namespaceScoped", _bool, True),
     )
+
+
+def _check_matches(ctx: _Ctx, node: Node, where: str, selector: Selector,
+                   manifests: tuple[Path, ...]) -> None:
+    """A selector that matches no pod the manifests create is an error at collection time."""
+    labels = _template_labels(manifests)
+    if labels is None or any(selector.matches(lab) for lab in labels):
+        return
+    have = "; ".join(",".join(f"{k}={v}" for k, v in sorted(lab.items())) for lab in labels)
+    raise ctx.error(node, where, f"{selector.to_label_selector()!r} matches no pod the "
+                                 f"workload manifests create (their pod labels: {have or 'none'})")
+
+
+_WORKLOAD_KINDS = ("Deployment", "StatefulSet", "DaemonSet", "ReplicaSet", "Job")
+
+
+def _template_labels(manifests: tuple[Path, ...]) -> list[dict[str, str]] | None:
+    """Pod labels the manifests will create; None when that cannot be told statically
+    (then the selector is checked against the cluster at run time instead)."""
+    found: list[dict[str, str]] = []
+    try:
+        for path in manifests:
+            for doc in yaml.safe_load_all(path.read_text()):
+                if not isinstance(doc, dict):
+                    continue
+                if doc.get("kind") == "Pod":
+                    labels = (doc.get("metadata") or {}).get("labels") or {}
+                elif doc.get("kind") in _WORKLOAD_KINDS:
+                    template = (doc.get("spec") or {}).get("template") or {}
+                    labels = (template.get("metadata") or {}).get("labels") or {}
+                else:
+                    continue
+                if labels:
+                    found.append({str(k): str(v) for k, v in labels.items()})
+    except (OSError, yaml.YAMLError):
+        return None
+    return found or None  # no pod templates at all (an operator's CR, say): check at run time
 
 
 def _load(ctx: _Ctx, node: Node, where: str, workload: WorkloadSpec) -> LoadProfile:
@@ -554,6 +593,9 @@ def _fault(ctx: _Ctx, node: Node, where: str, workload: WorkloadSpec) -> FaultSp
 
     if ftype in ("pod-kill", "container-kill", "probe-break"):
         selector = m.get("selector", _selector, workload.selector)
+        if m.has("selector"):
+            _check_matches(ctx, m.node_of("selector"), f"{where}.selector", selector,
+                           workload.manifests)
         count, percent = _count_or_percent(m)
         if ftype == "pod-kill":
             return PodKill(

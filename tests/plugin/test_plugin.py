@@ -104,3 +104,13 @@ def test_seed_is_reported_in_the_header_and_taken_from_ini(pytester: pytest.Pyte
     pytester.makepyfile("def test_x():\n    pass\n")
     result = pytester.runpytest()
     result.stdout.fnmatch_lines(["kube-chaos: seed 1234, run *-1234"])
+
+
+def test_selector_matching_no_pod_is_a_collection_error(project: pytest.Pytester) -> None:
+    (project.path / "bad.yaml").write_text(GOOD.replace("selector: {app: httpd}",
+                                                        "selector: {app: htpd}"))
+    result = project.runpytest("--collect-only", "-q")
+    out = result.stdout.str()
+    assert ("bad.yaml:7: spec.workload.selector: 'app=htpd' matches no pod the workload "
+            "manifests create") in out
+    assert "Traceback" not in out
