@@ -82,6 +82,7 @@ class FaultRecoveryDict(TypedDict):
 
 class RecoveryDict(TypedDict):
     recovery_seconds: float | None
+    errors_stopped_after_seconds: float | None
     restarts: int | None
     faults: list[FaultRecoveryDict]
 

@@ -180,6 +180,7 @@ def build_report(data: ReportData) -> ReportDict:
         "load": load,
         "recovery": {
             "recovery_seconds": _num(data.recovery_seconds, 4),
+            "errors_stopped_after_seconds": _num(_errors_stopped_after(data), 4),
             "restarts": data.restarts,
             "faults": per_fault,
         },
@@ -193,6 +194,16 @@ def build_report(data: ReportData) -> ReportDict:
         },
         "versions": versions,
     }
+
+
+def _errors_stopped_after(data: ReportData) -> float | None:
+    """Seconds from the first fault until the load's errors stopped for good (0.0: the fault
+    caused none; None: still failing at the end of the load)."""
+    if data.fault_window is None or not data.records:
+        return None
+    fault_t = data.fault_window[0]
+    again = tl.steady_again_at(data.records, fault_t, data.bucket_s)
+    return None if again is None else max(0.0, again - fault_t)
 
 
 def write_report(directory: str | os.PathLike[str], data: ReportData) -> Path:

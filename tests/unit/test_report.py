@@ -177,3 +177,11 @@ def test_compare() -> None:
     row = next(line for line in lines if " seed " in line)
     assert row.split() == ["seed", "1234", "1234"]
     assert any(line.split()[:4] == ["*", "verdict", "fail", "pass"] for line in lines)
+
+
+def test_errors_stopped_after_is_measured_from_the_fault(tmp_path: Path) -> None:
+    raw = json.loads(write_report(tmp_path, data(outage_to=5.3)).read_text())
+    # fault at 2.9 s, failures from 3.0 s until 5.3 s: errors stop 2.4 s after the fault
+    assert raw["recovery"]["errors_stopped_after_seconds"] == pytest.approx(2.4, abs=0.11)
+    still_failing = json.loads(write_report(tmp_path / "b", data(outage_to=99)).read_text())
+    assert still_failing["recovery"]["errors_stopped_after_seconds"] is None
