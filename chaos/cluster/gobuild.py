@@ -91,7 +91,7 @@ def build_kubernetes(pins: Pins, root: Path, progress: Progress) -> Path:
     log = root / "logs" / f"kubernetes-{pins.kubernetes}.log"
     with progress.step(
         f"building Kubernetes {pins.kubernetes} ({', '.join(KUBE_COMMANDS)}); "
-        f"cold: 15-40 min on 2 cores, log {log}"
+        f"about 6 min cold on 2 cores, log {log}"
     ):
         info = _module_info("k8s.io/kubernetes", pins.kubernetes, src, log)
         upstream = Path(info["GoMod"]).read_text()
