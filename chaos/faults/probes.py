@@ -189,7 +189,8 @@ class ProbeBreakFault:
                     t.restarts_after = kprobes.restart_count(pod)
                     if t.restarted_s is None and t.restarts_after > t.restarts_before:
                         t.restarted_s = now - t.broken_at
-                        ctx.emit("restart", t.name, f"restartCount {t.restarts_after}")
+                        # an "event", not a "restart": the observer already counts restarts
+                        ctx.emit("event", t.name, f"restartCount now {t.restarts_after}")
                 if phase == "break" and t.left_endpoints_s is None and t.name not in ready:
                     t.left_endpoints_s = now - since
                     ctx.emit("endpoint-removed", t.name, "probe-break")
