@@ -61,8 +61,10 @@ def server() -> Iterator[Server]:
 
 def test_failure_window_shows_in_the_timeline(server: Server, tmp_path: Path) -> None:
     now = time.time()
+    # 6 s of run time: locust may take 2-3 s to start on a loaded 2-core machine, and the
+    # failure window plus a stretch of successes after it must still fit in what is left.
     with LoadRun.start(
-        server.url, users=2, spawn_rate=10, max_duration_s=3, wait_s=0.05, out_dir=tmp_path
+        server.url, users=2, spawn_rate=10, max_duration_s=6, wait_s=0.05, out_dir=tmp_path
     ) as run:
         # Live view: steady state is visible while the load runs (as before a fault).
         deadline = time.monotonic() + 20
