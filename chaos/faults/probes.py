@@ -79,7 +79,8 @@ class ProbeBreakFault:
         predicted = None
         window: list[int] | None = None
         kill_decided: dict[str, float | None] = {}
-        if spec.probe == "liveness":
+        if spec.probe in ("liveness", "startup"):
+            # startup: counted from the break, which also restarts the container (≈ same time)
             s = targets[0].settings
             predicted = s.initial_delay_s + s.period_s * s.failure_threshold
             # from the break, on the kubelet's probe grid: the first failing probe comes
@@ -103,6 +104,7 @@ class ProbeBreakFault:
             "kill_decided_after_s": kill_decided,
             "restart_count_before": {t.name: t.restarts_before for t in targets},
             "restart_count_after": {t.name: t.restarts_after for t in targets},
+            "forced_restart_into_startup": spec.probe == "startup",
             "left_endpoints_after_s": {t.name: _r(t.left_endpoints_s) for t in targets},
             "rejoined_endpoints_after_clear_s": {t.name: _r(t.rejoined_endpoints_s)
                                                  for t in targets},
@@ -153,9 +155,10 @@ class ProbeBreakFault:
                 warnings.append(
                     f"{name}: the {spec.probe} probe shares port {settings.port} with the "
                     f"{' and '.join(sharing)} probe(s): blocking it breaks them too")
-        if spec.probe == "startup":
-            warnings.append("a startup probe runs only until it first succeeds: the break shows "
-                            "only if the container restarts while it is in place")
+        if spec.probe == "startup" and spec.method != "network":
+            raise InjectionFailed(
+                "probe-break startup needs method: network: a startup probe only runs after a "
+                "container (re)start, and the workload's admin state does not survive one")
         return _Target(name=name, uid=pod.metadata.uid, node=pod.spec.node_name or "",
                        settings=settings, restarts_before=kprobes.restart_count(pod))
 
@@ -175,6 +178,23 @@ class ProbeBreakFault:
             self.pending.append(t.action)
             ctx.emit("fault-start", t.name, f"probe-break {spec.probe} (network, port {port})")
             kprobes.block(t.node, t.uid, table, port, kprobes.node_addresses(t.node))
+            if spec.probe == "startup":
+                self._restart_into_startup(ctx, t)
+
+    @staticmethod
+    def _restart_into_startup(ctx: FaultContext, t: _Target) -> None:
+        """A startup probe runs only until it first succeeds, so a running container has none.
+        Kill its main process (the pod and its network namespace, with the block, survive):
+        the kubelet restarts it, its startup probe now never passes, and Kubernetes must kill
+        and restart it again after initialDelaySeconds + periodSeconds x failureThreshold."""
+        pod = kprobes.read_pod(ctx.kube, ctx.namespace, t.name)
+        view = kpods.view(pod) if pod is not None else None
+        cid = next(iter(view.container_ids.values()), None) if view is not None else None
+        if view is None or cid is None:
+            raise InjectionFailed(f"probe-break startup: {t.name} has no running container")
+        ctx.emit("event", t.name, "probe-break startup: container restarted into its startup "
+                                  "probe")
+        kpods.kill_container_on_node(view.node, cid, "KILL")
 
     def _observe(self, ctx: FaultContext, targets: list[_Target], since: float, until: float,
                  phase: str) -> None:

@@ -102,3 +102,15 @@ def test_liveness_break_restarts_the_container_once(chaos_experiment) -> None:
     assert details["predicted_restart_latency_s"] == 6
     assert details["kill_decided_after_s"][pod] is not None
     assert details["kill_decided_after_s"][pod] <= 6 + 1.5
+
+
+def test_startup_break_gets_the_container_killed_by_its_startup_probe(chaos_experiment) -> None:
+    result = chaos_experiment(EXPERIMENTS / "startup-break.yaml")
+    assert result.verdict == "pass", [str(s) for s in result.slas]
+    assert result.restarts == 2, "our restart into the startup probe, then the kubelet's kill"
+    details = _details(result)
+    (pod,) = result.faults[0].targets
+    assert details["predicted_restart_latency_s"] == 30
+    events = _report(result)["timeline"]["events"]
+    assert any(e["name"] == pod and "failed startup probe" in e["detail"] for e in events)
+    assert not any(e["kind"] == "pod-deleted" and e["name"] == pod for e in events)
