@@ -122,3 +122,21 @@ def test_cluster_down_leaves_no_containers_or_kubeconfig(chaos_env: RunEnv) -> N
     if user_kubeconfig.exists():
         assert "kind-kc-downtest" not in user_kubeconfig.read_text()
     assert cfg.name not in kind.existing_clusters(kind.kind_binary(Progress(quiet=True)))
+
+
+def test_taken_port_is_a_one_paragraph_error_not_a_traceback(chaos_env: RunEnv) -> None:
+    import socket
+    import subprocess
+    import sys
+
+    _expected_nodes(chaos_env)
+    with socket.socket() as sock:
+        sock.bind(("127.0.0.1", 31080))
+        sock.listen()
+        proc = subprocess.run(
+            [sys.executable, "-m", "chaos.cli", "cluster", "up", "--name", "kc-porttest",
+             "--port-offset", "1000"], capture_output=True, text=True, timeout=120, check=False)
+    assert proc.returncode == 2
+    assert "Port 127.0.0.1:31080 is already taken" in proc.stderr
+    assert "Traceback" not in proc.stderr
+    assert kind.node_containers("kc-porttest") == [], "nothing was created"
