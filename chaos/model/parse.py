@@ -619,6 +619,11 @@ def _fault(ctx: _Ctx, node: Node, where: str, workload: WorkloadSpec) -> FaultSp
             )
         probe = m.get("probe", _enum("readiness", "liveness", "startup"), "readiness")
         method = m.get("method", _enum("network", "admin"), "network")
+        if probe == "startup" and method == "admin":
+            raise ctx.error(
+                m.node_of("method"), f"{where}.method",
+                "a startup probe break needs method: network (a startup probe only runs after "
+                "a container restart, and the workload's admin state does not survive one)")
         return ProbeBreak(
             delay_s=delay,
             selector=selector,

@@ -38,10 +38,11 @@ GOOD_VARIANTS = [
     (FAULT_BLOCK, "    - {type: cordon, nodes: [kind-worker], duration: 30s}\n"),
     (FAULT_BLOCK, "    - {type: drain, nodeSelector: {role: web}, timeout: 2m}\n"),
     (FAULT_BLOCK, "    - {type: node-loss, mode: pause}\n"),
-    (FAULT_BLOCK, "    - {type: probe-break, probe: startup, method: admin}\n"),
+    (FAULT_BLOCK, "    - {type: probe-break, probe: startup, method: network}\n"),
     ("  expect: pass", "  expect: fail\n  seed: 42"),
 ]
 BAD_VARIANTS = [
+    (FAULT_BLOCK, "    - {type: probe-break, probe: startup, method: admin}\n"),
     ("    users: 10", "    userz: 10"),
     ("    users: 10", "    users: many"),
     ("    users: 10", "    users: 0"),
