@@ -14,7 +14,7 @@ import contextlib
 import random
 import re
 import time
-from collections.abc import Callable, Generator, Iterator, Sequence
+from collections.abc import Callable, Generator, Iterator
 from dataclasses import dataclass, field, replace
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
@@ -357,8 +357,6 @@ class ExperimentItem(pytest.Item):
         self.experiment = experiment
 
     def runtest(self) -> None:
-        from chaos.plan.slas import verdict
-
         try:
             env = _environment(self.config)
         except ChaosError as exc:
@@ -373,7 +371,6 @@ class ExperimentItem(pytest.Item):
                     "negative control held every SLA, but it was expected to breach at least "
                     f"one: the harness did not detect the failure (report: {result.report_path})")
             raise SLAViolated(result.slas, self.experiment.name)
-        assert verdict(result.slas, self.experiment.expect) == "pass"
 
     def repr_failure(self, excinfo: pytest.ExceptionInfo[BaseException],
                      style: Any = None) -> str:
@@ -419,12 +416,3 @@ def pytest_terminal_summary(terminalreporter: Any, config: pytest.Config) -> Non
     terminalreporter.write_line(summary_table(rows))
     reports = {str(r.report_path.parent.parent) for r in state.results if r.report_path}
     terminalreporter.write_line(f"reports: {', '.join(sorted(reports))}  (seed {state.seed})")
-
-
-def experiments_in(paths: Sequence[Path]) -> list[Path]:
-    """YAML files among `paths` that are kube-chaos experiments (used by the CLI)."""
-    out = []
-    for p in paths:
-        files = sorted(p.rglob("*.y*ml")) if p.is_dir() else [p]
-        out += [f for f in files if EXPERIMENT_RE.search(f.read_text(errors="replace")[:4096])]
-    return out

@@ -238,13 +238,14 @@ def run_experiment(exp: Experiment, env: RunEnv) -> ExperimentResult:
                                     steady_state_restored=steady_restored, drain_blocked=blocked)
             sla_results = pslas.evaluate(exp.slas, obs)
         verdict = pslas.verdict(sla_results, exp.expect, errored=error is not None)
+        server = _safe_version(env)  # once, for both the cluster and versions sections
         failed[0] = verdict != "pass"
         fault_records = tuple(_fault_record(i, exp, o) for i, o in enumerate(outcomes))
         data = ReportData(
             experiment=exp, seed=seed, started_at=started_wall, ended_at=ended, verdict=verdict,
             records=records, events=tuple(events), faults=fault_records,
             fault_window=fault_window, slas=tuple(sla_results), recovery_seconds=recovery_s,
-            restarts=restarts, cluster=_cluster_info(env, ns), versions=_versions(env),
+            restarts=restarts, cluster=_cluster_info(env, ns, server), versions=_versions(server),
             error=error)
         report_path = write_report(out_dir, data)
         phase("report")
@@ -347,10 +348,10 @@ def _fault_record(index: int, exp: Experiment, o: FaultOutcome) -> FaultRecord:
                        ended_at=o.ended_at, figures=figures, details=dict(o.details))
 
 
-def _cluster_info(env: RunEnv, namespace: str) -> dict[str, str | int | float | bool | list[str]
-                                                        | None]:
+def _cluster_info(env: RunEnv, namespace: str, server: str | None
+                  ) -> dict[str, str | int | float | bool | list[str] | None]:
     return {"context": env.kube.context, "kind_cluster": env.cluster_name,
-            "namespace": namespace, "server_version": _safe_version(env)}
+            "namespace": namespace, "server_version": server}
 
 
 def _safe_version(env: RunEnv) -> str | None:
@@ -360,14 +361,13 @@ def _safe_version(env: RunEnv) -> str | None:
         return None
 
 
-def _versions(env: RunEnv) -> dict[str, str]:
+def _versions(server: str | None) -> dict[str, str]:
     out = {"kube-chaos": KUBE_CHAOS_VERSION, "python": platform.python_version(),
            "kubernetes-client": client_version()}
     with contextlib.suppress(Exception):
         import importlib.metadata as md
 
         out["locust"] = md.version("locust")
-    server = _safe_version(env)
     if server:
         out["kubernetes"] = server
     return out

@@ -204,7 +204,3 @@ def ensure_loaded(cfg: ClusterConfig, image: str, progress: Progress | None = No
     load_image(cfg, image, progress)
     loaded[image] = want
     record.write_text(json.dumps(loaded, indent=1))
-
-
-def cluster_json(cfg: ClusterConfig) -> str:
-    return json.dumps(status(cfg), indent=2, default=str)

@@ -21,7 +21,7 @@ from chaos.cluster.cache import cache_root, digest, file_digest
 from chaos.cluster.progress import Progress
 from chaos.cluster.shell import capture, run_logged
 from chaos.cluster.versions import PINS, Pins
-from chaos.errors import BuildFailed
+from chaos.errors import BuildFailed, DiskShort
 
 FILES = Path(__file__).parent / "files"
 KINDNETD_REPO = "docker.io/kube-chaos/kindnetd"
@@ -291,8 +291,6 @@ def _check_kubeadm_images(kubeadm: Path, pins: Pins, have: set[str], root: Path)
 
 
 def _check_disk(root: Path, progress: Progress) -> None:
-    from chaos.errors import DiskShort
-
     root.mkdir(parents=True, exist_ok=True)
     for where in (root, Path("/var/lib/docker") if Path("/var/lib/docker").exists() else root):
         free = shutil.disk_usage(where).free / 2**30

@@ -12,7 +12,7 @@ from dataclasses import dataclass, field
 
 from chaos.errors import InjectionFailed, NotEnoughTargets
 from chaos.faults.base import FaultContext, FaultOutcome
-from chaos.faults.undo import run_undo
+from chaos.faults.undo import undo_pending
 from chaos.journal import UndoAction
 from chaos.k8s import nodes as knodes
 from chaos.k8s import pods as kpods
@@ -61,23 +61,6 @@ def _hold(ctx: FaultContext, seconds: float | None) -> float:
     return held
 
 
-def _undo_all(ctx: FaultContext, actions: list[UndoAction]) -> list[str]:
-    """Run recorded undos newest first, marking each done; returns the errors (never raises)."""
-    errors: list[str] = []
-    while actions:
-        action = actions.pop()
-        try:
-            run_undo(action)
-        except Exception as exc:  # undo must go on with the rest
-            ctx.journal.done(action, error=str(exc))
-            errors.append(f"{action.describe()}: {exc}")
-        else:
-            ctx.journal.done(action)
-            ctx.emit("fault-end", action.params.get("node", action.params.get("pod", "")),
-                     action.kind)
-    return errors
-
-
 def _cordon_journaled(ctx: FaultContext, nodes: tuple[str, ...],
                       pending: list[UndoAction]) -> list[str]:
     """Cordon each node, journaling `uncordon` first; nodes already cordoned are left alone."""
@@ -107,14 +90,14 @@ class CordonFault:
         try:
             already = _cordon_journaled(ctx, targets, self.pending)
         except BaseException:
-            _undo_all(ctx, self.pending)
+            undo_pending(ctx, self.pending)
             raise
         outcome.undo = list(self.pending)
         outcome.details = {"duration_s": self.spec.duration_s, "already_cordoned": already}
         if self.spec.duration_s is not None:
             held = _hold(ctx, self.spec.duration_s)
             outcome.details["held_s"] = round(held, 3)
-            errors = _undo_all(ctx, self.pending)
+            errors = undo_pending(ctx, self.pending)
             if errors:
                 outcome.details["undo_errors"] = errors
         outcome.ended_at = time.time()
@@ -122,7 +105,7 @@ class CordonFault:
 
     def undo(self, ctx: FaultContext) -> list[str]:
         """Uncordon what this fault cordoned (idempotent); returns errors instead of raising."""
-        return _undo_all(ctx, self.pending)
+        return undo_pending(ctx, self.pending)
 
 
 @dataclass
@@ -137,7 +120,7 @@ class DrainFault:
         try:
             _cordon_journaled(ctx, targets, self.pending)
         except BaseException:
-            _undo_all(ctx, self.pending)
+            undo_pending(ctx, self.pending)
             raise
         outcome.undo = list(self.pending)
         clock = ctx.clock
@@ -223,7 +206,7 @@ class DrainFault:
 
     def undo(self, ctx: FaultContext) -> list[str]:
         """Uncordon the drained nodes (the runner calls this at the end of the experiment)."""
-        return _undo_all(ctx, self.pending)
+        return undo_pending(ctx, self.pending)
 
 
 @dataclass
@@ -280,7 +263,7 @@ class NodeLossFault:
         finally:
             restored_at = clock.monotonic()
             outcome.undo = list(self.pending)
-            errors = _undo_all(ctx, self.pending)
+            errors = undo_pending(ctx, self.pending)
         ready_after: dict[str, float | None] = {}
         for node in targets:
             budget = max(0.0, ctx.remaining())
@@ -302,7 +285,7 @@ class NodeLossFault:
         return outcome
 
     def undo(self, ctx: FaultContext) -> list[str]:
-        return _undo_all(ctx, self.pending)
+        return undo_pending(ctx, self.pending)
 
 
 def _workload_tolerations(ctx: FaultContext) -> dict[str, int | None]:

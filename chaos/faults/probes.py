@@ -14,7 +14,7 @@ from typing import Any
 
 from chaos.errors import InjectionFailed
 from chaos.faults.base import FaultContext, FaultOutcome
-from chaos.faults.undo import run_undo
+from chaos.faults.undo import undo_pending
 from chaos.journal import UndoAction
 from chaos.k8s import pods as kpods
 from chaos.k8s import probes as kprobes
@@ -116,19 +116,7 @@ class ProbeBreakFault:
         return outcome
 
     def undo(self, ctx: FaultContext) -> list[str]:
-        errors: list[str] = []
-        while self.pending:
-            action = self.pending.pop()
-            try:
-                run_undo(action)
-            except Exception as exc:  # keep undoing the other pods
-                ctx.journal.done(action, error=str(exc))
-                errors.append(f"{action.describe()}: {exc}")
-            else:
-                ctx.journal.done(action)
-                ctx.emit("fault-end", action.params.get("pod", ""),
-                         f"probe-break {self.spec.probe} cleared")
-        return errors
+        return undo_pending(ctx, self.pending, f"probe-break {self.spec.probe} cleared")
 
     # --- steps ---------------------------------------------------------------------------------
 

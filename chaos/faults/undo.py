@@ -9,12 +9,16 @@ from __future__ import annotations
 
 from collections.abc import Callable, Iterable, Mapping
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 from chaos.errors import RollbackFailed
 from chaos.journal import Journal, UndoAction
 from chaos.k8s import nodes as knodes
 from chaos.k8s import probes as kprobes
 from chaos.k8s.client import Kube, connect
+
+if TYPE_CHECKING:
+    from chaos.faults.base import FaultContext
 
 Handler = Callable[[UndoAction], None]
 
@@ -114,6 +118,26 @@ def run_undo(action: UndoAction, handlers: Mapping[str, Handler] | None = None) 
         raise
     except Exception as exc:
         raise RollbackFailed(f"{action.describe()}: {exc}") from exc
+
+
+def undo_pending(ctx: FaultContext, actions: list[UndoAction],
+                 detail: str | None = None) -> list[str]:
+    """Run a fault's recorded undos newest first, marking each in the journal; returns the
+    errors (never raises: one stuck undo must not strand the others). Each success emits a
+    `fault-end` event with `detail` (default: the undo's kind)."""
+    errors: list[str] = []
+    while actions:
+        action = actions.pop()
+        try:
+            run_undo(action)
+        except Exception as exc:  # undo must go on with the rest
+            ctx.journal.done(action, error=str(exc))
+            errors.append(f"{action.describe()}: {exc}")
+        else:
+            ctx.journal.done(action)
+            ctx.emit("fault-end", action.params.get("node", action.params.get("pod", "")),
+                     detail or action.kind)
+    return errors
 
 
 RollbackResult = tuple[UndoAction, str | None]

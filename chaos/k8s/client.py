@@ -7,7 +7,6 @@ from functools import cached_property
 from pathlib import Path
 
 from kubernetes import client, config
-from kubernetes.client.exceptions import ApiException
 from kubernetes.config.config_exception import ConfigException
 
 from chaos.errors import ClusterError
@@ -62,11 +61,3 @@ def client_version() -> str:
     import kubernetes
 
     return str(kubernetes.__version__)
-
-
-def status_of(exc: BaseException) -> int | None:
-    return exc.status if isinstance(exc, ApiException) else None
-
-
-def is_not_found(exc: BaseException) -> bool:
-    return status_of(exc) == 404

@@ -49,11 +49,15 @@ def test_pod_kill_on_replicated_workload_keeps_serving(chaos_experiment, request
 def test_negative_control_single_replica_breaks_continuity(chaos_experiment) -> None:
     """The same pod kill with one replica must be *reported* as an outage."""
     exp = load_experiment(EXPERIMENTS / "pod-kill-single-negative.yaml")
-    result = chaos_experiment(replace(exp, expect="pass"))  # judge it as a normal experiment
+    # judged as a normal experiment; recovery must be seen to exceed a 1 s threshold too
+    exp = replace(exp, expect="pass", slas=replace(exp.slas, max_recovery_s=1.0))
+    result = chaos_experiment(exp)
     assert result.error is None
     assert result.verdict == "fail"
     outage = result.sla("maxOutage")
     assert not outage.passed and outage.observed is not None and outage.observed > 1.0
+    recovery = result.sla("maxRecovery")
+    assert not recovery.passed and recovery.observed is not None and recovery.observed > 1.0
     report = _report(result)
     assert report["load"]["longest_outage_seconds"] > 1.0
     assert report["load"]["outages"], "the report lists the outage window"
