@@ -53,6 +53,14 @@ def cmd_cluster_status(args: argparse.Namespace) -> int:
     return 0 if state.get("exists") else 1
 
 
+def cmd_cluster_load(args: argparse.Namespace) -> int:
+    from chaos.cluster import images
+
+    loaded = images.provide(_cluster_config(args), args.images)
+    print(f"loaded into {args.name!r}: {', '.join(loaded)}")
+    return 0
+
+
 def cmd_build_image(args: argparse.Namespace) -> int:
     from chaos.cluster import engine, nodeimage
 
@@ -97,6 +105,12 @@ def build_parser() -> argparse.ArgumentParser:
         p = csub.add_parser(name, help=help_text, description=help_text)
         _add_cluster_options(p)
         p.set_defaults(handler=handler)
+    help_text = ("copy images from the local Docker engine into every node of the cluster "
+                 "(no registry needed); kube-chaos's own workload images are built first")
+    p = csub.add_parser("load", help=help_text, description=help_text)
+    p.add_argument("images", nargs="+", metavar="IMAGE", help="image reference, e.g. myapp:1.2")
+    _add_cluster_options(p)
+    p.set_defaults(handler=cmd_cluster_load)
     p = csub.add_parser("build-image", help="build the offline kind node image (cached)",
                         description="Build the offline kind node image from Go modules and "
                                     "Debian packages; cached under ~/.cache/kube-chaos.")

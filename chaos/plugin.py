@@ -14,7 +14,7 @@ import contextlib
 import random
 import re
 import time
-from collections.abc import Callable, Generator, Iterator
+from collections.abc import Callable, Generator, Iterator, Sequence
 from dataclasses import dataclass, field, replace
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
@@ -135,13 +135,11 @@ def _environment(config: pytest.Config) -> RunEnv:
     if kubeconfig is None:
         from chaos.cluster import kind
         from chaos.cluster.config import ClusterConfig
-        from chaos.cluster.workload_image import build_httpd
 
         cfg = ClusterConfig(name=_option(config, "chaos_cluster_name") or "kube-chaos")
         info = kind.up(cfg)
         if not info.reused:
             state.created_cluster = cfg.name
-        kind.ensure_loaded(cfg, build_httpd(src=_httpd_src(config)))
         kubeconfig, context, cluster_name = str(info.kubeconfig), info.context, cfg.name
     else:
         kubeconfig = str(Path(kubeconfig).expanduser())
@@ -157,8 +155,23 @@ def _environment(config: pytest.Config) -> RunEnv:
         seed=state.seed, cluster_name=cluster_name,
         journal=Journal.for_run(state.run_id),
         keep_namespace=_option(config, "chaos_keep_namespace") or "never",
-        allow_contexts=tuple(allow), log=log)
+        allow_contexts=tuple(allow), log=log,
+        provide_images=_image_provider(cluster_name) if cluster_name else None)
     return state.env
+
+
+def _image_provider(cluster_name: str) -> Callable[[Sequence[str], Sequence[str]], None]:
+    """Images reach a kind cluster by copying, not pulling: what an experiment lists, plus the
+    built-in workload images its manifests run (built here, only when used)."""
+
+    def provide(required: Sequence[str], referenced: Sequence[str]) -> None:
+        from chaos.cluster import images
+        from chaos.cluster.config import ClusterConfig
+
+        images.provide(ClusterConfig(name=cluster_name),
+                       [*required, *images.builtin_among(referenced)])
+
+    return provide
 
 
 def _roll_back_orphans(context: str, reporter: Any) -> None:
@@ -177,11 +190,6 @@ def _roll_back_orphans(context: str, reporter: Any) -> None:
                             f"run on {context}:", yellow=True)
         for action, error in results:
             reporter.write_line(f"  {action.describe()}: {error or 'undone'}")
-
-
-def _httpd_src(config: pytest.Config) -> Path | None:
-    candidate = Path(config.rootpath) / "experiments" / "workloads" / "httpd"
-    return candidate if (candidate / "main.go").exists() else None
 
 
 def pytest_sessionfinish(session: pytest.Session) -> None:
@@ -239,15 +247,20 @@ def chaos_namespace(chaos_env: RunEnv, request: pytest.FixtureRequest) -> Iterat
 
 @pytest.fixture
 def chaos_deploy(chaos_env: RunEnv, chaos_namespace: str) -> Callable[..., list[str]]:
-    """Deploy manifests into the test's namespace and wait for every Deployment's rollout."""
+    """Deploy manifests into the test's namespace (their images loaded first, on kind) and wait
+    for every Deployment, StatefulSet and DaemonSet to roll out; returns their names."""
     from chaos.k8s import workload as kw
+    from chaos.plan import manifests as pm
 
-    def deploy(*manifests: str | Path, timeout_s: float = 120.0) -> list[str]:
-        docs = kw.apply_manifests(chaos_env.kube, chaos_namespace, [Path(m) for m in manifests])
-        names = kw.deployments_in(docs)
-        for name in names:
-            kw.wait_rollout(chaos_env.kube, chaos_namespace, name, timeout_s)
-        return names
+    def deploy(*manifests: str | Path, images: Sequence[str] = (),
+               timeout_s: float = 120.0) -> list[str]:
+        docs = kw.read_manifests([Path(m) for m in manifests])
+        if chaos_env.provide_images is not None:
+            chaos_env.provide_images(images, pm.referenced_images(d for _, d in docs))
+        kw.apply_documents(chaos_env.kube, chaos_namespace, docs)
+        refs = pm.rollout_targets(d for _, d in docs)
+        kw.wait_rollouts(chaos_env.kube, chaos_namespace, refs, timeout_s)
+        return [r.name for r in refs]
 
     return deploy
 

@@ -9,7 +9,7 @@ from __future__ import annotations
 
 import contextlib
 import platform
-from collections.abc import Callable, Iterator
+from collections.abc import Callable, Iterator, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
 
@@ -25,6 +25,7 @@ from chaos.k8s.observe import Observer, quiet_stop
 from chaos.load.runner import LoadError, LoadRun
 from chaos.model.experiment import Experiment
 from chaos.model.timeline import RequestRecord, SLAResult
+from chaos.plan import manifests as pmanifests
 from chaos.plan import recovery as prec
 from chaos.plan import slas as pslas
 from chaos.plan import timeline as ptl
@@ -47,6 +48,10 @@ class RunEnv:
     allow_contexts: tuple[str, ...] = ()
     clock: Clock = field(default_factory=SystemClock)
     log: Callable[[str], None] = lambda _msg: None
+    # (required, referenced): copies the required images, and those it can build among the
+    # referenced ones, into the cluster's nodes (kind, no registry); None where the cluster
+    # pulls its images itself
+    provide_images: Callable[[Sequence[str], Sequence[str]], None] | None = None
 
 
 @dataclass
@@ -149,9 +154,11 @@ def run_experiment(exp: Experiment, env: RunEnv) -> ExperimentResult:
     with _namespace(env, exp, failed) as ns:
         try:
             env.log(f"[{exp.name}] deploying into namespace {ns}")
-            docs = kw.apply_manifests(env.kube, ns, exp.workload.manifests)
-            for name in kw.deployments_in(docs):
-                kw.wait_rollout(env.kube, ns, name, timeout_s=min(120.0, _left(clock, deadline)))
+            manifests = kw.read_manifests(exp.workload.manifests)
+            _provide_images(env, exp, [doc for _, doc in manifests])
+            docs = kw.apply_documents(env.kube, ns, manifests)
+            kw.wait_rollouts(env.kube, ns, pmanifests.rollout_targets(docs),
+                             timeout_s=min(120.0, _left(clock, deadline)))
             port = kw.node_port_of(env.kube, ns, exp.workload.service)
             if port != exp.workload.node_port:
                 raise InjectionFailed(
@@ -258,6 +265,18 @@ def run_experiment(exp: Experiment, env: RunEnv) -> ExperimentResult:
         error_rate_during_fault=ptl.error_rate(records, *fault_window) if fault_window else None,
         restarts=restarts, faults=outcomes, report_path=report_path, namespace=ns, error=error,
         records=records, phases=phases)
+
+
+def _provide_images(env: RunEnv, exp: Experiment, docs: Sequence[dict[str, object]]) -> None:
+    """Images the workload needs, onto the nodes before anything is created: the ones the
+    experiment lists, and the ones the manifests run (the provider builds those it knows and
+    skips the rest, which the cluster must then pull)."""
+    if env.provide_images is None:
+        if exp.workload.images:
+            env.log(f"[{exp.name}] spec.workload.images ignored: {env.kube.context} is not a kind "
+                    "cluster kube-chaos can load images into; its nodes must pull them")
+        return
+    env.provide_images(exp.workload.images, pmanifests.referenced_images(docs))
 
 
 def _unique_dir(parent: Path, name: str) -> Path:

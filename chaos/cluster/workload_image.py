@@ -1,8 +1,9 @@
-"""Build the bundled target workload image (experiments/workloads/httpd) locally.
+"""Build the bundled target workload image (chaos/workloads/httpd, shipped in the package).
 
 No base image is pulled: a static Go binary goes into a FROM-scratch image.
 The tag carries a digest of the sources, so a changed workload is rebuilt and
-re-loaded while an unchanged one costs nothing.
+re-loaded while an unchanged one costs nothing. Built only when an experiment's
+manifests run it (see chaos.cluster.images), never at session start.
 """
 
 from __future__ import annotations
@@ -15,24 +16,14 @@ from chaos.cluster.progress import Progress
 from chaos.cluster.shell import capture, run_logged
 
 DEFAULT_TAG = "kube-chaos/httpd:dev"
-
-
-def httpd_source(repo: Path | None = None) -> Path:
-    """experiments/workloads/httpd of this checkout (the package is used from a clone)."""
-    candidates = [repo] if repo else []
-    candidates += [Path.cwd(), Path(__file__).resolve().parents[2]]
-    for base in candidates:
-        src = base / "experiments" / "workloads" / "httpd"
-        if (src / "main.go").exists():
-            return src
-    raise FileNotFoundError("experiments/workloads/httpd/main.go not found")
+HTTPD_SOURCE = Path(__file__).resolve().parents[1] / "workloads" / "httpd"
 
 
 def build_httpd(tag: str = DEFAULT_TAG, src: Path | None = None,
                 progress: Progress | None = None) -> str:
     """Build `tag` from source unless the engine already holds this exact build."""
     progress = progress or Progress()
-    src = src or httpd_source()
+    src = src or HTTPD_SOURCE
     key = file_digest(src / "main.go", src / "go.mod", src / "Dockerfile")
     have = capture(["docker", "image", "inspect", "--format",
                     "{{index .Config.Labels \"kube-chaos.source\"}}", tag]).stdout.strip()

@@ -16,6 +16,8 @@ from urllib3.exceptions import HTTPError
 
 from chaos.errors import ChaosError, ClusterError
 from chaos.k8s.client import Kube
+from chaos.plan import rollout
+from chaos.plan.manifests import WorkloadRef
 
 MANAGED = {"app.kubernetes.io/managed-by": "kube-chaos"}
 
@@ -55,24 +57,39 @@ def delete_namespace(kube: Kube, name: str, wait_s: float = 0) -> None:
         time.sleep(0.5)
 
 
-def apply_manifests(kube: Kube, namespace: str, manifests: Sequence[Path]) -> list[dict[str, Any]]:
-    """Create every object of the manifest files in `namespace`; return the documents."""
-    docs: list[dict[str, Any]] = []
+Manifest = tuple[Path, dict[str, Any]]  # a document and the file it came from
+
+
+def read_manifests(manifests: Sequence[Path]) -> list[Manifest]:
+    """The non-empty documents of the manifest files, namespace fields dropped (the harness
+    deploys into its own namespace)."""
+    out: list[Manifest] = []
     for path in manifests:
         for doc in yaml.safe_load_all(path.read_text()):
             if not doc:
                 continue
             doc.setdefault("metadata", {}).pop("namespace", None)
-            docs.append(doc)
-            try:
-                _create_retrying_ports(kube, doc, namespace)
-            except utils.FailToCreateError as exc:
-                reasons = "; ".join(str(e.reason) for e in exc.api_exceptions)
-                raise DeployFailed(
-                    f"{path}: cannot create {doc.get('kind')} "
-                    f"{doc.get('metadata', {}).get('name')}: {reasons}"
-                ) from exc
-    return docs
+            out.append((path, doc))
+    return out
+
+
+def apply_documents(kube: Kube, namespace: str, docs: Sequence[Manifest]) -> list[dict[str, Any]]:
+    """Create every document in `namespace`; return the documents."""
+    for path, doc in docs:
+        try:
+            _create_retrying_ports(kube, doc, namespace)
+        except utils.FailToCreateError as exc:
+            reasons = "; ".join(str(e.reason) for e in exc.api_exceptions)
+            raise DeployFailed(
+                f"{path}: cannot create {doc.get('kind')} "
+                f"{doc.get('metadata', {}).get('name')}: {reasons}"
+            ) from exc
+    return [doc for _, doc in docs]
+
+
+def apply_manifests(kube: Kube, namespace: str, manifests: Sequence[Path]) -> list[dict[str, Any]]:
+    """Create every object of the manifest files in `namespace`; return the documents."""
+    return apply_documents(kube, namespace, read_manifests(manifests))
 
 
 def _create_retrying_ports(kube: Kube, doc: dict[str, Any], namespace: str) -> None:
@@ -101,31 +118,38 @@ def release_node_ports(kube: Kube, namespace: str) -> None:
             raise ClusterError(f"cannot delete services in {namespace}: {exc.reason}") from exc
 
 
-def deployments_in(docs: Sequence[dict[str, Any]]) -> list[str]:
-    return [d["metadata"]["name"] for d in docs if d.get("kind") == "Deployment"]
+def wait_rollouts(kube: Kube, namespace: str, refs: Sequence[WorkloadRef],
+                  timeout_s: float) -> None:
+    """Until every listed Deployment, StatefulSet and DaemonSet has rolled out, all within one
+    deadline."""
+    deadline = time.monotonic() + timeout_s
+    for ref in refs:
+        wait_rollout(kube, namespace, ref, max(1.0, deadline - time.monotonic()))
 
 
-def wait_rollout(kube: Kube, namespace: str, name: str, timeout_s: float) -> None:
-    """Until the Deployment's desired replicas are updated, available and ready."""
+def _lister(kube: Kube, kind: str) -> Any:
+    return {"Deployment": kube.apps.list_namespaced_deployment,
+            "StatefulSet": kube.apps.list_namespaced_stateful_set,
+            "DaemonSet": kube.apps.list_namespaced_daemon_set}[kind]
+
+
+def wait_rollout(kube: Kube, namespace: str, ref: WorkloadRef, timeout_s: float) -> None:
+    """Until the controller's rollout is complete (``chaos.plan.rollout`` has the rules)."""
     deadline = time.monotonic() + timeout_s
     last = "not observed yet"
     while True:
         remaining = deadline - time.monotonic()
         if remaining <= 0:
-            raise DeployFailed(f"deployment {namespace}/{name} not ready within "
+            raise DeployFailed(f"{ref} in {namespace} not ready within "
                                f"{timeout_s:.0f}s: {last}{_pod_hints(kube, namespace)}")
         w = watch.Watch()
         try:
-            for ev in w.stream(kube.apps.list_namespaced_deployment, namespace,
-                               field_selector=f"metadata.name={name}",
+            for ev in w.stream(_lister(kube, ref.kind), namespace,
+                               field_selector=f"metadata.name={ref.name}",
                                timeout_seconds=max(1, int(min(remaining, 10)))):
-                dep = ev["object"]
-                st, want = dep.status, dep.spec.replicas or 0
-                last = (f"{st.ready_replicas or 0}/{want} ready, {st.updated_replicas or 0} "
-                        f"updated, {st.available_replicas or 0} available")
-                if (dep.metadata.generation or 0) <= (st.observed_generation or 0) and \
-                        (st.updated_replicas or 0) == want and (st.ready_replicas or 0) == want \
-                        and (st.available_replicas or 0) == want:
+                state = rollout.status(ref.kind, kube.api.sanitize_for_serialization(ev["object"]))
+                last = state.summary
+                if state.done:
                     w.stop()
                     return
         except (ApiException, HTTPError) as exc:

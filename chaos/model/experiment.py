@@ -61,6 +61,9 @@ class WorkloadSpec:
     replicas: int
     url_path: str = "/"
     namespace_scoped: bool = True
+    # images to copy from the local Docker engine into a kind cluster before deploying
+    # (there is no registry); images kube-chaos builds itself need not be listed
+    images: tuple[str, ...] = ()
 
 
 @dataclass(frozen=True, slots=True)

@@ -46,6 +46,11 @@ _LABEL_KEY = re.compile(
     r"([a-z0-9]([-a-z0-9.]*[a-z0-9])?/)?[A-Za-z0-9]([-A-Za-z0-9_.]*[A-Za-z0-9])?"
 )
 _LABEL_VALUE = re.compile(r"([A-Za-z0-9]([-A-Za-z0-9_.]*[A-Za-z0-9])?)?")
+# an image reference as Docker parses it, loosely: [host[:port]/]path[:tag][@digest]
+_IMAGE_REF = re.compile(
+    r"([a-zA-Z0-9.-]+(:[0-9]+)?/)?[a-z0-9]+([._/-][a-z0-9]+)*(:[\w][\w.-]{0,127})?"
+    r"(@sha256:[0-9a-f]{64})?"
+)
 SIGNALS = ("KILL", "TERM", "INT", "HUP", "QUIT", "ABRT", "USR1", "USR2")
 NODE_PORT_RANGE = (30000, 32767)
 
@@ -459,7 +464,8 @@ def _workload(ctx: _Ctx, node: Node, where: str) -> WorkloadSpec:
         ctx,
         node,
         where,
-        ("manifests", "selector", "service", "nodePort", "path", "replicas", "namespaceScoped"),
+        ("manifests", "selector", "service", "nodePort", "path", "replicas", "namespaceScoped",
+         "images"),
     )
     manifests_node = m.require("manifests")
     manifests = tuple(
@@ -476,7 +482,19 @@ def _workload(ctx: _Ctx, node: Node, where: str) -> WorkloadSpec:
         replicas=m.req("replicas", _positive_int),
         url_path=m.get("path", _url_path, "/"),
         namespace_scoped=m.get("namespaceScoped", _bool, True),
+        images=m.get("images", _image_list, ()),
     )
+
+
+def _image_list(ctx: _Ctx, node: Node, where: str) -> tuple[str, ...]:
+    images = []
+    for i, item in enumerate(_list(ctx, node, where)):
+        image = _string(ctx, item, f"{where}[{i}]")
+        if not _IMAGE_REF.fullmatch(image):
+            raise ctx.error(item, f"{where}[{i}]", f"not an image reference: {image!r} (expected "
+                            "e.g. myteam/api:1.4 or registry.local:5000/api@sha256:...)")
+        images.append(image)
+    return tuple(images)
 
 
 def _check_matches(ctx: _Ctx, node: Node, where: str, selector: Selector,

@@ -8,6 +8,8 @@ from typing import Any
 import pytest
 import yaml
 
+from chaos.cluster.workload_image import HTTPD_SOURCE
+
 WORKLOADS = Path(__file__).resolve().parents[2] / "experiments" / "workloads"
 
 VARIANTS = [
@@ -97,8 +99,20 @@ def test_node_ports_are_distinct_and_published_by_kind() -> None:
 def test_dockerfile_pulls_no_base_image() -> None:
     lines = [
         ln.strip()
-        for ln in (WORKLOADS / "httpd" / "Dockerfile").read_text().splitlines()
+        for ln in (HTTPD_SOURCE / "Dockerfile").read_text().splitlines()
         if ln.strip() and not ln.lstrip().startswith("#")
     ]
     assert [ln for ln in lines if ln.upper().startswith("FROM")] == ["FROM scratch"]
     assert "COPY httpd /httpd" in lines
+
+
+def test_the_workload_sources_ship_in_the_package() -> None:
+    """The image is built from package data, so it must be listed there (an installed wheel
+    has no experiments/ folder)."""
+    import tomllib
+
+    data = tomllib.loads((Path(__file__).resolve().parents[2] / "pyproject.toml").read_text())
+    listed = data["tool"]["setuptools"]["package-data"]["chaos"]
+    for name in ("main.go", "go.mod", "Dockerfile"):
+        assert (HTTPD_SOURCE / name).is_file()
+        assert f"workloads/httpd/{name}" in listed

@@ -198,6 +198,17 @@ CASES = [
         "(paths are relative to the experiment file)",
     ),
     (
+        "    replicas: 3",
+        "    replicas: 3\n    images: [Bad Image]",
+        "x.yaml:14: spec.workload.images[0]: not an image reference: 'Bad Image' (expected "
+        "e.g. myteam/api:1.4 or registry.local:5000/api@sha256:...)",
+    ),
+    (
+        "    replicas: 3",
+        "    replicas: 3\n    images: myapp:1",
+        "x.yaml:14: spec.workload.images: expected a list, got 'myapp:1'",
+    ),
+    (
         "    manifests: [workloads/httpd.yaml]",
         "    manifests: []",
         "x.yaml:8: spec.workload.manifests: expected a non-empty list",
@@ -373,3 +384,11 @@ def test_parse_duration(text: object, seconds: float) -> None:
 def test_parse_duration_rejects(text: object) -> None:
     with pytest.raises(ValueError):
         parse_duration(text)
+
+
+def test_workload_images(good: str, exp_dir: Path) -> None:
+    text = good.replace("    replicas: 3", "    replicas: 3\n    images: [myteam/api:1.4, "
+                        "registry.local:5000/db@sha256:" + "a" * 64 + "]")
+    exp = parse_experiment(text, exp_dir / "x.yaml")
+    assert exp.workload.images == ("myteam/api:1.4", "registry.local:5000/db@sha256:" + "a" * 64)
+    assert parse_experiment(good, exp_dir / "x.yaml").workload.images == ()
