@@ -29,6 +29,7 @@ unit: venv
 lint: venv
 	$(BIN)/ruff check chaos tests benchmarks
 	$(BIN)/mypy
+	$(BIN)/lint-imports
 
 down: venv
 	$(BIN)/kube-chaos cluster down

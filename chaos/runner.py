@@ -16,6 +16,8 @@ from pathlib import Path
 from chaos import __version__ as KUBE_CHAOS_VERSION
 from chaos.clock import Clock, SystemClock
 from chaos.errors import ChaosError, InjectionFailed, SafetyRefused, SteadyStateFailed
+from chaos.faults import Fault
+from chaos.faults import build as build_fault
 from chaos.faults.base import FaultContext, FaultOutcome
 from chaos.journal import Journal
 from chaos.k8s import health
@@ -99,15 +101,6 @@ def check_safety(env: RunEnv) -> None:
     )
 
 
-def _fault_impl(spec: object) -> object:
-    from chaos.faults import FAULTS
-
-    impl = FAULTS.get(getattr(spec, "type", ""))
-    if impl is None:
-        raise InjectionFailed(f"no implementation for fault type {getattr(spec, 'type', '?')!r}")
-    return impl(spec)
-
-
 @contextlib.contextmanager
 def _namespace(env: RunEnv, exp: Experiment, failed: list[bool]) -> Iterator[str]:
     ns = kw.namespace_name(exp.name)
@@ -133,7 +126,7 @@ def run_experiment(exp: Experiment, env: RunEnv) -> ExperimentResult:
     deadline = clock.monotonic() + exp.timeout_s
     failed = [True]
     outcomes: list[FaultOutcome] = []
-    undoers: list[tuple[object, FaultContext]] = []
+    undoers: list[tuple[Fault, FaultContext]] = []
     observer: Observer | None = None
     load: LoadRun | None = None
     error: str | None = None
@@ -182,18 +175,17 @@ def run_experiment(exp: Experiment, env: RunEnv) -> ExperimentResult:
             for index, spec in enumerate(exp.faults):
                 if spec.delay_s:
                     clock.sleep(min(spec.delay_s, _left(clock, deadline)))
-                impl = _fault_impl(spec)
+                impl = build_fault(spec)
                 ctx = FaultContext(
                     kube=env.kube, namespace=ns, journal=env.journal, seed=seed, clock=clock,
                     workload_selector=exp.workload.selector, cluster_name=env.cluster_name,
                     kubeconfig=env.kubeconfig, emit=observer.emit, deadline=deadline,
                     index=index)
-                if hasattr(impl, "undo"):
-                    undoers.append((impl, ctx))
+                undoers.append((impl, ctx))
                 fault_wall = clock.wall()
                 fault_t = fault_t if fault_t is not None else fault_wall
                 env.log(f"[{exp.name}] injecting {spec.type}")
-                outcomes.append(impl.inject(ctx))  # type: ignore[attr-defined]
+                outcomes.append(impl.inject(ctx))
             _run_undo(undoers)
             undoers = []
             phase("faults")
@@ -338,12 +330,12 @@ def _steady_restored(exp: Experiment, records: tuple[RequestRecord, ...], observ
         len(observer.ready_pods) >= desired
 
 
-def _run_undo(undoers: list[tuple[object, FaultContext]]) -> None:
+def _run_undo(undoers: list[tuple[Fault, FaultContext]]) -> None:
     """Undo in reverse order; an undo failure is logged in the journal, never raised over
     the experiment's own outcome."""
     for impl, ctx in reversed(undoers):
         with contextlib.suppress(Exception):
-            impl.undo(ctx)  # type: ignore[attr-defined]
+            impl.undo(ctx)
 
 
 def _drain_blocked(outcomes: list[FaultOutcome]) -> bool | None:

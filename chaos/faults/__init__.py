@@ -1,19 +1,9 @@
-"""Fault families, and the registry the runner builds faults from: ``FAULTS[spec.type](spec)``."""
+"""Fault implementations, one module per family, each class registered for the spec type it
+implements (``@implements(PodKill)``); the runner builds a fault with ``build(spec)``."""
 
 from __future__ import annotations
 
-from chaos.faults.nodes import CordonFault, DrainFault, NodeLossFault
-from chaos.faults.pods import ContainerKillFault, PodKillFault
-from chaos.faults.probes import ProbeBreakFault
+from chaos.faults import nodes, pods, probes  # noqa: F401  (importing registers them)
+from chaos.faults.base import Fault, build, implementations, implements
 
-FAULTS: dict[str, type] = {
-    "pod-kill": PodKillFault,
-    "container-kill": ContainerKillFault,
-    "cordon": CordonFault,
-    "drain": DrainFault,
-    "node-loss": NodeLossFault,
-    "probe-break": ProbeBreakFault,
-}
-
-__all__ = ["FAULTS", "ContainerKillFault", "CordonFault", "DrainFault", "NodeLossFault",
-           "PodKillFault", "ProbeBreakFault"]
+__all__ = ["Fault", "build", "implementations", "implements"]

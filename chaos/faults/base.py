@@ -5,9 +5,10 @@ from __future__ import annotations
 import time
 from collections.abc import Callable
 from dataclasses import dataclass, field
-from typing import Protocol
+from typing import Any, Protocol, TypeVar
 
 from chaos.clock import Clock
+from chaos.errors import InjectionFailed
 from chaos.journal import Journal, UndoAction
 from chaos.k8s.client import Kube
 from chaos.model.experiment import FaultSpec, Selector
@@ -58,7 +59,7 @@ class FaultOutcome:
 
 
 class Fault(Protocol):
-    spec: FaultSpec
+    """What the runner drives: inject once, undo always (also after a failed inject)."""
 
     def inject(self, ctx: FaultContext) -> FaultOutcome:
         """Choose targets, record undo actions in the journal, then act.
@@ -67,3 +68,34 @@ class Fault(Protocol):
         must return by ctx.deadline.
         """
         ...
+
+    def undo(self, ctx: FaultContext) -> list[str]:
+        """Put back whatever is still in place (idempotent); the errors, never raised."""
+        ...
+
+
+_IMPLEMENTATIONS: dict[type[FaultSpec], Callable[[Any], Fault]] = {}
+F = TypeVar("F")
+
+
+def implements(spec_type: type[FaultSpec]) -> Callable[[F], F]:
+    """Register the decorated class as the implementation of ``spec_type``."""
+
+    def register(cls: F) -> F:
+        if spec_type in _IMPLEMENTATIONS:
+            raise TypeError(f"{spec_type.type} is implemented twice")
+        _IMPLEMENTATIONS[spec_type] = cls  # type: ignore[assignment]
+        return cls
+
+    return register
+
+
+def implementations() -> dict[type[FaultSpec], Callable[[Any], Fault]]:
+    return dict(_IMPLEMENTATIONS)
+
+
+def build(spec: FaultSpec) -> Fault:
+    factory = _IMPLEMENTATIONS.get(type(spec))
+    if factory is None:
+        raise InjectionFailed(f"no implementation for fault type {spec.type!r}")
+    return factory(spec)

@@ -11,7 +11,7 @@ import time
 from dataclasses import dataclass, field
 
 from chaos.errors import InjectionFailed, NotEnoughTargets
-from chaos.faults.base import FaultContext, FaultOutcome
+from chaos.faults.base import FaultContext, FaultOutcome, implements
 from chaos.faults.undo import undo_pending
 from chaos.journal import UndoAction
 from chaos.k8s import nodes as knodes
@@ -78,6 +78,7 @@ def _cordon_journaled(ctx: FaultContext, nodes: tuple[str, ...],
     return already
 
 
+@implements(Cordon)
 @dataclass
 class CordonFault:
     spec: Cordon
@@ -108,6 +109,7 @@ class CordonFault:
         return undo_pending(ctx, self.pending)
 
 
+@implements(Drain)
 @dataclass
 class DrainFault:
     spec: Drain
@@ -209,6 +211,7 @@ class DrainFault:
         return undo_pending(ctx, self.pending)
 
 
+@implements(NodeLoss)
 @dataclass
 class NodeLossFault:
     """Stop (or pause) a kind node container: the kubelet stops reporting, like a lost machine."""

@@ -11,12 +11,13 @@ import time
 from dataclasses import dataclass
 
 from chaos.errors import InjectionFailed
-from chaos.faults.base import FaultContext, FaultOutcome
+from chaos.faults.base import FaultContext, FaultOutcome, implements
 from chaos.k8s import pods as kpods
 from chaos.model.experiment import ContainerKill, PodKill
 from chaos.plan.select import choose
 
 
+@implements(PodKill)
 @dataclass
 class PodKillFault:
     spec: PodKill
@@ -51,7 +52,12 @@ class PodKillFault:
         ctx.emit("fault-end", ",".join(outcome.targets), "pod-kill")
         return outcome
 
+    def undo(self, ctx: FaultContext) -> list[str]:
+        """Nothing to put back: the ReplicaSet (what we test) replaces the pods."""
+        return []
 
+
+@implements(ContainerKill)
 @dataclass
 class ContainerKillFault:
     """Kill a container's main process so the kubelet restarts it in place.
@@ -89,3 +95,7 @@ class ContainerKillFault:
         outcome.ended_at = time.time()
         ctx.emit("fault-end", ",".join(outcome.targets), "container-kill")
         return outcome
+
+    def undo(self, ctx: FaultContext) -> list[str]:
+        """Nothing to put back: the kubelet (what we test) restarts the container."""
+        return []

@@ -13,7 +13,7 @@ from dataclasses import dataclass, field
 from typing import Any
 
 from chaos.errors import InjectionFailed
-from chaos.faults.base import FaultContext, FaultOutcome
+from chaos.faults.base import FaultContext, FaultOutcome, implements
 from chaos.faults.undo import undo_pending
 from chaos.journal import UndoAction
 from chaos.k8s import pods as kpods
@@ -42,6 +42,7 @@ class _Target:
     broken_wall: float = 0.0
 
 
+@implements(ProbeBreak)
 @dataclass
 class ProbeBreakFault:
     spec: ProbeBreak

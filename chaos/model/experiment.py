@@ -5,51 +5,27 @@ Everything here is immutable and free of I/O; ``chaos.model.parse`` builds it fr
 
 from __future__ import annotations
 
-from collections.abc import Iterator, Mapping
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import ClassVar, Literal
+from typing import Literal
 
+from chaos.model.faults import (
+    FAULT_TYPES,
+    AnyFault,
+    ContainerKill,
+    Cordon,
+    Drain,
+    FaultSpec,
+    NodeLoss,
+    NodeSelection,
+    PodKill,
+    ProbeBreak,
+)
+from chaos.model.selector import Selector
 
-@dataclass(frozen=True, slots=True, eq=False)
-class Selector(Mapping[str, str]):
-    """An equality-based label selector; a read-only, hashable mapping label -> value."""
-
-    labels: tuple[tuple[str, str], ...]
-
-    @classmethod
-    def of(cls, labels: Mapping[str, str]) -> Selector:
-        return cls(tuple(sorted(labels.items())))
-
-    def __getitem__(self, key: str) -> str:
-        for k, v in self.labels:
-            if k == key:
-                return v
-        raise KeyError(key)
-
-    def __iter__(self) -> Iterator[str]:
-        return (k for k, _ in self.labels)
-
-    def __len__(self) -> int:
-        return len(self.labels)
-
-    def __hash__(self) -> int:
-        return hash(self.labels)
-
-    def __eq__(self, other: object) -> bool:
-        if isinstance(other, Mapping):
-            return dict(self.labels) == dict(other.items())
-        return NotImplemented
-
-    def __repr__(self) -> str:
-        return f"Selector({dict(self.labels)!r})"
-
-    def to_label_selector(self) -> str:
-        """The string form the Kubernetes API takes: ``app=httpd,tier=web``."""
-        return ",".join(f"{k}={v}" for k, v in self.labels)
-
-    def matches(self, labels: Mapping[str, str]) -> bool:
-        return all(labels.get(k) == v for k, v in self.labels)
+__all__ = ["FAULT_TYPES", "AnyFault", "ContainerKill", "Cordon", "Drain", "Experiment",
+           "FaultSpec", "LoadProfile", "NodeLoss", "NodeSelection", "PodKill", "ProbeBreak",
+           "SLASpec", "Selector", "SteadyState", "WorkloadSpec"]
 
 
 @dataclass(frozen=True, slots=True)
@@ -90,93 +66,6 @@ class SteadyState:
     max_error_rate: float = 0.0
     ready_replicas: int | None = None
     window_s: float = 3.0
-
-
-@dataclass(frozen=True, slots=True)
-class NodeSelection:
-    """Which nodes a node fault may hit: exactly one of the three ways is set.
-
-    ``pods_of`` (the default, with the workload's selector) means nodes hosting the workload's pods.
-    """
-
-    nodes: tuple[str, ...] = ()
-    node_selector: Selector | None = None
-    pods_of: Selector | None = None
-
-
-@dataclass(frozen=True, slots=True, kw_only=True)
-class FaultSpec:
-    """Base of the fault union; ``type`` is the YAML ``type`` value.
-
-    ``delay_s`` is how long to wait, after warmup or the previous fault, before this one.
-    """
-
-    type: ClassVar[str] = ""
-    delay_s: float = 0.0
-
-
-@dataclass(frozen=True, slots=True, kw_only=True)
-class PodKill(FaultSpec):
-    type: ClassVar[str] = "pod-kill"
-    selector: Selector
-    count: int | None = 1
-    percent: float | None = None
-    grace_period_s: int | None = None  # None: the pod's own terminationGracePeriodSeconds
-    interval_s: float | None = None
-    repeat: int = 1
-
-
-@dataclass(frozen=True, slots=True, kw_only=True)
-class ContainerKill(FaultSpec):
-    type: ClassVar[str] = "container-kill"
-    selector: Selector
-    container: str | None = None  # None: the pod's first container
-    count: int | None = 1
-    percent: float | None = None
-    signal: str = "KILL"
-
-
-@dataclass(frozen=True, slots=True, kw_only=True)
-class Cordon(FaultSpec):
-    type: ClassVar[str] = "cordon"
-    nodes: NodeSelection
-    count: int = 1
-    duration_s: float | None = None  # None: until the experiment ends
-
-
-@dataclass(frozen=True, slots=True, kw_only=True)
-class Drain(FaultSpec):
-    type: ClassVar[str] = "drain"
-    nodes: NodeSelection
-    count: int = 1
-    timeout_s: float = 60.0
-    grace_period_s: int | None = None
-
-
-@dataclass(frozen=True, slots=True, kw_only=True)
-class NodeLoss(FaultSpec):
-    type: ClassVar[str] = "node-loss"
-    nodes: NodeSelection
-    count: int = 1
-    duration_s: float = 60.0
-    mode: Literal["stop", "pause"] = "stop"
-
-
-@dataclass(frozen=True, slots=True, kw_only=True)
-class ProbeBreak(FaultSpec):
-    type: ClassVar[str] = "probe-break"
-    selector: Selector
-    count: int | None = 1
-    percent: float | None = None
-    probe: Literal["readiness", "liveness", "startup"] = "readiness"
-    duration_s: float = 30.0
-    method: Literal["network", "admin"] = "network"
-
-
-AnyFault = PodKill | ContainerKill | Cordon | Drain | NodeLoss | ProbeBreak
-FAULT_TYPES: dict[str, type[FaultSpec]] = {
-    cls.type: cls for cls in (PodKill, ContainerKill, Cordon, Drain, NodeLoss, ProbeBreak)
-}
 
 
 @dataclass(frozen=True, slots=True)

@@ -6,13 +6,14 @@ problem is reported as ``ExperimentInvalid`` with file, 1-based line and dotted 
 
 from __future__ import annotations
 
+import dataclasses
 import difflib
 import math
 import os
 import re
 from collections.abc import Callable, Sequence
 from pathlib import Path
-from typing import Literal, TypeVar, cast
+from typing import Any, Literal, TypeVar, cast
 from urllib.parse import urlsplit
 
 import yaml
@@ -22,21 +23,16 @@ from chaos.errors import ExperimentInvalid
 from chaos.model.duration import parse_duration
 from chaos.model.experiment import (
     FAULT_TYPES,
-    ContainerKill,
-    Cordon,
-    Drain,
     Experiment,
     FaultSpec,
     LoadProfile,
-    NodeLoss,
     NodeSelection,
-    PodKill,
-    ProbeBreak,
     Selector,
     SLASpec,
     SteadyState,
     WorkloadSpec,
 )
+from chaos.model.values import SIGNALS, Value
 
 API_VERSION = "kube-chaos/v1"
 KIND = "Experiment"
@@ -51,7 +47,6 @@ _IMAGE_REF = re.compile(
     r"([a-zA-Z0-9.-]+(:[0-9]+)?/)?[a-z0-9]+([._/-][a-z0-9]+)*(:[\w][\w.-]{0,127})?"
     r"(@sha256:[0-9a-f]{64})?"
 )
-SIGNALS = ("KILL", "TERM", "INT", "HUP", "QUIT", "ABRT", "USR1", "USR2")
 NODE_PORT_RANGE = (30000, 32767)
 
 T = TypeVar("T")
@@ -576,20 +571,38 @@ def _steady(ctx: _Ctx, node: Node, where: str, workload: WorkloadSpec) -> Steady
     )
 
 
-_POD_TARGET = ("selector", "count", "percent")
-_NODE_TARGET = ("nodes", "nodeSelector", "podsOf", "count")
-_FAULT_FIELDS: dict[str, tuple[str, ...]] = {
-    "pod-kill": (*_POD_TARGET, "gracePeriod", "interval", "repeat"),
-    "container-kill": (*_POD_TARGET, "container", "signal"),
-    "cordon": (*_NODE_TARGET, "duration"),
-    "drain": (*_NODE_TARGET, "timeout", "gracePeriod"),
-    "node-loss": (*_NODE_TARGET, "duration", "mode"),
-    "probe-break": (*_POD_TARGET, "probe", "duration", "method"),
+_CONVERTERS: dict[str, Callable[[_Ctx, Node, str], object]] = {
+    "positive-int": _positive_int,
+    "non-negative-int": _non_negative_int,
+    "duration": _duration,
+    "positive-duration": _positive_duration,
+    "whole-seconds": _whole_seconds,
+    "percent": _percent,
+    "ratio": _ratio,
+    "string": _string,
+    "selector": _selector,
+    "node-names": _string_list,
 }
-assert set(_FAULT_FIELDS) == set(FAULT_TYPES)
+_NODE_SELECTION_KEYS = ("nodes", "nodeSelector", "podsOf")
+
+
+def _converter(value: Value) -> Callable[[_Ctx, Node, str], object]:
+    if value.kind == "enum":
+        return _enum(*value.choices)
+    if value.kind == "signal":
+        return _signal
+    return _CONVERTERS[value.kind]
+
+
+def _yaml_keys(cls: type[FaultSpec]) -> tuple[str, ...]:
+    keys: list[str] = []
+    for f in cls.field_infos():
+        keys += _NODE_SELECTION_KEYS if f.reader == "node-selection" else (f.yaml,)
+    return tuple(keys)
 
 
 def _fault(ctx: _Ctx, node: Node, where: str, workload: WorkloadSpec) -> FaultSpec:
+    """One fault, read field by field as its class in chaos.model.faults declares."""
     if not isinstance(node, MappingNode):
         raise ctx.error(node, where, f"expected a mapping with a 'type', got {_got(node)}")
     known = ", ".join(sorted(FAULT_TYPES))
@@ -606,83 +619,37 @@ def _fault(ctx: _Ctx, node: Node, where: str, workload: WorkloadSpec) -> FaultSp
             f"unknown fault type {ftype!r}{_suggest(ftype, list(FAULT_TYPES))}; "
             f"known types: {known}",
         )
-    m = _Map(ctx, node, where, ("type", "delay", *_FAULT_FIELDS[ftype]))
-    delay = m.get("delay", _duration, 0.0)
-
-    if ftype in ("pod-kill", "container-kill", "probe-break"):
-        selector = m.get("selector", _selector, workload.selector)
-        if m.has("selector"):
-            _check_matches(ctx, m.node_of("selector"), f"{where}.selector", selector,
-                           workload.manifests)
-        count, percent = _count_or_percent(m)
-        if ftype == "pod-kill":
-            return PodKill(
-                delay_s=delay,
-                selector=selector,
-                count=count,
-                percent=percent,
-                grace_period_s=m.get("gracePeriod", _whole_seconds, None),
-                interval_s=m.get("interval", _duration, None),
-                repeat=m.get("repeat", _positive_int, 1),
-            )
-        if ftype == "container-kill":
-            signal = m.get("signal", _signal, "KILL")
-            return ContainerKill(
-                delay_s=delay,
-                selector=selector,
-                count=count,
-                percent=percent,
-                container=m.get("container", _string, None),
-                signal=signal,
-            )
-        probe = m.get("probe", _enum("readiness", "liveness", "startup"), "readiness")
-        method = m.get("method", _enum("network", "admin"), "network")
-        if probe == "startup" and method == "admin":
-            raise ctx.error(
-                m.node_of("method"), f"{where}.method",
-                "a startup probe break needs method: network (a startup probe only runs after "
-                "a container restart, and the workload's admin state does not survive one)")
-        return ProbeBreak(
-            delay_s=delay,
-            selector=selector,
-            count=count,
-            percent=percent,
-            probe=cast(Literal["readiness", "liveness", "startup"], probe),
-            duration_s=m.get("duration", _positive_duration, 30.0),
-            method=cast(Literal["network", "admin"], method),
-        )
-
-    nodes = _node_selection(m, workload)
-    count = m.get("count", _positive_int, 1)
-    if nodes.nodes and count > len(nodes.nodes):
+    cls = FAULT_TYPES[ftype]
+    m = _Map(ctx, node, where, ("type", *_yaml_keys(cls)))
+    kwargs: dict[str, Any] = {}  # typed by the field declarations it is read from
+    for f in cls.field_infos():
+        if f.reader == "value":
+            conv = _converter(f.value)
+            kwargs[f.attr] = (m.req(f.yaml, conv) if f.default is dataclasses.MISSING
+                              else m.get(f.yaml, conv, f.default))
+        elif f.reader == "pod-selector":
+            selector = m.get(f.yaml, _selector, workload.selector)
+            if m.has(f.yaml):
+                _check_matches(ctx, m.node_of(f.yaml), m.path(f.yaml), selector,
+                               workload.manifests)
+            kwargs[f.attr] = selector
+        elif f.reader == "count-or-percent":
+            kwargs["count"], kwargs["percent"] = _count_or_percent(m)
+        elif f.reader == "node-selection":
+            kwargs[f.attr] = _node_selection(m, workload)
+    selection = kwargs.get("nodes")
+    count = kwargs.get("count")
+    if isinstance(selection, NodeSelection) and selection.nodes and isinstance(count, int) \
+            and count > len(selection.nodes):
         raise ctx.error(
             m.node_of("count"),
             m.path("count"),
-            f"{count} exceeds the {len(nodes.nodes)} node(s) listed in {m.path('nodes')}",
+            f"{count} exceeds the {len(selection.nodes)} node(s) listed in {m.path('nodes')}",
         )
-    if ftype == "cordon":
-        return Cordon(
-            delay_s=delay,
-            nodes=nodes,
-            count=count,
-            duration_s=m.get("duration", _positive_duration, None),
-        )
-    if ftype == "drain":
-        return Drain(
-            delay_s=delay,
-            nodes=nodes,
-            count=count,
-            timeout_s=m.get("timeout", _positive_duration, 60.0),
-            grace_period_s=m.get("gracePeriod", _whole_seconds, None),
-        )
-    mode = m.get("mode", _enum("stop", "pause"), "stop")
-    return NodeLoss(
-        delay_s=delay,
-        nodes=nodes,
-        count=count,
-        duration_s=m.get("duration", _positive_duration, 60.0),
-        mode=cast(Literal["stop", "pause"], mode),
-    )
+    spec = cls(**kwargs)
+    for name, problem in spec.check():
+        raise ctx.error(m.node_of(name) if name in m.items else node, m.path(name), problem)
+    return spec
 
 
 def _signal(ctx: _Ctx, node: Node, where: str) -> str:

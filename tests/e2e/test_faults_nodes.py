@@ -22,7 +22,6 @@ from test_faults_helpers import (
     workers,
 )
 
-from chaos.faults import FAULTS
 from chaos.faults.nodes import CordonFault, DrainFault, NodeLossFault
 from chaos.journal import Journal, pending_in
 from chaos.k8s import nodes as knodes
@@ -53,11 +52,6 @@ def journal(tmp_path: Path) -> Journal:
 def _nodes_of(cluster: Cluster, ns: str, selector: str) -> dict[str, str]:
     return {p.metadata.name: p.spec.node_name for p in pods(cluster, ns, selector)
             if p.metadata.deletion_timestamp is None}
-
-
-def test_registry_maps_every_spec_type() -> None:
-    assert set(FAULTS) == {"pod-kill", "container-kill", "cordon", "drain", "node-loss",
-                           "probe-break"}
 
 
 def test_cordon_keeps_new_pods_off_the_node(cluster: Cluster, journal: Journal) -> None:

@@ -83,3 +83,27 @@ def test_schema_and_parser_reject(good: str, exp_dir: Path, old: str, new: str) 
     assert not VALIDATOR.is_valid(yaml.safe_load(text))
     with pytest.raises(ExperimentInvalid):
         parse_experiment(text, exp_dir / "x.yaml")
+
+
+def test_shipped_schema_fault_section_is_generated_from_the_declarations() -> None:
+    """Edit chaos/model/faults.py, then run `python -m chaos.model.schema`."""
+    from chaos.model.schema import experiment_schema
+
+    assert experiment_schema(SCHEMA) == SCHEMA
+
+
+def test_shipped_fault_reference_is_generated_from_the_declarations() -> None:
+    from chaos.model.schema import DOCS_PATH, faults_markdown
+
+    assert DOCS_PATH.read_text() == faults_markdown()
+
+
+def test_every_declared_fault_type_is_in_the_schema_and_parses() -> None:
+    from chaos.model.faults import FAULT_TYPES
+
+    variants = SCHEMA["$defs"]["fault"]["oneOf"]
+    assert [v["properties"]["type"]["const"] for v in variants] == list(FAULT_TYPES)
+    for cls in FAULT_TYPES.values():
+        keys = set(variants[list(FAULT_TYPES).index(cls.type)]["properties"])
+        assert {"type", "delay"} <= keys
+        assert all(f.doc for f in cls.field_infos()), cls.type

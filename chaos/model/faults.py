@@ -1,0 +1,183 @@
+"""Fault types, each declared once: its YAML type name, fields (YAML name, kind of value, default,
+docs text) and its own cross-field rules.
+
+The parser's tables, the JSON Schema's fault section and docs/faults.md are generated from
+these classes (``chaos.model.parse``, ``chaos.model.schema``); the implementation of each type
+lives in ``chaos.faults`` and is looked up by the spec's class. Adding a fault type means one
+class here and one implementation module.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+from collections.abc import Iterator, Mapping
+from dataclasses import dataclass
+from typing import Any, ClassVar, Literal
+
+from chaos.model import values as v
+from chaos.model.selector import Selector
+
+
+@dataclass(frozen=True, slots=True)
+class NodeSelection:
+    """Which nodes a node fault may hit: exactly one of the three ways is set.
+
+    ``pods_of`` (the default, with the workload's selector) means nodes hosting the workload's pods.
+    """
+
+    nodes: tuple[str, ...] = ()
+    node_selector: Selector | None = None
+    pods_of: Selector | None = None
+
+
+# How a field is read. "value": one YAML key read as ``Value``; the groups read several keys
+# with rules of their own (see chaos.model.parse): "pod-selector" (selector, defaulting to the
+# workload's and checked against its manifests), "count-or-percent" (one of the two),
+# "node-selection" (one of nodes, nodeSelector, podsOf).
+Reader = Literal["value", "pod-selector", "count-or-percent", "node-selection"]
+
+
+def option(yaml: str, value: v.Value, doc: str, default: Any = dataclasses.MISSING,
+           reader: Reader = "value") -> Any:
+    """A fault field: its YAML name, how its value is read and described, what it means."""
+    return dataclasses.field(default=default, metadata={
+        "yaml": yaml, "value": value, "doc": doc, "reader": reader})
+
+
+@dataclass(frozen=True, slots=True)
+class FieldInfo:
+    attr: str
+    yaml: str
+    value: v.Value
+    doc: str
+    reader: Reader
+    default: Any  # dataclasses.MISSING when required
+
+
+@dataclass(frozen=True, slots=True, kw_only=True)
+class FaultSpec:
+    """Base of every fault type; ``type`` is the YAML ``type`` value."""
+
+    type: ClassVar[str] = ""
+    summary: ClassVar[str] = ""
+    # extra JSON Schema keywords for rules between fields (the parser enforces them in check())
+    schema_rules: ClassVar[Mapping[str, Any]] = {}
+
+    delay_s: float = option("delay", v.DURATION, "wait this long after warm-up (or the "
+                            "previous fault) before this one", 0.0)
+
+    @classmethod
+    def field_infos(cls) -> Iterator[FieldInfo]:
+        for f in dataclasses.fields(cls):
+            meta = f.metadata
+            yield FieldInfo(attr=f.name, yaml=meta["yaml"], value=meta["value"], doc=meta["doc"],
+                            reader=meta["reader"], default=f.default)
+
+    def check(self) -> list[tuple[str, str]]:
+        """Rules between fields: (YAML field name, problem) pairs; empty when consistent."""
+        return []
+
+
+@dataclass(frozen=True, slots=True, kw_only=True)
+class PodFault(FaultSpec):
+    """A fault on some of the workload's pods, chosen with the run's seed."""
+
+    selector: Selector = option("selector", v.SELECTOR, "pods to choose from (default: the "
+                                "workload's selector)", reader="pod-selector")
+    count: int | None = option("count", v.POSITIVE_INT, "how many pods (default 1)", 1,
+                               reader="count-or-percent")
+    percent: float | None = option("percent", v.PERCENT, "or what share of them, rounded up",
+                                   None, reader="count-or-percent")
+
+
+@dataclass(frozen=True, slots=True, kw_only=True)
+class NodeFault(FaultSpec):
+    """A fault on nodes, chosen with the run's seed; the control plane only when named."""
+
+    nodes: NodeSelection = option("nodes", v.NODE_NAMES, "node names, or nodeSelector: "
+                                  "{label: value}, or podsOf: {label: value} (default: nodes "
+                                  "hosting the workload's pods)", reader="node-selection")
+    count: int = option("count", v.POSITIVE_INT, "how many nodes", 1)
+
+
+@dataclass(frozen=True, slots=True, kw_only=True)
+class PodKill(PodFault):
+    type: ClassVar[str] = "pod-kill"
+    summary: ClassVar[str] = "delete pods; their controller must replace them"
+    grace_period_s: int | None = option("gracePeriod", v.WHOLE_SECONDS, "deletion grace period "
+                                        "(default: the pod's own)", None)
+    interval_s: float | None = option("interval", v.DURATION, "pause between rounds", None)
+    repeat: int = option("repeat", v.POSITIVE_INT, "rounds of kills", 1)
+
+
+@dataclass(frozen=True, slots=True, kw_only=True)
+class ContainerKill(PodFault):
+    type: ClassVar[str] = "container-kill"
+    summary: ClassVar[str] = ("signal a container's main process; the kubelet restarts it in "
+                              "place")
+    container: str | None = option("container", v.STRING, "container name (default: the pod's "
+                                   "first)", None)
+    signal: str = option("signal", v.SIGNAL, "signal to send, optionally SIG-prefixed", "KILL")
+
+
+@dataclass(frozen=True, slots=True, kw_only=True)
+class Cordon(NodeFault):
+    type: ClassVar[str] = "cordon"
+    summary: ClassVar[str] = "mark nodes unschedulable"
+    duration_s: float | None = option("duration", v.POSITIVE_DURATION, "uncordon after this "
+                                      "long (default: at the end of the experiment)", None)
+
+
+@dataclass(frozen=True, slots=True, kw_only=True)
+class Drain(NodeFault):
+    type: ClassVar[str] = "drain"
+    summary: ClassVar[str] = ("cordon, then evict every pod through the eviction API "
+                              "(PodDisruptionBudgets apply)")
+    timeout_s: float = option("timeout", v.POSITIVE_DURATION, "give up evicting after this "
+                              "long: the drain is then reported blocked", 60.0)
+    grace_period_s: int | None = option("gracePeriod", v.WHOLE_SECONDS, "eviction grace period "
+                                        "(default: each pod's own)", None)
+
+
+@dataclass(frozen=True, slots=True, kw_only=True)
+class NodeLoss(NodeFault):
+    type: ClassVar[str] = "node-loss"
+    summary: ClassVar[str] = ("stop or pause a kind node's container: its kubelet stops "
+                              "reporting")
+    duration_s: float = option("duration", v.POSITIVE_DURATION, "how long the node stays lost",
+                               60.0)
+    mode: Literal["stop", "pause"] = option("mode", v.enum("stop", "pause"),
+                                            "docker stop or docker pause", "stop")
+
+
+@dataclass(frozen=True, slots=True, kw_only=True)
+class ProbeBreak(PodFault):
+    type: ClassVar[str] = "probe-break"
+    summary: ClassVar[str] = "make a probe fail without killing the pod"
+    schema_rules: ClassVar[Mapping[str, Any]] = {
+        "if": {"properties": {"probe": {"const": "startup"}}, "required": ["probe"]},
+        "then": {"properties": {"method": {"const": "network"}}},
+    }
+    probe: Literal["readiness", "liveness", "startup"] = option(
+        "probe", v.enum("readiness", "liveness", "startup"), "which probe to break",
+        "readiness")
+    duration_s: float = option("duration", v.POSITIVE_DURATION, "how long the probe fails",
+                               30.0)
+    method: Literal["network", "admin"] = option(
+        "method", v.enum("network", "admin"), "network: drop the kubelet's probe traffic in "
+        "the pod's network namespace (any HTTP/TCP probe); admin: ask the bundled workload to "
+        "fail it", "network")
+
+    def check(self) -> list[tuple[str, str]]:
+        if self.probe == "startup" and self.method == "admin":
+            return [("method", "a startup probe break needs method: network (a startup probe "
+                               "only runs after a container restart, and the workload's admin "
+                               "state does not survive one)")]
+        return []
+
+
+AnyFault = PodKill | ContainerKill | Cordon | Drain | NodeLoss | ProbeBreak
+# every concrete fault type by its YAML name, in the order the docs and schema list them
+FAULT_TYPES: dict[str, type[FaultSpec]] = {
+    cls.type: cls for cls in (PodKill, ContainerKill, Cordon, Drain, NodeLoss, ProbeBreak)
+}
