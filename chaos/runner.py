@@ -160,7 +160,7 @@ def run_experiment(exp: Experiment, env: RunEnv) -> ExperimentResult:
             observer = Observer(env.kube, ns, exp.workload.selector, exp.workload.service)
             observer.start()
             phase("deploy")
-            if not observer.ready_pods:
+            if not observer.snapshot().ready_pods:
                 raise InjectionFailed(
                     f"selector {exp.workload.selector.to_label_selector()!r} matches no Ready "
                     f"pod in namespace {ns}")
@@ -170,8 +170,8 @@ def run_experiment(exp: Experiment, env: RunEnv) -> ExperimentResult:
             env.log(f"[{exp.name}] load on {url}{prof.path}: {prof.users} users")
             _steady_state(exp, load, observer, clock, deadline)
             phase("steady")
-            initial_ready = set(observer.ready_pods)
-            initial_endpoints = observer.endpoint_names()
+            before = observer.snapshot()
+            initial_ready, initial_endpoints = set(before.ready_pods), set(before.endpoints)
             for index, spec in enumerate(exp.faults):
                 if spec.delay_s:
                     clock.sleep(min(spec.delay_s, _left(clock, deadline)))
@@ -179,7 +179,8 @@ def run_experiment(exp: Experiment, env: RunEnv) -> ExperimentResult:
                 ctx = FaultContext(
                     kube=env.kube, namespace=ns, journal=env.journal, seed=seed, clock=clock,
                     workload_selector=exp.workload.selector, cluster_name=env.cluster_name,
-                    kubeconfig=env.kubeconfig, emit=observer.emit, deadline=deadline,
+                    kubeconfig=env.kubeconfig, emit=observer.emit, observer=observer,
+                    deadline=deadline,
                     index=index)
                 undoers.append((impl, ctx))
                 fault_wall = clock.wall()
@@ -311,9 +312,10 @@ def _steady_state(exp: Experiment, load: LoadRun, observer: Observer, clock: Clo
             f"{ss.window_s:.1f}s ({failures}/{len(recent)} failed) exceeds steady-state "
             f"maxErrorRate {ss.max_error_rate}; no fault was injected")
     want = ss.ready_replicas or exp.workload.replicas
-    if len(observer.ready_pods) < want:
+    ready = len(observer.snapshot().ready_pods)
+    if ready < want:
         raise SteadyStateFailed(
-            f"only {len(observer.ready_pods)} of {want} pods Ready before any fault; no fault "
+            f"only {ready} of {want} pods Ready before any fault; no fault "
             "was injected")
 
 
@@ -327,7 +329,7 @@ def _steady_restored(exp: Experiment, records: tuple[RequestRecord, ...], observ
     tail = ptl.in_window(records, end - exp.steady_state.window_s, end + 1)
     rate = ptl.error_rate(tail, end - exp.steady_state.window_s, end + 1) if tail else None
     return rate is not None and rate <= exp.steady_state.max_error_rate and \
-        len(observer.ready_pods) >= desired
+        len(observer.snapshot().ready_pods) >= desired
 
 
 def _run_undo(undoers: list[tuple[Fault, FaultContext]]) -> None:

@@ -11,6 +11,7 @@ from chaos.clock import Clock
 from chaos.errors import InjectionFailed
 from chaos.journal import Journal, UndoAction
 from chaos.k8s.client import Kube
+from chaos.k8s.observe import ObserverView, Snapshot
 from chaos.model.experiment import FaultSpec, Selector
 
 
@@ -27,6 +28,7 @@ class FaultContext:
     cluster_name: str | None  # kind cluster name, when node containers are reachable
     kubeconfig: str
     emit: Callable[[str, str, str], None]  # (kind, name, detail) -> timeline event
+    observer: ObserverView  # the one watcher of pods, endpoints and nodes: read, never re-poll
     deadline: float  # monotonic; no wait may outlive it
     index: int = 0  # position of this fault in the experiment (salts target choice)
 
@@ -44,6 +46,18 @@ class FaultContext:
 
     def record_undo(self, kind: str, **params: str) -> UndoAction:
         return self.journal.record(UndoAction(kind=kind, params=params, target=self.target()))
+
+    def await_state(self, predicate: Callable[[Snapshot], bool], timeout_s: float) -> bool:
+        """Wait, on the Observer's changes, until ``predicate`` holds for its state; False when
+        ``timeout_s`` (never past the deadline) runs out first."""
+        deadline = self.clock.monotonic() + max(0.0, min(timeout_s, self.remaining()))
+        snap = self.observer.snapshot()
+        while not predicate(snap):
+            left = deadline - self.clock.monotonic()
+            if left <= 0:
+                return False
+            snap = self.observer.wait_change(snap.version, left)
+        return True
 
 
 @dataclass

@@ -8,6 +8,7 @@ experiment, and ``kube-chaos rollback`` does it after a crash.
 from __future__ import annotations
 
 import time
+from collections.abc import Callable
 from dataclasses import dataclass, field
 
 from chaos.errors import InjectionFailed, NotEnoughTargets
@@ -16,6 +17,7 @@ from chaos.faults.undo import undo_pending
 from chaos.journal import UndoAction
 from chaos.k8s import nodes as knodes
 from chaos.k8s import pods as kpods
+from chaos.k8s.observe import Snapshot
 from chaos.model.experiment import Cordon, Drain, NodeLoss, NodeSelection, Selector
 from chaos.plan.drain import plan_drain
 from chaos.plan.select import choose
@@ -252,28 +254,23 @@ class NodeLossFault:
                 docker_s[node] = round(clock.monotonic() - lost_at[node], 3)
             hold_end = clock.monotonic() + max(0.0, min(self.spec.duration_s, ctx.remaining()))
             notready: dict[str, float] = {}
-            while True:
+            snap = ctx.observer.snapshot()
+            while True:  # the Observer records node-notready; we time it per node
                 for node in targets:
-                    if node not in notready:
-                        view = knodes.get_node(ctx.kube, node)
-                        if view is not None and not view.ready:
-                            notready[node] = clock.monotonic() - lost_at[node]
-                            ctx.emit("node-notready", node, "after node-loss")
+                    if node not in notready and snap.nodes.get(node) is False:
+                        notready[node] = clock.monotonic() - lost_at[node]
                 now = clock.monotonic()
                 if now >= hold_end:
                     break
-                knodes.wait_node_change(ctx.kube, min(5.0, hold_end - now))
+                snap = ctx.observer.wait_change(snap.version, hold_end - now)
         finally:
             restored_at = clock.monotonic()
             outcome.undo = list(self.pending)
             errors = undo_pending(ctx, self.pending)
         ready_after: dict[str, float | None] = {}
         for node in targets:
-            budget = max(0.0, ctx.remaining())
-            ok = knodes.wait_node_ready(ctx.kube, node, budget, clock)
+            ok = ctx.await_state(_node_is_ready(node), ctx.remaining())
             ready_after[node] = round(clock.monotonic() - restored_at, 3) if ok else None
-            if ok:
-                ctx.emit("node-ready", node, "after restore")
         outcome.details = {
             "mode": self.spec.mode,
             "duration_s": self.spec.duration_s,
@@ -289,6 +286,10 @@ class NodeLossFault:
 
     def undo(self, ctx: FaultContext) -> list[str]:
         return undo_pending(ctx, self.pending)
+
+
+def _node_is_ready(node: str) -> Callable[[Snapshot], bool]:
+    return lambda snap: snap.nodes.get(node) is True
 
 
 def _workload_tolerations(ctx: FaultContext) -> dict[str, int | None]:

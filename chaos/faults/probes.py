@@ -21,7 +21,6 @@ from chaos.k8s import probes as kprobes
 from chaos.model.experiment import ProbeBreak
 from chaos.plan.select import choose
 
-OBSERVE_S = 0.5  # sampling step: the recorded figures have this resolution
 REJOIN_WAIT_S = 60.0
 PROBES = ("readiness", "liveness", "startup")
 
@@ -187,30 +186,29 @@ class ProbeBreakFault:
 
     def _observe(self, ctx: FaultContext, targets: list[_Target], since: float, until: float,
                  phase: str) -> None:
-        """Sample endpoints and restart counts until ``until`` (or, rejoining, all are back)."""
+        """Follow the Observer's state (endpoints, restart counts) until ``until`` or, rejoining,
+        until every target is back; the Observer records the events themselves."""
         clock = ctx.clock
+        snap = ctx.observer.snapshot()
         while True:
             now = clock.monotonic()
-            ready = kprobes.ready_endpoint_pods(ctx.kube, ctx.namespace)
             for t in targets:
-                pod = kprobes.read_pod(ctx.kube, ctx.namespace, t.name)
-                if pod is not None:
-                    t.restarts_after = kprobes.restart_count(pod)
-                    if t.restarted_s is None and t.restarts_after > t.restarts_before:
+                pod = snap.pods.get(t.name)
+                if pod is not None and pod.uid == t.uid:
+                    t.restarts_after = pod.restarts
+                    if t.restarted_s is None and pod.restarts > t.restarts_before:
                         t.restarted_s = now - t.broken_at
-                        # an "event", not a "restart": the observer already counts restarts
-                        ctx.emit("event", t.name, f"restartCount now {t.restarts_after}")
-                if phase == "break" and t.left_endpoints_s is None and t.name not in ready:
+                if phase == "break" and t.left_endpoints_s is None \
+                        and t.name not in snap.endpoints:
                     t.left_endpoints_s = now - since
-                    ctx.emit("endpoint-removed", t.name, "probe-break")
-                if phase == "rejoin" and t.rejoined_endpoints_s is None and t.name in ready:
+                if phase == "rejoin" and t.rejoined_endpoints_s is None \
+                        and t.name in snap.endpoints:
                     t.rejoined_endpoints_s = now - since
-                    ctx.emit("endpoint-added", t.name, "probe-break cleared")
             if phase == "rejoin" and all(t.rejoined_endpoints_s is not None for t in targets):
                 return
             if now >= until:
                 return
-            clock.sleep(min(OBSERVE_S, until - now))
+            snap = ctx.observer.wait_change(snap.version, until - now)
 
 
 def _first_port(ctx: FaultContext, name: str) -> int:

@@ -13,8 +13,10 @@ from __future__ import annotations
 import contextlib
 import threading
 import time
-from collections.abc import Callable
-from typing import Any
+from collections.abc import Callable, Mapping
+from dataclasses import dataclass
+from types import MappingProxyType
+from typing import Any, Protocol
 
 from kubernetes import watch
 from kubernetes.client.exceptions import ApiException
@@ -28,6 +30,39 @@ from chaos.model.timeline import ClusterEvent
 WATCH_TIMEOUT_S = 5  # server-side; the loop re-watches from the last resourceVersion
 
 
+@dataclass(frozen=True, slots=True)
+class PodState:
+    name: str
+    uid: str
+    node: str
+    ready: bool
+    restarts: int  # of the pod's first container, as `kubectl get pods` shows it
+
+
+@dataclass(frozen=True, slots=True)
+class Snapshot:
+    """What the watches have seen, taken under the Observer's lock. ``version`` grows with
+    every change, so a reader can wait for the next one (``Observer.wait_change``)."""
+
+    version: int
+    pods: Mapping[str, PodState]  # by pod name: the workload's pods that exist now
+    endpoints: frozenset[str]  # pods that are ready endpoints of the Service
+    nodes: Mapping[str, bool]  # node name -> Ready
+
+    @property
+    def ready_pods(self) -> frozenset[str]:
+        return frozenset(n for n, p in self.pods.items() if p.ready)
+
+
+class ObserverView(Protocol):
+    """What faults may use of the Observer: read its state and wait for it to change. They
+    never watch or poll what it already watches (pods, endpoints, nodes)."""
+
+    def snapshot(self) -> Snapshot: ...
+
+    def wait_change(self, version: int, timeout_s: float) -> Snapshot: ...
+
+
 class Observer:
     def __init__(self, kube: Kube, namespace: str, selector: Selector, service: str | None) -> None:
         self.kube = kube
@@ -38,13 +73,14 @@ class Observer:
         self._cond = threading.Condition()
         self._stop = threading.Event()
         self._threads: list[threading.Thread] = []
-        # current state, updated by the watches
-        self.ready_pods: set[str] = set()
-        self.pods: dict[str, dict[str, Any]] = {}  # uid -> {name, ready, restarts, node}
-        self.endpoints: dict[str, set[str]] = {}  # slice -> ready pod names
-        self.nodes: dict[str, bool] = {}
+        # current state, updated by the watches; read it through snapshot()
+        self._ready_pods: set[str] = set()
+        self._pods: dict[str, dict[str, Any]] = {}  # uid -> {name, ready, restarts, node}
+        self._endpoints: dict[str, set[str]] = {}  # slice -> ready pod names
+        self._nodes: dict[str, bool] = {}
         self.errors: list[str] = []
         self._synced: dict[str, threading.Event] = {}
+        self._version = 0
 
     # -- public API ---------------------------------------------------------------------------
 
@@ -55,8 +91,7 @@ class Observer:
             ("nodes", self._watch_nodes),
             ("events", self._watch_events),
         ]
-        if self.service:
-            watches.append(("endpoints", self._watch_endpoints))
+        watches.append(("endpoints", self._watch_endpoints))
         for name, fn in watches:
             self._synced[name] = threading.Event()
             t = threading.Thread(target=self._loop, args=(name, fn), daemon=True,
@@ -80,8 +115,32 @@ class Observer:
 
     def emit(self, kind: str, name: str, detail: str = "") -> None:
         with self._cond:
-            self._events.append(ClusterEvent(time.time(), kind, name, detail))
-            self._cond.notify_all()
+            self._add(kind, name, detail)
+
+    def snapshot(self) -> Snapshot:
+        with self._cond:
+            return self._snapshot()
+
+    def wait_change(self, version: int, timeout_s: float) -> Snapshot:
+        """The state once it differs from ``version`` (or when time runs out or we stop)."""
+        deadline = time.monotonic() + timeout_s
+        with self._cond:
+            while self._version == version and not self._stop.is_set():
+                remaining = deadline - time.monotonic()
+                if remaining <= 0:
+                    break
+                self._cond.wait(remaining)
+            return self._snapshot()
+
+    def _snapshot(self) -> Snapshot:
+        pods = {}
+        for uid, p in self._pods.items():
+            first = next(iter(p["restarts"].values()), 0)
+            pods[p["name"]] = PodState(name=p["name"], uid=uid, node=p.get("node", ""),
+                                       ready=p["ready"], restarts=first)
+        endpoints = frozenset().union(*self._endpoints.values()) if self._endpoints else frozenset()
+        return Snapshot(version=self._version, pods=MappingProxyType(pods),
+                        endpoints=endpoints, nodes=MappingProxyType(dict(self._nodes)))
 
     def events(self) -> list[ClusterEvent]:
         with self._cond:
@@ -90,10 +149,6 @@ class Observer:
     def events_unlocked(self) -> list[ClusterEvent]:
         """The events so far, for predicates run by wait_for (which holds the lock)."""
         return sorted(self._events, key=lambda e: e.t)
-
-    def endpoint_names(self) -> set[str]:
-        with self._cond:
-            return set().union(*self.endpoints.values()) if self.endpoints else set()
 
     def wait_for(self, predicate: Callable[[Observer], bool], timeout_s: float) -> bool:
         """Block until `predicate(self)` holds (re-checked on every event) or time runs out."""
@@ -163,29 +218,34 @@ class Observer:
                      handle=on_event)
 
     def _watch_endpoints(self) -> None:
+        # the Service's slices; every slice in the namespace when no Service is named
+        labels = f"kubernetes.io/service-name={self.service}" if self.service else None
         self._stream("endpoints", self.kube.discovery.list_namespaced_endpoint_slice,
-                     self.namespace, label_selector=f"kubernetes.io/service-name={self.service}",
-                     handle=self._on_slice)
+                     self.namespace, label_selector=labels, handle=self._on_slice)
 
     # -- handlers: state changes -> events ----------------------------------------------------
 
     def _on_pod(self, kind: str, pod: Any) -> None:
         uid, name = pod.metadata.uid, pod.metadata.name
         with self._cond:
-            known = self.pods.get(uid)
+            known = self._pods.get(uid)
             if kind == "DELETED":
                 if known is not None:
-                    self.pods.pop(uid)
-                    self.ready_pods.discard(name)
+                    self._pods.pop(uid)
+                    self._ready_pods.discard(name)
                     self._add("pod-deleted", name, pod.spec.node_name or "")
                 return
             ready = (pod.status.phase == "Running" and any(
                 c.type == "Ready" and c.status == "True" for c in pod.status.conditions or []))
             restarts = {c.name: c.restart_count for c in pod.status.container_statuses or []}
             if known is None:
-                known = {"name": name, "ready": False, "restarts": dict(restarts)}
-                self.pods[uid] = known
+                known = {"name": name, "ready": False, "restarts": dict(restarts),
+                         "node": pod.spec.node_name or ""}
+                self._pods[uid] = known
                 self._add("pod-added", name, pod.spec.node_name or "")
+            if pod.spec.node_name and known.get("node") != pod.spec.node_name:
+                known["node"] = pod.spec.node_name  # bound after it was first seen
+                self._version += 1
             for container, count in restarts.items():
                 before = known["restarts"].get(container, count)
                 for _ in range(max(0, count - before)):
@@ -194,9 +254,9 @@ class Observer:
             if ready != known["ready"]:
                 known["ready"] = ready
                 if ready:
-                    self.ready_pods.add(name)
+                    self._ready_pods.add(name)
                 else:
-                    self.ready_pods.discard(name)
+                    self._ready_pods.discard(name)
                 self._add("pod-ready" if ready else "pod-unready", name,
                           pod.spec.node_name or "")
 
@@ -204,11 +264,11 @@ class Observer:
         name = node.metadata.name
         with self._cond:
             if kind == "DELETED":
-                self.nodes.pop(name, None)
+                self._nodes.pop(name, None)
                 return
             ready = node_ready(node)
-            before = self.nodes.get(name)
-            self.nodes[name] = ready
+            before = self._nodes.get(name)
+            self._nodes[name] = ready
             if before is not None and before != ready:
                 self._add("node-ready" if ready else "node-notready", name,
                           "unschedulable" if node.spec.unschedulable else "")
@@ -222,12 +282,12 @@ class Observer:
                 if ready and ep.target_ref is not None:
                     names.add(ep.target_ref.name)
         with self._cond:
-            before = set().union(*self.endpoints.values()) if self.endpoints else set()
+            before = set().union(*self._endpoints.values()) if self._endpoints else set()
             if kind == "DELETED":
-                self.endpoints.pop(key, None)
+                self._endpoints.pop(key, None)
             else:
-                self.endpoints[key] = names
-            after = set().union(*self.endpoints.values()) if self.endpoints else set()
+                self._endpoints[key] = names
+            after = set().union(*self._endpoints.values()) if self._endpoints else set()
             for gone in sorted(before - after):
                 self._add("endpoint-removed", gone, f"{len(after)} ready endpoints")
             for new in sorted(after - before):
@@ -236,6 +296,7 @@ class Observer:
     def _add(self, kind: str, name: str, detail: str) -> None:
         """Append with the lock held (callers hold self._cond)."""
         self._events.append(ClusterEvent(time.time(), kind, name, detail))
+        self._version += 1
         self._cond.notify_all()
 
 

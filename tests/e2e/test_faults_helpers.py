@@ -15,7 +15,7 @@ import time
 import uuid
 from collections.abc import Callable, Iterator
 from contextlib import contextmanager
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
@@ -26,6 +26,7 @@ from chaos.faults.base import FaultContext
 from chaos.journal import Journal
 from chaos.k8s import nodes as knodes
 from chaos.k8s.client import Kube, connect
+from chaos.k8s.observe import Observer
 from chaos.model.experiment import Selector
 from chaos.runner import RunEnv
 
@@ -109,25 +110,22 @@ def namespace(cluster: Cluster, prefix: str, *manifests: str) -> Iterator[str]:
             kubectl(cluster, "delete", "namespace", ns, "--wait=false")
 
 
-@dataclass
-class Recorder:
-    events: list[tuple[float, str, str, str]] = field(default_factory=list)
-
-    def __call__(self, kind: str, name: str, detail: str) -> None:
-        self.events.append((time.time(), kind, name, detail))
-
-    def kinds(self) -> list[str]:
-        return [e[1] for e in self.events]
+OBSERVERS: list[Observer] = []  # stopped after each test by the conftest
 
 
 def make_ctx(cluster: Cluster, ns: str, journal: Journal, selector: dict[str, str], *,
              budget_s: float = 240, seed: int = 7, emit: Callable[[str, str, str], None]
              | None = None) -> FaultContext:
+    """A fault context as the runner builds it, with a started Observer of the namespace (every
+    EndpointSlice in it, the pods matching ``selector``, the nodes)."""
     clock = SystemClock()
+    observer = Observer(cluster.kube, ns, Selector.of(selector), None)
+    observer.start()
+    OBSERVERS.append(observer)
     return FaultContext(
         kube=cluster.kube, namespace=ns, journal=journal, seed=seed, clock=clock,
         workload_selector=Selector.of(selector), cluster_name=cluster.name,
-        kubeconfig=cluster.kubeconfig, emit=emit or Recorder(),
+        kubeconfig=cluster.kubeconfig, emit=emit or observer.emit, observer=observer,
         deadline=clock.monotonic() + budget_s,
     )
 

@@ -9,7 +9,6 @@ from pathlib import Path
 import pytest
 from test_faults_helpers import (
     Cluster,
-    Recorder,
     assert_nodes_healthy,
     cluster_from_env,
     ensure_workload_image,
@@ -139,8 +138,7 @@ def test_drain_blocked_by_strict_pdb_is_reported_not_raised(cluster: Cluster,
 def test_node_loss_evicts_pods_and_node_comes_back(cluster: Cluster, journal: Journal,
                                                    mode: str) -> None:
     with namespace(cluster, f"kc-loss-{mode}", "httpd-replicated.yaml") as ns:
-        events = Recorder()
-        ctx = make_ctx(cluster, ns, journal, {"app": "httpd"}, budget_s=300, emit=events)
+        ctx = make_ctx(cluster, ns, journal, {"app": "httpd"}, budget_s=300)
         fault_start = time.time()
         # node-monitor-grace-period (~40 s here) + tolerationSeconds 10 + rescheduling
         fault = NodeLossFault(NodeLoss(nodes=NodeSelection(), duration_s=70, mode=mode))
@@ -154,7 +152,9 @@ def test_node_loss_evicts_pods_and_node_comes_back(cluster: Cluster, journal: Jo
         assert isinstance(notready, dict) and node in notready
         ready = d["time_to_ready_after_restore_s"]
         assert isinstance(ready, dict) and ready[node] is not None
-        assert "node-notready" in events.kinds() and "node-ready" in events.kinds()
+        kinds = [e.kind for e in ctx.observer.events()  # type: ignore[attr-defined]
+                 if e.name == node]
+        assert "node-notready" in kinds and "node-ready" in kinds
         assert pending_in(journal.path) == []
         assert knodes.container_state(node) == "running"
 
