@@ -8,7 +8,7 @@ from dataclasses import dataclass, field
 from typing import Protocol
 
 from chaos.clock import Clock
-from chaos.journal import Journal, UndoAction
+from chaos.journal import Journal, UndoAction, UndoOutcome
 from chaos.k8s.client import Kube
 from chaos.model.experiment import FaultSpec, Selector
 
@@ -28,6 +28,8 @@ class FaultContext:
     emit: Callable[[str, str, str], None]  # (kind, name, detail) -> timeline event
     deadline: float  # monotonic; no wait may outlive it
     index: int = 0  # position of this fault in the experiment (salts target choice)
+    # every undo run for this fault (by undo_pending), confirmed or not: for report.json
+    undo_outcomes: list[UndoOutcome] = field(default_factory=list)
 
     def remaining(self) -> float:
         return self.deadline - self.clock.monotonic()
@@ -42,6 +44,7 @@ class FaultContext:
         }
 
     def record_undo(self, kind: str, **params: str) -> UndoAction:
+        """Journal the undo before the fault acts; JournalWriteFailed stops the fault."""
         return self.journal.record(UndoAction(kind=kind, params=params, target=self.target()))
 
 
