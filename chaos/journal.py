@@ -336,9 +336,9 @@ def _parse_line(raw: bytes) -> _Undo | _Mark | str:
         return f"not UTF-8 (byte 0x{raw[exc.start]:02x} at column {exc.start + 1})"
     try:
         obj: object = json.loads(text)
-    except ValueError as exc:
+    except (ValueError, RecursionError) as exc:  # RecursionError: absurdly deep nesting
         detail = f"{exc.msg} at column {exc.colno}" if isinstance(exc, json.JSONDecodeError) \
-            else str(exc)
+            else type(exc).__name__
         return f"not JSON ({detail})"
     if not isinstance(obj, dict):
         return f"not a JSON object but {type(obj).__name__}"

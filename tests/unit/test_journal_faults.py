@@ -180,6 +180,7 @@ GARBAGE = {
     "non-utf8": (b'\xff\xfe{"op": "done"}', "not UTF-8 (byte 0xff at column 1)"),
     "not-json": (b"{op: undo", "not JSON"),
     "not-object": (b"[1, 2]", "not a JSON object but list"),
+    "too-deep": (b"[" * 200_000 + b"]" * 200_000, "not JSON (RecursionError)"),
     "missing-kind": (b'{"op": "undo", "id": "x", "params": {}, "created": 1}',
                      "missing field 'kind'"),
     "missing-id": (b'{"op": "done"}', "missing field 'id'"),
