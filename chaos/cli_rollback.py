@@ -7,7 +7,14 @@ import sys
 from collections.abc import Sequence
 from pathlib import Path
 
-from chaos.journal import Journal, UndoAction, all_journals, journal_dir, pending_in
+from chaos.journal import (
+    JournalState,
+    UndoAction,
+    UndoOutcome,
+    all_journals,
+    journal_dir,
+    load_journals,
+)
 
 
 def _where(action: UndoAction) -> str:
@@ -17,31 +24,74 @@ def _where(action: UndoAction) -> str:
     return ", ".join(p for p in parts if p)
 
 
+def _select(states: list[JournalState], *, explicit: bool,
+            force: bool) -> tuple[list[JournalState], int]:
+    """Journals to replay: orphaned ones, live ones only with --force. Returns them and how
+    many explicitly named journals were refused."""
+    chosen: list[JournalState] = []
+    refused = 0
+    for state in states:
+        if not state.pending:
+            continue
+        alive = state.running()
+        if alive is not None and not force:
+            count = len(state.pending)
+            if explicit:
+                refused += 1
+                print(f"journal {state.path}: refusing to roll back a run that may still be "
+                      f"alive ({alive}); {count} pending undo action(s) left alone "
+                      f"(--force to override)", file=sys.stderr)
+            else:
+                print(f"skipping {state.path.name}: its run may still be alive ({alive}); "
+                      f"{count} pending undo action(s) left to it (--force to include)")
+            continue
+        chosen.append(state)
+    return chosen, refused
+
+
 def cmd_rollback(args: argparse.Namespace) -> int:
     from chaos.faults.undo import rollback_all
 
-    paths = [Path(p) for p in args.journal] if args.journal else all_journals()
+    explicit = bool(args.journal)
+    paths = [Path(p) for p in args.journal] if explicit else all_journals()
     missing = [p for p in paths if not p.exists()]
     for p in missing:
         print(f"journal {p}: not found", file=sys.stderr)
-    paths = [p for p in paths if p.exists()]
-    pending = sum(len(pending_in(p)) for p in paths)
-    where = ", ".join(map(str, paths)) if args.journal else str(journal_dir())
-    print(f"{pending} pending undo action(s) in {len(paths)} journal(s) ({where})")
+    states = load_journals([p for p in paths if p.exists()])
+    for state in states:
+        for problem in state.problems:
+            print(f"warning: {problem}", file=sys.stderr)
+    unusable = [s for s in states if s.unusable is not None]
+    chosen, refused = _select(states, explicit=explicit, force=args.force)
+    pending = sum(len(s.pending) for s in chosen)
+    where = ", ".join(map(str, paths)) if explicit else str(journal_dir())
+    print(f"{pending} pending undo action(s) in {len(chosen)} journal(s) ({where})")
+    last_error = {ident: err for s in chosen for ident, err in s.last_error.items()}
 
-    def show(journal: Journal, action: UndoAction, error: str | None) -> None:
-        status = "would run" if args.dry_run else ("FAILED: " + error if error else "undone")
-        print(f"  {action.describe()} [{_where(action)}] ({journal.path.name}): {status}",
-              flush=True)
+    def show(outcome: UndoOutcome) -> None:
+        action = outcome.action
+        if args.dry_run:
+            status = "would run"
+            if action.id in last_error:
+                status += f" (last attempt failed: {last_error[action.id]})"
+        else:
+            status = outcome.describe()
+        name = outcome.journal.name if outcome.journal is not None else "?"
+        print(f"  {action.describe()} [{_where(action)}] ({name}): {status}", flush=True)
 
-    results = rollback_all(paths, dry_run=args.dry_run, on_result=show)
-    failed = [a for a, err in results if err is not None]
+    outcomes = rollback_all(chosen, dry_run=args.dry_run, on_result=show)
+    trouble = bool(missing or unusable or refused)
     if args.dry_run:
-        return 0 if not missing else 1
+        return 1 if trouble else 0
+    failed = [o for o in outcomes if o.status == "failed"]
+    unrecorded = [o for o in outcomes if o.status == "undone" and o.journal_error]
     if failed:
-        print(f"{len(failed)} of {len(results)} undo action(s) failed; they stay pending "
+        print(f"{len(failed)} of {len(outcomes)} undo action(s) failed; they stay pending "
               f"(run `kube-chaos rollback` again once the cause is fixed)", file=sys.stderr)
-    return 1 if failed or missing else 0
+    if unrecorded:
+        print(f"{len(unrecorded)} undo action(s) took effect but could not be marked done in "
+              f"their journal; a later rollback repeats them (harmless)", file=sys.stderr)
+    return 1 if trouble or failed or unrecorded else 0
 
 
 def add_rollback_command(sub: argparse._SubParsersAction[argparse.ArgumentParser]) -> None:
@@ -54,9 +104,13 @@ def add_rollback_command(sub: argparse._SubParsersAction[argparse.ArgumentParser
 def configure(p: argparse.ArgumentParser) -> None:
     p.add_argument("--journal", action="append", metavar="PATH",
                    help="journal file to replay (repeatable; default: every journal in "
-                        "$KUBE_CHAOS_STATE/journal or ~/.local/state/kube-chaos/journal)")
+                        "$KUBE_CHAOS_STATE/journal or ~/.local/state/kube-chaos/journal whose "
+                        "run is no longer alive)")
     p.add_argument("--dry-run", action="store_true",
                    help="list the pending undo actions without running them")
+    p.add_argument("--force", action="store_true",
+                   help="also roll back journals whose run may still be alive (by default only "
+                        "orphaned runs, whose process is gone, are touched)")
     p.set_defaults(handler=cmd_rollback)
 
 

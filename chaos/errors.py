@@ -59,6 +59,19 @@ class RollbackFailed(ChaosError):
     """Undoing a fault failed; the cluster may still carry it (see ``kube-chaos rollback``)."""
 
 
+class JournalWriteFailed(ChaosError):
+    """The undo journal could not be written (disk full, short write, unwritable directory).
+
+    Raised before a fault acts, it must stop the fault: an undo that is not on disk cannot be
+    replayed after a crash.
+    """
+
+    def __init__(self, path: str | Path, reason: str) -> None:
+        self.path = Path(path)
+        self.reason = reason
+        super().__init__(f"cannot write undo journal {self.path}: {reason}")
+
+
 class SteadyStateFailed(ChaosError):
     """The workload was not healthy before the fault, so the experiment cannot say anything."""
 

@@ -176,20 +176,42 @@ def _image_provider(cluster_name: str) -> Callable[[Sequence[str], Sequence[str]
 
 def _roll_back_orphans(context: str, reporter: Any) -> None:
     """Undo what a crashed earlier run (e.g. SIGKILLed pytest) left on *this* cluster, before
-    its leftovers (a cordoned node, a paused node) spoil this run's experiments."""
+    its leftovers (a cordoned node, a paused node) spoil this run's experiments. Never raises:
+    an unreadable journal is named and quarantined, a live run's journal is left alone."""
     from chaos.faults.undo import rollback_all
-    from chaos.journal import Journal, orphaned, pending_in
+    from chaos.journal import all_journals, load_journals, warn_problems
 
-    mine = [p for p in orphaned() if any(a.target.get("context") == context
-                                         for a in pending_in(p))]
+    def say(line: str, **markup: bool) -> None:
+        if reporter is not None:
+            reporter.write_line(line, **markup)
+
+    states = load_journals(all_journals())
+    if reporter is None:
+        warn_problems(states)
+    for state in states:
+        for problem in state.problems:
+            say(f"kube-chaos: journal warning: {problem}", yellow=True)
+    here = [s for s in states
+            if any(a.target.get("context") == context for a in s.pending)]
+    mine = []
+    for state in here:
+        alive = state.running()
+        if alive is None:
+            mine.append(state)
+        else:
+            say(f"kube-chaos: leaving {len(state.pending)} pending undo(s) of {state.path} on "
+                f"{context} alone: its run may still be alive ({alive})", yellow=True)
     if not mine:
         return
-    results = rollback_all([Journal(p) for p in mine])
-    if reporter is not None:
-        reporter.write_line(f"kube-chaos: rolled back {len(results)} fault(s) left by a crashed "
-                            f"run on {context}:", yellow=True)
-        for action, error in results:
-            reporter.write_line(f"  {action.describe()}: {error or 'undone'}")
+    outcomes = rollback_all(mine)
+    settled = sum(o.settled for o in outcomes)
+    say(f"kube-chaos: undo left by a crashed run on {context}: {settled} of {len(outcomes)} "
+        f"confirmed", yellow=True)
+    for outcome in outcomes:
+        say(f"  {outcome.action.describe()}: {outcome.describe()}", red=not outcome.settled)
+    if settled < len(outcomes):
+        say("  (what is not confirmed stays pending: `kube-chaos rollback` retries it)",
+            yellow=True)
 
 
 def pytest_sessionfinish(session: pytest.Session) -> None:

@@ -9,7 +9,7 @@ from typing import Any, Protocol, TypeVar
 
 from chaos.clock import Clock
 from chaos.errors import InjectionFailed
-from chaos.journal import Journal, UndoAction
+from chaos.journal import Journal, UndoAction, UndoOutcome
 from chaos.k8s.client import Kube
 from chaos.k8s.observe import ObserverView, Snapshot
 from chaos.model.experiment import FaultSpec, Selector
@@ -31,6 +31,8 @@ class FaultContext:
     observer: ObserverView  # the one watcher of pods, endpoints and nodes: read, never re-poll
     deadline: float  # monotonic; no wait may outlive it
     index: int = 0  # position of this fault in the experiment (salts target choice)
+    # every undo run for this fault (by undo_pending), confirmed or not: for report.json
+    undo_outcomes: list[UndoOutcome] = field(default_factory=list)
 
     def remaining(self) -> float:
         return self.deadline - self.clock.monotonic()
@@ -45,6 +47,7 @@ class FaultContext:
         }
 
     def record_undo(self, kind: str, **params: str) -> UndoAction:
+        """Journal the undo before the fault acts; JournalWriteFailed stops the fault."""
         return self.journal.record(UndoAction(kind=kind, params=params, target=self.target()))
 
     def await_state(self, predicate: Callable[[Snapshot], bool], timeout_s: float) -> bool:
@@ -83,8 +86,9 @@ class Fault(Protocol):
         """
         ...
 
-    def undo(self, ctx: FaultContext) -> list[str]:
-        """Put back whatever is still in place (idempotent); the errors, never raised."""
+    def undo(self, ctx: FaultContext) -> list[UndoOutcome]:
+        """Put back whatever is still in place (idempotent); one outcome per undo action,
+        confirmed or failed with its reason, never raised."""
         ...
 
 

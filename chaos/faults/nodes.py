@@ -13,8 +13,8 @@ from dataclasses import dataclass, field
 
 from chaos.errors import InjectionFailed, NotEnoughTargets
 from chaos.faults.base import FaultContext, FaultOutcome, implements
-from chaos.faults.undo import undo_pending
-from chaos.journal import UndoAction
+from chaos.faults.undo import undo_errors, undo_pending
+from chaos.journal import UndoAction, UndoOutcome
 from chaos.k8s import nodes as knodes
 from chaos.k8s import pods as kpods
 from chaos.k8s.observe import Snapshot
@@ -100,14 +100,14 @@ class CordonFault:
         if self.spec.duration_s is not None:
             held = _hold(ctx, self.spec.duration_s)
             outcome.details["held_s"] = round(held, 3)
-            errors = undo_pending(ctx, self.pending)
+            errors = undo_errors(undo_pending(ctx, self.pending))
             if errors:
                 outcome.details["undo_errors"] = errors
         outcome.ended_at = time.time()
         return outcome
 
-    def undo(self, ctx: FaultContext) -> list[str]:
-        """Uncordon what this fault cordoned (idempotent); returns errors instead of raising."""
+    def undo(self, ctx: FaultContext) -> list[UndoOutcome]:
+        """Uncordon what this fault cordoned (idempotent); returns outcomes, never raises."""
         return undo_pending(ctx, self.pending)
 
 
@@ -208,7 +208,7 @@ class DrainFault:
                 return None
             knodes.wait_pod_change(ctx.kube, nodes, min(5.0, deadline - now))
 
-    def undo(self, ctx: FaultContext) -> list[str]:
+    def undo(self, ctx: FaultContext) -> list[UndoOutcome]:
         """Uncordon the drained nodes (the runner calls this at the end of the experiment)."""
         return undo_pending(ctx, self.pending)
 
@@ -266,7 +266,7 @@ class NodeLossFault:
         finally:
             restored_at = clock.monotonic()
             outcome.undo = list(self.pending)
-            errors = undo_pending(ctx, self.pending)
+            errors = undo_errors(undo_pending(ctx, self.pending))
         ready_after: dict[str, float | None] = {}
         for node in targets:
             ok = ctx.await_state(_node_is_ready(node), ctx.remaining())
@@ -284,7 +284,7 @@ class NodeLossFault:
         outcome.ended_at = time.time()
         return outcome
 
-    def undo(self, ctx: FaultContext) -> list[str]:
+    def undo(self, ctx: FaultContext) -> list[UndoOutcome]:
         return undo_pending(ctx, self.pending)
 
 

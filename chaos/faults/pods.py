@@ -12,6 +12,7 @@ from dataclasses import dataclass
 
 from chaos.errors import InjectionFailed
 from chaos.faults.base import FaultContext, FaultOutcome, implements
+from chaos.journal import UndoOutcome
 from chaos.k8s import pods as kpods
 from chaos.model.experiment import ContainerKill, PodKill
 from chaos.plan.select import choose
@@ -52,7 +53,7 @@ class PodKillFault:
         ctx.emit("fault-end", ",".join(outcome.targets), "pod-kill")
         return outcome
 
-    def undo(self, ctx: FaultContext) -> list[str]:
+    def undo(self, ctx: FaultContext) -> list[UndoOutcome]:
         """Nothing to put back: the ReplicaSet (what we test) replaces the pods."""
         return []
 
@@ -96,6 +97,6 @@ class ContainerKillFault:
         ctx.emit("fault-end", ",".join(outcome.targets), "container-kill")
         return outcome
 
-    def undo(self, ctx: FaultContext) -> list[str]:
+    def undo(self, ctx: FaultContext) -> list[UndoOutcome]:
         """Nothing to put back: the kubelet (what we test) restarts the container."""
         return []

@@ -14,8 +14,8 @@ from typing import Any
 
 from chaos.errors import InjectionFailed
 from chaos.faults.base import FaultContext, FaultOutcome, implements
-from chaos.faults.undo import undo_pending
-from chaos.journal import UndoAction
+from chaos.faults.undo import undo_errors, undo_pending
+from chaos.journal import UndoAction, UndoOutcome
 from chaos.k8s import pods as kpods
 from chaos.k8s import probes as kprobes
 from chaos.model.experiment import ProbeBreak
@@ -73,7 +73,7 @@ class ProbeBreakFault:
         finally:
             cleared_at = clock.monotonic()
             outcome.undo = list(self.pending)
-            errors = self.undo(ctx)
+            errors = undo_errors(self.undo(ctx))
         rejoin_end = cleared_at + max(0.0, min(REJOIN_WAIT_S, ctx.remaining()))
         self._observe(ctx, targets, cleared_at, rejoin_end, phase="rejoin")
         predicted = None
@@ -115,7 +115,7 @@ class ProbeBreakFault:
         outcome.ended_at = time.time()
         return outcome
 
-    def undo(self, ctx: FaultContext) -> list[str]:
+    def undo(self, ctx: FaultContext) -> list[UndoOutcome]:
         return undo_pending(ctx, self.pending, f"probe-break {self.spec.probe} cleared")
 
     # --- steps ---------------------------------------------------------------------------------
@@ -154,8 +154,11 @@ class ProbeBreakFault:
         spec = self.spec
         port = t.settings.port or _first_port(ctx, t.name)
         if spec.method == "admin":
+            # uid and restart count let the undo tell a replaced pod or a restarted container
+            # (neither carries the break) from an admin endpoint that just does not answer
             t.action = ctx.record_undo("clear-admin-probe", pod=t.name, namespace=ctx.namespace,
-                                       port=str(port), probe=spec.probe)
+                                       port=str(port), probe=spec.probe, pod_uid=t.uid,
+                                       restarts=str(t.restarts_before))
             self.pending.append(t.action)
             ctx.emit("fault-start", t.name, f"probe-break {spec.probe} (admin)")
             kprobes.admin_call(ctx.kube, ctx.namespace, t.name, port, "fail", spec.probe, 0)

@@ -1,18 +1,30 @@
 """Replaying undo actions: the runner's `finally`, and `kube-chaos rollback` after a crash.
 
-Every handler is idempotent: an already-uncordoned node, a running node container, a probe
-block that is gone, a pod that no longer exists all count as "undone". A handler raises only when
-the fault may still be in place.
+Every handler is idempotent and confirms its effect before it returns: the node is schedulable
+again, the node container runs unpaused and the node is Ready, the nft table is gone, the probe no
+longer fails. A handler returns None when it did the work, or a note saying why there was nothing
+left to do (the cluster or the pod is gone); it raises RollbackFailed whenever the fault may still
+be in place, including when it cannot tell (Docker or the API server unreachable). Only a
+confirmed undo is marked done in the journal; everything else stays pending with its reason.
 """
 
 from __future__ import annotations
 
+import contextlib
 from collections.abc import Callable, Iterable, Mapping
 from pathlib import Path
 from typing import TYPE_CHECKING
 
-from chaos.errors import RollbackFailed
-from chaos.journal import Journal, UndoAction
+from chaos.errors import ClusterError, RollbackFailed
+from chaos.journal import (
+    Journal,
+    JournalState,
+    UndoAction,
+    UndoOutcome,
+    UndoOutcomeDict,
+    load_journal,
+    warn_problems,
+)
 from chaos.k8s import nodes as knodes
 from chaos.k8s import probes as kprobes
 from chaos.k8s.client import Kube, connect
@@ -20,7 +32,7 @@ from chaos.k8s.client import Kube, connect
 if TYPE_CHECKING:
     from chaos.faults.base import FaultContext
 
-Handler = Callable[[UndoAction], None]
+Handler = Callable[[UndoAction], str | None]
 
 NODE_READY_TIMEOUT_S = 180.0
 
@@ -37,62 +49,168 @@ def _param(action: UndoAction, name: str) -> str:
     return value
 
 
-def undo_uncordon(action: UndoAction) -> None:
-    knodes.uncordon(kube_for(action), _param(action, "node"))
+def _int_param(action: UndoAction, name: str) -> int:
+    value = _param(action, name)
+    try:
+        return int(value)
+    except ValueError:
+        raise RollbackFailed(f"{action.describe()}: parameter {name!r} is {value!r}, "
+                             f"not a whole number") from None
+
+
+# --- nodes -------------------------------------------------------------------------------------
+
+
+def undo_uncordon(action: UndoAction) -> str | None:
+    """Uncordon, then read the node back: only spec.unschedulable false counts."""
+    node = _param(action, "node")
+    kube = kube_for(action)
+    knodes.uncordon(kube, node)
+    try:
+        view = knodes.get_node(kube, node)
+    except ClusterError as exc:
+        raise RollbackFailed(f"uncordon of node {node} sent, but cannot read it back to "
+                             f"confirm: {exc}") from exc
+    if view is None:
+        return f"node {node} no longer exists"
+    if view.unschedulable:
+        raise RollbackFailed(f"node {node} is still cordoned after uncordon")
+    return None
+
+
+def _ready_timeout(action: UndoAction) -> float:
+    try:
+        return float(action.params.get("ready_timeout_s") or NODE_READY_TIMEOUT_S)
+    except ValueError:
+        return NODE_READY_TIMEOUT_S
 
 
 def _wait_ready(action: UndoAction, node: str) -> None:
-    timeout = float(action.params.get("ready_timeout_s") or NODE_READY_TIMEOUT_S)
-    if not knodes.wait_node_ready(kube_for(action), node, timeout):
-        raise RollbackFailed(f"node {node} container is running again but the node is not "
-                             f"Ready after {timeout:g}s")
-
-
-def undo_start_node(action: UndoAction) -> None:
-    """`docker start` a stopped kind node (unpause a paused one), then wait until Ready."""
-    node = _param(action, "node")
-    state = knodes.container_state(node)
-    if state is None:
-        return  # the cluster was deleted: nothing left to restore
-    if state == "paused":
-        _docker_or_fail(action, "unpause", node)
-    elif state != "running":
-        _docker_or_fail(action, "start", node)
-    _wait_ready(action, node)
-
-
-def undo_unpause_node(action: UndoAction) -> None:
-    node = _param(action, "node")
-    state = knodes.container_state(node)
-    if state is None:
+    timeout = _ready_timeout(action)
+    kube = kube_for(action)
+    if knodes.wait_node_ready(kube, node, timeout):
         return
-    if state == "paused":
-        _docker_or_fail(action, "unpause", node)
-    elif state != "running":
-        _docker_or_fail(action, "start", node)
-    _wait_ready(action, node)
+    try:
+        view = knodes.get_node(kube, node)
+    except ClusterError as exc:
+        why = f"API server: {exc}"
+    else:
+        if view is not None and view.ready:
+            return  # Ready just after the deadline
+        why = "no such node" if view is None else "NotReady"
+    raise RollbackFailed(f"node container {node} runs again, but the node is not Ready after "
+                         f"{timeout:g}s ({why})")
 
 
 def _docker_or_fail(action: UndoAction, verb: str, node: str) -> None:
     proc = knodes.docker(verb, node, timeout=120)
     if proc.returncode != 0:
-        raise RollbackFailed(f"{action.describe()}: docker {verb} {node}: "
-                             f"{proc.stderr.strip() or proc.stdout.strip()}")
+        raise RollbackFailed(f"docker {verb} {node}: "
+                             f"{proc.stderr.strip() or proc.stdout.strip() or proc.returncode}")
 
 
-def undo_clear_admin_probe(action: UndoAction) -> None:
-    kprobes.admin_call(kube_for(action), action.target.get("namespace") or
-                       _param(action, "namespace"), _param(action, "pod"),
-                       int(_param(action, "port")), "clear", action.params.get("probe", "all"),
-                       missing_ok=True)
+def _inspect(node: str, doing: str) -> knodes.ContainerInfo | None:
+    try:
+        return knodes.container_info(node)
+    except ClusterError as exc:
+        raise RollbackFailed(f"{doing}: {exc}") from exc
 
 
-def undo_unblock_probe(action: UndoAction) -> None:
-    kprobes.unblock(_param(action, "node"), _param(action, "pod_uid"), _param(action, "table"))
+def _restore_node(action: UndoAction) -> str | None:
+    """Start a stopped node container or unpause a paused one, confirm with `docker inspect`
+    that it runs unpaused, then wait until the node is Ready."""
+    node = _param(action, "node")
+    info = _inspect(node, f"cannot tell whether node container {node} runs")
+    if info is None:
+        return f"node container {node} no longer exists (cluster deleted): nothing to restore"
+    verb = None
+    if info.paused:
+        verb = "unpause"
+    elif not info.up:
+        verb = "start"
+    if verb is not None:
+        _docker_or_fail(action, verb, node)
+        after = _inspect(node, f"docker {verb} {node} answered, but cannot confirm the "
+                               f"container runs")
+        if after is None:
+            return f"node container {node} disappeared (cluster deleted): nothing to restore"
+        if not after.up:
+            raise RollbackFailed(f"node container {node} is {after.status}"
+                                 f"{' (paused)' if after.paused else ''} after docker {verb}")
+    _wait_ready(action, node)
+    return None
 
 
-def undo_none(action: UndoAction) -> None:
+def undo_start_node(action: UndoAction) -> str | None:
+    """`docker start` a stopped kind node (unpause a paused one), then wait until Ready."""
+    return _restore_node(action)
+
+
+def undo_unpause_node(action: UndoAction) -> str | None:
+    """`docker unpause` a paused kind node (start a stopped one), then wait until Ready."""
+    return _restore_node(action)
+
+
+# --- probes ------------------------------------------------------------------------------------
+
+
+def _admin_pod_gone(action: UndoAction, kube: Kube, namespace: str, pod: str,
+                    failure: RollbackFailed) -> str | None:
+    """After a failed clear: is the broken process gone anyway (pod deleted or replaced, or its
+    container restarted, which starts with no broken probe)? None when it may still be there."""
+    try:
+        found = kprobes.read_pod(kube, namespace, pod)
+    except ClusterError as exc:
+        raise RollbackFailed(f"{failure}; cannot read the pod either: {exc}") from exc
+    if found is None:
+        return f"pod {namespace}/{pod} no longer exists"
+    uid = action.params.get("pod_uid")
+    if uid and found.metadata.uid != uid:
+        return f"pod {namespace}/{pod} was replaced (new uid): the broken one is gone"
+    before = action.params.get("restarts")
+    if before and before.isdigit() and kprobes.restart_count(found) > int(before):
+        return (f"pod {namespace}/{pod} restarted its container since the break: a fresh "
+                f"process has no broken probe")
+    return None
+
+
+def _confirm_cleared(state: Mapping[str, object], probe: str, pod: str) -> None:
+    """The clear call answers with the admin state; where the workload exposes one, the
+    probe(s) must no longer fail. Without one, the call's success is all we can know."""
+    probes = state.get("probes")
+    if not isinstance(probes, dict):
+        return
+    names = list(probes) if probe in ("", "all") else [probe]
+    still = [n for n in names if isinstance(probes.get(n), dict) and probes[n].get("failing")]
+    if still:
+        raise RollbackFailed(f"pod {pod}: {', '.join(still)} probe still failing after clear")
+
+
+def undo_clear_admin_probe(action: UndoAction) -> str | None:
+    namespace = action.target.get("namespace") or _param(action, "namespace")
+    pod = _param(action, "pod")
+    port = _int_param(action, "port")
+    probe = action.params.get("probe") or "all"
+    kube = kube_for(action)
+    try:
+        state = kprobes.admin_call(kube, namespace, pod, port, "clear", probe)
+    except RollbackFailed as exc:
+        gone = _admin_pod_gone(action, kube, namespace, pod, exc)
+        if gone is None:
+            raise
+        return gone
+    _confirm_cleared(state, probe, pod)
+    return None
+
+
+def undo_unblock_probe(action: UndoAction) -> str | None:
+    return kprobes.unblock(_param(action, "node"), _param(action, "pod_uid"),
+                           _param(action, "table"))
+
+
+def undo_none(action: UndoAction) -> str | None:
     """Faults with nothing to put back (pod kill) are journaled for the record only."""
+    return None
 
 
 HANDLERS: dict[str, Handler] = {
@@ -105,73 +223,108 @@ HANDLERS: dict[str, Handler] = {
 }
 
 
-def run_undo(action: UndoAction, handlers: Mapping[str, Handler] | None = None) -> None:
-    """Put back what ``action`` describes; raises RollbackFailed when that did not work."""
+# --- running undos -----------------------------------------------------------------------------
+
+
+def run_undo(action: UndoAction, handlers: Mapping[str, Handler] | None = None) -> str | None:
+    """Put back what ``action`` describes and confirm it; returns a note when there was nothing
+    left to put back. Raises RollbackFailed when the effect is not confirmed."""
     table = HANDLERS if handlers is None else handlers
     handler = table.get(action.kind)
     if handler is None:
         raise RollbackFailed(f"unknown undo action {action.kind!r} ({action.describe()}); "
                              f"known: {', '.join(sorted(table))}")
     try:
-        handler(action)
+        return handler(action)
     except RollbackFailed:
         raise
     except Exception as exc:
-        raise RollbackFailed(f"{action.describe()}: {exc}") from exc
+        raise RollbackFailed(str(exc) or type(exc).__name__) from exc
 
 
-def undo_pending(ctx: FaultContext, actions: list[UndoAction],
-                 detail: str | None = None) -> list[str]:
-    """Run a fault's recorded undos newest first, marking each in the journal; returns the
-    errors (never raises: one stuck undo must not strand the others). Each success emits a
-    `fault-end` event with `detail` (default: the undo's kind)."""
-    errors: list[str] = []
+def settle(journal: Journal, action: UndoAction,
+           handlers: Mapping[str, Handler] | None = None) -> UndoOutcome:
+    """Run one undo and record its outcome in ``journal``; never raises. A journal that cannot
+    be written is named in the outcome (the action then still reads as pending there)."""
+    try:
+        note = run_undo(action, handlers)
+    except Exception as exc:  # anything: one stuck undo must not strand the others
+        outcome = UndoOutcome(action, "failed", str(exc) or type(exc).__name__,
+                              journal=journal.path)
+    else:
+        outcome = UndoOutcome(action, "undone", note or "", journal=journal.path)
+    try:
+        journal.done(action, error=outcome.reason if outcome.status == "failed" else None)
+    except Exception as exc:
+        return UndoOutcome(action, outcome.status, outcome.reason, at=outcome.at,
+                           journal=journal.path, journal_error=str(exc) or type(exc).__name__)
+    return outcome
+
+
+def undo_pending(ctx: FaultContext, actions: list[UndoAction], detail: str | None = None,
+                 *, handlers: Mapping[str, Handler] | None = None) -> list[UndoOutcome]:
+    """Run a fault's recorded undos newest first (emptying ``actions``), each marked in the
+    journal; returns every outcome, also kept in ``ctx.undo_outcomes`` for the report.
+
+    Never raises: a failed undo or an unwritable journal is in that entry's outcome, and the
+    loop goes on. Each confirmed undo emits a `fault-end` event with ``detail`` (default: the
+    undo's kind).
+    """
+    outcomes: list[UndoOutcome] = []
     while actions:
         action = actions.pop()
-        try:
-            run_undo(action)
-        except Exception as exc:  # undo must go on with the rest
-            ctx.journal.done(action, error=str(exc))
-            errors.append(f"{action.describe()}: {exc}")
-        else:
-            ctx.journal.done(action)
-            ctx.emit("fault-end", action.params.get("node", action.params.get("pod", "")),
-                     detail or action.kind)
-    return errors
+        outcome = settle(ctx.journal, action, handlers)
+        outcomes.append(outcome)
+        ctx.undo_outcomes.append(outcome)
+        if outcome.status == "undone":
+            with contextlib.suppress(Exception):  # the timeline is not worth a stranded undo
+                ctx.emit("fault-end", action.params.get("node", action.params.get("pod", "")),
+                         detail or action.kind)
+    return outcomes
 
 
-RollbackResult = tuple[UndoAction, str | None]
+def undo_errors(outcomes: Iterable[UndoOutcome]) -> list[str]:
+    """One line per undo that is not settled (failed, or undone but not recorded)."""
+    return [f"{o.action.describe()}: {o.describe()}" for o in outcomes
+            if o.status == "failed" or (o.status == "undone" and o.journal_error)]
 
 
-def rollback_all(journals: Iterable[Journal | Path],
+def undo_report(outcomes: Iterable[UndoOutcome]) -> list[UndoOutcomeDict]:
+    """Every undo outcome as JSON-ready dicts for report.json, in the order they ran."""
+    return [o.as_dict() for o in outcomes]
+
+
+def rollback_all(journals: Iterable[Journal | Path | JournalState],
                  handlers: Mapping[str, Handler] | None = None,
                  *, dry_run: bool = False,
-                 on_result: Callable[[Journal, UndoAction, str | None], None] | None = None,
-                 ) -> list[RollbackResult]:
+                 on_result: Callable[[UndoOutcome], None] | None = None,
+                 ) -> list[UndoOutcome]:
     """Run every pending action of every journal, newest first across all of them.
 
-    Each success is marked done in its own journal, each failure recorded as failed (it stays
-    pending, so a later rollback tries again). Never raises over a failure: the errors come back
-    next to their actions. With ``dry_run`` nothing is run or marked.
+    Each confirmed undo is marked done in its own journal; each failure is recorded as failed
+    with its reason and stays pending, so a later rollback tries again. Never raises over a
+    failure. Journals given as paths are read defensively here (malformed records become
+    JournalWarnings, an unusable file is quarantined); a JournalState is taken as read. With
+    ``dry_run`` nothing is run or marked, and every outcome is `skipped`.
     """
     queue: list[tuple[Journal, UndoAction]] = []
     for item in journals:
-        journal = item if isinstance(item, Journal) else Journal(item)
-        queue += [(journal, action) for action in journal.pending()]
+        if isinstance(item, JournalState):
+            state = item
+        else:
+            state = load_journal(item.path if isinstance(item, Journal) else item)
+            warn_problems([state])
+        journal = item if isinstance(item, Journal) else Journal(state.path)
+        queue += [(journal, action) for action in state.pending]
     queue.sort(key=lambda pair: pair[1].created, reverse=True)
-    results: list[RollbackResult] = []
+    outcomes: list[UndoOutcome] = []
     for journal, action in queue:
-        error: str | None = None
-        if not dry_run:
-            try:
-                run_undo(action, handlers)
-            except Exception as exc:  # keep going: one stuck undo must not strand the others
-                error = str(exc) or type(exc).__name__
-            try:
-                journal.done(action, error=error)
-            except OSError as exc:
-                error = f"{error + '; ' if error else ''}cannot write journal: {exc}"
-        results.append((action, error))
+        if dry_run:
+            outcome = UndoOutcome(action, "skipped", "dry run", journal=journal.path)
+        else:
+            outcome = settle(journal, action, handlers)
+        outcomes.append(outcome)
         if on_result is not None:
-            on_result(journal, action, error)
-    return results
+            with contextlib.suppress(Exception):
+                on_result(outcome)
+    return outcomes

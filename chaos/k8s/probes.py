@@ -25,6 +25,7 @@ from kubernetes.client.exceptions import ApiException
 from urllib3.exceptions import HTTPError
 
 from chaos.errors import ClusterError, InjectionFailed, RollbackFailed
+from chaos.k8s import nodes as knodes
 from chaos.k8s.client import Kube
 
 ProbeName = Literal["readiness", "liveness", "startup"]
@@ -197,6 +198,9 @@ def sandbox_pid(node: str, pod_uid: str) -> int | None:
     if not ids:
         return None
     tasks = _node_exec(node, "ctr", "-n", "k8s.io", "tasks", "ls")
+    if tasks.returncode != 0:
+        # an empty listing here would read as "no sandbox": say we could not look instead
+        raise ClusterError(f"ctr tasks ls on {node}: {tasks.stderr.strip() or tasks.returncode}")
     for line in tasks.stdout.splitlines()[1:]:
         parts = line.split()
         if len(parts) >= 3 and parts[0] in ids and parts[2] == "RUNNING":
@@ -261,19 +265,46 @@ def dropped_packets(node: str, pod_uid: str, table: str) -> int | None:
     return int(m.group(1)) if m else None
 
 
-def unblock(node: str, pod_uid: str, table: str) -> None:
-    """Remove the table; a missing node, sandbox or table means there is nothing to undo."""
-    state = subprocess.run(["docker", "inspect", "-f", "{{.State.Status}}", node],
-                           capture_output=True, text=True, timeout=30, check=False)
-    if state.returncode != 0:
-        return  # the node container is gone, and its netns with it
+_NFT_MISSING = "No such file or directory"
+
+
+def _nft_says_missing(proc: subprocess.CompletedProcess[str]) -> bool:
+    """nft's own "no such table", not Docker's "no such socket"."""
+    return proc.returncode != 0 and _NFT_MISSING in proc.stderr and \
+        not knodes.docker_unreachable(proc)
+
+
+def unblock(node: str, pod_uid: str, table: str) -> str | None:
+    """Delete the table and list it again to confirm it is gone.
+
+    Returns why there was nothing to delete (node container or pod sandbox gone), None when
+    the table was deleted or already absent; raises RollbackFailed (or ClusterError) whenever
+    that cannot be confirmed: Docker unreachable is not "gone".
+    """
+    info = knodes.container_info(node)  # DockerUnavailable propagates: the block may remain
+    if info is None:
+        return f"node container {node} no longer exists, nor the pod's network namespace"
+    if info.paused:
+        raise RollbackFailed(f"node container {node} is paused: cannot reach the pod's network "
+                             f"namespace, the nft table {table} may still be there")
+    if not info.running:
+        return f"node container {node} is {info.status}: its pod network namespaces are gone"
     pid = sandbox_pid(node, pod_uid)
     if pid is None:
-        return  # pod deleted: its network namespace is gone
+        return f"no running sandbox for pod uid {pod_uid}: its network namespace is gone"
     proc = _nft(node, pid, None, "delete", "table", "inet", table)
-    if proc.returncode != 0 and "No such file or directory" not in proc.stderr:
+    if proc.returncode != 0 and not _nft_says_missing(proc):
         raise RollbackFailed(f"cannot delete nft table {table} on {node}: "
-                             f"{proc.stderr.strip()}")
+                             f"{proc.stderr.strip() or proc.returncode}")
+    check = _nft(node, pid, None, "list", "table", "inet", table)
+    if check.returncode == 0:
+        raise RollbackFailed(f"nft table {table} on {node} is still there after delete")
+    if _nft_says_missing(check):
+        return None
+    if not knodes.docker_unreachable(check) and sandbox_pid(node, pod_uid) is None:
+        return f"pod uid {pod_uid} sandbox ended during the undo: its network namespace is gone"
+    raise RollbackFailed(f"deleted nft table {table} on {node}, but cannot confirm it is gone: "
+                         f"{check.stderr.strip() or check.returncode}")
 
 
 # --- endpoints ---------------------------------------------------------------------------------

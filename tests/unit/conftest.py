@@ -54,3 +54,17 @@ def exp_dir(tmp_path: Path) -> Path:
     (tmp_path / "workloads" / "httpd.yaml").write_text("kind: Deployment\n")
     (tmp_path / "locustfile.py").write_text("# locust\n")
     return tmp_path
+
+
+DEAD_PID = 2**22 + 12345  # above Linux's largest pid_max: no process can have it
+
+
+@pytest.fixture
+def dead_writer(monkeypatch: pytest.MonkeyPatch) -> None:
+    """Journal records written from now on look like a crashed run's: their pid is gone."""
+    import socket
+
+    from chaos import journal
+
+    monkeypatch.setattr(journal, "this_writer",
+                        lambda: journal.Writer(DEAD_PID, socket.gethostname(), 1))

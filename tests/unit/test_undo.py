@@ -60,8 +60,9 @@ def test_rollback_runs_pending_newest_first_and_marks_done(tmp_path: Path) -> No
 
     results = undo.rollback_all([j], cluster.handlers())
 
-    assert [a.id for a, _ in results] == [third.id, second.id, first.id]
-    assert all(err is None for _, err in results)
+    assert [o.action.id for o in results] == [third.id, second.id, first.id]
+    assert [o.status for o in results] == ["undone"] * 3
+    assert all(o.settled for o in results)
     assert cluster.calls == ["unblock t1", "start n3", "uncordon n1"]
     assert pending_in(j.path) == []
     assert "n1" not in cluster.cordoned and cluster.containers["n3"] == "running"
@@ -116,8 +117,10 @@ def test_a_failure_does_not_stop_the_others_and_stays_pending(tmp_path: Path) ->
 
     results = undo.rollback_all([j], cluster.handlers())
 
-    errors = {a.kind: err for a, err in results}
-    assert "API server unreachable" in (errors["broken"] or "")
+    outcomes = {o.action.kind: o for o in results}
+    assert outcomes["broken"].status == "failed"
+    assert outcomes["broken"].reason == "API server unreachable"
+    assert [o.status for o in results] == ["undone", "failed", "undone"]
     assert cluster.cordoned == set()
     assert [a.id for a in pending_in(j.path)] == [bad.id]
 
@@ -128,7 +131,7 @@ def test_unknown_kind_is_a_rollback_failure() -> None:
 
 
 def test_handler_exceptions_become_rollback_failed() -> None:
-    def boom(a: UndoAction) -> None:
+    def boom(a: UndoAction) -> str | None:
         raise OSError("docker: not found")
 
     with pytest.raises(RollbackFailed, match="docker: not found") as info:
@@ -141,7 +144,7 @@ def test_dry_run_runs_and_marks_nothing(tmp_path: Path) -> None:
     j.record(action("uncordon", node="n1"))
     cluster = FakeCluster()
     results = undo.rollback_all([j], cluster.handlers(), dry_run=True)
-    assert len(results) == 1 and cluster.calls == []
+    assert [o.status for o in results] == ["skipped"] and cluster.calls == []
     assert len(pending_in(j.path)) == 1
 
 
@@ -151,6 +154,7 @@ def test_every_journaled_kind_has_a_real_handler() -> None:
 
 
 def test_rollback_command_exit_codes(tmp_path: Path, monkeypatch: pytest.MonkeyPatch,
+                                     dead_writer: None,
                                      capsys: pytest.CaptureFixture[str]) -> None:
     cluster = FakeCluster()
     monkeypatch.setattr(undo, "HANDLERS", cluster.handlers())
@@ -167,7 +171,8 @@ def test_rollback_command_exit_codes(tmp_path: Path, monkeypatch: pytest.MonkeyP
 
 
 def test_rollback_command_defaults_to_the_journal_dir(tmp_path: Path,
-                                                      monkeypatch: pytest.MonkeyPatch) -> None:
+                                                      monkeypatch: pytest.MonkeyPatch,
+                                                      dead_writer: None) -> None:
     monkeypatch.setenv("KUBE_CHAOS_STATE", str(tmp_path))
     cluster = FakeCluster()
     monkeypatch.setattr(undo, "HANDLERS", cluster.handlers())
