@@ -49,3 +49,5 @@ class ReportData:
     versions: Mapping[str, str] = field(default_factory=dict)
     error: str | None = None
     bucket_s: float = DEFAULT_BUCKET_S
+    # every undo of the run, in order: {id, kind, action, status, reason, at, journal, ...}
+    undo: tuple[Mapping[str, object], ...] = ()

@@ -4,7 +4,8 @@ from __future__ import annotations
 
 from typing import TypedDict
 
-SCHEMA_VERSION = 1
+SCHEMA_VERSION = 2  # 2: "undo" added; version 1 reports still load (with no undo rows)
+READABLE_VERSIONS = (1, 2)
 TOP_LEVEL_KEYS = (
     "schema_version",
     "experiment",
@@ -19,6 +20,7 @@ TOP_LEVEL_KEYS = (
     "verdict",
     "timeline",
     "versions",
+    "undo",
 )
 
 JSONValue = str | int | float | bool | None | list["JSONValue"] | dict[str, "JSONValue"]
@@ -130,3 +132,6 @@ class ReportDict(TypedDict):
     verdict: str
     timeline: TimelineDict
     versions: dict[str, str]
+    # every undo of the run in order (chaos.journal.UndoOutcome.as_dict): an entry whose status
+    # is not "undone" is still pending in the journal
+    undo: list[JSONValue]

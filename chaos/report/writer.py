@@ -24,6 +24,7 @@ from chaos.model.experiment import FaultSpec, Selector
 from chaos.plan import timeline as tl
 from chaos.report.data import ReportData
 from chaos.report.types import (
+    READABLE_VERSIONS,
     SCHEMA_VERSION,
     TOP_LEVEL_KEYS,
     BucketDict,
@@ -193,6 +194,7 @@ def build_report(data: ReportData) -> ReportDict:
             "events": events,
         },
         "versions": versions,
+        "undo": [_jsonable(dict(u)) for u in data.undo],
     }
 
 
@@ -236,11 +238,14 @@ def load_report(path: str | os.PathLike[str]) -> ReportDict:
         raise ReportInvalid(f"{p}:{exc.lineno}: not JSON: {exc.msg}") from exc
     if not isinstance(raw, dict):
         raise ReportInvalid(f"{p}: expected a JSON object")
+    if raw.get("schema_version") == 1:
+        raw.setdefault("undo", [])  # written before undo outcomes were reported
     missing = [k for k in TOP_LEVEL_KEYS if k not in raw]
     if missing:
         raise ReportInvalid(f"{p}: missing keys: {', '.join(missing)}")
-    if raw["schema_version"] != SCHEMA_VERSION:
+    if raw["schema_version"] not in READABLE_VERSIONS:
         raise ReportInvalid(
-            f"{p}: schema_version {raw['schema_version']!r} is not {SCHEMA_VERSION}"
+            f"{p}: schema_version {raw['schema_version']!r} is not one this kube-chaos reads "
+            f"({', '.join(map(str, READABLE_VERSIONS))})"
         )
     return cast(ReportDict, raw)

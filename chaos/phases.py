@@ -1,0 +1,281 @@
+"""One experiment as a sequence of phases over explicit state.
+
+deploy -> steady -> inject -> recover -> tail, then (always) cleanup and evaluate. Each phase
+reads and writes ``RunState``; the I/O they need comes through ``RunPorts`` so the whole
+sequence runs against fakes in unit tests (tests/unit/test_phases.py) and against a real
+cluster everywhere else (``chaos.runner.cluster_ports``).
+"""
+
+from __future__ import annotations
+
+import contextlib
+from collections.abc import Callable
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Protocol
+
+from chaos.clock import Clock
+from chaos.errors import InjectionFailed, SteadyStateFailed
+from chaos.faults.base import Fault, FaultContext, FaultOutcome
+from chaos.faults.undo import undo_errors
+from chaos.journal import Journal, UndoOutcome
+from chaos.k8s.client import Kube
+from chaos.k8s.observe import Snapshot
+from chaos.model.experiment import Experiment, FaultSpec, Selector
+from chaos.model.timeline import ClusterEvent, RequestRecord
+from chaos.plan import recovery as prec
+from chaos.plan import timeline as ptl
+
+# -- the ports: what the phases need from the world ---------------------------------------------
+
+
+class ObserverPort(Protocol):
+    def start(self) -> None: ...
+
+    def stop(self) -> None: ...
+
+    def emit(self, kind: str, name: str, detail: str = "") -> None: ...
+
+    def snapshot(self) -> Snapshot: ...
+
+    def wait_change(self, version: int, timeout_s: float) -> Snapshot: ...
+
+    def events(self) -> list[ClusterEvent]: ...
+
+
+class LoadResultPort(Protocol):
+    @property
+    def records(self) -> tuple[RequestRecord, ...]: ...
+
+
+class LoadPort(Protocol):
+    log_path: Path
+
+    @property
+    def running(self) -> bool: ...
+
+    def records(self) -> list[RequestRecord]: ...
+
+    def records_since(self, t: float) -> list[RequestRecord]: ...
+
+    def stop(self) -> None: ...
+
+    def wait(self, timeout: float | None = None) -> LoadResultPort: ...
+
+
+class ClusterPort(Protocol):
+    """The cluster operations of one run (chaos.runner.KubeCluster is the real one)."""
+
+    @property
+    def kube(self) -> Kube: ...
+
+    def deploy(self, exp: Experiment, namespace: str, timeout_s: float) -> None: ...
+
+    def node_port(self, namespace: str, service: str) -> int | None: ...
+
+    def observer(self, namespace: str, selector: Selector, service: str) -> ObserverPort: ...
+
+    def server_version(self) -> str | None: ...
+
+
+@dataclass
+class RunPorts:
+    cluster: ClusterPort
+    start_load: Callable[[str, Experiment, Path], LoadPort]
+    build_fault: Callable[[FaultSpec], Fault]
+
+
+# -- the state --------------------------------------------------------------------------------
+
+
+@dataclass
+class RunState:
+    exp: Experiment
+    namespace: str
+    seed: int
+    clock: Clock
+    deadline: float  # monotonic
+    out_dir: Path
+    journal: Journal
+    kubeconfig: str
+    cluster_name: str | None
+    log: Callable[[str], None]
+    observer: ObserverPort | None = None
+    load: LoadPort | None = None
+    fault_t: float | None = None  # wall time of the first fault
+    initial_ready: set[str] = field(default_factory=set)
+    initial_endpoints: set[str] = field(default_factory=set)
+    active: list[tuple[Fault, FaultContext]] = field(default_factory=list)  # undo pending
+    contexts: list[FaultContext] = field(default_factory=list)  # each collects undo outcomes
+    outcomes: list[FaultOutcome] = field(default_factory=list)
+    undo_crashes: list[str] = field(default_factory=list)  # an undo() that raised
+    records: tuple[RequestRecord, ...] = ()
+    steady_restored: bool | None = None
+    completed: list[str] = field(default_factory=list)  # phases that ran to the end
+
+    def left(self) -> float:
+        return max(0.0, self.deadline - self.clock.monotonic())
+
+    @property
+    def desired(self) -> int:
+        return self.exp.steady_state.ready_replicas or self.exp.workload.replicas
+
+    def say(self, message: str) -> None:
+        self.log(f"[{self.exp.name}] {message}")
+
+
+# -- the phases -------------------------------------------------------------------------------
+
+
+def deploy(s: RunState, ports: RunPorts) -> None:
+    """Deploy the workload, check its Service, start watching it."""
+    exp = s.exp
+    s.say(f"deploying into namespace {s.namespace}")
+    ports.cluster.deploy(exp, s.namespace, timeout_s=min(120.0, s.left()))
+    port = ports.cluster.node_port(s.namespace, exp.workload.service)
+    if port != exp.workload.node_port:
+        raise InjectionFailed(f"service {exp.workload.service} has nodePort {port}, experiment "
+                              f"says {exp.workload.node_port}")
+    s.observer = ports.cluster.observer(s.namespace, exp.workload.selector,
+                                        exp.workload.service)
+    s.observer.start()
+    if not s.observer.snapshot().ready_pods:
+        raise InjectionFailed(f"selector {exp.workload.selector.to_label_selector()!r} matches "
+                              f"no Ready pod in namespace {s.namespace}")
+
+
+def steady(s: RunState, ports: RunPorts) -> None:
+    """Start the load, warm up, and require the declared steady state before any fault."""
+    exp, clock = s.exp, s.clock
+    url = f"http://127.0.0.1:{exp.workload.node_port}"
+    s.load = load = ports.start_load(url, exp, s.out_dir / "load")
+    s.say(f"load on {url}{exp.load.path}: {exp.load.users} users")
+    ss = exp.steady_state
+    since = clock.wall()
+    clock.sleep(min(exp.load.warmup_s, s.left()))
+    recent = load.records_since(max(since, clock.wall() - ss.window_s))
+    if not load.running and not recent:
+        raise SteadyStateFailed(f"the load generator stopped during warm-up; see "
+                                f"{load.log_path}")
+    if not recent:
+        raise SteadyStateFailed(
+            f"no request completed in the {ss.window_s:.1f}s steady-state window before the "
+            f"fault: the service at 127.0.0.1:{exp.workload.node_port} is not answering")
+    failures = sum(1 for r in recent if not r.ok)
+    rate = failures / len(recent)
+    if rate > ss.max_error_rate:
+        raise SteadyStateFailed(
+            f"service unhealthy before any fault: error rate {rate:.3f} over the last "
+            f"{ss.window_s:.1f}s ({failures}/{len(recent)} failed) exceeds steady-state "
+            f"maxErrorRate {ss.max_error_rate}; no fault was injected")
+    assert s.observer is not None
+    ready = len(s.observer.snapshot().ready_pods)
+    if ready < s.desired:
+        raise SteadyStateFailed(f"only {ready} of {s.desired} pods Ready before any fault; no "
+                                "fault was injected")
+
+
+def inject(s: RunState, ports: RunPorts) -> None:
+    """Inject every fault in order, each undone (in reverse) once all have run."""
+    assert s.observer is not None
+    before = s.observer.snapshot()
+    s.initial_ready, s.initial_endpoints = set(before.ready_pods), set(before.endpoints)
+    for index, spec in enumerate(s.exp.faults):
+        if spec.delay_s:
+            s.clock.sleep(min(spec.delay_s, s.left()))
+        fault = ports.build_fault(spec)
+        ctx = FaultContext(
+            kube=ports.cluster.kube, namespace=s.namespace, journal=s.journal, seed=s.seed,
+            clock=s.clock, workload_selector=s.exp.workload.selector,
+            cluster_name=s.cluster_name, kubeconfig=s.kubeconfig, emit=s.observer.emit,
+            observer=s.observer, deadline=s.deadline, index=index)
+        s.active.append((fault, ctx))  # before inject: a half-done fault is undone too
+        s.contexts.append(ctx)
+        if s.fault_t is None:
+            s.fault_t = s.clock.wall()
+        s.say(f"injecting {spec.type}")
+        s.outcomes.append(fault.inject(ctx))
+    undo_active(s)
+
+
+def recover(s: RunState, ports: RunPorts) -> None:
+    """Wait, on the Observer's changes, until the workload is whole again (bounded)."""
+    assert s.observer is not None
+    exp = s.exp
+    budget = min(s.left() - exp.load.tail_s - 5, (exp.slas.max_recovery_s or 60.0) * 2 + 10)
+    start = s.clock.monotonic()
+    snap = s.observer.snapshot()
+    while True:
+        rs = prec.recovery_seconds(s.observer.events(), s.fault_t or 0.0, s.desired,
+                                   s.initial_ready, s.initial_endpoints)
+        elapsed = s.clock.monotonic() - start
+        # healthy again after the disruption; or never disrupted, given 2 s to show it
+        if rs is not None and (rs > 0 or elapsed > 2.0):
+            return
+        if elapsed >= budget:
+            return
+        # re-judged on every change, and at least every 2 s (the never-disrupted case)
+        snap = s.observer.wait_change(snap.version, max(0.0, min(budget - elapsed, 2.0)))
+
+
+def tail(s: RunState, ports: RunPorts) -> None:
+    """Keep the load running for the tail, then collect every record."""
+    assert s.load is not None and s.observer is not None
+    s.clock.sleep(min(s.exp.load.tail_s, max(0.0, s.left() - 5)))
+    s.load.stop()
+    s.records = s.load.wait(timeout=30).records
+    s.steady_restored = _steady_restored(s)
+
+
+PHASES: tuple[Callable[[RunState, RunPorts], None], ...] = (deploy, steady, inject, recover,
+                                                             tail)
+
+
+def undo_active(s: RunState) -> None:
+    """Undo the injected faults newest first. Outcomes land in each fault's context; nothing is
+    raised (one stuck undo must not strand the others, nor hide the experiment's outcome)."""
+    while s.active:
+        fault, ctx = s.active.pop()
+        try:
+            fault.undo(ctx)
+        except Exception as exc:  # an undo that raises is still reported
+            s.undo_crashes.append(f"{type(fault).__name__}.undo raised: {exc}")
+
+
+def cleanup(s: RunState) -> None:
+    """Always, whatever happened: undo, stop the load (keeping what it recorded), stop watching."""
+    undo_active(s)
+    if s.load is not None:
+        with contextlib.suppress(Exception):
+            s.load.stop()
+        if not s.records:
+            with contextlib.suppress(Exception):
+                s.records = tuple(s.load.records())
+    if s.observer is not None:
+        with contextlib.suppress(Exception):
+            s.observer.stop()
+
+
+def _steady_restored(s: RunState) -> bool:
+    """Back to steady state at the end of the tail: no errors beyond the steady threshold in
+    the last window, and every replica Ready."""
+    if not s.records:
+        return False
+    window = s.exp.steady_state.window_s
+    end = s.records[-1].t
+    last = ptl.in_window(s.records, end - window, end + 1)
+    rate = ptl.error_rate(last, end - window, end + 1) if last else None
+    assert s.observer is not None
+    return rate is not None and rate <= s.exp.steady_state.max_error_rate and \
+        len(s.observer.snapshot().ready_pods) >= s.desired
+
+
+def undo_outcomes(s: RunState) -> list[UndoOutcome]:
+    """Every undo of this run in the order it ran: those faults ran themselves (a cordon with a
+    duration, a node loss) and those run at the end."""
+    return [o for ctx in s.contexts for o in ctx.undo_outcomes]
+
+
+def undo_failures(s: RunState) -> list[str]:
+    """One line per undo that is not confirmed done: it stays pending in the journal."""
+    return [*undo_errors(undo_outcomes(s)), *s.undo_crashes]

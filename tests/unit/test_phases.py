@@ -1,0 +1,304 @@
+"""The run core without a cluster: phases in order, the undo on every exit path, safety,
+verdicts and negative controls, against fakes of the cluster, the Observer, the load and the
+faults (chaos.phases.RunPorts). Time is a FakeClock: nothing here sleeps."""
+
+from __future__ import annotations
+
+import contextlib
+import json
+from collections.abc import Callable, Iterator
+from dataclasses import dataclass, field, replace
+from pathlib import Path
+from types import MappingProxyType, SimpleNamespace
+from typing import Any
+
+import pytest
+
+from chaos.clock import FakeClock
+from chaos.errors import InjectionFailed, SafetyRefused
+from chaos.faults.base import FaultContext, FaultOutcome
+from chaos.journal import Journal, UndoAction, UndoOutcome
+from chaos.k8s.observe import PodState, Snapshot
+from chaos.model import (
+    Experiment,
+    LoadProfile,
+    PodKill,
+    Selector,
+    SLASpec,
+    SteadyState,
+    WorkloadSpec,
+)
+from chaos.model.timeline import ClusterEvent, RequestRecord
+from chaos.phases import RunPorts
+from chaos.runner import RunEnv, run_experiment
+
+SEL = Selector.of({"app": "web"})
+PODS = ("web-a", "web-b", "web-c")
+
+
+def _experiment(**over: Any) -> Experiment:
+    exp = Experiment(
+        name="offline",
+        workload=WorkloadSpec(manifests=(), selector=SEL, service="web", node_port=30080,
+                              replicas=3),
+        load=LoadProfile(warmup_s=5, tail_s=5, max_duration_s=60),
+        steady_state=SteadyState(max_error_rate=0.0, ready_replicas=3, window_s=3),
+        faults=(PodKill(selector=SEL),),
+        slas=SLASpec(max_error_rate=0.05, max_recovery_s=30),
+        timeout_s=120)
+    return replace(exp, **over)
+
+
+@dataclass
+class World:
+    """What happened, in order, across every fake."""
+
+    clock: FakeClock
+    log: list[str] = field(default_factory=list)
+    # wall-time windows in which the service fails every request
+    outages: list[tuple[float, float]] = field(default_factory=list)
+    fail_at: str | None = None  # "deploy" | "inject" | "inject-2" | "interrupt"
+    undo_status: str = "undone"
+    recovers_after_s: float = 4.0
+
+
+class FakeObserver:
+    def __init__(self, world: World) -> None:
+        self.w = world
+        self._events: list[ClusterEvent] = []
+        self.ready = set(PODS)
+        self.version = 0
+
+    def start(self) -> None:
+        self.w.log.append("observer.start")
+
+    def stop(self) -> None:
+        self.w.log.append("observer.stop")
+
+    def emit(self, kind: str, name: str, detail: str = "") -> None:
+        self._events.append(ClusterEvent(self.w.clock.wall(), kind, name, detail))
+        self.version += 1
+
+    def snapshot(self) -> Snapshot:
+        pods = {n: PodState(n, f"uid-{n}", "w1", n in self.ready, 0) for n in PODS}
+        return Snapshot(self.version, MappingProxyType(pods), frozenset(self.ready),
+                        MappingProxyType({"w1": True}))
+
+    def wait_change(self, version: int, timeout_s: float) -> Snapshot:
+        self.w.clock.advance(timeout_s)  # nothing else moves a fake clock
+        return self.snapshot()
+
+    def events(self) -> list[ClusterEvent]:
+        return sorted(self._events, key=lambda e: e.t)
+
+
+class FakeLoad:
+    """Answers one request every 0.1 s of clock time, failing inside the world's outages."""
+
+    def __init__(self, world: World) -> None:
+        self.w = world
+        self.started = world.clock.wall()
+        self.stopped_at: float | None = None
+        self.log_path = Path("locust.log")
+        world.log.append("load.start")
+
+    @property
+    def running(self) -> bool:
+        return self.stopped_at is None
+
+    def records(self) -> list[RequestRecord]:
+        end = self.stopped_at or self.w.clock.wall()
+        out, t = [], self.started
+        while t < end:
+            down = any(a <= t < b for a, b in self.w.outages)
+            out.append(RequestRecord(t=t, latency_s=0.01, ok=not down,
+                                     status=503 if down else 200))
+            t += 0.1
+        return out
+
+    def records_since(self, t: float) -> list[RequestRecord]:
+        return [r for r in self.records() if r.t >= t]
+
+    def stop(self) -> None:
+        if self.stopped_at is None:
+            self.stopped_at = self.w.clock.wall()
+            self.w.log.append("load.stop")
+
+    def wait(self, timeout: float | None = None) -> Any:
+        return SimpleNamespace(records=tuple(self.records()))
+
+
+@dataclass
+class FakeFault:
+    spec: Any
+    world: World
+    number: int
+
+    def inject(self, ctx: FaultContext) -> FaultOutcome:
+        w = self.world
+        action = ctx.record_undo("none", pod=PODS[0])  # journaled before it acts
+        self._action = action
+        w.log.append(f"fault{self.number}.inject")
+        if w.fail_at == f"inject-{self.number}":
+            raise InjectionFailed("the API server said no")
+        if w.fail_at == "interrupt":
+            raise KeyboardInterrupt
+        now = w.clock.wall()
+        ctx.emit("pod-unready", PODS[0], "killed")
+        w.clock.advance(w.recovers_after_s)
+        ctx.emit("pod-ready", PODS[0], "replaced")
+        return FaultOutcome(type="pod-kill", targets=[PODS[0]], started_at=now)
+
+    def undo(self, ctx: FaultContext) -> list[UndoOutcome]:
+        self.world.log.append(f"fault{self.number}.undo")
+        status = self.world.undo_status
+        outcome = UndoOutcome(getattr(self, "_action", UndoAction("none", {})), status,  # type: ignore[arg-type]
+                              "" if status == "undone" else "docker: connection refused")
+        ctx.undo_outcomes.append(outcome)
+        return [outcome]
+
+
+@dataclass
+class FakeCluster:
+    world: World
+    kube: Any = field(default_factory=lambda: SimpleNamespace(context="kind-offline"))
+
+    def deploy(self, exp: Experiment, namespace: str, timeout_s: float) -> None:
+        self.world.log.append("deploy")
+        if self.world.fail_at == "deploy":
+            raise InjectionFailed("rollout of deployment/web did not finish")
+
+    def node_port(self, namespace: str, service: str) -> int | None:
+        return 30080
+
+    def observer(self, namespace: str, selector: Selector, service: str) -> FakeObserver:
+        return FakeObserver(self.world)
+
+    def server_version(self) -> str | None:
+        return "v1.34.4"
+
+
+@pytest.fixture
+def world() -> World:
+    return World(clock=FakeClock())
+
+
+def _run(world: World, tmp_path: Path, exp: Experiment | None = None,
+         allow: tuple[str, ...] = ("kind-offline",)) -> Any:
+    faults = iter(range(1, 100))
+    ports = RunPorts(cluster=FakeCluster(world),
+                     start_load=lambda url, e, out: FakeLoad(world),
+                     build_fault=lambda spec: FakeFault(spec, world, next(faults)))
+    env = RunEnv(kube=SimpleNamespace(context="kind-offline"),  # type: ignore[arg-type]
+                 kubeconfig="", run_id="run-1", reports_dir=tmp_path, seed=11,
+                 cluster_name=None, journal=Journal(tmp_path / "journal.jsonl"),
+                 allow_contexts=allow, clock=world.clock)
+
+    @contextlib.contextmanager
+    def namespace(env: RunEnv, exp: Experiment, keep: Callable[[], bool]) -> Iterator[str]:
+        world.log.append("namespace.create")
+        try:
+            yield "kc-offline-abc123"
+        finally:
+            world.log.append("namespace.keep" if keep() else "namespace.delete")
+
+    return run_experiment(exp or _experiment(), env, ports=ports, namespace=namespace)
+
+
+def _report(result: Any) -> dict[str, Any]:
+    data: dict[str, Any] = json.loads(Path(result.report_path).read_text())
+    return data
+
+
+def test_phases_run_in_order_and_everything_is_put_back(world: World, tmp_path: Path) -> None:
+    result = _run(world, tmp_path)
+    assert world.log == ["namespace.create", "deploy", "observer.start", "load.start",
+                         "fault1.inject", "fault1.undo", "load.stop", "observer.stop",
+                         "namespace.delete"]
+    assert list(result.phases) == ["deploy", "steady", "inject", "recover", "tail", "cleanup",
+                                   "report"]
+    assert result.verdict == "pass" and result.error is None
+    assert result.recovery_seconds == pytest.approx(4.0)
+    report = _report(result)
+    assert [u["status"] for u in report["undo"]] == ["undone"]
+    assert report["seed"] == 11
+
+
+def test_an_sla_breach_fails_and_a_negative_control_passes_on_it(world: World,
+                                                                  tmp_path: Path) -> None:
+    start = world.clock.wall()
+    world.outages = [(start + 5.5, start + 8.0)]  # during the fault: 2.5 s of errors
+    assert _run(world, tmp_path).verdict == "fail"
+    world.log.clear()
+    start = world.clock.wall()
+    world.outages = [(start + 5.5, start + 8.0)]
+    negative = _run(world, tmp_path, _experiment(expect="fail", name="offline-negative"))
+    assert negative.verdict == "pass"
+    assert negative.sla("maxErrorRate").passed is False
+
+
+def test_a_negative_control_that_sees_nothing_fails(world: World, tmp_path: Path) -> None:
+    assert _run(world, tmp_path, _experiment(expect="fail")).verdict == "fail"
+
+
+def test_an_unhealthy_service_stops_the_run_before_any_fault(world: World,
+                                                            tmp_path: Path) -> None:
+    start = world.clock.wall()
+    world.outages = [(start, start + 100)]
+    result = _run(world, tmp_path)
+    assert result.verdict == "error" and "SteadyStateFailed" in (result.error or "")
+    assert not any(e.startswith("fault") for e in world.log)
+    assert world.log[-3:] == ["load.stop", "observer.stop", "namespace.delete"]
+
+
+def test_a_failed_deploy_is_an_error_with_a_report(world: World, tmp_path: Path) -> None:
+    world.fail_at = "deploy"
+    result = _run(world, tmp_path)
+    assert result.verdict == "error" and "rollout of deployment/web" in (result.error or "")
+    assert "load.start" not in world.log and "namespace.delete" in world.log
+    assert _report(result)["verdict"] == "error"
+
+
+def test_a_fault_failing_mid_way_undoes_every_fault_injected(world: World,
+                                                             tmp_path: Path) -> None:
+    world.fail_at = "inject-2"
+    exp = _experiment(faults=(PodKill(selector=SEL), PodKill(selector=SEL)))
+    result = _run(world, tmp_path, exp)
+    assert result.verdict == "error" and "the API server said no" in (result.error or "")
+    assert world.log.index("fault2.undo") < world.log.index("fault1.undo")  # newest first
+    assert world.log.index("fault1.undo") < world.log.index("load.stop")
+    assert [u["status"] for u in _report(result)["undo"]] == ["undone", "undone"]
+
+
+def test_ctrl_c_undoes_then_propagates(world: World, tmp_path: Path) -> None:
+    world.fail_at = "interrupt"
+    with pytest.raises(KeyboardInterrupt):
+        _run(world, tmp_path)
+    assert world.log[-4:] == ["fault1.undo", "load.stop", "observer.stop", "namespace.delete"]
+
+
+def test_an_unconfirmed_undo_makes_the_verdict_error_and_is_reported(world: World,
+                                                                     tmp_path: Path) -> None:
+    world.undo_status = "failed"
+    result = _run(world, tmp_path)
+    assert result.verdict == "error"
+    assert "undo not confirmed" in (result.error or "")
+    assert result.undo_failures and "connection refused" in result.undo_failures[0]
+    undo = _report(result)["undo"]
+    assert undo[0]["status"] == "failed" and "connection refused" in undo[0]["reason"]
+
+
+def test_an_unsafe_context_is_refused_before_anything_is_created(world: World,
+                                                                 tmp_path: Path) -> None:
+    import chaos.runner as runner
+
+    with pytest.MonkeyPatch.context() as mp:
+        mp.setattr(runner.health, "is_provisioned_by_us", lambda kube: False)
+        with pytest.raises(SafetyRefused, match="--chaos-allow-context=kind-offline"):
+            _run(world, tmp_path, allow=())
+    assert world.log == []
+
+
+def test_the_seed_of_the_experiment_wins_over_the_session_seed(world: World,
+                                                               tmp_path: Path) -> None:
+    assert _report(_run(world, tmp_path, _experiment(seed=99)))["seed"] == 99
