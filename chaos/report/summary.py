@@ -38,6 +38,7 @@ def junit_properties(data: ReportData | ReportDict) -> list[tuple[str, str]]:
         ("chaos.longest_outage_seconds", _fmt(load["longest_outage_seconds"])),
         ("chaos.p95_ms", _fmt(load["p95_ms"], 1)),
         ("chaos.p99_ms", _fmt(load["p99_ms"], 1)),
+        ("chaos.undo", undo_summary(report)),
     ]
     for sla in report["slas"]:
         verdict = "pass" if sla["passed"] else "fail"
@@ -58,6 +59,15 @@ class SummaryRow:
     recovery_s: float | None
     longest_outage_s: float | None
     verdict: str
+    undo: str = "-"  # "2/2": confirmed undos of all; "1 PENDING" when any is not confirmed
+
+
+def undo_summary(report: ReportDict) -> str:
+    rows = [u for u in report.get("undo", []) if isinstance(u, dict)]
+    if not rows:
+        return "-"
+    pending = sum(1 for u in rows if u.get("status") != "undone" or u.get("journal_error"))
+    return f"{pending} PENDING" if pending else f"{len(rows)}/{len(rows)}"
 
 
 def summary_row(report: ReportDict) -> SummaryRow:
@@ -67,20 +77,22 @@ def summary_row(report: ReportDict) -> SummaryRow:
         recovery_s=report["recovery"]["recovery_seconds"],
         longest_outage_s=report["load"]["longest_outage_seconds"],
         verdict=report["verdict"],
+        undo=undo_summary(report),
     )
 
 
-_HEADERS = ("experiment", "fault", "recovery s", "longest outage s", "verdict")
+_HEADERS = ("experiment", "fault", "recovery s", "longest outage s", "undo", "verdict")
 
 
 def summary_table(rows: Sequence[SummaryRow]) -> str:
     """A fixed-width table, one line per experiment; numbers right-aligned."""
     cells = [
-        (r.experiment, r.fault, _fmt(r.recovery_s, 2), _fmt(r.longest_outage_s, 2), r.verdict)
+        (r.experiment, r.fault, _fmt(r.recovery_s, 2), _fmt(r.longest_outage_s, 2), r.undo,
+         r.verdict)
         for r in rows
     ]
     widths = [max(len(h), *(len(c[i]) for c in cells)) for i, h in enumerate(_HEADERS)]
-    right = (False, False, True, True, False)
+    right = (False, False, True, True, False, False)
 
     def line(values: Sequence[str]) -> str:
         parts = [

@@ -153,13 +153,13 @@ def test_junit_properties() -> None:
 def test_summary_table() -> None:
     rows = [
         SummaryRow("pod-kill-replicated", "pod-kill", 4.2, 0.0, "pass"),
-        SummaryRow("node-loss", "node-loss", None, 12.25, "fail"),
+        SummaryRow("node-loss", "node-loss", None, 12.25, "error", "1 PENDING"),
     ]
     assert summary_table(rows) == (
-        "experiment           fault      recovery s  longest outage s  verdict\n"
-        "-------------------  ---------  ----------  ----------------  -------\n"
-        "pod-kill-replicated  pod-kill         4.20              0.00  pass\n"
-        "node-loss            node-loss           -             12.25  fail"
+        "experiment           fault      recovery s  longest outage s  undo       verdict\n"
+        "-------------------  ---------  ----------  ----------------  ---------  -------\n"
+        "pod-kill-replicated  pod-kill         4.20              0.00  -          pass\n"
+        "node-loss            node-loss           -             12.25  1 PENDING  error"
     )
     assert summary_row(build_report(data())) == SummaryRow("pod-kill", "pod-kill", 4.2, 2.3, "fail")
 
@@ -185,3 +185,16 @@ def test_errors_stopped_after_is_measured_from_the_fault(tmp_path: Path) -> None
     assert raw["recovery"]["errors_stopped_after_seconds"] == pytest.approx(2.4, abs=0.11)
     still_failing = json.loads(write_report(tmp_path / "b", data(outage_to=99)).read_text())
     assert still_failing["recovery"]["errors_stopped_after_seconds"] is None
+
+
+def test_undo_summary_counts_only_confirmed_undos() -> None:
+    from chaos.report.summary import undo_summary
+
+    report = build_report(data())
+    assert undo_summary(report) == "-"
+    report["undo"] = [{"status": "undone", "journal_error": None},
+                      {"status": "undone", "journal_error": None}]
+    assert undo_summary(report) == "2/2"
+    report["undo"].append({"status": "failed", "journal_error": None})
+    report["undo"].append({"status": "undone", "journal_error": "disk full"})
+    assert undo_summary(report) == "2 PENDING"
