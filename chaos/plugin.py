@@ -13,6 +13,8 @@ from __future__ import annotations
 import contextlib
 import random
 import re
+import signal
+import threading
 import time
 from collections.abc import Callable, Generator, Iterator, Sequence
 from dataclasses import dataclass, field, replace
@@ -97,6 +99,23 @@ def pytest_configure(config: pytest.Config) -> None:
         run_id = config.workerinput.get("chaos_run_id", run_id)
         seed = int(config.workerinput.get("chaos_seed", seed))
     config.stash[STATE] = ChaosState(seed=seed, run_id=run_id)
+    _undo_on_sigterm(config)
+
+
+def _sigterm(signum: int, frame: Any) -> None:
+    raise KeyboardInterrupt("SIGTERM")
+
+
+def _undo_on_sigterm(config: pytest.Config) -> None:
+    """A cancelled CI job gets SIGTERM, whose default action ends Python without running any
+    `finally`: turn it into an interrupt, so faults are undone exactly as on Ctrl-C. Only when
+    nobody else handles SIGTERM, and only in the main thread (where signals are delivered)."""
+    if threading.current_thread() is not threading.main_thread():
+        return
+    if signal.getsignal(signal.SIGTERM) is not signal.SIG_DFL:
+        return
+    signal.signal(signal.SIGTERM, _sigterm)
+    config.add_cleanup(lambda: signal.signal(signal.SIGTERM, signal.SIG_DFL))
 
 
 @pytest.hookimpl(optionalhook=True)

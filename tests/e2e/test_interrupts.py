@@ -1,4 +1,5 @@
-"""Undo runs when the run is cut short: pytest-timeout expiry and Ctrl-C (SIGINT).
+"""Undo runs when the run is cut short: pytest-timeout expiry, Ctrl-C (SIGINT) and SIGTERM (a
+cancelled CI job).
 
 A cordon held for minutes is started in a separate pytest process against the real
 cluster; we cut it short and check that no node is left cordoned and that the undo
@@ -93,12 +94,14 @@ def test_pytest_timeout_expiry_runs_the_undo(chaos_env: RunEnv, tmp_path: Path) 
     _assert_nothing_left(chaos_env, journal)
 
 
-def test_ctrl_c_runs_the_undo(chaos_env: RunEnv, tmp_path: Path) -> None:
+@pytest.mark.parametrize("sig", [signal.SIGINT, signal.SIGTERM], ids=["SIGINT", "SIGTERM"])
+def test_an_interrupt_runs_the_undo(chaos_env: RunEnv, tmp_path: Path,
+                                    sig: signal.Signals) -> None:
     assert _cordoned(chaos_env) == []
     proc, journal = _start(chaos_env, tmp_path)
     _wait_for_cordon(chaos_env, proc)
     time.sleep(2)
-    proc.send_signal(signal.SIGINT)
+    proc.send_signal(sig)
     out, _ = proc.communicate(timeout=120)
     assert proc.returncode == 2, out.decode()[-3000:]  # pytest's "interrupted"
     _assert_nothing_left(chaos_env, journal)

@@ -114,3 +114,25 @@ def test_selector_matching_no_pod_is_a_collection_error(project: pytest.Pytester
     assert ("bad.yaml:7: spec.workload.selector: 'app=htpd' matches no pod the workload "
             "manifests create") in out
     assert "Traceback" not in out
+
+
+def test_sigterm_interrupts_like_ctrl_c(pytester: pytest.Pytester) -> None:
+    """A cancelled CI job's SIGTERM must run `finally` blocks (the undo), as Ctrl-C does."""
+    pytester.makepyfile(
+        """
+        import os, pathlib, signal
+
+        def test_cut_short():
+            try:
+                os.kill(os.getpid(), signal.SIGTERM)
+            finally:
+                pathlib.Path("undone").write_text("yes")
+
+        def test_never_reached():
+            pass
+        """
+    )
+    result = pytester.runpytest_subprocess("-p", "no:locust")
+    assert result.ret == pytest.ExitCode.INTERRUPTED
+    result.stdout.fnmatch_lines(["*KeyboardInterrupt*"])
+    assert (pytester.path / "undone").read_text() == "yes"
