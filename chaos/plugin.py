@@ -275,19 +275,18 @@ def chaos_seed(chaos_env: RunEnv) -> int:
 
 @pytest.fixture
 def chaos_namespace(chaos_env: RunEnv, request: pytest.FixtureRequest) -> Iterator[str]:
-    """A unique namespace for this test, deleted afterwards unless kept by option."""
-    from chaos.k8s import workload as kw
+    """A unique namespace for this test, deleted afterwards unless kept by option (its
+    deletion journaled first, so a killed run's namespace is rolled back too)."""
+    from chaos.runner import journaled_namespace
 
-    ns = kw.namespace_name(request.node.name)
-    kw.create_namespace(chaos_env.kube, ns, chaos_env.run_id)
-    yield ns
-    rep = getattr(request.node, "rep_call", None)
-    failed = rep is not None and rep.failed
-    keep = chaos_env.keep_namespace == "always" or (
-        chaos_env.keep_namespace == "on-failure" and failed)
-    if not keep:
-        kw.release_node_ports(chaos_env.kube, ns)
-        kw.delete_namespace(chaos_env.kube, ns)
+    def keep() -> bool:
+        rep = getattr(request.node, "rep_call", None)
+        failed = rep is not None and rep.failed
+        return chaos_env.keep_namespace == "always" or (
+            chaos_env.keep_namespace == "on-failure" and failed)
+
+    with journaled_namespace(chaos_env, request.node.name, keep) as ns:
+        yield ns
 
 
 @pytest.fixture

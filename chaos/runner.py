@@ -19,7 +19,8 @@ from chaos.clock import Clock, SystemClock
 from chaos.errors import ChaosError, SafetyRefused
 from chaos.faults import build as build_fault
 from chaos.faults.base import FaultOutcome
-from chaos.journal import Journal
+from chaos.faults.undo import settle
+from chaos.journal import Journal, UndoAction
 from chaos.k8s import health
 from chaos.k8s import workload as kw
 from chaos.k8s.client import Kube, client_version
@@ -139,18 +140,32 @@ def cluster_ports(env: RunEnv) -> ph.RunPorts:
 
 
 @contextlib.contextmanager
-def _namespace(env: RunEnv, exp: Experiment, keep: Callable[[], bool]) -> Iterator[str]:
-    ns = kw.namespace_name(exp.name)
+def journaled_namespace(env: RunEnv, base: str, keep: Callable[[], bool]) -> Iterator[str]:
+    """A fresh namespace whose deletion is journaled before it is created, so a run killed
+    with SIGKILL leaves it to `kube-chaos rollback` (and the next session's orphan check)
+    instead of holding its NodePorts forever. Kept namespaces are left on purpose."""
+    ns = kw.namespace_name(base)
+    action = env.journal.record(UndoAction(
+        kind="delete-namespace", params={"namespace": ns},
+        target={"kubeconfig": env.kubeconfig, "context": env.kube.context,
+                "cluster": env.cluster_name or "", "namespace": ns}))
     kw.create_namespace(env.kube, ns, env.run_id)
     try:
         yield ns
     finally:
         if keep():
             env.log(f"keeping namespace {ns} for inspection")
-        else:
             with contextlib.suppress(ChaosError):
-                kw.release_node_ports(env.kube, ns)
-                kw.delete_namespace(env.kube, ns)
+                env.journal.done(action)  # kept on purpose: no rollback may delete it
+        else:
+            outcome = settle(env.journal, action)
+            if not outcome.settled:
+                env.log(f"namespace {ns} not deleted: {outcome.describe()}")
+
+
+def _namespace(env: RunEnv, exp: Experiment, keep: Callable[[], bool]
+               ) -> contextlib.AbstractContextManager[str]:
+    return journaled_namespace(env, exp.name, keep)
 
 
 def run_experiment(exp: Experiment, env: RunEnv, ports: ph.RunPorts | None = None,

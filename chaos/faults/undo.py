@@ -27,6 +27,7 @@ from chaos.journal import (
 )
 from chaos.k8s import nodes as knodes
 from chaos.k8s import probes as kprobes
+from chaos.k8s import workload as kw
 from chaos.k8s.client import Kube, connect
 
 if TYPE_CHECKING:
@@ -213,7 +214,29 @@ def undo_none(action: UndoAction) -> str | None:
     return None
 
 
+# --- what a run created -------------------------------------------------------------------------
+
+
+def undo_delete_namespace(action: UndoAction) -> str | None:
+    """Delete the namespace a run created (its Services first, so their NodePorts are free at
+    once); confirmed when it is gone or terminating (Kubernetes then finishes it)."""
+    name = _param(action, "namespace")
+    kube = kube_for(action)
+    try:
+        if kw.namespace_state(kube, name) == "absent":
+            return "already gone"
+        kw.release_node_ports(kube, name)
+        kw.delete_namespace(kube, name)
+        state = kw.namespace_state(kube, name)
+    except ClusterError as exc:
+        raise RollbackFailed(f"namespace {name}: {exc}") from exc
+    if state == "active":
+        raise RollbackFailed(f"namespace {name} is still active after its deletion")
+    return None
+
+
 HANDLERS: dict[str, Handler] = {
+    "delete-namespace": undo_delete_namespace,
     "uncordon": undo_uncordon,
     "start-node": undo_start_node,
     "unpause-node": undo_unpause_node,

@@ -41,6 +41,19 @@ def create_namespace(kube: Kube, name: str, run_id: str) -> None:
         raise ClusterError(f"cannot create namespace {name}: {exc.reason}") from exc
 
 
+def namespace_state(kube: Kube, name: str) -> str:
+    """``absent``, ``terminating`` (deletion under way: Kubernetes finishes it) or ``active``."""
+    try:
+        ns: Any = kube.core.read_namespace(name)
+    except ApiException as exc:
+        if exc.status == 404:
+            return "absent"
+        raise ClusterError(f"cannot read namespace {name}: {exc.reason}") from exc
+    except HTTPError as exc:
+        raise ClusterError(f"API server unreachable reading namespace {name}: {exc}") from exc
+    return "terminating" if ns.metadata.deletion_timestamp is not None else "active"
+
+
 def delete_namespace(kube: Kube, name: str, wait_s: float = 0) -> None:
     try:
         kube.core.delete_namespace(name, grace_period_seconds=0)
@@ -93,7 +106,8 @@ def apply_manifests(kube: Kube, namespace: str, manifests: Sequence[Path]) -> li
 
 
 def _create_retrying_ports(kube: Kube, doc: dict[str, Any], namespace: str) -> None:
-    """A NodePort freed by the previous test's namespace can take a moment to be released."""
+    """A NodePort freed by the previous test's namespace can take a moment to be released;
+    one still held after 30 s is an error naming the port and the Service holding it."""
     deadline = time.monotonic() + 30
     while True:
         try:
@@ -101,9 +115,31 @@ def _create_retrying_ports(kube: Kube, doc: dict[str, Any], namespace: str) -> N
             return
         except utils.FailToCreateError as exc:
             text = " ".join(str(e.body) for e in exc.api_exceptions)
-            if "already allocated" not in text or time.monotonic() > deadline:
+            if "already allocated" not in text:
                 raise
+            if time.monotonic() > deadline:
+                raise DeployFailed(_port_conflict(kube, doc)) from exc
             time.sleep(1)
+
+
+def _port_conflict(kube: Kube, doc: dict[str, Any]) -> str:
+    wanted: set[int] = {int(p["nodePort"]) for p in (doc.get("spec") or {}).get("ports") or ()
+                        if isinstance(p, dict) and isinstance(p.get("nodePort"), int)}
+    holders = []
+    try:
+        services: list[Any] = kube.core.list_service_for_all_namespaces().items
+    except (ApiException, HTTPError):
+        services = []
+    for svc in services:
+        for port in svc.spec.ports or ():
+            if port.node_port in wanted:
+                holders.append(f"nodePort {port.node_port} is held by Service "
+                               f"{svc.metadata.namespace}/{svc.metadata.name}")
+    name = (doc.get("metadata") or {}).get("name")
+    held = "; ".join(holders) or f"nodePort(s) {sorted(wanted)} already allocated"
+    return (f"cannot create Service {name}: {held}. If that namespace was left by a crashed "
+            "run, `kube-chaos rollback` (or the next session's orphan check) deletes it; "
+            "otherwise delete it or choose another nodePort")
 
 
 def release_node_ports(kube: Kube, namespace: str) -> None:

@@ -86,7 +86,7 @@ def _preloaded_image(env: RunEnv, name: str) -> str:
         for c in pod.spec.containers:
             if name in c.image:
                 return str(c.image)
-    pytest.skip(f"no {name} image in kube-system")
+    pytest.fail(f"no {name} image in kube-system: the provisioned cluster is incomplete")
 
 
 def test_deleted_pod_is_replaced_and_ready_again(chaos_deploy, chaos_env, chaos_namespace) -> None:

@@ -38,11 +38,12 @@ VICTIM = textwrap.dedent("""
     from pathlib import Path
     sys.path.insert(0, sys.argv[7])
     from test_faults_helpers import Cluster, make_ctx
-    from chaos.faults.nodes import DrainFault, NodeLossFault
+    from chaos.faults.nodes import CordonFault, DrainFault, NodeLossFault
     from chaos.faults.probes import ProbeBreakFault
     from chaos.journal import Journal
     from chaos.k8s.client import connect
-    from chaos.model.experiment import Drain, NodeLoss, NodeSelection, ProbeBreak, Selector
+    from chaos.model.experiment import (Cordon, Drain, NodeLoss, NodeSelection, ProbeBreak,
+                                        Selector)
 
     kind, kubeconfig, context, name, ns, journal, _ = sys.argv[1:8]
     app = sys.argv[8]
@@ -50,8 +51,11 @@ VICTIM = textwrap.dedent("""
     ctx = make_ctx(cluster, ns, Journal(Path(journal)), {"app": app}, budget_s=600)
     if kind == "drain":
         fault = DrainFault(Drain(nodes=NodeSelection(), timeout_s=300))
-    elif kind == "node-pause":
-        fault = NodeLossFault(NodeLoss(nodes=NodeSelection(), duration_s=300, mode="pause"))
+    elif kind == "cordon":
+        fault = CordonFault(Cordon(nodes=NodeSelection(), duration_s=300))
+    elif kind in ("node-pause", "node-stop"):
+        mode = kind.split("-")[1]
+        fault = NodeLossFault(NodeLoss(nodes=NodeSelection(), duration_s=300, mode=mode))
     else:
         method = kind.split("-")[1]
         fault = ProbeBreakFault(ProbeBreak(selector=Selector.of({"app": app}),
@@ -144,12 +148,27 @@ def test_drain_killed_mid_fault_is_rolled_back(cluster: Cluster, tmp_path: Path)
     assert_nodes_healthy(cluster)
 
 
-def test_node_pause_killed_mid_fault_is_rolled_back(cluster: Cluster, tmp_path: Path) -> None:
-    with namespace(cluster, "kc-crash-pause", "httpd-single.yaml") as ns:
+def test_cordon_killed_mid_fault_is_rolled_back(cluster: Cluster, tmp_path: Path) -> None:
+    with namespace(cluster, "kc-crash-cordon", "httpd-single.yaml") as ns:
+        journal = run_and_kill(cluster, tmp_path, "cordon", ns, "httpd-single",
+                               lambda: _any_cordoned(cluster))
+        [action] = pending_in(journal)
+        assert action.kind == "uncordon"
+        proc = rollback(journal)
+        assert proc.returncode == 0, proc.stderr
+        assert not _any_cordoned(cluster)
+        _second_rollback_is_harmless(journal)
+    assert_nodes_healthy(cluster)
+
+
+@pytest.mark.parametrize(("mode", "state"), [("pause", "paused"), ("stop", "exited")])
+def test_node_loss_killed_mid_fault_is_rolled_back(cluster: Cluster, tmp_path: Path,
+                                                   mode: str, state: str) -> None:
+    with namespace(cluster, f"kc-crash-{mode}", "httpd-single.yaml") as ns:
         node = pods(cluster, ns, "app=httpd-single")[0].spec.node_name
-        journal = run_and_kill(cluster, tmp_path, "node-pause", ns, "httpd-single",
-                               lambda: knodes.container_state(node) == "paused")
-        assert knodes.container_state(node) == "paused"
+        journal = run_and_kill(cluster, tmp_path, f"node-{mode}", ns, "httpd-single",
+                               lambda: knodes.container_state(node) == state)
+        assert knodes.container_state(node) == state
         proc = rollback(journal)
         assert proc.returncode == 0, proc.stderr
         assert knodes.container_state(node) == "running"

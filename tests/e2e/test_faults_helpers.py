@@ -52,12 +52,12 @@ def cluster_from_env(env: RunEnv | None = None) -> Cluster:
         "KUBE_CHAOS_KUBECONFIG", f"/root/.cache/kube-chaos/clusters/{name}/kubeconfig")
     context = os.environ.get("KUBE_CHAOS_CONTEXT", f"kind-{name}")
     if not Path(kubeconfig).exists():
-        pytest.skip(f"no kubeconfig at {kubeconfig} (set KUBE_CHAOS_KUBECONFIG)")
+        pytest.fail(f"no kubeconfig at {kubeconfig} (set KUBE_CHAOS_KUBECONFIG)")
     try:
         kube = connect(kubeconfig, context)
         kube.version.get_code()
     except Exception as exc:
-        pytest.skip(f"cluster {context} unreachable: {exc}")
+        pytest.fail(f"cluster {context} unreachable: {exc}")
     return Cluster(kubeconfig, context, name, kube)
 
 
@@ -73,7 +73,7 @@ def kubectl_path() -> str:
     found = shutil.which("kubectl") or next(
         iter(sorted(glob.glob("/root/.cache/kube-chaos/bin/kubernetes-*/kubectl"))), None)
     if not found:
-        pytest.skip("kubectl not found")
+        pytest.fail("kubectl not found (neither on PATH nor in the kube-chaos cache)")
     return found
 
 

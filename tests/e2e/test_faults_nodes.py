@@ -71,7 +71,8 @@ def test_cordon_keeps_new_pods_off_the_node(cluster: Cluster, journal: Journal) 
         assert len(new) == 3
         assert node not in new.values(), f"pods scheduled on cordoned {node}: {new}"
 
-        assert fault.undo(ctx) == []
+        outcomes = fault.undo(ctx)
+        assert outcomes and all(o.settled for o in outcomes), [o.describe() for o in outcomes]
         assert not knodes.get_node(cluster.kube, node).unschedulable  # type: ignore[union-attr]
         assert pending_in(journal.path) == []
 
@@ -105,7 +106,8 @@ def test_drain_moves_pods_off_and_uncordon_restores(cluster: Cluster, journal: J
                 timeout=150)
         assert knodes.get_node(cluster.kube, node).unschedulable  # type: ignore[union-attr]
 
-        assert fault.undo(ctx) == []
+        outcomes = fault.undo(ctx)
+        assert outcomes and all(o.settled for o in outcomes), [o.describe() for o in outcomes]
         assert not knodes.get_node(cluster.kube, node).unschedulable  # type: ignore[union-attr]
         assert pending_in(journal.path) == []
 
@@ -130,7 +132,8 @@ def test_drain_blocked_by_strict_pdb_is_reported_not_raised(cluster: Cluster,
         node = outcome.targets[0]
         still = _nodes_of(cluster, ns, "app=httpd-strict")
         assert node in still.values(), "PDB-protected pods must still be on the node"
-        assert fault.undo(ctx) == []
+        outcomes = fault.undo(ctx)
+        assert outcomes and all(o.settled for o in outcomes), [o.describe() for o in outcomes]
         assert not knodes.get_node(cluster.kube, node).unschedulable  # type: ignore[union-attr]
 
 

@@ -105,3 +105,35 @@ def test_an_interrupt_runs_the_undo(chaos_env: RunEnv, tmp_path: Path,
     out, _ = proc.communicate(timeout=120)
     assert proc.returncode == 2, out.decode()[-3000:]  # pytest's "interrupted"
     _assert_nothing_left(chaos_env, journal)
+
+
+def test_a_sigkilled_run_leaves_its_namespace_to_rollback(chaos_env: RunEnv,
+                                                          tmp_path: Path) -> None:
+    """SIGKILL runs no `finally`: the namespace (holding nodePort 30080) and the cordon stay,
+    and `kube-chaos rollback` removes both from the journal."""
+    assert _cordoned(chaos_env) == []
+    proc, journal_dir = _start(chaos_env, tmp_path)
+    _wait_for_cordon(chaos_env, proc)
+    proc.kill()
+    proc.communicate(timeout=30)
+    [journal] = list(journal_dir.glob("*.jsonl"))
+    kinds = sorted(a.kind for a in pending_in(journal))
+    assert kinds == ["delete-namespace", "uncordon"], kinds
+    [ns] = [a.params["namespace"] for a in pending_in(journal) if a.kind == "delete-namespace"]
+    core = chaos_env.kube.core
+    assert core.read_namespace(ns).metadata.deletion_timestamp is None
+    assert _node_port_holders(chaos_env, 30080) == [f"{ns}/httpd"]
+
+    done = subprocess.run([sys.executable, "-m", "chaos.cli", "rollback", "--journal",
+                           str(journal)], capture_output=True, text=True, timeout=240,
+                          check=False, env={**_env(), "KUBE_CHAOS_STATE": str(journal_dir.parent)})
+    assert done.returncode == 0, done.stdout + done.stderr
+    assert _cordoned(chaos_env) == []
+    assert _node_port_holders(chaos_env, 30080) == []
+    assert pending_in(journal) == []
+
+
+def _node_port_holders(env: RunEnv, port: int) -> list[str]:
+    return [f"{s.metadata.namespace}/{s.metadata.name}"
+            for s in env.kube.core.list_service_for_all_namespaces().items
+            for p in s.spec.ports or () if p.node_port == port]
