@@ -14,6 +14,7 @@ from typing import Any
 
 import pytest
 
+from chaos import phases as ph
 from chaos.clock import FakeClock
 from chaos.errors import InjectionFailed, SafetyRefused
 from chaos.faults.base import FaultContext, FaultOutcome
@@ -302,3 +303,221 @@ def test_an_unsafe_context_is_refused_before_anything_is_created(world: World,
 def test_the_seed_of_the_experiment_wins_over_the_session_seed(world: World,
                                                                tmp_path: Path) -> None:
     assert _report(_run(world, tmp_path, _experiment(seed=99)))["seed"] == 99
+
+
+# --- one phase at a time ---------------------------------------------------------------------
+# The figures below (budgets, windows, waits) are what a run's duration and its verdict rest on,
+# so they are pinned exactly.
+
+
+class StepObserver(FakeObserver):
+    """Something changes every ``step`` seconds: wait_change returns after at most ``step``.
+    Records each (version, timeout) it was asked to wait for."""
+
+    def __init__(self, world: World, step: float = 2.0) -> None:
+        super().__init__(world)
+        self.step = step
+        self.waits: list[tuple[int, float]] = []
+
+    def wait_change(self, version: int, timeout_s: float) -> Snapshot:
+        self.waits.append((version, timeout_s))
+        if len(self.waits) > 1000:
+            raise RuntimeError("recover never stops waiting")
+        self.w.clock.advance(min(timeout_s, self.step))
+        self.version += 1
+        return self.snapshot()
+
+    def at(self, dt: float, kind: str, name: str) -> None:
+        """An event ``dt`` seconds after now (negative: before)."""
+        self._events.append(ClusterEvent(self.w.clock.wall() + dt, kind, name, ""))
+
+
+def _state(world: World, tmp_path: Path, exp: Experiment | None = None,
+           observer: FakeObserver | None = None, timeout_s: float = 120.0) -> ph.RunState:
+    messages: list[str] = []
+    state = ph.RunState(
+        exp=exp or _experiment(), namespace="kc-offline-abc123", seed=11, clock=world.clock,
+        deadline=world.clock.monotonic() + timeout_s, out_dir=tmp_path,
+        journal=Journal(tmp_path / "journal.jsonl"), kubeconfig="/kube/config",
+        cluster_name="kc", log=messages.append)
+    state.observer = observer if observer is not None else FakeObserver(world)
+    state.initial_ready = set(PODS)
+    state.initial_endpoints = set(PODS)
+    state.fault_t = world.clock.wall()
+    return state
+
+
+@pytest.fixture
+def late_world() -> World:
+    """A monotonic clock far from zero, so elapsed time is never confused with a reading."""
+    return World(clock=FakeClock(monotonic=1000.0))
+
+
+def _recover(world: World, state: ph.RunState) -> float:
+    """Run the recover phase; returns the seconds it waited."""
+    start = world.clock.monotonic()
+    ph.recover(state, None)  # type: ignore[arg-type]  # recover needs no port
+    return world.clock.monotonic() - start
+
+
+@pytest.mark.parametrize(("max_recovery_s", "timeout_s", "budget"), [
+    (30.5, 120.0, 71.0),   # twice the SLA plus 10 s
+    (None, 300.0, 130.0),  # no SLA: twice 60 s plus 10 s
+    (30.0, 50.0, 40.0),    # the deadline, less the tail and 5 s for the report
+])
+def test_recover_waits_at_most_its_budget_in_steps_of_two_seconds(
+        late_world: World, tmp_path: Path, max_recovery_s: float | None, timeout_s: float,
+        budget: float) -> None:
+    obs = StepObserver(late_world)
+    exp = _experiment(slas=SLASpec(max_error_rate=0.05, max_recovery_s=max_recovery_s))
+    state = _state(late_world, tmp_path, exp, obs, timeout_s)
+    obs.at(0.5, "pod-unready", "web-a")  # never Ready again
+    assert _recover(late_world, state) == pytest.approx(budget)
+    full, rest = divmod(budget, 2.0)
+    assert [t for _, t in obs.waits] == [2.0] * int(full) + ([rest] if rest else [])
+    assert [v for v, _ in obs.waits] == list(range(len(obs.waits)))  # always the latest version
+
+
+def test_recover_gives_an_undisturbed_workload_two_seconds_to_show_a_disruption(
+        late_world: World, tmp_path: Path) -> None:
+    obs = StepObserver(late_world, step=0.5)
+    state = _state(late_world, tmp_path, observer=obs)
+    obs.at(-3.0, "pod-unready", "web-a")  # a blip before the fault does not count
+    obs.at(-2.0, "pod-ready", "web-a")
+    assert _recover(late_world, state) == pytest.approx(2.5)  # the first look past 2 s
+    assert [t for _, t in obs.waits] == [2.0] * 5
+
+
+def test_recover_returns_as_soon_as_the_workload_is_whole_again(late_world: World,
+                                                                tmp_path: Path) -> None:
+    obs = StepObserver(late_world)
+    state = _state(late_world, tmp_path, observer=obs)
+    obs.at(0.1, "pod-unready", "web-a")
+    obs.at(0.6, "pod-ready", "web-a")  # recovered after 0.6 s
+    assert _recover(late_world, state) == 0.0
+    assert obs.waits == []
+
+
+def test_recover_judges_endpoints_against_those_present_before_the_fault(
+        late_world: World, tmp_path: Path) -> None:
+    obs = StepObserver(late_world)
+    state = _state(late_world, tmp_path, observer=obs)
+    state.initial_endpoints = {"web-a", "web-b"}  # web-c was Ready but not yet an endpoint
+    obs.at(0.1, "endpoint-removed", "web-b")
+    obs.at(0.6, "endpoint-added", "web-b")  # back to two endpoints of three: not whole
+    assert _recover(late_world, state) == pytest.approx(70.0)  # the whole budget
+
+
+def _records(*spec: tuple[float, float, bool]) -> tuple[RequestRecord, ...]:
+    """(start, latency, ok) in completion order, as the load generator delivers them."""
+    return tuple(RequestRecord(t=t, latency_s=lat, ok=ok, status=200 if ok else 503)
+                 for t, lat, ok in spec)
+
+
+OK_TO_10 = tuple((float(t), 0.01, True) for t in range(11))
+
+
+@pytest.mark.parametrize(("records", "restored"), [
+    ((), False),  # nothing measured: not restored
+    (OK_TO_10, True),
+    ((*OK_TO_10[:-1], (10.0, 0.01, False)), False),  # the very last request failed
+    ((*OK_TO_10[:6], (6.0, 0.01, False), *OK_TO_10[7:]), True),  # 6 s: before the 3 s window
+    # completion order: a slow request started at 9.8 completes last; the window is
+    # [6.8, 10.8), so the failure started at 11.0 (after that) does not count
+    ((*OK_TO_10[:10], (11.0, 0.1, False), (9.8, 1.5, True)), True),
+])
+def test_steady_restored_judges_the_last_window_before_the_last_completed_request(
+        world: World, tmp_path: Path, records: tuple[tuple[float, float, bool], ...],
+        restored: bool) -> None:
+    state = _state(world, tmp_path)
+    state.records = _records(*records)
+    assert ph._steady_restored(state) is restored
+
+
+def test_steady_restored_allows_the_declared_error_rate_and_needs_every_replica(
+        world: World, tmp_path: Path) -> None:
+    obs = FakeObserver(world)
+    exp = _experiment(steady_state=SteadyState(max_error_rate=0.25, ready_replicas=3,
+                                               window_s=3))
+    state = _state(world, tmp_path, exp, obs)
+    state.records = _records((7.0, 0.01, False), (8.0, 0.01, True), (9.0, 0.01, True),
+                             (10.0, 0.01, True))
+    assert ph._steady_restored(state) is True  # exactly the allowed rate
+    state.records = _records((7.0, 0.01, False), (8.0, 0.01, False), (9.0, 0.01, True),
+                             (10.0, 0.01, True))
+    assert ph._steady_restored(state) is False  # above it, even with every replica Ready
+    state.records = _records((9.0, 0.01, True), (10.0, 0.01, True))
+    obs.ready = {"web-a", "web-b"}
+    assert ph._steady_restored(state) is False  # no errors, but a replica is missing
+
+
+class WaitingLoad(FakeLoad):
+    def __init__(self, world: World) -> None:
+        super().__init__(world)
+        self.timeouts: list[float | None] = []
+
+    def wait(self, timeout: float | None = None) -> Any:
+        self.timeouts.append(timeout)
+        return super().wait(timeout)
+
+
+@pytest.mark.parametrize(("timeout_s", "slept"), [(100.0, 5.0), (7.0, 2.0), (3.0, 0.0)])
+def test_tail_keeps_the_load_for_the_tail_but_leaves_five_seconds_of_the_deadline(
+        world: World, tmp_path: Path, timeout_s: float, slept: float) -> None:
+    load = WaitingLoad(world)
+    world.clock.advance(0.35)  # some requests were answered before the tail
+    state = _state(world, tmp_path, timeout_s=timeout_s)
+    state.load = load
+    ph.tail(state, None)  # type: ignore[arg-type]  # tail needs no port
+    assert world.clock.sleeps == [slept]
+    assert load.timeouts == [30]
+    assert not load.running
+    assert state.records == tuple(load.records()) and len(state.records) == int(
+        (0.35 + slept) / 0.1) + 1
+    assert state.steady_restored is True
+
+
+class RecordingFault(FakeFault):
+    def inject(self, ctx: FaultContext) -> FaultOutcome:
+        self.world.log.append(f"ctx{self.number}:{ctx.index}:{self.world.clock.monotonic()}")
+        self.ctx = ctx
+        return super().inject(ctx)
+
+
+def test_inject_waits_each_delay_and_hands_every_fault_the_run_context(
+        world: World, tmp_path: Path) -> None:
+    specs = (PodKill(selector=SEL), PodKill(selector=SEL, delay_s=3.0),
+             PodKill(selector=SEL, delay_s=500.0))
+    exp = _experiment(faults=specs)
+    world.recovers_after_s = 1.0
+    state = _state(world, tmp_path, exp)
+    state.fault_t = None
+    built: list[Any] = []
+    numbers = iter(range(1, 10))
+
+    def build(spec: Any) -> RecordingFault:
+        built.append(spec)
+        return RecordingFault(spec, world, next(numbers))
+
+    ports = RunPorts(cluster=FakeCluster(world), start_load=lambda *a: FakeLoad(world),
+                     build_fault=build)
+    messages: list[str] = []
+    state.log = messages.append
+    start = world.clock.wall()
+    ph.inject(state, ports)
+    assert built == list(specs)
+    # 1 s per fault to recover; the second waits 3 s, the third what is left of 120 s
+    assert world.clock.sleeps == [3.0, 120.0 - 5.0]
+    assert [e for e in world.log if e.startswith("ctx")] == ["ctx1:0:0.0", "ctx2:1:4.0",
+                                                             "ctx3:2:120.0"]
+    assert state.fault_t == start  # the first fault's start
+    assert messages == ["[offline] injecting pod-kill"] * 3
+    ctx = state.contexts[1]
+    assert (ctx.kube, ctx.namespace, ctx.journal, ctx.seed, ctx.clock) == (
+        ports.cluster.kube, "kc-offline-abc123", state.journal, 11, world.clock)
+    assert (ctx.workload_selector, ctx.cluster_name, ctx.kubeconfig) == (SEL, "kc", "/kube/config")
+    assert ctx.observer is state.observer and ctx.deadline == state.deadline
+    assert ctx.emit == state.observer.emit
+    assert state.active == []  # all undone at the end of the phase
+    assert [e for e in world.log if e.endswith(".undo")] == ["fault3.undo", "fault2.undo",
+                                                             "fault1.undo"]
