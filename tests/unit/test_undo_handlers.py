@@ -5,6 +5,7 @@ effect cannot be confirmed (the message is all a user has to act on)."""
 from __future__ import annotations
 
 import subprocess
+from pathlib import Path
 from types import SimpleNamespace
 from typing import Any
 
@@ -24,7 +25,12 @@ KUBE = SimpleNamespace(context="kind-x")
 def calls(monkeypatch: pytest.MonkeyPatch) -> list[tuple[Any, ...]]:
     """Every cluster call a handler makes; kube_for hands out KUBE."""
     seen: list[tuple[Any, ...]] = []
-    monkeypatch.setattr(undo, "kube_for", lambda action: KUBE)
+
+    def kube_for(action: UndoAction) -> Any:
+        assert isinstance(action, UndoAction), action  # the cluster the action names
+        return KUBE
+
+    monkeypatch.setattr(undo, "kube_for", kube_for)
     return seen
 
 
@@ -209,7 +215,7 @@ def test_an_unreachable_switch_is_undone_only_when_the_broken_process_is_gone(
 
 
 class Docker:
-    def __init__(self, states: list[knodes.ContainerInfo | None | str], rc: int = 0,
+    def __init__(self, states: list[knodes.ContainerInfo | str | None], rc: int = 0,
                  stderr: str = "", stdout: str = "") -> None:
         self.states = states
         self.rc, self.stderr, self.stdout = rc, stderr, stdout
@@ -332,3 +338,40 @@ def test_a_node_ready_just_after_the_deadline_is_undone(calls: list[tuple[Any, .
 @pytest.mark.parametrize(("given", "timeout"), [("30", 30.0), ("", 180.0), ("soon", 180.0)])
 def test_ready_timeout_defaults_to_three_minutes(given: str, timeout: float) -> None:
     assert undo._ready_timeout(action("start-node", node="w1", ready_timeout_s=given)) == timeout
+
+
+# --- running a fault's undos -------------------------------------------------------------------
+
+
+def test_undo_pending_ends_each_confirmed_fault_on_the_timeline(tmp_path: Path) -> None:
+    from chaos.clock import FakeClock
+    from chaos.faults.base import FaultContext
+    from chaos.journal import Journal
+    from chaos.model.experiment import Selector
+
+    events: list[tuple[str, str, str]] = []
+
+    def emit(kind: str, name: str, detail: str) -> None:
+        events.append((kind, name, detail))
+        if name == "boom":
+            raise RuntimeError("timeline full")  # must not strand the undos after it
+
+    j = Journal(tmp_path / "run.jsonl")
+    ctx = FaultContext(kube=KUBE, namespace="ns", journal=j, seed=1,  # type: ignore[arg-type]
+                       clock=FakeClock(), workload_selector=Selector.of({"app": "x"}),
+                       cluster_name="x", kubeconfig="", emit=emit, deadline=60.0,
+                       observer=None)  # type: ignore[arg-type]  # these undos never read it
+    ran: list[str] = []
+    handlers = {"mine": lambda a: ran.append(a.id) and None}
+    acts = [j.record(UndoAction("mine", p, id=f"a{i}", created=float(i)))
+            for i, p in enumerate([{"pod": "p1"}, {"node": "w1", "pod": "p2"}, {},
+                                   {"node": "boom"}])]
+    outcomes = undo.undo_pending(ctx, list(acts), handlers=handlers)
+    assert ran == ["a3", "a2", "a1", "a0"]
+    assert [o.status for o in outcomes] == ["undone"] * 4
+    assert events == [("fault-end", "boom", "mine"), ("fault-end", "", "mine"),
+                      ("fault-end", "w1", "mine"), ("fault-end", "p1", "mine")]
+    events.clear()
+    undo.undo_pending(ctx, [j.record(UndoAction("mine", {"pod": "p3"}))], "restored",
+                      handlers=handlers)
+    assert events == [("fault-end", "p3", "restored")]
