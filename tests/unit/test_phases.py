@@ -185,11 +185,15 @@ def world() -> World:
 
 
 def _run(world: World, tmp_path: Path, exp: Experiment | None = None,
-         allow: tuple[str, ...] = ("kind-offline",)) -> Any:
+         allow: tuple[str, ...] = ("kind-offline",), fault: type[FakeFault] | None = None,
+         observer: type[FakeObserver] | None = None) -> Any:
     faults = iter(range(1, 100))
-    ports = RunPorts(cluster=FakeCluster(world),
+    cluster = FakeCluster(world)
+    if observer is not None:
+        cluster.observer = lambda *a: observer(world)  # type: ignore[method-assign]
+    ports = RunPorts(cluster=cluster,
                      start_load=lambda url, e, out: FakeLoad(world),
-                     build_fault=lambda spec: FakeFault(spec, world, next(faults)))
+                     build_fault=lambda spec: (fault or FakeFault)(spec, world, next(faults)))
     env = RunEnv(kube=SimpleNamespace(context="kind-offline"),  # type: ignore[arg-type]
                  kubeconfig="", run_id="run-1", reports_dir=tmp_path, seed=11,
                  cluster_name=None, journal=Journal(tmp_path / "journal.jsonl"),
@@ -256,6 +260,7 @@ def test_a_failed_deploy_is_an_error_with_a_report(world: World, tmp_path: Path)
     world.fail_at = "deploy"
     result = _run(world, tmp_path)
     assert result.verdict == "error" and "rollout of deployment/web" in (result.error or "")
+    assert result.restarts is None  # no fault ran: nothing to count from
     assert "load.start" not in world.log and "namespace.delete" in world.log
     assert _report(result)["verdict"] == "error"
 
@@ -266,6 +271,8 @@ def test_a_fault_failing_mid_way_undoes_every_fault_injected(world: World,
     exp = _experiment(faults=(PodKill(selector=SEL), PodKill(selector=SEL)))
     result = _run(world, tmp_path, exp)
     assert result.verdict == "error" and "the API server said no" in (result.error or "")
+    # an errored run is not judged: no recovery figure, no SLA results; restarts still count
+    assert result.recovery_seconds is None and result.slas == [] and result.restarts == 0
     assert world.log.index("fault2.undo") < world.log.index("fault1.undo")  # newest first
     assert world.log.index("fault1.undo") < world.log.index("load.stop")
     assert [u["status"] for u in _report(result)["undo"]] == ["undone", "undone"]
@@ -281,9 +288,11 @@ def test_ctrl_c_undoes_then_propagates(world: World, tmp_path: Path) -> None:
 def test_an_unconfirmed_undo_makes_the_verdict_error_and_is_reported(world: World,
                                                                      tmp_path: Path) -> None:
     world.undo_status = "failed"
-    result = _run(world, tmp_path)
+    result = _run(world, tmp_path, _experiment(faults=(PodKill(selector=SEL),) * 2))
     assert result.verdict == "error"
-    assert "undo not confirmed" in (result.error or "")
+    assert len(result.undo_failures) == 2
+    assert result.error == ("undo not confirmed (still pending in the journal; run `kube-chaos "
+                            "rollback`): " + "; ".join(result.undo_failures))
     assert result.undo_failures and "connection refused" in result.undo_failures[0]
     undo = _report(result)["undo"]
     assert undo[0]["status"] == "failed" and "connection refused" in undo[0]["reason"]
@@ -521,3 +530,59 @@ def test_inject_waits_each_delay_and_hands_every_fault_the_run_context(
     assert state.active == []  # all undone at the end of the phase
     assert [e for e in world.log if e.endswith(".undo")] == ["fault3.undo", "fault2.undo",
                                                              "fault1.undo"]
+
+
+class DrainFault(FakeFault):
+    """A blocked drain: one container restart before the fault (not counted), one during."""
+
+    def inject(self, ctx: FaultContext) -> FaultOutcome:
+        obs = ctx.observer
+        assert isinstance(obs, FakeObserver)
+        obs._events.append(ClusterEvent(self.world.clock.wall() - 1.0, "restart", "web-c", ""))
+        outcome = super().inject(ctx)
+        ctx.emit("restart", PODS[1], "")
+        return replace(outcome, type="drain", details={"blocked": True})
+
+
+def test_what_the_run_measured_is_what_the_slas_judge(world: World, tmp_path: Path) -> None:
+    exp = _experiment(slas=SLASpec(max_error_rate=0.05, max_recovery_s=30, max_restarts=1,
+                                   steady_state_restored=True, expect_blocked=True))
+    result = _run(world, tmp_path, exp, fault=DrainFault)
+    assert [(r.name, r.observed, r.passed) for r in result.slas] == [
+        ("maxErrorRate", 0.0, True), ("maxRecovery", pytest.approx(4.0), True),
+        ("maxRestarts", 1.0, True), ("steadyStateRestored", 1.0, True),
+        ("expectBlocked", 1.0, True)]
+    assert result.restarts == 1 and result.verdict == "pass"
+
+
+class HalfEndpointObserver(FakeObserver):
+    """web-c is Ready but not (yet) an endpoint of the Service when the fault starts."""
+
+    def snapshot(self) -> Snapshot:
+        snap = super().snapshot()
+        return replace(snap, endpoints=snap.endpoints - {"web-c"})
+
+
+class EndpointFlap(FakeFault):
+    def inject(self, ctx: FaultContext) -> FaultOutcome:
+        ctx.emit("endpoint-removed", "web-b", "")
+        outcome = super().inject(ctx)
+        ctx.emit("endpoint-added", "web-b", "")
+        return outcome
+
+
+def test_recovery_counts_endpoints_from_those_present_before_the_fault(world: World,
+                                                                      tmp_path: Path) -> None:
+    result = _run(world, tmp_path, fault=EndpointFlap, observer=HalfEndpointObserver)
+    assert result.recovery_seconds is None  # two endpoints of three: never whole again
+    assert result.sla("maxRecovery").passed is False
+
+
+def test_the_fault_window_ends_with_the_last_request(world: World, tmp_path: Path) -> None:
+    start = world.clock.wall()
+    # warm-up 5 s, fault and recovery 4 s, tail 5 s: the last request starts just before 14 s
+    world.outages = [(start + 13.95, start + 100)]
+    result = _run(world, tmp_path)
+    assert result.requests_failed == 1 and not result.records[-1].ok
+    in_fault = [r for r in result.records if r.t >= start + 5.0]
+    assert result.error_rate_during_fault == 1 / len(in_fault)
