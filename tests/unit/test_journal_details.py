@@ -4,6 +4,7 @@ report.json. Users read these strings (rollback output, report.json), so they ar
 from __future__ import annotations
 
 import errno
+import json
 import os
 import re
 import socket
@@ -21,6 +22,7 @@ from chaos.journal import (
     Writer,
     all_journals,
     journal_dir,
+    read_journal,
 )
 
 # --- where journals live ---------------------------------------------------------------------
@@ -130,3 +132,136 @@ def test_undo_outcome_describe(status: jmod.UndoStatus, reason: str, journal_err
                                expected: str) -> None:
     action = UndoAction("none", {})
     assert UndoOutcome(action, status, reason, journal_error=journal_error).describe() == expected
+
+
+# --- reading records: what each malformed one is called -------------------------------------
+
+
+def _undo(**over: object) -> dict[str, object]:
+    record: dict[str, object] = {"op": "undo", "id": "a1", "kind": "uncordon",
+                                 "params": {"node": "w1"}, "target": {}, "created": 1.0}
+    record.update(over)
+    return record
+
+
+@pytest.mark.parametrize(("line", "reason"), [
+    (json.dumps(_undo(kind="")).encode(), "field 'kind' is '', not a non-empty string"),
+    (json.dumps(_undo(id="")).encode(), "field 'id' is '', not a non-empty string"),
+    (json.dumps({"op": "done"}).encode(), "missing field 'id'"),
+    (json.dumps(_undo(target={"a": [1]})).encode(),
+     "field 'target' is {'a': [1]}, not an object of strings"),
+    (json.dumps(_undo(params={"n": True})).encode(),
+     "field 'params' is {'n': True}, not an object of strings"),
+    (json.dumps({"op": "redo", "id": "a1"}).encode(),
+     "field 'op' is 'redo', not 'undo', 'done' or 'failed'"),
+    (b"\xff{}", "not UTF-8 (byte 0xff at column 1)"),
+    (b"{bad", "not JSON (Expecting property name enclosed in double quotes at column 2)"),
+    (b"[" * 100_000, "not JSON (RecursionError)"),
+])
+def test_each_malformed_record_is_named(tmp_path: Path, line: bytes, reason: str) -> None:
+    path = tmp_path / "run.jsonl"
+    path.write_bytes(line + b"\n")
+    [problem] = read_journal(path).problems
+    assert problem.line == 1
+    assert problem.reason.startswith(reason + "; record skipped: ")
+
+
+def test_a_skipped_record_is_shown_cut_to_80_characters(tmp_path: Path) -> None:
+    path = tmp_path / "run.jsonl"
+    path.write_bytes(b"x" * 100 + b"\n")
+    [problem] = read_journal(path).problems
+    shown = "b'" + "x" * 75 + "..."
+    assert str(problem) == f"{path}:1: not JSON (Expecting value at column 1); record skipped: " \
+        f"{shown}"
+
+
+def test_records_after_a_bad_one_still_count(tmp_path: Path) -> None:
+    path = tmp_path / "run.jsonl"
+    path.write_bytes(b"junk\n" + json.dumps(_undo()).encode() + b"\n"
+                     + json.dumps({"op": "done", "id": "never-recorded"}).encode() + b"\n")
+    state = read_journal(path)
+    assert [a.id for a in state.pending] == ["a1"]
+    assert [p.line for p in state.problems] == [1]
+    assert state.unusable is None
+
+
+def test_a_failed_mark_without_reason_and_a_replayed_undo(tmp_path: Path) -> None:
+    path = tmp_path / "run.jsonl"
+    lines = [_undo(), {"op": "failed", "id": "a1", "error": ""}]
+    path.write_bytes(b"".join(json.dumps(x).encode() + b"\n" for x in lines))
+    assert read_journal(path).last_error == {"a1": "failed (no reason recorded)"}
+    with path.open("ab") as fh:  # the same undo recorded again: its old failure is history
+        fh.write(json.dumps(_undo(created=2.0)).encode() + b"\n")
+    state = read_journal(path)
+    assert state.last_error == {} and [a.created for a in state.pending] == [2.0]
+
+
+def test_up_to_five_bad_lines_are_named_one_by_one(tmp_path: Path) -> None:
+    path = tmp_path / "run.jsonl"
+    path.write_bytes(json.dumps(_undo()).encode() + b"\n" + b"junk\n" * 5)
+    assert [p.line for p in read_journal(path).problems] == [2, 3, 4, 5, 6]
+    path.write_bytes(json.dumps(_undo()).encode() + b"\n" + b"junk\n" * 7)
+    assert str(read_journal(path).problems[-1]) == f"{path}: 2 more malformed line(s) skipped"
+
+
+def test_unusable_means_no_readable_complete_record(tmp_path: Path) -> None:
+    path = tmp_path / "run.jsonl"
+    path.write_bytes(b"junk\n" + b'{"op": "undo"')  # one complete bad line, then a torn one
+    state = read_journal(path)
+    assert state.unusable == "no readable record in it" and state.path == path
+    missing = read_journal(tmp_path / "missing.jsonl")
+    assert missing.path == tmp_path / "missing.jsonl" and missing.unusable is None
+    (tmp_path / "dir.jsonl").mkdir()
+    unreadable = read_journal(tmp_path / "dir.jsonl")
+    assert unreadable.path == tmp_path / "dir.jsonl"
+    assert unreadable.unusable == "cannot read it: Is a directory (EISDIR)"
+
+
+def test_a_file_that_cannot_be_quarantined_is_named(tmp_path: Path,
+                                                    monkeypatch: pytest.MonkeyPatch) -> None:
+    path = tmp_path / "run.jsonl"
+    path.write_bytes(b"junk\n")
+
+    def refuse(p: Path) -> Path:
+        raise PermissionError(errno.EACCES, "Permission denied")
+
+    monkeypatch.setattr(jmod, "quarantine", refuse)
+    state = jmod.load_journal(path)
+    assert state.quarantined is None and path.exists()
+    assert [str(p) for p in state.problems] == [
+        f"{path}:1: not JSON (Expecting value at column 1); record skipped: b'junk'",
+        f"{path}: no readable record in it; could not move it to quarantine/: Permission "
+        f"denied (EACCES)"]
+
+
+@pytest.mark.parametrize(("fields", "writer"), [
+    ({"pid": 1, "host": "h", "pid_start": 77}, Writer(1, "h", 77)),
+    ({"pid": 12, "host": 5, "pid_start": True}, Writer(12, "", None)),
+    ({"pid": 12}, Writer(12, "", None)),
+    ({"pid": 0, "host": "h"}, None),
+    ({"pid": True, "host": "h"}, None),
+    ({"pid": "12", "host": "h"}, None),
+])
+def test_the_writer_of_a_record(tmp_path: Path, fields: dict[str, object],
+                                writer: Writer | None) -> None:
+    path = tmp_path / "run.jsonl"
+    path.write_bytes(json.dumps(_undo(**fields)).encode() + b"\n")
+    state = read_journal(path)
+    assert state.writers == ((writer,) if writer else ())
+    assert len(state.pending) == 1  # a bad writer never costs the undo
+
+
+def test_problems_warn_at_the_callers_line(tmp_path: Path) -> None:
+    path = tmp_path / "run.jsonl"
+    path.write_bytes(b"junk\n")
+    with pytest.warns(jmod.JournalWarning) as caught:
+        jmod.pending_in(path)
+    assert [w.filename for w in caught] == [__file__]
+
+
+def test_a_done_line_records_when(tmp_path: Path) -> None:
+    j = Journal(tmp_path / "run.jsonl")
+    j.done(j.record(UndoAction("none", {}, id="a1")), error="boom")
+    done = json.loads(j.path.read_bytes().splitlines()[-1])
+    assert sorted(done) == ["at", "error", "id", "op"]
+    assert (done["op"], done["id"], done["error"]) == ("failed", "a1", "boom")
