@@ -251,14 +251,6 @@ def test_the_writer_of_a_record(tmp_path: Path, fields: dict[str, object],
     assert len(state.pending) == 1  # a bad writer never costs the undo
 
 
-def test_problems_warn_at_the_callers_line(tmp_path: Path) -> None:
-    path = tmp_path / "run.jsonl"
-    path.write_bytes(b"junk\n")
-    with pytest.warns(jmod.JournalWarning) as caught:
-        jmod.pending_in(path)
-    assert [w.filename for w in caught] == [__file__]
-
-
 def test_a_done_line_records_when(tmp_path: Path) -> None:
     j = Journal(tmp_path / "run.jsonl")
     j.done(j.record(UndoAction("none", {}, id="a1")), error="boom")
