@@ -61,6 +61,7 @@ class World:
     fail_at: str | None = None  # "deploy" | "inject" | "inject-2" | "interrupt"
     undo_status: str = "undone"
     recovers_after_s: float = 4.0
+    observer_stop_s: float = 0.0  # how long stopping the watches takes
 
 
 class FakeObserver:
@@ -75,6 +76,7 @@ class FakeObserver:
 
     def stop(self) -> None:
         self.w.log.append("observer.stop")
+        self.w.clock.advance(self.w.observer_stop_s)
 
     def emit(self, kind: str, name: str, detail: str = "") -> None:
         self._events.append(ClusterEvent(self.w.clock.wall(), kind, name, detail))
@@ -186,7 +188,7 @@ def world() -> World:
 
 def _run(world: World, tmp_path: Path, exp: Experiment | None = None,
          allow: tuple[str, ...] = ("kind-offline",), fault: type[FakeFault] | None = None,
-         observer: type[FakeObserver] | None = None) -> Any:
+         observer: type[FakeObserver] | None = None, **env_over: Any) -> Any:
     faults = iter(range(1, 100))
     cluster = FakeCluster(world)
     if observer is not None:
@@ -198,6 +200,8 @@ def _run(world: World, tmp_path: Path, exp: Experiment | None = None,
                  kubeconfig="", run_id="run-1", reports_dir=tmp_path, seed=11,
                  cluster_name=None, journal=Journal(tmp_path / "journal.jsonl"),
                  allow_contexts=allow, clock=world.clock)
+    for key, value in env_over.items():
+        setattr(env, key, value)
 
     @contextlib.contextmanager
     def namespace(env: RunEnv, exp: Experiment, keep: Callable[[], bool]) -> Iterator[str]:
@@ -586,3 +590,52 @@ def test_the_fault_window_ends_with_the_last_request(world: World, tmp_path: Pat
     assert result.requests_failed == 1 and not result.records[-1].ok
     in_fault = [r for r in result.records if r.t >= start + 5.0]
     assert result.error_rate_during_fault == 1 / len(in_fault)
+
+
+@pytest.mark.parametrize(("keep", "expect", "kept"), [
+    ("always", "pass", True), ("on-failure", "pass", False), ("on-failure", "fail", True),
+    ("never", "fail", False),
+])
+def test_the_namespace_is_kept_as_asked(world: World, tmp_path: Path, keep: str, expect: str,
+                                        kept: bool) -> None:
+    # expect: fail on a run whose SLAs hold makes the verdict "fail"
+    result = _run(world, tmp_path, _experiment(expect=expect), keep_namespace=keep)
+    assert result.verdict == expect
+    assert world.log[-1] == ("namespace.keep" if kept else "namespace.delete")
+
+
+def test_phase_timings_are_monotonic_seconds_to_the_millisecond(tmp_path: Path) -> None:
+    world = World(clock=FakeClock(monotonic=1000.0), recovers_after_s=1.23456,
+                  observer_stop_s=0.00123)
+    result = _run(world, tmp_path)
+    assert result.phases == {"deploy": 0.0, "steady": 5.0, "inject": 1.235, "recover": 0.0,
+                             "tail": 5.0, "cleanup": 0.001, "report": 0.0}
+
+
+class ContextFault(FakeFault):
+    seen: list[FaultContext] = []
+
+    def inject(self, ctx: FaultContext) -> FaultOutcome:
+        ContextFault.seen.append(ctx)
+        return super().inject(ctx)
+
+
+def test_the_run_hands_faults_the_environment_and_reports_it(world: World,
+                                                             tmp_path: Path) -> None:
+    import importlib.metadata as md
+    import platform
+
+    from chaos import __version__
+    from chaos.k8s.client import client_version
+
+    ContextFault.seen.clear()
+    result = _run(world, tmp_path, fault=ContextFault, cluster_name="kc", kubeconfig="/kc")
+    [ctx] = ContextFault.seen
+    assert (ctx.cluster_name, ctx.kubeconfig, ctx.seed) == ("kc", "/kc", 11)
+    report = _report(result)
+    assert report["cluster"] == {"context": "kind-offline", "kind_cluster": "kc",
+                                 "namespace": "kc-offline-abc123", "server_version": "v1.34.4"}
+    assert report["versions"] == {"kube-chaos": __version__,
+                                  "python": platform.python_version(),
+                                  "kubernetes-client": client_version(),
+                                  "locust": md.version("locust"), "kubernetes": "v1.34.4"}

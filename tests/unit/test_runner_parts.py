@@ -164,3 +164,22 @@ def test_the_namespace_of_a_run_is_named_after_the_experiment(
         assert ns == "kc-parts-1"
     assert created == [("kc-parts-1", "r")]
     assert env.journal.pending() == []  # kept on purpose: no rollback may delete it
+
+
+def test_each_run_of_an_experiment_gets_its_own_report_directory(tmp_path: Path) -> None:
+    parent = tmp_path / "reports" / "run-1"  # created with its parents
+    assert runner._unique_dir(parent, "exp") == parent / "exp"
+    assert runner._unique_dir(parent, "exp") == parent / "exp-2"
+    assert runner._unique_dir(parent, "exp") == parent / "exp-3"
+    assert sorted(p.name for p in parent.iterdir()) == ["exp", "exp-2", "exp-3"]
+
+
+def test_report_directories_are_bounded(tmp_path: Path) -> None:
+    for n in range(4, 10_000):
+        (tmp_path / f"exp-{n}").mkdir()
+    for name in ("exp", "exp-2", "exp-3"):
+        (tmp_path / name).mkdir()
+    with pytest.raises(ChaosError) as info:
+        runner._unique_dir(tmp_path, "exp")
+    assert str(info.value) == f"too many runs of exp under {tmp_path}"
+    assert not (tmp_path / "exp-10000").exists()
