@@ -257,3 +257,34 @@ def test_a_done_line_records_when(tmp_path: Path) -> None:
     done = json.loads(j.path.read_bytes().splitlines()[-1])
     assert sorted(done) == ["at", "error", "id", "op"]
     assert (done["op"], done["id"], done["error"]) == ("failed", "a1", "boom")
+
+
+# --- files on disk ---------------------------------------------------------------------------
+
+
+def test_a_new_journal_is_readable_by_all_and_writable_by_its_owner(tmp_path: Path) -> None:
+    old = os.umask(0o022)
+    try:
+        j = Journal(tmp_path / "run.jsonl")
+        j.record(UndoAction("none", {}))
+    finally:
+        os.umask(old)
+    assert os.stat(j.path).st_mode & 0o777 == 0o644
+
+
+def test_fsync_dir_opens_directories_only_and_tolerates_einval_only(
+        tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    (tmp_path / "file").write_text("")
+    with pytest.raises(NotADirectoryError):
+        jmod._fsync_dir(tmp_path / "file")
+    failure = [errno.EINVAL]
+
+    def fsync(fd: int) -> None:
+        raise OSError(failure[0], os.strerror(failure[0]))
+
+    monkeypatch.setattr(os, "fsync", fsync)
+    jmod._fsync_dir(tmp_path)  # some filesystems cannot fsync a directory: fine
+    failure[0] = errno.EIO
+    with pytest.raises(OSError) as info:
+        jmod._fsync_dir(tmp_path)
+    assert info.value.errno == errno.EIO

@@ -62,13 +62,19 @@ class World:
     undo_status: str = "undone"
     recovers_after_s: float = 4.0
     observer_stop_s: float = 0.0  # how long stopping the watches takes
+    node_port: int = 30080  # what the deployed Service says
+    ready_pods: tuple[str, ...] = PODS  # Ready when the run starts
+    load_answers: bool = True  # False: requests hang, none completes
+    load_dies: bool = False  # the load generator exits at once
+    loads: list[tuple[str, Path]] = field(default_factory=list)  # (url, out dir) per start
+    deploy_timeouts: list[float] = field(default_factory=list)
 
 
 class FakeObserver:
     def __init__(self, world: World) -> None:
         self.w = world
         self._events: list[ClusterEvent] = []
-        self.ready = set(PODS)
+        self.ready = set(world.ready_pods)
         self.version = 0
 
     def start(self) -> None:
@@ -101,7 +107,7 @@ class FakeLoad:
     def __init__(self, world: World) -> None:
         self.w = world
         self.started = world.clock.wall()
-        self.stopped_at: float | None = None
+        self.stopped_at: float | None = self.started if world.load_dies else None
         self.log_path = Path("locust.log")
         world.log.append("load.start")
 
@@ -110,6 +116,8 @@ class FakeLoad:
         return self.stopped_at is None
 
     def records(self) -> list[RequestRecord]:
+        if not self.w.load_answers:
+            return []
         end = self.stopped_at or self.w.clock.wall()
         out, t = [], self.started
         while t < end:
@@ -168,11 +176,12 @@ class FakeCluster:
 
     def deploy(self, exp: Experiment, namespace: str, timeout_s: float) -> None:
         self.world.log.append("deploy")
+        self.world.deploy_timeouts.append(timeout_s)
         if self.world.fail_at == "deploy":
             raise InjectionFailed("rollout of deployment/web did not finish")
 
     def node_port(self, namespace: str, service: str) -> int | None:
-        return 30080
+        return self.world.node_port
 
     def observer(self, namespace: str, selector: Selector, service: str) -> FakeObserver:
         return FakeObserver(self.world)
@@ -194,7 +203,8 @@ def _run(world: World, tmp_path: Path, exp: Experiment | None = None,
     if observer is not None:
         cluster.observer = lambda *a: observer(world)  # type: ignore[method-assign]
     ports = RunPorts(cluster=cluster,
-                     start_load=lambda url, e, out: FakeLoad(world),
+                     start_load=lambda url, e, out: world.loads.append((url, out))
+                     or FakeLoad(world),
                      build_fault=lambda spec: (fault or FakeFault)(spec, world, next(faults)))
     env = RunEnv(kube=SimpleNamespace(context="kind-offline"),  # type: ignore[arg-type]
                  kubeconfig="", run_id="run-1", reports_dir=tmp_path, seed=11,
@@ -639,3 +649,44 @@ def test_the_run_hands_faults_the_environment_and_reports_it(world: World,
                                   "python": platform.python_version(),
                                   "kubernetes-client": client_version(),
                                   "locust": md.version("locust"), "kubernetes": "v1.34.4"}
+
+
+def _error(world: World, tmp_path: Path, exp: Experiment | None = None) -> str | None:
+    result = _run(world, tmp_path, exp)
+    assert result.verdict == "error"
+    return result.error  # type: ignore[no-any-return]
+
+
+def test_deploy_waits_at_most_two_minutes_and_checks_what_it_deployed(
+        world: World, tmp_path: Path) -> None:
+    result = _run(world, tmp_path, _experiment(timeout_s=300))
+    assert world.deploy_timeouts == [120.0]
+    assert world.loads == [("http://127.0.0.1:30080", result.report_path.parent / "load")]
+    world.node_port = 30081
+    assert _error(world, tmp_path) == ("InjectionFailed: service web has nodePort 30081, "
+                                       "experiment says 30080")
+    world.node_port, world.ready_pods = 30080, ()
+    assert _error(world, tmp_path) == ("InjectionFailed: selector 'app=web' matches no Ready "
+                                       "pod in namespace kc-offline-abc123")
+
+
+def test_steady_state_failures_say_what_was_wrong(world: World, tmp_path: Path) -> None:
+    world.load_dies = True
+    assert _error(world, tmp_path) == ("SteadyStateFailed: the load generator stopped during "
+                                       "warm-up; see locust.log")
+    world.load_dies, world.load_answers = False, False
+    assert _error(world, tmp_path) == (
+        "SteadyStateFailed: no request completed in the 3.0s steady-state window before the "
+        "fault: the service at 127.0.0.1:30080 is not answering")
+    world.load_answers, world.ready_pods = True, PODS[:2]
+    assert _error(world, tmp_path) == ("SteadyStateFailed: only 2 of 3 pods Ready before any "
+                                       "fault; no fault was injected")
+
+
+def test_the_steady_state_error_rate_is_failures_over_the_window(world: World,
+                                                                 tmp_path: Path) -> None:
+    start = world.clock.wall()
+    world.outages = [(start + 4.45, start + 4.55)]  # one request of the last 3 s fails
+    assert _error(world, tmp_path) == (
+        "SteadyStateFailed: service unhealthy before any fault: error rate 0.033 over the last "
+        "3.0s (1/30 failed) exceeds steady-state maxErrorRate 0.0; no fault was injected")

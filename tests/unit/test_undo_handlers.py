@@ -375,3 +375,40 @@ def test_undo_pending_ends_each_confirmed_fault_on_the_timeline(tmp_path: Path) 
     undo.undo_pending(ctx, [j.record(UndoAction("mine", {"pod": "p3"}))], "restored",
                       handlers=handlers)
     assert events == [("fault-end", "p3", "restored")]
+
+
+# --- settling one undo, and a dry run ----------------------------------------------------------
+
+
+def test_settle_names_exceptions_without_a_message_by_their_type(
+        tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    from chaos.journal import Journal
+
+    j = Journal(tmp_path / "run.jsonl")
+    act = j.record(UndoAction("mine", {}, id="a1", created=1.0))
+
+    def fails(a: UndoAction) -> str | None:
+        raise RollbackFailed("")
+
+    outcome = undo.settle(j, act, {"mine": fails})
+    assert (outcome.status, outcome.reason, outcome.journal) == ("failed", "RollbackFailed",
+                                                                 j.path)
+
+    def unwritable(self: Journal, action: UndoAction, error: str | None = None) -> None:
+        raise OSError()
+
+    monkeypatch.setattr(Journal, "done", unwritable)
+    before = undo.settle(j, act, {"mine": lambda a: "already gone"})
+    assert (before.status, before.reason, before.journal, before.journal_error) == (
+        "undone", "already gone", j.path, "OSError")
+    assert before.at > 0 and not before.settled
+
+
+def test_a_dry_run_names_each_action_and_its_journal(tmp_path: Path) -> None:
+    from chaos.journal import Journal
+
+    j = Journal(tmp_path / "run.jsonl")
+    j.record(UndoAction("mine", {}, id="a1", created=1.0))
+    [outcome] = undo.rollback_all([j], dry_run=True)
+    assert (outcome.status, outcome.reason, outcome.journal) == ("skipped", "dry run", j.path)
+    assert [a.id for a in j.pending()] == ["a1"]
