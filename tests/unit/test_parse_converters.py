@@ -91,3 +91,39 @@ def test_option_declares_a_field_with_its_yaml_name_kind_doc_and_reader() -> Non
     assert grouped.default == 1
     assert dict(grouped.metadata) == {"yaml": "count", "value": v.POSITIVE_INT,
                                       "doc": "how many", "reader": "count-or-percent"}
+
+
+URL_HINT = "expected a URL path starting with '/' (load always targets http://127.0.0.1:<nodePort>)"
+
+
+@pytest.mark.parametrize("bad", ["a", "//", "//host/x", "/x#top", "'/a b'", "'/a\\\\b'",
+                                 "\"/a\\x01\""])
+def test_url_path_is_a_plain_path(bad: str) -> None:
+    value = yaml.safe_load(bad)
+    assert error(p._url_path, bad) == f"{URL_HINT}, got {value!r}"
+
+
+def test_url_path_may_carry_a_query() -> None:
+    assert p._url_path(CTX, node("/health?deep=1"), "f") == "/health?deep=1"
+
+
+@pytest.mark.parametrize(("text", "field", "reason"), [
+    ("{}", "spec.f", "expected at least one label"),
+    ("{-x: a}", "spec.f", "expected a label name, got '-x'"),
+    ("{app: [a]}", "spec.f.app", "expected a label value string (quote numbers), got a list"),
+    ("{app: 'a b'}", "spec.f.app", "not a valid label value: 'a b'"),
+    ("{app: " + "v" * 64 + "}", "spec.f.app", f"not a valid label value: {'v' * 64!r}"),
+    ("{app: a, app: b}", "spec.f.app", "duplicate label"),
+])
+def test_selector_errors(text: str, field: str, reason: str) -> None:
+    with pytest.raises(ExperimentInvalid) as info:
+        p._selector(CTX, node(text), "spec.f")
+    assert (info.value.line, info.value.field, info.value.reason) == (2, field, reason)
+
+
+def test_a_label_value_may_have_63_characters() -> None:
+    assert p._selector(CTX, node("{app: " + "v" * 63 + "}"), "f") == {"app": "v" * 63}
+
+
+def test_booleans_are_shown_as_yaml_writes_them() -> None:
+    assert error(p._int_in(0, None, "a count"), "false") == "expected a count, got false"
