@@ -11,6 +11,7 @@ from chaos.errors import NotEnoughTargets
 from chaos.model import SLASpec
 from chaos.model.timeline import ClusterEvent, RequestRecord, SLAResult
 from chaos.plan import drain, manifests, recovery, rollout, select, slas
+from chaos.plan import timeline as tl
 
 # --- target selection --------------------------------------------------------------------------
 
@@ -178,3 +179,68 @@ def test_only_pod_carrying_kinds_contribute_images() -> None:
         {"kind": "Job", "spec": {"template": {"spec": {"containers": [{"image": "job:1"}]}}}},
     ]
     assert manifests.referenced_images(docs) == ("job:1",)
+
+
+# --- timelines ---------------------------------------------------------------------------------
+
+
+def test_buckets_cover_the_window_only() -> None:
+    with pytest.raises(ValueError, match=r"^bucket width must be positive$"):
+        tl.buckets([rec(1.0)], 0)
+    records = [rec(9.5), rec(10.2), rec(11.5), rec(12.9), rec(13.0)]
+    rows = tl.buckets(records, 1.0, start=10.0, end=13.0)
+    assert [(b.start, b.requests) for b in rows] == [(10.0, 1), (11.0, 1), (12.0, 1)]
+    assert [(b.start, b.requests) for b in tl.buckets([], 1.0, start=0.0, end=2.0)] == [
+        (0.0, 0), (1.0, 0)]
+    assert [(b.start, b.requests) for b in tl.buckets([rec(10.2)], 1.0, 10.0, 10.5)] == [
+        (10.0, 1)]
+    # without an end, the last request closes the last bucket
+    assert [b.requests for b in tl.buckets([rec(0.0), rec(0.5), rec(2.5)], 1.0)] == [2, 0, 1]
+    # a request a hair before the end (within float slack) stays in the last bucket
+    assert [b.requests for b in tl.buckets([rec(0.99995)], 1.0, 0.0, 1.0)] == [1]
+
+
+def test_bucket_p95_is_the_nearest_rank() -> None:
+    records = [rec(0.001 * i, latency=(i + 1) / 1000) for i in range(100)]
+    [bucket] = tl.buckets(records, 1.0, 0.0, 1.0)
+    assert bucket.p95_s == pytest.approx(0.095)
+
+
+def test_percentile_bounds() -> None:
+    assert tl.percentile([3.0, 1.0, 2.0], 0) == 1.0
+    assert tl.percentile([float(i) for i in range(1, 201)], 100) == 200.0
+    with pytest.raises(ValueError) as info:
+        tl.percentile([1.0], 101)
+    assert str(info.value) == "percentile must be within 0..100, got 101"
+
+
+def test_window_bounds_of_latency_and_outages() -> None:
+    records = [rec(5.0, latency=9.0, ok=False), rec(10.0), rec(11.0), rec(20.0, latency=9.0,
+                                                                          ok=False)]
+    assert tl.latency_percentile(records, 100, 10.0, 20.0) == pytest.approx(0.01)
+    assert tl.longest_outage_s(records, 10.0, 20.0) == 0.0
+    assert tl.outages(records, 10.0, 20.0) == []
+    assert tl.outages(records, 0.0, 10.0) == [tl.Outage(5.0, 14.0, 1)]
+
+
+def test_a_request_as_slow_as_the_stall_limit_is_not_served() -> None:
+    assert tl.outages([rec(1.0, latency=tl.STALL_S), rec(3.0)]) == [tl.Outage(1.0, 3.0, 1)]
+
+
+@pytest.mark.parametrize(("failing", "expected"), [
+    ((), 10.0),  # never failed: steady from the fault on
+    ((10,), 11.0),  # only the first bucket failed
+    ((10, 12), 13.0),
+    ((13,), 14.0),  # the second-last bucket failed
+    ((14,), None),  # the last bucket still fails
+])
+def test_steady_again_after_the_last_failing_bucket(failing: tuple[int, ...],
+                                                    expected: float | None) -> None:
+    records = [rec(float(t), ok=t not in failing) for t in range(10, 15)]
+    assert tl.steady_again_at(records, 10.0, width=1.0) == expected
+
+
+def test_throughput_over_the_span_of_the_requests() -> None:
+    assert tl.throughput_rps([rec(1.0, latency=0.0)]) is None  # no span: no rate
+    assert tl.throughput_rps([rec(1.0, latency=0.1), rec(1.2, latency=0.3)]) == \
+        pytest.approx(4.0)
