@@ -83,9 +83,11 @@ class SLASpec:
     expect_blocked: bool | None = None  # drains: was the drain blocked (e.g. by a PDB)?
 
     def declared(self) -> bool:
+        # expectBlocked: false is a real SLA (the drain must get through); only
+        # steadyStateRestored uses False for "not declared"
         return (
             any(
-                v is not None and v is not False
+                v is not None
                 for v in (
                     self.max_error_rate,
                     self.max_outage_s,

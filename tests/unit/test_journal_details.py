@@ -288,3 +288,44 @@ def test_fsync_dir_opens_directories_only_and_tolerates_einval_only(
     with pytest.raises(OSError) as info:
         jmod._fsync_dir(tmp_path)
     assert info.value.errno == errno.EIO
+
+
+def test_an_undo_line_names_its_writer(tmp_path: Path) -> None:
+    j = Journal(tmp_path / "run.jsonl")
+    j.record(UndoAction("none", {}, id="a1"))
+    line = json.loads(j.path.read_bytes().splitlines()[0])
+    me = jmod.this_writer()
+    assert (line["pid"], line["host"], line["pid_start"]) == (me.pid, me.host, me.started)
+
+
+def test_one_byte_writes_are_still_progress(tmp_path: Path,
+                                            monkeypatch: pytest.MonkeyPatch) -> None:
+    real = os.write
+    monkeypatch.setattr(os, "write", lambda fd, data: real(fd, bytes(data)[:1]))
+    j = Journal(tmp_path / "run.jsonl")
+    j.record(UndoAction("none", {}, id="a1"))
+    monkeypatch.undo()
+    assert [a.id for a in j.pending()] == ["a1"]
+
+
+def test_a_write_of_nothing_is_an_io_error(monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setattr(os, "write", lambda fd, data: 0)
+    with pytest.raises(OSError) as info:
+        jmod._write_all(1, b"abc")
+    assert info.value.errno == errno.EIO
+    assert info.value.strerror == "write() wrote 0 of 3 bytes"
+
+
+def test_blank_lines_are_skipped_not_the_end(tmp_path: Path) -> None:
+    path = tmp_path / "run.jsonl"
+    path.write_bytes(b"\n   \n" + json.dumps(_undo()).encode() + b"\n")
+    state = read_journal(path)
+    assert [a.id for a in state.pending] == ["a1"] and state.problems == ()
+
+
+def test_proc_stat_fields_start_after_the_last_parenthesis(
+        monkeypatch: pytest.MonkeyPatch) -> None:
+    stat = "4242 (odd) name) (x) S 1 " + " ".join(str(i) for i in range(30))
+    monkeypatch.setattr(Path, "read_text", lambda self: stat)
+    fields = jmod._proc_stat(4242)
+    assert fields is not None and fields[:3] == ["S", "1", "0"]

@@ -70,3 +70,27 @@ def test_the_generator_rewrites_the_schema_and_the_reference(
     assert json.loads(written)["$defs"]["fault"] == sch.fault_schema()
     assert docs_path.read_text() == sch.faults_markdown()
     assert capsys.readouterr().out == f"wrote {schema_path} and {docs_path}\n"
+
+
+@pytest.mark.parametrize(("value", "message"), [
+    (True, "not a duration: True"),
+    ("soon", "not a duration: 'soon'"),
+    ([1], "not a duration: [1]"),
+    (-1, "not a non-negative duration: -1"),
+])
+def test_parse_duration_errors(value: object, message: str) -> None:
+    with pytest.raises(ValueError) as info:
+        parse_duration(value)
+    assert str(info.value) == message
+
+
+def test_selectors_read_as_the_api_takes_them() -> None:
+    assert Selector.of({"tier": "b", "app": "a"}).to_label_selector() == "app=a,tier=b"
+
+
+def test_an_expect_blocked_sla_alone_is_declared() -> None:
+    from chaos.model import SLASpec
+
+    assert SLASpec(expect_blocked=True).declared() is True
+    assert SLASpec(expect_blocked=False).declared() is True
+    assert SLASpec().declared() is False

@@ -127,3 +127,10 @@ def test_a_label_value_may_have_63_characters() -> None:
 
 def test_booleans_are_shown_as_yaml_writes_them() -> None:
     assert error(p._int_in(0, None, "a count"), "false") == "expected a count, got false"
+
+
+def test_small_print_of_values() -> None:
+    assert error(p._int_in(0, None, "a count"), "null") == "expected a count, got null"
+    assert error(p._string, "[a]") == "expected a string, got a list"
+    assert error(p._positive_duration, "0s") == "expected a duration above zero, got '0s'"
+    assert p._positive_duration(CTX, node("500ms"), "f") == 0.5

@@ -20,6 +20,12 @@ from chaos.model import (
 from chaos.model.parse import load_experiment
 
 WORKLOAD = """\
+---
+# an empty document and an object without pods come first: neither ends the scan
+---
+kind: ConfigMap
+metadata: {name: first}
+---
 apiVersion: apps/v1
 kind: Deployment
 metadata: {name: web}
@@ -137,11 +143,33 @@ def test_every_default(project: Path) -> None:
     assert exp.slas == SLASpec(max_recovery_s=10.0)
     assert (exp.timeout_s, exp.expect) == (300.0, "pass")
     path.write_text(MINIMAL.replace("    replicas: 2\n", "    replicas: 2\n    path: /x\n")
+                    .replace("  slas:", "  timeout: 90s\n  slas:")
                     .replace("  faults:", "  load: {users: 3}\n  steadyState: {window: 1s}\n"
                                           "  faults:"))
     exp = load_experiment(path)
     assert exp.load == LoadProfile(users=3, path="/x")  # the workload's path by default
     assert exp.steady_state == SteadyState(ready_replicas=2, window_s=1.0)
+    assert exp.timeout_s == 90.0  # exactly the load's maxDuration is enough
+    path.write_text(MINIMAL.replace("  faults:", "  steadyState: {maxErrorRate: 0.1}\n  faults:"))
+    assert load_experiment(path).steady_state == SteadyState(max_error_rate=0.1,
+                                                             ready_replicas=2, window_s=3.0)
+
+
+def test_a_file_that_is_not_utf8_is_named(tmp_path: Path) -> None:
+    path = tmp_path / "x.yaml"
+    path.write_bytes(b"name: \xff\n")
+    with pytest.raises(ExperimentInvalid) as info:
+        load_experiment(path)
+    assert str(info.value) == f"{path}: not UTF-8 text"
+
+
+def test_top_level_fields_are_named_without_a_dot(project: Path) -> None:
+    path = project / "x.yaml"
+    path.write_text(MINIMAL + "bogus: 1\n")
+    with pytest.raises(ExperimentInvalid) as info:
+        load_experiment(path)
+    assert str(info.value) == f"{path}:13: bogus: unknown field; allowed: apiVersion, kind, " \
+        "metadata, spec"
 
 
 @pytest.mark.parametrize("selector", ["{app: nope}", "{app: solo, x: y}"])
@@ -154,3 +182,9 @@ def test_the_selector_must_match_a_pod_template(project: Path, selector: str) ->
     assert str(info.value) == (
         f"{path}:7: spec.workload.selector: {wanted.to_label_selector()!r} matches no pod the "
         "workload manifests create (their pod labels: app=web,tier=front; app=solo)")
+
+
+def test_a_drain_that_must_get_through_is_an_sla_of_its_own(project: Path) -> None:
+    path = project / "x.yaml"
+    path.write_text(MINIMAL.replace("  slas: {maxRecovery: 10s}", "  slas: {expectBlocked: false}"))
+    assert load_experiment(path).slas == SLASpec(expect_blocked=False)

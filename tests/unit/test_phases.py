@@ -690,3 +690,50 @@ def test_the_steady_state_error_rate_is_failures_over_the_window(world: World,
     assert _error(world, tmp_path) == (
         "SteadyStateFailed: service unhealthy before any fault: error rate 0.033 over the last "
         "3.0s (1/30 failed) exceeds steady-state maxErrorRate 0.0; no fault was injected")
+
+
+def test_the_report_carries_what_the_run_measured(world: World, tmp_path: Path) -> None:
+    start = world.clock.wall()
+    result = _run(world, tmp_path)
+    report = _report(result)
+    window = report["fault"]["window"]
+    # rounded in the report; from the first fault to the end of the last request
+    assert window["end"] - window["start"] == pytest.approx(result.records[-1].end - start - 5.0,
+                                                            abs=0.001)
+    assert report["recovery"]["recovery_seconds"] == pytest.approx(4.0)
+    assert report["recovery"]["restarts"] == 0 and result.restarts == 0
+    assert [s["name"] for s in report["slas"]] == ["maxErrorRate", "maxRecovery"]
+    assert report["experiment"]["error"] is None
+    assert [e["kind"] for e in report["timeline"]["events"]] == ["pod-unready", "pod-ready"]
+    assert [f["type"] for f in report["fault"]["faults"]] == ["pod-kill"]
+    assert report["load"]["requests_total"] == len(result.records) > 0
+    assert result.longest_outage_s == 0.0  # measured: no outage (None would mean unmeasured)
+    world.fail_at = "deploy"
+    failed = _run(world, tmp_path)
+    assert _report(failed)["experiment"]["error"] == failed.error is not None
+
+
+class CrashingUndo(FakeFault):
+    def undo(self, ctx: FaultContext) -> list[UndoOutcome]:
+        raise RuntimeError("docker went away")
+
+
+def test_an_undo_that_raises_is_named_by_its_fault(world: World, tmp_path: Path) -> None:
+    result = _run(world, tmp_path, fault=CrashingUndo)
+    assert result.undo_failures == ["CrashingUndo.undo raised: docker went away"]
+
+
+def test_time_left_never_goes_negative(world: World, tmp_path: Path) -> None:
+    state = _state(world, tmp_path, timeout_s=10.0)
+    world.clock.advance(12.0)
+    assert state.left() == 0.0
+
+
+def test_recover_waits_the_last_half_second_of_its_budget(late_world: World,
+                                                          tmp_path: Path) -> None:
+    obs = StepObserver(late_world)
+    exp = _experiment(slas=SLASpec(max_error_rate=0.05, max_recovery_s=30.25))
+    state = _state(late_world, tmp_path, exp, obs)
+    obs.at(0.5, "pod-unready", "web-a")
+    assert _recover(late_world, state) == pytest.approx(70.5)
+    assert obs.waits[-1][1] == pytest.approx(0.5)

@@ -244,3 +244,8 @@ def test_throughput_over_the_span_of_the_requests() -> None:
     assert tl.throughput_rps([rec(1.0, latency=0.0)]) is None  # no span: no rate
     assert tl.throughput_rps([rec(1.0, latency=0.1), rec(1.2, latency=0.3)]) == \
         pytest.approx(4.0)
+
+
+def test_a_deployment_whose_status_has_no_replica_count_is_not_done() -> None:
+    status = {"readyReplicas": 1, "updatedReplicas": 1, "availableReplicas": 1}
+    assert rollout.deployment({"spec": {"replicas": 1}, "status": status}).done is False

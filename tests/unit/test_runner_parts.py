@@ -183,3 +183,33 @@ def test_report_directories_are_bounded(tmp_path: Path) -> None:
         runner._unique_dir(tmp_path, "exp")
     assert str(info.value) == f"too many runs of exp under {tmp_path}"
     assert not (tmp_path / "exp-10000").exists()
+
+
+def test_an_unsafe_context_is_refused_with_the_way_out(tmp_path: Path) -> None:
+    from chaos.errors import SafetyRefused
+
+    with pytest.raises(SafetyRefused) as info:
+        runner.check_safety(_env(tmp_path), is_ours=lambda kube: False)
+    assert str(info.value) == (
+        "refusing to inject faults into context 'kind-x': it is not a kind cluster provisioned "
+        "by kube-chaos. If this really is a cluster you may break, allow it with "
+        "--chaos-allow-context=kind-x (or the chaos_allow_contexts ini option).")
+
+
+def test_asking_a_result_for_an_undeclared_sla_names_the_declared_ones() -> None:
+    from chaos.model.timeline import SLAResult
+
+    result = runner.ExperimentResult(
+        experiment=_exp(), verdict="pass", slas=[SLAResult("maxRecovery", 1.0, 0.5, True, "s")],
+        recovery_seconds=0.5, longest_outage_s=0.0, requests_total=1, requests_failed=0,
+        error_rate_during_fault=0.0, restarts=0, faults=[], report_path=None, namespace="ns")
+    with pytest.raises(KeyError) as info:
+        result.sla("maxOutage")
+    assert info.value.args == ("no SLA 'maxOutage' in this result (['maxRecovery'])",)
+
+
+def test_the_last_spec_of_three(tmp_path: Path) -> None:
+    from dataclasses import replace
+
+    exp = replace(_exp(), faults=(*_exp().faults, PodKill(selector=SEL, count=3)))
+    assert runner._fault_record(7, exp, FaultOutcome("pod-kill")).spec is exp.faults[2]

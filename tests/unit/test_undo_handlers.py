@@ -412,3 +412,15 @@ def test_a_dry_run_names_each_action_and_its_journal(tmp_path: Path) -> None:
     [outcome] = undo.rollback_all([j], dry_run=True)
     assert (outcome.status, outcome.reason, outcome.journal) == ("skipped", "dry run", j.path)
     assert [a.id for a in j.pending()] == ["a1"]
+
+
+def test_run_undo_names_what_failed() -> None:
+    def silent(a: UndoAction) -> str | None:
+        raise ValueError()
+
+    with pytest.raises(RollbackFailed) as info:
+        undo.run_undo(action("mine"), {"mine": silent})
+    assert str(info.value) == "ValueError"
+    with pytest.raises(RollbackFailed) as info:
+        undo.run_undo(action("nope", node="w1"), {"b": silent, "a": silent})
+    assert str(info.value) == "unknown undo action 'nope' (nope(node=w1)); known: a, b"
