@@ -188,3 +188,11 @@ def test_a_drain_that_must_get_through_is_an_sla_of_its_own(project: Path) -> No
     path = project / "x.yaml"
     path.write_text(MINIMAL.replace("  slas: {maxRecovery: 10s}", "  slas: {expectBlocked: false}"))
     assert load_experiment(path).slas == SLASpec(expect_blocked=False)
+
+
+def test_yaml_that_cannot_be_read_at_all_names_the_file(tmp_path: Path) -> None:
+    path = tmp_path / "x.yaml"
+    path.write_text("a: \x07\n")
+    with pytest.raises(ExperimentInvalid) as info:
+        load_experiment(path)
+    assert str(info.value).startswith(f"{path}: invalid YAML: unacceptable character #x0007")

@@ -266,6 +266,7 @@ def test_an_unhealthy_service_stops_the_run_before_any_fault(world: World,
     world.outages = [(start, start + 100)]
     result = _run(world, tmp_path)
     assert result.verdict == "error" and "SteadyStateFailed" in (result.error or "")
+    assert result.records and not any(r.ok for r in result.records)  # kept for the report
     assert not any(e.startswith("fault") for e in world.log)
     assert world.log[-3:] == ["load.stop", "observer.stop", "namespace.delete"]
 
@@ -737,3 +738,11 @@ def test_recover_waits_the_last_half_second_of_its_budget(late_world: World,
     obs.at(0.5, "pod-unready", "web-a")
     assert _recover(late_world, state) == pytest.approx(70.5)
     assert obs.waits[-1][1] == pytest.approx(0.5)
+
+
+def test_the_longest_outage_counts_only_from_the_fault_on(world: World, tmp_path: Path) -> None:
+    start = world.clock.wall()
+    world.outages = [(start + 0.5, start + 1.0)]  # during warm-up, before the steady window
+    result = _run(world, tmp_path)
+    assert result.verdict == "pass" and result.requests_failed == 5
+    assert result.longest_outage_s == 0.0
