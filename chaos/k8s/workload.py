@@ -9,13 +9,13 @@ from collections.abc import Sequence
 from pathlib import Path
 from typing import Any
 
-import yaml
 from kubernetes import client, utils, watch
 from kubernetes.client.exceptions import ApiException
 from urllib3.exceptions import HTTPError
 
 from chaos.errors import ChaosError, ClusterError
 from chaos.k8s.client import Kube
+from chaos.model.manifests import load_manifest_documents
 
 MANAGED = {"app.kubernetes.io/managed-by": "kube-chaos"}
 
@@ -56,12 +56,14 @@ def delete_namespace(kube: Kube, name: str, wait_s: float = 0) -> None:
 
 
 def apply_manifests(kube: Kube, namespace: str, manifests: Sequence[Path]) -> list[dict[str, Any]]:
-    """Create every object of the manifest files in `namespace`; return the documents."""
+    """Create every object of the manifest files in `namespace`; return the documents.
+
+    The files are read again here (they may have changed since collection) through the same
+    bounded reader and object checks; a bad file raises ``ExperimentInvalid`` naming file:line.
+    """
     docs: list[dict[str, Any]] = []
     for path in manifests:
-        for doc in yaml.safe_load_all(path.read_text()):
-            if not doc:
-                continue
+        for doc in load_manifest_documents(path):
             doc.setdefault("metadata", {}).pop("namespace", None)
             docs.append(doc)
             try:

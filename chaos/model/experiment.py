@@ -53,6 +53,18 @@ class Selector(Mapping[str, str]):
 
 
 @dataclass(frozen=True, slots=True)
+class ObjectRef:
+    """One Kubernetes object by API version, kind and name (no namespace: see its users)."""
+
+    api_version: str
+    kind: str
+    name: str
+
+    def __str__(self) -> str:
+        return f"{self.kind}/{self.name}"
+
+
+@dataclass(frozen=True, slots=True)
 class WorkloadSpec:
     manifests: tuple[Path, ...]
     selector: Selector
@@ -61,6 +73,11 @@ class WorkloadSpec:
     replicas: int
     url_path: str = "/"
     namespace_scoped: bool = True
+    # Cluster-scoped objects the manifests create (ClusterRole, CRD, ...), in manifest order.
+    # Parsing refuses them unless the experiment says ``clusterScoped: allow``; the namespace's
+    # deletion does not remove them, so the runner must track and delete each one itself.
+    cluster_scoped: Literal["refuse", "allow"] = "refuse"
+    cluster_objects: tuple[ObjectRef, ...] = ()
 
 
 @dataclass(frozen=True, slots=True)

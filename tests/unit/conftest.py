@@ -51,6 +51,8 @@ def good() -> str:
 @pytest.fixture
 def exp_dir(tmp_path: Path) -> Path:
     (tmp_path / "workloads").mkdir()
-    (tmp_path / "workloads" / "httpd.yaml").write_text("kind: Deployment\n")
+    (tmp_path / "workloads" / "httpd.yaml").write_text(
+        "apiVersion: apps/v1\nkind: Deployment\nmetadata: {name: httpd}\n"
+    )
     (tmp_path / "locustfile.py").write_text("# locust\n")
     return tmp_path

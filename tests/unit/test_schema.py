@@ -31,7 +31,7 @@ def test_bundled_experiments_validate(path: Path) -> None:
 
 FAULT_BLOCK = "    - type: pod-kill\n      count: 1\n      gracePeriod: 0\n"
 GOOD_VARIANTS = [
-    ("    warmup: 5s", "    warmup: 1m30s"),
+    ("    warmup: 5s", "    warmup: 1m10s"),
     ("    warmup: 5s", "    warmup: 2.5"),
     (FAULT_BLOCK, "    - {type: pod-kill, percent: 50, interval: 500ms, repeat: 2}\n"),
     (FAULT_BLOCK, "    - {type: container-kill, container: web, signal: SIGTERM}\n"),
