@@ -13,6 +13,7 @@ alias expansion and merge keys are counted *while* the node graph is built, not 
 
 from __future__ import annotations
 
+import importlib
 import re
 from collections.abc import Callable, Sequence
 from pathlib import Path
@@ -20,16 +21,6 @@ from typing import Any, cast
 
 import yaml
 from yaml.constructor import SafeConstructor
-from yaml.events import (
-    AliasEvent,
-    Event,
-    MappingEndEvent,
-    MappingStartEvent,
-    ScalarEvent,
-    SequenceEndEvent,
-    SequenceStartEvent,
-    StreamEndEvent,
-)
 from yaml.nodes import MappingNode, Node, ScalarNode, SequenceNode
 from yaml.resolver import Resolver
 
@@ -63,18 +54,45 @@ _BOMS = (
 )
 _UTF8_BOM = b"\xef\xbb\xbf"
 
+_binding: Any
 try:  # libyaml's event parser: PyYAML's wheels carry it
-    from yaml._yaml import CParser as _EventSource
+    _binding = importlib.import_module("yaml._yaml")
 except ImportError:  # pragma: no cover - PyYAML built without libyaml
+    _binding = None
+
+if _binding is not None:
+    _EventSource: Any = _binding.CParser
+    # Event and error classes as the binding knows them: an extension module is initialised
+    # once per process, so after yaml.* is purged from sys.modules and imported again (pytester
+    # does this) yaml.events would hold new classes that the parser never produces.
+    _names: Any = _binding
+    _SYNTAX_ERRORS: tuple[type[Exception], ...] = (_binding.ScannerError, _binding.ParserError)
+    _READER_ERROR: type[Exception] = _binding.ReaderError
+    _ANY_ERROR: type[Exception] = _binding.YAMLError
+else:  # pragma: no cover
     from yaml.parser import Parser as _PyParser
     from yaml.reader import Reader as _PyReader
     from yaml.scanner import Scanner as _PyScanner
 
-    class _EventSource(_PyReader, _PyScanner, _PyParser):  # type: ignore[no-redef]
+    class _PyEvents(_PyReader, _PyScanner, _PyParser):
         def __init__(self, stream: str) -> None:
             _PyReader.__init__(self, stream)
             _PyScanner.__init__(self)
             _PyParser.__init__(self)
+
+    _EventSource = _PyEvents
+    _names = yaml
+    _SYNTAX_ERRORS = (yaml.MarkedYAMLError,)
+    _READER_ERROR = yaml.reader.ReaderError
+    _ANY_ERROR = yaml.YAMLError
+
+AliasEvent: type = _names.AliasEvent
+ScalarEvent: type = _names.ScalarEvent
+SequenceStartEvent: type = _names.SequenceStartEvent
+SequenceEndEvent: type = _names.SequenceEndEvent
+MappingStartEvent: type = _names.MappingStartEvent
+MappingEndEvent: type = _names.MappingEndEvent
+StreamEndEvent: type = _names.StreamEndEvent
 
 
 # --------------------------------------------------------------------------- bytes -> text
@@ -167,22 +185,24 @@ def compose_documents(text: str, shown: str | None) -> list[Node]:
         raise ExperimentInvalid(
             exc.reason, path=shown, line=exc.line + 1, field=loader.field()
         ) from None
-    except yaml.MarkedYAMLError as exc:
-        mark = exc.problem_mark or exc.context_mark
+    except _SYNTAX_ERRORS as exc:
+        marked: Any = exc
+        mark = marked.problem_mark or marked.context_mark
         line = mark.line + 1 if mark is not None else 1
-        problem = exc.problem or exc.context or "syntax error"
+        problem = marked.problem or marked.context or "syntax error"
         raise ExperimentInvalid(
             f"invalid YAML: {problem}",
             path=shown,
             line=line,
             field=loader.field() if loader.trail else section_at(text, line),
         ) from None
-    except yaml.reader.ReaderError as exc:  # libyaml: position is a byte offset
-        line = text.encode("utf-8", "replace")[: exc.position].count(b"\n") + 1
+    except _READER_ERROR as exc:  # libyaml: position is a byte offset
+        reader: Any = exc
+        line = text.encode("utf-8", "replace")[: reader.position].count(b"\n") + 1
         raise ExperimentInvalid(
-            f"invalid YAML: {exc.reason}", path=shown, line=line, field=section_at(text, line)
+            f"invalid YAML: {reader.reason}", path=shown, line=line, field=section_at(text, line)
         ) from None
-    except yaml.YAMLError as exc:  # pragma: no cover - every parser error carries a mark
+    except _ANY_ERROR as exc:  # pragma: no cover - every parser error carries a mark
         raise ExperimentInvalid(
             f"invalid YAML: {exc}", path=shown, line=1, field="document"
         ) from None
@@ -210,7 +230,7 @@ class _Refused(Exception):
         self.reason = reason
 
 
-class _Loader(_EventSource, Resolver):
+class _Loader(_EventSource, Resolver):  # type: ignore[misc]
     """Our composer over a YAML event stream, with the bounds checked as nodes are built.
 
     Each composed node reports (node, weight, height): weight is the node count of the subtree
@@ -227,8 +247,7 @@ class _Loader(_EventSource, Resolver):
         self.nodes = 0
         self.trail: list[str | int] = []
         self.checker = SafeConstructor()
-        untyped: Any = self.get_event
-        self.next_event: Callable[[], Event] = untyped
+        self.next_event: Callable[[], Any] = self.get_event
 
     def field(self) -> str:
         parts: list[str] = []
