@@ -533,7 +533,7 @@ def _read_manifests(
                 raise ExperimentInvalid(
                     f"{obj.ref} is defined twice (first at {first[key].where}); the second "
                     "create would fail with AlreadyExists",
-                    path=str(obj.path), line=obj.line, field="metadata.name")
+                    path=str(obj.path), line=obj.name_line, field=f"{obj.prefix}metadata.name")
             first[key] = obj
             if obj.cluster_scoped and not allow_cluster:
                 raise ExperimentInvalid(
@@ -541,7 +541,7 @@ def _read_manifests(
                     "namespace would leave it behind. To create it and have it deleted after "
                     "the run, set spec.workload.clusterScoped: allow in "
                     f"{ctx.shown or 'the experiment'}",
-                    path=str(obj.path), line=obj.line, field="kind")
+                    path=str(obj.path), line=obj.line, field=f"{obj.prefix}kind")
             objects.append(obj)
     return tuple(objects)
 
@@ -971,7 +971,7 @@ def _check_pod_fault(
     if isinstance(probe, str) and not any(
         o.template and probe in o.template.probes for o in templates
     ):
-        shown = ", ".join(f"{o.ref} ({o.where})" for o in templates)
+        shown = ", ".join(f"{o.ref} at {o.where}" for o in templates)
         raise ctx.error(
             _field_node(node, "probe") or node,
             f"{where}.probe",

@@ -109,12 +109,12 @@ def read_text(path: Path, shown: str | None = None) -> str:
     if len(data) > MAX_BYTES:
         line = data.count(b"\n", 0, MAX_BYTES) + 1
         try:
-            size = f"{path.stat().st_size / MAX_BYTES:.1f} MiB"
-        except OSError:
-            size = "more than that"
+            size = f"{path.stat().st_size:,} bytes"
+        except OSError:  # pragma: no cover - it was just read
+            size = "more"
         raise ExperimentInvalid(
             f"file too large: {size}, the limit is {MAX_BYTES // (1024 * 1024)} MiB "
-            f"(line {line} is past it)",
+            f"({MAX_BYTES:,} bytes; line {line} is past it)",
             path=where,
             line=line,
             field=section_at(data[:MAX_BYTES].decode("latin-1"), line),
@@ -333,8 +333,8 @@ class _Loader(_EventSource, Resolver):  # type: ignore[misc]
         if tag not in allowed:
             raise _Refused(
                 event.start_mark,
-                f"unsupported YAML tag {tag.replace(_YAML, '!!')!r} "
-                f"(allowed: {', '.join(sorted(t.replace(_YAML, '!!') for t in allowed))})",
+                f"unsupported YAML tag {tag.replace(_YAML, '!!')!r} (plain YAML only: "
+                f"{', '.join(sorted(t.replace(_YAML, '!!') for t in allowed))} here)",
             )
         return tag
 
@@ -409,11 +409,13 @@ class _Loader(_EventSource, Resolver):  # type: ignore[misc]
             trail.append(key.value)
             value, vw, vh = self._node(self.next_event(), depth + 1)
             trail.pop()
+            weight += kw + vw
             if key.tag == MERGE_TAG:
                 merges.append(value)
+                # merged pairs sit at this level: as deep as the source's own pairs, not deeper
+                vh = vh - 1 if isinstance(value, MappingNode) else vh - 2
             else:
                 pairs.append((key, _plain(value)))
-            weight += kw + vw
             if vh >= height:
                 height = vh + 1
             event = self.next_event()

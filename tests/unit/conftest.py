@@ -56,3 +56,7 @@ def exp_dir(tmp_path: Path) -> Path:
     )
     (tmp_path / "locustfile.py").write_text("# locust\n")
     return tmp_path
+
+
+# The hostile-input corpus is data for test_corpus.py; pytest must not collect it as experiments.
+collect_ignore = ["corpus"]
