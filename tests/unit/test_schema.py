@@ -40,6 +40,8 @@ GOOD_VARIANTS = [
     (FAULT_BLOCK, "    - {type: node-loss, mode: pause}\n"),
     (FAULT_BLOCK, "    - {type: probe-break, probe: startup, method: network}\n"),
     ("  expect: pass", "  expect: fail\n  seed: 42"),
+    ("  name: pod-kill-replicated", "  name: pod-kill-replicated\n  tags: [smoke, slow-net, v1.2]"),
+    ("    replicas: 3", "    replicas: 3\n    clusterScoped: allow"),
 ]
 BAD_VARIANTS = [
     (FAULT_BLOCK, "    - {type: probe-break, probe: startup, method: admin}\n"),
@@ -61,6 +63,11 @@ BAD_VARIANTS = [
     (FAULT_BLOCK, "    - {type: node-loss, mode: halt}\n"),
     ("  faults:\n" + FAULT_BLOCK, "  faults: []\n"),
     ("    selector: {app: httpd}", "    selector: {version: 1}"),
+    ("  name: pod-kill-replicated", "  name: pod-kill-replicated\n  tags: [smoke, skip]"),
+    ("  name: pod-kill-replicated", "  name: pod-kill-replicated\n  tags: [slow net]"),
+    ("  name: pod-kill-replicated", "  name: pod-kill-replicated\n  tags: [not]"),
+    ("  name: pod-kill-replicated", "  name: pod-kill-replicated\n  tags: [a, a]"),
+    ("    replicas: 3", "    replicas: 3\n    clusterScoped: yes-please"),
 ]
 
 
