@@ -55,15 +55,18 @@ def delete_namespace(kube: Kube, name: str, wait_s: float = 0) -> None:
         time.sleep(0.5)
 
 
-def apply_manifests(kube: Kube, namespace: str, manifests: Sequence[Path]) -> list[dict[str, Any]]:
+def apply_manifests(kube: Kube, namespace: str, manifests: Sequence[Path], *,
+                    allow_cluster_scoped: bool = False) -> list[dict[str, Any]]:
     """Create every object of the manifest files in `namespace`; return the documents.
 
     The files are read again here (they may have changed since collection) through the same
     bounded reader and object checks; a bad file raises ``ExperimentInvalid`` naming file:line.
+    Cluster-scoped objects outlive the namespace: they are refused unless the caller allows
+    them, and a caller that does must delete them (``WorkloadSpec.cluster_objects``).
     """
     docs: list[dict[str, Any]] = []
     for path in manifests:
-        for doc in load_manifest_documents(path):
+        for doc in load_manifest_documents(path, allow_cluster_scoped=allow_cluster_scoped):
             doc.setdefault("metadata", {}).pop("namespace", None)
             docs.append(doc)
             try:

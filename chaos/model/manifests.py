@@ -100,6 +100,8 @@ class ManifestObject:
     ref: ObjectRef
     path: Path
     line: int  # of its ``kind``
+    prefix: str = ""  # its place in the document: "" or "items[2]." in a List
+    name_line: int = 0  # of its metadata.name
     template: PodTemplate | None = None
     service: ServiceFacts | None = None
     scale_target: tuple[str, str] | None = None  # an HPA's (kind, name)
@@ -123,15 +125,30 @@ def read_manifest(path: Path) -> tuple[ManifestObject, ...]:
     return _apply_autoscalers(found)
 
 
-def load_manifest_documents(path: Path) -> list[dict[str, Any]]:
-    """The manifest's objects as plain dicts for the API, checked as ``read_manifest`` does."""
+def load_manifest_documents(
+    path: Path, *, allow_cluster_scoped: bool = False
+) -> list[dict[str, Any]]:
+    """The manifest's objects as plain dicts for the API, checked as ``read_manifest`` does.
+
+    Cluster-scoped objects are refused unless allowed: whoever allows them must also delete them.
+    """
     shown = str(path)
     docs: list[dict[str, Any]] = []
     for doc in compose_documents(read_text(path, shown), shown):
-        if not _empty(doc):
-            list(_objects(doc, path, ""))
-            docs.append(to_python(doc, shown))
+        if _empty(doc):
+            continue
+        for obj in _objects(doc, path, ""):
+            if obj.cluster_scoped and not allow_cluster_scoped:
+                raise cluster_scoped_refused(obj, "the caller did not allow cluster-scoped objects")
+        docs.append(to_python(doc, shown))
     return docs
+
+
+def cluster_scoped_refused(obj: ManifestObject, how_to_allow: str) -> ExperimentInvalid:
+    return ExperimentInvalid(
+        f"{obj.ref.kind} {obj.ref.name!r} is cluster-scoped: deleting the test's namespace would "
+        f"leave it behind. {how_to_allow}",
+        path=str(obj.path), line=obj.line, field=f"{obj.prefix}kind")
 
 
 def matching(objects: Iterable[ManifestObject], selector: Selector) -> list[ManifestObject]:
@@ -237,15 +254,16 @@ def _objects(node: Node, path: Path, prefix: str) -> Iterator[ManifestObject]:
                      "object into the test's own fresh namespace: remove metadata.namespace")
     ref = ObjectRef(api_version, kind, name or "")
     line = kind_node.start_mark.line + 1
+    at = (prefix, (_get(meta, "name") or meta).start_mark.line + 1)
     if kind == "Service":
-        yield ManifestObject(ref, path, line, service=_service(node))
+        yield ManifestObject(ref, path, line, *at, service=_service(node))
     elif kind == "HorizontalPodAutoscaler":
         target = _get(_get(node, "spec"), "scaleTargetRef")
         target_kind, target_name = _text(_get(target, "kind")), _text(_get(target, "name"))
         scale = (target_kind, target_name) if target_kind and target_name else None
-        yield ManifestObject(ref, path, line, scale_target=scale)
+        yield ManifestObject(ref, path, line, *at, scale_target=scale)
     else:
-        yield ManifestObject(ref, path, line, template=_template(node, kind, path, prefix))
+        yield ManifestObject(ref, path, line, *at, template=_template(node, kind, path, prefix))
 
 
 def _value_or_none(node: Node) -> object:

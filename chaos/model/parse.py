@@ -41,7 +41,13 @@ from chaos.model.experiment import (
     SteadyState,
     WorkloadSpec,
 )
-from chaos.model.manifests import ManifestObject, matching, pod_count, read_manifest
+from chaos.model.manifests import (
+    ManifestObject,
+    cluster_scoped_refused,
+    matching,
+    pod_count,
+    read_manifest,
+)
 from chaos.model.tags import marker_name, tag_problem
 
 API_VERSION = "kube-chaos/v1"
@@ -536,12 +542,9 @@ def _read_manifests(
                     path=str(obj.path), line=obj.name_line, field=f"{obj.prefix}metadata.name")
             first[key] = obj
             if obj.cluster_scoped and not allow_cluster:
-                raise ExperimentInvalid(
-                    f"{obj.ref.kind} {obj.ref.name!r} is cluster-scoped: deleting the test's "
-                    "namespace would leave it behind. To create it and have it deleted after "
-                    "the run, set spec.workload.clusterScoped: allow in "
-                    f"{ctx.shown or 'the experiment'}",
-                    path=str(obj.path), line=obj.line, field=f"{obj.prefix}kind")
+                raise cluster_scoped_refused(
+                    obj, "To create it and have it deleted after the run, set "
+                    f"spec.workload.clusterScoped: allow in {ctx.shown or 'the experiment'}")
             objects.append(obj)
     return tuple(objects)
 

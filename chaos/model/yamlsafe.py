@@ -177,6 +177,11 @@ def compose_documents(text: str, shown: str | None) -> list[Node]:
 
     Merge keys (``<<``) are already applied to the returned mappings; aliases are shared nodes.
     """
+    if len(text) > MAX_BYTES:  # text handed in directly, not through read_text
+        raise ExperimentInvalid(
+            f"text too large: {len(text):,} characters, the limit is "
+            f"{MAX_BYTES // (1024 * 1024)} MiB",
+            path=shown, line=1, field="document")
     check_printable(text, shown)
     loader = _Loader(text)
     try:

@@ -104,3 +104,16 @@ def test_pod_faults_on_other_pods_are_counted_against_those_pods(
     assert str(info.value) == (
         f"{path}:25: spec.faults[0].count: 2 is more than the 1 pod(s) the manifests run "
         "matching 'app=prober'")
+
+
+def test_documents_for_the_api_refuse_cluster_scoped_objects_unless_allowed(
+    tmp_path: Path,
+) -> None:
+    path = tmp_path / "rbac.yaml"
+    path.write_text(RBAC)
+    with pytest.raises(ExperimentInvalid) as info:
+        load_manifest_documents(path)
+    assert str(info.value).startswith(f"{path}:5: items[0].kind: ClusterRole 'kc-reader' is "
+                                      "cluster-scoped")
+    kinds = [d["kind"] for d in load_manifest_documents(path, allow_cluster_scoped=True)]
+    assert kinds == ["List", "ServiceAccount"]

@@ -111,3 +111,8 @@ def test_nothing_escapes_but_experiment_invalid() -> None:
         with pytest.raises(ExperimentInvalid):
             compose_documents(text, "f.yaml")
     assert yaml.safe_load("a: 1") == {"a": 1}  # PyYAML itself is untouched
+
+
+def test_text_handed_in_directly_is_capped_too() -> None:
+    assert _error("#" * (MAX_BYTES + 1)).startswith(
+        "f.yaml:1: document: text too large: 1,048,577 characters")
