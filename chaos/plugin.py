@@ -31,6 +31,8 @@ if TYPE_CHECKING:
     from chaos.runner import ExperimentResult, RunEnv
 
 EXPERIMENT_RE = re.compile(r"^\s*apiVersion:\s*['\"]?kube-chaos/", re.M)
+_BOMS = ((b"\xff\xfe\x00\x00", "utf-32"), (b"\x00\x00\xfe\xff", "utf-32"),
+         (b"\xff\xfe", "utf-16"), (b"\xfe\xff", "utf-16"))
 
 
 @dataclass
@@ -382,9 +384,14 @@ def pytest_collect_file(file_path: Path, parent: pytest.Collector) -> pytest.Col
     if file_path.suffix not in (".yaml", ".yml"):
         return None
     try:
-        head = file_path.read_text(errors="replace")[:4096]
+        with file_path.open("rb") as f:
+            raw = f.read(4096)  # never the whole file: it may be huge
     except OSError:
         return None
+    # A UTF-16/32 experiment is still recognised, so that it fails with a clear error
+    # instead of being silently skipped.
+    encoding = next((enc for bom, enc in _BOMS if raw.startswith(bom)), "utf-8")
+    head = raw.decode(encoding, errors="replace")
     if not EXPERIMENT_RE.search(head):
         return None  # workload manifests and other YAML are not experiments
     return ExperimentFile.from_parent(parent, path=file_path)
@@ -393,12 +400,15 @@ def pytest_collect_file(file_path: Path, parent: pytest.Collector) -> pytest.Col
 class ExperimentFile(pytest.File):
     def collect(self) -> Iterator[pytest.Item]:
         from chaos.model.parse import load_experiment
+        from chaos.model.tags import marker_name
 
-        exp = load_experiment(self.path)
+        exp = load_experiment(self.path)  # tags are checked there: each can be a marker
         item = ExperimentItem.from_parent(self, name=exp.name, experiment=exp)
         item.add_marker(pytest.mark.chaos)
         for tag in exp.tags:
-            item.add_marker(getattr(pytest.mark, re.sub(r"\W", "_", tag)))
+            name = marker_name(tag)
+            _register_marker(self.config, name)
+            item.add_marker(getattr(pytest.mark, name))
         yield item
 
     def repr_failure(self, excinfo: pytest.ExceptionInfo[BaseException],
@@ -406,6 +416,14 @@ class ExperimentFile(pytest.File):
         if isinstance(excinfo.value, ExperimentInvalid):
             return f"invalid experiment: {excinfo.value}"
         return str(super().repr_failure(excinfo))
+
+
+def _register_marker(config: pytest.Config, name: str) -> None:
+    """Tags are only known once a file is collected: register each then, so that
+    ``--strict-markers`` accepts it, unless the project's own ini already describes it."""
+    known = {line.split(":")[0].split("(")[0].strip() for line in config.getini("markers")}
+    if name not in known:
+        config.addinivalue_line("markers", f"{name}: kube-chaos experiment tag")
 
 
 class ExperimentItem(pytest.Item):

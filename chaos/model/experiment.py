@@ -29,6 +29,18 @@ __all__ = ["FAULT_TYPES", "AnyFault", "ContainerKill", "Cordon", "Drain", "Exper
 
 
 @dataclass(frozen=True, slots=True)
+class ObjectRef:
+    """One Kubernetes object by API version, kind and name (no namespace: see its users)."""
+
+    api_version: str
+    kind: str
+    name: str
+
+    def __str__(self) -> str:
+        return f"{self.kind}/{self.name}"
+
+
+@dataclass(frozen=True, slots=True)
 class WorkloadSpec:
     manifests: tuple[Path, ...]
     selector: Selector
@@ -40,6 +52,11 @@ class WorkloadSpec:
     # images to copy from the local Docker engine into a kind cluster before deploying
     # (there is no registry); images kube-chaos builds itself need not be listed
     images: tuple[str, ...] = ()
+    # Cluster-scoped objects the manifests create (ClusterRole, CRD, ...), in manifest order.
+    # Parsing refuses them unless the experiment says ``clusterScoped: allow``; the namespace's
+    # deletion does not remove them, so the runner must track and delete each one itself.
+    cluster_scoped: Literal["refuse", "allow"] = "refuse"
+    cluster_objects: tuple[ObjectRef, ...] = ()
 
 
 @dataclass(frozen=True, slots=True)

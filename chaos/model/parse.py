@@ -1,7 +1,10 @@
 """YAML experiment files -> ``Experiment``: the only place that reads experiment YAML.
 
-The document is composed once (``yaml.compose``) so every node keeps its ``start_mark``; every
-problem is reported as ``ExperimentInvalid`` with file, 1-based line and dotted field path.
+The document is composed once, by the bounded reader (``chaos.model.yamlsafe``), so every node
+keeps its ``start_mark``; every problem is reported as ``ExperimentInvalid`` with file, 1-based
+line and dotted field path. The workload manifests are read here too (``chaos.model.manifests``),
+so that what the experiment says and what the manifests create are checked against each other
+before anything is deployed.
 """
 
 from __future__ import annotations
@@ -20,9 +23,11 @@ import yaml
 from yaml.nodes import MappingNode, Node, ScalarNode, SequenceNode
 
 from chaos.errors import ExperimentInvalid
+from chaos.model import yamlsafe
 from chaos.model.duration import parse_duration
 from chaos.model.experiment import (
     FAULT_TYPES,
+    Drain,
     Experiment,
     FaultSpec,
     LoadProfile,
@@ -32,6 +37,14 @@ from chaos.model.experiment import (
     SteadyState,
     WorkloadSpec,
 )
+from chaos.model.manifests import (
+    ManifestObject,
+    cluster_scoped_refused,
+    matching,
+    pod_count,
+    read_manifest,
+)
+from chaos.model.tags import marker_name, tag_problem
 from chaos.model.values import SIGNALS, Value
 
 API_VERSION = "kube-chaos/v1"
@@ -53,50 +66,42 @@ T = TypeVar("T")
 
 
 def load_experiment(path: str | os.PathLike[str]) -> Experiment:
-    """Read and parse one experiment file."""
+    """Read and parse one experiment file (size, encoding and YAML bounds included)."""
     p = Path(path)
-    try:
-        text = p.read_text(encoding="utf-8")
-    except OSError as exc:
-        raise ExperimentInvalid(f"cannot read: {exc.strerror or exc}", path=str(p)) from exc
-    except UnicodeDecodeError as exc:
-        raise ExperimentInvalid("not UTF-8 text", path=str(p)) from exc
-    return parse_experiment(text, p)
+    return parse_experiment(yamlsafe.read_text(p), p)
 
 
 def parse_experiment(text: str, path: str | os.PathLike[str] | None = None) -> Experiment:
     """Parse experiment YAML; relative manifests/locustfile resolve against ``path``'s folder."""
     p = Path(path) if path is not None else None
     ctx = _Ctx(p)
-    try:
-        root = yaml.compose(text, Loader=yaml.SafeLoader)
-    except yaml.MarkedYAMLError as exc:
-        mark = exc.problem_mark or exc.context_mark
-        line = mark.line + 1 if mark is not None else None
-        problem = exc.problem or exc.context or "syntax error"
-        raise ExperimentInvalid(f"invalid YAML: {problem}", path=ctx.shown, line=line) from exc
-    except yaml.YAMLError as exc:
-        raise ExperimentInvalid(f"invalid YAML: {exc}", path=ctx.shown) from exc
-    if root is None:
-        raise ExperimentInvalid(
-            f"empty document; expected apiVersion: {API_VERSION}, kind: {KIND}",
-            path=ctx.shown,
-            line=1,
+    docs = yamlsafe.compose_documents(text, ctx.shown)
+    if len(docs) > 1:
+        raise ctx.error(
+            docs[1], "document", "an experiment file holds one YAML document; a second starts here"
         )
-    return _experiment(ctx, root)
+    if not docs or _is_null(docs[0]):
+        raise ExperimentInvalid(
+            f"empty; expected apiVersion: {API_VERSION}, kind: {KIND}",
+            path=ctx.shown,
+            line=docs[0].start_mark.line + 1 if docs else 1,
+            field="document",
+        )
+    return _experiment(ctx, docs[0])
 
 
 # --------------------------------------------------------------------------- plumbing
 
 
 class _Ctx:
-    __slots__ = ("base", "path", "shown")
+    __slots__ = ("base", "objects", "path", "shown")
 
     def __init__(self, path: Path | None) -> None:
         self.path = path
         self.shown = str(path) if path is not None else None
         base = path.parent if path is not None else Path.cwd()
         self.base = Path(os.path.normpath(base.absolute()))
+        self.objects: tuple[ManifestObject, ...] = ()  # what the workload manifests create
 
     def error(self, node: Node, field: str | None, reason: str) -> ExperimentInvalid:
         return ExperimentInvalid(
@@ -112,7 +117,10 @@ _constructor = yaml.SafeLoader("")
 
 def _value(node: Node) -> object:
     """The Python value of a scalar node, as PyYAML's safe loader would build it."""
-    return _constructor.construct_object(node, deep=True)
+    try:
+        return _constructor.construct_object(node, deep=True)
+    finally:  # the shared constructor must not keep every node it ever saw alive
+        _constructor.constructed_objects.clear()
 
 
 def _got(node: Node) -> str:
@@ -149,14 +157,16 @@ class _Map:
         self.node = node
         self.where = where
         if not isinstance(node, MappingNode):
-            raise ctx.error(node, where or None, f"expected a mapping, got {_got(node)}")
+            raise ctx.error(node, where or "document", f"expected a mapping, got {_got(node)}")
         _constructor.flatten_mapping(node)
         self.items: dict[str, tuple[Node, Node]] = {}
         for key_node, value_node in node.value:
             key = _value(key_node) if isinstance(key_node, ScalarNode) else None
             if not isinstance(key, str):
                 raise ctx.error(
-                    key_node, where or None, f"field names must be strings, got {_got(key_node)}"
+                    key_node,
+                    where or "document",
+                    f"field names must be strings, got {_got(key_node)}",
                 )
             if key in self.items:
                 raise ctx.error(key_node, self.path(key), "duplicate field")
@@ -404,7 +414,7 @@ def _experiment(ctx: _Ctx, root: Node) -> Experiment:
     name = meta.req("name", _dns_name)
     description = meta.get("description", _string, "")
     no_tags: tuple[str, ...] = ()
-    tags = meta.get("tags", _string_list, no_tags)
+    tags = meta.get("tags", _tags, no_tags)
 
     spec = _Map(
         ctx,
@@ -438,7 +448,7 @@ def _experiment(ctx: _Ctx, root: Node) -> Experiment:
         )
     expect = spec.get("expect", _enum("pass", "fail"), "pass")
     seed = spec.get("seed", _non_negative_int, None)
-    return Experiment(
+    experiment = Experiment(
         name=name,
         description=description,
         path=ctx.path,
@@ -452,6 +462,28 @@ def _experiment(ctx: _Ctx, root: Node) -> Experiment:
         tags=tags,
         seed=seed,
     )
+    _check_contradictions(ctx, spec, experiment)
+    return experiment
+
+
+def _tags(ctx: _Ctx, node: Node, where: str) -> tuple[str, ...]:
+    """Tags become pytest markers, so each must be a name pytest can take, once."""
+    seen: dict[str, int] = {}
+    tags: list[str] = []
+    for i, item in enumerate(_list(ctx, node, where)):
+        sub = f"{where}[{i}]"
+        tag = _string(ctx, item, sub)
+        problem = tag_problem(tag)
+        if problem is not None:
+            raise ctx.error(item, sub, problem)
+        name = marker_name(tag)
+        if name in seen:
+            raise ctx.error(
+                item, sub, f"{tag!r} is the same marker ({name}) as {where}[{seen[name]}]"
+            )
+        seen[name] = i
+        tags.append(tag)
+    return tuple(tags)
 
 
 def _workload(ctx: _Ctx, node: Node, where: str) -> WorkloadSpec:
@@ -459,8 +491,17 @@ def _workload(ctx: _Ctx, node: Node, where: str) -> WorkloadSpec:
         ctx,
         node,
         where,
-        ("manifests", "selector", "service", "nodePort", "path", "replicas", "namespaceScoped",
-         "images"),
+        (
+            "manifests",
+            "selector",
+            "service",
+            "nodePort",
+            "path",
+            "replicas",
+            "namespaceScoped",
+            "clusterScoped",
+            "images",
+        ),
     )
     manifests_node = m.require("manifests")
     manifests = tuple(
@@ -468,8 +509,10 @@ def _workload(ctx: _Ctx, node: Node, where: str) -> WorkloadSpec:
         for i, n in enumerate(_list(ctx, manifests_node, f"{where}.manifests"))
     )
     selector = m.req("selector", _selector)
+    cluster_scoped = m.get("clusterScoped", _enum("refuse", "allow"), "refuse")
+    ctx.objects = _read_manifests(ctx, manifests, cluster_scoped == "allow")
     _check_matches(ctx, m.node_of("selector"), f"{where}.selector", selector, manifests)
-    return WorkloadSpec(
+    workload = WorkloadSpec(
         manifests=manifests,
         selector=selector,
         service=m.req("service", _dns_name),
@@ -478,7 +521,35 @@ def _workload(ctx: _Ctx, node: Node, where: str) -> WorkloadSpec:
         url_path=m.get("path", _url_path, "/"),
         namespace_scoped=m.get("namespaceScoped", _bool, True),
         images=m.get("images", _image_list, ()),
+        cluster_scoped=cast(Literal["refuse", "allow"], cluster_scoped),
+        cluster_objects=tuple(o.ref for o in ctx.objects if o.cluster_scoped),
     )
+    _check_service(ctx, m, workload)
+    _check_replicas(ctx, m, workload)
+    return workload
+
+
+def _read_manifests(
+    ctx: _Ctx, manifests: tuple[Path, ...], allow_cluster: bool
+) -> tuple[ManifestObject, ...]:
+    """Every object the manifests create; errors name the manifest's own file and line."""
+    objects: list[ManifestObject] = []
+    first: dict[tuple[str, str], ManifestObject] = {}
+    for path in dict.fromkeys(manifests):
+        for obj in read_manifest(path):
+            key = (obj.ref.kind, obj.ref.name)
+            if obj.ref.name and key in first:
+                raise ExperimentInvalid(
+                    f"{obj.ref} is defined twice (first at {first[key].where}); the second "
+                    "create would fail with AlreadyExists",
+                    path=str(obj.path), line=obj.name_line, field=f"{obj.prefix}metadata.name")
+            first[key] = obj
+            if obj.cluster_scoped and not allow_cluster:
+                raise cluster_scoped_refused(
+                    obj, "To create it and have it deleted after the run, set "
+                    f"spec.workload.clusterScoped: allow in {ctx.shown or 'the experiment'}")
+            objects.append(obj)
+    return tuple(objects)
 
 
 def _image_list(ctx: _Ctx, node: Node, where: str) -> tuple[str, ...]:
@@ -494,39 +565,79 @@ def _image_list(ctx: _Ctx, node: Node, where: str) -> tuple[str, ...]:
 
 def _check_matches(ctx: _Ctx, node: Node, where: str, selector: Selector,
                    manifests: tuple[Path, ...]) -> None:
-    """A selector that matches no pod the manifests create is an error at collection time."""
-    labels = _template_labels(manifests)
-    if labels is None or any(selector.matches(lab) for lab in labels):
+    """A selector that matches no pod the manifests create is an error at collection time.
+
+    Only when the manifests have labelled pod templates at all (an operator's custom resource,
+    say, creates pods we cannot see here: then the selector is checked at run time instead).
+    """
+    labels = [o.template.labels for o in ctx.objects if o.template and o.template.labels]
+    if not labels or any(selector.matches(lab) for lab in labels):
         return
-    have = "; ".join(",".join(f"{k}={v}" for k, v in sorted(lab.items())) for lab in labels)
+    have = "; ".join(lab.to_label_selector() for lab in labels)
     raise ctx.error(node, where, f"{selector.to_label_selector()!r} matches no pod the "
-                                 f"workload manifests create (their pod labels: {have or 'none'})")
+                                 f"workload manifests create (their pod labels: {have})")
 
 
-_WORKLOAD_KINDS = ("Deployment", "StatefulSet", "DaemonSet", "ReplicaSet", "Job")
+def _check_service(ctx: _Ctx, m: _Map, workload: WorkloadSpec) -> None:
+    """The load goes to 127.0.0.1:<nodePort> through ``service``: the manifests must agree.
+
+    Skipped when the manifests define no Service at all (something else creates it).
+    """
+    services = {o.ref.name: o for o in ctx.objects if o.service is not None}
+    if not services:
+        return
+    name = workload.service
+    svc = services.get(name)
+    if svc is None or svc.service is None:
+        raise ctx.error(
+            m.node_of("service"),
+            m.path("service"),
+            f"no Service {name!r} in the workload manifests{_suggest(name, list(services))}; "
+            f"they define: {', '.join(sorted(services))}",
+        )
+    facts = svc.service
+    if facts.type not in ("NodePort", "LoadBalancer"):
+        raise ctx.error(
+            m.node_of("service"),
+            m.path("service"),
+            f"Service {name!r} ({svc.where}) is of type {facts.type}; the load reaches it on "
+            f"127.0.0.1:{workload.node_port}, so it needs type: NodePort",
+        )
+    if workload.node_port not in facts.node_ports:
+        declared = (
+            f"declares nodePort {', '.join(str(p) for p in facts.node_ports)}"
+            if facts.node_ports
+            else "declares no nodePort, so the cluster would pick one at random"
+        )
+        raise ctx.error(
+            m.node_of("nodePort"),
+            m.path("nodePort"),
+            f"Service {name!r} ({svc.where}) {declared}, not {workload.node_port}",
+        )
+    templates = [o.template.labels for o in ctx.objects if o.template and o.template.labels]
+    if facts.selector and templates and not any(facts.selector.matches(t) for t in templates):
+        raise ctx.error(
+            m.node_of("service"),
+            m.path("service"),
+            f"Service {name!r} ({svc.where}) selects "
+            f"{facts.selector.to_label_selector()!r}, which matches no pod the workload "
+            "manifests create: it would have no endpoints",
+        )
 
 
-def _template_labels(manifests: tuple[Path, ...]) -> list[dict[str, str]] | None:
-    """Pod labels the manifests will create; None when that cannot be told statically
-    (then the selector is checked against the cluster at run time instead)."""
-    found: list[dict[str, str]] = []
-    try:
-        for path in manifests:
-            for doc in yaml.safe_load_all(path.read_text()):
-                if not isinstance(doc, dict):
-                    continue
-                if doc.get("kind") == "Pod":
-                    labels = (doc.get("metadata") or {}).get("labels") or {}
-                elif doc.get("kind") in _WORKLOAD_KINDS:
-                    template = (doc.get("spec") or {}).get("template") or {}
-                    labels = (template.get("metadata") or {}).get("labels") or {}
-                else:
-                    continue
-                if labels:
-                    found.append({str(k): str(v) for k, v in labels.items()})
-    except (OSError, yaml.YAMLError):
-        return None
-    return found or None  # no pod templates at all (an operator's CR, say): check at run time
+def _check_replicas(ctx: _Ctx, m: _Map, workload: WorkloadSpec) -> None:
+    """``replicas`` is the Ready count steady state waits for: it must be what the manifests run."""
+    matched = matching(ctx.objects, workload.selector)
+    count = pod_count(matched) if matched else None
+    if count is None or count == workload.replicas:
+        return
+    parts = ", ".join(f"{o.ref}: {o.template.pods}" for o in matched if o.template)
+    raise ctx.error(
+        m.node_of("replicas"),
+        m.path("replicas"),
+        f"{workload.replicas}, but the manifests run {count} pod(s) matching "
+        f"{workload.selector.to_label_selector()!r} ({parts})",
+    )
 
 
 def _load(ctx: _Ctx, node: Node, where: str, workload: WorkloadSpec) -> LoadProfile:
@@ -564,9 +675,17 @@ def _load(ctx: _Ctx, node: Node, where: str, workload: WorkloadSpec) -> LoadProf
 
 def _steady(ctx: _Ctx, node: Node, where: str, workload: WorkloadSpec) -> SteadyState:
     m = _Map(ctx, node, where, ("maxErrorRate", "readyReplicas", "window"))
+    ready = m.get("readyReplicas", _non_negative_int, workload.replicas)
+    if ready is not None and ready > workload.replicas:
+        raise ctx.error(
+            m.node_of("readyReplicas"),
+            m.path("readyReplicas"),
+            f"{ready} is more than spec.workload.replicas ({workload.replicas}): the steady "
+            "state could never be reached",
+        )
     return SteadyState(
         max_error_rate=m.get("maxErrorRate", _ratio, 0.0),
-        ready_replicas=m.get("readyReplicas", _non_negative_int, workload.replicas),
+        ready_replicas=ready,
         window_s=m.get("window", _duration, 3.0),
     )
 
@@ -737,3 +856,114 @@ def _slas(ctx: _Ctx, node: Node, where: str) -> SLASpec:
             f"{slas.max_restarts} is below expectedRestarts ({slas.expected_restarts})",
         )
     return slas
+
+
+# --------------------------------------------------------------------------- cross-field checks
+
+
+def _check_contradictions(ctx: _Ctx, spec: _Map, exp: Experiment) -> None:
+    """What the sections say about each other, checked once every fault is parsed: each of these
+    would otherwise surface only on the cluster, minutes in, or as a silently cut-short run."""
+    fault_nodes = list(cast(SequenceNode, spec.node_of("faults")).value)
+    _check_timeline(ctx, spec, exp, fault_nodes)
+    for i, (fault, node) in enumerate(zip(exp.faults, fault_nodes, strict=True)):
+        _check_pod_fault(ctx, exp.workload, fault, node, f"spec.faults[{i}]")
+    if exp.slas.expect_blocked is not None and not any(isinstance(f, Drain) for f in exp.faults):
+        slas = cast(MappingNode, spec.node_of("slas"))
+        raise ctx.error(
+            _field_node(slas, "expectBlocked") or slas,
+            "spec.slas.expectBlocked",
+            "says whether a drain was blocked, but no fault is a drain",
+        )
+
+
+def _field_node(node: Node, *keys: str) -> Node | None:
+    """The key node of the first of ``keys`` that the mapping sets (for the error's line)."""
+    if isinstance(node, MappingNode):
+        for key in keys:
+            for k, v in node.value:
+                if isinstance(k, ScalarNode) and k.value == key and not _is_null(v):
+                    return cast(Node, k)
+    return None
+
+
+def _fault_hold_s(fault: FaultSpec) -> float:
+    """The least time a fault keeps the run busy (the runner waits for each one in turn)."""
+    held = float(getattr(fault, "duration_s", None) or 0.0)
+    repeat = int(getattr(fault, "repeat", 1) or 1)
+    interval = float(getattr(fault, "interval_s", None) or 0.0)
+    return held + (repeat - 1) * interval
+
+
+def _check_timeline(ctx: _Ctx, spec: _Map, exp: Experiment, fault_nodes: list[Node]) -> None:
+    """Warm-up, then each fault's delay and hold in turn, then the tail: all within timeout."""
+    warmup, timeout = exp.load.warmup_s, exp.timeout_s
+    elapsed = warmup
+    for i, (fault, node) in enumerate(zip(exp.faults, fault_nodes, strict=True)):
+        elapsed += fault.delay_s + _fault_hold_s(fault)
+        if elapsed > timeout:
+            key = _field_node(node, "duration", "interval", "repeat", "delay")
+            field = f"spec.faults[{i}]" + (f".{cast(ScalarNode, key).value}" if key else "")
+            raise ctx.error(
+                key or node,
+                field,
+                f"this fault would end {elapsed:g}s into the run (warm-up {warmup:g}s, then each "
+                f"fault's delay and duration in turn), after spec.timeout ({timeout:g}s)",
+            )
+    # timeout >= maxDuration is checked already, so this also keeps the run within timeout
+    total = elapsed + exp.load.tail_s
+    if total > exp.load.max_duration_s:
+        load = spec.node_of("load") if spec.has("load") else None
+        raise ctx.error(
+            (load is not None and _field_node(load, "maxDuration")) or load or spec.node,
+            "spec.load.maxDuration",
+            f"the load stops after {exp.load.max_duration_s:g}s, before warm-up ({warmup:g}s), "
+            f"the faults ({elapsed - warmup:g}s) and the tail ({exp.load.tail_s:g}s) are over "
+            f"({total:g}s): the end of the run would have no requests to measure",
+        )
+
+
+def _check_pod_fault(
+    ctx: _Ctx, workload: WorkloadSpec, fault: FaultSpec, node: Node, where: str
+) -> None:
+    """A pod fault against what its pods are: enough of them, the container, the probe."""
+    selector = getattr(fault, "selector", None)
+    if not isinstance(selector, Selector):
+        return
+    matched = matching(ctx.objects, selector)
+    count = getattr(fault, "count", None)
+    count_key = _field_node(node, "count")
+    if isinstance(count, int) and count_key is not None:
+        if all(selector.get(k) == v for k, v in workload.selector.items()):
+            bound: int | None = workload.replicas
+            what = f"the {workload.replicas} pod(s) of spec.workload.replicas"
+        else:
+            bound = pod_count(matched) if matched else None
+            what = f"the {bound} pod(s) the manifests run matching {selector.to_label_selector()!r}"
+        if bound is not None and count > bound:
+            raise ctx.error(count_key, f"{where}.count", f"{count} is more than {what}")
+    templates = [o for o in matched if o.template is not None and o.template.containers]
+    if not templates or len(templates) != len(matched):
+        return  # nothing (or not everything) known about the containers: checked at run time
+    container = getattr(fault, "container", None)
+    if isinstance(container, str):
+        names = sorted({c for o in templates if o.template for c in o.template.containers})
+        if container not in names:
+            raise ctx.error(
+                _field_node(node, "container") or node,
+                f"{where}.container",
+                f"no container {container!r} in the pods matching "
+                f"{selector.to_label_selector()!r}{_suggest(container, names)}; "
+                f"they have: {', '.join(names)}",
+            )
+    probe = getattr(fault, "probe", None)
+    if isinstance(probe, str) and not any(
+        o.template and probe in o.template.probes for o in templates
+    ):
+        shown = ", ".join(f"{o.ref} at {o.where}" for o in templates)
+        raise ctx.error(
+            _field_node(node, "probe") or node,
+            f"{where}.probe",
+            f"no container of the pods matching {selector.to_label_selector()!r} defines a "
+            f"{probe}Probe ({shown}): there is nothing to break",
+        )

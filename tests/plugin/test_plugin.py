@@ -136,3 +136,52 @@ def test_sigterm_interrupts_like_ctrl_c(pytester: pytest.Pytester) -> None:
     assert result.ret == pytest.ExitCode.INTERRUPTED
     result.stdout.fnmatch_lines(["*KeyboardInterrupt*"])
     assert (pytester.path / "undone").read_text() == "yes"
+
+
+def test_tags_are_registered_markers_under_strict_markers(project: pytest.Pytester) -> None:
+    (project.path / "kill.yaml").write_text(
+        GOOD.replace("tags: [smoke]", "tags: [smoke, slow-net]"))
+    (project.path / "other.yaml").write_text(
+        GOOD.replace("name: kill-one, tags: [smoke]", "name: other"))
+    result = project.runpytest("--strict-markers", "--collect-only", "-q", "-m", "slow_net")
+    result.stdout.fnmatch_lines(["kill.yaml::kill-one", "*1/2 tests collected (1 deselected)*"])
+    assert result.ret == 0
+    result = project.runpytest("--strict-markers", "--collect-only", "-q", "-m", "not smoke")
+    result.stdout.fnmatch_lines(["other.yaml::other", "*1/2 tests collected (1 deselected)*"])
+
+
+def test_a_tag_pytest_cannot_take_is_a_collection_error(project: pytest.Pytester) -> None:
+    (project.path / "bad.yaml").write_text(GOOD.replace("tags: [smoke]", "tags: [smoke, skip]"))
+    result = project.runpytest("--strict-markers", "--collect-only", "-q")
+    out = result.stdout.str()
+    assert ("bad.yaml:3: metadata.tags[1]: 'skip' is pytest's own 'skip' marker and would "
+            "change how the experiment runs") in out
+    assert "Traceback" not in out
+
+
+def test_utf16_experiment_is_collected_and_refused_clearly(project: pytest.Pytester) -> None:
+    (project.path / "wide.yaml").write_bytes(GOOD.encode("utf-16"))
+    result = project.runpytest("--collect-only", "-q")
+    out = result.stdout.str()
+    assert ("wide.yaml:1: document: UTF-16 text (byte-order mark FF FE): save the file as "
+            "UTF-8") in out
+    assert "Traceback" not in out
+
+
+def test_cluster_scoped_manifest_object_is_a_collection_error(project: pytest.Pytester) -> None:
+    crb = ("apiVersion: rbac.authorization.k8s.io/v1\nkind: ClusterRoleBinding\n"
+           "metadata: {name: httpd-admin}\nroleRef: {apiGroup: rbac.authorization.k8s.io, "
+           "kind: ClusterRole, name: cluster-admin}\n")
+    (project.path / "workloads" / "rbac.yaml").write_text(crb)
+    both = GOOD.replace("[workloads/httpd-replicated.yaml]",
+                        "[workloads/httpd-replicated.yaml, workloads/rbac.yaml]")
+    (project.path / "kill.yaml").write_text(both)
+    result = project.runpytest("--collect-only", "-q")
+    out = result.stdout.str()
+    assert ("rbac.yaml:2: kind: ClusterRoleBinding 'httpd-admin' is cluster-scoped: deleting the "
+            "test's namespace would leave it behind") in out
+    assert "Traceback" not in out
+    (project.path / "kill.yaml").write_text(
+        both.replace("replicas: 3", "replicas: 3\n    clusterScoped: allow"))
+    result = project.runpytest("--collect-only", "-q")
+    result.stdout.fnmatch_lines(["kill.yaml::kill-one"])

@@ -31,7 +31,7 @@ def test_bundled_experiments_validate(path: Path) -> None:
 
 FAULT_BLOCK = "    - type: pod-kill\n      count: 1\n      gracePeriod: 0\n"
 GOOD_VARIANTS = [
-    ("    warmup: 5s", "    warmup: 1m30s"),
+    ("    warmup: 5s", "    warmup: 1m10s"),
     ("    warmup: 5s", "    warmup: 2.5"),
     (FAULT_BLOCK, "    - {type: pod-kill, percent: 50, interval: 500ms, repeat: 2}\n"),
     (FAULT_BLOCK, "    - {type: container-kill, container: web, signal: SIGTERM}\n"),
@@ -40,6 +40,8 @@ GOOD_VARIANTS = [
     (FAULT_BLOCK, "    - {type: node-loss, mode: pause}\n"),
     (FAULT_BLOCK, "    - {type: probe-break, probe: startup, method: network}\n"),
     ("  expect: pass", "  expect: fail\n  seed: 42"),
+    ("  name: pod-kill-replicated", "  name: pod-kill-replicated\n  tags: [smoke, slow-net, v1.2]"),
+    ("    replicas: 3", "    replicas: 3\n    clusterScoped: allow"),
 ]
 BAD_VARIANTS = [
     (FAULT_BLOCK, "    - {type: probe-break, probe: startup, method: admin}\n"),
@@ -61,6 +63,11 @@ BAD_VARIANTS = [
     (FAULT_BLOCK, "    - {type: node-loss, mode: halt}\n"),
     ("  faults:\n" + FAULT_BLOCK, "  faults: []\n"),
     ("    selector: {app: httpd}", "    selector: {version: 1}"),
+    ("  name: pod-kill-replicated", "  name: pod-kill-replicated\n  tags: [smoke, skip]"),
+    ("  name: pod-kill-replicated", "  name: pod-kill-replicated\n  tags: [slow net]"),
+    ("  name: pod-kill-replicated", "  name: pod-kill-replicated\n  tags: [not]"),
+    ("  name: pod-kill-replicated", "  name: pod-kill-replicated\n  tags: [a, a]"),
+    ("    replicas: 3", "    replicas: 3\n    clusterScoped: yes-please"),
 ]
 
 
