@@ -16,7 +16,7 @@ from pathlib import Path
 from chaos import __version__ as KUBE_CHAOS_VERSION
 from chaos import phases as ph
 from chaos.clock import Clock, SystemClock
-from chaos.errors import ChaosError, SafetyRefused
+from chaos.errors import ChaosError, InjectionFailed, SafetyRefused
 from chaos.faults import build as build_fault
 from chaos.faults.base import FaultOutcome
 from chaos.faults.undo import settle
@@ -26,12 +26,19 @@ from chaos.k8s import workload as kw
 from chaos.k8s.client import Kube, client_version
 from chaos.k8s.observe import Observer
 from chaos.load.runner import LoadError, LoadRun
-from chaos.model.experiment import Experiment, Selector
+from chaos.model.experiment import (
+    PROTECTED_LABEL,
+    PROTECTED_NAMESPACES,
+    ExistingWorkload,
+    Experiment,
+    Selector,
+)
 from chaos.model.timeline import RequestRecord, SLAResult
 from chaos.plan import manifests as pmanifests
 from chaos.plan import recovery as prec
 from chaos.plan import slas as pslas
 from chaos.plan import timeline as ptl
+from chaos.plan.manifests import WorkloadRef
 from chaos.report.data import FaultRecord, ReportData
 from chaos.report.writer import write_report
 
@@ -114,6 +121,10 @@ class KubeCluster:
         return self.env.kube
 
     def deploy(self, exp: Experiment, namespace: str, timeout_s: float) -> None:
+        existing = exp.workload.existing
+        if existing is not None:
+            self._check_existing(existing, timeout_s)
+            return
         manifests = kw.read_manifests(exp.workload.manifests)
         _provide_images(self.env, exp, [doc for _, doc in manifests])
         docs = kw.apply_documents(self.kube, namespace, manifests)
@@ -121,6 +132,21 @@ class KubeCluster:
 
     def node_port(self, namespace: str, service: str) -> int | None:
         return kw.node_port_of(self.kube, namespace, service)
+
+    def _check_existing(self, existing: ExistingWorkload, timeout_s: float) -> None:
+        """Read-only: the namespace may be targeted and the named controller has rolled out."""
+        ns = existing.namespace
+        if ns in PROTECTED_NAMESPACES or kw.namespace_labels(self.kube, ns).get(
+                PROTECTED_LABEL) == "true":
+            raise SafetyRefused(f"namespace {ns} is protected (kube-system, kube-public, "
+                                f"kube-node-lease, or labelled {PROTECTED_LABEL}=true): no "
+                                "experiment may target it")
+        if kw.namespace_state(self.kube, ns) != "active":
+            raise InjectionFailed(f"namespace {ns} of the existing workload does not exist "
+                                  "(or is being deleted)")
+        if existing.kind and existing.name:
+            kw.wait_rollouts(self.kube, ns, [WorkloadRef(existing.kind, existing.name)],
+                             timeout_s)
 
     def observer(self, namespace: str, selector: Selector, service: str) -> ph.ObserverPort:
         return Observer(self.kube, namespace, selector, service)
@@ -165,6 +191,9 @@ def journaled_namespace(env: RunEnv, base: str, keep: Callable[[], bool]) -> Ite
 
 def _namespace(env: RunEnv, exp: Experiment, keep: Callable[[], bool]
                ) -> contextlib.AbstractContextManager[str]:
+    """A fresh namespace for manifests; an existing workload's own namespace, untouched."""
+    if exp.workload.existing is not None:
+        return contextlib.nullcontext(exp.workload.existing.namespace)
     return journaled_namespace(env, exp.name, keep)
 
 

@@ -54,6 +54,19 @@ def namespace_state(kube: Kube, name: str) -> str:
     return "terminating" if ns.metadata.deletion_timestamp is not None else "active"
 
 
+def namespace_labels(kube: Kube, name: str) -> dict[str, str]:
+    """The namespace's labels; empty when it does not exist."""
+    try:
+        ns: Any = kube.core.read_namespace(name)
+    except ApiException as exc:
+        if exc.status == 404:
+            return {}
+        raise ClusterError(f"cannot read namespace {name}: {exc.reason}") from exc
+    except HTTPError as exc:
+        raise ClusterError(f"API server unreachable reading namespace {name}: {exc}") from exc
+    return dict(ns.metadata.labels or {})
+
+
 def delete_namespace(kube: Kube, name: str, wait_s: float = 0) -> None:
     try:
         kube.core.delete_namespace(name, grace_period_seconds=0)

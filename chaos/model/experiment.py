@@ -23,9 +23,44 @@ from chaos.model.faults import (
 )
 from chaos.model.selector import Selector
 
-__all__ = ["FAULT_TYPES", "AnyFault", "ContainerKill", "Cordon", "Drain", "Experiment",
-           "FaultSpec", "LoadProfile", "NodeLoss", "NodeSelection", "PodKill", "ProbeBreak",
-           "SLASpec", "Selector", "SteadyState", "WorkloadSpec"]
+__all__ = [
+    "FAULT_TYPES",
+    "AnyFault",
+    "ContainerKill",
+    "Cordon",
+    "Drain",
+    "ExistingWorkload",
+    "Experiment",
+    "FaultSpec",
+    "LoadProfile",
+    "NodeLoss",
+    "NodeSelection",
+    "PodKill",
+    "ProbeBreak",
+    "SLASpec",
+    "Selector",
+    "SteadyState",
+    "WorkloadSpec",
+]
+
+
+# Namespaces no experiment may target, whatever it says (plus any namespace labelled
+# kube-chaos.io/protected=true, checked against the cluster).
+PROTECTED_NAMESPACES = ("kube-system", "kube-public", "kube-node-lease")
+PROTECTED_LABEL = "kube-chaos.io/protected"
+ROLLOUT_KINDS = ("Deployment", "StatefulSet", "DaemonSet")
+
+
+@dataclass(frozen=True, slots=True)
+class ExistingWorkload:
+    """A workload that is already running (a game day against staging): kube-chaos creates,
+    changes and deletes nothing of it except through the declared faults, and never deletes
+    its namespace. ``kind``/``name`` name its controller, whose rollout must be complete
+    before any fault; without them the selector's Ready pods are the whole check."""
+
+    namespace: str
+    kind: str | None = None  # one of ROLLOUT_KINDS
+    name: str | None = None
 
 
 @dataclass(frozen=True, slots=True)
@@ -57,6 +92,7 @@ class WorkloadSpec:
     # deletion does not remove them, so the runner must track and delete each one itself.
     cluster_scoped: Literal["refuse", "allow"] = "refuse"
     cluster_objects: tuple[ObjectRef, ...] = ()
+    existing: ExistingWorkload | None = None  # then manifests is empty
 
 
 @dataclass(frozen=True, slots=True)

@@ -27,7 +27,10 @@ from chaos.model import yamlsafe
 from chaos.model.duration import parse_duration
 from chaos.model.experiment import (
     FAULT_TYPES,
+    PROTECTED_NAMESPACES,
+    ROLLOUT_KINDS,
     Drain,
+    ExistingWorkload,
     Experiment,
     FaultSpec,
     LoadProfile,
@@ -501,13 +504,26 @@ def _workload(ctx: _Ctx, node: Node, where: str) -> WorkloadSpec:
             "namespaceScoped",
             "clusterScoped",
             "images",
+            "existing",
         ),
     )
-    manifests_node = m.require("manifests")
-    manifests = tuple(
-        _existing_file(ctx, n, f"{where}.manifests[{i}]")
-        for i, n in enumerate(_list(ctx, manifests_node, f"{where}.manifests"))
-    )
+    existing = None
+    if m.has("existing"):
+        if m.has("manifests"):
+            raise ctx.error(m.key_node("existing"), m.path("existing"),
+                            "give either manifests (deploy a workload) or existing (use one "
+                            "that is already running), not both")
+        existing = m.req("existing", _existing_workload)
+        manifests: tuple[Path, ...] = ()
+    else:
+        if not m.has("manifests") and "manifests" not in m.items:
+            raise ctx.error(node, m.path("manifests"), "required field missing (or give "
+                            "existing: {namespace: ..} for a workload that is already running)")
+        manifests_node = m.require("manifests")
+        manifests = tuple(
+            _existing_file(ctx, n, f"{where}.manifests[{i}]")
+            for i, n in enumerate(_list(ctx, manifests_node, f"{where}.manifests"))
+        )
     selector = m.req("selector", _selector)
     cluster_scoped = m.get("clusterScoped", _enum("refuse", "allow"), "refuse")
     ctx.objects = _read_manifests(ctx, manifests, cluster_scoped == "allow")
@@ -523,10 +539,37 @@ def _workload(ctx: _Ctx, node: Node, where: str) -> WorkloadSpec:
         images=m.get("images", _image_list, ()),
         cluster_scoped=cast(Literal["refuse", "allow"], cluster_scoped),
         cluster_objects=tuple(o.ref for o in ctx.objects if o.cluster_scoped),
+        existing=existing,
     )
+    if existing is not None and workload.images:
+        raise ctx.error(m.node_of("images"), m.path("images"), "an existing workload already "
+                        "runs its images: kube-chaos loads images only for manifests it deploys")
     _check_service(ctx, m, workload)
     _check_replicas(ctx, m, workload)
     return workload
+
+
+def _existing_workload(ctx: _Ctx, node: Node, where: str) -> ExistingWorkload:
+    m = _Map(ctx, node, where, ("namespace", "kind", "name"))
+    kind = m.get("kind", _enum(*ROLLOUT_KINDS), None)
+    name = m.get("name", _dns_subdomain, None)
+    if (kind is None) != (name is None):
+        missing = "name" if name is None else "kind"
+        raise ctx.error(node, m.path(missing), "give kind and name together (the controller "
+                        "whose rollout must be complete before any fault), or neither")
+    namespace = m.req("namespace", _dns_name)
+    if namespace in PROTECTED_NAMESPACES:
+        raise ctx.error(m.node_of("namespace"), m.path("namespace"),
+                        f"{namespace} is a protected namespace: no experiment may target it")
+    return ExistingWorkload(namespace=namespace, kind=kind, name=name)
+
+
+def _dns_subdomain(ctx: _Ctx, node: Node, where: str) -> str:
+    value = _string(ctx, node, where)
+    if len(value) > 253 or not all(_DNS_LABEL.fullmatch(p) for p in value.split(".")):
+        raise ctx.error(node, where, f"expected a Kubernetes object name (lowercase DNS "
+                        f"subdomain), got {value!r}")
+    return value
 
 
 def _read_manifests(

@@ -393,3 +393,45 @@ def test_workload_images(good: str, exp_dir: Path) -> None:
     exp = parse_experiment(text, exp_dir / "x.yaml")
     assert exp.workload.images == ("myteam/api:1.4", "registry.local:5000/db@sha256:" + "a" * 64)
     assert parse_experiment(good, exp_dir / "x.yaml").workload.images == ()
+
+
+EXISTING = "    existing: {namespace: shop, kind: StatefulSet, name: db}"
+
+
+def test_existing_workload_instead_of_manifests(good: str, exp_dir: Path) -> None:
+    text = good.replace("    manifests: [workloads/httpd.yaml]", EXISTING)
+    exp = parse_experiment(text, exp_dir / "x.yaml")
+    assert exp.workload.manifests == ()
+    existing = exp.workload.existing
+    assert existing is not None
+    assert (existing.namespace, existing.kind, existing.name) == ("shop", "StatefulSet", "db")
+
+
+@pytest.mark.parametrize(
+    ("new", "expected"),
+    [
+        ("    manifests: [workloads/httpd.yaml]\n" + EXISTING,
+         "x.yaml:9: spec.workload.existing: give either manifests (deploy a workload) or "
+         "existing (use one that is already running), not both"),
+        ("    existing: {namespace: kube-system}",
+         "x.yaml:8: spec.workload.existing.namespace: kube-system is a protected namespace: no "
+         "experiment may target it"),
+        ("    existing: {namespace: shop, kind: StatefulSet}",
+         "x.yaml:8: spec.workload.existing.name: give kind and name together (the controller "
+         "whose rollout must be complete before any fault), or neither"),
+        ("    existing: {namespace: shop, kind: Job, name: x}",
+         "x.yaml:8: spec.workload.existing.kind: expected one of 'Deployment', 'StatefulSet', "
+         "'DaemonSet', got 'Job'"),
+        (EXISTING + "\n    images: [shop:1]",
+         "x.yaml:9: spec.workload.images: an existing workload already runs its images: "
+         "kube-chaos loads images only for manifests it deploys"),
+        ("",
+         "x.yaml:8: spec.workload.manifests: required field missing (or give existing: "
+         "{namespace: ..} for a workload that is already running)"),
+    ],
+)
+def test_existing_workload_errors(good: str, exp_dir: Path, new: str, expected: str) -> None:
+    text = good.replace("    manifests: [workloads/httpd.yaml]\n", new + "\n" if new else "")
+    with pytest.raises(ExperimentInvalid) as err:
+        parse_experiment(text, exp_dir / "x.yaml")
+    assert str(err.value) == f"{exp_dir}/{expected}"

@@ -44,6 +44,10 @@ GOOD_VARIANTS = [
     ("    replicas: 3", "    replicas: 3\n    clusterScoped: allow"),
 ]
 BAD_VARIANTS = [
+    ("    manifests: [workloads/httpd.yaml]",
+     "    manifests: [workloads/httpd.yaml]\n    existing: {namespace: shop}"),
+    ("    manifests: [workloads/httpd.yaml]", "    existing: {namespace: kube-system}"),
+    ("    manifests: [workloads/httpd.yaml]", "    existing: {namespace: shop, kind: Deployment}"),
     (FAULT_BLOCK, "    - {type: probe-break, probe: startup, method: admin}\n"),
     ("    users: 10", "    userz: 10"),
     ("    users: 10", "    users: many"),
