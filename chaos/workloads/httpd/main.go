@@ -2,6 +2,13 @@
 // broken on request (cooperative probe-break fault) and which shuts down gracefully, so that
 // chaos experiments measure Kubernetes' recovery rather than the workload's quirks.
 //
+// With --backend it is the frontend of a two-tier workload: every GET / calls the backend
+// (another httpd, through its Service DNS name) within --backend-timeout and answers 504 when
+// the call times out, 502 when it fails otherwise or the backend answers with an error. Its
+// probes stay local: a frontend whose readiness followed the backend would leave the Service
+// together with every other frontend the moment the backend stumbles, turning a partial
+// dependency failure into a full outage.
+//
 // Standard library only; built with CGO_ENABLED=0 and run FROM scratch.
 package main
 
@@ -11,8 +18,11 @@ import (
 	"errors"
 	"flag"
 	"fmt"
+	"io"
 	"log"
+	"net"
 	"net/http"
+	"net/url"
 	"os"
 	"os/signal"
 	"strconv"
@@ -41,6 +51,69 @@ type server struct {
 	shuttingDown atomic.Bool
 	mu           sync.Mutex
 	failing      map[string]time.Time // probe -> until (forever = until cleared)
+	backend      *backend             // nil: a single tier that answers GET / itself
+}
+
+// backend is the next tier, called on every GET /.
+type backend struct {
+	url      string
+	timeout  time.Duration
+	client   *http.Client
+	timeouts atomic.Int64 // answered 504
+	failures atomic.Int64 // answered 502
+}
+
+// newBackend checks the backend URL and builds its client. Without keepAlive every call opens
+// a new connection, so each one resolves the Service name and is balanced by kube-proxy
+// afresh, as a connection-per-request client is: network faults show up per request instead
+// of hiding behind (or sticking to) a pooled connection.
+func newBackend(raw string, timeout time.Duration, keepAlive bool) (*backend, error) {
+	u, err := url.Parse(raw)
+	if err != nil || (u.Scheme != "http" && u.Scheme != "https") || u.Host == "" {
+		return nil, fmt.Errorf("--backend=%q: want an http:// or https:// URL with a host", raw)
+	}
+	if timeout <= 0 {
+		return nil, fmt.Errorf("--backend-timeout=%s: want a positive duration", timeout)
+	}
+	transport := &http.Transport{
+		Proxy:               nil,
+		DialContext:         (&net.Dialer{Timeout: timeout}).DialContext,
+		DisableKeepAlives:   !keepAlive,
+		MaxIdleConnsPerHost: 64,
+	}
+	return &backend{url: u.String(), timeout: timeout, client: &http.Client{Transport: transport}}, nil
+}
+
+// call GETs the backend within its timeout: its JSON answer, or the status this frontend
+// must answer with (504 on a timeout, 502 on any other failure) and why.
+func (b *backend) call(ctx context.Context) (any, int, error) {
+	ctx, cancel := context.WithTimeout(ctx, b.timeout)
+	defer cancel()
+	req, err := http.NewRequestWithContext(ctx, http.MethodGet, b.url, nil)
+	if err != nil {
+		return nil, http.StatusBadGateway, err
+	}
+	resp, err := b.client.Do(req)
+	if err == nil {
+		defer resp.Body.Close()
+		var body []byte
+		body, err = io.ReadAll(io.LimitReader(resp.Body, 64<<10))
+		if err == nil && (resp.StatusCode < 200 || resp.StatusCode > 299) {
+			return nil, http.StatusBadGateway, fmt.Errorf("backend answered %d", resp.StatusCode)
+		}
+		if err == nil {
+			var v any
+			if json.Unmarshal(body, &v) != nil {
+				v = string(body)
+			}
+			return v, http.StatusOK, nil
+		}
+	}
+	var nerr net.Error
+	if errors.Is(err, context.DeadlineExceeded) || (errors.As(err, &nerr) && nerr.Timeout()) {
+		return nil, http.StatusGatewayTimeout, err
+	}
+	return nil, http.StatusBadGateway, err
 }
 
 func newServer(pod, node string, startupDelay time.Duration, now func() time.Time) *server {
@@ -74,9 +147,25 @@ func writeJSON(w http.ResponseWriter, code int, v any) {
 	_ = json.NewEncoder(w).Encode(v)
 }
 
-func (s *server) handleRoot(w http.ResponseWriter, _ *http.Request) {
+func (s *server) handleRoot(w http.ResponseWriter, r *http.Request) {
 	n := s.requests.Add(1)
-	writeJSON(w, http.StatusOK, map[string]any{"pod": s.pod, "node": s.node, "requests": n})
+	out := map[string]any{"pod": s.pod, "node": s.node, "requests": n}
+	if s.backend == nil {
+		writeJSON(w, http.StatusOK, out)
+		return
+	}
+	answer, code, err := s.backend.call(r.Context())
+	switch code {
+	case http.StatusOK:
+		out["backend"] = answer
+	case http.StatusGatewayTimeout:
+		s.backend.timeouts.Add(1)
+		out["error"] = "backend timed out: " + err.Error()
+	default:
+		s.backend.failures.Add(1)
+		out["error"] = "backend failed: " + err.Error()
+	}
+	writeJSON(w, code, out)
 }
 
 func (s *server) startupDone() bool {
@@ -197,6 +286,10 @@ func (s *server) handleState(w http.ResponseWriter, _ *http.Request) {
 		ps[p] = st
 	}
 	out["probes"] = ps
+	if b := s.backend; b != nil {
+		out["backend"] = map[string]any{"url": b.url, "timeout_s": b.timeout.Seconds(),
+			"timeouts": b.timeouts.Load(), "failures": b.failures.Load()}
+	}
 	writeJSON(w, http.StatusOK, out)
 }
 
@@ -221,7 +314,7 @@ func durationEnv(name string, def time.Duration) (time.Duration, error) {
 	return d, nil
 }
 
-func run(ctx context.Context, addr string) error {
+func run(ctx context.Context, addr string, dep *backend) error {
 	startupDelay, err := durationEnv("STARTUP_DELAY", 0)
 	if err != nil {
 		return err
@@ -231,12 +324,16 @@ func run(ctx context.Context, addr string) error {
 		return err
 	}
 	s := newServer(os.Getenv("POD_NAME"), os.Getenv("NODE_NAME"), startupDelay, time.Now)
+	s.backend = dep
 	srv := &http.Server{Addr: addr, Handler: s.routes(), ReadHeaderTimeout: 5 * time.Second}
 
 	errc := make(chan error, 1)
 	go func() { errc <- srv.ListenAndServe() }()
 	log.Printf("httpd %s listening on %s (pod=%q node=%q startup_delay=%s shutdown_delay=%s)",
 		version, addr, s.pod, s.node, startupDelay, shutdownDelay)
+	if dep != nil {
+		log.Printf("frontend: GET / calls %s (timeout %s)", dep.url, dep.timeout)
+	}
 
 	select {
 	case err := <-errc:
@@ -261,15 +358,28 @@ func run(ctx context.Context, addr string) error {
 func main() {
 	showVersion := flag.Bool("version", false, "print the version and exit")
 	addr := flag.String("addr", ":8080", "listen address")
+	backendURL := flag.String("backend", "", "frontend mode: GET / calls this URL (e.g. "+
+		"http://backend:8080/) and answers 504 on a timeout, 502 on another failure")
+	backendTimeout := flag.Duration("backend-timeout", 2*time.Second, "deadline of one backend call")
+	keepAlive := flag.Bool("backend-keepalive", false, "reuse connections to the backend "+
+		"(default: a new connection, DNS lookup included, per call)")
 	flag.Parse()
 	if *showVersion {
 		fmt.Println("httpd", version)
 		return
 	}
+	var dep *backend
+	if *backendURL != "" {
+		var err error
+		if dep, err = newBackend(*backendURL, *backendTimeout, *keepAlive); err != nil {
+			fmt.Fprintln(os.Stderr, "httpd:", err)
+			os.Exit(2)
+		}
+	}
 	log.SetFlags(log.LstdFlags | log.Lmicroseconds | log.LUTC)
 	ctx, stop := signal.NotifyContext(context.Background(), syscall.SIGTERM, os.Interrupt)
 	defer stop()
-	if err := run(ctx, *addr); err != nil && !errors.Is(err, http.ErrServerClosed) {
+	if err := run(ctx, *addr, dep); err != nil && !errors.Is(err, http.ErrServerClosed) {
 		log.Printf("error: %v", err)
 		os.Exit(1)
 	}

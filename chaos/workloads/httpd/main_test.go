@@ -173,7 +173,7 @@ func TestGracefulShutdown(t *testing.T) {
 	t.Setenv("STARTUP_DELAY", "")
 	ctx, cancel := context.WithCancel(context.Background())
 	done := make(chan error, 1)
-	go func() { done <- run(ctx, addr) }()
+	go func() { done <- run(ctx, addr, nil) }()
 
 	get := func(path string) int {
 		resp, err := http.Get("http://" + addr + path)
