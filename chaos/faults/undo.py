@@ -1,11 +1,11 @@
 """Replaying undo actions: the runner's `finally`, and `kube-chaos rollback` after a crash.
 
 Every handler is idempotent and confirms its effect before it returns: the node is schedulable
-again, the node container runs unpaused and the node is Ready, the nft table is gone, the probe no
-longer fails. A handler returns None when it did the work, or a note saying why there was nothing
-left to do (the cluster or the pod is gone); it raises RollbackFailed whenever the fault may still
-be in place, including when it cannot tell (Docker or the API server unreachable). Only a
-confirmed undo is marked done in the journal; everything else stays pending with its reason.
+again, the node container runs unpaused and the node is Ready, the nft table or our qdisc is gone,
+the probe no longer fails. A handler returns None when it did the work, or a note saying why there
+was nothing left to do (the cluster or the pod is gone); it raises RollbackFailed whenever the
+fault may still be in place, including when it cannot tell (Docker or the API server unreachable).
+Only a confirmed undo is marked done in the journal; everything else stays pending with its reason.
 """
 
 from __future__ import annotations
@@ -25,6 +25,7 @@ from chaos.journal import (
     load_journal,
     warn_problems,
 )
+from chaos.k8s import netns
 from chaos.k8s import nodes as knodes
 from chaos.k8s import probes as kprobes
 from chaos.k8s import workload as kw
@@ -209,6 +210,21 @@ def undo_unblock_probe(action: UndoAction) -> str | None:
                            _param(action, "table"))
 
 
+# --- network ----------------------------------------------------------------------------------
+
+
+def undo_delete_nft_table(action: UndoAction) -> str | None:
+    """Partition, packet loss, DNS: the pod's nft table deleted, and listed again to confirm."""
+    return netns.delete_table(_param(action, "node"), _param(action, "pod_uid"),
+                              _param(action, "table"))
+
+
+def undo_delete_qdisc(action: UndoAction) -> str | None:
+    """Bandwidth, latency: our root qdisc removed from the pod's interface, and confirmed."""
+    return netns.delete_root_qdisc(_param(action, "node"), _param(action, "pod_uid"),
+                                   _param(action, "dev"))
+
+
 def undo_none(action: UndoAction) -> str | None:
     """Faults with nothing to put back (pod kill) are journaled for the record only."""
     return None
@@ -242,6 +258,8 @@ HANDLERS: dict[str, Handler] = {
     "unpause-node": undo_unpause_node,
     "clear-admin-probe": undo_clear_admin_probe,
     "unblock-probe": undo_unblock_probe,
+    "delete-nft-table": undo_delete_nft_table,
+    "delete-qdisc": undo_delete_qdisc,
     "none": undo_none,
 }
 
