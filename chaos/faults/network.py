@@ -42,7 +42,7 @@ class _Target:
     node: str
     ip: str
     action: UndoAction | None = None
-    dev: str | None = None  # qdisc faults: the interface
+    dev: str = ""  # the pod's interface, where its rules bind or its qdisc goes
 
 
 @dataclass
@@ -132,17 +132,21 @@ def _gone(before: Snapshot, after: Snapshot, targets: list[_Target]) -> list[str
 class _TableFault(_NetFault):
     kind: ClassVar[str] = ""  # table name part
 
-    def chains(self, t: _Target) -> netrules.Chains:
+    def rules(self, t: _Target) -> netrules.Ruleset:
         raise NotImplementedError
+
+    def prepare(self, ctx: FaultContext, targets: list[_Target], outcome: FaultOutcome) -> None:
+        for t in targets:
+            t.dev = netns.pod_dev(t.node, t.uid)
 
     def apply(self, ctx: FaultContext, t: _Target) -> None:
         table = netrules.table_name(self.kind, t.name)
-        script = netrules.render(table, self.chains(t))
+        rules = self.rules(t)
         t.action = ctx.record_undo("delete-nft-table", node=t.node, pod=t.name, pod_uid=t.uid,
-                                   table=table, namespace=ctx.namespace)
+                                   table=table, family=rules.family, namespace=ctx.namespace)
         self.pending.append(t.action)
         ctx.emit("fault-start", t.name, f"{self.spec.type}: {self.describe()}")
-        netns.apply_table(t.node, t.uid, table, script)
+        netns.apply_table(t.node, t.uid, table, netrules.render(table, rules), rules.family)
 
     def describe(self) -> str:
         return self.spec.type
@@ -151,8 +155,10 @@ class _TableFault(_NetFault):
         matched: dict[str, int | None] = {}
         dropped: dict[str, int | None] = {}
         for t in targets:
+            family = t.action.params.get("family", "inet") if t.action else "inet"
             try:
-                listing = netns.list_table(t.node, t.uid, netrules.table_name(self.kind, t.name))
+                listing = netns.list_table(t.node, t.uid, netrules.table_name(self.kind, t.name),
+                                           family)
             except ChaosError:
                 listing = None
             found = netrules.counters(listing) if listing is not None else None
@@ -189,9 +195,10 @@ class PartitionFault(_TableFault):
     def prepare(self, ctx: FaultContext, targets: list[_Target], outcome: FaultOutcome) -> None:
         self.peers = _resolve_peer(ctx, self.spec.peer, targets, outcome)
         outcome.details["direction"] = self.spec.direction
+        super().prepare(ctx, targets, outcome)
 
-    def chains(self, t: _Target) -> netrules.Chains:
-        return netrules.partition_rules(self.spec.direction, self.peers[t.name])
+    def rules(self, t: _Target) -> netrules.Ruleset:
+        return netrules.partition_rules(self.spec.direction, self.peers[t.name], t.dev)
 
     def describe(self) -> str:
         return f"{self.spec.direction} with {self.spec.peer.describe()} dropped"
@@ -209,10 +216,11 @@ class PacketLossFault(_TableFault):
             self.peers = _resolve_peer(ctx, self.spec.peer, targets, outcome)
         outcome.details["loss_percent"] = self.spec.loss
         outcome.details["direction"] = self.spec.direction
+        super().prepare(ctx, targets, outcome)
 
-    def chains(self, t: _Target) -> netrules.Chains:
+    def rules(self, t: _Target) -> netrules.Ruleset:
         peers = self.peers[t.name] if self.spec.peer is not None else None
-        return netrules.loss_rules(self.spec.direction, self.spec.loss, peers)
+        return netrules.loss_rules(self.spec.direction, self.spec.loss, peers, t.dev)
 
     def describe(self) -> str:
         peer = self.spec.peer.describe() if self.spec.peer is not None else "all traffic"
@@ -236,9 +244,10 @@ class DnsFault(_TableFault):
 
     def prepare(self, ctx: FaultContext, targets: list[_Target], outcome: FaultOutcome) -> None:
         outcome.details["mode"] = self.spec.mode
+        super().prepare(ctx, targets, outcome)
 
-    def chains(self, t: _Target) -> netrules.Chains:
-        return netrules.dns_rules(self.spec.mode)
+    def rules(self, t: _Target) -> netrules.Ruleset:
+        return netrules.dns_rules(self.spec.mode, t.dev)
 
     def describe(self) -> str:
         return "queries rejected" if self.spec.mode == "fail" else "queries dropped"
@@ -258,7 +267,6 @@ class _QdiscFault(_NetFault):
         outcome.details["qdisc"] = " ".join(self.qdisc())
 
     def apply(self, ctx: FaultContext, t: _Target) -> None:
-        assert t.dev is not None
         t.action = ctx.record_undo("delete-qdisc", node=t.node, pod=t.name, pod_uid=t.uid,
                                    dev=t.dev, namespace=ctx.namespace)
         self.pending.append(t.action)
@@ -270,7 +278,7 @@ class _QdiscFault(_NetFault):
         dropped: dict[str, int | None] = {}
         for t in targets:
             try:
-                text = netns.qdisc_stats(t.node, t.uid, t.dev or "")
+                text = netns.qdisc_stats(t.node, t.uid, t.dev)
             except ChaosError:
                 text = None
             stats = netrules.qdisc_stats(text) if text is not None else None

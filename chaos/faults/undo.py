@@ -215,8 +215,12 @@ def undo_unblock_probe(action: UndoAction) -> str | None:
 
 def undo_delete_nft_table(action: UndoAction) -> str | None:
     """Partition, packet loss, DNS: the pod's nft table deleted, and listed again to confirm."""
+    family = action.params.get("family") or "inet"
+    if family not in ("inet", "netdev"):
+        raise RollbackFailed(f"{action.describe()}: parameter 'family' is {family!r}, not inet "
+                             f"or netdev")
     return netns.delete_table(_param(action, "node"), _param(action, "pod_uid"),
-                              _param(action, "table"))
+                              _param(action, "table"), family)
 
 
 def undo_delete_qdisc(action: UndoAction) -> str | None:

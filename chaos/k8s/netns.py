@@ -89,27 +89,27 @@ def _running_pid(node: str, pod_uid: str, what: str) -> int:
 # --- nftables ----------------------------------------------------------------------------------
 
 
-def apply_table(node: str, pod_uid: str, table: str, script: str) -> None:
+def apply_table(node: str, pod_uid: str, table: str, script: str, family: str = "inet") -> None:
     """(Re)create ``table`` in the pod's netns from an ``nft -f`` script, atomically: a stale
     copy (a crashed run's) is deleted first."""
     pid = _running_pid(node, pod_uid, f"nft table {table}")
-    _nft(node, pid, None, "delete", "table", "inet", table)  # "does not exist" is fine
+    _nft(node, pid, None, "delete", "table", family, table)  # "does not exist" is fine
     proc = _nft(node, pid, script)
     if proc.returncode != 0:
         raise InjectionFailed(f"nft in pod netns on {node}: {proc.stderr.strip()}")
 
 
-def list_table(node: str, pod_uid: str, table: str) -> str | None:
+def list_table(node: str, pod_uid: str, table: str, family: str = "inet") -> str | None:
     """``nft list table`` output (counters included); None when the table or netns is gone."""
     pid = sandbox_pid(node, pod_uid)
     if pid is None:
         return None
-    proc = _nft(node, pid, None, "list", "table", "inet", table)
+    proc = _nft(node, pid, None, "list", "table", family, table)
     return proc.stdout if proc.returncode == 0 else None
 
 
-def table_present(node: str, pod_uid: str, table: str) -> bool:
-    return list_table(node, pod_uid, table) is not None
+def table_present(node: str, pod_uid: str, table: str, family: str = "inet") -> bool:
+    return list_table(node, pod_uid, table, family) is not None
 
 
 _NFT_MISSING = "No such file or directory"
@@ -138,7 +138,7 @@ def _netns_gone(node: str, pod_uid: str, what: str) -> tuple[int | None, str | N
     return pid, None
 
 
-def delete_table(node: str, pod_uid: str, table: str) -> str | None:
+def delete_table(node: str, pod_uid: str, table: str, family: str = "inet") -> str | None:
     """Delete the table and list it again to confirm it is gone.
 
     Returns why there was nothing to delete (node container or pod sandbox gone), None when
@@ -148,11 +148,11 @@ def delete_table(node: str, pod_uid: str, table: str) -> str | None:
     pid, gone = _netns_gone(node, pod_uid, f"the nft table {table}")
     if pid is None:
         return gone
-    proc = _nft(node, pid, None, "delete", "table", "inet", table)
+    proc = _nft(node, pid, None, "delete", "table", family, table)
     if proc.returncode != 0 and not _nft_says_missing(proc):
         raise RollbackFailed(f"cannot delete nft table {table} on {node}: "
                              f"{proc.stderr.strip() or proc.returncode}")
-    check = _nft(node, pid, None, "list", "table", "inet", table)
+    check = _nft(node, pid, None, "list", "table", family, table)
     if check.returncode == 0:
         raise RollbackFailed(f"nft table {table} on {node} is still there after delete")
     if _nft_says_missing(check):
@@ -174,6 +174,11 @@ def default_dev(node: str, pid: int) -> str:
         raise InjectionFailed(f"no default route in the pod's netns on {node}: "
                               f"{proc.stderr.strip() or proc.stdout.strip() or 'empty'}")
     return dev
+
+
+def pod_dev(node: str, pod_uid: str) -> str:
+    """The pod's default-route interface (``eth0`` on kind), where netdev chains bind."""
+    return default_dev(node, _running_pid(node, pod_uid, "interface lookup"))
 
 
 def _show(node: str, pid: int, dev: str) -> subprocess.CompletedProcess[str]:

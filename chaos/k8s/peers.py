@@ -29,7 +29,7 @@ def pod_ips(kube: Kube, namespace: str, selector: Selector) -> list[str]:
     ips: list[str] = []
     for p in items:
         status = p.status
-        found = [a.ip for a in (status.pod_i_ps or []) if a.ip] if status else []
+        found = [a.ip for a in (status.pod_ips or []) if a.ip] if status else []
         if not found and status is not None and status.pod_ip:
             found = [status.pod_ip]
         ips += found
@@ -53,7 +53,7 @@ def service_addresses(kube: Kube, namespace: str, name: str) -> list[str]:
     if spec.type == "ExternalName":
         raise InjectionFailed(f"peer Service {namespace}/{name} is an ExternalName: it has no "
                               f"addresses to cut")
-    ips = [ip for ip in (spec.cluster_i_ps or [spec.cluster_ip]) if ip and ip != "None"]
+    ips = [ip for ip in (spec.cluster_ips or [spec.cluster_ip]) if ip and ip != "None"]
     if spec.selector:
         ips += pod_ips(kube, namespace, Selector.of(spec.selector))
     return ips

@@ -3,8 +3,8 @@ tables (partition, packet loss, DNS) and tc qdisc arguments (bandwidth, latency)
 
 Pure: ``chaos.k8s.netns`` applies the text inside the pod's netns on its kind node, and the
 counters read back are parsed here too. Rules are written from the selected pod's side:
-egress is its ``output`` hook (packets it sends), ingress its ``input`` hook (packets it
-receives). Loopback is always left alone, so a pod is never cut off from itself.
+egress is what it sends, ingress what it receives, both on its own interface (netdev hooks),
+so loopback is never touched and a pod is never cut off from itself.
 """
 
 from __future__ import annotations
@@ -16,7 +16,8 @@ from dataclasses import dataclass
 from typing import Literal
 
 Direction = Literal["both", "egress", "ingress"]
-Hook = Literal["input", "output"]
+Family = Literal["inet", "netdev"]
+Hook = Literal["input", "output", "ingress", "egress"]
 
 PRIORITY = -10  # before any filter chain a CNI might add at priority 0
 # the root qdisc we install carries this handle ("KC"), so an undo deletes only ours
@@ -25,10 +26,11 @@ LOSS_SCALE = 10_000  # numgen range: loss in 0.01 % steps
 TBF_LATENCY_MS = 200  # longest a packet may queue in the bucket before it is dropped
 NETEM_MISSING = ("Specified qdisc kind is unknown", "Unknown qdisc")
 
-_HOOK_OF: Mapping[str, Hook] = {"egress": "output", "ingress": "input"}
-_SIDE: Mapping[Hook, str] = {"output": "daddr", "input": "saddr"}
+_SIDE: Mapping[Hook, str] = {"output": "daddr", "egress": "daddr", "input": "saddr",
+                             "ingress": "saddr"}
 _LOOPBACK: Mapping[Hook, str] = {"output": 'oifname "lo" accept', "input": 'iifname "lo" accept'}
 _COUNTER = re.compile(r"counter packets (\d+) bytes \d+")
+_DEVICE = re.compile(r"[A-Za-z0-9_.@-]{1,15}")
 
 
 def table_name(kind: str, pod: str) -> str:
@@ -36,8 +38,24 @@ def table_name(kind: str, pod: str) -> str:
     return f"kube_chaos_{kind}_" + re.sub(r"[^A-Za-z0-9_]", "_", pod)[:48]
 
 
-def hooks(direction: Direction) -> tuple[Hook, ...]:
-    return ("output", "input") if direction == "both" else (_HOOK_OF[direction],)
+def wire_hooks(direction: Direction) -> tuple[Hook, ...]:
+    return ("egress", "ingress") if direction == "both" else (direction,)
+
+
+@dataclass(frozen=True, slots=True)
+class Ruleset:
+    """One nft table's worth of rules. ``netdev`` chains are bound to ``device``, the pod's
+    interface: there a dropped packet is lost as on the wire. The ``inet`` output hook is no
+    place for that: the kernel answers a local sender whose packet it drops there with EPERM
+    at once, so a "silent" drop would turn into an instant error."""
+
+    family: Family
+    chains: Mapping[Hook, tuple[str, ...]]
+    device: str | None = None
+
+    def __post_init__(self) -> None:
+        if self.family == "netdev" and (self.device is None or not _DEVICE.fullmatch(self.device)):
+            raise ValueError(f"a netdev table needs an interface name, got {self.device!r}")
 
 
 @dataclass(frozen=True, slots=True)
@@ -70,21 +88,22 @@ class Addresses:
 
 
 def _peer_matches(hook: Hook, peers: Addresses | None) -> list[str]:
-    """One match per address family (``ip daddr { ... }``); [""] matches every packet."""
+    """One match per address family (``ip daddr { ... }``); without a peer, every IP packet
+    (ARP and the like pass: losing them would be a different fault)."""
     if peers is None:
-        return [""]
+        return ["meta protocol { ip, ip6 } "]
     side = _SIDE[hook]
     return [f"{family} {side} {{ {', '.join(addrs)} }} "
             for family, addrs in (("ip", peers.v4), ("ip6", peers.v6)) if addrs]
 
 
-Chains = dict[Hook, list[str]]
-
-
-def partition_rules(direction: Direction, peers: Addresses) -> Chains:
+def partition_rules(direction: Direction, peers: Addresses, device: str) -> Ruleset:
+    """Every packet to (egress) and from (ingress) the peer dropped on the pod's interface:
+    senders on either side hear nothing back, as across a real partition."""
     if not peers:
         raise ValueError("a partition needs at least one peer address")
-    return {h: [f"{m}counter drop" for m in _peer_matches(h, peers)] for h in hooks(direction)}
+    return Ruleset("netdev", {h: tuple(f"{m}counter drop" for m in _peer_matches(h, peers))
+                              for h in wire_hooks(direction)}, device)
 
 
 def loss_threshold(loss_percent: float) -> int:
@@ -94,41 +113,49 @@ def loss_threshold(loss_percent: float) -> int:
     return max(1, round(loss_percent * LOSS_SCALE / 100))
 
 
-def loss_rules(direction: Direction, loss_percent: float, peers: Addresses | None) -> Chains:
-    """Each matching packet is dropped independently with the given probability. The first
-    counter counts the packets the rule saw, the second those it dropped."""
+def loss_rules(direction: Direction, loss_percent: float, peers: Addresses | None,
+               device: str) -> Ruleset:
+    """Each matching packet is dropped independently with the given probability, on the
+    wire (TCP retransmits, as after real loss). The first counter counts the packets the
+    rule saw, the second those it dropped."""
     if peers is not None and not peers:
         raise ValueError("an empty peer would make the loss apply to nothing")
     n = loss_threshold(loss_percent)
-    return {h: [f"{m}counter numgen random mod {LOSS_SCALE} < {n} counter drop"
-                for m in _peer_matches(h, peers)] for h in hooks(direction)}
+    return Ruleset("netdev", {
+        h: tuple(f"{m}counter numgen random mod {LOSS_SCALE} < {n} counter drop"
+                 for m in _peer_matches(h, peers)) for h in wire_hooks(direction)}, device)
 
 
-def dns_rules(mode: Literal["fail", "block"]) -> Chains:
-    """Queries the pod sends to port 53, over UDP and TCP. ``fail`` answers them at once
-    (ICMP port unreachable; a reset for TCP), so resolvers give up immediately; ``block``
-    drops them, so resolvers wait for their timeout."""
-    udp = "reject" if mode == "fail" else "drop"
-    tcp = "reject with tcp reset" if mode == "fail" else "drop"
-    return {"output": [f"meta l4proto udp th dport 53 counter {udp}",
-                       f"meta l4proto tcp th dport 53 counter {tcp}"]}
+def dns_rules(mode: Literal["fail", "block"], device: str) -> Ruleset:
+    """Queries the pod sends to port 53, over UDP and TCP. ``fail`` rejects them in the pod's
+    own stack (the resolver's send fails at once); ``block`` drops them on the wire, so
+    resolvers wait for their timeout."""
+    if mode == "fail":
+        return Ruleset("inet", {"output": ("meta l4proto udp th dport 53 counter reject",
+                                           "meta l4proto tcp th dport 53 counter reject with "
+                                           "tcp reset")})
+    return Ruleset("netdev", {"egress": ("meta l4proto { udp, tcp } th dport 53 counter drop",)},
+                   device)
 
 
-def probe_rules(port: int, sources: Addresses) -> Chains:
+def probe_rules(port: int, sources: Addresses) -> Ruleset:
     """Probe break: drop TCP to the probe port from the kubelet's addresses (the node's)."""
     if not sources:
         raise ValueError("a probe block needs the node's addresses")
-    return {"input": [f"{m}tcp dport {port} counter drop" for m in _peer_matches("input", sources)]}
+    return Ruleset("inet", {"input": tuple(f"{m}tcp dport {port} counter drop"
+                                           for m in _peer_matches("input", sources))})
 
 
-def render(table: str, chains: Chains) -> str:
-    """An ``nft -f`` script creating ``table`` (family inet) with one base chain per hook."""
-    lines = [f"table inet {table} {{"]
-    for hook, rules in chains.items():
+def render(table: str, rules: Ruleset) -> str:
+    """An ``nft -f`` script creating ``table`` with one base chain per hook."""
+    lines = [f"table {rules.family} {table} {{"]
+    for hook, body in rules.chains.items():
+        device = f' device "{rules.device}"' if rules.family == "netdev" else ""
         lines += [f"  chain {hook} {{",
-                  f"    type filter hook {hook} priority {PRIORITY}; policy accept;",
-                  f"    {_LOOPBACK[hook]}"]
-        lines += [f"    {r}" for r in rules]
+                  f"    type filter hook {hook}{device} priority {PRIORITY}; policy accept;"]
+        if hook in _LOOPBACK:
+            lines.append(f"    {_LOOPBACK[hook]}")
+        lines += [f"    {r}" for r in body]
         lines.append("  }")
     lines.append("}")
     return "\n".join(lines) + "\n"

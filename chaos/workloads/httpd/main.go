@@ -131,6 +131,7 @@ func newServer(pod, node string, startupDelay time.Duration, now func() time.Tim
 func (s *server) routes() *http.ServeMux {
 	mux := http.NewServeMux()
 	mux.HandleFunc("GET /{$}", s.handleRoot)
+	mux.HandleFunc("GET /payload", handlePayload)
 	mux.HandleFunc("GET /healthz", s.probe("liveness", false))
 	mux.HandleFunc("GET /readyz", s.probe("readiness", true))
 	mux.HandleFunc("GET /startupz", s.probe("startup", true))
@@ -166,6 +167,33 @@ func (s *server) handleRoot(w http.ResponseWriter, r *http.Request) {
 		out["error"] = "backend failed: " + err.Error()
 	}
 	writeJSON(w, code, out)
+}
+
+// maxPayload bounds /payload so that a typo cannot make a pod stream gigabytes.
+const maxPayload = 64 << 20
+
+// handlePayload answers ?bytes=N bytes of filler: a transfer long enough for a bandwidth
+// fault to show (GET / answers a few hundred bytes, which any rate lets through at once).
+func handlePayload(w http.ResponseWriter, r *http.Request) {
+	n, err := strconv.Atoi(r.URL.Query().Get("bytes"))
+	if err != nil || n < 0 || n > maxPayload {
+		http.Error(w, fmt.Sprintf("bytes must be a whole number from 0 to %d", maxPayload),
+			http.StatusBadRequest)
+		return
+	}
+	w.Header().Set("Content-Type", "application/octet-stream")
+	w.Header().Set("Content-Length", strconv.Itoa(n))
+	chunk := make([]byte, 32<<10)
+	for i := range chunk {
+		chunk[i] = 'x'
+	}
+	for n > 0 {
+		k := min(n, len(chunk))
+		if _, err := w.Write(chunk[:k]); err != nil {
+			return
+		}
+		n -= k
+	}
 }
 
 func (s *server) startupDone() bool {

@@ -2,6 +2,8 @@ package main
 
 import (
 	"encoding/json"
+	"fmt"
+	"io"
 	"net"
 	"net/http"
 	"net/http/httptest"
@@ -152,4 +154,21 @@ func TestNewBackendRejectsBadSettings(t *testing.T) {
 	if _, err := newBackend("http://backend:8080/", time.Second, false); err != nil {
 		t.Errorf("a good URL was refused: %v", err)
 	}
+}
+
+func TestPayloadAnswersTheBytesAskedFor(t *testing.T) {
+	_, _, ts := newTest(t, 0)
+	resp, err := ts.Client().Get(ts.URL + "/payload?bytes=100000")
+	if err != nil {
+		t.Fatal(err)
+	}
+	body, err := io.ReadAll(resp.Body)
+	resp.Body.Close()
+	if err != nil || resp.StatusCode != 200 || len(body) != 100000 {
+		t.Errorf("GET /payload?bytes=100000 = %d, %d bytes, %v", resp.StatusCode, len(body), err)
+	}
+	expect(t, ts, "GET", "/payload?bytes=0", 200)
+	expect(t, ts, "GET", "/payload?bytes=-1", 400)
+	expect(t, ts, "GET", "/payload?bytes=many", 400)
+	expect(t, ts, "GET", fmt.Sprintf("/payload?bytes=%d", maxPayload+1), 400)
 }
