@@ -58,37 +58,78 @@ type server struct {
 type backend struct {
 	url      string
 	timeout  time.Duration
+	retries  int
 	client   *http.Client
 	timeouts atomic.Int64 // answered 504
 	failures atomic.Int64 // answered 502
+	retried  atomic.Int64 // attempts repeated after a failed connect
 }
 
-// newBackend checks the backend URL and builds its client. Without keepAlive every call opens
+// backendConfig is what the --backend* flags say.
+type backendConfig struct {
+	URL            string
+	Timeout        time.Duration // the whole call, retries included
+	ConnectTimeout time.Duration // one attempt's connect, DNS lookup included (0: Timeout)
+	Retries        int           // further attempts after a failed connect
+	KeepAlive      bool
+}
+
+// newBackend checks the settings and builds the client. Without KeepAlive every call opens
 // a new connection, so each one resolves the Service name and is balanced by kube-proxy
 // afresh, as a connection-per-request client is: network faults show up per request instead
 // of hiding behind (or sticking to) a pooled connection.
-func newBackend(raw string, timeout time.Duration, keepAlive bool) (*backend, error) {
-	u, err := url.Parse(raw)
+func newBackend(cfg backendConfig) (*backend, error) {
+	u, err := url.Parse(cfg.URL)
 	if err != nil || (u.Scheme != "http" && u.Scheme != "https") || u.Host == "" {
-		return nil, fmt.Errorf("--backend=%q: want an http:// or https:// URL with a host", raw)
+		return nil, fmt.Errorf("--backend=%q: want an http:// or https:// URL with a host", cfg.URL)
 	}
-	if timeout <= 0 {
-		return nil, fmt.Errorf("--backend-timeout=%s: want a positive duration", timeout)
+	if cfg.Timeout <= 0 {
+		return nil, fmt.Errorf("--backend-timeout=%s: want a positive duration", cfg.Timeout)
+	}
+	if cfg.ConnectTimeout < 0 || cfg.ConnectTimeout > cfg.Timeout {
+		return nil, fmt.Errorf("--backend-connect-timeout=%s: want a duration up to "+
+			"--backend-timeout (%s)", cfg.ConnectTimeout, cfg.Timeout)
+	}
+	if cfg.Retries < 0 {
+		return nil, fmt.Errorf("--backend-retries=%d: want 0 or more", cfg.Retries)
+	}
+	connect := cfg.ConnectTimeout
+	if connect == 0 {
+		connect = cfg.Timeout
 	}
 	transport := &http.Transport{
 		Proxy:               nil,
-		DialContext:         (&net.Dialer{Timeout: timeout}).DialContext,
-		DisableKeepAlives:   !keepAlive,
+		DialContext:         (&net.Dialer{Timeout: connect}).DialContext,
+		DisableKeepAlives:   !cfg.KeepAlive,
 		MaxIdleConnsPerHost: 64,
 	}
-	return &backend{url: u.String(), timeout: timeout, client: &http.Client{Transport: transport}}, nil
+	return &backend{url: u.String(), timeout: cfg.Timeout, retries: cfg.Retries,
+		client: &http.Client{Transport: transport}}, nil
 }
 
-// call GETs the backend within its timeout: its JSON answer, or the status this frontend
-// must answer with (504 on a timeout, 502 on any other failure) and why.
+// dialFailed: the connection was never made (lookup, refused, connect timeout), so the
+// backend cannot have seen the request and another attempt is safe for any request.
+func dialFailed(err error) bool {
+	var op *net.OpError
+	return errors.As(err, &op) && op.Op == "dial"
+}
+
+// call GETs the backend within its timeout, trying again (a new connection, which kube-proxy
+// may send to another backend) while connecting fails: its JSON answer, or the status this
+// frontend must answer with (504 on a timeout, 502 on any other failure) and why.
 func (b *backend) call(ctx context.Context) (any, int, error) {
 	ctx, cancel := context.WithTimeout(ctx, b.timeout)
 	defer cancel()
+	for attempt := 0; ; attempt++ {
+		v, code, err := b.once(ctx)
+		if err == nil || attempt >= b.retries || !dialFailed(err) || ctx.Err() != nil {
+			return v, code, err
+		}
+		b.retried.Add(1)
+	}
+}
+
+func (b *backend) once(ctx context.Context) (any, int, error) {
 	req, err := http.NewRequestWithContext(ctx, http.MethodGet, b.url, nil)
 	if err != nil {
 		return nil, http.StatusBadGateway, err
@@ -316,7 +357,8 @@ func (s *server) handleState(w http.ResponseWriter, _ *http.Request) {
 	out["probes"] = ps
 	if b := s.backend; b != nil {
 		out["backend"] = map[string]any{"url": b.url, "timeout_s": b.timeout.Seconds(),
-			"timeouts": b.timeouts.Load(), "failures": b.failures.Load()}
+			"retries": b.retries, "timeouts": b.timeouts.Load(), "failures": b.failures.Load(),
+			"retried": b.retried.Load()}
 	}
 	writeJSON(w, http.StatusOK, out)
 }
@@ -360,7 +402,8 @@ func run(ctx context.Context, addr string, dep *backend) error {
 	log.Printf("httpd %s listening on %s (pod=%q node=%q startup_delay=%s shutdown_delay=%s)",
 		version, addr, s.pod, s.node, startupDelay, shutdownDelay)
 	if dep != nil {
-		log.Printf("frontend: GET / calls %s (timeout %s)", dep.url, dep.timeout)
+		log.Printf("frontend: GET / calls %s (timeout %s, %d retries after a failed connect)",
+			dep.url, dep.timeout, dep.retries)
 	}
 
 	select {
@@ -388,9 +431,14 @@ func main() {
 	addr := flag.String("addr", ":8080", "listen address")
 	backendURL := flag.String("backend", "", "frontend mode: GET / calls this URL (e.g. "+
 		"http://backend:8080/) and answers 504 on a timeout, 502 on another failure")
-	backendTimeout := flag.Duration("backend-timeout", 2*time.Second, "deadline of one backend call")
-	keepAlive := flag.Bool("backend-keepalive", false, "reuse connections to the backend "+
-		"(default: a new connection, DNS lookup included, per call)")
+	var cfg backendConfig
+	flag.DurationVar(&cfg.Timeout, "backend-timeout", 2*time.Second, "deadline of one backend "+
+		"call, retries included")
+	flag.DurationVar(&cfg.ConnectTimeout, "backend-connect-timeout", 0, "deadline of one "+
+		"connection attempt, DNS lookup included (default: --backend-timeout)")
+	flag.IntVar(&cfg.Retries, "backend-retries", 0, "new attempts after a failed connect")
+	flag.BoolVar(&cfg.KeepAlive, "backend-keepalive", false, "reuse connections to the "+
+		"backend (default: a new connection, DNS lookup included, per call)")
 	flag.Parse()
 	if *showVersion {
 		fmt.Println("httpd", version)
@@ -399,7 +447,8 @@ func main() {
 	var dep *backend
 	if *backendURL != "" {
 		var err error
-		if dep, err = newBackend(*backendURL, *backendTimeout, *keepAlive); err != nil {
+		cfg.URL = *backendURL
+		if dep, err = newBackend(cfg); err != nil {
 			fmt.Fprintln(os.Stderr, "httpd:", err)
 			os.Exit(2)
 		}

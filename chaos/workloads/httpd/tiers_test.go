@@ -1,6 +1,7 @@
 package main
 
 import (
+	"context"
 	"encoding/json"
 	"fmt"
 	"io"
@@ -16,7 +17,7 @@ import (
 func frontend(t *testing.T, backendURL string, timeout time.Duration) (*server, *httptest.Server) {
 	t.Helper()
 	s, _, ts := newTest(t, 0)
-	b, err := newBackend(backendURL, timeout, false)
+	b, err := newBackend(backendConfig{URL: backendURL, Timeout: timeout})
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -143,16 +144,27 @@ func TestFrontendStateShowsTheBackend(t *testing.T) {
 }
 
 func TestNewBackendRejectsBadSettings(t *testing.T) {
+	good := backendConfig{URL: "http://backend:8080/", Timeout: time.Second}
 	for _, raw := range []string{"backend:8080", "ftp://backend/", "http://", "::"} {
-		if _, err := newBackend(raw, time.Second, false); err == nil {
+		bad := good
+		bad.URL = raw
+		if _, err := newBackend(bad); err == nil {
 			t.Errorf("newBackend(%q) accepted", raw)
 		}
 	}
-	if _, err := newBackend("http://backend:8080/", 0, false); err == nil {
-		t.Error("a zero timeout was accepted")
+	for name, change := range map[string]func(*backendConfig){
+		"zero timeout":             func(c *backendConfig) { c.Timeout = 0 },
+		"connect beyond the whole": func(c *backendConfig) { c.ConnectTimeout = 2 * time.Second },
+		"negative retries":         func(c *backendConfig) { c.Retries = -1 },
+	} {
+		bad := good
+		change(&bad)
+		if _, err := newBackend(bad); err == nil {
+			t.Errorf("%s was accepted", name)
+		}
 	}
-	if _, err := newBackend("http://backend:8080/", time.Second, false); err != nil {
-		t.Errorf("a good URL was refused: %v", err)
+	if _, err := newBackend(good); err != nil {
+		t.Errorf("good settings were refused: %v", err)
 	}
 }
 
@@ -172,3 +184,73 @@ func TestPayloadAnswersTheBytesAskedFor(t *testing.T) {
 	expect(t, ts, "GET", "/payload?bytes=many", 400)
 	expect(t, ts, "GET", fmt.Sprintf("/payload?bytes=%d", maxPayload+1), 400)
 }
+
+func TestFrontendRetriesAFailedConnectElsewhere(t *testing.T) {
+	// first attempt: nothing listens (refused); the retry reaches a live backend, as a new
+	// connection through a Service may reach another replica
+	ln, err := net.Listen("tcp", "127.0.0.1:0")
+	if err != nil {
+		t.Fatal(err)
+	}
+	dead := ln.Addr().String()
+	ln.Close()
+	back := httptest.NewServer(newServer("backend-2", "node-2", 0, time.Now).routes())
+	defer back.Close()
+	s, ts := frontend(t, "http://backend.test/", time.Second)
+	s.backend.retries = 2
+	attempts := 0
+	s.backend.client.Transport.(*http.Transport).DialContext =
+		func(ctx context.Context, network, _ string) (net.Conn, error) {
+			attempts++
+			target := back.Listener.Addr().String()
+			if attempts == 1 {
+				target = dead
+			}
+			return (&net.Dialer{}).DialContext(ctx, network, target)
+		}
+	code, a, _ := getRoot(t, ts)
+	if code != 200 || a.Backend["pod"] != "backend-2" || attempts != 2 || s.backend.retried.Load() != 1 {
+		t.Errorf("GET / = %d %+v after %d attempts, want 200 from backend-2 after 2", code, a, attempts)
+	}
+}
+
+func TestFrontendDoesNotRetryOnceConnected(t *testing.T) {
+	calls := 0
+	bts := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, _ *http.Request) {
+		calls++
+		http.Error(w, "boom", http.StatusInternalServerError)
+	}))
+	defer bts.Close()
+	s, ts := frontend(t, bts.URL, time.Second)
+	s.backend.retries = 3
+	if code, _, _ := getRoot(t, ts); code != 502 || calls != 1 {
+		t.Errorf("GET / = %d after %d backend calls, want 502 after 1 (it saw the request)", code, calls)
+	}
+}
+
+func TestFrontendRetriesStopAtTheDeadline(t *testing.T) {
+	// every connect times out: the retries must not outlive the call's own timeout
+	s, ts := frontend(t, "http://backend.test/", 300*time.Millisecond)
+	s.backend.retries = 100
+	s.backend.client.Transport.(*http.Transport).DialContext =
+		func(ctx context.Context, _, _ string) (net.Conn, error) {
+			select { // a SYN nobody answers, until the attempt's connect timeout
+			case <-time.After(50 * time.Millisecond):
+			case <-ctx.Done():
+			}
+			return nil, &net.OpError{Op: "dial", Net: "tcp", Err: timeoutError{}}
+		}
+	code, _, took := getRoot(t, ts)
+	if code != 504 || took < 300*time.Millisecond || took > time.Second {
+		t.Errorf("GET / = %d after %s, want 504 at the 300ms deadline", code, took)
+	}
+	if n := s.backend.retried.Load(); n < 3 || n > 7 {
+		t.Errorf("%d retries, want about 300ms / 50ms", n)
+	}
+}
+
+type timeoutError struct{}
+
+func (timeoutError) Error() string   { return "i/o timeout" }
+func (timeoutError) Timeout() bool   { return true }
+func (timeoutError) Temporary() bool { return true }
