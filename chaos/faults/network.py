@@ -1,15 +1,27 @@
 """Network faults inside the selected pods' network namespaces: partition, packet loss and DNS
 (an nftables table per pod), bandwidth and latency (a root qdisc per pod).
 
-Each one journals its undo per pod before it touches that pod, holds for its duration, then
-lifts itself (table deleted, or qdisc removed, and confirmed by listing again). What it did is
-in the outcome: the addresses it cut, and the packets its rules saw and dropped, read just
-before the undo, so an experiment can tell "the fault held" from "the rule matched nothing".
+One shape for all of them:
+
+1. prepare: read what the fault needs (sandbox PID, interface, peer addresses, netem) and
+   refuse here, before anything is journaled or touched;
+2. journal every target's undo, then act on all targets at once (threads: the pods' faults
+   start within a Docker round trip of each other, not one after another);
+3. hold for the duration, reading the Observer's state (never polling pods);
+4. read the counters while the fault is still in place;
+5. lift it on all targets at once (the moment the fault ends, ``lifted_at``), then run the
+   journaled undos, which confirm each pod is clean and mark the journal.
+
+The outcome names the addresses cut and the packets the rules saw and dropped, so a run can
+tell "the fault held" from "the rule matched nothing".
 """
 
 from __future__ import annotations
 
+import contextlib
 import time
+from collections.abc import Callable
+from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, field
 from typing import ClassVar
 
@@ -34,6 +46,8 @@ from chaos.model.netvalues import format_rate
 from chaos.plan import netrules
 from chaos.plan.select import choose
 
+MAX_PARALLEL = 8  # docker exec calls in flight at once
+
 
 @dataclass
 class _Target:
@@ -41,8 +55,17 @@ class _Target:
     uid: str
     node: str
     ip: str
+    pid: int = 0  # its sandbox's, whose netns is the pod's
+    dev: str = ""  # its default-route interface: where rules bind and qdiscs go
     action: UndoAction | None = None
-    dev: str = ""  # the pod's interface, where its rules bind or its qdisc goes
+
+
+def _each(targets: list[_Target], fn: Callable[[_Target], None]) -> None:
+    """``fn`` on every target concurrently; the first error is raised once all have run."""
+    with ThreadPoolExecutor(max_workers=max(1, min(MAX_PARALLEL, len(targets)))) as pool:
+        futures = [pool.submit(fn, t) for t in targets]
+    for f in futures:
+        f.result()
 
 
 @dataclass
@@ -51,7 +74,6 @@ class _NetFault:
 
     spec: NetworkFault
     pending: list[UndoAction] = field(default_factory=list)
-    what: ClassVar[str] = ""  # for the timeline
 
     def inject(self, ctx: FaultContext) -> FaultOutcome:
         spec = self.spec
@@ -64,23 +86,33 @@ class _NetFault:
                        count=spec.count, percent=spec.percent)
         targets = [_Target(n, running[n].uid, running[n].node, running[n].ip) for n in names]
         outcome.targets = list(names)
+        _each(targets, self._locate)
         self.prepare(ctx, targets, outcome)  # reads only: nothing to undo if it refuses
         errors: list[str] = []
         held_s = 0.0
         try:
             before = ctx.observer.snapshot()
             for t in targets:
-                self.apply(ctx, t)
+                t.action = ctx.record_undo(**self.undo_record(ctx, t))
+                self.pending.append(t.action)
+            for t in targets:
+                ctx.emit("fault-start", t.name, f"{spec.type}: {self.describe(t)}")
+            _each(targets, self.act)
             applied = ctx.clock.monotonic()
             ctx.await_state(_never, min(spec.duration_s, ctx.remaining()))
             held_s = ctx.clock.monotonic() - applied
             self.measure(targets, outcome)
             outcome.details["targets_gone_during_fault"] = _gone(
                 before, ctx.observer.snapshot(), targets)
+            lifting = time.time()
+            _each(targets, self._lift_quietly)
+            outcome.lifted_at = time.time()
+            outcome.details["lift_s"] = round(outcome.lifted_at - lifting, 3)
         finally:
             outcome.undo = list(self.pending)
             errors = undo_errors(self.undo(ctx))
-            outcome.lifted_at = time.time()
+            if outcome.lifted_at is None:  # not held to the end: lifted by the undo itself
+                outcome.lifted_at = time.time()
         outcome.details.update({
             "duration_s": spec.duration_s,
             "held_s": round(held_s, 3),
@@ -95,13 +127,32 @@ class _NetFault:
     def undo(self, ctx: FaultContext) -> list[UndoOutcome]:
         return undo_pending(ctx, self.pending, f"{self.spec.type} lifted")
 
+    @staticmethod
+    def _locate(t: _Target) -> None:
+        t.pid = netns.running_pid(t.node, t.uid, f"pod {t.name}")
+        t.dev = netns.default_dev(t.node, t.pid)
+
+    def _lift_quietly(self, t: _Target) -> None:
+        # unconfirmed: the journaled undo that follows retries, confirms and reports
+        with contextlib.suppress(ChaosError):
+            self.lift(t)
+
     # --- what each fault type fills in ------------------------------------------------------
 
     def prepare(self, ctx: FaultContext, targets: list[_Target], outcome: FaultOutcome) -> None:
         """Checks and reads before anything is journaled (refusals land here)."""
 
-    def apply(self, ctx: FaultContext, t: _Target) -> None:
+    def undo_record(self, ctx: FaultContext, t: _Target) -> dict[str, str]:
         raise NotImplementedError
+
+    def act(self, t: _Target) -> None:
+        raise NotImplementedError
+
+    def lift(self, t: _Target) -> None:
+        raise NotImplementedError
+
+    def describe(self, t: _Target) -> str:
+        return self.spec.type
 
     def measure(self, targets: list[_Target], outcome: FaultOutcome) -> None:
         """Read the fault's counters while it is still in place."""
@@ -135,30 +186,30 @@ class _TableFault(_NetFault):
     def rules(self, t: _Target) -> netrules.Ruleset:
         raise NotImplementedError
 
-    def prepare(self, ctx: FaultContext, targets: list[_Target], outcome: FaultOutcome) -> None:
-        for t in targets:
-            t.dev = netns.pod_dev(t.node, t.uid)
+    def table(self, t: _Target) -> str:
+        return netrules.table_name(self.kind, t.name)
 
-    def apply(self, ctx: FaultContext, t: _Target) -> None:
-        table = netrules.table_name(self.kind, t.name)
+    def family(self, t: _Target) -> str:
+        return self.rules(t).family
+
+    def undo_record(self, ctx: FaultContext, t: _Target) -> dict[str, str]:
+        return {"kind": "delete-nft-table", "node": t.node, "pod": t.name, "pod_uid": t.uid,
+                "table": self.table(t), "family": self.family(t), "namespace": ctx.namespace}
+
+    def act(self, t: _Target) -> None:
         rules = self.rules(t)
-        t.action = ctx.record_undo("delete-nft-table", node=t.node, pod=t.name, pod_uid=t.uid,
-                                   table=table, family=rules.family, namespace=ctx.namespace)
-        self.pending.append(t.action)
-        ctx.emit("fault-start", t.name, f"{self.spec.type}: {self.describe()}")
-        netns.apply_table(t.node, t.uid, table, netrules.render(table, rules), rules.family)
+        netns.load_table(t.node, t.pid, self.table(t), netrules.render(self.table(t), rules),
+                         rules.family)
 
-    def describe(self) -> str:
-        return self.spec.type
+    def lift(self, t: _Target) -> None:
+        netns.drop_table(t.node, t.pid, self.table(t), self.family(t))
 
     def measure(self, targets: list[_Target], outcome: FaultOutcome) -> None:
         matched: dict[str, int | None] = {}
         dropped: dict[str, int | None] = {}
         for t in targets:
-            family = t.action.params.get("family", "inet") if t.action else "inet"
             try:
-                listing = netns.list_table(t.node, t.uid, netrules.table_name(self.kind, t.name),
-                                           family)
+                listing = netns.list_table(t.node, t.uid, self.table(t), self.family(t))
             except ChaosError:
                 listing = None
             found = netrules.counters(listing) if listing is not None else None
@@ -174,10 +225,11 @@ def _resolve_peer(ctx: FaultContext, peer: Peer, targets: list[_Target],
     raw = kpeers.resolve(ctx.kube, ctx.namespace, peer)
     try:
         per = {t.name: netrules.Addresses.of(raw, exclude=[t.ip]) for t in targets}
+        every = netrules.Addresses.of(raw).all()
     except ValueError as exc:
         raise InjectionFailed(f"peer {peer.describe()}: {exc}") from exc
     outcome.details["peer"] = peer.describe()
-    outcome.details["peer_addresses"] = netrules.Addresses.of(raw).all()
+    outcome.details["peer_addresses"] = every
     empty = [n for n, a in per.items() if not a]
     if empty:
         raise InjectionFailed(f"peer {peer.describe()} resolves to no address (other than the "
@@ -195,13 +247,12 @@ class PartitionFault(_TableFault):
     def prepare(self, ctx: FaultContext, targets: list[_Target], outcome: FaultOutcome) -> None:
         self.peers = _resolve_peer(ctx, self.spec.peer, targets, outcome)
         outcome.details["direction"] = self.spec.direction
-        super().prepare(ctx, targets, outcome)
 
     def rules(self, t: _Target) -> netrules.Ruleset:
         return netrules.partition_rules(self.spec.direction, self.peers[t.name], t.dev)
 
-    def describe(self) -> str:
-        return f"{self.spec.direction} with {self.spec.peer.describe()} dropped"
+    def describe(self, t: _Target) -> str:
+        return f"{self.spec.direction} with {self.spec.peer.describe()} dropped on {t.dev}"
 
 
 @implements(PacketLoss)
@@ -216,15 +267,14 @@ class PacketLossFault(_TableFault):
             self.peers = _resolve_peer(ctx, self.spec.peer, targets, outcome)
         outcome.details["loss_percent"] = self.spec.loss
         outcome.details["direction"] = self.spec.direction
-        super().prepare(ctx, targets, outcome)
 
     def rules(self, t: _Target) -> netrules.Ruleset:
         peers = self.peers[t.name] if self.spec.peer is not None else None
         return netrules.loss_rules(self.spec.direction, self.spec.loss, peers, t.dev)
 
-    def describe(self) -> str:
+    def describe(self, t: _Target) -> str:
         peer = self.spec.peer.describe() if self.spec.peer is not None else "all traffic"
-        return f"{self.spec.loss:g} % of {self.spec.direction} packets ({peer}) dropped"
+        return f"{self.spec.loss:g} % of {self.spec.direction} packets ({peer}) dropped on {t.dev}"
 
     def measure(self, targets: list[_Target], outcome: FaultOutcome) -> None:
         super().measure(targets, outcome)
@@ -244,13 +294,12 @@ class DnsFault(_TableFault):
 
     def prepare(self, ctx: FaultContext, targets: list[_Target], outcome: FaultOutcome) -> None:
         outcome.details["mode"] = self.spec.mode
-        super().prepare(ctx, targets, outcome)
 
     def rules(self, t: _Target) -> netrules.Ruleset:
         return netrules.dns_rules(self.spec.mode, t.dev)
 
-    def describe(self) -> str:
-        return "queries rejected" if self.spec.mode == "fail" else "queries dropped"
+    def describe(self, t: _Target) -> str:
+        return "queries rejected" if self.spec.mode == "fail" else f"queries dropped on {t.dev}"
 
 
 # --- qdisc faults --------------------------------------------------------------------------------
@@ -262,16 +311,21 @@ class _QdiscFault(_NetFault):
         raise NotImplementedError
 
     def prepare(self, ctx: FaultContext, targets: list[_Target], outcome: FaultOutcome) -> None:
-        for t in targets:
-            t.dev = netns.root_qdisc_dev(t.node, t.uid)
+        _each(targets, lambda t: netns.check_root_free(t.node, t.pid, t.dev))
         outcome.details["qdisc"] = " ".join(self.qdisc())
 
-    def apply(self, ctx: FaultContext, t: _Target) -> None:
-        t.action = ctx.record_undo("delete-qdisc", node=t.node, pod=t.name, pod_uid=t.uid,
-                                   dev=t.dev, namespace=ctx.namespace)
-        self.pending.append(t.action)
-        ctx.emit("fault-start", t.name, f"{self.spec.type}: {' '.join(self.qdisc())} on {t.dev}")
-        netns.set_root_qdisc(t.node, t.uid, t.dev, self.qdisc())
+    def undo_record(self, ctx: FaultContext, t: _Target) -> dict[str, str]:
+        return {"kind": "delete-qdisc", "node": t.node, "pod": t.name, "pod_uid": t.uid,
+                "dev": t.dev, "namespace": ctx.namespace}
+
+    def act(self, t: _Target) -> None:
+        netns.set_root_qdisc(t.node, t.pid, t.dev, self.qdisc())
+
+    def lift(self, t: _Target) -> None:
+        netns.drop_root_qdisc(t.node, t.pid, t.dev)
+
+    def describe(self, t: _Target) -> str:
+        return f"{' '.join(self.qdisc())} on {t.dev}"
 
     def measure(self, targets: list[_Target], outcome: FaultOutcome) -> None:
         sent: dict[str, int | None] = {}

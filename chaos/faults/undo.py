@@ -323,7 +323,8 @@ def undo_pending(ctx: FaultContext, actions: list[UndoAction], detail: str | Non
         ctx.undo_outcomes.append(outcome)
         if outcome.status == "undone":
             with contextlib.suppress(Exception):  # the timeline is not worth a stranded undo
-                ctx.emit("fault-end", action.params.get("node", action.params.get("pod", "")),
+                # named like the fault-start it ends: the pod for pod faults, else the node
+                ctx.emit("fault-end", action.params.get("pod") or action.params.get("node", ""),
                          detail or action.kind)
     return outcomes
 

@@ -79,7 +79,8 @@ def _nft(node: str, pid: int, script: str | None, *args: str) -> subprocess.Comp
     return in_netns(node, pid, "nft", *args)
 
 
-def _running_pid(node: str, pod_uid: str, what: str) -> int:
+def running_pid(node: str, pod_uid: str, what: str = "pod network namespace") -> int:
+    """The sandbox PID of a pod that must be running (to inject into it)."""
     pid = sandbox_pid(node, pod_uid)
     if pid is None:
         raise InjectionFailed(f"{what}: no running sandbox for pod uid {pod_uid} on node {node}")
@@ -89,14 +90,22 @@ def _running_pid(node: str, pod_uid: str, what: str) -> int:
 # --- nftables ----------------------------------------------------------------------------------
 
 
-def apply_table(node: str, pod_uid: str, table: str, script: str, family: str = "inet") -> None:
-    """(Re)create ``table`` in the pod's netns from an ``nft -f`` script, atomically: a stale
-    copy (a crashed run's) is deleted first."""
-    pid = _running_pid(node, pod_uid, f"nft table {table}")
-    _nft(node, pid, None, "delete", "table", family, table)  # "does not exist" is fine
-    proc = _nft(node, pid, script)
+def load_table(node: str, pid: int, table: str, script: str, family: str = "inet") -> None:
+    """(Re)create ``table`` from an ``nft -f`` script in one transaction: a stale copy (a
+    crashed run's) is replaced, and nothing is half-loaded if the script fails."""
+    replace = f"table {family} {table} {{}}\ndelete table {family} {table}\n"
+    proc = _nft(node, pid, replace + script)
     if proc.returncode != 0:
         raise InjectionFailed(f"nft in pod netns on {node}: {proc.stderr.strip()}")
+
+
+def apply_table(node: str, pod_uid: str, table: str, script: str, family: str = "inet") -> None:
+    load_table(node, running_pid(node, pod_uid, f"nft table {table}"), table, script, family)
+
+
+def drop_table(node: str, pid: int, table: str, family: str) -> None:
+    """Delete the table at once, unconfirmed (the journaled undo confirms it afterwards)."""
+    _nft(node, pid, None, "delete", "table", family, table)
 
 
 def list_table(node: str, pod_uid: str, table: str, family: str = "inet") -> str | None:
@@ -176,21 +185,13 @@ def default_dev(node: str, pid: int) -> str:
     return dev
 
 
-def pod_dev(node: str, pod_uid: str) -> str:
-    """The pod's default-route interface (``eth0`` on kind), where netdev chains bind."""
-    return default_dev(node, _running_pid(node, pod_uid, "interface lookup"))
-
-
 def _show(node: str, pid: int, dev: str) -> subprocess.CompletedProcess[str]:
     return in_netns(node, pid, "tc", "qdisc", "show", "dev", dev)
 
 
-def root_qdisc_dev(node: str, pod_uid: str) -> str:
-    """The interface a root qdisc of ours would go on (the pod's default-route one), checked
-    free: refuses one that carries a qdisc someone else installed (our undo would delete it).
-    Read-only, so it runs before the undo is journaled."""
-    pid = _running_pid(node, pod_uid, "tc qdisc")
-    dev = default_dev(node, pid)
+def check_root_free(node: str, pid: int, dev: str) -> None:
+    """Refuse an interface whose root qdisc someone else installed (our undo would delete
+    it). Read-only, so it runs before the undo is journaled."""
     shown = _show(node, pid, dev)
     if shown.returncode != 0:
         raise InjectionFailed(f"tc qdisc show dev {dev} in the pod's netns on {node}: "
@@ -200,12 +201,10 @@ def root_qdisc_dev(node: str, pod_uid: str) -> str:
         raise InjectionFailed(f"{dev} in the pod's netns on {node} already has a root qdisc "
                               f"({current.kind} {current.handle}) that kube-chaos did not put "
                               f"there; refusing to replace it")
-    return dev
 
 
-def set_root_qdisc(node: str, pod_uid: str, dev: str, args: list[str]) -> None:
+def set_root_qdisc(node: str, pid: int, dev: str, args: list[str]) -> None:
     """Install ``args`` (``tbf ...``, ``netem ...``) as ``dev``'s root qdisc, with our handle."""
-    pid = _running_pid(node, pod_uid, "tc qdisc")
     proc = in_netns(node, pid, "tc", "qdisc", "replace", "dev", dev, "root", "handle",
                     netrules.QDISC_HANDLE, *args)
     if proc.returncode != 0:
@@ -238,7 +237,7 @@ def delete_root_qdisc(node: str, pod_uid: str, dev: str) -> str | None:
         raise RollbackFailed(f"tc qdisc show dev {dev} on {node}: {shown.stderr.strip()}")
     if not netrules.ours(netrules.root_qdisc(shown.stdout)):
         return None  # already gone (or never installed)
-    proc = in_netns(node, pid, "tc", "qdisc", "del", "dev", dev, "root")
+    proc = _del_ours(node, pid, dev)
     if proc.returncode != 0 and knodes.docker_unreachable(proc):
         raise RollbackFailed(f"tc qdisc del dev {dev} root on {node}: {proc.stderr.strip()}")
     check = _show(node, pid, dev)
@@ -249,6 +248,17 @@ def delete_root_qdisc(node: str, pod_uid: str, dev: str) -> str | None:
         raise RollbackFailed(f"our root qdisc is still on {dev} on {node} after delete: "
                              f"{proc.stderr.strip()}")
     return None
+
+
+def _del_ours(node: str, pid: int, dev: str) -> subprocess.CompletedProcess[str]:
+    # with our handle named, tc refuses ("Invalid handle") to delete anyone else's root
+    return in_netns(node, pid, "tc", "qdisc", "del", "dev", dev, "root", "handle",
+                    netrules.QDISC_HANDLE)
+
+
+def drop_root_qdisc(node: str, pid: int, dev: str) -> None:
+    """Delete our root qdisc at once, unconfirmed (the journaled undo confirms it)."""
+    _del_ours(node, pid, dev)
 
 
 def netem_unavailable(node: str) -> str | None:
