@@ -327,7 +327,8 @@ def _fault_record(index: int, exp: Experiment, o: FaultOutcome,
         # how long errors outlast a fault that lifted itself: new requests, and every error
         figures["errors_stop_after_lift_s"] = _rounded(ptl.errors_stop_after(records,
                                                                             o.lifted_at))
-        figures["last_error_after_lift_s"] = round(ptl.last_error_after(records, o.lifted_at), 3)
+        figures["last_unserved_after_lift_s"] = round(
+            ptl.last_unserved_after(records, o.lifted_at), 3)
     for key, value in o.details.items():
         if isinstance(value, int | float):  # bool is an int: blocked -> 1.0
             figures[key] = float(value)

@@ -68,6 +68,21 @@ def _each(targets: list[_Target], fn: Callable[[_Target], None]) -> None:
         f.result()
 
 
+def _read_each(targets: list[_Target], read: Callable[[_Target], str | None]
+               ) -> dict[str, str | None]:
+    """``read`` on every target concurrently; a failed read is None (a figure we lack)."""
+    found: dict[str, str | None] = {}
+
+    def one(t: _Target) -> None:
+        try:
+            found[t.name] = read(t)
+        except ChaosError:
+            found[t.name] = None
+
+    _each(targets, one)
+    return {t.name: found.get(t.name) for t in targets}
+
+
 @dataclass
 class _NetFault:
     """What every network fault shares: choose pods, journal, apply, hold, lift, report."""
@@ -205,18 +220,12 @@ class _TableFault(_NetFault):
         netns.drop_table(t.node, t.pid, self.table(t), self.family(t))
 
     def measure(self, targets: list[_Target], outcome: FaultOutcome) -> None:
-        matched: dict[str, int | None] = {}
-        dropped: dict[str, int | None] = {}
-        for t in targets:
-            try:
-                listing = netns.list_table(t.node, t.uid, self.table(t), self.family(t))
-            except ChaosError:
-                listing = None
-            found = netrules.counters(listing) if listing is not None else None
-            matched[t.name] = found.matched if found else None
-            dropped[t.name] = found.dropped if found else None
-        outcome.details["matched_packets"] = matched
-        outcome.details["dropped_packets"] = dropped
+        listings = _read_each(targets, lambda t: netns.read_table(t.node, t.pid, self.table(t),
+                                                                  self.family(t)))
+        found = {n: netrules.counters(text) if text is not None else None
+                 for n, text in listings.items()}
+        outcome.details["matched_packets"] = {n: c.matched if c else None for n, c in found.items()}
+        outcome.details["dropped_packets"] = {n: c.dropped if c else None for n, c in found.items()}
 
 
 def _resolve_peer(ctx: FaultContext, peer: Peer, targets: list[_Target],
@@ -328,18 +337,12 @@ class _QdiscFault(_NetFault):
         return f"{' '.join(self.qdisc())} on {t.dev}"
 
     def measure(self, targets: list[_Target], outcome: FaultOutcome) -> None:
-        sent: dict[str, int | None] = {}
-        dropped: dict[str, int | None] = {}
-        for t in targets:
-            try:
-                text = netns.qdisc_stats(t.node, t.uid, t.dev)
-            except ChaosError:
-                text = None
-            stats = netrules.qdisc_stats(text) if text is not None else None
-            sent[t.name] = stats.sent_bytes if stats else None
-            dropped[t.name] = stats.dropped if stats else None
-        outcome.details["sent_bytes"] = sent
-        outcome.details["dropped_packets"] = dropped
+        texts = _read_each(targets, lambda t: netns.qdisc_stats(t.node, t.pid, t.dev))
+        stats = {n: netrules.qdisc_stats(text) if text is not None else None
+                 for n, text in texts.items()}
+        outcome.details["sent_bytes"] = {n: s.sent_bytes if s else None for n, s in stats.items()}
+        outcome.details["dropped_packets"] = {n: s.dropped if s else None
+                                              for n, s in stats.items()}
 
 
 @implements(Bandwidth)

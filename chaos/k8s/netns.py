@@ -117,6 +117,12 @@ def list_table(node: str, pod_uid: str, table: str, family: str = "inet") -> str
     return proc.stdout if proc.returncode == 0 else None
 
 
+def read_table(node: str, pid: int, table: str, family: str) -> str | None:
+    """``nft list table`` output from a known sandbox PID; None when it cannot be read."""
+    proc = _nft(node, pid, None, "list", "table", family, table)
+    return proc.stdout if proc.returncode == 0 else None
+
+
 def table_present(node: str, pod_uid: str, table: str, family: str = "inet") -> bool:
     return list_table(node, pod_uid, table, family) is not None
 
@@ -212,11 +218,8 @@ def set_root_qdisc(node: str, pid: int, dev: str, args: list[str]) -> None:
                               f"{proc.stderr.strip()}")
 
 
-def qdisc_stats(node: str, pod_uid: str, dev: str) -> str | None:
-    """``tc -s qdisc show dev`` output; None when the netns is gone or tc fails."""
-    pid = sandbox_pid(node, pod_uid)
-    if pid is None:
-        return None
+def qdisc_stats(node: str, pid: int, dev: str) -> str | None:
+    """``tc -s qdisc show dev`` output; None when tc fails (the netns gone, say)."""
     proc = in_netns(node, pid, "tc", "-s", "qdisc", "show", "dev", dev)
     return proc.stdout if proc.returncode == 0 else None
 

@@ -203,9 +203,11 @@ def errors_stop_after(records: Iterable[RequestRecord], t: float) -> float | Non
     return rows[last_bad + 1].t - t
 
 
-def last_error_after(records: Iterable[RequestRecord], t: float) -> float:
-    """Seconds from ``t`` to the end of the last failed request that ended after it: how long
-    clients kept *seeing* errors, those of requests caught in flight by the fault included
-    (a call stuck in a partition fails only at its timeout). 0.0 when none did."""
-    ends = [r.end for r in records if not r.ok and r.end > t]
+def last_unserved_after(records: Iterable[RequestRecord], t: float,
+                        stall_s: float = STALL_S) -> float:
+    """Seconds from ``t`` to the end of the last unserved request (failed, or slower than
+    ``stall_s``, as outages count them) that ended after it: how long clients kept *seeing*
+    the fault, requests caught in flight included (a call stuck in a partition fails, or
+    crawls through on a retry, only later). 0.0 when none did."""
+    ends = [r.end for r in records if not served(r, stall_s) and r.end > t]
     return max(ends) - t if ends else 0.0
