@@ -279,8 +279,8 @@ def netem_unavailable(node: str) -> str | None:
                               f"{proc.stderr.strip()}")
     if netrules.netem_missing(proc.stderr):
         uname = node_exec(node, "uname", "-r").stdout.strip() or "unknown"
-        return (f"the kernel of node {node} ({uname}) has no netem qdisc: `tc qdisc add ... "
-                f"netem` answers {proc.stderr.strip()!r}. Latency needs "
+        return (f"the kernel of node {node} ({uname}) has no netem qdisc (`tc qdisc add ... "
+                f"netem` answers {proc.stderr.strip()!r}); latency needs a kernel with "
                 f"CONFIG_NET_SCH_NETEM (built in, or the sch_netem module loaded)")
     raise InjectionFailed(f"cannot tell whether node {node} has netem: `unshare -n tc qdisc add "
                           f"dev lo root netem` failed: {proc.stderr.strip() or proc.returncode}")
