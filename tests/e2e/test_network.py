@@ -343,3 +343,23 @@ def test_partition_of_one_backend_is_absorbed_by_connect_retries(
     # not vacuous: the partition really dropped the frontends' connects to that replica
     (dropped,) = [v for k, v in figures.items() if k.startswith("dropped_packets[")]
     assert dropped > 0
+
+
+def test_probe_break_network_still_works_through_the_shared_netns_plumbing(
+        tiers: Tiers, journal: Journal) -> None:
+    """Probe break's network block now goes through chaos.k8s.netns and chaos.plan.netrules:
+    the kubelet's readiness probe must still be dropped, and the block removed after."""
+    from chaos.faults.probes import ProbeBreakFault
+    from chaos.model.experiment import ProbeBreak
+
+    spec = ProbeBreak(selector=BACKENDS, probe="readiness", duration_s=3, method="network")
+    ctx = make_ctx(tiers.cluster, tiers.ns, journal, dict(TIERS))
+    outcome = ProbeBreakFault(spec).inject(ctx)
+    (pod,) = outcome.targets
+    d = outcome.details
+    left = d["left_endpoints_after_s"][pod]  # type: ignore[index]
+    assert left is not None and left < 3, "the blocked pod left the endpoints"
+    assert d["rejoined_endpoints_after_clear_s"][pod] is not None  # type: ignore[index]
+    target = next(p for p in tiers.pods("backend") if p.name == pod)
+    assert not netns.table_present(target.node, target.uid, netrules.table_name("probe", pod))
+    assert pending_in(journal.path) == []
