@@ -132,6 +132,8 @@ class _NetFault:
         outcome.details.update({
             "duration_s": spec.duration_s,
             "held_s": round(held_s, 3),
+            # when the lift began, from the fault's start (the report's timeline axis)
+            "lifted_after_s": round(outcome.lifted_at - outcome.started_at, 3),
             "nodes": {t.name: t.node for t in targets},
             "pod_ips": {t.name: t.ip for t in targets},
         })

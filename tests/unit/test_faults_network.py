@@ -155,6 +155,8 @@ def test_a_partition_journals_every_target_before_any_acts_then_holds_and_lifts(
     assert d["dropped_packets"] == {"b-1": 31, "b-2": 31, "b-3": 31}
     assert outcome.lifted_at is not None and outcome.ended_at is not None
     assert outcome.lifted_at <= outcome.ended_at
+    assert d["lifted_after_s"] == pytest.approx(outcome.lifted_at - outcome.started_at,
+                                                 abs=1e-3)
     assert [u.kind for u in outcome.undo] == ["delete-nft-table"] * 3
     assert {u.params["family"] for u in outcome.undo} == {"netdev"}
 
