@@ -51,6 +51,15 @@ def get(pod: Pod, path: str = "/", timeout_s: float = 10) -> Answer:
     return Answer(int(code or 0), float(took or 0), proc.stderr[:500])
 
 
+def get_many(pod: Pod, n: int, path: str = "/", timeout_s: float = 5) -> list[int]:
+    """``n`` GETs in a row from the pod's kind node, in one docker exec: their statuses."""
+    loop = (f"for i in $(seq {int(n)}); do curl -s -o /dev/null -m {timeout_s:g} "
+            f"-w '%{{http_code}}\\n' http://{pod.ip}:8080{path}; done")
+    proc = subprocess.run(["docker", "exec", pod.node, "sh", "-c", loop], capture_output=True,
+                          text=True, timeout=n * (timeout_s + 1) + 30, check=False)
+    return [int(x) for x in proc.stdout.split()]
+
+
 @contextmanager
 def tiers_namespace(cluster: Cluster) -> Iterator[Tiers]:
     """tiers.yaml in a fresh namespace, with the frontend Service as ClusterIP: the fault

@@ -20,7 +20,7 @@ from pathlib import Path
 from typing import Any
 
 import pytest
-from network_helpers import Pod, Tiers, get, tiers_namespace
+from network_helpers import Pod, Tiers, get, get_many, tiers_namespace
 from test_faults_helpers import (
     Cluster,
     cluster_from_env,
@@ -164,7 +164,10 @@ def test_partition_from_the_backend_service_cuts_the_frontends_egress_only(
 
 
 def test_packet_loss_drops_the_share_it_was_asked_for(tiers: Tiers, journal: Journal) -> None:
-    spec = PacketLoss(selector=BACKENDS, count=1, loss=30, duration_s=25)
+    # between one backend and the frontends only: the kubelet's probes are spared, so the
+    # backend is neither taken out of the Service nor restarted while we count
+    spec = PacketLoss(selector=BACKENDS, count=1, loss=30, duration_s=25,
+                      peer=Peer(selector=FRONTENDS))
     running = Running(tiers, journal, spec)
 
     def lossy() -> Pod | None:  # count 1 of 3: the run's seed chose which
@@ -175,21 +178,21 @@ def test_packet_loss_drops_the_share_it_was_asked_for(tiers: Tiers, journal: Jou
              step_s=0.3)
     target = lossy()
     assert target is not None
-    deadline = time.monotonic() + 18
-    served = 0
-    while time.monotonic() < deadline and served < 20:
-        if get(target, "/payload?bytes=40000", timeout_s=8).status == 200:
-            served += 1  # slower, but TCP gets it through
+    answers: list[int] = []
+    deadline = time.monotonic() + 16
+    while time.monotonic() < deadline:
+        for fe in tiers.pods("frontend"):
+            answers += get_many(fe, 40)
     outcome = running.result()
-    assert served >= 5, "30 % loss slows TCP down but does not stop it"
+    # a third of the calls meet the lossy replica: slower, retried, but served
+    assert answers.count(200) >= 0.9 * len(answers) >= 80, answers
     matched = outcome.details["matched_packets"]
     dropped = outcome.details["dropped_packets"]
     assert isinstance(matched, dict) and isinstance(dropped, dict)
-    assert matched[target.name] >= 300, matched
+    assert matched[target.name] >= 150, matched
     share = dropped[target.name] / matched[target.name]
-    assert 0.2 <= share <= 0.4, f"asked for 30 %, dropped {share:.1%} of {matched[target.name]}"
+    assert 0.18 <= share <= 0.42, f"asked for 30 %, dropped {share:.1%} of {matched[target.name]}"
     assert _tables_gone([target], "loss")
-    assert get(target, "/payload?bytes=40000").seconds < 1.0
 
 
 @pytest.mark.parametrize(("mode", "status", "fastest", "slowest"), [
