@@ -132,10 +132,11 @@ def deploy(s: RunState, ports: RunPorts) -> None:
     exp = s.exp
     s.say(f"deploying into namespace {s.namespace}")
     ports.cluster.deploy(exp, s.namespace, timeout_s=min(120.0, s.left()))
-    port = ports.cluster.node_port(s.namespace, exp.workload.service)
-    if port != exp.workload.node_port:
-        raise InjectionFailed(f"service {exp.workload.service} has nodePort {port}, experiment "
-                              f"says {exp.workload.node_port}")
+    if exp.workload.node_port is not None:
+        port = ports.cluster.node_port(s.namespace, exp.workload.service)
+        if port != exp.workload.node_port:
+            raise InjectionFailed(f"service {exp.workload.service} has nodePort {port}, "
+                                  f"experiment says {exp.workload.node_port}")
     s.observer = ports.cluster.observer(s.namespace, exp.workload.selector,
                                         exp.workload.service)
     s.observer.start()
@@ -147,7 +148,7 @@ def deploy(s: RunState, ports: RunPorts) -> None:
 def steady(s: RunState, ports: RunPorts) -> None:
     """Start the load, warm up, and require the declared steady state before any fault."""
     exp, clock = s.exp, s.clock
-    url = f"http://127.0.0.1:{exp.workload.node_port}"
+    url = load_url(exp)
     s.load = load = ports.start_load(url, exp, s.out_dir / "load")
     s.say(f"load on {url}{exp.load.path}: {exp.load.users} users")
     ss = exp.steady_state
@@ -160,7 +161,7 @@ def steady(s: RunState, ports: RunPorts) -> None:
     if not recent:
         raise SteadyStateFailed(
             f"no request completed in the {ss.window_s:.1f}s steady-state window before the "
-            f"fault: the service at 127.0.0.1:{exp.workload.node_port} is not answering")
+            f"fault: the service at {url} is not answering")
     failures = sum(1 for r in recent if not r.ok)
     rate = failures / len(recent)
     if rate > ss.max_error_rate:
@@ -225,6 +226,11 @@ def tail(s: RunState, ports: RunPorts) -> None:
     s.load.stop()
     s.records = s.load.wait(timeout=30).records
     s.steady_restored = _steady_restored(s)
+
+
+def load_url(exp: Experiment) -> str:
+    """Where the load goes: ``spec.load.url``, else the kind cluster's published NodePort."""
+    return exp.load.url or f"http://127.0.0.1:{exp.workload.node_port}"
 
 
 PHASES: tuple[Callable[[RunState, RunPorts], None], ...] = (deploy, steady, inject, recover,

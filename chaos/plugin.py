@@ -76,6 +76,9 @@ def pytest_addoption(parser: pytest.Parser) -> None:
     opt("allow-context", "kubeconfig context faults may target although kube-chaos did not "
         "provision it (repeatable; ini: whitespace-separated)", ini_type="args",
         action="append", default=[])
+    opt("allow-host", "host that load and checks may reach besides 127.0.0.1/localhost, for "
+        "spec.load.url on a game day (repeatable; ini: whitespace-separated)", ini_type="args",
+        action="append", default=[])
 
 
 def _option(config: pytest.Config, name: str) -> Any:
@@ -181,6 +184,7 @@ def _environment(config: pytest.Config) -> RunEnv:
         journal=Journal.for_run(state.run_id),
         keep_namespace=_option(config, "chaos_keep_namespace") or "never",
         allow_contexts=tuple(allow), log=log,
+        allow_hosts=tuple(_option(config, "chaos_allow_host") or ()),
         provide_images=_image_provider(cluster_name) if cluster_name else None)
     return state.env
 

@@ -26,6 +26,7 @@ from chaos.k8s import workload as kw
 from chaos.k8s.client import Kube, client_version
 from chaos.k8s.observe import Observer
 from chaos.load.runner import LoadError, LoadRun
+from chaos.load.target import allowed_hosts, check_target
 from chaos.model.experiment import (
     PROTECTED_LABEL,
     PROTECTED_NAMESPACES,
@@ -56,6 +57,7 @@ class RunEnv:
     journal: Journal
     keep_namespace: str = "never"  # never | on-failure | always
     allow_contexts: tuple[str, ...] = ()
+    allow_hosts: tuple[str, ...] = ()  # load (and checks) may reach these besides 127.0.0.1
     clock: Clock = field(default_factory=SystemClock)
     log: Callable[[str], None] = lambda _msg: None
     # (required, referenced): copies the required images, and those it can build among the
@@ -159,9 +161,10 @@ class KubeCluster:
 
 
 def cluster_ports(env: RunEnv) -> ph.RunPorts:
+    hosts = allowed_hosts(env.allow_hosts)
     return ph.RunPorts(
         cluster=KubeCluster(env),
-        start_load=lambda url, exp, out: LoadRun.from_profile(url, exp.load, out),
+        start_load=lambda url, exp, out: LoadRun.from_profile(url, exp.load, out, hosts),
         build_fault=build_fault)
 
 
@@ -204,6 +207,7 @@ def run_experiment(exp: Experiment, env: RunEnv, ports: ph.RunPorts | None = Non
     """Run ``exp``; never raises for an SLA breach (the result carries the verdict). Ctrl-C,
     SIGTERM and timeouts propagate, after the undo has run."""
     check_safety(env)
+    check_target(ph.load_url(exp), allowed_hosts(env.allow_hosts))  # before anything is created
     ports = ports or cluster_ports(env)
     clock = env.clock
     started = clock.wall()

@@ -80,7 +80,7 @@ class WorkloadSpec:
     manifests: tuple[Path, ...]
     selector: Selector
     service: str
-    node_port: int
+    node_port: int | None  # None when spec.load.url names where the load goes
     replicas: int
     url_path: str = "/"
     namespace_scoped: bool = True
@@ -97,7 +97,9 @@ class WorkloadSpec:
 
 @dataclass(frozen=True, slots=True)
 class LoadProfile:
-    """Locust load. The target URL is always ``http://127.0.0.1:<nodePort><path>``."""
+    """Locust load: at ``url`` when given (a real service; its host must be allow-listed with
+    --chaos-allow-host), else at the kind cluster's ``http://127.0.0.1:<nodePort>``; then
+    ``path``."""
 
     users: int = 10
     spawn_rate: float = 10.0
@@ -112,6 +114,11 @@ class LoadProfile:
     # connections (kube-proxy keeps established flows), so keep-alive clients can ride
     # through a readiness outage that connection-per-request clients see.
     keep_alive: bool = True
+    url: str | None = None  # base URL (scheme, host, port) instead of the NodePort
+    # request headers whose values are read from environment variables at run time (tokens,
+    # a Host header): (header, variable); the values never enter reports or logs
+    headers_from_env: tuple[tuple[str, str], ...] = ()
+    tls_verify: bool = True
 
 
 @dataclass(frozen=True, slots=True)

@@ -425,7 +425,10 @@ def _experiment(ctx: _Ctx, root: Node) -> Experiment:
         "spec",
         ("workload", "load", "steadyState", "faults", "slas", "timeout", "expect", "seed"),
     )
-    workload = _workload(ctx, spec.require("workload"), "spec.workload")
+    load_node = spec.node_of("load") if spec.has("load") else None
+    url_given = isinstance(load_node, MappingNode) and any(
+        isinstance(k, ScalarNode) and k.value == "url" for k, _ in load_node.value)
+    workload = _workload(ctx, spec.require("workload"), "spec.workload", url_given)
     load = (
         _load(ctx, spec.node_of("load"), "spec.load", workload)
         if spec.has("load")
@@ -489,7 +492,7 @@ def _tags(ctx: _Ctx, node: Node, where: str) -> tuple[str, ...]:
     return tuple(tags)
 
 
-def _workload(ctx: _Ctx, node: Node, where: str) -> WorkloadSpec:
+def _workload(ctx: _Ctx, node: Node, where: str, url_given: bool = False) -> WorkloadSpec:
     m = _Map(
         ctx,
         node,
@@ -532,7 +535,8 @@ def _workload(ctx: _Ctx, node: Node, where: str) -> WorkloadSpec:
         manifests=manifests,
         selector=selector,
         service=m.req("service", _dns_name),
-        node_port=m.req("nodePort", _node_port),
+        node_port=(m.get("nodePort", _node_port, None) if url_given
+                   else m.req("nodePort", _node_port)),
         replicas=m.req("replicas", _positive_int),
         url_path=m.get("path", _url_path, "/"),
         namespace_scoped=m.get("namespaceScoped", _bool, True),
@@ -639,6 +643,8 @@ def _check_service(ctx: _Ctx, m: _Map, workload: WorkloadSpec) -> None:
             f"they define: {', '.join(sorted(services))}",
         )
     facts = svc.service
+    if workload.node_port is None:
+        return  # spec.load.url says where the load goes; the Service may be of any type
     if facts.type not in ("NodePort", "LoadBalancer"):
         raise ctx.error(
             m.node_of("service"),
@@ -699,10 +705,20 @@ def _load(ctx: _Ctx, node: Node, where: str, workload: WorkloadSpec) -> LoadProf
             "path",
             "wait",
             "keepAlive",
+            "url",
+            "headersFromEnv",
+            "tlsVerify",
         ),
     )
     d = LoadProfile()
+    url = m.get("url", _load_url, None)
+    if url is None and m.has("tlsVerify"):
+        raise ctx.error(m.key_node("tlsVerify"), m.path("tlsVerify"),
+                        "only meaningful with url: the NodePort load is plain http")
     return LoadProfile(
+        url=url,
+        headers_from_env=m.get("headersFromEnv", _headers_from_env, ()),
+        tls_verify=m.get("tlsVerify", _bool, True),
         users=m.get("users", _positive_int, d.users),
         spawn_rate=m.get("spawnRate", _positive_number, d.spawn_rate),
         warmup_s=m.get("warmup", _duration, d.warmup_s),
@@ -714,6 +730,51 @@ def _load(ctx: _Ctx, node: Node, where: str, workload: WorkloadSpec) -> LoadProf
         wait_ms=m.get("wait", _duration, d.wait_ms / 1000.0) * 1000.0,
         keep_alive=m.get("keepAlive", _bool, d.keep_alive),
     )
+
+
+def _load_url(ctx: _Ctx, node: Node, where: str) -> str:
+    """A base URL: http(s), a host, an optional port; no path, query or credentials (the path
+    is spec.load.path; credentials come from headersFromEnv)."""
+    value = _string(ctx, node, where)
+    parts = urlsplit(value)
+    problem = None
+    if parts.scheme not in ("http", "https"):
+        problem = "the scheme must be http or https"
+    elif not parts.hostname:
+        problem = "it names no host"
+    elif parts.username or parts.password:
+        problem = "credentials do not belong in the URL: use headersFromEnv"
+    elif parts.path not in ("", "/") or parts.query or parts.fragment:
+        problem = "give the path in spec.load.path, not in the URL"
+    else:
+        try:
+            parts.port  # noqa: B018 - raises ValueError on a malformed port
+        except ValueError:
+            problem = "the port is not a number between 0 and 65535"
+    if problem:
+        raise ctx.error(node, where, f"not a usable load URL ({problem}): {value!r}")
+    return value.rstrip("/")
+
+
+_HEADER_NAME = re.compile(r"[!#$%&'*+.^_`|~0-9A-Za-z-]+")
+_ENV_NAME = re.compile(r"[A-Za-z_][A-Za-z0-9_]*")
+
+
+def _headers_from_env(ctx: _Ctx, node: Node, where: str) -> tuple[tuple[str, str], ...]:
+    if not isinstance(node, MappingNode) or not node.value:
+        raise ctx.error(node, where, "expected a mapping of header: ENVIRONMENT_VARIABLE, e.g. "
+                        "{Authorization: STAGING_TOKEN}")
+    out = []
+    for k, v in node.value:
+        header = _string(ctx, k, where)
+        if not _HEADER_NAME.fullmatch(header):
+            raise ctx.error(k, f"{where}.{header}", "not an HTTP header name")
+        var = _string(ctx, v, f"{where}.{header}")
+        if not _ENV_NAME.fullmatch(var):
+            raise ctx.error(v, f"{where}.{header}", f"expected the name of an environment "
+                            f"variable holding the value (not the value itself), got {var!r}")
+        out.append((header, var))
+    return tuple(out)
 
 
 def _steady(ctx: _Ctx, node: Node, where: str, workload: WorkloadSpec) -> SteadyState:

@@ -130,8 +130,9 @@ CASES = [
     (
         "    users: 10",
         "    userz: 10",
-        "x.yaml:15: spec.load.userz: unknown field (did you mean 'users'?); allowed: keepAlive, "
-        "locustfile, maxDuration, maxRequests, path, spawnRate, tail, users, wait, warmup",
+        "x.yaml:15: spec.load.userz: unknown field (did you mean 'users'?); allowed: "
+        "headersFromEnv, keepAlive, locustfile, maxDuration, maxRequests, path, spawnRate, tail, "
+        "tlsVerify, url, users, wait, warmup",
     ),
     (
         "    - type: pod-kill",

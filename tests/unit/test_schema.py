@@ -44,6 +44,12 @@ GOOD_VARIANTS = [
     ("    replicas: 3", "    replicas: 3\n    clusterScoped: allow"),
 ]
 BAD_VARIANTS = [
+    ("    nodePort: 30080\n", ""),
+    ("    wait: 50ms", "    wait: 50ms\n    url: ftp://shop.example"),
+    ("    wait: 50ms", "    wait: 50ms\n    url: https://user:pw@shop.example"),
+    ("    wait: 50ms", "    wait: 50ms\n    tlsVerify: false"),
+    ("    wait: 50ms", "    wait: 50ms\n    url: https://shop.example\n"
+     "    headersFromEnv: {Authorization: Bearer abc}"),
     ("    manifests: [workloads/httpd.yaml]",
      "    manifests: [workloads/httpd.yaml]\n    existing: {namespace: shop}"),
     ("    manifests: [workloads/httpd.yaml]", "    existing: {namespace: kube-system}"),
@@ -118,3 +124,22 @@ def test_every_declared_fault_type_is_in_the_schema_and_parses() -> None:
         keys = set(variants[list(FAULT_TYPES).index(cls.type)]["properties"])
         assert {"type", "delay"} <= keys
         assert all(f.doc for f in cls.field_infos()), cls.type
+
+
+@pytest.mark.parametrize(("old", "new"), [
+    ("    manifests: [workloads/httpd.yaml]", "    existing: {namespace: shop}"),
+    ("    manifests: [workloads/httpd.yaml]",
+     "    existing: {namespace: shop, kind: StatefulSet, name: db}"),
+    ("    nodePort: 30080\n", ""),  # with a load URL, no NodePort is needed
+])
+def test_schema_and_parser_accept_game_day_forms(good: str, exp_dir: Path, old: str,
+                                                 new: str) -> None:
+    with_url = good.replace("    wait: 50ms", "    wait: 50ms\n    url: https://shop.staging.example"
+                            ":8443\n    headersFromEnv: {Authorization: SHOP_TOKEN}\n"
+                            "    tlsVerify: false")
+    text = _doc(with_url, old, new)
+    VALIDATOR.validate(yaml.safe_load(text))
+    exp = parse_experiment(text, exp_dir / "x.yaml")
+    assert exp.load.url == "https://shop.staging.example:8443"
+    assert exp.load.headers_from_env == (("Authorization", "SHOP_TOKEN"),)
+    assert exp.load.tls_verify is False
