@@ -99,16 +99,19 @@ class ExperimentResult:
         raise KeyError(f"no SLA {name!r} in this result ({[r.name for r in self.slas]})")
 
 
-def check_safety(env: RunEnv, is_ours: Callable[[Kube], bool] | None = None) -> None:
+def check_safety(env: RunEnv, why_not_ours: Callable[[Kube], str | None] | None = None
+                 ) -> None:
     """Refuse faults on clusters kube-chaos did not make, unless the user named them."""
     if env.kube.context in env.allow_contexts:
         return
-    if (is_ours or health.is_provisioned_by_us)(env.kube):
+    problem = (why_not_ours or health.provisioned_problem)(env.kube)
+    if problem is None:
         return
     raise SafetyRefused(
         f"refusing to inject faults into context {env.kube.context!r}: it is not a kind cluster "
-        "provisioned by kube-chaos. If this really is a cluster you may break, allow it with "
-        f"--chaos-allow-context={env.kube.context} (or the chaos_allow_contexts ini option)."
+        f"provisioned by kube-chaos ({problem}). If this really is a cluster you may break, "
+        f"allow it with --chaos-allow-context={env.kube.context} (or the chaos_allow_context "
+        "ini option)."
     )
 
 

@@ -293,7 +293,7 @@ def test_an_unsafe_context_is_refused_before_anything_is_created(world: World,
     import chaos.runner as runner
 
     with pytest.MonkeyPatch.context() as mp:
-        mp.setattr(runner.health, "is_provisioned_by_us", lambda kube: False)
+        mp.setattr(runner.health, "provisioned_problem", lambda kube: "no marker")
         with pytest.raises(SafetyRefused, match="--chaos-allow-context=kind-offline"):
             _run(world, tmp_path, allow=())
     assert world.log == []
