@@ -14,6 +14,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Protocol
 
+from chaos.audit import AuditLog
 from chaos.clock import Clock
 from chaos.errors import InjectionFailed, SteadyStateFailed
 from chaos.faults.base import Fault, FaultContext, FaultOutcome
@@ -22,6 +23,7 @@ from chaos.journal import Journal, UndoOutcome
 from chaos.k8s.client import Kube
 from chaos.k8s.observe import Snapshot
 from chaos.model.experiment import Experiment, FaultSpec, Selector
+from chaos.model.faults import NodeFault
 from chaos.model.timeline import ClusterEvent, RequestRecord
 from chaos.plan import recovery as prec
 from chaos.plan import timeline as ptl
@@ -77,6 +79,9 @@ class ClusterPort(Protocol):
 
     def server_version(self) -> str | None: ...
 
+    def announce(self, namespace: str, kind: str, name: str, reason: str,
+                 message: str) -> None: ...
+
 
 @dataclass
 class RunPorts:
@@ -112,6 +117,12 @@ class RunState:
     records: tuple[RequestRecord, ...] = ()
     steady_restored: bool | None = None
     completed: list[str] = field(default_factory=list)  # phases that ran to the end
+    audit: AuditLog | None = None
+
+    def record(self, event: str, **fields: object) -> None:
+        """One line of the audit trail (when the run keeps one)."""
+        if self.audit is not None:
+            self.audit.write(event, **fields)
 
     def left(self) -> float:
         return max(0.0, self.deadline - self.clock.monotonic())
@@ -188,15 +199,40 @@ def inject(s: RunState, ports: RunPorts) -> None:
         ctx = FaultContext(
             kube=ports.cluster.kube, namespace=s.namespace, journal=s.journal, seed=s.seed,
             clock=s.clock, workload_selector=s.exp.workload.selector,
-            cluster_name=s.cluster_name, kubeconfig=s.kubeconfig, emit=s.observer.emit,
-            observer=s.observer, deadline=s.deadline, index=index)
+            cluster_name=s.cluster_name, kubeconfig=s.kubeconfig,
+            emit=_announcing(s, ports, spec), observer=s.observer, deadline=s.deadline,
+            index=index)
         s.active.append((fault, ctx))  # before inject: a half-done fault is undone too
         s.contexts.append(ctx)
         if s.fault_t is None:
             s.fault_t = s.clock.wall()
         s.say(f"injecting {spec.type}")
-        s.outcomes.append(fault.inject(ctx))
+        s.record("fault-inject", index=index, fault=spec.type)
+        outcome = fault.inject(ctx)
+        s.outcomes.append(outcome)
+        s.record("fault-injected", index=index, fault=spec.type, targets=outcome.targets)
     undo_active(s)
+
+
+def _announcing(s: RunState, ports: RunPorts, spec: FaultSpec
+                ) -> Callable[[str, str, str], None]:
+    """The faults' emit: onto the timeline, and for the start and end of a fault also into the
+    audit trail and as Kubernetes Events on the objects it touches."""
+    assert s.observer is not None
+    observer = s.observer
+    kind = "Node" if isinstance(spec, NodeFault) else "Pod"
+
+    def emit(what: str, name: str, detail: str = "") -> None:
+        observer.emit(what, name, detail)
+        if what not in ("fault-start", "fault-end"):
+            return
+        s.record(what, fault=spec.type, target=name, detail=detail)
+        reason = "KubeChaosFault" if what == "fault-start" else "KubeChaosFaultEnded"
+        for target in [t for t in name.split(",") if t][:20]:
+            ports.cluster.announce(s.namespace, kind, target.split("/")[0], reason,
+                                   f"kube-chaos {spec.type} ({s.exp.name}): {detail}")
+
+    return emit
 
 
 def recover(s: RunState, ports: RunPorts) -> None:

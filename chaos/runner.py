@@ -15,12 +15,14 @@ from pathlib import Path
 
 from chaos import __version__ as KUBE_CHAOS_VERSION
 from chaos import phases as ph
+from chaos.audit import AUDIT_NAME, AuditLog, who
 from chaos.clock import Clock, SystemClock
 from chaos.errors import ChaosError, InjectionFailed, SafetyRefused
 from chaos.faults import build as build_fault
 from chaos.faults.base import FaultOutcome
 from chaos.faults.undo import settle
 from chaos.journal import Journal, UndoAction
+from chaos.k8s import events as k8s_events
 from chaos.k8s import health
 from chaos.k8s import workload as kw
 from chaos.k8s.client import Kube, client_version
@@ -162,6 +164,11 @@ class KubeCluster:
         except ChaosError:
             return None
 
+    def announce(self, namespace: str, kind: str, name: str, reason: str,
+                 message: str) -> None:
+        if not k8s_events.announce(self.kube, namespace, kind, name, reason, message):
+            self.env.log(f"could not post a {reason} Event on {kind} {name}")
+
 
 def cluster_ports(env: RunEnv) -> ph.RunPorts:
     hosts = allowed_hosts(env.allow_hosts)
@@ -226,6 +233,9 @@ def run_experiment(exp: Experiment, env: RunEnv, ports: ph.RunPorts | None = Non
             clock=clock, deadline=clock.monotonic() + exp.timeout_s,
             out_dir=_unique_dir(env.reports_dir / env.run_id, exp.name), journal=env.journal,
             kubeconfig=env.kubeconfig, cluster_name=env.cluster_name, log=env.log)
+        state.audit = _audit_log(env, state)
+        state.record("run-start", timeout_s=exp.timeout_s,
+                     experiment_file=str(exp.path) if exp.path else None)
         timings: dict[str, float] = {}
         error: str | None = None
         try:
@@ -282,6 +292,10 @@ def _evaluate(s: ph.RunState, env: RunEnv, ports: ph.RunPorts, started: float,
         restarts=restarts, cluster=_cluster_info(env, s.namespace, server),
         versions=_versions(server), error=error,
         undo=tuple(o.as_dict() for o in ph.undo_outcomes(s)))
+    for outcome in ph.undo_outcomes(s):
+        s.record("undo", action=outcome.action.describe(), status=outcome.status,
+                 reason=outcome.reason, done_at=outcome.at)
+    s.record("run-end", verdict=verdict, error=error)
     mark = env.clock.monotonic()
     report_path = write_report(s.out_dir, data)
     timings["report"] = round(env.clock.monotonic() - mark, 3)
@@ -293,6 +307,14 @@ def _evaluate(s: ph.RunState, env: RunEnv, ports: ph.RunPorts, started: float,
         error_rate_during_fault=ptl.error_rate(records, *fault_window) if fault_window else None,
         restarts=restarts, faults=s.outcomes, report_path=report_path, namespace=s.namespace,
         error=error, records=records, phases=timings, undo_failures=undo_failed)
+
+
+def _audit_log(env: RunEnv, s: ph.RunState) -> AuditLog:
+    api = getattr(env.kube, "api", None)
+    server = getattr(getattr(api, "configuration", None), "host", None)
+    return AuditLog(s.out_dir / AUDIT_NAME, who=who(), context=env.kube.context, server=server,
+                    run_id=env.run_id, experiment=s.exp.name, seed=s.seed,
+                    namespace=s.namespace)
 
 
 def _provide_images(env: RunEnv, exp: Experiment, docs: Sequence[dict[str, object]]) -> None:

@@ -144,6 +144,7 @@ class FakeFault:
         if w.fail_at == "interrupt":
             raise KeyboardInterrupt
         now = w.clock.wall()
+        ctx.emit("fault-start", PODS[0], "pod-kill")
         ctx.emit("pod-unready", PODS[0], "killed")
         w.clock.advance(w.recovers_after_s)
         ctx.emit("pod-ready", PODS[0], "replaced")
@@ -176,6 +177,10 @@ class FakeCluster:
 
     def server_version(self) -> str | None:
         return "v1.34.4"
+
+    def announce(self, namespace: str, kind: str, name: str, reason: str,
+                 message: str) -> None:
+        self.world.log.append(f"event {reason} {kind}/{name}")
 
 
 @pytest.fixture
@@ -213,8 +218,8 @@ def _report(result: Any) -> dict[str, Any]:
 def test_phases_run_in_order_and_everything_is_put_back(world: World, tmp_path: Path) -> None:
     result = _run(world, tmp_path)
     assert world.log == ["namespace.create", "deploy", "observer.start", "load.start",
-                         "fault1.inject", "fault1.undo", "load.stop", "observer.stop",
-                         "namespace.delete"]
+                         "fault1.inject", "event KubeChaosFault Pod/web-a", "fault1.undo",
+                         "load.stop", "observer.stop", "namespace.delete"]
     assert list(result.phases) == ["deploy", "steady", "inject", "recover", "tail", "cleanup",
                                    "report"]
     assert result.verdict == "pass" and result.error is None
@@ -302,3 +307,17 @@ def test_an_unsafe_context_is_refused_before_anything_is_created(world: World,
 def test_the_seed_of_the_experiment_wins_over_the_session_seed(world: World,
                                                                tmp_path: Path) -> None:
     assert _report(_run(world, tmp_path, _experiment(seed=99)))["seed"] == 99
+
+
+def test_the_audit_trail_records_who_what_and_every_undo(world: World, tmp_path: Path) -> None:
+    from chaos.audit import read_audit
+
+    result = _run(world, tmp_path)
+    trail = read_audit(Path(result.report_path).parent / "audit.jsonl")
+    assert [e["event"] for e in trail] == ["run-start", "fault-inject", "fault-start",
+                                           "fault-injected", "undo", "run-end"]
+    first = trail[0]
+    assert first["context"] == "kind-offline" and first["seed"] == 11
+    assert "@" in str(first["who"]) and first["namespace"] == "kc-offline-abc123"
+    assert trail[2]["target"] == "web-a" and trail[3]["targets"] == ["web-a"]
+    assert trail[4]["status"] == "undone" and trail[-1]["verdict"] == "pass"
