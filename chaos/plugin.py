@@ -283,7 +283,12 @@ def chaos_seed(chaos_env: RunEnv) -> int:
 def chaos_namespace(chaos_env: RunEnv, request: pytest.FixtureRequest) -> Iterator[str]:
     """A unique namespace for this test, deleted afterwards unless kept by option (its
     deletion journaled first, so a killed run's namespace is rolled back too)."""
-    from chaos.runner import journaled_namespace
+    from chaos.runner import check_safety, journaled_namespace
+
+    try:
+        check_safety(chaos_env)  # a fixture deploys too: the same gate as experiments
+    except ChaosError as exc:
+        pytest.fail(str(exc), pytrace=False)
 
     def keep() -> bool:
         rep = getattr(request.node, "rep_call", None)
