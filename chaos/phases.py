@@ -16,15 +16,17 @@ from typing import Protocol
 
 from chaos.audit import AuditLog
 from chaos.clock import Clock
-from chaos.errors import InjectionFailed, SteadyStateFailed
+from chaos.errors import InjectionFailed, SafetyRefused, SteadyStateFailed
 from chaos.faults.base import Fault, FaultContext, FaultOutcome
+from chaos.faults.targets import Scope, Targets, resolve
 from chaos.faults.undo import undo_errors
 from chaos.journal import Journal, UndoOutcome
 from chaos.k8s.client import Kube
 from chaos.k8s.observe import Snapshot
-from chaos.model.experiment import Experiment, FaultSpec, Selector
+from chaos.model.experiment import BlastRadius, Experiment, FaultSpec, Selector
 from chaos.model.faults import NodeFault
 from chaos.model.timeline import ClusterEvent, RequestRecord
+from chaos.plan import blast
 from chaos.plan import recovery as prec
 from chaos.plan import timeline as ptl
 
@@ -88,6 +90,7 @@ class RunPorts:
     cluster: ClusterPort
     start_load: Callable[[str, Experiment, Path], LoadPort]
     build_fault: Callable[[FaultSpec], Fault]
+    resolve_targets: Callable[[Scope, FaultSpec], Targets | None] = resolve
 
 
 # -- the state --------------------------------------------------------------------------------
@@ -118,6 +121,7 @@ class RunState:
     steady_restored: bool | None = None
     completed: list[str] = field(default_factory=list)  # phases that ran to the end
     audit: AuditLog | None = None
+    limits: BlastRadius | None = None  # the command line's, merged with the experiment's
 
     def record(self, event: str, **fields: object) -> None:
         """One line of the audit trail (when the run keeps one)."""
@@ -202,6 +206,7 @@ def inject(s: RunState, ports: RunPorts) -> None:
             cluster_name=s.cluster_name, kubeconfig=s.kubeconfig,
             emit=_announcing(s, ports, spec), observer=s.observer, deadline=s.deadline,
             index=index)
+        check_blast_radius(s, spec, ports.resolve_targets(ctx.scope(), spec))
         s.active.append((fault, ctx))  # before inject: a half-done fault is undone too
         s.contexts.append(ctx)
         if s.fault_t is None:
@@ -212,6 +217,23 @@ def inject(s: RunState, ports: RunPorts) -> None:
         s.outcomes.append(outcome)
         s.record("fault-injected", index=index, fault=spec.type, targets=outcome.targets)
     undo_active(s)
+
+
+def check_blast_radius(s: RunState, spec: FaultSpec, targets: Targets | None) -> None:
+    """Refuse, before it acts, a fault whose targets exceed the blast radius."""
+    if targets is None:
+        return
+    limits = s.exp.blast_radius if s.limits is None else s.exp.blast_radius.merged(s.limits)
+    if targets.kind == "Node":
+        named = spec.nodes.nodes if isinstance(spec, NodeFault) else ()
+        problems = blast.node_violations(limits, spec.type, targets.names,
+                                         targets.control_plane, named)
+    else:
+        problems = blast.pod_violations(limits, spec.type, targets.names,
+                                        s.exp.workload.replicas)
+    if problems:
+        s.record("refused", fault=spec.type, problems=problems)
+        raise SafetyRefused("blast radius: " + "; ".join(problems))
 
 
 def _announcing(s: RunState, ports: RunPorts, spec: FaultSpec

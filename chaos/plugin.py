@@ -27,7 +27,7 @@ from chaos.errors import ChaosError, ExperimentInvalid, SLAViolated
 
 if TYPE_CHECKING:
     from chaos.load.runner import LoadRun
-    from chaos.model.experiment import Experiment
+    from chaos.model.experiment import BlastRadius, Experiment
     from chaos.runner import ExperimentResult, RunEnv
 
 EXPERIMENT_RE = re.compile(r"^\s*apiVersion:\s*['\"]?kube-chaos/", re.M)
@@ -76,6 +76,11 @@ def pytest_addoption(parser: pytest.Parser) -> None:
     opt("allow-context", "kubeconfig context faults may target although kube-chaos did not "
         "provision it (repeatable; ini: whitespace-separated)", ini_type="args",
         action="append", default=[])
+    opt("max-pods", "blast radius: no fault may hit more pods than this (on top of each "
+        "experiment's spec.blastRadius)", default=None)
+    opt("max-percent", "blast radius: no fault may hit more than this percentage of a "
+        "workload's replicas", default=None)
+    opt("max-nodes", "blast radius: no fault may hit more nodes than this", default=None)
     opt("allow-host", "host that load and checks may reach besides 127.0.0.1/localhost, for "
         "spec.load.url on a game day (repeatable; ini: whitespace-separated)", ini_type="args",
         action="append", default=[])
@@ -185,8 +190,28 @@ def _environment(config: pytest.Config) -> RunEnv:
         keep_namespace=_option(config, "chaos_keep_namespace") or "never",
         allow_contexts=tuple(allow), log=log,
         allow_hosts=tuple(_option(config, "chaos_allow_host") or ()),
+        blast_radius=_blast_limits(config),
         provide_images=_image_provider(cluster_name) if cluster_name else None)
     return state.env
+
+
+def _blast_limits(config: pytest.Config) -> BlastRadius | None:
+    from chaos.model.experiment import BlastRadius
+
+    raw = {k: _option(config, f"chaos_max_{k}") for k in ("pods", "percent", "nodes")}
+    if all(v in (None, "") for v in raw.values()):
+        return None
+    try:
+        pods = int(raw["pods"]) if raw["pods"] not in (None, "") else None
+        percent = float(raw["percent"]) if raw["percent"] not in (None, "") else None
+        nodes = int(raw["nodes"]) if raw["nodes"] not in (None, "") else 10**6
+    except ValueError as exc:
+        raise pytest.UsageError(f"--chaos-max-pods/--chaos-max-percent/--chaos-max-nodes: "
+                                f"{exc}") from exc
+    if (pods is not None and pods < 1) or (percent is not None and not 0 < percent <= 100) \
+            or nodes < 1:
+        raise pytest.UsageError("blast-radius limits must be positive (percent: 0 < p <= 100)")
+    return BlastRadius(max_pods=pods, max_percent=percent, max_nodes=nodes)
 
 
 def _image_provider(cluster_name: str) -> Callable[[Sequence[str], Sequence[str]], None]:

@@ -32,6 +32,7 @@ from chaos.load.target import allowed_hosts, check_target
 from chaos.model.experiment import (
     PROTECTED_LABEL,
     PROTECTED_NAMESPACES,
+    BlastRadius,
     ExistingWorkload,
     Experiment,
     Selector,
@@ -60,6 +61,7 @@ class RunEnv:
     keep_namespace: str = "never"  # never | on-failure | always
     allow_contexts: tuple[str, ...] = ()
     allow_hosts: tuple[str, ...] = ()  # load (and checks) may reach these besides 127.0.0.1
+    blast_radius: BlastRadius | None = None  # command-line limits, on top of each experiment's
     clock: Clock = field(default_factory=SystemClock)
     log: Callable[[str], None] = lambda _msg: None
     # (required, referenced): copies the required images, and those it can build among the
@@ -234,6 +236,7 @@ def run_experiment(exp: Experiment, env: RunEnv, ports: ph.RunPorts | None = Non
             out_dir=_unique_dir(env.reports_dir / env.run_id, exp.name), journal=env.journal,
             kubeconfig=env.kubeconfig, cluster_name=env.cluster_name, log=env.log)
         state.audit = _audit_log(env, state)
+        state.limits = env.blast_radius
         state.record("run-start", timeout_s=exp.timeout_s,
                      experiment_file=str(exp.path) if exp.path else None)
         timings: dict[str, float] = {}

@@ -9,6 +9,7 @@ from typing import Any, Protocol, TypeVar
 
 from chaos.clock import Clock
 from chaos.errors import InjectionFailed
+from chaos.faults.targets import Scope
 from chaos.journal import Journal, UndoAction, UndoOutcome
 from chaos.k8s.client import Kube
 from chaos.k8s.observe import ObserverView, Snapshot
@@ -33,6 +34,9 @@ class FaultContext:
     index: int = 0  # position of this fault in the experiment (salts target choice)
     # every undo run for this fault (by undo_pending), confirmed or not: for report.json
     undo_outcomes: list[UndoOutcome] = field(default_factory=list)
+
+    def scope(self) -> Scope:
+        return Scope(self.kube, self.namespace, self.seed, self.index, self.workload_selector)
 
     def remaining(self) -> float:
         return self.deadline - self.clock.monotonic()

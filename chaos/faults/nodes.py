@@ -11,47 +11,22 @@ import time
 from collections.abc import Callable
 from dataclasses import dataclass, field
 
-from chaos.errors import InjectionFailed, NotEnoughTargets
+from chaos.errors import InjectionFailed
 from chaos.faults.base import FaultContext, FaultOutcome, implements
+from chaos.faults.targets import node_targets
 from chaos.faults.undo import undo_errors, undo_pending
 from chaos.journal import UndoAction, UndoOutcome
 from chaos.k8s import nodes as knodes
-from chaos.k8s import pods as kpods
 from chaos.k8s.observe import Snapshot
-from chaos.model.experiment import Cordon, Drain, NodeLoss, NodeSelection, Selector
+from chaos.model.experiment import Cordon, Drain, NodeLoss
+from chaos.model.faults import NodeFault
 from chaos.plan.drain import plan_drain
-from chaos.plan.select import choose
 
 POLL_S = 1.0
 
 
-def candidate_nodes(ctx: FaultContext, selection: NodeSelection) -> list[str]:
-    """Names of the nodes a node fault may hit.
-
-    Explicit names are taken as given (the control plane too, since someone asked for it);
-    label selection and ``pods_of`` (the default, with the workload's selector) never offer the
-    control-plane node.
-    """
-    if selection.nodes:
-        known = {n.name for n in knodes.list_nodes(ctx.kube)}
-        missing = [n for n in selection.nodes if n not in known]
-        if missing:
-            raise NotEnoughTargets(f"no such node(s): {', '.join(missing)}")
-        return list(selection.nodes)
-    if selection.node_selector is not None:
-        found = knodes.list_nodes(ctx.kube, selection.node_selector.to_label_selector())
-        return [n.name for n in found if not n.control_plane]
-    selector: Selector = selection.pods_of or ctx.workload_selector
-    workers = {n.name for n in knodes.list_nodes(ctx.kube) if not n.control_plane}
-    hosting = {p.node for p in kpods.list_pods(ctx.kube, ctx.namespace, selector)
-               if p.node and not p.deleting}
-    return sorted(hosting & workers)
-
-
-def choose_nodes(ctx: FaultContext, selection: NodeSelection, count: int,
-                 kind: str) -> tuple[str, ...]:
-    return choose(candidate_nodes(ctx, selection), seed=ctx.seed,
-                  salt=f"fault-{ctx.index}:{kind}", count=count)
+def choose_nodes(ctx: FaultContext, spec: NodeFault) -> tuple[str, ...]:
+    return node_targets(ctx.scope(), spec)
 
 
 def _hold(ctx: FaultContext, seconds: float | None) -> float:
@@ -88,7 +63,7 @@ class CordonFault:
 
     def inject(self, ctx: FaultContext) -> FaultOutcome:
         outcome = FaultOutcome(type=self.spec.type)
-        targets = choose_nodes(ctx, self.spec.nodes, self.spec.count, "cordon")
+        targets = choose_nodes(ctx, self.spec)
         outcome.targets = list(targets)
         try:
             already = _cordon_journaled(ctx, targets, self.pending)
@@ -119,7 +94,7 @@ class DrainFault:
 
     def inject(self, ctx: FaultContext) -> FaultOutcome:
         outcome = FaultOutcome(type=self.spec.type)
-        targets = choose_nodes(ctx, self.spec.nodes, self.spec.count, "drain")
+        targets = choose_nodes(ctx, self.spec)
         outcome.targets = list(targets)
         try:
             _cordon_journaled(ctx, targets, self.pending)
@@ -228,7 +203,7 @@ class NodeLossFault:
                 "the cluster name is not known, so this cluster is not supported"
             )
         outcome = FaultOutcome(type=self.spec.type)
-        targets = choose_nodes(ctx, self.spec.nodes, self.spec.count, "node-loss")
+        targets = choose_nodes(ctx, self.spec)
         outcome.targets = list(targets)
         for node in targets:
             if knodes.container_state(node) is None:

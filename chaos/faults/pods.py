@@ -12,10 +12,10 @@ from dataclasses import dataclass
 
 from chaos.errors import InjectionFailed
 from chaos.faults.base import FaultContext, FaultOutcome, implements
+from chaos.faults.targets import pod_targets
 from chaos.journal import UndoOutcome
 from chaos.k8s import pods as kpods
 from chaos.model.experiment import ContainerKill, PodKill
-from chaos.plan.select import choose
 
 
 @implements(PodKill)
@@ -33,14 +33,7 @@ class PodKillFault:
                         f"pod-kill: round {round_no + 1} would start after the deadline"
                     )
                 ctx.clock.sleep(wait)
-            running = kpods.running_pods(ctx.kube, ctx.namespace, self.spec.selector)
-            targets = choose(
-                [p.name for p in running],
-                seed=ctx.seed,
-                salt=f"fault-{ctx.index}:pod-kill:{round_no}",
-                count=self.spec.count,
-                percent=self.spec.percent,
-            )
+            targets = pod_targets(ctx.scope(), self.spec, round_no)
             grace = self.spec.grace_period_s
             for name in targets:
                 ctx.emit("fault-start", name,
@@ -76,10 +69,9 @@ class ContainerKillFault:
                 "on kind clusters (the node containers must be reachable with docker exec)"
             )
         outcome = FaultOutcome(type=self.spec.type)
-        running = kpods.running_pods(ctx.kube, ctx.namespace, self.spec.selector)
-        by_name = {p.name: p for p in running}
-        targets = choose(list(by_name), seed=ctx.seed, salt=f"fault-{ctx.index}:container-kill",
-                         count=self.spec.count, percent=self.spec.percent)
+        by_name = {p.name: p for p in kpods.running_pods(ctx.kube, ctx.namespace,
+                                                         self.spec.selector)}
+        targets = pod_targets(ctx.scope(), self.spec)
         for name in targets:
             pod = by_name[name]
             container = self.spec.container or pod.containers[0]

@@ -14,12 +14,12 @@ from typing import Any
 
 from chaos.errors import InjectionFailed
 from chaos.faults.base import FaultContext, FaultOutcome, implements
+from chaos.faults.targets import pod_targets
 from chaos.faults.undo import undo_errors, undo_pending
 from chaos.journal import UndoAction, UndoOutcome
 from chaos.k8s import pods as kpods
 from chaos.k8s import probes as kprobes
 from chaos.model.experiment import ProbeBreak
-from chaos.plan.select import choose
 
 REJOIN_WAIT_S = 60.0
 PROBES = ("readiness", "liveness", "startup")
@@ -54,8 +54,7 @@ class ProbeBreakFault:
             raise InjectionFailed("probe-break network mode needs the node containers of a kind "
                                   "cluster (docker exec); use method: admin")
         running = {p.name: p for p in kpods.running_pods(ctx.kube, ctx.namespace, spec.selector)}
-        names = choose(list(running), seed=ctx.seed, salt=f"fault-{ctx.index}:probe-break",
-                       count=spec.count, percent=spec.percent)
+        names = pod_targets(ctx.scope(), spec)
         warnings: list[str] = []
         targets = [self._prepare(ctx, running[n].name, warnings) for n in names]
         outcome.targets = [t.name for t in targets]

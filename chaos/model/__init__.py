@@ -4,6 +4,7 @@ from chaos.model.duration import format_duration, parse_duration
 from chaos.model.experiment import (
     FAULT_TYPES,
     AnyFault,
+    BlastRadius,
     ContainerKill,
     Cordon,
     Drain,
@@ -25,6 +26,7 @@ from chaos.model.timeline import Bucket, ClusterEvent, RequestRecord, SLAResult
 __all__ = [
     "FAULT_TYPES",
     "AnyFault",
+    "BlastRadius",
     "Bucket",
     "ClusterEvent",
     "ContainerKill",

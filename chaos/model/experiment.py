@@ -129,6 +129,27 @@ class SteadyState:
 
 
 @dataclass(frozen=True, slots=True)
+class BlastRadius:
+    """How much one fault may hit, checked against the targets it resolves to before it acts
+    (and by `kube-chaos plan`). Nodes default to one at a time; control-plane nodes only when
+    an experiment names them."""
+
+    max_pods: int | None = None
+    max_percent: float | None = None  # of the workload's replicas
+    max_nodes: int = 1
+
+    def merged(self, other: BlastRadius) -> BlastRadius:
+        """The stricter of two limits each (experiment file and command line)."""
+        def low(a: float | None, b: float | None) -> float | None:
+            return b if a is None else a if b is None else min(a, b)
+
+        pods = low(self.max_pods, other.max_pods)
+        return BlastRadius(max_pods=None if pods is None else int(pods),
+                           max_percent=low(self.max_percent, other.max_percent),
+                           max_nodes=min(self.max_nodes, other.max_nodes))
+
+
+@dataclass(frozen=True, slots=True)
 class SLASpec:
     """Thresholds; ``None`` (or False for ``steady_state_restored``) means not declared."""
 
@@ -175,3 +196,4 @@ class Experiment:
     expect: Literal["pass", "fail"] = "pass"
     tags: tuple[str, ...] = field(default=())
     seed: int | None = None
+    blast_radius: BlastRadius = field(default_factory=BlastRadius)

@@ -89,6 +89,11 @@ class PodFault(FaultSpec):
     percent: float | None = option("percent", v.PERCENT, "or what share of them, rounded up",
                                    None, reader="count-or-percent")
 
+    def salt(self, index: int, round_no: int = 0) -> str:
+        """What keeps this fault's seeded choice independent of the run's other faults. Part
+        of every recorded seed's meaning: changing it changes which pods a rerun hits."""
+        return f"fault-{index}:{self.type}"
+
 
 @dataclass(frozen=True, slots=True, kw_only=True)
 class NodeFault(FaultSpec):
@@ -99,6 +104,9 @@ class NodeFault(FaultSpec):
                                   "hosting the workload's pods)", reader="node-selection")
     count: int = option("count", v.POSITIVE_INT, "how many nodes", 1)
 
+    def salt(self, index: int, round_no: int = 0) -> str:
+        return f"fault-{index}:{self.type}"
+
 
 @dataclass(frozen=True, slots=True, kw_only=True)
 class PodKill(PodFault):
@@ -108,6 +116,9 @@ class PodKill(PodFault):
                                         "(default: the pod's own)", None)
     interval_s: float | None = option("interval", v.DURATION, "pause between rounds", None)
     repeat: int = option("repeat", v.POSITIVE_INT, "rounds of kills", 1)
+
+    def salt(self, index: int, round_no: int = 0) -> str:
+        return f"fault-{index}:{self.type}:{round_no}"  # each round chooses afresh
 
 
 @dataclass(frozen=True, slots=True, kw_only=True)

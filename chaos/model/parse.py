@@ -29,6 +29,7 @@ from chaos.model.experiment import (
     FAULT_TYPES,
     PROTECTED_NAMESPACES,
     ROLLOUT_KINDS,
+    BlastRadius,
     Drain,
     ExistingWorkload,
     Experiment,
@@ -40,6 +41,7 @@ from chaos.model.experiment import (
     SteadyState,
     WorkloadSpec,
 )
+from chaos.model.faults import NodeFault, PodFault
 from chaos.model.manifests import (
     ManifestObject,
     cluster_scoped_refused,
@@ -423,7 +425,8 @@ def _experiment(ctx: _Ctx, root: Node) -> Experiment:
         ctx,
         top.require("spec"),
         "spec",
-        ("workload", "load", "steadyState", "faults", "slas", "timeout", "expect", "seed"),
+        ("workload", "load", "steadyState", "faults", "slas", "timeout", "expect", "seed",
+         "blastRadius"),
     )
     load_node = spec.node_of("load") if spec.has("load") else None
     url_given = isinstance(load_node, MappingNode) and any(
@@ -454,6 +457,8 @@ def _experiment(ctx: _Ctx, root: Node) -> Experiment:
         )
     expect = spec.get("expect", _enum("pass", "fail"), "pass")
     seed = spec.get("seed", _non_negative_int, None)
+    blast = spec.get("blastRadius", _blast_radius, BlastRadius())
+    _check_blast_radius(ctx, faults_node, faults, blast)
     experiment = Experiment(
         name=name,
         description=description,
@@ -467,9 +472,36 @@ def _experiment(ctx: _Ctx, root: Node) -> Experiment:
         expect=cast(Literal["pass", "fail"], expect),
         tags=tags,
         seed=seed,
+        blast_radius=blast,
     )
     _check_contradictions(ctx, spec, experiment)
     return experiment
+
+
+def _blast_radius(ctx: _Ctx, node: Node, where: str) -> BlastRadius:
+    m = _Map(ctx, node, where, ("maxPods", "maxPercent", "maxNodes"))
+    return BlastRadius(max_pods=m.get("maxPods", _positive_int, None),
+                       max_percent=m.get("maxPercent", _percent, None),
+                       max_nodes=m.get("maxNodes", _positive_int, 1))
+
+
+def _check_blast_radius(ctx: _Ctx, faults_node: Node, faults: tuple[FaultSpec, ...],
+                        blast: BlastRadius) -> None:
+    """What is known before any cluster is seen: a fixed count above the limits."""
+    for i, (fault, node) in enumerate(zip(faults, _list(ctx, faults_node, "spec.faults"),
+                                          strict=True)):
+        count = getattr(fault, "count", None)
+        if not isinstance(count, int):
+            continue
+        limit = blast.max_nodes if isinstance(fault, NodeFault) else (
+            blast.max_pods if isinstance(fault, PodFault) else None)
+        what = "nodes" if isinstance(fault, NodeFault) else "pods"
+        if limit is not None and count > limit:
+            key = _field_node(node, "count")
+            raise ctx.error(key if key is not None else node, f"spec.faults[{i}].count",
+                            f"{count} {what} exceeds the blast radius (max"
+                            f"{'Nodes' if what == 'nodes' else 'Pods'}: {limit}); raise "
+                            "spec.blastRadius to allow it")
 
 
 def _tags(ctx: _Ctx, node: Node, where: str) -> tuple[str, ...]:

@@ -69,7 +69,8 @@ def test_all_fault_types(good: str, exp_dir: Path) -> None:
     - {type: node-loss, mode: pause, duration: 90s}
     - {type: probe-break, probe: liveness, method: admin, duration: 20s}
 """
-    long_run = good.replace("maxDuration: 90s", "maxDuration: 200s").replace("180s", "240s")
+    long_run = good.replace("maxDuration: 90s", "maxDuration: 200s").replace(
+        "180s", "240s\n  blastRadius: {maxNodes: 2}")
     start = long_run.index("  faults:")
     end = long_run.index("  slas:")
     exp = parse_experiment(long_run[:start] + faults + long_run[end:], exp_dir / "x.yaml")
@@ -339,8 +340,8 @@ CASES = [
     (
         "  expect: pass",
         "  expect: pass\n  bogus: 1",
-        "x.yaml:33: spec.bogus: unknown field; allowed: expect, faults, load, seed, slas, "
-        "steadyState, timeout, workload",
+        "x.yaml:33: spec.bogus: unknown field; allowed: blastRadius, expect, faults, load, seed, "
+        "slas, steadyState, timeout, workload",
     ),
     (
         "    users: 10",

@@ -17,6 +17,7 @@ import pytest
 from chaos.clock import FakeClock
 from chaos.errors import InjectionFailed, SafetyRefused
 from chaos.faults.base import FaultContext, FaultOutcome
+from chaos.faults.targets import Targets
 from chaos.journal import Journal, UndoAction, UndoOutcome
 from chaos.k8s.observe import PodState, Snapshot
 from chaos.model import (
@@ -60,6 +61,7 @@ class World:
     fail_at: str | None = None  # "deploy" | "inject" | "inject-2" | "interrupt"
     undo_status: str = "undone"
     recovers_after_s: float = 4.0
+    targets: tuple[str, ...] = (PODS[0],)  # what a fault would hit, for the blast radius
 
 
 class FakeObserver:
@@ -193,7 +195,8 @@ def _run(world: World, tmp_path: Path, exp: Experiment | None = None,
     faults = iter(range(1, 100))
     ports = RunPorts(cluster=FakeCluster(world),
                      start_load=lambda url, e, out: FakeLoad(world),
-                     build_fault=lambda spec: FakeFault(spec, world, next(faults)))
+                     build_fault=lambda spec: FakeFault(spec, world, next(faults)),
+                     resolve_targets=lambda scope, spec: Targets("Pod", world.targets))
     env = RunEnv(kube=SimpleNamespace(context="kind-offline"),  # type: ignore[arg-type]
                  kubeconfig="", run_id="run-1", reports_dir=tmp_path, seed=11,
                  cluster_name=None, journal=Journal(tmp_path / "journal.jsonl"),
@@ -321,3 +324,21 @@ def test_the_audit_trail_records_who_what_and_every_undo(world: World, tmp_path:
     assert "@" in str(first["who"]) and first["namespace"] == "kc-offline-abc123"
     assert trail[2]["target"] == "web-a" and trail[3]["targets"] == ["web-a"]
     assert trail[4]["status"] == "undone" and trail[-1]["verdict"] == "pass"
+
+
+def test_a_fault_beyond_the_blast_radius_is_refused_before_it_acts(world: World,
+                                                                   tmp_path: Path) -> None:
+    from chaos.model import BlastRadius
+
+    world.targets = ("web-a", "web-b")
+    exp = _experiment(blast_radius=BlastRadius(max_pods=1))
+    result = _run(world, tmp_path, exp)
+    assert result.verdict == "error"
+    assert "blast radius: pod-kill would hit 2 pods (web-a, web-b); the blast radius allows 1" \
+        in (result.error or "")
+    assert "fault1.inject" not in world.log
+    world.log.clear()
+    exp = _experiment(blast_radius=BlastRadius(max_percent=50))
+    assert _run(world, tmp_path, exp).verdict == "error"  # 2 of 3 pods is 67 %
+    world.targets = ("web-a",)
+    assert _run(world, tmp_path, exp).verdict == "pass"  # 1 of 3 is 33 %
