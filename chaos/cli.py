@@ -122,6 +122,9 @@ def build_parser() -> argparse.ArgumentParser:
     from chaos import cli_run
 
     cli_run.add_commands(sub)
+    from chaos import cli_plan
+
+    cli_plan.add_commands(sub)
     return parser
 
 

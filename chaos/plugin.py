@@ -76,6 +76,8 @@ def pytest_addoption(parser: pytest.Parser) -> None:
     opt("allow-context", "kubeconfig context faults may target although kube-chaos did not "
         "provision it (repeatable; ini: whitespace-separated)", ini_type="args",
         action="append", default=[])
+    opt("plan", "a plan.json reviewed with `kube-chaos plan`: each experiment runs only if the "
+        "plan resolved at its start is exactly the reviewed one (same seed)", default=None)
     opt("max-pods", "blast radius: no fault may hit more pods than this (on top of each "
         "experiment's spec.blastRadius)", default=None)
     opt("max-percent", "blast radius: no fault may hit more than this percentage of a "
@@ -191,8 +193,22 @@ def _environment(config: pytest.Config) -> RunEnv:
         allow_contexts=tuple(allow), log=log,
         allow_hosts=tuple(_option(config, "chaos_allow_host") or ()),
         blast_radius=_blast_limits(config),
+        plan=_reviewed_plan(config),
         provide_images=_image_provider(cluster_name) if cluster_name else None)
     return state.env
+
+
+def _reviewed_plan(config: pytest.Config) -> dict[str, Any] | None:
+    import json
+
+    path = _option(config, "chaos_plan")
+    if not path:
+        return None
+    try:
+        data: dict[str, Any] = json.loads(Path(path).read_text())
+    except (OSError, ValueError) as exc:
+        raise pytest.UsageError(f"--chaos-plan {path}: cannot read the plan: {exc}") from exc
+    return data
 
 
 def _blast_limits(config: pytest.Config) -> BlastRadius | None:

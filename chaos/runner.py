@@ -62,6 +62,7 @@ class RunEnv:
     allow_contexts: tuple[str, ...] = ()
     allow_hosts: tuple[str, ...] = ()  # load (and checks) may reach these besides 127.0.0.1
     blast_radius: BlastRadius | None = None  # command-line limits, on top of each experiment's
+    plan: dict[str, object] | None = None  # a reviewed plan.json: the run must match it
     clock: Clock = field(default_factory=SystemClock)
     log: Callable[[str], None] = lambda _msg: None
     # (required, referenced): copies the required images, and those it can build among the
@@ -220,6 +221,8 @@ def run_experiment(exp: Experiment, env: RunEnv, ports: ph.RunPorts | None = Non
     SIGTERM and timeouts propagate, after the undo has run."""
     check_safety(env)
     check_target(ph.load_url(exp), allowed_hosts(env.allow_hosts))  # before anything is created
+    if env.plan is not None:
+        exp = _as_reviewed(exp, env)
     ports = ports or cluster_ports(env)
     clock = env.clock
     started = clock.wall()
@@ -259,6 +262,27 @@ def run_experiment(exp: Experiment, env: RunEnv, ports: ph.RunPorts | None = Non
         result = _evaluate(state, env, ports, started, error, timings)
         verdict.append(result.verdict)
     return result
+
+
+def _as_reviewed(exp: Experiment, env: RunEnv) -> Experiment:
+    """Resolve the plan again; refuse to start when it differs from the reviewed one (the
+    cluster changed: other pods, replicas, PDBs, permissions...). The run uses its seed."""
+    from dataclasses import replace
+
+    from chaos.planner import differences, plan_experiment, reviewed_digest
+
+    assert env.plan is not None
+    digest, seed = reviewed_digest(env.plan, exp.name)
+    now = plan_experiment(exp, env.kube, seed=seed, allow_contexts=env.allow_contexts,
+                          allow_hosts=env.allow_hosts, limits=env.blast_radius)
+    if now.digest() != digest:
+        entries: list[dict[str, object]] = env.plan.get("experiments", [])  # type: ignore[assignment]
+        reviewed = next(e for e in entries if e.get("experiment") == exp.name)
+        raise SafetyRefused(f"{exp.name}: the plan resolved now differs from the reviewed one, so "
+                            "nothing was started: " + "; ".join(differences(reviewed, now)))
+    if now.problems:
+        raise SafetyRefused(f"{exp.name}: " + "; ".join(now.problems))
+    return replace(exp, seed=seed)
 
 
 def _evaluate(s: ph.RunState, env: RunEnv, ports: ph.RunPorts, started: float,

@@ -262,3 +262,76 @@ def test_drain_game_day_on_an_existing_statefulset(staging: Staging, tmp_path: P
     nodes = json.loads(kubectl(staging.cluster, "get", "nodes", "-o", "json"))["items"]
     assert not any(n["spec"].get("unschedulable") for n in nodes), "drained node left cordoned"
     assert result.undo_failures == []
+
+
+def test_plan_lists_what_the_run_hits_and_a_changed_cluster_is_refused(
+        staging: Staging, tmp_path: Path) -> None:
+    from chaos.planner import plan_document, plan_experiment
+
+    exp = _experiment(staging, tmp_path, kind_="Deployment", name="web", app="web",
+                      node_port=30080, fault="{type: pod-kill, count: 1, gracePeriod: 0}",
+                      slas="{maxErrorRate: 0.05, maxRecovery: 60s}")
+    env = _env(staging, tmp_path)
+    plan = plan_experiment(exp, staging.cluster.kube, seed=17,
+                           allow_contexts=env.allow_contexts, allow_hosts=env.allow_hosts)
+    assert plan.problems == () and plan.missing_permissions == ()
+    [planned] = plan.faults
+    assert planned.targets and len(planned.targets) == 1 and len(planned.candidates or ()) == 3
+    env.plan = plan_document([plan])
+    result = run_experiment(exp, env)
+    assert result.verdict == "pass", result.error
+    assert tuple(result.faults[0].targets) == planned.targets  # exactly what was reviewed
+
+    # the cluster changes after the review: the run refuses and changes nothing
+    again = plan_experiment(exp, staging.cluster.kube, seed=17,
+                            allow_contexts=env.allow_contexts, allow_hosts=env.allow_hosts)
+    env.plan = plan_document([again])
+    kubectl(staging.cluster, "-n", "shop", "scale", "deployment/web", "--replicas=4")
+    try:
+        kubectl(staging.cluster, "-n", "shop", "rollout", "status", "deployment/web",
+                "--timeout=120s", timeout=150)
+        before = _inventory(staging)
+        with pytest.raises(SafetyRefused, match=r"differs from the reviewed one.*candidates"):
+            run_experiment(exp, env)
+        assert _inventory(staging) == before
+    finally:
+        kubectl(staging.cluster, "-n", "shop", "scale", "deployment/web", "--replicas=3")
+        kubectl(staging.cluster, "-n", "shop", "rollout", "status", "deployment/web",
+                "--timeout=120s", timeout=150)
+
+
+def test_blast_radius_and_protected_namespaces_are_refused_at_plan_time(
+        staging: Staging, tmp_path: Path) -> None:
+    from chaos.planner import plan_experiment
+
+    env = _env(staging, tmp_path)
+    exp = _experiment(staging, tmp_path, kind_="Deployment", name="web", app="web",
+                      node_port=30080, fault="{type: pod-kill, percent: 60}",
+                      slas="{maxErrorRate: 0.05}")
+    exp = replace(exp, blast_radius=replace(exp.blast_radius, max_percent=40))
+    plan = plan_experiment(exp, staging.cluster.kube, seed=1, allow_contexts=env.allow_contexts,
+                           allow_hosts=env.allow_hosts)
+    assert any("would hit 2 of 3 pods (67 %); the blast radius allows 40 %" in p
+               for p in plan.problems), plan.problems
+    cli = subprocess.run(
+        [sys.executable, "-m", "chaos.cli", "plan", str(exp.path), "--kubeconfig",
+         staging.cluster.kubeconfig, "--context", staging.cluster.context, "--allow-context",
+         staging.cluster.context, "--allow-host", staging.worker_ip, "--max-pods", "1",
+         "-o", str(tmp_path / "plan.json")], capture_output=True, text=True, timeout=120,
+        check=False)
+    assert cli.returncode == 2, cli.stdout + cli.stderr
+    assert "the blast radius allows 1" in cli.stdout
+
+    kubectl(staging.cluster, "label", "namespace", "shop", "kube-chaos.io/protected=true")
+    try:
+        plan = plan_experiment(exp, staging.cluster.kube, seed=1,
+                               allow_contexts=env.allow_contexts, allow_hosts=env.allow_hosts)
+        assert any("labelled kube-chaos.io/protected=true" in p for p in plan.problems)
+        before = _inventory(staging)
+        refused = run_experiment(replace(exp, blast_radius=replace(exp.blast_radius,
+                                                                   max_percent=None)), env)
+        assert refused.verdict == "error" and "namespace shop is protected" in (
+            refused.error or "")
+        assert refused.faults == [] and _inventory(staging) == before
+    finally:
+        kubectl(staging.cluster, "label", "namespace", "shop", "kube-chaos.io/protected-")
