@@ -78,9 +78,11 @@ def needed(exp: Experiment, namespace: str, manifest_kinds: Iterable[str] = ()
         perms += _each(read, "apps", "deployments", ns)
         perms += _each(read, "apps", "statefulsets", ns)
         perms += _each(read, "apps", "daemonsets", ns)
-    elif existing.kind:
-        group, resource = NAMESPACED_KINDS[existing.kind]
-        perms += _each(read, group, resource, ns)
+    else:
+        perms += _each(("list",), "policy", "poddisruptionbudgets", ns)  # the plan shows them
+        if existing.kind:
+            group, resource = NAMESPACED_KINDS[existing.kind]
+            perms += _each(read, group, resource, ns)
     for fault in exp.faults:
         if isinstance(fault, PodKill):
             perms += _each(("delete",), "", "pods", ns)

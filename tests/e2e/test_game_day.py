@@ -335,3 +335,67 @@ def test_blast_radius_and_protected_namespaces_are_refused_at_plan_time(
         assert refused.faults == [] and _inventory(staging) == before
     finally:
         kubectl(staging.cluster, "label", "namespace", "shop", "kube-chaos.io/protected-")
+
+
+def test_the_rbac_output_is_sufficient_and_every_rule_is_needed(staging: Staging,
+                                                                 tmp_path: Path) -> None:
+    """A ServiceAccount bound to exactly `kube-chaos rbac`'s roles runs the game day; with one
+    rule removed, `plan` names the missing permission and nothing is injected."""
+    import base64
+
+    import yaml as pyyaml
+
+    from chaos.planner import plan_experiment
+
+    exp = _experiment(staging, tmp_path, kind_="Deployment", name="web", app="web",
+                      node_port=30080, fault="{type: pod-kill, count: 1, gracePeriod: 0}",
+                      slas="{maxErrorRate: 0.05, maxRecovery: 60s}")
+    roles = subprocess.run([sys.executable, "-m", "chaos.cli", "rbac", str(exp.path), "--name",
+                            "gameday"], capture_output=True, text=True, check=True).stdout
+    c = staging.cluster
+    kubectl(c, "apply", "-f", "-", stdin=roles)
+    kubectl(c, "-n", "shop", "create", "serviceaccount", "gameday")
+    kubectl(c, "-n", "shop", "create", "rolebinding", "gameday", "--role=gameday",
+            "--serviceaccount=shop:gameday")
+    kubectl(c, "create", "clusterrolebinding", "gameday", "--clusterrole=gameday",
+            "--serviceaccount=shop:gameday")
+    try:
+        token = kubectl(c, "-n", "shop", "create", "token", "gameday").strip()
+        admin = pyyaml.safe_load(Path(c.kubeconfig).read_text())
+        server = admin["clusters"][0]["cluster"]
+        sa_config = tmp_path / "gameday.kubeconfig"
+        sa_config.write_text(pyyaml.safe_dump({
+            "apiVersion": "v1", "kind": "Config", "current-context": "gameday",
+            "clusters": [{"name": "staging", "cluster": server}],
+            "users": [{"name": "gameday", "user": {"token": token}}],
+            "contexts": [{"name": "gameday", "context": {"cluster": "staging",
+                                                         "user": "gameday"}}]}))
+        assert base64.b64decode(server["certificate-authority-data"])  # verified TLS
+        kube = connect(sa_config, "gameday")
+        env = replace(_env(staging, tmp_path), kube=kube, kubeconfig=str(sa_config),
+                      allow_contexts=("gameday",))
+        plan = plan_experiment(exp, kube, seed=5, allow_contexts=("gameday",),
+                               allow_hosts=env.allow_hosts)
+        assert plan.missing_permissions == () and plan.problems == ()
+        result = run_experiment(exp, env)
+        assert result.verdict == "pass", result.error
+
+        role = json.loads(kubectl(c, "-n", "shop", "get", "role", "gameday", "-o", "json"))
+        role["rules"] = [r for r in role["rules"] if not (
+            r["resources"] == ["pods"] and "delete" in r["verbs"])] + [
+            {"apiGroups": [""], "resources": ["pods"], "verbs": ["get", "list", "watch"]}]
+        kubectl(c, "replace", "-f", "-", stdin=json.dumps(role))
+        before = _inventory(staging)
+        pods_before = kubectl(c, "-n", "shop", "get", "pods", "-o", "name")
+        plan = plan_experiment(exp, kube, seed=5, allow_contexts=("gameday",),
+                               allow_hosts=env.allow_hosts)
+        assert "delete pods in namespace shop" in plan.missing_permissions
+        assert any("missing permission: delete pods in namespace shop" in p
+                   for p in plan.problems)
+        assert _inventory(staging) == before
+        assert kubectl(c, "-n", "shop", "get", "pods", "-o", "name") == pods_before
+    finally:
+        kubectl(c, "delete", "clusterrolebinding", "gameday", "--ignore-not-found")
+        kubectl(c, "delete", "clusterrole", "gameday", "--ignore-not-found")
+        kubectl(c, "-n", "shop", "delete", "rolebinding,role,serviceaccount", "gameday",
+                "--ignore-not-found")
