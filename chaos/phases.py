@@ -19,8 +19,8 @@ from chaos.clock import Clock
 from chaos.errors import InjectionFailed, SafetyRefused, SteadyStateFailed
 from chaos.faults.base import Fault, FaultContext, FaultOutcome
 from chaos.faults.targets import Scope, Targets, resolve
-from chaos.faults.undo import undo_errors
-from chaos.journal import Journal, UndoOutcome
+from chaos.faults.undo import settle, undo_errors
+from chaos.journal import Journal, UndoAction, UndoOutcome
 from chaos.k8s.client import Kube
 from chaos.k8s.observe import Snapshot
 from chaos.model.experiment import BlastRadius, Experiment, FaultSpec, Selector
@@ -73,7 +73,11 @@ class ClusterPort(Protocol):
     @property
     def kube(self) -> Kube: ...
 
-    def deploy(self, exp: Experiment, namespace: str, timeout_s: float) -> None: ...
+    def deploy(self, exp: Experiment, namespace: str, timeout_s: float,
+               journal: Journal) -> list[UndoAction]:
+        """Deploy (or check) the workload; returns the undo, journaled before the act, of
+        anything created outside the namespace (cluster-scoped objects)."""
+        ...
 
     def node_port(self, namespace: str, service: str) -> int | None: ...
 
@@ -115,6 +119,8 @@ class RunState:
     initial_endpoints: set[str] = field(default_factory=set)
     active: list[tuple[Fault, FaultContext]] = field(default_factory=list)  # undo pending
     contexts: list[FaultContext] = field(default_factory=list)  # each collects undo outcomes
+    created: list[UndoAction] = field(default_factory=list)  # deleted by cleanup
+    created_outcomes: list[UndoOutcome] = field(default_factory=list)
     outcomes: list[FaultOutcome] = field(default_factory=list)
     undo_crashes: list[str] = field(default_factory=list)  # an undo() that raised
     records: tuple[RequestRecord, ...] = ()
@@ -146,7 +152,7 @@ def deploy(s: RunState, ports: RunPorts) -> None:
     """Deploy the workload, check its Service, start watching it."""
     exp = s.exp
     s.say(f"deploying into namespace {s.namespace}")
-    ports.cluster.deploy(exp, s.namespace, timeout_s=min(120.0, s.left()))
+    s.created += ports.cluster.deploy(exp, s.namespace, min(120.0, s.left()), s.journal)
     if exp.workload.node_port is not None:
         port = ports.cluster.node_port(s.namespace, exp.workload.service)
         if port != exp.workload.node_port:
@@ -318,6 +324,8 @@ def cleanup(s: RunState) -> None:
     if s.observer is not None:
         with contextlib.suppress(Exception):
             s.observer.stop()
+    while s.created:  # what the run made outside its namespace, newest first
+        s.created_outcomes.append(settle(s.journal, s.created.pop()))
 
 
 def _steady_restored(s: RunState) -> bool:
@@ -337,7 +345,7 @@ def _steady_restored(s: RunState) -> bool:
 def undo_outcomes(s: RunState) -> list[UndoOutcome]:
     """Every undo of this run in the order it ran: those faults ran themselves (a cordon with a
     duration, a node loss) and those run at the end."""
-    return [o for ctx in s.contexts for o in ctx.undo_outcomes]
+    return [*(o for ctx in s.contexts for o in ctx.undo_outcomes), *s.created_outcomes]
 
 
 def undo_failures(s: RunState) -> list[str]:

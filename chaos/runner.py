@@ -130,15 +130,24 @@ class KubeCluster:
     def kube(self) -> Kube:
         return self.env.kube
 
-    def deploy(self, exp: Experiment, namespace: str, timeout_s: float) -> None:
+    def deploy(self, exp: Experiment, namespace: str, timeout_s: float,
+               journal: Journal) -> list[UndoAction]:
         existing = exp.workload.existing
         if existing is not None:
             self._check_existing(existing, timeout_s)
-            return
-        manifests = kw.read_manifests(exp.workload.manifests)
+            return []
+        allow = exp.workload.cluster_scoped == "allow"
+        manifests = kw.read_manifests(exp.workload.manifests, allow_cluster_scoped=allow)
         _provide_images(self.env, exp, [doc for _, doc in manifests])
+        created = [journal.record(UndoAction(
+            kind="delete-object", params={"api_version": o.api_version, "kind": o.kind,
+                                          "name": o.name},
+            target={"kubeconfig": self.env.kubeconfig, "context": self.kube.context,
+                    "cluster": self.env.cluster_name or "", "namespace": namespace}))
+            for o in exp.workload.cluster_objects]  # journaled before they exist
         docs = kw.apply_documents(self.kube, namespace, manifests)
         kw.wait_rollouts(self.kube, namespace, pmanifests.rollout_targets(docs), timeout_s)
+        return created
 
     def node_port(self, namespace: str, service: str) -> int | None:
         return kw.node_port_of(self.kube, namespace, service)

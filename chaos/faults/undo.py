@@ -26,6 +26,7 @@ from chaos.journal import (
     warn_problems,
 )
 from chaos.k8s import nodes as knodes
+from chaos.k8s import objects as kobjects
 from chaos.k8s import probes as kprobes
 from chaos.k8s import workload as kw
 from chaos.k8s.client import Kube, connect
@@ -235,8 +236,27 @@ def undo_delete_namespace(action: UndoAction) -> str | None:
     return None
 
 
+def undo_delete_object(action: UndoAction) -> str | None:
+    """Delete a cluster-scoped object a run created (the namespace's deletion does not reach
+    it); confirmed when it is gone or being deleted."""
+    api_version, kind = _param(action, "api_version"), _param(action, "kind")
+    name = _param(action, "name")
+    kube = kube_for(action)
+    try:
+        if kobjects.object_state(kube, api_version, kind, name) == "absent":
+            return "already gone"
+        kobjects.delete_object(kube, api_version, kind, name)
+        state = kobjects.object_state(kube, api_version, kind, name)
+    except ClusterError as exc:
+        raise RollbackFailed(f"{kind} {name}: {exc}") from exc
+    if state == "present":
+        raise RollbackFailed(f"{kind} {name} still exists after its deletion")
+    return None
+
+
 HANDLERS: dict[str, Handler] = {
     "delete-namespace": undo_delete_namespace,
+    "delete-object": undo_delete_object,
     "uncordon": undo_uncordon,
     "start-node": undo_start_node,
     "unpause-node": undo_unpause_node,

@@ -166,10 +166,12 @@ class FakeCluster:
     world: World
     kube: Any = field(default_factory=lambda: SimpleNamespace(context="kind-offline"))
 
-    def deploy(self, exp: Experiment, namespace: str, timeout_s: float) -> None:
+    def deploy(self, exp: Experiment, namespace: str, timeout_s: float,
+               journal: Journal) -> list[UndoAction]:
         self.world.log.append("deploy")
         if self.world.fail_at == "deploy":
             raise InjectionFailed("rollout of deployment/web did not finish")
+        return []
 
     def node_port(self, namespace: str, service: str) -> int | None:
         return 30080
