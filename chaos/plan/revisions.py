@@ -102,6 +102,7 @@ class Previous:
     template: dict[str, Any]
     current: str  # the ReplicaSet or ControllerRevision rolled back from
     current_revision: int
+    pod_revision: str  # the revision label its pods carry (pod-template-hash, or the CR name)
 
 
 def previous_replicaset(deployment: Mapping[str, Any], replicasets: Iterable[Mapping[str, Any]]
@@ -117,10 +118,11 @@ def previous_replicaset(deployment: Mapping[str, Any], replicasets: Iterable[Map
     current, previous = owned[0], owned[1]
     template = copy.deepcopy(dict((previous.get("spec") or {}).get("template") or {}))
     labels = (template.get("metadata") or {}).get("labels")
+    pod_revision = ""
     if isinstance(labels, dict):
-        labels.pop(TEMPLATE_HASH_LABEL, None)
+        pod_revision = str(labels.pop(TEMPLATE_HASH_LABEL, ""))
     return Previous(_name(previous), _revision(previous), template, _name(current),
-                    _revision(current))
+                    _revision(current), pod_revision)
 
 
 def previous_controller_revision(statefulset: Mapping[str, Any],
@@ -147,7 +149,7 @@ def previous_controller_revision(statefulset: Mapping[str, Any],
     if not template:
         raise RevisionError(f"ControllerRevision {_name(previous)} holds no pod template")
     return Previous(_name(previous), int(previous.get("revision") or 0), template, update,
-                    current_no)
+                    current_no, _name(previous))
 
 
 def stuck_pods(statefulset: Mapping[str, Any], pods: Sequence[Mapping[str, Any]]) -> list[str]:

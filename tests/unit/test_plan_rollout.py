@@ -231,8 +231,8 @@ def test_previous_replicaset_is_the_second_highest_revision_without_its_hash() -
     sets = [_rs("web-aaa", 1, "web:1"), _rs("web-ccc", 3, "web:3"), _rs("web-bbb", 2, "web:2"),
             _rs("other-ddd", 9, "x", owner="uid-x"), _rs("web-eee", None, "web:?")]
     prev = rv.previous_replicaset(DEPLOY, sets)
-    assert (prev.name, prev.revision, prev.current, prev.current_revision) == \
-        ("web-bbb", 2, "web-ccc", 3)
+    assert (prev.name, prev.revision, prev.current, prev.current_revision, prev.pod_revision) \
+        == ("web-bbb", 2, "web-ccc", 3, "bbb")
     assert prev.template["metadata"]["labels"] == {"app": "web"}
     assert prev.template["spec"]["containers"][0]["image"] == "web:2"
     assert sets[2]["spec"]["template"]["metadata"]["labels"]["pod-template-hash"] == "bbb"
@@ -258,7 +258,8 @@ def test_previous_controller_revision_is_the_one_before_the_update_revision() ->
     revs = [_cr("db-1", 1, "db:1"), _cr("db-2", 2, "db:2"), _cr("db-3", 3, "db:3"),
             _cr("db-4", 4, "db:4"), _cr("x-9", 2, "x", owner="uid-x")]
     prev = rv.previous_controller_revision(STS, revs)
-    assert (prev.name, prev.revision, prev.current) == ("db-2", 2, "db-3")
+    assert (prev.name, prev.revision, prev.current, prev.pod_revision) == \
+        ("db-2", 2, "db-3", "db-2")
     assert prev.template == {"spec": {"containers": [{"name": "db", "image": "db:2"}]}}
 
 
