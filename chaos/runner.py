@@ -316,7 +316,8 @@ def _evaluate(s: ph.RunState, env: RunEnv, ports: ph.RunPorts, started: float,
         obs = pslas.Observation(records=records, fault_window=fault_window,
                                 recovery_seconds=recovery_s, restarts=restarts,
                                 steady_state_restored=s.steady_restored,
-                                drain_blocked=_drain_blocked(s.outcomes))
+                                drain_blocked=_drain_blocked(s.outcomes),
+                                rollout_stalled=_rollout_stalled(s.outcomes))
         sla_results = pslas.evaluate(exp.slas, obs)
     verdict = pslas.verdict(sla_results, exp.expect, errored=error is not None)
     server = ports.cluster.server_version()  # once, for the cluster and versions sections
@@ -383,6 +384,13 @@ def _drain_blocked(outcomes: list[FaultOutcome]) -> bool | None:
     if not drains:
         return None
     return any(bool(o.details.get("blocked")) for o in drains)
+
+
+def _rollout_stalled(outcomes: list[FaultOutcome]) -> bool | None:
+    """Whether any rollout stalled; None when no rollout ran or none could tell."""
+    told = [o.details.get("stalled") for o in outcomes if o.type == "rollout"]
+    known = [t for t in told if isinstance(t, bool)]
+    return any(known) if known else None
 
 
 def _fault_record(index: int, exp: Experiment, o: FaultOutcome) -> FaultRecord:

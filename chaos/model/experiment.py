@@ -13,6 +13,7 @@ from chaos.model.faults import (
     FAULT_TYPES,
     AnyFault,
     ContainerKill,
+    ControllerRef,
     Cordon,
     Drain,
     FaultSpec,
@@ -20,6 +21,8 @@ from chaos.model.faults import (
     NodeSelection,
     PodKill,
     ProbeBreak,
+    Rollback,
+    Rollout,
 )
 from chaos.model.selector import Selector
 
@@ -27,6 +30,7 @@ __all__ = [
     "FAULT_TYPES",
     "AnyFault",
     "ContainerKill",
+    "ControllerRef",
     "Cordon",
     "Drain",
     "ExistingWorkload",
@@ -37,6 +41,8 @@ __all__ = [
     "NodeSelection",
     "PodKill",
     "ProbeBreak",
+    "Rollback",
+    "Rollout",
     "SLASpec",
     "Selector",
     "SteadyState",
@@ -162,6 +168,7 @@ class SLASpec:
     max_restarts: int | None = None
     steady_state_restored: bool = False
     expect_blocked: bool | None = None  # drains: was the drain blocked (e.g. by a PDB)?
+    expect_stalled: bool | None = None  # rollouts: did one stall (progress deadline)?
 
     def declared(self) -> bool:
         return (
@@ -176,6 +183,7 @@ class SLASpec:
                     self.expected_restarts,
                     self.max_restarts,
                     self.expect_blocked,
+                    self.expect_stalled,
                 )
             )
             or self.steady_state_restored

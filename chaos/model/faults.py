@@ -30,6 +30,17 @@ class NodeSelection:
     pods_of: Selector | None = None
 
 
+@dataclass(frozen=True, slots=True)
+class ControllerRef:
+    """A Deployment or StatefulSet by name, in the workload's namespace."""
+
+    kind: Literal["Deployment", "StatefulSet"]
+    name: str
+
+    def __str__(self) -> str:
+        return f"{self.kind}/{self.name}"
+
+
 # How a field is read. "value": one YAML key read as ``Value``; the groups read several keys
 # with rules of their own (see chaos.model.parse): "pod-selector" (selector, defaulting to the
 # workload's and checked against its manifests), "count-or-percent" (one of the two),
@@ -187,8 +198,62 @@ class ProbeBreak(PodFault):
         return []
 
 
-AnyFault = PodKill | ContainerKill | Cordon | Drain | NodeLoss | ProbeBreak
+@dataclass(frozen=True, slots=True, kw_only=True)
+class ControllerFault(FaultSpec):
+    """A fault on the workload's controller (its Deployment or StatefulSet) rather than on pods
+    or nodes."""
+
+    target: ControllerRef | None = option(
+        "target", v.CONTROLLER_REF, "the Deployment or StatefulSet, as Deployment/<name> or "
+        "StatefulSet/<name> (default: the one whose pods the workload's selector matches)", None)
+
+
+@dataclass(frozen=True, slots=True, kw_only=True)
+class Rollout(ControllerFault):
+    type: ClassVar[str] = "rollout"
+    summary: ClassVar[str] = (
+        "change the pod template (image, env, args) of a Deployment or StatefulSet and measure "
+        "the rollout under load: its duration, a stall at the progress deadline, and the surge "
+        "and unavailability observed against the strategy; undone by restoring the recorded "
+        "template")
+    schema_rules: ClassVar[Mapping[str, Any]] = {
+        "anyOf": [{"required": ["image"]}, {"required": ["env"]}, {"required": ["args"]}]}
+    container: str | None = option("container", v.STRING, "container to change (default: the "
+                                   "pod's first)", None)
+    image: str | None = option("image", v.IMAGE, "new image (the nodes must have or pull it; "
+                               "list it in spec.workload.images to load it into kind)", None)
+    env: tuple[tuple[str, str], ...] | None = option(
+        "env", v.ENV_MAP, "environment variables to set; a variable already set is replaced, "
+        "the others are kept", None)
+    args: tuple[str, ...] | None = option("args", v.STRING_LIST, "new container args, "
+                                          "replacing the old ones ([] clears them)", None)
+    wait_s: float = option("wait", v.POSITIVE_DURATION, "stop watching after this long: a "
+                           "Deployment still rolling out is reported unfinished (its progress "
+                           "deadline normally ends a stuck one first, as stalled); a "
+                           "StatefulSet, which has no progress deadline, is reported stalled",
+                           120.0)
+
+    def check(self) -> list[tuple[str, str]]:
+        if self.image is None and self.env is None and self.args is None:
+            return [("image", "a rollout needs something to change: give image, env or args")]
+        return []
+
+
+@dataclass(frozen=True, slots=True, kw_only=True)
+class Rollback(ControllerFault):
+    type: ClassVar[str] = "rollback"
+    summary: ClassVar[str] = (
+        "roll a Deployment or StatefulSet back to its previous revision (kubectl rollout undo) "
+        "and measure the time until it is whole again; after an earlier rollout of the same "
+        "run, that rollout's recorded template is what the run restores at the end")
+    wait_s: float = option("wait", v.POSITIVE_DURATION, "stop watching after this long: the "
+                           "workload is then reported not whole again", 120.0)
+
+
+AnyFault = (PodKill | ContainerKill | Cordon | Drain | NodeLoss | ProbeBreak | Rollout
+            | Rollback)
 # every concrete fault type by its YAML name, in the order the docs and schema list them
 FAULT_TYPES: dict[str, type[FaultSpec]] = {
-    cls.type: cls for cls in (PodKill, ContainerKill, Cordon, Drain, NodeLoss, ProbeBreak)
+    cls.type: cls for cls in (PodKill, ContainerKill, Cordon, Drain, NodeLoss, ProbeBreak,
+                              Rollout, Rollback)
 }

@@ -30,18 +30,20 @@ from chaos.model.experiment import (
     PROTECTED_NAMESPACES,
     ROLLOUT_KINDS,
     BlastRadius,
+    ControllerRef,
     Drain,
     ExistingWorkload,
     Experiment,
     FaultSpec,
     LoadProfile,
     NodeSelection,
+    Rollout,
     Selector,
     SLASpec,
     SteadyState,
     WorkloadSpec,
 )
-from chaos.model.faults import NodeFault, PodFault
+from chaos.model.faults import ControllerFault, NodeFault, PodFault
 from chaos.model.manifests import (
     ManifestObject,
     cluster_scoped_refused,
@@ -50,7 +52,7 @@ from chaos.model.manifests import (
     read_manifest,
 )
 from chaos.model.tags import marker_name, tag_problem
-from chaos.model.values import SIGNALS, Value
+from chaos.model.values import CONTROLLER_KINDS, SIGNALS, Value
 
 API_VERSION = "kube-chaos/v1"
 KIND = "Experiment"
@@ -60,6 +62,7 @@ _LABEL_KEY = re.compile(
     r"([a-z0-9]([-a-z0-9.]*[a-z0-9])?/)?[A-Za-z0-9]([-A-Za-z0-9_.]*[A-Za-z0-9])?"
 )
 _LABEL_VALUE = re.compile(r"([A-Za-z0-9]([-A-Za-z0-9_.]*[A-Za-z0-9])?)?")
+_ENV_NAME = re.compile(r"[-._a-zA-Z][-._a-zA-Z0-9]*")
 # an image reference as Docker parses it, loosely: [host[:port]/]path[:tag][@digest]
 _IMAGE_REF = re.compile(
     r"([a-zA-Z0-9.-]+(:[0-9]+)?/)?[a-z0-9]+([._/-][a-z0-9]+)*(:[\w][\w.-]{0,127})?"
@@ -369,6 +372,61 @@ def _selector(ctx: _Ctx, node: Node, where: str) -> Selector:
             raise ctx.error(key_node, sub, "duplicate label")
         labels[key] = value
     return Selector.of(labels)
+
+
+def _image(ctx: _Ctx, node: Node, where: str) -> str:
+    image = _string(ctx, node, where)
+    if not _IMAGE_REF.fullmatch(image):
+        raise ctx.error(node, where, f"not an image reference: {image!r} (expected e.g. "
+                        "myteam/api:1.4 or registry.local:5000/api@sha256:...)")
+    return image
+
+
+def _controller_ref(ctx: _Ctx, node: Node, where: str) -> ControllerRef:
+    raw = _string(ctx, node, where)
+    kind, _, name = raw.partition("/")
+    canonical = CONTROLLER_KINDS.get(kind)
+    if canonical is None or not name:
+        raise ctx.error(node, where, f"expected Deployment/<name> or StatefulSet/<name>, got "
+                        f"{raw!r}")
+    if len(name) > 253 or not all(_DNS_LABEL.fullmatch(p) for p in name.split(".")):
+        raise ctx.error(node, where, f"expected a Kubernetes object name (lowercase DNS "
+                        f"subdomain) after {kind}/, got {name!r}")
+    return ControllerRef(cast(Literal["Deployment", "StatefulSet"], canonical), name)
+
+
+def _env_map(ctx: _Ctx, node: Node, where: str) -> tuple[tuple[str, str], ...]:
+    if not isinstance(node, MappingNode):
+        raise ctx.error(node, where, f"expected a mapping of NAME: value, got {_got(node)}")
+    if not node.value:
+        raise ctx.error(node, where, "expected at least one variable")
+    seen: dict[str, str] = {}
+    for key_node, value_node in node.value:
+        key = _value(key_node) if isinstance(key_node, ScalarNode) else None
+        if not isinstance(key, str) or not _ENV_NAME.fullmatch(key):
+            raise ctx.error(key_node, where, f"expected an environment variable name (letters, "
+                            f"digits, '_', '-', '.'; not starting with a digit), got "
+                            f"{_got(key_node)}")
+        sub = f"{where}.{key}"
+        value = _value(value_node) if isinstance(value_node, ScalarNode) else None
+        if not isinstance(value, str):
+            raise ctx.error(value_node, sub, f"expected a string (quote numbers and booleans: "
+                            f"the container gets text), got {_got(value_node)}")
+        if key in seen:
+            raise ctx.error(key_node, sub, "duplicate variable")
+        seen[key] = value
+    return tuple(seen.items())
+
+
+def _args(ctx: _Ctx, node: Node, where: str) -> tuple[str, ...]:
+    out = []
+    for i, item in enumerate(_list(ctx, node, where, nonempty=False)):
+        value = _scalar(ctx, item, f"{where}[{i}]", "a string")
+        if not isinstance(value, str):
+            raise ctx.error(item, f"{where}[{i}]", f"expected a string (quote numbers and "
+                            f"booleans: the container gets text), got {_got(item)}")
+        out.append(value)
+    return tuple(out)
 
 
 def _url_path(ctx: _Ctx, node: Node, where: str) -> str:
@@ -837,6 +895,10 @@ _CONVERTERS: dict[str, Callable[[_Ctx, Node, str], object]] = {
     "string": _string,
     "selector": _selector,
     "node-names": _string_list,
+    "image": _image,
+    "controller-ref": _controller_ref,
+    "env-map": _env_map,
+    "string-list": _args,
 }
 _NODE_SELECTION_KEYS = ("nodes", "nodeSelector", "podsOf")
 
@@ -962,6 +1024,7 @@ def _slas(ctx: _Ctx, node: Node, where: str) -> SLASpec:
             "maxRestarts",
             "steadyStateRestored",
             "expectBlocked",
+            "expectStalled",
         ),
     )
     p95 = m.get("p95Latency", _duration, None)
@@ -976,6 +1039,7 @@ def _slas(ctx: _Ctx, node: Node, where: str) -> SLASpec:
         max_restarts=m.get("maxRestarts", _non_negative_int, None),
         steady_state_restored=m.get("steadyStateRestored", _bool, False),
         expect_blocked=m.get("expectBlocked", _bool, None),
+        expect_stalled=m.get("expectStalled", _bool, None),
     )
     if not slas.declared():
         raise ctx.error(
@@ -1004,13 +1068,58 @@ def _check_contradictions(ctx: _Ctx, spec: _Map, exp: Experiment) -> None:
     _check_timeline(ctx, spec, exp, fault_nodes)
     for i, (fault, node) in enumerate(zip(exp.faults, fault_nodes, strict=True)):
         _check_pod_fault(ctx, exp.workload, fault, node, f"spec.faults[{i}]")
+        if isinstance(fault, ControllerFault):
+            _check_controller_fault(ctx, exp.workload, fault, node, f"spec.faults[{i}]")
+    slas = cast(MappingNode, spec.node_of("slas"))
     if exp.slas.expect_blocked is not None and not any(isinstance(f, Drain) for f in exp.faults):
-        slas = cast(MappingNode, spec.node_of("slas"))
         raise ctx.error(
             _field_node(slas, "expectBlocked") or slas,
             "spec.slas.expectBlocked",
             "says whether a drain was blocked, but no fault is a drain",
         )
+    if exp.slas.expect_stalled is not None and \
+            not any(isinstance(f, Rollout) for f in exp.faults):
+        raise ctx.error(
+            _field_node(slas, "expectStalled") or slas,
+            "spec.slas.expectStalled",
+            "says whether a rollout stalled, but no fault is a rollout",
+        )
+
+
+def _check_controller_fault(
+    ctx: _Ctx, workload: WorkloadSpec, fault: ControllerFault, node: Node, where: str
+) -> None:
+    """A rollout or rollback against the manifests: its target exists (or, unnamed, is the one
+    Deployment or StatefulSet running the workload's pods), and so does its container."""
+    controllers = [o for o in ctx.objects if o.ref.kind in ("Deployment", "StatefulSet")]
+    if not controllers:
+        return  # an existing workload, or one an operator makes: checked at run time
+    listed = ", ".join(str(o.ref) for o in controllers)
+    if fault.target is not None:
+        found = [o for o in controllers if o.ref.kind == fault.target.kind
+                 and o.ref.name == fault.target.name]
+        if not found:
+            raise ctx.error(_field_node(node, "target") or node, f"{where}.target",
+                            f"no {fault.target} in the workload manifests; they define: "
+                            f"{listed}")
+    else:
+        if not any(o.template and o.template.labels for o in controllers):
+            return  # no pod labels to match against: resolved at run time
+        found = [o for o in controllers if o.template and o.template.labels
+                 and workload.selector.matches(o.template.labels)]
+        if len(found) != 1:
+            what = "none of" if not found else f"{len(found)} of"
+            raise ctx.error(node, f"{where}.target", f"{what} the Deployments/StatefulSets "
+                            f"({listed}) run pods matching the workload's selector "
+                            f"{workload.selector.to_label_selector()!r}: name one with target")
+    container = getattr(fault, "container", None)
+    template = found[0].template
+    if isinstance(container, str) and template and template.containers and \
+            container not in template.containers:
+        raise ctx.error(_field_node(node, "container") or node, f"{where}.container",
+                        f"no container {container!r} in {found[0].ref}"
+                        f"{_suggest(container, list(template.containers))}; it has: "
+                        f"{', '.join(template.containers)}")
 
 
 def _field_node(node: Node, *keys: str) -> Node | None:

@@ -28,6 +28,7 @@ class Observation:
     restarts: int | None = None
     steady_state_restored: bool | None = None
     drain_blocked: bool | None = None
+    rollout_stalled: bool | None = None
 
 
 def _upper(name: str, threshold: float, observed: float | None, unit: str) -> SLAResult:
@@ -76,6 +77,8 @@ def evaluate(slas: SLASpec, obs: Observation) -> list[SLAResult]:
         results.append(_equal("steadyStateRestored", True, obs.steady_state_restored))
     if slas.expect_blocked is not None:
         results.append(_equal("expectBlocked", slas.expect_blocked, obs.drain_blocked))
+    if slas.expect_stalled is not None:
+        results.append(_equal("expectStalled", slas.expect_stalled, obs.rollout_stalled))
     return results
 
 

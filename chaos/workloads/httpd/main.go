@@ -2,6 +2,10 @@
 // broken on request (cooperative probe-break fault) and which shuts down gracefully, so that
 // chaos experiments measure Kubernetes' recovery rather than the workload's quirks.
 //
+// --fail-readiness starts it as a bad release that runs and answers but is never Ready (its
+// readiness probe fails until /admin/clear), for rollouts that must stall. A bad value in
+// STARTUP_DELAY or SHUTDOWN_DELAY makes it exit at once: a crash-looping release.
+//
 // Standard library only; built with CGO_ENABLED=0 and run FROM scratch.
 package main
 
@@ -127,6 +131,13 @@ func validProbe(p string) bool {
 	return false
 }
 
+// failUntilCleared breaks probe from now on, as /admin/fail?seconds=0 would.
+func (s *server) failUntilCleared(probe string) {
+	s.mu.Lock()
+	s.failing[probe] = forever
+	s.mu.Unlock()
+}
+
 func (s *server) handleFail(w http.ResponseWriter, r *http.Request) {
 	p := r.URL.Query().Get("probe")
 	if !validProbe(p) {
@@ -221,7 +232,7 @@ func durationEnv(name string, def time.Duration) (time.Duration, error) {
 	return d, nil
 }
 
-func run(ctx context.Context, addr string) error {
+func run(ctx context.Context, addr string, failReadiness bool) error {
 	startupDelay, err := durationEnv("STARTUP_DELAY", 0)
 	if err != nil {
 		return err
@@ -231,12 +242,16 @@ func run(ctx context.Context, addr string) error {
 		return err
 	}
 	s := newServer(os.Getenv("POD_NAME"), os.Getenv("NODE_NAME"), startupDelay, time.Now)
+	if failReadiness {
+		s.failUntilCleared("readiness")
+	}
 	srv := &http.Server{Addr: addr, Handler: s.routes(), ReadHeaderTimeout: 5 * time.Second}
 
 	errc := make(chan error, 1)
 	go func() { errc <- srv.ListenAndServe() }()
-	log.Printf("httpd %s listening on %s (pod=%q node=%q startup_delay=%s shutdown_delay=%s)",
-		version, addr, s.pod, s.node, startupDelay, shutdownDelay)
+	log.Printf("httpd %s listening on %s (pod=%q node=%q startup_delay=%s shutdown_delay=%s "+
+		"fail_readiness=%t)", version, addr, s.pod, s.node, startupDelay, shutdownDelay,
+		failReadiness)
 
 	select {
 	case err := <-errc:
@@ -261,6 +276,9 @@ func run(ctx context.Context, addr string) error {
 func main() {
 	showVersion := flag.Bool("version", false, "print the version and exit")
 	addr := flag.String("addr", ":8080", "listen address")
+	failReadiness := flag.Bool("fail-readiness", false,
+		"start with the readiness probe failing until POST /admin/clear (a release that never "+
+			"becomes Ready)")
 	flag.Parse()
 	if *showVersion {
 		fmt.Println("httpd", version)
@@ -269,7 +287,7 @@ func main() {
 	log.SetFlags(log.LstdFlags | log.Lmicroseconds | log.LUTC)
 	ctx, stop := signal.NotifyContext(context.Background(), syscall.SIGTERM, os.Interrupt)
 	defer stop()
-	if err := run(ctx, *addr); err != nil && !errors.Is(err, http.ErrServerClosed) {
+	if err := run(ctx, *addr, *failReadiness); err != nil && !errors.Is(err, http.ErrServerClosed) {
 		log.Printf("error: %v", err)
 		os.Exit(1)
 	}

@@ -154,6 +154,58 @@ func TestCrashExitsWithStatus1(t *testing.T) {
 	}
 }
 
+func TestFailUntilClearedKeepsReadinessDownPastStartup(t *testing.T) {
+	s, clk, ts := newTest(t, time.Second)
+	s.failUntilCleared("readiness")
+	clk.advance(time.Hour)
+	expect(t, ts, "GET", "/readyz", 503)
+	expect(t, ts, "GET", "/startupz", 200) // started, running, serving: only never Ready
+	expect(t, ts, "GET", "/healthz", 200)
+	expect(t, ts, "GET", "/", 200)
+	expect(t, ts, "POST", "/admin/clear?probe=readiness", 200)
+	expect(t, ts, "GET", "/readyz", 200)
+}
+
+func TestFailReadinessFlagStartsNeverReady(t *testing.T) {
+	ln, err := net.Listen("tcp", "127.0.0.1:0")
+	if err != nil {
+		t.Fatal(err)
+	}
+	addr := ln.Addr().String()
+	ln.Close()
+	t.Setenv("SHUTDOWN_DELAY", "0s")
+	t.Setenv("STARTUP_DELAY", "")
+	ctx, cancel := context.WithCancel(context.Background())
+	done := make(chan error, 1)
+	go func() { done <- run(ctx, addr, true) }()
+	defer func() { cancel(); <-done }()
+	status := func(path string) int {
+		resp, err := http.Get("http://" + addr + path)
+		if err != nil {
+			return 0
+		}
+		resp.Body.Close()
+		return resp.StatusCode
+	}
+	deadline := time.Now().Add(5 * time.Second)
+	for status("/healthz") != 200 {
+		if time.Now().After(deadline) {
+			t.Fatal("server never answered")
+		}
+		time.Sleep(10 * time.Millisecond)
+	}
+	if got := status("/readyz"); got != 503 {
+		t.Errorf("readyz with --fail-readiness = %d, want 503", got)
+	}
+}
+
+func TestBadDelayExitsAtStart(t *testing.T) {
+	t.Setenv("STARTUP_DELAY", "soon")
+	if err := run(context.Background(), "127.0.0.1:0", false); err == nil {
+		t.Fatal("run accepted STARTUP_DELAY=soon; a crash-looping release relies on it failing")
+	}
+}
+
 func TestReadinessFailsWhileShuttingDown(t *testing.T) {
 	s, _, ts := newTest(t, 0)
 	s.shuttingDown.Store(true)
@@ -173,7 +225,7 @@ func TestGracefulShutdown(t *testing.T) {
 	t.Setenv("STARTUP_DELAY", "")
 	ctx, cancel := context.WithCancel(context.Background())
 	done := make(chan error, 1)
-	go func() { done <- run(ctx, addr) }()
+	go func() { done <- run(ctx, addr, false) }()
 
 	get := func(path string) int {
 		resp, err := http.Get("http://" + addr + path)
