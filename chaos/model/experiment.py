@@ -9,6 +9,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Literal
 
+from chaos.model.abort import AbortSpec
 from chaos.model.faults import (
     FAULT_TYPES,
     AnyFault,
@@ -25,6 +26,7 @@ from chaos.model.selector import Selector
 
 __all__ = [
     "FAULT_TYPES",
+    "AbortSpec",
     "AnyFault",
     "ContainerKill",
     "Cordon",
@@ -168,3 +170,4 @@ class Experiment:
     expect: Literal["pass", "fail"] = "pass"
     tags: tuple[str, ...] = field(default=())
     seed: int | None = None
+    abort: AbortSpec = field(default_factory=AbortSpec)  # guards that stop the run early

@@ -338,7 +338,7 @@ CASES = [
     (
         "  expect: pass",
         "  expect: pass\n  bogus: 1",
-        "x.yaml:33: spec.bogus: unknown field; allowed: expect, faults, load, seed, slas, "
+        "x.yaml:33: spec.bogus: unknown field; allowed: abort, expect, faults, load, seed, slas, "
         "steadyState, timeout, workload",
     ),
     (
