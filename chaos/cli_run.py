@@ -19,6 +19,8 @@ def cmd_run(args: argparse.Namespace) -> int:
             argv.append(f"{flag}={value}")
     for ctx in args.allow_context or []:
         argv.append(f"--chaos-allow-context={ctx}")
+    for host in args.allow_host or []:
+        argv.append(f"--chaos-allow-host={host}")
     if args.keep_cluster:
         argv.append("--chaos-keep-cluster")
     return int(pytest.main(argv))
@@ -61,6 +63,9 @@ def add_commands(sub: argparse._SubParsersAction[argparse.ArgumentParser]) -> No
     run.add_argument("--context", help="kubeconfig context")
     run.add_argument("--allow-context", action="append",
                      help="context faults may target although kube-chaos did not provision it")
+    run.add_argument("--allow-host", action="append",
+                     help="host HTTP and Prometheus abort guards may reach (127.0.0.1 and "
+                          "localhost always may)")
     run.add_argument("--seed", help="seed for target choice (default: random, recorded)")
     run.add_argument("--reports", help="reports directory (default: reports)")
     run.add_argument("--junitxml", help="also write JUnit XML with SLA figures as properties")

@@ -23,7 +23,13 @@ from typing import TYPE_CHECKING, Any
 
 import pytest
 
-from chaos.errors import ChaosError, ExperimentInvalid, SLAViolated
+from chaos.errors import (
+    ChaosError,
+    ExperimentAborted,
+    ExperimentInvalid,
+    HaltActive,
+    SLAViolated,
+)
 
 if TYPE_CHECKING:
     from chaos.load.runner import LoadRun
@@ -76,6 +82,9 @@ def pytest_addoption(parser: pytest.Parser) -> None:
     opt("allow-context", "kubeconfig context faults may target although kube-chaos did not "
         "provision it (repeatable; ini: whitespace-separated)", ini_type="args",
         action="append", default=[])
+    opt("allow-host", "host that HTTP and Prometheus abort guards may send requests to, "
+        "besides 127.0.0.1, localhost and ::1 (repeatable; ini: whitespace-separated)",
+        ini_type="args", action="append", default=[])
 
 
 def _option(config: pytest.Config, name: str) -> Any:
@@ -172,7 +181,8 @@ def _environment(config: pytest.Config) -> RunEnv:
     kube = connect(kubeconfig, context)
     if cluster_name is None and kube.context.startswith("kind-"):
         cluster_name = kube.context.removeprefix("kind-")
-    _roll_back_orphans(kube.context, reporter)
+    _roll_back_orphans(kube.context, reporter)  # undoing leftovers is welcome even halted
+    _refuse_if_halted(kube)
     allow = _option(config, "chaos_allow_context") or []
     state.env = RunEnv(
         kube=kube, kubeconfig=kubeconfig, run_id=state.run_id,
@@ -181,8 +191,19 @@ def _environment(config: pytest.Config) -> RunEnv:
         journal=Journal.for_run(state.run_id),
         keep_namespace=_option(config, "chaos_keep_namespace") or "never",
         allow_contexts=tuple(allow), log=log,
+        allow_hosts=tuple(_option(config, "chaos_allow_host") or []),
         provide_images=_image_provider(cluster_name) if cluster_name else None)
     return state.env
+
+
+def _refuse_if_halted(kube: Any) -> None:
+    """On a halted cluster (`kube-chaos halt`) the session stops before its first experiment,
+    naming who halted it, when and why."""
+    from chaos.k8s.halt import read_halt
+
+    marker = read_halt(kube)
+    if marker is not None:
+        raise HaltActive(marker, kube.context)
 
 
 def _image_provider(cluster_name: str) -> Callable[[Sequence[str], Sequence[str]], None]:
@@ -256,10 +277,13 @@ def pytest_sessionfinish(session: pytest.Session) -> None:
 
 
 @pytest.fixture(scope="session")
-def chaos_env(pytestconfig: pytest.Config) -> RunEnv:
+def chaos_env(pytestconfig: pytest.Config, request: pytest.FixtureRequest) -> RunEnv:
     """The run environment: cluster connection, seed, reports dir, undo journal."""
     try:
         return _environment(pytestconfig)
+    except HaltActive as exc:
+        request.session.shouldstop = str(exc)
+        pytest.fail(f"kube-chaos: {exc}", pytrace=False)
     except ChaosError as exc:
         pytest.fail(f"kube-chaos could not prepare the cluster: {exc}", pytrace=False)
 
@@ -360,8 +384,15 @@ def _run_and_record(config: pytest.Config, node: pytest.Item, exp: Experiment,
     from chaos.report.writer import load_report
     from chaos.runner import run_experiment
 
-    result = run_experiment(exp, env)
+    try:
+        result = run_experiment(exp, env)
+    except HaltActive as exc:
+        node.session.shouldstop = str(exc)  # the kill switch stops the whole session
+        raise
     config.stash[STATE].results.append(result)
+    if result.abort is not None and result.abort.breach is not None \
+            and result.abort.breach.type == "halt":
+        node.session.shouldstop = f"kube-chaos halt: {result.abort.breach.detail}"
     if result.report_path is not None:
         for key, value in junit_properties(load_report(result.report_path)):
             node.user_properties.append((key, value))
@@ -434,9 +465,15 @@ class ExperimentItem(pytest.Item):
     def runtest(self) -> None:
         try:
             env = _environment(self.config)
+        except HaltActive as exc:
+            self.session.shouldstop = str(exc)
+            raise ExperimentError(f"kube-chaos: {exc}") from exc
         except ChaosError as exc:
             raise ExperimentError(f"kube-chaos could not prepare the cluster: {exc}") from exc
         result = _run_and_record(self.config, self, self.experiment, env)
+        if result.verdict == "aborted" and result.abort is not None \
+                and result.abort.breach is not None:
+            raise ExperimentAborted(result.abort.breach)
         if result.verdict == "error":
             raise ExperimentError(f"experiment errored: {result.error} "
                                   f"(report: {result.report_path})")
