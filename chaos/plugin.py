@@ -61,10 +61,13 @@ STATE = pytest.StashKey[ChaosState]()
 def pytest_addoption(parser: pytest.Parser) -> None:
     group = parser.getgroup("chaos", "kube-chaos: chaos experiments on Kubernetes")
 
-    def opt(name: str, help: str, ini_type: Any = "string", **kwargs: Any) -> None:
+    def opt(name: str, help: str, ini_type: Any = "string", ini: str | None = None,
+            **kwargs: Any) -> None:
         dest = "chaos_" + name.replace("-", "_")
-        group.addoption(f"--chaos-{name}", dest=dest, help=help + f" (ini: {dest})", **kwargs)
-        parser.addini(dest, help, type=ini_type, default=kwargs.get("default"))
+        ini = ini or dest
+        group.addoption(f"--chaos-{name}", dest=dest, help=help + f" (ini: {ini})", **kwargs)
+        parser.addini(ini, help, type=ini_type, default=kwargs.get("default"))
+        _INI_NAMES[dest] = ini
 
     opt("kubeconfig", "target an existing cluster through this kubeconfig instead of "
         "provisioning kind", default=None)
@@ -84,13 +87,16 @@ def pytest_addoption(parser: pytest.Parser) -> None:
         action="append", default=[])
     opt("allow-host", "host that HTTP and Prometheus abort guards may send requests to, "
         "besides 127.0.0.1, localhost and ::1 (repeatable; ini: whitespace-separated)",
-        ini_type="args", action="append", default=[])
+        ini_type="args", ini="chaos_allow_hosts", action="append", default=[])
+
+
+_INI_NAMES: dict[str, str] = {}  # option dest -> its ini name, where they differ
 
 
 def _option(config: pytest.Config, name: str) -> Any:
     value = config.getoption(name)
     if value in (None, [], False):
-        ini = config.getini(name)
+        ini = config.getini(_INI_NAMES.get(name, name))
         return ini if ini not in ("", []) else value
     return value
 

@@ -237,7 +237,7 @@ def test_a_halted_cluster_stops_the_session_before_the_next_experiment(
 
 
 def test_allow_host_option_and_ini(pytester: pytest.Pytester) -> None:
-    pytester.makeini("[pytest]\nchaos_allow_host = prom.example.com grafana.example.com\n")
+    pytester.makeini("[pytest]\nchaos_allow_hosts = prom.example.com grafana.example.com\n")
     pytester.makeconftest(
         "def pytest_configure(config):\n"
         "    from chaos.plugin import _option\n"
