@@ -26,20 +26,24 @@ class Clock(Protocol):
         """Sleep until ``event`` is set or ``seconds`` pass; True when it is set."""
         ...
 
-    def every(self, interval_s: float, fn: Callable[[], None], name: str) -> Ticker:
-        """Call ``fn`` every ``interval_s`` (the first call one interval from now) until the
-        returned ticker is stopped. A call that overruns delays only its own next call."""
+    def every(self, interval_s: float, fn: Callable[[], None], name: str,
+              first_s: float | None = None) -> Ticker:
+        """Call ``fn`` every ``interval_s`` until the returned ticker is stopped, the first
+        time ``first_s`` from now (default: one interval). A call that overruns delays only
+        its own next call."""
         ...
 
 
 class _ThreadTicker:
     __slots__ = ("_stop", "_thread")
 
-    def __init__(self, interval_s: float, fn: Callable[[], None], name: str) -> None:
+    def __init__(self, interval_s: float, fn: Callable[[], None], name: str,
+                 first_s: float) -> None:
         self._stop = threading.Event()
+        first_due = time.monotonic() + first_s
 
         def loop() -> None:
-            due = time.monotonic() + interval_s
+            due = first_due
             while not self._stop.wait(max(0.0, due - time.monotonic())):
                 fn()
                 # never a burst of catch-up calls after a slow one
@@ -72,16 +76,18 @@ class SystemClock:
     def wait(self, event: threading.Event, seconds: float) -> bool:
         return event.wait(max(0.0, seconds))
 
-    def every(self, interval_s: float, fn: Callable[[], None], name: str) -> Ticker:
-        return _ThreadTicker(interval_s, fn, name)
+    def every(self, interval_s: float, fn: Callable[[], None], name: str,
+              first_s: float | None = None) -> Ticker:
+        return _ThreadTicker(interval_s, fn, name, interval_s if first_s is None else first_s)
 
 
 class _FakeTicker:
     __slots__ = ("clock", "due", "fn", "interval_s", "stopped")
 
-    def __init__(self, clock: FakeClock, interval_s: float, fn: Callable[[], None]) -> None:
+    def __init__(self, clock: FakeClock, interval_s: float, fn: Callable[[], None],
+                 first_s: float) -> None:
         self.clock, self.interval_s, self.fn = clock, interval_s, fn
-        self.due = clock.monotonic() + interval_s
+        self.due = clock.monotonic() + first_s
         self.stopped = False
 
     def stop(self, join_s: float = 1.0) -> None:
@@ -118,10 +124,11 @@ class FakeClock:
             self.advance(max(0.0, min(due, default=end) - self._mono))
         return event.is_set()
 
-    def every(self, interval_s: float, fn: Callable[[], None], name: str) -> Ticker:
+    def every(self, interval_s: float, fn: Callable[[], None], name: str,
+              first_s: float | None = None) -> Ticker:
         if interval_s <= 0:
             raise ValueError("a ticker needs a positive interval")
-        ticker = _FakeTicker(self, interval_s, fn)
+        ticker = _FakeTicker(self, interval_s, fn, interval_s if first_s is None else first_s)
         self._tickers.append(ticker)
         return ticker
 

@@ -4,7 +4,7 @@ Each guard reads through an edge (the live load's records, an HTTP GET, the Prom
 API, the Kubernetes API) and hands the reading to the pure judges in ``chaos.plan.guards``; the
 first breach triggers the run's ``AbortSignal``, which wakes every fault's wait so its own undo
 runs at once. One ticker per guard: a slow or hanging check delays only itself, never the halt
-guard. The built-in halt guard reads the cluster's kill switch every half second, so a
+guard. The built-in halt guard reads the cluster's kill switch every quarter second, so a
 ``kube-chaos halt`` reaches a run within a second and its faults are undone within two.
 """
 
@@ -37,7 +37,7 @@ from chaos.model.abort import (
 from chaos.model.timeline import RequestRecord
 from chaos.plan import guards as pg
 
-HALT_INTERVAL_S = 0.5
+HALT_INTERVAL_S = 0.25
 HALT_TIMEOUT_S = 1.0
 MAX_BODY = 1 << 20  # a Prometheus answer larger than 1 MiB is not a guard's query
 LOOKBACK_S = 30.0  # load records read before the monitor started (an outage may precede it)
@@ -211,18 +211,25 @@ class GuardMonitor:
 
     def start(self) -> None:
         """Evaluate every guard once, here, before any fault (a breach aborts at once, a guard
-        of the experiment that cannot be read at all is GuardUnusable); then tick each one."""
-        for check in self.checks:
-            self.evaluate(check)
-            last = check.last
-            if last is not None and last.status == "error" and check.guard.on_error == "abort":
-                raise GuardUnusable(
-                    f"guard {check.guard.name} ({check.guard.type}) cannot be evaluated before "
-                    f"any fault: {last.detail}; no fault was injected")
-        for check in self.checks:
-            self._tickers.append(self.clock.every(
-                check.interval_s, lambda c=check: self.evaluate(c),  # type: ignore[misc]
-                name=f"kube-chaos-guard-{check.guard.name}"))
+        of the experiment that cannot be read at all is GuardUnusable), each then ticking on
+        its own schedule from that first evaluation, so a slow one delays no other."""
+        try:
+            for check in self.checks:
+                started = self.clock.monotonic()
+                self.evaluate(check)
+                last = check.last
+                if last is not None and last.status == "error" \
+                        and check.guard.on_error == "abort":
+                    raise GuardUnusable(
+                        f"guard {check.guard.name} ({check.guard.type}) cannot be evaluated "
+                        f"before any fault: {last.detail}; no fault was injected")
+                first = max(0.0, check.interval_s - (self.clock.monotonic() - started))
+                self._tickers.append(self.clock.every(
+                    check.interval_s, lambda c=check: self.evaluate(c),  # type: ignore[misc]
+                    name=f"kube-chaos-guard-{check.guard.name}", first_s=first))
+        except BaseException:
+            self.stop()
+            raise
 
     def stop(self) -> None:
         """Stop every ticker (idempotent); a check blocked in I/O ends by its own timeout."""

@@ -1,7 +1,7 @@
 """The cluster-wide kill switch: a ConfigMap that every run watches and no run starts under.
 
 ``kube-chaos halt`` creates it (who, when, why); each running experiment's built-in halt guard
-reads it every half second and aborts; ``run_experiment`` and the plugin refuse to start while
+reads it every quarter second and aborts; ``run_experiment`` and the plugin refuse to start while
 it exists; ``kube-chaos halt --clear`` deletes it. It lives in kube-system next to the
 ``kube-chaos-cluster`` marker, so it is one per cluster, whoever started the runs and from
 whichever machine.

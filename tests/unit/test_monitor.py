@@ -206,7 +206,7 @@ def test_build_checks_puts_the_halt_guard_first_and_reads_through_the_ports() ->
                              HttpGuard(name="ready", url="http://127.0.0.1:1/")))
     checks = build_checks(spec, "ns", Load(), Cluster(), lambda u, t: HttpAnswer(200), clock)
     assert [(c.guard.name, c.interval_s) for c in checks] == [
-        ("halt", 0.5), ("outage", 1.0), ("ready", 1.0)]
+        ("halt", 0.25), ("outage", 1.0), ("ready", 1.0)]
     assert checks[0].read().status == "failed"
     assert checks[2].read().status == "ok"
     with pytest.raises(GuardUnusable, match="no live load"):
@@ -248,3 +248,25 @@ def test_http_get_against_a_local_server_no_redirects_followed() -> None:
         server.server_close()
     gone = http_get(base + "/", 0.5)
     assert gone.status is None and gone.error
+
+
+def test_a_slow_first_evaluation_does_not_push_back_the_other_guards() -> None:
+    """Each guard ticks from its own first evaluation: the halt guard keeps its half second
+    although the guard after it took 1.1 s to answer before the first fault."""
+    clock, signal = FakeClock(), AbortSignal()
+    calls = {"slow": 0}
+
+    def slow() -> pg.Reading:
+        calls["slow"] += 1
+        if calls["slow"] == 1:
+            clock.advance(1.1)  # the API server took its time (the halt ticker runs on)
+        return pg.Reading("ok", "True")
+
+    halt = _check("halt", lambda: pg.Reading("ok", "absent"), 0.5)
+    monitor = GuardMonitor([halt, _check("slow", slow, 1.0)], signal, clock)
+    monitor.start()
+    clock.advance(3.0)
+    stats = {s.name: s for s in monitor.stats()}
+    assert stats["halt"].max_gap_s == pytest.approx(0.5)
+    assert stats["slow"].max_gap_s == pytest.approx(1.1)  # its own read, nothing more
+    monitor.stop()

@@ -373,7 +373,7 @@ def test_a_breach_cuts_a_holding_fault_short_and_its_undo_runs_at_once(world: Wo
     stats = {g["name"]: g for g in abort["guards"]}
     assert stats["outage"]["evaluations"] == 4  # before the fault, then at 1, 2 and 3 s
     assert stats["outage"]["max_gap_seconds"] == 1.0
-    assert stats["halt"]["max_gap_seconds"] == 0.5
+    assert stats["halt"]["max_gap_seconds"] == 0.25
     assert _report(result)["verdict"] == "aborted"
     events = _report(result)["timeline"]["events"]
     assert any(e["kind"] == "abort" and e["name"] == "outage" for e in events)
@@ -392,14 +392,14 @@ def test_without_a_breach_the_guards_leave_the_run_alone(world: World, tmp_path:
     assert outage["evaluations"] >= 10 and outage["max_gap_seconds"] == 1.0
 
 
-def test_a_halt_aborts_a_running_fault_within_half_a_second(world: World,
+def test_a_halt_aborts_a_running_fault_within_a_quarter_second(world: World,
                                                             tmp_path: Path) -> None:
     world.hold_s = 60.0
     world.halt_at = world.clock.wall() + 5.0 + 10.2  # 10.2 s into the fault
     result = _run(world, tmp_path, _guarded())
     assert result.verdict == "aborted"
     held = next(e for e in world.log if e.startswith("fault1.held"))
-    assert held == "fault1.held aborted 10.5s"  # the next half-second tick
+    assert held == "fault1.held aborted 10.25s"  # the next quarter-second tick
     abort = _report(result)["abort"]
     assert abort["guard"] == "halt" and abort["type"] == "halt"
     assert "halted by ops@laptop (pid 7)" in abort["detail"] and "game day over" in abort[
