@@ -508,7 +508,11 @@ class ExperimentError(Exception):
 
 
 def assert_slas(result: ExperimentResult) -> None:
-    """Fail with the SLA, threshold and observed value of every breached SLA."""
+    """Fail with the SLA, threshold and observed value of every breached SLA; an aborted run
+    fails naming the guard that stopped it (its SLAs were never judged)."""
+    if result.abort is not None and result.abort.breach is not None \
+            and result.verdict == "aborted":
+        raise ExperimentAborted(result.abort.breach)
     if result.error:
         raise ExperimentError(f"experiment errored: {result.error}")
     failed = result.failed_slas

@@ -246,3 +246,22 @@ def test_allow_host_option_and_ini(pytester: pytest.Pytester) -> None:
     result.stdout.fnmatch_lines(["HOSTS ['prom.example.com', 'grafana.example.com']"])
     result = pytester.runpytest("-s", "--co", "-q", "--chaos-allow-host=a.example.com")
     result.stdout.fnmatch_lines(["HOSTS ['a.example.com']"])
+
+
+def test_assert_slas_fails_an_aborted_run_naming_the_guard() -> None:
+    from pathlib import Path as P
+
+    from chaos.errors import ExperimentAborted
+    from chaos.model.abort import Breach
+    from chaos.model.parse import parse_experiment
+    from chaos.plugin import assert_slas
+    from chaos.report.data import AbortRecord
+    from chaos.runner import ExperimentResult
+
+    exp = parse_experiment(GOOD.replace("[workloads/httpd-replicated.yaml]",
+                                        f"[{WORKLOADS / 'httpd-replicated.yaml'}]"), P("x.yaml"))
+    breach = Breach("ready", "http", 503, "2xx", "GET http://127.0.0.1/: HTTP 503", 1.0)
+    result = ExperimentResult(exp, "aborted", [], None, None, 0, 0, None, None, [], None, "ns",
+                              abort=AbortRecord(breach, 1.2))
+    with pytest.raises(ExperimentAborted, match=r"guard ready \(http\) breached: 503"):
+        assert_slas(result)
