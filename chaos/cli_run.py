@@ -63,13 +63,14 @@ def add_commands(sub: argparse._SubParsersAction[argparse.ArgumentParser]) -> No
     run.add_argument("--context", help="kubeconfig context")
     run.add_argument("--allow-context", action="append",
                      help="context faults may target although kube-chaos did not provision it")
+    run.add_argument("--allow-host", action="append", metavar="HOST",
+                     help="host the load (spec.load.url) and HTTP/Prometheus abort guards may "
+                          "reach; 127.0.0.1 and localhost always may (repeatable)")
     run.add_argument("--seed", help="seed for target choice (default: random, recorded)")
     run.add_argument("--reports", help="reports directory (default: reports)")
     run.add_argument("--junitxml", help="also write JUnit XML with SLA figures as properties")
     run.add_argument("--plan", help="a plan.json from `kube-chaos plan`: refuse to start any "
                                     "experiment whose plan, resolved again, differs")
-    run.add_argument("--allow-host", action="append", metavar="HOST",
-                     help="host the load may reach besides 127.0.0.1 (repeatable)")
     run.add_argument("--keep-cluster", action="store_true",
                      help="keep a kind cluster this run created")
     run.set_defaults(handler=cmd_run)

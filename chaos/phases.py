@@ -14,18 +14,21 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Protocol
 
+from chaos.abort import AbortSignal
 from chaos.audit import AuditLog
 from chaos.clock import Clock
-from chaos.errors import InjectionFailed, SafetyRefused, SteadyStateFailed
+from chaos.errors import ExperimentAborted, InjectionFailed, SafetyRefused, SteadyStateFailed
 from chaos.faults.base import Fault, FaultContext, FaultOutcome
 from chaos.faults.targets import Scope, Targets, resolve
 from chaos.faults.undo import settle, undo_errors
 from chaos.journal import Journal, UndoAction, UndoOutcome
 from chaos.k8s.client import Kube
 from chaos.k8s.observe import Snapshot
+from chaos.model.abort import HaltMarker
 from chaos.model.experiment import BlastRadius, Experiment, FaultSpec, Selector
 from chaos.model.faults import NodeFault
 from chaos.model.timeline import ClusterEvent, RequestRecord
+from chaos.monitor import GuardMonitor, HttpGet, build_checks, http_get
 from chaos.plan import blast
 from chaos.plan import recovery as prec
 from chaos.plan import timeline as ptl
@@ -88,6 +91,11 @@ class ClusterPort(Protocol):
     def announce(self, namespace: str, kind: str, name: str, reason: str,
                  message: str) -> None: ...
 
+    def halt_marker(self, timeout_s: float) -> HaltMarker | None: ...
+
+    def conditions(self, kind: str, name: str, namespace: str | None,
+                   timeout_s: float) -> dict[str, str] | None: ...
+
 
 @dataclass
 class RunPorts:
@@ -95,6 +103,7 @@ class RunPorts:
     start_load: Callable[[str, Experiment, Path], LoadPort]
     build_fault: Callable[[FaultSpec], Fault]
     resolve_targets: Callable[[Scope, FaultSpec], Targets | None] = resolve
+    http_get: HttpGet = http_get  # HTTP and Prometheus guards (allow-listed hosts only)
 
 
 # -- the state --------------------------------------------------------------------------------
@@ -126,6 +135,10 @@ class RunState:
     records: tuple[RequestRecord, ...] = ()
     steady_restored: bool | None = None
     completed: list[str] = field(default_factory=list)  # phases that ran to the end
+    # set by the first guard breach or a halt; every fault's wait observes it
+    abort: AbortSignal = field(default_factory=AbortSignal)
+    monitor: GuardMonitor | None = None  # evaluates the guards from inject to recovery
+    undone_at: float | None = None  # wall time every undo had run, after an abort
     audit: AuditLog | None = None
     limits: BlastRadius | None = None  # the command line's, merged with the experiment's
 
@@ -197,21 +210,44 @@ def steady(s: RunState, ports: RunPorts) -> None:
                                 "fault was injected")
 
 
+def start_guards(s: RunState, ports: RunPorts) -> None:
+    """Start the guard monitor (the halt guard and spec.abort's), evaluating each once before
+    any fault; an abort wakes the Observer's waiters through an ``abort`` timeline event."""
+    observer = s.observer
+    assert observer is not None
+    s.abort.listen(lambda b: observer.emit("abort", b.guard, b.describe()))
+    wait_s = s.exp.load.wait_ms / 1000.0
+    checks = build_checks(s.exp.abort, s.namespace, s.load, ports.cluster, ports.http_get,
+                          s.clock, wait_s)
+    s.monitor = GuardMonitor(checks, s.abort, s.clock, s.say)
+    s.monitor.start()
+
+
+def _check_abort(s: RunState) -> None:
+    breach = s.abort.breach
+    if breach is not None:
+        raise ExperimentAborted(breach)
+
+
 def inject(s: RunState, ports: RunPorts) -> None:
-    """Inject every fault in order, each undone (in reverse) once all have run."""
+    """Inject every fault in order, each undone (in reverse) once all have run. The guards run
+    from here to the end of recovery; a breach cuts every fault's hold short."""
     assert s.observer is not None
+    start_guards(s, ports)
+    _check_abort(s)  # breached (or halted) before any fault: nothing is injected
     before = s.observer.snapshot()
     s.initial_ready, s.initial_endpoints = set(before.ready_pods), set(before.endpoints)
     for index, spec in enumerate(s.exp.faults):
         if spec.delay_s:
-            s.clock.sleep(min(spec.delay_s, s.left()))
+            s.clock.wait(s.abort.event, min(spec.delay_s, s.left()))
+        _check_abort(s)
         fault = ports.build_fault(spec)
         ctx = FaultContext(
             kube=ports.cluster.kube, namespace=s.namespace, journal=s.journal, seed=s.seed,
             clock=s.clock, workload_selector=s.exp.workload.selector,
             cluster_name=s.cluster_name, kubeconfig=s.kubeconfig,
             emit=_announcing(s, ports, spec), observer=s.observer, deadline=s.deadline,
-            index=index)
+            index=index, abort=s.abort)
         check_blast_radius(s, spec, ports.resolve_targets(ctx.scope(), spec))
         s.active.append((fault, ctx))  # before inject: a half-done fault is undone too
         s.contexts.append(ctx)
@@ -222,6 +258,7 @@ def inject(s: RunState, ports: RunPorts) -> None:
         outcome = fault.inject(ctx)
         s.outcomes.append(outcome)
         s.record("fault-injected", index=index, fault=spec.type, targets=outcome.targets)
+        _check_abort(s)
     undo_active(s)
 
 
@@ -271,16 +308,22 @@ def recover(s: RunState, ports: RunPorts) -> None:
     start = s.clock.monotonic()
     snap = s.observer.snapshot()
     while True:
+        _check_abort(s)  # an abort wakes wait_change through its timeline event
         rs = prec.recovery_seconds(s.observer.events(), s.fault_t or 0.0, s.desired,
                                    s.initial_ready, s.initial_endpoints)
         elapsed = s.clock.monotonic() - start
         # healthy again after the disruption; or never disrupted, given 2 s to show it
-        if rs is not None and (rs > 0 or elapsed > 2.0):
-            return
-        if elapsed >= budget:
-            return
+        if (rs is not None and (rs > 0 or elapsed > 2.0)) or elapsed >= budget:
+            break
         # re-judged on every change, and at least every 2 s (the never-disrupted case)
         snap = s.observer.wait_change(snap.version, max(0.0, min(budget - elapsed, 2.0)))
+    stop_guards(s)  # faults are over: the tail is judged by the SLAs, not the guards
+    _check_abort(s)
+
+
+def stop_guards(s: RunState) -> None:
+    if s.monitor is not None:
+        s.monitor.stop()
 
 
 def tail(s: RunState, ports: RunPorts) -> None:
@@ -313,8 +356,13 @@ def undo_active(s: RunState) -> None:
 
 
 def cleanup(s: RunState) -> None:
-    """Always, whatever happened: undo, stop the load (keeping what it recorded), stop watching."""
+    """Always, whatever happened: undo, stop the guards and the load (keeping what it
+    recorded), stop watching."""
     undo_active(s)
+    if s.abort.is_set():
+        s.undone_at = s.clock.wall()
+    with contextlib.suppress(Exception):
+        stop_guards(s)
     if s.load is not None:
         with contextlib.suppress(Exception):
             s.load.stop()

@@ -26,13 +26,16 @@ class PodKillFault:
     def inject(self, ctx: FaultContext) -> FaultOutcome:
         outcome = FaultOutcome(type=self.spec.type)
         for round_no in range(self.spec.repeat):
+            if ctx.aborted:
+                break
             if round_no:
                 wait = self.spec.interval_s or 0.0
                 if wait > ctx.remaining():
                     raise InjectionFailed(
                         f"pod-kill: round {round_no + 1} would start after the deadline"
                     )
-                ctx.clock.sleep(wait)
+                if ctx.sleep(wait):
+                    break  # aborted: no further round
             targets = pod_targets(ctx.scope(), self.spec, round_no)
             grace = self.spec.grace_period_s
             for name in targets:

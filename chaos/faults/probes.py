@@ -108,6 +108,7 @@ class ProbeBreakFault:
             "rejoined_endpoints_after_clear_s": {t.name: _r(t.rejoined_endpoints_s)
                                                  for t in targets},
             "warnings": warnings,
+            "aborted": ctx.aborted,
         }
         if errors:
             outcome.details["undo_errors"] = errors
@@ -208,7 +209,7 @@ class ProbeBreakFault:
                     t.rejoined_endpoints_s = now - since
             if phase == "rejoin" and all(t.rejoined_endpoints_s is not None for t in targets):
                 return
-            if now >= until:
+            if now >= until or ctx.aborted:  # an abort wakes wait_change
                 return
             snap = ctx.observer.wait_change(snap.version, until - now)
 

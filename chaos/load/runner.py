@@ -14,6 +14,7 @@ import os
 import signal
 import subprocess
 import sys
+import threading
 import time
 from collections.abc import Iterable, Mapping
 from dataclasses import dataclass
@@ -103,6 +104,8 @@ class LoadRun:
         self.started_at = started_at
         self._started_mono = time.monotonic()
         self._reader = CaptureReader(capture_path) if capture_path else None
+        # the guard monitor reads records from its own thread while the run reads them too
+        self._reader_lock = threading.Lock()
         self._stop_reason: str | None = None
         self._result: LoadResult | None = None
 
@@ -254,16 +257,18 @@ class LoadRun:
         """All records captured so far (also while running), in completion order."""
         if self._reader is None:
             return []
-        self._reader.poll()
-        return list(self._reader.records)
+        with self._reader_lock:
+            self._reader.poll()
+            return list(self._reader.records)
 
     def records_since(self, t: float) -> list[RequestRecord]:
         """Records of requests that started at or after wall time ``t``; reads incrementally,
         so it is cheap to call repeatedly while the load runs (flush lag is ~0.2 s)."""
         if self._reader is None:
             return []
-        self._reader.poll()
-        return [r for r in self._reader.records if r.t >= t]
+        with self._reader_lock:
+            self._reader.poll()
+            return [r for r in self._reader.records if r.t >= t]
 
     def stop(self, grace_s: float = 10.0) -> None:
         """Stop gracefully (SIGTERM: locust flushes capture and stats), SIGKILL after grace_s."""

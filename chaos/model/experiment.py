@@ -9,6 +9,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Literal
 
+from chaos.model.abort import AbortSpec
 from chaos.model.faults import (
     FAULT_TYPES,
     AnyFault,
@@ -28,6 +29,7 @@ from chaos.model.selector import Selector
 
 __all__ = [
     "FAULT_TYPES",
+    "AbortSpec",
     "AnyFault",
     "ContainerKill",
     "ControllerRef",
@@ -205,3 +207,4 @@ class Experiment:
     tags: tuple[str, ...] = field(default=())
     seed: int | None = None
     blast_radius: BlastRadius = field(default_factory=BlastRadius)
+    abort: AbortSpec = field(default_factory=AbortSpec)  # guards that stop the run early

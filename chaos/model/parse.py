@@ -24,6 +24,20 @@ from yaml.nodes import MappingNode, Node, ScalarNode, SequenceNode
 
 from chaos.errors import ExperimentInvalid
 from chaos.model import yamlsafe
+from chaos.model.abort import (
+    CONDITION_KINDS,
+    CONDITION_STATUSES,
+    GUARD_TYPES,
+    MAX_INTERVAL_S,
+    MIN_INTERVAL_S,
+    AbortSpec,
+    ErrorRateGuard,
+    Guard,
+    HttpGuard,
+    KubernetesGuard,
+    OutageGuard,
+    PrometheusGuard,
+)
 from chaos.model.duration import parse_duration
 from chaos.model.experiment import (
     FAULT_TYPES,
@@ -484,7 +498,7 @@ def _experiment(ctx: _Ctx, root: Node) -> Experiment:
         top.require("spec"),
         "spec",
         ("workload", "load", "steadyState", "faults", "slas", "timeout", "expect", "seed",
-         "blastRadius"),
+         "blastRadius", "abort"),
     )
     load_node = spec.node_of("load") if spec.has("load") else None
     url_given = isinstance(load_node, MappingNode) and any(
@@ -517,6 +531,7 @@ def _experiment(ctx: _Ctx, root: Node) -> Experiment:
     seed = spec.get("seed", _non_negative_int, None)
     blast = spec.get("blastRadius", _blast_radius, BlastRadius())
     _check_blast_radius(ctx, faults_node, faults, blast)
+    abort = spec.get("abort", _abort, AbortSpec())
     experiment = Experiment(
         name=name,
         description=description,
@@ -531,6 +546,7 @@ def _experiment(ctx: _Ctx, root: Node) -> Experiment:
         tags=tags,
         seed=seed,
         blast_radius=blast,
+        abort=abort,
     )
     _check_contradictions(ctx, spec, experiment)
     return experiment
@@ -1056,6 +1072,173 @@ def _slas(ctx: _Ctx, node: Node, where: str) -> SLASpec:
             f"{slas.max_restarts} is below expectedRestarts ({slas.expected_restarts})",
         )
     return slas
+
+
+# --------------------------------------------------------------------------- abort guards
+
+_GUARD_NAME = re.compile(r"[A-Za-z0-9]([-A-Za-z0-9_.]{0,61}[A-Za-z0-9])?")
+_GUARD_KEYS: dict[str, tuple[str, ...]] = {
+    "outage": ("max",),
+    "error-rate": ("max", "window", "minRequests"),
+    "http": ("url", "timeout", "status", "failures"),
+    "prometheus": ("url", "query", "min", "max", "timeout", "noData"),
+    "kubernetes": ("object", "condition", "status"),
+}
+
+
+def _abort(ctx: _Ctx, node: Node, where: str) -> AbortSpec:
+    m = _Map(ctx, node, where, ("interval", "guards"))
+    interval = m.get("interval", _positive_duration, AbortSpec().interval_s)
+    if not MIN_INTERVAL_S <= interval <= MAX_INTERVAL_S:
+        raise ctx.error(m.node_of("interval"), m.path("interval"),
+                        f"{interval:g}s: guards are evaluated at least once a second, at most "
+                        f"every {MIN_INTERVAL_S:g}s (give {MIN_INTERVAL_S * 1000:g}ms..1s)")
+    items = _list(ctx, m.require("guards"), m.path("guards"))
+    guards: list[Guard] = []
+    names: dict[str, int] = {}
+    for i, item in enumerate(items):
+        guard = _guard(ctx, item, f"{where}.guards[{i}]", interval, names)
+        names[guard.name] = i
+        guards.append(guard)
+    return AbortSpec(guards=tuple(guards), interval_s=interval)
+
+
+def _guard(ctx: _Ctx, node: Node, where: str, interval: float,
+           names: dict[str, int]) -> Guard:
+    """One guard, by its type; its name must be unique (the report names the guard)."""
+    if not isinstance(node, MappingNode):
+        raise ctx.error(node, where, f"expected a mapping with a 'type', got {_got(node)}")
+    known = ", ".join(GUARD_TYPES)
+    type_node = next(
+        (v for k, v in node.value if isinstance(k, ScalarNode) and k.value == "type"), None
+    )
+    if type_node is None or _is_null(type_node):
+        raise ctx.error(node, f"{where}.type", f"required field missing; known types: {known}")
+    gtype = _string(ctx, type_node, f"{where}.type")
+    if gtype not in GUARD_TYPES:
+        raise ctx.error(type_node, f"{where}.type",
+                        f"unknown guard type {gtype!r}{_suggest(gtype, list(GUARD_TYPES))}; "
+                        f"known types: {known}")
+    keys = _GUARD_KEYS[gtype]
+    own = "name"
+    m = _Map(ctx, node, where, ("type", own, "onError", *keys))
+    if m.has(own):
+        name = m.req(own, _string)
+        if not _GUARD_NAME.fullmatch(name) or name == "halt":
+            raise ctx.error(m.node_of(own), m.path(own),
+                            "expected letters, digits, '-', '_' or '.' (at most 63, not "
+                            f"'halt', the built-in kill switch), got {name!r}")
+        if name in names:
+            raise ctx.error(m.node_of(own), m.path(own),
+                            f"{name!r} already names spec.abort.guards[{names[name]}]")
+    else:
+        name, n = gtype, 1
+        while name in names:
+            n += 1
+            name = f"{gtype}-{n}"
+    on_error = cast(Literal["abort", "ignore"], m.get("onError", _enum("abort", "ignore"),
+                                                      "abort"))
+    if gtype == "outage":
+        return OutageGuard(name=name, on_error=on_error, max_s=m.req("max", _positive_duration))
+    if gtype == "error-rate":
+        return ErrorRateGuard(name=name, on_error=on_error, max=m.req("max", _ratio),
+                              window_s=m.get("window", _positive_duration, 5.0),
+                              min_requests=m.get("minRequests", _positive_int, 5))
+    if gtype == "kubernetes":
+        return _kubernetes_guard(ctx, m, name, on_error)
+    timeout = m.get("timeout", _positive_duration, interval)
+    if timeout > interval:
+        raise ctx.error(m.node_of("timeout"), m.path("timeout"),
+                        f"{timeout:g}s is longer than spec.abort.interval ({interval:g}s): a "
+                        "hanging check would leave the guard unevaluated for longer than that")
+    if gtype == "http":
+        return HttpGuard(name=name, on_error=on_error, url=m.req("url", _guard_url),
+                         timeout_s=timeout, status=m.get("status", _status_codes, ()),
+                         failures=m.get("failures", _positive_int, 1))
+    low = m.get("min", _finite_number, None)
+    high = m.get("max", _finite_number, None)
+    if low is None and high is None:
+        raise ctx.error(node, m.path("max"), "give min, max or both: the bounds every sample "
+                        "of the query must stay within")
+    if low is not None and high is not None and low > high:
+        raise ctx.error(m.node_of("max"), m.path("max"), f"{high:g} is below min ({low:g})")
+    return PrometheusGuard(
+        name=name, on_error=on_error, url=m.req("url", _guard_url),
+        query=m.req("query", _string), min=low, max=high, timeout_s=timeout,
+        no_data=cast(Literal["ignore", "abort"],
+                     m.get("noData", _enum("ignore", "abort"), "ignore")))
+
+
+def _kubernetes_guard(ctx: _Ctx, m: _Map, name: str,
+                      on_error: Literal["abort", "ignore"]) -> KubernetesGuard:
+    obj = _Map(ctx, m.require("object"), m.path("object"), ("kind", "name", "namespace"))
+    kind = obj.req("kind", _enum(*CONDITION_KINDS))
+    namespace = obj.get("namespace", _dns_name, None)
+    if namespace is not None and not CONDITION_KINDS[kind]:
+        raise ctx.error(obj.node_of("namespace"), obj.path("namespace"),
+                        f"a {kind} is not namespaced")
+    condition = m.req("condition", _string)
+    if not re.fullmatch(r"[A-Za-z][A-Za-z0-9.]*", condition):
+        raise ctx.error(m.node_of("condition"), m.path("condition"),
+                        f"expected a condition type such as Ready or Available, got "
+                        f"{condition!r}")
+    return KubernetesGuard(name=name, on_error=on_error, kind=kind,
+                           object_name=obj.req("name", _dns_subdomain), namespace=namespace,
+                           condition=condition,
+                           status=m.get("status", _condition_status, "True"))
+
+
+def _condition_status(ctx: _Ctx, node: Node, where: str) -> str:
+    value = _scalar(ctx, node, where, "True, False or Unknown")
+    if isinstance(value, bool):  # an unquoted True/False is read as a YAML bool
+        value = "True" if value else "False"
+    if value not in CONDITION_STATUSES:
+        raise ctx.error(node, where, f"expected True, False or Unknown, got {_got(node)}")
+    return str(value)
+
+
+def _guard_url(ctx: _Ctx, node: Node, where: str) -> str:
+    """An absolute http(s) URL with a host; the host is checked against the allow-list
+    (--chaos-allow-host) when the run starts."""
+    value = _string(ctx, node, where)
+    try:
+        parts = urlsplit(value)
+        port = parts.port
+    except ValueError as exc:
+        raise ctx.error(node, where, f"not a valid URL: {exc}") from None
+    problem = None
+    if parts.scheme not in ("http", "https"):
+        problem = "expected an http:// or https:// URL"
+    elif not parts.hostname:
+        problem = "the URL names no host"
+    elif parts.username is not None or parts.password is not None:
+        problem = "credentials in the URL would be written to reports; not allowed"
+    elif parts.fragment or any(c.isspace() or ord(c) < 32 for c in value):
+        problem = "expected a URL without fragment or whitespace"
+    elif port == 0:
+        problem = "port 0 is not a port"
+    if problem:
+        raise ctx.error(node, where, f"{problem}, got {value!r}")
+    return value
+
+
+def _status_codes(ctx: _Ctx, node: Node, where: str) -> tuple[int, ...]:
+    codes = _int_in(100, 599, "an HTTP status code (100-599)")
+    if isinstance(node, SequenceNode):
+        found = tuple(codes(ctx, n, f"{where}[{i}]")
+                      for i, n in enumerate(_list(ctx, node, where)))
+        if len(set(found)) != len(found):
+            raise ctx.error(node, where, "status codes must be unique")
+        return found
+    return (codes(ctx, node, where),)
+
+
+def _finite_number(ctx: _Ctx, node: Node, where: str) -> float:
+    value = _scalar(ctx, node, where, "a number")
+    if isinstance(value, bool) or not isinstance(value, int | float) or not math.isfinite(
+            float(value)):
+        raise ctx.error(node, where, f"expected a finite number, got {_got(node)}")
+    return float(value)
 
 
 # --------------------------------------------------------------------------- cross-field checks

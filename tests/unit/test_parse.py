@@ -343,8 +343,8 @@ CASES = [
     (
         "  expect: pass",
         "  expect: pass\n  bogus: 1",
-        "x.yaml:33: spec.bogus: unknown field; allowed: blastRadius, expect, faults, load, seed, "
-        "slas, steadyState, timeout, workload",
+        "x.yaml:33: spec.bogus: unknown field; allowed: abort, blastRadius, expect, faults, load, "
+        "seed, slas, steadyState, timeout, workload",
     ),
     (
         "    users: 10",

@@ -48,7 +48,22 @@ GOOD_VARIANTS = [
     ("  expect: pass", "  expect: fail\n  seed: 42"),
     ("  name: pod-kill-replicated", "  name: pod-kill-replicated\n  tags: [smoke, slow-net, v1.2]"),
     ("    replicas: 3", "    replicas: 3\n    clusterScoped: allow"),
+    ("  expect: pass", "  expect: pass\n  abort:\n    interval: 500ms\n    guards:\n"
+     "      - {type: outage, max: 2s, name: short-outage}\n"
+     "      - {type: error-rate, max: 0.1, window: 3s, minRequests: 10, onError: ignore}\n"
+     "      - {type: http, url: 'http://127.0.0.1:30086/readyz', timeout: 300ms, "
+     "status: [200, 204], failures: 2}\n"
+     "      - {type: http, url: 'https://shop.example.com/health?deep=1', status: 200}\n"
+     "      - {type: prometheus, url: 'http://127.0.0.1:9090', query: 'up{job=\"x\"}', "
+     "min: 1, noData: abort}\n"
+     "      - {type: prometheus, url: 'http://127.0.0.1:9090/', query: 'rate(e[1m])', "
+     "max: 0.5}\n"
+     "      - {type: kubernetes, object: {kind: Deployment, name: httpd}, "
+     "condition: Available}\n"
+     "      - {type: kubernetes, object: {kind: Node, name: kind-worker}, condition: Ready, "
+     "status: False}\n"),
 ]
+ABORT_HEAD = "  expect: pass\n  abort:\n    guards:\n      - "
 BAD_VARIANTS = [
     ("    nodePort: 30080\n", ""),
     ("    wait: 50ms", "    wait: 50ms\n    url: ftp://shop.example"),
@@ -56,6 +71,25 @@ BAD_VARIANTS = [
     ("    wait: 50ms", "    wait: 50ms\n    tlsVerify: false"),
     ("    wait: 50ms", "    wait: 50ms\n    url: https://shop.example\n"
      "    headersFromEnv: {Authorization: Bearer abc}"),
+    ("  expect: pass", "  expect: pass\n  abort: {guards: []}"),
+    ("  expect: pass", "  expect: pass\n  abort: {interval: 1s}"),
+    ("  expect: pass", ABORT_HEAD + "{type: outrage, max: 2s}"),
+    ("  expect: pass", ABORT_HEAD + "{type: outage}"),
+    ("  expect: pass", ABORT_HEAD + "{type: outage, max: 2s, window: 1s}"),
+    ("  expect: pass", ABORT_HEAD + "{type: outage, max: 2s, name: halt}"),
+    ("  expect: pass", ABORT_HEAD + "{type: error-rate, max: 1.5}"),
+    ("  expect: pass", ABORT_HEAD + "{type: http, url: 'ftp://127.0.0.1/'}"),
+    ("  expect: pass", ABORT_HEAD + "{type: http, url: 'http://u:p@127.0.0.1/'}"),
+    ("  expect: pass", ABORT_HEAD + "{type: http, url: 'http://127.0.0.1/', status: 700}"),
+    ("  expect: pass", ABORT_HEAD + "{type: prometheus, url: 'http://127.0.0.1:9090', "
+                                    "query: up}"),
+    ("  expect: pass", ABORT_HEAD + "{type: prometheus, url: 'http://127.0.0.1:9090', min: 1}"),
+    ("  expect: pass", ABORT_HEAD + "{type: kubernetes, object: {kind: Node, name: n, "
+                                    "namespace: x}, condition: Ready}"),
+    ("  expect: pass", ABORT_HEAD + "{type: kubernetes, object: {kind: Service, name: s}, "
+                                    "condition: Ready}"),
+    ("  expect: pass", ABORT_HEAD + "{type: kubernetes, object: {kind: Pod, name: p}, "
+                                    "condition: Ready, status: maybe}"),
     ("    manifests: [workloads/httpd.yaml]",
      "    manifests: [workloads/httpd.yaml]\n    existing: {namespace: shop}"),
     ("    manifests: [workloads/httpd.yaml]", "    existing: {namespace: kube-system}"),

@@ -1,6 +1,8 @@
 // Command httpd is kube-chaos's target workload: a tiny HTTP service whose probes can be
 // broken on request (cooperative probe-break fault) and which shuts down gracefully, so that
-// chaos experiments measure Kubernetes' recovery rather than the workload's quirks.
+// chaos experiments measure Kubernetes' recovery rather than the workload's quirks. It exposes
+// its request and error counters at /metrics in the Prometheus text format, so abort guards
+// can be tested against a real Prometheus scraping it.
 //
 // --fail-readiness starts it as a bad release that runs and answers but is never Ready (its
 // readiness probe fails until /admin/clear), for rollouts that must stall. A bad value in
@@ -15,11 +17,13 @@ import (
 	"errors"
 	"flag"
 	"fmt"
+	"io"
 	"log"
 	"net/http"
 	"os"
 	"os/signal"
 	"strconv"
+	"strings"
 	"sync"
 	"sync/atomic"
 	"syscall"
@@ -43,8 +47,10 @@ type server struct {
 	exit         func(code int)
 	requests     atomic.Int64
 	shuttingDown atomic.Bool
-	mu           sync.Mutex
-	failing      map[string]time.Time // probe -> until (forever = until cleared)
+	// responses served, by status class (1xx..5xx), /metrics itself not counted
+	served  [6]atomic.Int64
+	mu      sync.Mutex
+	failing map[string]time.Time // probe -> until (forever = until cleared)
 }
 
 func newServer(pod, node string, startupDelay time.Duration, now func() time.Time) *server {
@@ -59,7 +65,7 @@ func newServer(pod, node string, startupDelay time.Duration, now func() time.Tim
 	}
 }
 
-func (s *server) routes() *http.ServeMux {
+func (s *server) routes() http.Handler {
 	mux := http.NewServeMux()
 	mux.HandleFunc("GET /{$}", s.handleRoot)
 	mux.HandleFunc("GET /healthz", s.probe("liveness", false))
@@ -69,7 +75,75 @@ func (s *server) routes() *http.ServeMux {
 	mux.HandleFunc("POST /admin/clear", s.handleClear)
 	mux.HandleFunc("GET /admin/state", s.handleState)
 	mux.HandleFunc("POST /admin/crash", s.handleCrash)
-	return mux
+	mux.HandleFunc("GET /metrics", s.handleMetrics)
+	return s.counting(mux)
+}
+
+// statusRecorder remembers the status code a handler wrote.
+type statusRecorder struct {
+	http.ResponseWriter
+	code int
+}
+
+func (r *statusRecorder) WriteHeader(code int) {
+	if r.code == 0 {
+		r.code = code
+	}
+	r.ResponseWriter.WriteHeader(code)
+}
+
+func (r *statusRecorder) Write(b []byte) (int, error) {
+	if r.code == 0 {
+		r.code = http.StatusOK
+	}
+	return r.ResponseWriter.Write(b)
+}
+
+func (r *statusRecorder) Flush() {
+	if f, ok := r.ResponseWriter.(http.Flusher); ok {
+		f.Flush()
+	}
+}
+
+// counting counts every response by status class, except the scrapes of /metrics.
+func (s *server) counting(next http.Handler) http.Handler {
+	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		if r.URL.Path == "/metrics" {
+			next.ServeHTTP(w, r)
+			return
+		}
+		rec := &statusRecorder{ResponseWriter: w}
+		next.ServeHTTP(rec, r)
+		code := rec.code
+		if code == 0 {
+			code = http.StatusOK
+		}
+		if class := code / 100; class >= 1 && class <= 5 {
+			s.served[class].Add(1)
+		}
+	})
+}
+
+// handleMetrics writes the counters in the Prometheus text exposition format (version 0.0.4).
+func (s *server) handleMetrics(w http.ResponseWriter, _ *http.Request) {
+	w.Header().Set("Content-Type", "text/plain; version=0.0.4; charset=utf-8")
+	var b strings.Builder
+	b.WriteString("# HELP httpd_requests_total HTTP responses served, by status class.\n")
+	b.WriteString("# TYPE httpd_requests_total counter\n")
+	for class := 1; class <= 5; class++ {
+		fmt.Fprintf(&b, "httpd_requests_total{code=\"%dxx\"} %d\n", class, s.served[class].Load())
+	}
+	b.WriteString("# HELP httpd_errors_total HTTP responses with a 5xx status.\n")
+	b.WriteString("# TYPE httpd_errors_total counter\n")
+	fmt.Fprintf(&b, "httpd_errors_total %d\n", s.served[5].Load())
+	b.WriteString("# HELP httpd_shutting_down 1 once SIGTERM was received (readiness fails).\n")
+	b.WriteString("# TYPE httpd_shutting_down gauge\n")
+	down := 0
+	if s.shuttingDown.Load() {
+		down = 1
+	}
+	fmt.Fprintf(&b, "httpd_shutting_down %d\n", down)
+	_, _ = io.WriteString(w, b.String())
 }
 
 func writeJSON(w http.ResponseWriter, code int, v any) {

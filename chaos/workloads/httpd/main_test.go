@@ -3,9 +3,11 @@ package main
 import (
 	"context"
 	"encoding/json"
+	"io"
 	"net"
 	"net/http"
 	"net/http/httptest"
+	"strings"
 	"sync"
 	"testing"
 	"time"
@@ -264,5 +266,47 @@ func TestGracefulShutdown(t *testing.T) {
 	}
 	if got := get("/"); got != 0 {
 		t.Errorf("GET / after shutdown = %d, want connection refused", got)
+	}
+}
+
+func metrics(t *testing.T, ts *httptest.Server) (string, string) {
+	t.Helper()
+	resp, err := ts.Client().Get(ts.URL + "/metrics")
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer resp.Body.Close()
+	body, err := io.ReadAll(resp.Body)
+	if err != nil {
+		t.Fatal(err)
+	}
+	return resp.Header.Get("Content-Type"), string(body)
+}
+
+func TestMetricsCountResponsesByClassAndErrors(t *testing.T) {
+	_, _, ts := newTest(t, 0)
+	expect(t, ts, "GET", "/", 200)
+	expect(t, ts, "GET", "/", 200)
+	expect(t, ts, "GET", "/nope", 404)
+	expect(t, ts, "POST", "/admin/fail?probe=readiness&seconds=0", 200)
+	expect(t, ts, "GET", "/readyz", 503)
+	contentType, body := metrics(t, ts)
+	metrics(t, ts) // scrapes are not counted
+	if contentType != "text/plain; version=0.0.4; charset=utf-8" {
+		t.Errorf("Content-Type = %q", contentType)
+	}
+	_, body = metrics(t, ts)
+	for _, line := range []string{
+		"# TYPE httpd_requests_total counter",
+		`httpd_requests_total{code="2xx"} 3`,
+		`httpd_requests_total{code="4xx"} 1`,
+		`httpd_requests_total{code="5xx"} 1`,
+		"# TYPE httpd_errors_total counter",
+		"httpd_errors_total 1",
+		"httpd_shutting_down 0",
+	} {
+		if !strings.Contains(body, line+"\n") {
+			t.Errorf("/metrics lacks %q:\n%s", line, body)
+		}
 	}
 }
