@@ -368,7 +368,7 @@ def _evaluate(s: ph.RunState, env: RunEnv, ports: ph.RunPorts, started: float,
     data = ReportData(
         experiment=exp, seed=s.seed, started_at=started, ended_at=ended, verdict=verdict,
         records=records, events=tuple(events),
-        faults=tuple(_fault_record(i, exp, o) for i, o in enumerate(s.outcomes)),
+        faults=tuple(_fault_record(i, exp, o, records) for i, o in enumerate(s.outcomes)),
         fault_window=fault_window, slas=tuple(sla_results), recovery_seconds=recovery_s,
         restarts=restarts, cluster=_cluster_info(env, s.namespace, server),
         versions=_versions(server), error=error,
@@ -453,8 +453,15 @@ def _rollout_stalled(outcomes: list[FaultOutcome]) -> bool | None:
     return any(known) if known else None
 
 
-def _fault_record(index: int, exp: Experiment, o: FaultOutcome) -> FaultRecord:
+def _fault_record(index: int, exp: Experiment, o: FaultOutcome,
+                  records: Sequence[RequestRecord] = ()) -> FaultRecord:
     figures: dict[str, float | None] = {}
+    if o.lifted_at is not None and records:
+        # how long errors outlast a fault that lifted itself: new requests, and every error
+        figures["errors_stop_after_lift_s"] = _rounded(ptl.errors_stop_after(records,
+                                                                            o.lifted_at))
+        figures["last_unserved_after_lift_s"] = round(
+            ptl.last_unserved_after(records, o.lifted_at), 3)
     for key, value in o.details.items():
         if isinstance(value, int | float):  # bool is an int: blocked -> 1.0
             figures[key] = float(value)
@@ -465,6 +472,10 @@ def _fault_record(index: int, exp: Experiment, o: FaultOutcome) -> FaultRecord:
     spec = exp.faults[index] if index < len(exp.faults) else exp.faults[-1]
     return FaultRecord(index=index, spec=spec, targets=tuple(o.targets), started_at=o.started_at,
                        ended_at=o.ended_at, figures=figures, details=dict(o.details))
+
+
+def _rounded(value: float | None) -> float | None:
+    return None if value is None else round(value, 3)
 
 
 def _cluster_info(env: RunEnv, namespace: str, server: str | None

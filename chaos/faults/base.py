@@ -87,6 +87,9 @@ class FaultOutcome:
     targets: list[str] = field(default_factory=list)
     started_at: float = field(default_factory=time.time)
     ended_at: float | None = None
+    # faults that hold and then lift themselves: when the lift began (the runner measures
+    # from it how long errors outlast the fault)
+    lifted_at: float | None = None
     details: dict[str, object] = field(default_factory=dict)
     undo: list[UndoAction] = field(default_factory=list)
 

@@ -17,6 +17,7 @@ from chaos.faults.base import FaultContext, FaultOutcome, implements
 from chaos.faults.targets import pod_targets
 from chaos.faults.undo import undo_errors, undo_pending
 from chaos.journal import UndoAction, UndoOutcome
+from chaos.k8s import netns
 from chaos.k8s import pods as kpods
 from chaos.k8s import probes as kprobes
 from chaos.model.experiment import ProbeBreak
@@ -168,7 +169,7 @@ class ProbeBreakFault:
                                        pod_uid=t.uid, table=table, namespace=ctx.namespace)
             self.pending.append(t.action)
             ctx.emit("fault-start", t.name, f"probe-break {spec.probe} (network, port {port})")
-            kprobes.block(t.node, t.uid, table, port, kprobes.node_addresses(t.node))
+            kprobes.block(t.node, t.uid, table, port, netns.node_addresses(t.node))
             if spec.probe == "startup":
                 self._restart_into_startup(ctx, t)
 

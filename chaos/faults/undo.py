@@ -1,11 +1,11 @@
 """Replaying undo actions: the runner's `finally`, and `kube-chaos rollback` after a crash.
 
 Every handler is idempotent and confirms its effect before it returns: the node is schedulable
-again, the node container runs unpaused and the node is Ready, the nft table is gone, the probe no
-longer fails. A handler returns None when it did the work, or a note saying why there was nothing
-left to do (the cluster or the pod is gone); it raises RollbackFailed whenever the fault may still
-be in place, including when it cannot tell (Docker or the API server unreachable). Only a
-confirmed undo is marked done in the journal; everything else stays pending with its reason.
+again, the node container runs unpaused and the node is Ready, the nft table or our qdisc is gone,
+the probe no longer fails. A handler returns None when it did the work, or a note saying why there
+was nothing left to do (the cluster or the pod is gone); it raises RollbackFailed whenever the
+fault may still be in place, including when it cannot tell (Docker or the API server unreachable).
+Only a confirmed undo is marked done in the journal; everything else stays pending with its reason.
 """
 
 from __future__ import annotations
@@ -27,6 +27,7 @@ from chaos.journal import (
     warn_problems,
 )
 from chaos.k8s import controllers as kcontrollers
+from chaos.k8s import netns
 from chaos.k8s import nodes as knodes
 from chaos.k8s import objects as kobjects
 from chaos.k8s import probes as kprobes
@@ -256,6 +257,25 @@ def undo_restore_template(action: UndoAction) -> str | None:
     return f"forced out stuck pod(s) {', '.join(forced)}" if forced else None
 
 
+# --- network ----------------------------------------------------------------------------------
+
+
+def undo_delete_nft_table(action: UndoAction) -> str | None:
+    """Partition, packet loss, DNS: the pod's nft table deleted, and listed again to confirm."""
+    family = action.params.get("family") or "inet"
+    if family not in ("inet", "netdev"):
+        raise RollbackFailed(f"{action.describe()}: parameter 'family' is {family!r}, not inet "
+                             f"or netdev")
+    return netns.delete_table(_param(action, "node"), _param(action, "pod_uid"),
+                              _param(action, "table"), family)
+
+
+def undo_delete_qdisc(action: UndoAction) -> str | None:
+    """Bandwidth, latency: our root qdisc removed from the pod's interface, and confirmed."""
+    return netns.delete_root_qdisc(_param(action, "node"), _param(action, "pod_uid"),
+                                   _param(action, "dev"))
+
+
 def undo_none(action: UndoAction) -> str | None:
     """Faults with nothing to put back (pod kill) are journaled for the record only."""
     return None
@@ -309,6 +329,8 @@ HANDLERS: dict[str, Handler] = {
     "clear-admin-probe": undo_clear_admin_probe,
     "unblock-probe": undo_unblock_probe,
     "restore-template": undo_restore_template,
+    "delete-nft-table": undo_delete_nft_table,
+    "delete-qdisc": undo_delete_qdisc,
     "none": undo_none,
 }
 
@@ -368,7 +390,8 @@ def undo_pending(ctx: FaultContext, actions: list[UndoAction], detail: str | Non
         ctx.undo_outcomes.append(outcome)
         if outcome.status == "undone":
             with contextlib.suppress(Exception):  # the timeline is not worth a stranded undo
-                ctx.emit("fault-end", action.params.get("node", action.params.get("pod", "")),
+                # named like the fault-start it ends: the pod for pod faults, else the node
+                ctx.emit("fault-end", action.params.get("pod") or action.params.get("node", ""),
                          detail or action.kind)
     return outcomes
 

@@ -15,6 +15,7 @@ from dataclasses import dataclass
 from typing import Any, ClassVar, Literal
 
 from chaos.model import values as v
+from chaos.model.netvalues import Peer
 from chaos.model.selector import Selector
 
 
@@ -250,10 +251,81 @@ class Rollback(ControllerFault):
                            "workload is then reported not whole again", 120.0)
 
 
+Direction = Literal["both", "egress", "ingress"]
+_DIRECTION_DOC = ("egress: what the selected pods send, ingress: what they receive, or both")
+
+
+@dataclass(frozen=True, slots=True, kw_only=True)
+class NetworkFault(PodFault):
+    """A fault inside the selected pods' network namespaces (nftables, or a tc qdisc), held
+    for ``duration`` and then lifted; traffic on the pod's loopback is never touched."""
+
+    duration_s: float = option("duration", v.POSITIVE_DURATION, "how long the fault holds",
+                               30.0)
+
+
+@dataclass(frozen=True, slots=True, kw_only=True)
+class Partition(NetworkFault):
+    type: ClassVar[str] = "partition"
+    summary: ClassVar[str] = ("drop every packet between the selected pods and a peer (pods, "
+                              "a Service or CIDRs)")
+    peer: Peer = option("peer", v.PEER, "selector: {label: value} (pods of the experiment's "
+                        "namespace), service: name (its cluster IPs and its pods), or cidr: "
+                        "one CIDR or a list; resolved to addresses when the fault starts")
+    direction: Direction = option("direction", v.enum("both", "egress", "ingress"),
+                                  _DIRECTION_DOC + " (one direction is enough to break TCP)",
+                                  "both")
+
+
+@dataclass(frozen=True, slots=True, kw_only=True)
+class PacketLoss(NetworkFault):
+    type: ClassVar[str] = "packet-loss"
+    summary: ClassVar[str] = "drop a random share of the selected pods' packets"
+    loss: float = option("loss", v.PERCENT, "percentage of packets dropped, each packet "
+                         "independently (0.01 % steps)")
+    direction: Direction = option("direction", v.enum("both", "egress", "ingress"),
+                                  _DIRECTION_DOC, "both")
+    peer: Peer | None = option("peer", v.PEER, "only traffic with this peer (as for "
+                               "partition; default: all traffic, the kubelet's probes and "
+                               "DNS included)", None)
+
+
+@dataclass(frozen=True, slots=True, kw_only=True)
+class Bandwidth(NetworkFault):
+    type: ClassVar[str] = "bandwidth"
+    summary: ClassVar[str] = ("shape what the selected pods send to a rate (a token-bucket "
+                              "qdisc on the pod's interface: packets queue, then drop)")
+    rate_bps: int = option("rate", v.RATE, "egress rate, e.g. 1mbit or 512kbit")
+
+
+@dataclass(frozen=True, slots=True, kw_only=True)
+class Dns(NetworkFault):
+    type: ClassVar[str] = "dns"
+    summary: ClassVar[str] = "make the selected pods' DNS queries (port 53) fail or go unanswered"
+    mode: Literal["fail", "block"] = option(
+        "mode", v.enum("fail", "block"), "fail: reject queries at once (ICMP port unreachable, "
+        "TCP reset); block: drop them, so lookups time out", "fail")
+
+
+@dataclass(frozen=True, slots=True, kw_only=True)
+class Latency(NetworkFault):
+    type: ClassVar[str] = "latency"
+    summary: ClassVar[str] = ("delay what the selected pods send (tc netem; refused on a kernel "
+                              "without the netem qdisc, never imitated)")
+    latency_s: float = option("latency", v.POSITIVE_DURATION, "added delay per packet")
+    jitter_s: float = option("jitter", v.DURATION, "random variation around it", 0.0)
+
+    def check(self) -> list[tuple[str, str]]:
+        if self.jitter_s > self.latency_s:
+            return [("jitter", f"{self.jitter_s:g}s is more than the latency "
+                               f"({self.latency_s:g}s): packets cannot arrive before they leave")]
+        return []
+
+
 AnyFault = (PodKill | ContainerKill | Cordon | Drain | NodeLoss | ProbeBreak | Rollout
-            | Rollback)
+            | Rollback | Partition | PacketLoss | Bandwidth | Dns | Latency)
 # every concrete fault type by its YAML name, in the order the docs and schema list them
 FAULT_TYPES: dict[str, type[FaultSpec]] = {
     cls.type: cls for cls in (PodKill, ContainerKill, Cordon, Drain, NodeLoss, ProbeBreak,
-                              Rollout, Rollback)
+                              Rollout, Rollback, Partition, PacketLoss, Bandwidth, Dns, Latency)
 }

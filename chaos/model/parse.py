@@ -65,6 +65,7 @@ from chaos.model.manifests import (
     pod_count,
     read_manifest,
 )
+from chaos.model.netvalues import RATE_HINT, Peer, parse_cidr, parse_rate
 from chaos.model.tags import marker_name, tag_problem
 from chaos.model.values import CONTROLLER_KINDS, SIGNALS, Value
 
@@ -900,6 +901,53 @@ def _steady(ctx: _Ctx, node: Node, where: str, workload: WorkloadSpec) -> Steady
     )
 
 
+def _rate(ctx: _Ctx, node: Node, where: str) -> int:
+    value = _scalar(ctx, node, where, RATE_HINT)
+    try:
+        return parse_rate(value)
+    except ValueError as exc:
+        raise ctx.error(node, where, f"expected {RATE_HINT}, got {_got(node)}: {exc}") from None
+
+
+def _cidr(ctx: _Ctx, node: Node, where: str) -> str:
+    raw = _string(ctx, node, where)
+    try:
+        return parse_cidr(raw)
+    except ValueError:
+        raise ctx.error(node, where, f"expected an IP address or CIDR such as 10.0.0.0/8, "
+                                     f"got {raw!r}") from None
+
+
+def _peer(ctx: _Ctx, node: Node, where: str) -> Peer:
+    """Exactly one of selector (checked against the manifests' pods), service (against their
+    Services, when they define any) or cidr (one, or a list)."""
+    keys = ("selector", "service", "cidr")
+    m = _Map(ctx, node, where, keys)
+    given = [k for k in keys if m.has(k)]
+    if len(given) != 1:
+        raise ctx.error(m.key_node(given[1]) if len(given) > 1 else node, where,
+                        f"give exactly one of selector, service, cidr (found "
+                        f"{', '.join(given) or 'none'})")
+    if given == ["selector"]:
+        selector = m.req("selector", _selector)
+        _check_matches(ctx, m.node_of("selector"), m.path("selector"), selector, ())
+        return Peer(selector=selector)
+    if given == ["service"]:
+        name = m.req("service", _dns_name)
+        services = sorted(o.ref.name for o in ctx.objects if o.service is not None)
+        if services and name not in services:
+            raise ctx.error(m.node_of("service"), m.path("service"),
+                            f"no Service {name!r} in the workload manifests"
+                            f"{_suggest(name, services)}; they define: {', '.join(services)}")
+        return Peer(service=name)
+    raw = m.node_of("cidr")
+    items = _list(ctx, raw, m.path("cidr")) if isinstance(raw, SequenceNode) else [raw]
+    path = m.path("cidr")
+    cidrs = [_cidr(ctx, n, f"{path}[{i}]" if isinstance(raw, SequenceNode) else path)
+             for i, n in enumerate(items)]
+    return Peer(cidrs=tuple(dict.fromkeys(cidrs)))
+
+
 _CONVERTERS: dict[str, Callable[[_Ctx, Node, str], object]] = {
     "positive-int": _positive_int,
     "non-negative-int": _non_negative_int,
@@ -915,6 +963,8 @@ _CONVERTERS: dict[str, Callable[[_Ctx, Node, str], object]] = {
     "controller-ref": _controller_ref,
     "env-map": _env_map,
     "string-list": _args,
+    "rate": _rate,
+    "peer": _peer,
 }
 _NODE_SELECTION_KEYS = ("nodes", "nodeSelector", "podsOf")
 

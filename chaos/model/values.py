@@ -38,6 +38,18 @@ STRING = Value("string", {"type": "string", "minLength": 1})
 SIGNAL = Value("signal", {"type": "string",
                           "pattern": f"^(SIG)?({'|'.join(SIGNALS)})$"})
 SELECTOR = Value("selector", SELECTOR_REF)
+RATE = Value("rate", {"type": "string",
+                      "pattern": "^[0-9]+(\\.[0-9]+)?\\s*(bit|kbit|mbit|gbit)$"})
+PEER = Value("peer", {
+    "type": "object", "additionalProperties": False, "minProperties": 1, "maxProperties": 1,
+    "properties": {
+        "selector": SELECTOR_REF,
+        "service": {"type": "string", "minLength": 1},
+        "cidr": {"anyOf": [{"type": "string", "minLength": 1},
+                           {"type": "array", "items": {"type": "string", "minLength": 1},
+                            "minItems": 1}]},
+    },
+    "description": "exactly one of selector, service, cidr"})
 NODE_NAMES = Value("node-names", {"type": "array", "items": {"type": "string", "minLength": 1},
                                   "minItems": 1, "uniqueItems": True})
 

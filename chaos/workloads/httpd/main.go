@@ -8,6 +8,13 @@
 // readiness probe fails until /admin/clear), for rollouts that must stall. A bad value in
 // STARTUP_DELAY or SHUTDOWN_DELAY makes it exit at once: a crash-looping release.
 //
+// With --backend it is the frontend of a two-tier workload: every GET / calls the backend
+// (another httpd, through its Service DNS name) within --backend-timeout and answers 504 when
+// the call times out, 502 when it fails otherwise or the backend answers with an error. Its
+// probes stay local: a frontend whose readiness followed the backend would leave the Service
+// together with every other frontend the moment the backend stumbles, turning a partial
+// dependency failure into a full outage.
+//
 // Standard library only; built with CGO_ENABLED=0 and run FROM scratch.
 package main
 
@@ -19,7 +26,9 @@ import (
 	"fmt"
 	"io"
 	"log"
+	"net"
 	"net/http"
+	"net/url"
 	"os"
 	"os/signal"
 	"strconv"
@@ -51,6 +60,110 @@ type server struct {
 	served  [6]atomic.Int64
 	mu      sync.Mutex
 	failing map[string]time.Time // probe -> until (forever = until cleared)
+	backend *backend             // nil: a single tier that answers GET / itself
+}
+
+// backend is the next tier, called on every GET /.
+type backend struct {
+	url      string
+	timeout  time.Duration
+	retries  int
+	client   *http.Client
+	timeouts atomic.Int64 // answered 504
+	failures atomic.Int64 // answered 502
+	retried  atomic.Int64 // attempts repeated after a failed connect
+}
+
+// backendConfig is what the --backend* flags say.
+type backendConfig struct {
+	URL            string
+	Timeout        time.Duration // the whole call, retries included
+	ConnectTimeout time.Duration // one attempt's connect, DNS lookup included (0: Timeout)
+	Retries        int           // further attempts after a failed connect
+	KeepAlive      bool
+}
+
+// newBackend checks the settings and builds the client. Without KeepAlive every call opens
+// a new connection, so each one resolves the Service name and is balanced by kube-proxy
+// afresh, as a connection-per-request client is: network faults show up per request instead
+// of hiding behind (or sticking to) a pooled connection.
+func newBackend(cfg backendConfig) (*backend, error) {
+	u, err := url.Parse(cfg.URL)
+	if err != nil || (u.Scheme != "http" && u.Scheme != "https") || u.Host == "" {
+		return nil, fmt.Errorf("--backend=%q: want an http:// or https:// URL with a host", cfg.URL)
+	}
+	if cfg.Timeout <= 0 {
+		return nil, fmt.Errorf("--backend-timeout=%s: want a positive duration", cfg.Timeout)
+	}
+	if cfg.ConnectTimeout < 0 || cfg.ConnectTimeout > cfg.Timeout {
+		return nil, fmt.Errorf("--backend-connect-timeout=%s: want a duration up to "+
+			"--backend-timeout (%s)", cfg.ConnectTimeout, cfg.Timeout)
+	}
+	if cfg.Retries < 0 {
+		return nil, fmt.Errorf("--backend-retries=%d: want 0 or more", cfg.Retries)
+	}
+	connect := cfg.ConnectTimeout
+	if connect == 0 {
+		connect = cfg.Timeout
+	}
+	transport := &http.Transport{
+		Proxy:               nil,
+		DialContext:         (&net.Dialer{Timeout: connect}).DialContext,
+		DisableKeepAlives:   !cfg.KeepAlive,
+		MaxIdleConnsPerHost: 64,
+	}
+	return &backend{url: u.String(), timeout: cfg.Timeout, retries: cfg.Retries,
+		client: &http.Client{Transport: transport}}, nil
+}
+
+// dialFailed: the connection was never made (lookup, refused, connect timeout), so the
+// backend cannot have seen the request and another attempt is safe for any request.
+func dialFailed(err error) bool {
+	var op *net.OpError
+	return errors.As(err, &op) && op.Op == "dial"
+}
+
+// call GETs the backend within its timeout, trying again (a new connection, which kube-proxy
+// may send to another backend) while connecting fails: its JSON answer, or the status this
+// frontend must answer with (504 on a timeout, 502 on any other failure) and why.
+func (b *backend) call(ctx context.Context) (any, int, error) {
+	ctx, cancel := context.WithTimeout(ctx, b.timeout)
+	defer cancel()
+	for attempt := 0; ; attempt++ {
+		v, code, err := b.once(ctx)
+		if err == nil || attempt >= b.retries || !dialFailed(err) || ctx.Err() != nil {
+			return v, code, err
+		}
+		b.retried.Add(1)
+	}
+}
+
+func (b *backend) once(ctx context.Context) (any, int, error) {
+	req, err := http.NewRequestWithContext(ctx, http.MethodGet, b.url, nil)
+	if err != nil {
+		return nil, http.StatusBadGateway, err
+	}
+	resp, err := b.client.Do(req)
+	if err == nil {
+		defer resp.Body.Close()
+		var body []byte
+		body, err = io.ReadAll(io.LimitReader(resp.Body, 64<<10))
+		if err == nil && (resp.StatusCode < 200 || resp.StatusCode > 299) {
+			return nil, http.StatusBadGateway, fmt.Errorf("backend answered %d", resp.StatusCode)
+		}
+		if err == nil {
+			var v any
+			if json.Unmarshal(body, &v) != nil {
+				v = string(body)
+			}
+			return v, http.StatusOK, nil
+		}
+	}
+	var nerr net.Error
+	if errors.Is(err, context.DeadlineExceeded) || (errors.As(err, &nerr) && nerr.Timeout()) {
+		return nil, http.StatusGatewayTimeout, err
+	}
+	return nil, http.StatusBadGateway, err
 }
 
 func newServer(pod, node string, startupDelay time.Duration, now func() time.Time) *server {
@@ -68,6 +181,7 @@ func newServer(pod, node string, startupDelay time.Duration, now func() time.Tim
 func (s *server) routes() http.Handler {
 	mux := http.NewServeMux()
 	mux.HandleFunc("GET /{$}", s.handleRoot)
+	mux.HandleFunc("GET /payload", handlePayload)
 	mux.HandleFunc("GET /healthz", s.probe("liveness", false))
 	mux.HandleFunc("GET /readyz", s.probe("readiness", true))
 	mux.HandleFunc("GET /startupz", s.probe("startup", true))
@@ -152,9 +266,52 @@ func writeJSON(w http.ResponseWriter, code int, v any) {
 	_ = json.NewEncoder(w).Encode(v)
 }
 
-func (s *server) handleRoot(w http.ResponseWriter, _ *http.Request) {
+func (s *server) handleRoot(w http.ResponseWriter, r *http.Request) {
 	n := s.requests.Add(1)
-	writeJSON(w, http.StatusOK, map[string]any{"pod": s.pod, "node": s.node, "requests": n})
+	out := map[string]any{"pod": s.pod, "node": s.node, "requests": n}
+	if s.backend == nil {
+		writeJSON(w, http.StatusOK, out)
+		return
+	}
+	answer, code, err := s.backend.call(r.Context())
+	switch code {
+	case http.StatusOK:
+		out["backend"] = answer
+	case http.StatusGatewayTimeout:
+		s.backend.timeouts.Add(1)
+		out["error"] = "backend timed out: " + err.Error()
+	default:
+		s.backend.failures.Add(1)
+		out["error"] = "backend failed: " + err.Error()
+	}
+	writeJSON(w, code, out)
+}
+
+// maxPayload bounds /payload so that a typo cannot make a pod stream gigabytes.
+const maxPayload = 64 << 20
+
+// handlePayload answers ?bytes=N bytes of filler: a transfer long enough for a bandwidth
+// fault to show (GET / answers a few hundred bytes, which any rate lets through at once).
+func handlePayload(w http.ResponseWriter, r *http.Request) {
+	n, err := strconv.Atoi(r.URL.Query().Get("bytes"))
+	if err != nil || n < 0 || n > maxPayload {
+		http.Error(w, fmt.Sprintf("bytes must be a whole number from 0 to %d", maxPayload),
+			http.StatusBadRequest)
+		return
+	}
+	w.Header().Set("Content-Type", "application/octet-stream")
+	w.Header().Set("Content-Length", strconv.Itoa(n))
+	chunk := make([]byte, 32<<10)
+	for i := range chunk {
+		chunk[i] = 'x'
+	}
+	for n > 0 {
+		k := min(n, len(chunk))
+		if _, err := w.Write(chunk[:k]); err != nil {
+			return
+		}
+		n -= k
+	}
 }
 
 func (s *server) startupDone() bool {
@@ -282,6 +439,11 @@ func (s *server) handleState(w http.ResponseWriter, _ *http.Request) {
 		ps[p] = st
 	}
 	out["probes"] = ps
+	if b := s.backend; b != nil {
+		out["backend"] = map[string]any{"url": b.url, "timeout_s": b.timeout.Seconds(),
+			"retries": b.retries, "timeouts": b.timeouts.Load(), "failures": b.failures.Load(),
+			"retried": b.retried.Load()}
+	}
 	writeJSON(w, http.StatusOK, out)
 }
 
@@ -306,7 +468,7 @@ func durationEnv(name string, def time.Duration) (time.Duration, error) {
 	return d, nil
 }
 
-func run(ctx context.Context, addr string, failReadiness bool) error {
+func run(ctx context.Context, addr string, failReadiness bool, dep *backend) error {
 	startupDelay, err := durationEnv("STARTUP_DELAY", 0)
 	if err != nil {
 		return err
@@ -319,6 +481,7 @@ func run(ctx context.Context, addr string, failReadiness bool) error {
 	if failReadiness {
 		s.failUntilCleared("readiness")
 	}
+	s.backend = dep
 	srv := &http.Server{Addr: addr, Handler: s.routes(), ReadHeaderTimeout: 5 * time.Second}
 
 	errc := make(chan error, 1)
@@ -326,6 +489,10 @@ func run(ctx context.Context, addr string, failReadiness bool) error {
 	log.Printf("httpd %s listening on %s (pod=%q node=%q startup_delay=%s shutdown_delay=%s "+
 		"fail_readiness=%t)", version, addr, s.pod, s.node, startupDelay, shutdownDelay,
 		failReadiness)
+	if dep != nil {
+		log.Printf("frontend: GET / calls %s (timeout %s, %d retries after a failed connect)",
+			dep.url, dep.timeout, dep.retries)
+	}
 
 	select {
 	case err := <-errc:
@@ -353,15 +520,34 @@ func main() {
 	failReadiness := flag.Bool("fail-readiness", false,
 		"start with the readiness probe failing until POST /admin/clear (a release that never "+
 			"becomes Ready)")
+	backendURL := flag.String("backend", "", "frontend mode: GET / calls this URL (e.g. "+
+		"http://backend:8080/) and answers 504 on a timeout, 502 on another failure")
+	var cfg backendConfig
+	flag.DurationVar(&cfg.Timeout, "backend-timeout", 2*time.Second, "deadline of one backend "+
+		"call, retries included")
+	flag.DurationVar(&cfg.ConnectTimeout, "backend-connect-timeout", 0, "deadline of one "+
+		"connection attempt, DNS lookup included (default: --backend-timeout)")
+	flag.IntVar(&cfg.Retries, "backend-retries", 0, "new attempts after a failed connect")
+	flag.BoolVar(&cfg.KeepAlive, "backend-keepalive", false, "reuse connections to the "+
+		"backend (default: a new connection, DNS lookup included, per call)")
 	flag.Parse()
 	if *showVersion {
 		fmt.Println("httpd", version)
 		return
 	}
+	var dep *backend
+	if *backendURL != "" {
+		var err error
+		cfg.URL = *backendURL
+		if dep, err = newBackend(cfg); err != nil {
+			fmt.Fprintln(os.Stderr, "httpd:", err)
+			os.Exit(2)
+		}
+	}
 	log.SetFlags(log.LstdFlags | log.Lmicroseconds | log.LUTC)
 	ctx, stop := signal.NotifyContext(context.Background(), syscall.SIGTERM, os.Interrupt)
 	defer stop()
-	if err := run(ctx, *addr, *failReadiness); err != nil && !errors.Is(err, http.ErrServerClosed) {
+	if err := run(ctx, *addr, *failReadiness, dep); err != nil && !errors.Is(err, http.ErrServerClosed) {
 		log.Printf("error: %v", err)
 		os.Exit(1)
 	}

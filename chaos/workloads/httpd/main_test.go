@@ -179,7 +179,7 @@ func TestFailReadinessFlagStartsNeverReady(t *testing.T) {
 	t.Setenv("STARTUP_DELAY", "")
 	ctx, cancel := context.WithCancel(context.Background())
 	done := make(chan error, 1)
-	go func() { done <- run(ctx, addr, true) }()
+	go func() { done <- run(ctx, addr, true, nil) }()
 	defer func() { cancel(); <-done }()
 	status := func(path string) int {
 		resp, err := http.Get("http://" + addr + path)
@@ -203,7 +203,7 @@ func TestFailReadinessFlagStartsNeverReady(t *testing.T) {
 
 func TestBadDelayExitsAtStart(t *testing.T) {
 	t.Setenv("STARTUP_DELAY", "soon")
-	if err := run(context.Background(), "127.0.0.1:0", false); err == nil {
+	if err := run(context.Background(), "127.0.0.1:0", false, nil); err == nil {
 		t.Fatal("run accepted STARTUP_DELAY=soon; a crash-looping release relies on it failing")
 	}
 }
@@ -227,7 +227,7 @@ func TestGracefulShutdown(t *testing.T) {
 	t.Setenv("STARTUP_DELAY", "")
 	ctx, cancel := context.WithCancel(context.Background())
 	done := make(chan error, 1)
-	go func() { done <- run(ctx, addr, false) }()
+	go func() { done <- run(ctx, addr, false, nil) }()
 
 	get := func(path string) int {
 		resp, err := http.Get("http://" + addr + path)
