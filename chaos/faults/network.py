@@ -27,6 +27,7 @@ from typing import ClassVar
 
 from chaos.errors import ChaosError, InjectionFailed
 from chaos.faults.base import FaultContext, FaultOutcome, implements
+from chaos.faults.targets import pod_targets
 from chaos.faults.undo import undo_errors, undo_pending
 from chaos.journal import UndoAction, UndoOutcome
 from chaos.k8s import netns
@@ -44,7 +45,6 @@ from chaos.model.experiment import (
 )
 from chaos.model.netvalues import format_rate
 from chaos.plan import netrules
-from chaos.plan.select import choose
 
 MAX_PARALLEL = 8  # docker exec calls in flight at once
 
@@ -97,8 +97,7 @@ class _NetFault:
             raise InjectionFailed(f"{spec.type} acts inside pods' network namespaces on their "
                                   f"kind nodes (docker exec): it needs a kind cluster")
         running = {p.name: p for p in kpods.running_pods(ctx.kube, ctx.namespace, spec.selector)}
-        names = choose(list(running), seed=ctx.seed, salt=f"fault-{ctx.index}:{spec.type}",
-                       count=spec.count, percent=spec.percent)
+        names = pod_targets(ctx.scope(), spec)  # the choice the plan and blast radius saw
         targets = [_Target(n, running[n].uid, running[n].node, running[n].ip) for n in names]
         outcome.targets = list(names)
         _each(targets, self._locate)

@@ -9,11 +9,13 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Literal
 
+from chaos.model.abort import AbortSpec
 from chaos.model.faults import (
     FAULT_TYPES,
     AnyFault,
     Bandwidth,
     ContainerKill,
+    ControllerRef,
     Cordon,
     Dns,
     Drain,
@@ -26,15 +28,19 @@ from chaos.model.faults import (
     Partition,
     PodKill,
     ProbeBreak,
+    Rollback,
+    Rollout,
 )
 from chaos.model.netvalues import Peer
 from chaos.model.selector import Selector
 
 __all__ = [
     "FAULT_TYPES",
+    "AbortSpec",
     "AnyFault",
     "Bandwidth",
     "ContainerKill",
+    "ControllerRef",
     "Cordon",
     "Dns",
     "Drain",
@@ -51,6 +57,8 @@ __all__ = [
     "Peer",
     "PodKill",
     "ProbeBreak",
+    "Rollback",
+    "Rollout",
     "SLASpec",
     "Selector",
     "SteadyState",
@@ -94,7 +102,7 @@ class WorkloadSpec:
     manifests: tuple[Path, ...]
     selector: Selector
     service: str
-    node_port: int
+    node_port: int | None  # None when spec.load.url names where the load goes
     replicas: int
     url_path: str = "/"
     namespace_scoped: bool = True
@@ -111,7 +119,9 @@ class WorkloadSpec:
 
 @dataclass(frozen=True, slots=True)
 class LoadProfile:
-    """Locust load. The target URL is always ``http://127.0.0.1:<nodePort><path>``."""
+    """Locust load: at ``url`` when given (a real service; its host must be allow-listed with
+    --chaos-allow-host), else at the kind cluster's ``http://127.0.0.1:<nodePort>``; then
+    ``path``."""
 
     users: int = 10
     spawn_rate: float = 10.0
@@ -126,6 +136,11 @@ class LoadProfile:
     # connections (kube-proxy keeps established flows), so keep-alive clients can ride
     # through a readiness outage that connection-per-request clients see.
     keep_alive: bool = True
+    url: str | None = None  # base URL (scheme, host, port) instead of the NodePort
+    # request headers whose values are read from environment variables at run time (tokens,
+    # a Host header): (header, variable); the values never enter reports or logs
+    headers_from_env: tuple[tuple[str, str], ...] = ()
+    tls_verify: bool = True
 
 
 @dataclass(frozen=True, slots=True)
@@ -133,6 +148,27 @@ class SteadyState:
     max_error_rate: float = 0.0
     ready_replicas: int | None = None
     window_s: float = 3.0
+
+
+@dataclass(frozen=True, slots=True)
+class BlastRadius:
+    """How much one fault may hit, checked against the targets it resolves to before it acts
+    (and by `kube-chaos plan`). Nodes default to one at a time; control-plane nodes only when
+    an experiment names them."""
+
+    max_pods: int | None = None
+    max_percent: float | None = None  # of the workload's replicas
+    max_nodes: int = 1
+
+    def merged(self, other: BlastRadius) -> BlastRadius:
+        """The stricter of two limits each (experiment file and command line)."""
+        def low(a: float | None, b: float | None) -> float | None:
+            return b if a is None else a if b is None else min(a, b)
+
+        pods = low(self.max_pods, other.max_pods)
+        return BlastRadius(max_pods=None if pods is None else int(pods),
+                           max_percent=low(self.max_percent, other.max_percent),
+                           max_nodes=min(self.max_nodes, other.max_nodes))
 
 
 @dataclass(frozen=True, slots=True)
@@ -148,6 +184,7 @@ class SLASpec:
     max_restarts: int | None = None
     steady_state_restored: bool = False
     expect_blocked: bool | None = None  # drains: was the drain blocked (e.g. by a PDB)?
+    expect_stalled: bool | None = None  # rollouts: did one stall (progress deadline)?
 
     def declared(self) -> bool:
         return (
@@ -162,6 +199,7 @@ class SLASpec:
                     self.expected_restarts,
                     self.max_restarts,
                     self.expect_blocked,
+                    self.expect_stalled,
                 )
             )
             or self.steady_state_restored
@@ -182,3 +220,5 @@ class Experiment:
     expect: Literal["pass", "fail"] = "pass"
     tags: tuple[str, ...] = field(default=())
     seed: int | None = None
+    blast_radius: BlastRadius = field(default_factory=BlastRadius)
+    abort: AbortSpec = field(default_factory=AbortSpec)  # guards that stop the run early

@@ -31,6 +31,17 @@ class NodeSelection:
     pods_of: Selector | None = None
 
 
+@dataclass(frozen=True, slots=True)
+class ControllerRef:
+    """A Deployment or StatefulSet by name, in the workload's namespace."""
+
+    kind: Literal["Deployment", "StatefulSet"]
+    name: str
+
+    def __str__(self) -> str:
+        return f"{self.kind}/{self.name}"
+
+
 # How a field is read. "value": one YAML key read as ``Value``; the groups read several keys
 # with rules of their own (see chaos.model.parse): "pod-selector" (selector, defaulting to the
 # workload's and checked against its manifests), "count-or-percent" (one of the two),
@@ -90,6 +101,11 @@ class PodFault(FaultSpec):
     percent: float | None = option("percent", v.PERCENT, "or what share of them, rounded up",
                                    None, reader="count-or-percent")
 
+    def salt(self, index: int, round_no: int = 0) -> str:
+        """What keeps this fault's seeded choice independent of the run's other faults. Part
+        of every recorded seed's meaning: changing it changes which pods a rerun hits."""
+        return f"fault-{index}:{self.type}"
+
 
 @dataclass(frozen=True, slots=True, kw_only=True)
 class NodeFault(FaultSpec):
@@ -100,6 +116,9 @@ class NodeFault(FaultSpec):
                                   "hosting the workload's pods)", reader="node-selection")
     count: int = option("count", v.POSITIVE_INT, "how many nodes", 1)
 
+    def salt(self, index: int, round_no: int = 0) -> str:
+        return f"fault-{index}:{self.type}"
+
 
 @dataclass(frozen=True, slots=True, kw_only=True)
 class PodKill(PodFault):
@@ -109,6 +128,9 @@ class PodKill(PodFault):
                                         "(default: the pod's own)", None)
     interval_s: float | None = option("interval", v.DURATION, "pause between rounds", None)
     repeat: int = option("repeat", v.POSITIVE_INT, "rounds of kills", 1)
+
+    def salt(self, index: int, round_no: int = 0) -> str:
+        return f"fault-{index}:{self.type}:{round_no}"  # each round chooses afresh
 
 
 @dataclass(frozen=True, slots=True, kw_only=True)
@@ -175,6 +197,58 @@ class ProbeBreak(PodFault):
                                "only runs after a container restart, and the workload's admin "
                                "state does not survive one)")]
         return []
+
+
+@dataclass(frozen=True, slots=True, kw_only=True)
+class ControllerFault(FaultSpec):
+    """A fault on the workload's controller (its Deployment or StatefulSet) rather than on pods
+    or nodes."""
+
+    target: ControllerRef | None = option(
+        "target", v.CONTROLLER_REF, "the Deployment or StatefulSet, as Deployment/<name> or "
+        "StatefulSet/<name> (default: the one whose pods the workload's selector matches)", None)
+
+
+@dataclass(frozen=True, slots=True, kw_only=True)
+class Rollout(ControllerFault):
+    type: ClassVar[str] = "rollout"
+    summary: ClassVar[str] = (
+        "change the pod template (image, env, args) of a Deployment or StatefulSet and measure "
+        "the rollout under load: its duration, a stall at the progress deadline, and the surge "
+        "and unavailability observed against the strategy; undone by restoring the recorded "
+        "template")
+    schema_rules: ClassVar[Mapping[str, Any]] = {
+        "anyOf": [{"required": ["image"]}, {"required": ["env"]}, {"required": ["args"]}]}
+    container: str | None = option("container", v.STRING, "container to change (default: the "
+                                   "pod's first)", None)
+    image: str | None = option("image", v.IMAGE, "new image (the nodes must have or pull it; "
+                               "list it in spec.workload.images to load it into kind)", None)
+    env: tuple[tuple[str, str], ...] | None = option(
+        "env", v.ENV_MAP, "environment variables to set; a variable already set is replaced, "
+        "the others are kept", None)
+    args: tuple[str, ...] | None = option("args", v.STRING_LIST, "new container args, "
+                                          "replacing the old ones ([] clears them)", None)
+    wait_s: float = option("wait", v.POSITIVE_DURATION, "stop watching after this long: a "
+                           "Deployment still rolling out is reported unfinished (its progress "
+                           "deadline normally ends a stuck one first, as stalled); a "
+                           "StatefulSet, which has no progress deadline, is reported stalled",
+                           120.0)
+
+    def check(self) -> list[tuple[str, str]]:
+        if self.image is None and self.env is None and self.args is None:
+            return [("image", "a rollout needs something to change: give image, env or args")]
+        return []
+
+
+@dataclass(frozen=True, slots=True, kw_only=True)
+class Rollback(ControllerFault):
+    type: ClassVar[str] = "rollback"
+    summary: ClassVar[str] = (
+        "roll a Deployment or StatefulSet back to its previous revision (kubectl rollout undo) "
+        "and measure the time until it is whole again; after an earlier rollout of the same "
+        "run, that rollout's recorded template is what the run restores at the end")
+    wait_s: float = option("wait", v.POSITIVE_DURATION, "stop watching after this long: the "
+                           "workload is then reported not whole again", 120.0)
 
 
 Direction = Literal["both", "egress", "ingress"]
@@ -248,10 +322,10 @@ class Latency(NetworkFault):
         return []
 
 
-AnyFault = (PodKill | ContainerKill | Cordon | Drain | NodeLoss | ProbeBreak | Partition
-            | PacketLoss | Bandwidth | Dns | Latency)
+AnyFault = (PodKill | ContainerKill | Cordon | Drain | NodeLoss | ProbeBreak | Rollout
+            | Rollback | Partition | PacketLoss | Bandwidth | Dns | Latency)
 # every concrete fault type by its YAML name, in the order the docs and schema list them
 FAULT_TYPES: dict[str, type[FaultSpec]] = {
     cls.type: cls for cls in (PodKill, ContainerKill, Cordon, Drain, NodeLoss, ProbeBreak,
-                              Partition, PacketLoss, Bandwidth, Dns, Latency)
+                              Rollout, Rollback, Partition, PacketLoss, Bandwidth, Dns, Latency)
 }

@@ -24,22 +24,40 @@ from yaml.nodes import MappingNode, Node, ScalarNode, SequenceNode
 
 from chaos.errors import ExperimentInvalid
 from chaos.model import yamlsafe
+from chaos.model.abort import (
+    CONDITION_KINDS,
+    CONDITION_STATUSES,
+    GUARD_TYPES,
+    MAX_INTERVAL_S,
+    MIN_INTERVAL_S,
+    AbortSpec,
+    ErrorRateGuard,
+    Guard,
+    HttpGuard,
+    KubernetesGuard,
+    OutageGuard,
+    PrometheusGuard,
+)
 from chaos.model.duration import parse_duration
 from chaos.model.experiment import (
     FAULT_TYPES,
     PROTECTED_NAMESPACES,
     ROLLOUT_KINDS,
+    BlastRadius,
+    ControllerRef,
     Drain,
     ExistingWorkload,
     Experiment,
     FaultSpec,
     LoadProfile,
     NodeSelection,
+    Rollout,
     Selector,
     SLASpec,
     SteadyState,
     WorkloadSpec,
 )
+from chaos.model.faults import ControllerFault, NodeFault, PodFault
 from chaos.model.manifests import (
     ManifestObject,
     cluster_scoped_refused,
@@ -49,7 +67,7 @@ from chaos.model.manifests import (
 )
 from chaos.model.netvalues import RATE_HINT, Peer, parse_cidr, parse_rate
 from chaos.model.tags import marker_name, tag_problem
-from chaos.model.values import SIGNALS, Value
+from chaos.model.values import CONTROLLER_KINDS, SIGNALS, Value
 
 API_VERSION = "kube-chaos/v1"
 KIND = "Experiment"
@@ -59,6 +77,7 @@ _LABEL_KEY = re.compile(
     r"([a-z0-9]([-a-z0-9.]*[a-z0-9])?/)?[A-Za-z0-9]([-A-Za-z0-9_.]*[A-Za-z0-9])?"
 )
 _LABEL_VALUE = re.compile(r"([A-Za-z0-9]([-A-Za-z0-9_.]*[A-Za-z0-9])?)?")
+_ENV_NAME = re.compile(r"[-._a-zA-Z][-._a-zA-Z0-9]*")
 # an image reference as Docker parses it, loosely: [host[:port]/]path[:tag][@digest]
 _IMAGE_REF = re.compile(
     r"([a-zA-Z0-9.-]+(:[0-9]+)?/)?[a-z0-9]+([._/-][a-z0-9]+)*(:[\w][\w.-]{0,127})?"
@@ -370,6 +389,61 @@ def _selector(ctx: _Ctx, node: Node, where: str) -> Selector:
     return Selector.of(labels)
 
 
+def _image(ctx: _Ctx, node: Node, where: str) -> str:
+    image = _string(ctx, node, where)
+    if not _IMAGE_REF.fullmatch(image):
+        raise ctx.error(node, where, f"not an image reference: {image!r} (expected e.g. "
+                        "myteam/api:1.4 or registry.local:5000/api@sha256:...)")
+    return image
+
+
+def _controller_ref(ctx: _Ctx, node: Node, where: str) -> ControllerRef:
+    raw = _string(ctx, node, where)
+    kind, _, name = raw.partition("/")
+    canonical = CONTROLLER_KINDS.get(kind)
+    if canonical is None or not name:
+        raise ctx.error(node, where, f"expected Deployment/<name> or StatefulSet/<name>, got "
+                        f"{raw!r}")
+    if len(name) > 253 or not all(_DNS_LABEL.fullmatch(p) for p in name.split(".")):
+        raise ctx.error(node, where, f"expected a Kubernetes object name (lowercase DNS "
+                        f"subdomain) after {kind}/, got {name!r}")
+    return ControllerRef(cast(Literal["Deployment", "StatefulSet"], canonical), name)
+
+
+def _env_map(ctx: _Ctx, node: Node, where: str) -> tuple[tuple[str, str], ...]:
+    if not isinstance(node, MappingNode):
+        raise ctx.error(node, where, f"expected a mapping of NAME: value, got {_got(node)}")
+    if not node.value:
+        raise ctx.error(node, where, "expected at least one variable")
+    seen: dict[str, str] = {}
+    for key_node, value_node in node.value:
+        key = _value(key_node) if isinstance(key_node, ScalarNode) else None
+        if not isinstance(key, str) or not _ENV_NAME.fullmatch(key):
+            raise ctx.error(key_node, where, f"expected an environment variable name (letters, "
+                            f"digits, '_', '-', '.'; not starting with a digit), got "
+                            f"{_got(key_node)}")
+        sub = f"{where}.{key}"
+        value = _value(value_node) if isinstance(value_node, ScalarNode) else None
+        if not isinstance(value, str):
+            raise ctx.error(value_node, sub, f"expected a string (quote numbers and booleans: "
+                            f"the container gets text), got {_got(value_node)}")
+        if key in seen:
+            raise ctx.error(key_node, sub, "duplicate variable")
+        seen[key] = value
+    return tuple(seen.items())
+
+
+def _args(ctx: _Ctx, node: Node, where: str) -> tuple[str, ...]:
+    out = []
+    for i, item in enumerate(_list(ctx, node, where, nonempty=False)):
+        value = _scalar(ctx, item, f"{where}[{i}]", "a string")
+        if not isinstance(value, str):
+            raise ctx.error(item, f"{where}[{i}]", f"expected a string (quote numbers and "
+                            f"booleans: the container gets text), got {_got(item)}")
+        out.append(value)
+    return tuple(out)
+
+
 def _url_path(ctx: _Ctx, node: Node, where: str) -> str:
     value = _string(ctx, node, where)
     parts = urlsplit(value)
@@ -424,9 +498,13 @@ def _experiment(ctx: _Ctx, root: Node) -> Experiment:
         ctx,
         top.require("spec"),
         "spec",
-        ("workload", "load", "steadyState", "faults", "slas", "timeout", "expect", "seed"),
+        ("workload", "load", "steadyState", "faults", "slas", "timeout", "expect", "seed",
+         "blastRadius", "abort"),
     )
-    workload = _workload(ctx, spec.require("workload"), "spec.workload")
+    load_node = spec.node_of("load") if spec.has("load") else None
+    url_given = isinstance(load_node, MappingNode) and any(
+        isinstance(k, ScalarNode) and k.value == "url" for k, _ in load_node.value)
+    workload = _workload(ctx, spec.require("workload"), "spec.workload", url_given)
     load = (
         _load(ctx, spec.node_of("load"), "spec.load", workload)
         if spec.has("load")
@@ -452,6 +530,9 @@ def _experiment(ctx: _Ctx, root: Node) -> Experiment:
         )
     expect = spec.get("expect", _enum("pass", "fail"), "pass")
     seed = spec.get("seed", _non_negative_int, None)
+    blast = spec.get("blastRadius", _blast_radius, BlastRadius())
+    _check_blast_radius(ctx, faults_node, faults, blast)
+    abort = spec.get("abort", _abort, AbortSpec())
     experiment = Experiment(
         name=name,
         description=description,
@@ -465,9 +546,37 @@ def _experiment(ctx: _Ctx, root: Node) -> Experiment:
         expect=cast(Literal["pass", "fail"], expect),
         tags=tags,
         seed=seed,
+        blast_radius=blast,
+        abort=abort,
     )
     _check_contradictions(ctx, spec, experiment)
     return experiment
+
+
+def _blast_radius(ctx: _Ctx, node: Node, where: str) -> BlastRadius:
+    m = _Map(ctx, node, where, ("maxPods", "maxPercent", "maxNodes"))
+    return BlastRadius(max_pods=m.get("maxPods", _positive_int, None),
+                       max_percent=m.get("maxPercent", _percent, None),
+                       max_nodes=m.get("maxNodes", _positive_int, 1))
+
+
+def _check_blast_radius(ctx: _Ctx, faults_node: Node, faults: tuple[FaultSpec, ...],
+                        blast: BlastRadius) -> None:
+    """What is known before any cluster is seen: a fixed count above the limits."""
+    for i, (fault, node) in enumerate(zip(faults, _list(ctx, faults_node, "spec.faults"),
+                                          strict=True)):
+        count = getattr(fault, "count", None)
+        if not isinstance(count, int):
+            continue
+        limit = blast.max_nodes if isinstance(fault, NodeFault) else (
+            blast.max_pods if isinstance(fault, PodFault) else None)
+        what = "nodes" if isinstance(fault, NodeFault) else "pods"
+        if limit is not None and count > limit:
+            key = _field_node(node, "count")
+            raise ctx.error(key if key is not None else node, f"spec.faults[{i}].count",
+                            f"{count} {what} exceeds the blast radius (max"
+                            f"{'Nodes' if what == 'nodes' else 'Pods'}: {limit}); raise "
+                            "spec.blastRadius to allow it")
 
 
 def _tags(ctx: _Ctx, node: Node, where: str) -> tuple[str, ...]:
@@ -490,7 +599,7 @@ def _tags(ctx: _Ctx, node: Node, where: str) -> tuple[str, ...]:
     return tuple(tags)
 
 
-def _workload(ctx: _Ctx, node: Node, where: str) -> WorkloadSpec:
+def _workload(ctx: _Ctx, node: Node, where: str, url_given: bool = False) -> WorkloadSpec:
     m = _Map(
         ctx,
         node,
@@ -533,7 +642,8 @@ def _workload(ctx: _Ctx, node: Node, where: str) -> WorkloadSpec:
         manifests=manifests,
         selector=selector,
         service=m.req("service", _dns_name),
-        node_port=m.req("nodePort", _node_port),
+        node_port=(m.get("nodePort", _node_port, None) if url_given
+                   else m.req("nodePort", _node_port)),
         replicas=m.req("replicas", _positive_int),
         url_path=m.get("path", _url_path, "/"),
         namespace_scoped=m.get("namespaceScoped", _bool, True),
@@ -640,6 +750,8 @@ def _check_service(ctx: _Ctx, m: _Map, workload: WorkloadSpec) -> None:
             f"they define: {', '.join(sorted(services))}",
         )
     facts = svc.service
+    if workload.node_port is None:
+        return  # spec.load.url says where the load goes; the Service may be of any type
     if facts.type not in ("NodePort", "LoadBalancer"):
         raise ctx.error(
             m.node_of("service"),
@@ -700,10 +812,20 @@ def _load(ctx: _Ctx, node: Node, where: str, workload: WorkloadSpec) -> LoadProf
             "path",
             "wait",
             "keepAlive",
+            "url",
+            "headersFromEnv",
+            "tlsVerify",
         ),
     )
     d = LoadProfile()
+    url = m.get("url", _load_url, None)
+    if url is None and m.has("tlsVerify"):
+        raise ctx.error(m.key_node("tlsVerify"), m.path("tlsVerify"),
+                        "only meaningful with url: the NodePort load is plain http")
     return LoadProfile(
+        url=url,
+        headers_from_env=m.get("headersFromEnv", _headers_from_env, ()),
+        tls_verify=m.get("tlsVerify", _bool, True),
         users=m.get("users", _positive_int, d.users),
         spawn_rate=m.get("spawnRate", _positive_number, d.spawn_rate),
         warmup_s=m.get("warmup", _duration, d.warmup_s),
@@ -715,6 +837,51 @@ def _load(ctx: _Ctx, node: Node, where: str, workload: WorkloadSpec) -> LoadProf
         wait_ms=m.get("wait", _duration, d.wait_ms / 1000.0) * 1000.0,
         keep_alive=m.get("keepAlive", _bool, d.keep_alive),
     )
+
+
+def _load_url(ctx: _Ctx, node: Node, where: str) -> str:
+    """A base URL: http(s), a host, an optional port; no path, query or credentials (the path
+    is spec.load.path; credentials come from headersFromEnv)."""
+    value = _string(ctx, node, where)
+    parts = urlsplit(value)
+    problem = None
+    if parts.scheme not in ("http", "https"):
+        problem = "the scheme must be http or https"
+    elif not parts.hostname:
+        problem = "it names no host"
+    elif parts.username or parts.password:
+        problem = "credentials do not belong in the URL: use headersFromEnv"
+    elif parts.path not in ("", "/") or parts.query or parts.fragment:
+        problem = "give the path in spec.load.path, not in the URL"
+    else:
+        try:
+            parts.port  # noqa: B018 - raises ValueError on a malformed port
+        except ValueError:
+            problem = "the port is not a number between 0 and 65535"
+    if problem:
+        raise ctx.error(node, where, f"not a usable load URL ({problem}): {value!r}")
+    return value.rstrip("/")
+
+
+_HEADER_NAME = re.compile(r"[!#$%&'*+.^_`|~0-9A-Za-z-]+")
+_ENV_NAME = re.compile(r"[A-Za-z_][A-Za-z0-9_]*")
+
+
+def _headers_from_env(ctx: _Ctx, node: Node, where: str) -> tuple[tuple[str, str], ...]:
+    if not isinstance(node, MappingNode) or not node.value:
+        raise ctx.error(node, where, "expected a mapping of header: ENVIRONMENT_VARIABLE, e.g. "
+                        "{Authorization: STAGING_TOKEN}")
+    out = []
+    for k, v in node.value:
+        header = _string(ctx, k, where)
+        if not _HEADER_NAME.fullmatch(header):
+            raise ctx.error(k, f"{where}.{header}", "not an HTTP header name")
+        var = _string(ctx, v, f"{where}.{header}")
+        if not _ENV_NAME.fullmatch(var):
+            raise ctx.error(v, f"{where}.{header}", f"expected the name of an environment "
+                            f"variable holding the value (not the value itself), got {var!r}")
+        out.append((header, var))
+    return tuple(out)
 
 
 def _steady(ctx: _Ctx, node: Node, where: str, workload: WorkloadSpec) -> SteadyState:
@@ -792,6 +959,10 @@ _CONVERTERS: dict[str, Callable[[_Ctx, Node, str], object]] = {
     "string": _string,
     "selector": _selector,
     "node-names": _string_list,
+    "image": _image,
+    "controller-ref": _controller_ref,
+    "env-map": _env_map,
+    "string-list": _args,
     "rate": _rate,
     "peer": _peer,
 }
@@ -919,6 +1090,7 @@ def _slas(ctx: _Ctx, node: Node, where: str) -> SLASpec:
             "maxRestarts",
             "steadyStateRestored",
             "expectBlocked",
+            "expectStalled",
         ),
     )
     p95 = m.get("p95Latency", _duration, None)
@@ -933,6 +1105,7 @@ def _slas(ctx: _Ctx, node: Node, where: str) -> SLASpec:
         max_restarts=m.get("maxRestarts", _non_negative_int, None),
         steady_state_restored=m.get("steadyStateRestored", _bool, False),
         expect_blocked=m.get("expectBlocked", _bool, None),
+        expect_stalled=m.get("expectStalled", _bool, None),
     )
     if not slas.declared():
         raise ctx.error(
@@ -951,6 +1124,173 @@ def _slas(ctx: _Ctx, node: Node, where: str) -> SLASpec:
     return slas
 
 
+# --------------------------------------------------------------------------- abort guards
+
+_GUARD_NAME = re.compile(r"[A-Za-z0-9]([-A-Za-z0-9_.]{0,61}[A-Za-z0-9])?")
+_GUARD_KEYS: dict[str, tuple[str, ...]] = {
+    "outage": ("max",),
+    "error-rate": ("max", "window", "minRequests"),
+    "http": ("url", "timeout", "status", "failures"),
+    "prometheus": ("url", "query", "min", "max", "timeout", "noData"),
+    "kubernetes": ("object", "condition", "status"),
+}
+
+
+def _abort(ctx: _Ctx, node: Node, where: str) -> AbortSpec:
+    m = _Map(ctx, node, where, ("interval", "guards"))
+    interval = m.get("interval", _positive_duration, AbortSpec().interval_s)
+    if not MIN_INTERVAL_S <= interval <= MAX_INTERVAL_S:
+        raise ctx.error(m.node_of("interval"), m.path("interval"),
+                        f"{interval:g}s: guards are evaluated at least once a second, at most "
+                        f"every {MIN_INTERVAL_S:g}s (give {MIN_INTERVAL_S * 1000:g}ms..1s)")
+    items = _list(ctx, m.require("guards"), m.path("guards"))
+    guards: list[Guard] = []
+    names: dict[str, int] = {}
+    for i, item in enumerate(items):
+        guard = _guard(ctx, item, f"{where}.guards[{i}]", interval, names)
+        names[guard.name] = i
+        guards.append(guard)
+    return AbortSpec(guards=tuple(guards), interval_s=interval)
+
+
+def _guard(ctx: _Ctx, node: Node, where: str, interval: float,
+           names: dict[str, int]) -> Guard:
+    """One guard, by its type; its name must be unique (the report names the guard)."""
+    if not isinstance(node, MappingNode):
+        raise ctx.error(node, where, f"expected a mapping with a 'type', got {_got(node)}")
+    known = ", ".join(GUARD_TYPES)
+    type_node = next(
+        (v for k, v in node.value if isinstance(k, ScalarNode) and k.value == "type"), None
+    )
+    if type_node is None or _is_null(type_node):
+        raise ctx.error(node, f"{where}.type", f"required field missing; known types: {known}")
+    gtype = _string(ctx, type_node, f"{where}.type")
+    if gtype not in GUARD_TYPES:
+        raise ctx.error(type_node, f"{where}.type",
+                        f"unknown guard type {gtype!r}{_suggest(gtype, list(GUARD_TYPES))}; "
+                        f"known types: {known}")
+    keys = _GUARD_KEYS[gtype]
+    own = "name"
+    m = _Map(ctx, node, where, ("type", own, "onError", *keys))
+    if m.has(own):
+        name = m.req(own, _string)
+        if not _GUARD_NAME.fullmatch(name) or name == "halt":
+            raise ctx.error(m.node_of(own), m.path(own),
+                            "expected letters, digits, '-', '_' or '.' (at most 63, not "
+                            f"'halt', the built-in kill switch), got {name!r}")
+        if name in names:
+            raise ctx.error(m.node_of(own), m.path(own),
+                            f"{name!r} already names spec.abort.guards[{names[name]}]")
+    else:
+        name, n = gtype, 1
+        while name in names:
+            n += 1
+            name = f"{gtype}-{n}"
+    on_error = cast(Literal["abort", "ignore"], m.get("onError", _enum("abort", "ignore"),
+                                                      "abort"))
+    if gtype == "outage":
+        return OutageGuard(name=name, on_error=on_error, max_s=m.req("max", _positive_duration))
+    if gtype == "error-rate":
+        return ErrorRateGuard(name=name, on_error=on_error, max=m.req("max", _ratio),
+                              window_s=m.get("window", _positive_duration, 5.0),
+                              min_requests=m.get("minRequests", _positive_int, 5))
+    if gtype == "kubernetes":
+        return _kubernetes_guard(ctx, m, name, on_error)
+    timeout = m.get("timeout", _positive_duration, interval)
+    if timeout > interval:
+        raise ctx.error(m.node_of("timeout"), m.path("timeout"),
+                        f"{timeout:g}s is longer than spec.abort.interval ({interval:g}s): a "
+                        "hanging check would leave the guard unevaluated for longer than that")
+    if gtype == "http":
+        return HttpGuard(name=name, on_error=on_error, url=m.req("url", _guard_url),
+                         timeout_s=timeout, status=m.get("status", _status_codes, ()),
+                         failures=m.get("failures", _positive_int, 1))
+    low = m.get("min", _finite_number, None)
+    high = m.get("max", _finite_number, None)
+    if low is None and high is None:
+        raise ctx.error(node, m.path("max"), "give min, max or both: the bounds every sample "
+                        "of the query must stay within")
+    if low is not None and high is not None and low > high:
+        raise ctx.error(m.node_of("max"), m.path("max"), f"{high:g} is below min ({low:g})")
+    return PrometheusGuard(
+        name=name, on_error=on_error, url=m.req("url", _guard_url),
+        query=m.req("query", _string), min=low, max=high, timeout_s=timeout,
+        no_data=cast(Literal["ignore", "abort"],
+                     m.get("noData", _enum("ignore", "abort"), "ignore")))
+
+
+def _kubernetes_guard(ctx: _Ctx, m: _Map, name: str,
+                      on_error: Literal["abort", "ignore"]) -> KubernetesGuard:
+    obj = _Map(ctx, m.require("object"), m.path("object"), ("kind", "name", "namespace"))
+    kind = obj.req("kind", _enum(*CONDITION_KINDS))
+    namespace = obj.get("namespace", _dns_name, None)
+    if namespace is not None and not CONDITION_KINDS[kind]:
+        raise ctx.error(obj.node_of("namespace"), obj.path("namespace"),
+                        f"a {kind} is not namespaced")
+    condition = m.req("condition", _string)
+    if not re.fullmatch(r"[A-Za-z][A-Za-z0-9.]*", condition):
+        raise ctx.error(m.node_of("condition"), m.path("condition"),
+                        f"expected a condition type such as Ready or Available, got "
+                        f"{condition!r}")
+    return KubernetesGuard(name=name, on_error=on_error, kind=kind,
+                           object_name=obj.req("name", _dns_subdomain), namespace=namespace,
+                           condition=condition,
+                           status=m.get("status", _condition_status, "True"))
+
+
+def _condition_status(ctx: _Ctx, node: Node, where: str) -> str:
+    value = _scalar(ctx, node, where, "True, False or Unknown")
+    if isinstance(value, bool):  # an unquoted True/False is read as a YAML bool
+        value = "True" if value else "False"
+    if value not in CONDITION_STATUSES:
+        raise ctx.error(node, where, f"expected True, False or Unknown, got {_got(node)}")
+    return str(value)
+
+
+def _guard_url(ctx: _Ctx, node: Node, where: str) -> str:
+    """An absolute http(s) URL with a host; the host is checked against the allow-list
+    (--chaos-allow-host) when the run starts."""
+    value = _string(ctx, node, where)
+    try:
+        parts = urlsplit(value)
+        port = parts.port
+    except ValueError as exc:
+        raise ctx.error(node, where, f"not a valid URL: {exc}") from None
+    problem = None
+    if parts.scheme not in ("http", "https"):
+        problem = "expected an http:// or https:// URL"
+    elif not parts.hostname:
+        problem = "the URL names no host"
+    elif parts.username is not None or parts.password is not None:
+        problem = "credentials in the URL would be written to reports; not allowed"
+    elif parts.fragment or any(c.isspace() or ord(c) < 32 for c in value):
+        problem = "expected a URL without fragment or whitespace"
+    elif port == 0:
+        problem = "port 0 is not a port"
+    if problem:
+        raise ctx.error(node, where, f"{problem}, got {value!r}")
+    return value
+
+
+def _status_codes(ctx: _Ctx, node: Node, where: str) -> tuple[int, ...]:
+    codes = _int_in(100, 599, "an HTTP status code (100-599)")
+    if isinstance(node, SequenceNode):
+        found = tuple(codes(ctx, n, f"{where}[{i}]")
+                      for i, n in enumerate(_list(ctx, node, where)))
+        if len(set(found)) != len(found):
+            raise ctx.error(node, where, "status codes must be unique")
+        return found
+    return (codes(ctx, node, where),)
+
+
+def _finite_number(ctx: _Ctx, node: Node, where: str) -> float:
+    value = _scalar(ctx, node, where, "a number")
+    if isinstance(value, bool) or not isinstance(value, int | float) or not math.isfinite(
+            float(value)):
+        raise ctx.error(node, where, f"expected a finite number, got {_got(node)}")
+    return float(value)
+
+
 # --------------------------------------------------------------------------- cross-field checks
 
 
@@ -961,13 +1301,58 @@ def _check_contradictions(ctx: _Ctx, spec: _Map, exp: Experiment) -> None:
     _check_timeline(ctx, spec, exp, fault_nodes)
     for i, (fault, node) in enumerate(zip(exp.faults, fault_nodes, strict=True)):
         _check_pod_fault(ctx, exp.workload, fault, node, f"spec.faults[{i}]")
+        if isinstance(fault, ControllerFault):
+            _check_controller_fault(ctx, exp.workload, fault, node, f"spec.faults[{i}]")
+    slas = cast(MappingNode, spec.node_of("slas"))
     if exp.slas.expect_blocked is not None and not any(isinstance(f, Drain) for f in exp.faults):
-        slas = cast(MappingNode, spec.node_of("slas"))
         raise ctx.error(
             _field_node(slas, "expectBlocked") or slas,
             "spec.slas.expectBlocked",
             "says whether a drain was blocked, but no fault is a drain",
         )
+    if exp.slas.expect_stalled is not None and \
+            not any(isinstance(f, Rollout) for f in exp.faults):
+        raise ctx.error(
+            _field_node(slas, "expectStalled") or slas,
+            "spec.slas.expectStalled",
+            "says whether a rollout stalled, but no fault is a rollout",
+        )
+
+
+def _check_controller_fault(
+    ctx: _Ctx, workload: WorkloadSpec, fault: ControllerFault, node: Node, where: str
+) -> None:
+    """A rollout or rollback against the manifests: its target exists (or, unnamed, is the one
+    Deployment or StatefulSet running the workload's pods), and so does its container."""
+    controllers = [o for o in ctx.objects if o.ref.kind in ("Deployment", "StatefulSet")]
+    if not controllers:
+        return  # an existing workload, or one an operator makes: checked at run time
+    listed = ", ".join(str(o.ref) for o in controllers)
+    if fault.target is not None:
+        found = [o for o in controllers if o.ref.kind == fault.target.kind
+                 and o.ref.name == fault.target.name]
+        if not found:
+            raise ctx.error(_field_node(node, "target") or node, f"{where}.target",
+                            f"no {fault.target} in the workload manifests; they define: "
+                            f"{listed}")
+    else:
+        if not any(o.template and o.template.labels for o in controllers):
+            return  # no pod labels to match against: resolved at run time
+        found = [o for o in controllers if o.template and o.template.labels
+                 and workload.selector.matches(o.template.labels)]
+        if len(found) != 1:
+            what = "none of" if not found else f"{len(found)} of"
+            raise ctx.error(node, f"{where}.target", f"{what} the Deployments/StatefulSets "
+                            f"({listed}) run pods matching the workload's selector "
+                            f"{workload.selector.to_label_selector()!r}: name one with target")
+    container = getattr(fault, "container", None)
+    template = found[0].template
+    if isinstance(container, str) and template and template.containers and \
+            container not in template.containers:
+        raise ctx.error(_field_node(node, "container") or node, f"{where}.container",
+                        f"no container {container!r} in {found[0].ref}"
+                        f"{_suggest(container, list(template.containers))}; it has: "
+                        f"{', '.join(template.containers)}")
 
 
 def _field_node(node: Node, *keys: str) -> Node | None:

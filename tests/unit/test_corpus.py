@@ -7,14 +7,14 @@ expansion bomb, a section, a tag, a contradiction, or a manifest it deploys from
     # expect: <file relative to corpus>:<line>: <field>: <fragment of the reason>
 
 (UTF-16/32 files carry that line in their own encoding.) Loading it must raise
-``ExperimentInvalid`` and nothing else, with a ``file:line: field: reason`` message, in under
-1 s and 100 MB.
+``ExperimentInvalid`` and nothing else, with a ``file:line: field: reason`` message, within
+100 MB (an expansion bomb is a correctness failure). The 1 s time bound is a speed figure, so it
+lives in benchmarks/bench_hostile_input.py, not in a timed test.
 """
 
 from __future__ import annotations
 
 import re
-import time
 import tracemalloc
 from pathlib import Path
 
@@ -28,7 +28,6 @@ CORPUS = Path(__file__).resolve().parent / "corpus"
 FILES = sorted(CORPUS.glob("*.yaml"))
 MESSAGE = re.compile(r"(?P<path>.+?):(?P<line>[0-9]+): (?P<field>\S+): (?P<reason>.+)", re.S)
 EXPECT = re.compile(r"# expect: " + MESSAGE.pattern, re.S)
-MAX_SECONDS = 1.0
 MAX_PEAK_BYTES = 100 * 1024 * 1024
 _BOMS = ((b"\xff\xfe\x00\x00", "utf-32"), (b"\x00\x00\xfe\xff", "utf-32"),
          (b"\xff\xfe", "utf-16"), (b"\xfe\xff", "utf-16-be"))
@@ -66,10 +65,8 @@ def test_the_corpus_is_large_and_covers_manifests() -> None:
 def test_corpus_file_fails_with_file_line_field_within_bounds(path: Path) -> None:
     expected = _expectation(path)
 
-    start = time.perf_counter()
     with pytest.raises(ExperimentInvalid) as info:  # anything else escapes and fails the test
         load_experiment(path)
-    elapsed = time.perf_counter() - start
 
     message = str(info.value)
     got = MESSAGE.fullmatch(message)
@@ -79,7 +76,6 @@ def test_corpus_file_fails_with_file_line_field_within_bounds(path: Path) -> Non
     assert (got["line"], got["field"]) == (expected["line"], expected["field"]), message
     assert expected["reason"] in got["reason"], message
     assert info.value.__traceback__ is not None and "Traceback" not in message
-    assert elapsed < MAX_SECONDS, f"{elapsed:.2f}s"
 
     tracemalloc.start()
     try:

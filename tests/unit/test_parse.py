@@ -69,7 +69,8 @@ def test_all_fault_types(good: str, exp_dir: Path) -> None:
     - {type: node-loss, mode: pause, duration: 90s}
     - {type: probe-break, probe: liveness, method: admin, duration: 20s}
 """
-    long_run = good.replace("maxDuration: 90s", "maxDuration: 200s").replace("180s", "240s")
+    long_run = good.replace("maxDuration: 90s", "maxDuration: 200s").replace(
+        "180s", "240s\n  blastRadius: {maxNodes: 2}")
     start = long_run.index("  faults:")
     end = long_run.index("  slas:")
     exp = parse_experiment(long_run[:start] + faults + long_run[end:], exp_dir / "x.yaml")
@@ -130,29 +131,30 @@ CASES = [
     (
         "    users: 10",
         "    userz: 10",
-        "x.yaml:15: spec.load.userz: unknown field (did you mean 'users'?); allowed: keepAlive, "
-        "locustfile, maxDuration, maxRequests, path, spawnRate, tail, users, wait, warmup",
+        "x.yaml:15: spec.load.userz: unknown field (did you mean 'users'?); allowed: "
+        "headersFromEnv, keepAlive, locustfile, maxDuration, maxRequests, path, spawnRate, tail, "
+        "tlsVerify, url, users, wait, warmup",
     ),
     (
         "    - type: pod-kill",
         "    - type: pod-kil",
         "x.yaml:24: spec.faults[0].type: unknown fault type 'pod-kil' (did you mean 'pod-kill'?); "
         "known types: bandwidth, container-kill, cordon, dns, drain, latency, node-loss, "
-        "packet-loss, partition, pod-kill, probe-break",
+        "packet-loss, partition, pod-kill, probe-break, rollback, rollout",
     ),
     (
         "    - type: pod-kill",
         "    - type: meteor",
         "x.yaml:24: spec.faults[0].type: unknown fault type 'meteor'; "
         "known types: bandwidth, container-kill, cordon, dns, drain, latency, node-loss, "
-        "packet-loss, partition, pod-kill, probe-break",
+        "packet-loss, partition, pod-kill, probe-break, rollback, rollout",
     ),
     (
         "    - type: pod-kill\n",
         "    - delay: 1s\n",
         "x.yaml:24: spec.faults[0].type: required field missing; "
         "known types: bandwidth, container-kill, cordon, dns, drain, latency, node-loss, "
-        "packet-loss, partition, pod-kill, probe-break",
+        "packet-loss, partition, pod-kill, probe-break, rollback, rollout",
     ),
     (
         "      gracePeriod: 0",
@@ -341,8 +343,8 @@ CASES = [
     (
         "  expect: pass",
         "  expect: pass\n  bogus: 1",
-        "x.yaml:33: spec.bogus: unknown field; allowed: expect, faults, load, seed, slas, "
-        "steadyState, timeout, workload",
+        "x.yaml:33: spec.bogus: unknown field; allowed: abort, blastRadius, expect, faults, load, "
+        "seed, slas, steadyState, timeout, workload",
     ),
     (
         "    users: 10",

@@ -1,6 +1,12 @@
 // Command httpd is kube-chaos's target workload: a tiny HTTP service whose probes can be
 // broken on request (cooperative probe-break fault) and which shuts down gracefully, so that
-// chaos experiments measure Kubernetes' recovery rather than the workload's quirks.
+// chaos experiments measure Kubernetes' recovery rather than the workload's quirks. It exposes
+// its request and error counters at /metrics in the Prometheus text format, so abort guards
+// can be tested against a real Prometheus scraping it.
+//
+// --fail-readiness starts it as a bad release that runs and answers but is never Ready (its
+// readiness probe fails until /admin/clear), for rollouts that must stall. A bad value in
+// STARTUP_DELAY or SHUTDOWN_DELAY makes it exit at once: a crash-looping release.
 //
 // With --backend it is the frontend of a two-tier workload: every GET / calls the backend
 // (another httpd, through its Service DNS name) within --backend-timeout and answers 504 when
@@ -26,6 +32,7 @@ import (
 	"os"
 	"os/signal"
 	"strconv"
+	"strings"
 	"sync"
 	"sync/atomic"
 	"syscall"
@@ -49,9 +56,11 @@ type server struct {
 	exit         func(code int)
 	requests     atomic.Int64
 	shuttingDown atomic.Bool
-	mu           sync.Mutex
-	failing      map[string]time.Time // probe -> until (forever = until cleared)
-	backend      *backend             // nil: a single tier that answers GET / itself
+	// responses served, by status class (1xx..5xx), /metrics itself not counted
+	served  [6]atomic.Int64
+	mu      sync.Mutex
+	failing map[string]time.Time // probe -> until (forever = until cleared)
+	backend *backend             // nil: a single tier that answers GET / itself
 }
 
 // backend is the next tier, called on every GET /.
@@ -169,7 +178,7 @@ func newServer(pod, node string, startupDelay time.Duration, now func() time.Tim
 	}
 }
 
-func (s *server) routes() *http.ServeMux {
+func (s *server) routes() http.Handler {
 	mux := http.NewServeMux()
 	mux.HandleFunc("GET /{$}", s.handleRoot)
 	mux.HandleFunc("GET /payload", handlePayload)
@@ -180,7 +189,75 @@ func (s *server) routes() *http.ServeMux {
 	mux.HandleFunc("POST /admin/clear", s.handleClear)
 	mux.HandleFunc("GET /admin/state", s.handleState)
 	mux.HandleFunc("POST /admin/crash", s.handleCrash)
-	return mux
+	mux.HandleFunc("GET /metrics", s.handleMetrics)
+	return s.counting(mux)
+}
+
+// statusRecorder remembers the status code a handler wrote.
+type statusRecorder struct {
+	http.ResponseWriter
+	code int
+}
+
+func (r *statusRecorder) WriteHeader(code int) {
+	if r.code == 0 {
+		r.code = code
+	}
+	r.ResponseWriter.WriteHeader(code)
+}
+
+func (r *statusRecorder) Write(b []byte) (int, error) {
+	if r.code == 0 {
+		r.code = http.StatusOK
+	}
+	return r.ResponseWriter.Write(b)
+}
+
+func (r *statusRecorder) Flush() {
+	if f, ok := r.ResponseWriter.(http.Flusher); ok {
+		f.Flush()
+	}
+}
+
+// counting counts every response by status class, except the scrapes of /metrics.
+func (s *server) counting(next http.Handler) http.Handler {
+	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		if r.URL.Path == "/metrics" {
+			next.ServeHTTP(w, r)
+			return
+		}
+		rec := &statusRecorder{ResponseWriter: w}
+		next.ServeHTTP(rec, r)
+		code := rec.code
+		if code == 0 {
+			code = http.StatusOK
+		}
+		if class := code / 100; class >= 1 && class <= 5 {
+			s.served[class].Add(1)
+		}
+	})
+}
+
+// handleMetrics writes the counters in the Prometheus text exposition format (version 0.0.4).
+func (s *server) handleMetrics(w http.ResponseWriter, _ *http.Request) {
+	w.Header().Set("Content-Type", "text/plain; version=0.0.4; charset=utf-8")
+	var b strings.Builder
+	b.WriteString("# HELP httpd_requests_total HTTP responses served, by status class.\n")
+	b.WriteString("# TYPE httpd_requests_total counter\n")
+	for class := 1; class <= 5; class++ {
+		fmt.Fprintf(&b, "httpd_requests_total{code=\"%dxx\"} %d\n", class, s.served[class].Load())
+	}
+	b.WriteString("# HELP httpd_errors_total HTTP responses with a 5xx status.\n")
+	b.WriteString("# TYPE httpd_errors_total counter\n")
+	fmt.Fprintf(&b, "httpd_errors_total %d\n", s.served[5].Load())
+	b.WriteString("# HELP httpd_shutting_down 1 once SIGTERM was received (readiness fails).\n")
+	b.WriteString("# TYPE httpd_shutting_down gauge\n")
+	down := 0
+	if s.shuttingDown.Load() {
+		down = 1
+	}
+	fmt.Fprintf(&b, "httpd_shutting_down %d\n", down)
+	_, _ = io.WriteString(w, b.String())
 }
 
 func writeJSON(w http.ResponseWriter, code int, v any) {
@@ -285,6 +362,13 @@ func validProbe(p string) bool {
 	return false
 }
 
+// failUntilCleared breaks probe from now on, as /admin/fail?seconds=0 would.
+func (s *server) failUntilCleared(probe string) {
+	s.mu.Lock()
+	s.failing[probe] = forever
+	s.mu.Unlock()
+}
+
 func (s *server) handleFail(w http.ResponseWriter, r *http.Request) {
 	p := r.URL.Query().Get("probe")
 	if !validProbe(p) {
@@ -384,7 +468,7 @@ func durationEnv(name string, def time.Duration) (time.Duration, error) {
 	return d, nil
 }
 
-func run(ctx context.Context, addr string, dep *backend) error {
+func run(ctx context.Context, addr string, failReadiness bool, dep *backend) error {
 	startupDelay, err := durationEnv("STARTUP_DELAY", 0)
 	if err != nil {
 		return err
@@ -394,13 +478,17 @@ func run(ctx context.Context, addr string, dep *backend) error {
 		return err
 	}
 	s := newServer(os.Getenv("POD_NAME"), os.Getenv("NODE_NAME"), startupDelay, time.Now)
+	if failReadiness {
+		s.failUntilCleared("readiness")
+	}
 	s.backend = dep
 	srv := &http.Server{Addr: addr, Handler: s.routes(), ReadHeaderTimeout: 5 * time.Second}
 
 	errc := make(chan error, 1)
 	go func() { errc <- srv.ListenAndServe() }()
-	log.Printf("httpd %s listening on %s (pod=%q node=%q startup_delay=%s shutdown_delay=%s)",
-		version, addr, s.pod, s.node, startupDelay, shutdownDelay)
+	log.Printf("httpd %s listening on %s (pod=%q node=%q startup_delay=%s shutdown_delay=%s "+
+		"fail_readiness=%t)", version, addr, s.pod, s.node, startupDelay, shutdownDelay,
+		failReadiness)
 	if dep != nil {
 		log.Printf("frontend: GET / calls %s (timeout %s, %d retries after a failed connect)",
 			dep.url, dep.timeout, dep.retries)
@@ -429,6 +517,9 @@ func run(ctx context.Context, addr string, dep *backend) error {
 func main() {
 	showVersion := flag.Bool("version", false, "print the version and exit")
 	addr := flag.String("addr", ":8080", "listen address")
+	failReadiness := flag.Bool("fail-readiness", false,
+		"start with the readiness probe failing until POST /admin/clear (a release that never "+
+			"becomes Ready)")
 	backendURL := flag.String("backend", "", "frontend mode: GET / calls this URL (e.g. "+
 		"http://backend:8080/) and answers 504 on a timeout, 502 on another failure")
 	var cfg backendConfig
@@ -456,7 +547,7 @@ func main() {
 	log.SetFlags(log.LstdFlags | log.Lmicroseconds | log.LUTC)
 	ctx, stop := signal.NotifyContext(context.Background(), syscall.SIGTERM, os.Interrupt)
 	defer stop()
-	if err := run(ctx, *addr, dep); err != nil && !errors.Is(err, http.ErrServerClosed) {
+	if err := run(ctx, *addr, *failReadiness, dep); err != nil && !errors.Is(err, http.ErrServerClosed) {
 		log.Printf("error: %v", err)
 		os.Exit(1)
 	}
