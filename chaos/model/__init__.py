@@ -1,5 +1,15 @@
 """Frozen domain objects (no I/O, no Kubernetes)."""
 
+from chaos.model.abort import (
+    AbortSpec,
+    Breach,
+    ErrorRateGuard,
+    Guard,
+    HttpGuard,
+    KubernetesGuard,
+    OutageGuard,
+    PrometheusGuard,
+)
 from chaos.model.duration import format_duration, parse_duration
 from chaos.model.experiment import (
     FAULT_TYPES,
@@ -28,22 +38,30 @@ from chaos.model.timeline import Bucket, ClusterEvent, RequestRecord, SLAResult
 
 __all__ = [
     "FAULT_TYPES",
+    "AbortSpec",
     "AnyFault",
     "BlastRadius",
+    "Breach",
     "Bucket",
     "ClusterEvent",
     "ContainerKill",
     "ControllerRef",
     "Cordon",
     "Drain",
+    "ErrorRateGuard",
     "Experiment",
     "FaultSpec",
+    "Guard",
+    "HttpGuard",
+    "KubernetesGuard",
     "LoadProfile",
     "NodeLoss",
     "NodeSelection",
     "ObjectRef",
+    "OutageGuard",
     "PodKill",
     "ProbeBreak",
+    "PrometheusGuard",
     "RequestRecord",
     "Rollback",
     "Rollout",

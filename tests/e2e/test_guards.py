@@ -54,7 +54,8 @@ def _workload(tmp_path: Path, name: str, port: int) -> Path:
 
 
 def _experiment(tmp_path: Path, name: str, port: int, fault: str, abort: str,
-                warmup: str = "5s", slas: str = "{maxOutage: 60s}") -> Path:
+                warmup: str = "5s", slas: str = "{maxOutage: 60s}",
+                keep_alive: bool = True) -> Path:
     manifest = _workload(tmp_path, name, port)
     path = tmp_path / f"{name}-experiment.yaml"
     path.write_text(f"""\
@@ -69,7 +70,8 @@ spec:
     nodePort: {port}
     replicas: 1
     images: [{IMAGE}]
-  load: {{users: 8, spawnRate: 8, warmup: {warmup}, tail: 5s, maxDuration: 200s, wait: 20ms}}
+  load: {{users: 8, spawnRate: 8, warmup: {warmup}, tail: 5s, maxDuration: 200s, wait: 20ms,
+         keepAlive: {str(keep_alive).lower()}}}
   steadyState: {{maxErrorRate: 0.0, readyReplicas: 1, window: 2s}}
   faults:
     - {fault}
@@ -195,30 +197,42 @@ def prometheus_binary() -> Path:
 
 
 @pytest.mark.timeout(3600)  # a cold Prometheus build on first use (docs/measurements.md)
-def test_prometheus_guard_aborts_when_the_scrape_fails(
+def test_prometheus_guard_aborts_when_the_served_rate_drops(
         chaos_env: RunEnv, image: str, prometheus_binary: Path, tmp_path: Path,
         record_property: Any) -> None:
+    """Prometheus scrapes the workload's own request counter through its NodePort; the guard
+    asks for the rate of successful responses. A readiness break takes the only pod out of the
+    endpoints: new connections (keepAlive: false) find no backend, the 2xx rate falls, the
+    guard breaches and the break is undone at once. (Prometheus' own scrape connection may
+    survive the break, as kept-alive connections do; if it does not, the series goes stale
+    and noData: abort breaches as well.)"""
     from prometheus_server import running
 
     target = f"127.0.0.1:{PORT_B}"
+    query = 'sum(rate(httpd_requests_total{job="httpd",code="2xx"}[3s]))'
     with running(prometheus_binary, tmp_path / "prometheus", target) as prom:
         abort_yaml = ("  abort:\n    guards:\n"
-                      f"      - {{type: prometheus, name: scrape-up, url: '{prom.url}', "
-                      "query: 'up{job=\"httpd\"}', min: 1}\n")
+                      f"      - {{type: prometheus, name: served-rate, url: '{prom.url}', "
+                      f"query: '{query}', min: 10, noData: abort}}\n")
         exp = load_experiment(_experiment(tmp_path, "guards-prom", PORT_B, READINESS_BREAK,
-                                          abort_yaml, warmup="8s"))
+                                          abort_yaml, warmup="8s", keep_alive=False))
         result = run_experiment(exp, chaos_env)
-        abort = _check_aborted(result, "scrape-up", "prometheus")
-        assert abort["value"] == 0.0 and abort["threshold"] == ">= 1"
-        # a real scrape of a real endpoint: the workload's own counters reached Prometheus
+        abort = _check_aborted(result, "served-rate", "prometheus")
+        assert abort["threshold"] == ">= 10"
+        assert abort["value"] == "no data" or abort["value"] < 10, abort
+        stats = next(g for g in abort["guards"] if g["name"] == "served-rate")
+        assert stats["errors"] == 0, "Prometheus answered every query"
+        # a real scrape of a real endpoint: the workload's counters reached Prometheus, and
+        # the guard had read a healthy rate before the fault
         served = prom.query('max_over_time(httpd_requests_total{code="2xx"}[10m])')
         assert served and served[0][1] > 100, served
         version = subprocess.run([str(prometheus_binary), "--version"], capture_output=True,
                                  text=True, check=True).stdout
-        assert "prometheus" in version.lower()
+        assert version.startswith("prometheus, version"), version
     report = _report(result)
     assert [u["kind"] for u in report["undo"]] == ["clear-admin-probe"]
     assert abort["breach_to_undo_seconds"] <= 2.0
+    _figure(record_property, "prometheus guard: breach value", abort["value"])
     _figure(record_property, "prometheus guard: breach -> undo complete s",
             abort["breach_to_undo_seconds"])
 
@@ -239,6 +253,7 @@ def test_kubernetes_guard_aborts_when_the_deployment_is_unavailable(
 # -- the kill switch ----------------------------------------------------------------------------
 
 NODE_LOSS = "{type: node-loss, count: 1, duration: 90s, mode: pause}"
+REASON = "e2e: stop the node loss"
 
 
 def _halt(env: RunEnv, *args: str) -> subprocess.CompletedProcess[str]:
@@ -257,10 +272,13 @@ def _my_node(env: RunEnv, app: str) -> str | None:
 
 @pytest.fixture
 def never_left_halted(chaos_env: RunEnv) -> Iterator[dict[str, str]]:
-    """Whatever happens, the cluster is not left halted and our node not left paused."""
+    """Whatever happens, the cluster is not left halted by us (someone else's halt is theirs)
+    and our node is not left paused."""
     seen: dict[str, str] = {}
     yield seen
-    khalt.clear_halt(chaos_env.kube)
+    marker = khalt.read_halt(chaos_env.kube)
+    if marker is not None and marker.reason == REASON:
+        khalt.clear_halt(chaos_env.kube)
     node = seen.get("node")
     if node and knodes.container_state(node) == "paused":
         knodes.docker("unpause", node)
@@ -282,7 +300,7 @@ def test_halt_from_a_second_process_stops_a_node_loss_within_two_seconds(
                 time.sleep(3.0)  # a few seconds into the loss
                 halted["node"] = node
                 halted["command_started"] = time.time()
-                halted["proc"] = _halt(chaos_env, "--reason", "e2e: stop the node loss")
+                halted["proc"] = _halt(chaos_env, "--reason", REASON)
                 return
             time.sleep(0.2)
 
@@ -295,15 +313,15 @@ def test_halt_from_a_second_process_stops_a_node_loss_within_two_seconds(
     proc = halted.get("proc")
     assert proc is not None, "the node was never paused"
     assert proc.returncode == 0, proc.stderr
-    assert "halted by" in proc.stdout and "e2e: stop the node loss" in proc.stdout
+    assert "halted by" in proc.stdout and REASON in proc.stdout
     marker = khalt.read_halt(chaos_env.kube)
-    assert marker is not None and marker.reason == "e2e: stop the node loss"
+    assert marker is not None and marker.reason == REASON
 
     assert result.verdict == "aborted", (result.verdict, result.error)
     report = _report(result)
     abort = report["abort"]
     assert (abort["guard"], abort["type"]) == ("halt", "halt")
-    assert "e2e: stop the node loss" in abort["detail"]
+    assert REASON in abort["detail"]
     (fault,) = report["fault"]["faults"]
     assert fault["details"]["aborted"] is True
     assert fault["details"]["held_s"] < 30, "not the 90 s the fault asked for"
@@ -321,7 +339,7 @@ def test_halt_from_a_second_process_stops_a_node_loss_within_two_seconds(
 
     # the next run is refused while the halt stands, naming who halted and why
     nxt = load_experiment(_experiment(tmp_path, "guards-after", PORT_A, POD_KILL, ""))
-    with pytest.raises(HaltActive, match="e2e: stop the node loss"):
+    with pytest.raises(HaltActive, match=REASON):
         run_experiment(nxt, chaos_env)
     status = _halt(chaos_env, "--status")
     assert status.returncode == 1 and "halted by" in status.stdout
