@@ -58,6 +58,11 @@ def _template(cluster: Cluster, ns: str, kind: str, name: str) -> dict[str, Any]
     return kc.template_of(obj)
 
 
+def _timeline(ctx: Any) -> str:
+    """The Observer's events, for a failure message."""
+    return "\n".join(f"{e.t:.3f} {e.kind} {e.name} {e.detail}" for e in ctx.observer.events())
+
+
 def _assert_restored(cluster: Cluster, ns: str, journal: Journal, fault: Any, ctx: Any,
                      original: dict[str, Any], kind: str, name: str) -> None:
     outcomes = fault.undo(ctx)
@@ -127,6 +132,7 @@ def test_broken_release_stalls_at_the_deadline_while_the_old_pods_serve(
         fault = RolloutFault(Rollout(wait_s=60, **BROKEN[variant]))  # type: ignore[arg-type]
         outcome = fault.inject(ctx)
         d = outcome.details
+        print(f"{variant}: stalled after {d['stalled_after_s']}s: {d['summary']}")
         assert d["stalled"] is True and d["completed"] is False, d["summary"]
         assert d["rollout_seconds"] is None
         assert 20 <= d["stalled_after_s"] < 40, "progressDeadlineSeconds is 20"
@@ -151,10 +157,14 @@ def test_statefulset_rollout_stall_and_rollback_with_its_stuck_pod_forced_out(
         good = RolloutFault(Rollout(env=(("RELEASE", "2"),), wait_s=60,
                                     target=ControllerRef("StatefulSet", "httpd-sts")))
         d = good.inject(ctx).details
+        print(f"StatefulSet: {d['summary']}")
         assert d["completed"] is True, d["summary"]
         assert (d["declared_max_surge"], d["declared_max_unavailable"]) == (0, 1)
-        assert (d["max_surge_observed"], d["max_unavailable_observed"]) == (0, 1), \
-            "one pod at a time, and never a spare"
+        # never a spare pod, and at least one down at a time; more than one is a readiness flap
+        # of the other pod (seen once on a loaded machine) and must then be reported as such
+        assert d["max_surge_observed"] == 0 and d["max_unavailable_observed"] >= 1, \
+            _timeline(ctx)
+        assert d["unavailable_within_strategy"] is (d["max_unavailable_observed"] <= 1)
         assert d["update_revision"] == d["current_revision"] != d["revision_before"]
         released = _template(cluster, ns, *sts)
 
@@ -165,6 +175,7 @@ def test_statefulset_rollout_stall_and_rollback_with_its_stuck_pod_forced_out(
 
         back = RollbackFault(Rollback(wait_s=60))
         r = back.inject(ctx).details
+        print(f"StatefulSet: {r['summary']} (controller: {r['rollback_seconds']}s)")
         assert r["forced_pods"] == ["httpd-sts-1"], "the documented forced rollback"
         assert r["whole"] is True and r["completed"] is True, r["summary"]
         assert r["undo"].startswith("covered by the earlier fault's restore-template")
