@@ -40,6 +40,11 @@ class _Target:
     def __str__(self) -> str:
         return f"{self.kind}/{self.name}"
 
+    def watched_by(self, selector: Selector) -> bool:
+        """Whether the Observer (watching ``selector``) sees this controller's pods."""
+        labels = (kc.template_of(self.obj).get("metadata") or {}).get("labels") or {}
+        return selector.matches(labels)
+
     @property
     def selector(self) -> Selector:
         spec = self.obj.get("spec") or {}
@@ -49,21 +54,19 @@ class _Target:
 def _resolve(ctx: FaultContext, ref: ControllerRef | None, what: str) -> _Target:
     """The named controller, or the one Deployment/StatefulSet running the workload's pods."""
     try:
-        if ref is None:
-            found = kc.find(ctx.kube, ctx.namespace, ctx.workload_selector)
-            if len(found) != 1:
-                names = ", ".join(f"{k}/{n}" for k, n in found) or "none"
-                raise InjectionFailed(
-                    f"{what}: {len(found)} Deployments/StatefulSets in {ctx.namespace} run pods "
-                    f"matching {ctx.workload_selector.to_label_selector()!r} ({names}); name "
-                    "one with target")
-            kind, name = found[0]
-        else:
-            kind, name = ref.kind, ref.name
+        found = ([(ref.kind, ref.name)] if ref is not None
+                 else kc.find(ctx.kube, ctx.namespace, ctx.workload_selector))
+        if len(found) != 1:
+            names = ", ".join(f"{k}/{n}" for k, n in found) or "none"
+            raise InjectionFailed(
+                f"{what}: {len(found)} Deployments/StatefulSets in {ctx.namespace} run pods "
+                f"matching {ctx.workload_selector.to_label_selector()!r} ({names}); name one "
+                "with target")
+        kind, name = found[0]
         obj = kc.read(ctx.kube, ctx.namespace, kind, name)
+    except InjectionFailed:
+        raise
     except ChaosError as exc:
-        if isinstance(exc, InjectionFailed):
-            raise
         raise InjectionFailed(f"{what}: {exc}") from exc
     if obj is None:
         raise InjectionFailed(f"{what}: no {kind} {name} in namespace {ctx.namespace}")
@@ -203,13 +206,20 @@ def _r(value: float | None) -> float | None:
     return None if value is None else round(value, 3)
 
 
-def _figures(strategy: ro.Strategy, f: _Followed) -> dict[str, object]:
+def _figures(strategy: ro.Strategy, f: _Followed, watched: bool) -> dict[str, object]:
     """The surge and unavailability seen, next to what the strategy declares."""
     peaks = f.peaks
-    return {
+    declared: dict[str, object] = {
         "strategy": strategy.as_dict(),
         "declared_max_surge": strategy.max_surge,
         "declared_max_unavailable": strategy.max_unavailable,
+    }
+    if not watched:  # zeros here would read as a total outage: say nothing was seen
+        return {**declared, "pods_observed": False,
+                **{k: None for k in peaks.as_dict()}}
+    return {
+        **declared,
+        "pods_observed": True,
         **peaks.as_dict(),
         "surge_within_strategy": peaks.max_surge <= strategy.max_surge,
         "unavailable_within_strategy": peaks.max_unavailable <= strategy.max_unavailable,
@@ -292,10 +302,14 @@ class RolloutFault:
         stalled = followed.stalled_s is not None or (
             target.kind == "StatefulSet" and followed.done_s is None)
         completed = followed.done_s is not None
-        old_ready = sum(n for r, n in (followed.final.ready_by_revision.items()
-                                       if followed.final else ()) if r in old)
-        kept = not completed and old_ready > 0 and \
-            old_ready >= strategy.replicas - strategy.max_unavailable
+        watched = target.watched_by(ctx.workload_selector)
+        old_ready: int | None = None
+        kept: bool | None = None
+        if watched:
+            old_ready = sum(n for r, n in (followed.final.ready_by_revision.items()
+                                           if followed.final else ()) if r in old)
+            kept = not completed and old_ready > 0 and \
+                old_ready >= strategy.replicas - strategy.max_unavailable
         reason = _stall_reason(target.kind, followed)
         outcome.details = {
             "target": str(target), "container": container, "change": change.describe(),
@@ -310,7 +324,7 @@ class RolloutFault:
             "old_pods_kept_serving": kept,
             "last_status": last.summary if last else None,
             "wait_s": spec.wait_s,
-            **_figures(strategy, followed),
+            **_figures(strategy, followed, watched),
             **_replicasets(ctx, target, before),
         }
         if followed.error:
@@ -336,13 +350,17 @@ def _stall_reason(kind: str, f: _Followed) -> str | None:
 
 
 def _summary(strategy: ro.Strategy, f: _Followed, *, stalled: bool, reason: str | None,
-             old_ready: int, kept: bool, wait_s: float) -> str:
-    seen = (f"surge {f.peaks.max_surge}/{strategy.max_surge}, unavailable "
-            f"{f.peaks.max_unavailable}/{strategy.max_unavailable} (observed/allowed)")
+             old_ready: int | None, kept: bool | None, wait_s: float) -> str:
+    if old_ready is None:
+        seen = "pods not watched (the workload's selector does not match them)"
+        serving = "old pods not watched"
+    else:
+        seen = (f"surge {f.peaks.max_surge}/{strategy.max_surge}, unavailable "
+                f"{f.peaks.max_unavailable}/{strategy.max_unavailable} (observed/allowed)")
+        serving = (f"old pods {'kept' if kept else 'did NOT keep'} serving "
+                   f"({old_ready}/{strategy.replicas} Ready)")
     if f.done_s is not None:
         return f"rollout complete in {f.done_s:.1f}s; {seen}"
-    serving = (f"old pods {'kept' if kept else 'did NOT keep'} serving "
-               f"({old_ready}/{strategy.replicas} Ready)")
     if stalled:
         return f"rollout stalled ({reason}); {serving}; {seen}"
     return f"rollout unfinished after {wait_s:g}s; {serving}; {seen}"
@@ -414,7 +432,7 @@ class RollbackFault:
             "undo": ("restore-template recorded" if covered is None else
                      f"covered by the earlier fault's restore-template ({covered.id})"),
             "wait_s": spec.wait_s,
-            **_figures(strategy, followed),
+            **_figures(strategy, followed, target.watched_by(ctx.workload_selector)),
         }
         if followed.error or force_error:
             outcome.details["watch_error"] = "; ".join(

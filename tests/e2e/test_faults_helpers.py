@@ -102,7 +102,7 @@ def namespace(cluster: Cluster, prefix: str, *manifests: str) -> Iterator[str]:
         for m in manifests:
             for line in kubectl(cluster, "-n", ns, "get", "-f", str(WORKLOADS / m), "-o",
                                 "name").split():
-                if line.startswith("deployment"):
+                if line.startswith(("deployment", "statefulset")):
                     kubectl(cluster, "-n", ns, "rollout", "status", line, "--timeout=120s",
                             timeout=150)
         yield ns

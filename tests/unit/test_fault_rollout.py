@@ -405,3 +405,18 @@ def test_the_watch_thread_error_is_reported_not_lost(api: FakeAPI, journal: Jour
         context(journal, ScriptedObserver(clock, [snap(1, *OLD)]), clock, []))
     assert outcome.details["watch_error"] == "RuntimeError: watch exploded"
     assert outcome.details["unfinished"] is True
+
+
+def test_a_controller_whose_pods_are_not_watched_reports_no_pod_figures(
+        api: FakeAPI, journal: Journal) -> None:
+    assert api.current is not None
+    api.current["spec"]["template"]["metadata"]["labels"] = {"app": "backend"}
+    api.after = [deployment(2, **DONE)]
+    clock = FakeClock()
+    outcome = RolloutFault(Rollout(image="web:2", target=ControllerRef("Deployment", "web"))
+                           ).inject(context(journal, ScriptedObserver(clock, [snap(1, *OLD)]),
+                                            clock, []))
+    d = outcome.details
+    assert d["pods_observed"] is False and d["completed"] is True
+    assert d["max_unavailable_observed"] is None and d["old_ready_at_end"] is None
+    assert "pods not watched" in str(d["summary"])
