@@ -67,6 +67,8 @@ def needed(exp: Experiment, namespace: str, manifest_kinds: Iterable[str] = ()
         *_each(read, "", "events", ns), *_each(("create",), "", "events", ns),
         *_each(read, "", "nodes", None), *_each(("get",), "", "services", ns),
         *_each(("get",), "", "namespaces", None),
+        # the kill switch's marker (kube-system/kube-chaos-halt), read before and during a run
+        *_each(("get",), "", "configmaps", "kube-system"),
     ]
     existing = exp.workload.existing
     if existing is None:

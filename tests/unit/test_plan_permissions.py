@@ -18,6 +18,7 @@ def test_an_existing_workload_needs_only_namespaced_rights_plus_node_reads(
     perms = needed(exp, "shop")
     assert Permission("delete", "", "pods", "shop") in perms  # the pod kill
     assert Permission("get", "apps", "deployments", "shop") in perms
+    assert Permission("get", "", "configmaps", "kube-system") in perms  # `kube-chaos halt`
     assert not any(p.verb in ("create", "delete") and p.resource == "namespaces" for p in perms)
     cluster_wide = {str(p) for p in perms if p.namespace is None}
     assert cluster_wide == {"get namespaces cluster-wide", "get nodes cluster-wide",
