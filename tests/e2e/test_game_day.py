@@ -355,8 +355,12 @@ def test_the_rbac_output_is_sufficient_and_every_rule_is_needed(staging: Staging
     c = staging.cluster
     kubectl(c, "apply", "-f", "-", stdin=roles)
     kubectl(c, "-n", "shop", "create", "serviceaccount", "gameday")
-    kubectl(c, "-n", "shop", "create", "rolebinding", "gameday", "--role=gameday",
-            "--serviceaccount=shop:gameday")
+    role_namespaces = [d["metadata"]["namespace"] for d in pyyaml.safe_load_all(roles)
+                       if d["kind"] == "Role"]
+    assert "shop" in role_namespaces
+    for ns in role_namespaces:  # one Role per namespace: each needs its binding
+        kubectl(c, "-n", ns, "create", "rolebinding", "gameday", "--role=gameday",
+                "--serviceaccount=shop:gameday")
     kubectl(c, "create", "clusterrolebinding", "gameday", "--clusterrole=gameday",
             "--serviceaccount=shop:gameday")
     try:
@@ -397,5 +401,6 @@ def test_the_rbac_output_is_sufficient_and_every_rule_is_needed(staging: Staging
     finally:
         kubectl(c, "delete", "clusterrolebinding", "gameday", "--ignore-not-found")
         kubectl(c, "delete", "clusterrole", "gameday", "--ignore-not-found")
-        kubectl(c, "-n", "shop", "delete", "rolebinding,role,serviceaccount", "gameday",
-                "--ignore-not-found")
+        for ns in ("shop", "kube-system"):
+            kubectl(c, "-n", ns, "delete", "rolebinding,role", "gameday", "--ignore-not-found")
+        kubectl(c, "-n", "shop", "delete", "serviceaccount", "gameday", "--ignore-not-found")
