@@ -187,9 +187,10 @@ class SLASpec:
     expect_stalled: bool | None = None  # rollouts: did one stall (progress deadline)?
 
     def declared(self) -> bool:
+        # expectBlocked/expectStalled: false is a real claim ("the drain gets through")
         return (
             any(
-                v is not None and v is not False
+                v is not None
                 for v in (
                     self.max_error_rate,
                     self.max_outage_s,

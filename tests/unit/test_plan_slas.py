@@ -141,3 +141,9 @@ def test_verdict() -> None:
     assert verdict(ok, "fail") == "fail"
     assert verdict(ok, "pass", errored=True) == "error"
     assert verdict([], "pass") == "error"
+
+
+def test_expect_blocked_false_alone_is_a_declared_sla() -> None:
+    """'The drain must get through' is a claim that can fail; it was once refused as no SLA."""
+    assert SLASpec(expect_blocked=False).declared()
+    assert not SLASpec().declared()
