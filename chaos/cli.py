@@ -1,4 +1,4 @@
-"""`kube-chaos` command line: cluster, run, rollback, report."""
+"""`kube-chaos` command line: cluster, run, rollback, report, halt."""
 
 from __future__ import annotations
 
@@ -119,9 +119,13 @@ def build_parser() -> argparse.ArgumentParser:
                         "KUBE_CHAOS_CACHE, GOCACHE and GOMODCACHE: a cold build)")
     p.set_defaults(handler=cmd_build_image)
 
-    from chaos import cli_run
+    from chaos import cli_halt, cli_run
 
     cli_run.add_commands(sub)
+    from chaos import cli_plan
+
+    cli_plan.add_commands(sub)
+    cli_halt.add_halt_command(sub)
     return parser
 
 

@@ -14,11 +14,13 @@ def cmd_run(args: argparse.Namespace) -> int:
             *[str(p) for p in args.paths]]
     for flag, value in (("--chaos-kubeconfig", args.kubeconfig), ("--chaos-context", args.context),
                         ("--chaos-seed", args.seed), ("--chaos-reports", args.reports),
-                        ("--junitxml", args.junitxml)):
+                        ("--junitxml", args.junitxml), ("--chaos-plan", args.plan)):
         if value is not None:
             argv.append(f"{flag}={value}")
     for ctx in args.allow_context or []:
         argv.append(f"--chaos-allow-context={ctx}")
+    for host in args.allow_host or []:
+        argv.append(f"--chaos-allow-host={host}")
     if args.keep_cluster:
         argv.append("--chaos-keep-cluster")
     return int(pytest.main(argv))
@@ -61,9 +63,14 @@ def add_commands(sub: argparse._SubParsersAction[argparse.ArgumentParser]) -> No
     run.add_argument("--context", help="kubeconfig context")
     run.add_argument("--allow-context", action="append",
                      help="context faults may target although kube-chaos did not provision it")
+    run.add_argument("--allow-host", action="append", metavar="HOST",
+                     help="host the load (spec.load.url) and HTTP/Prometheus abort guards may "
+                          "reach; 127.0.0.1 and localhost always may (repeatable)")
     run.add_argument("--seed", help="seed for target choice (default: random, recorded)")
     run.add_argument("--reports", help="reports directory (default: reports)")
     run.add_argument("--junitxml", help="also write JUnit XML with SLA figures as properties")
+    run.add_argument("--plan", help="a plan.json from `kube-chaos plan`: refuse to start any "
+                                    "experiment whose plan, resolved again, differs")
     run.add_argument("--keep-cluster", action="store_true",
                      help="keep a kind cluster this run created")
     run.set_defaults(handler=cmd_run)

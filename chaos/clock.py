@@ -2,8 +2,16 @@
 
 from __future__ import annotations
 
+import threading
 import time
+from collections.abc import Callable
 from typing import Protocol, runtime_checkable
+
+
+class Ticker(Protocol):
+    """A periodic call started by ``Clock.every``; ``stop`` ends it (idempotent)."""
+
+    def stop(self, join_s: float = 1.0) -> None: ...
 
 
 @runtime_checkable
@@ -13,6 +21,41 @@ class Clock(Protocol):
     def wall(self) -> float: ...
 
     def sleep(self, seconds: float) -> None: ...
+
+    def wait(self, event: threading.Event, seconds: float) -> bool:
+        """Sleep until ``event`` is set or ``seconds`` pass; True when it is set."""
+        ...
+
+    def every(self, interval_s: float, fn: Callable[[], None], name: str,
+              first_s: float | None = None) -> Ticker:
+        """Call ``fn`` every ``interval_s`` until the returned ticker is stopped, the first
+        time ``first_s`` from now (default: one interval). A call that overruns delays only
+        its own next call."""
+        ...
+
+
+class _ThreadTicker:
+    __slots__ = ("_stop", "_thread")
+
+    def __init__(self, interval_s: float, fn: Callable[[], None], name: str,
+                 first_s: float) -> None:
+        self._stop = threading.Event()
+        first_due = time.monotonic() + first_s
+
+        def loop() -> None:
+            due = first_due
+            while not self._stop.wait(max(0.0, due - time.monotonic())):
+                fn()
+                # never a burst of catch-up calls after a slow one
+                due = max(due + interval_s, time.monotonic())
+
+        self._thread = threading.Thread(target=loop, name=name, daemon=True)
+        self._thread.start()
+
+    def stop(self, join_s: float = 1.0) -> None:
+        self._stop.set()
+        if self._thread is not threading.current_thread():
+            self._thread.join(timeout=join_s)
 
 
 class SystemClock:
@@ -30,16 +73,38 @@ class SystemClock:
         if seconds > 0:
             time.sleep(seconds)
 
+    def wait(self, event: threading.Event, seconds: float) -> bool:
+        return event.wait(max(0.0, seconds))
+
+    def every(self, interval_s: float, fn: Callable[[], None], name: str,
+              first_s: float | None = None) -> Ticker:
+        return _ThreadTicker(interval_s, fn, name, interval_s if first_s is None else first_s)
+
+
+class _FakeTicker:
+    __slots__ = ("clock", "due", "fn", "interval_s", "stopped")
+
+    def __init__(self, clock: FakeClock, interval_s: float, fn: Callable[[], None],
+                 first_s: float) -> None:
+        self.clock, self.interval_s, self.fn = clock, interval_s, fn
+        self.due = clock.monotonic() + first_s
+        self.stopped = False
+
+    def stop(self, join_s: float = 1.0) -> None:
+        self.stopped = True
+
 
 class FakeClock:
-    """A manual clock for tests: ``sleep`` and ``advance`` move both readings forward."""
+    """A manual clock for tests: ``sleep`` and ``advance`` move both readings forward, firing
+    the calls ``every`` scheduled at their due times, in order, on the caller's thread."""
 
-    __slots__ = ("_mono", "_wall", "sleeps")
+    __slots__ = ("_mono", "_tickers", "_wall", "sleeps")
 
     def __init__(self, monotonic: float = 0.0, wall: float = 1_700_000_000.0) -> None:
         self._mono = monotonic
         self._wall = wall
         self.sleeps: list[float] = []
+        self._tickers: list[_FakeTicker] = []
 
     def monotonic(self) -> float:
         return self._mono
@@ -51,11 +116,40 @@ class FakeClock:
         self.sleeps.append(seconds)
         self.advance(max(0.0, seconds))
 
+    def wait(self, event: threading.Event, seconds: float) -> bool:
+        """Advance until ``event`` is set (by a scheduled call) or ``seconds`` passed."""
+        end = self._mono + max(0.0, seconds)
+        while not event.is_set() and self._mono < end:
+            due = [t.due for t in self._tickers if not t.stopped and t.due < end]
+            self.advance(max(0.0, min(due, default=end) - self._mono))
+        return event.is_set()
+
+    def every(self, interval_s: float, fn: Callable[[], None], name: str,
+              first_s: float | None = None) -> Ticker:
+        if interval_s <= 0:
+            raise ValueError("a ticker needs a positive interval")
+        ticker = _FakeTicker(self, interval_s, fn, interval_s if first_s is None else first_s)
+        self._tickers.append(ticker)
+        return ticker
+
     def advance(self, seconds: float) -> None:
         if seconds < 0:
             raise ValueError("a clock cannot go backwards")
-        self._mono += seconds
-        self._wall += seconds
+        end = self._mono + seconds
+        while True:
+            live = [t for t in self._tickers if not t.stopped and t.due <= end]
+            if not live:
+                break
+            ticker = min(live, key=lambda t: t.due)
+            self._set(ticker.due)
+            ticker.due += ticker.interval_s
+            ticker.fn()
+        self._set(end)
+
+    def _set(self, mono: float) -> None:
+        step = max(0.0, mono - self._mono)
+        self._mono += step
+        self._wall += step
 
 
 class Deadline:

@@ -11,6 +11,7 @@ from pathlib import Path
 from typing import TYPE_CHECKING
 
 if TYPE_CHECKING:
+    from chaos.model.abort import Breach, HaltMarker
     from chaos.model.timeline import SLAResult
 
 
@@ -78,6 +79,28 @@ class SteadyStateFailed(ChaosError):
 
 class SafetyRefused(ChaosError):
     """The harness refused an action that could harm something outside the test cluster."""
+
+
+class ExperimentAborted(ChaosError):
+    """An abort guard breached (or the cluster was halted): faults are undone at once and the
+    verdict is ``aborted``. ``breach`` names the guard, the value, the threshold and the time."""
+
+    def __init__(self, breach: Breach) -> None:
+        self.breach = breach
+        super().__init__(f"aborted: {breach.describe()}")
+
+
+class HaltActive(SafetyRefused):
+    """The cluster is halted (`kube-chaos halt`): no run may start until `--clear`."""
+
+    def __init__(self, marker: HaltMarker, context: str) -> None:
+        self.marker = marker
+        super().__init__(f"cluster {context} is {marker.describe()}; no experiment may start "
+                         f"until `kube-chaos halt --clear --context {context}`")
+
+
+class GuardUnusable(ChaosError):
+    """An abort guard could not be evaluated before any fault: the run would be unguarded."""
 
 
 class ReportInvalid(ChaosError):

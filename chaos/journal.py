@@ -31,6 +31,7 @@ from chaos.errors import JournalWriteFailed
 
 QUARANTINE_DIR = "quarantine"
 MAX_LINE_PROBLEMS = 5  # per file: a garbage file must not flood the console
+DESCRIBE_LIMIT = 80  # longer parameter values are elided in UndoAction.describe()
 
 
 def journal_dir() -> Path:
@@ -58,7 +59,9 @@ class UndoAction:
     created: float = field(default_factory=time.time)
 
     def describe(self) -> str:
-        args = ", ".join(f"{k}={v}" for k, v in sorted(self.params.items()))
+        """One line; a long parameter (a recorded pod template) is shown by its size only."""
+        args = ", ".join(f"{k}={v if len(v) <= DESCRIBE_LIMIT else f'<{len(v)} chars>'}"
+                         for k, v in sorted(self.params.items()))
         return f"{self.kind}({args})"
 
 

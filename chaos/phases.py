@@ -14,15 +14,22 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Protocol
 
+from chaos.abort import AbortSignal
+from chaos.audit import AuditLog
 from chaos.clock import Clock
-from chaos.errors import InjectionFailed, SteadyStateFailed
+from chaos.errors import ExperimentAborted, InjectionFailed, SafetyRefused, SteadyStateFailed
 from chaos.faults.base import Fault, FaultContext, FaultOutcome
-from chaos.faults.undo import undo_errors
-from chaos.journal import Journal, UndoOutcome
+from chaos.faults.targets import Scope, Targets, resolve
+from chaos.faults.undo import settle, undo_errors
+from chaos.journal import Journal, UndoAction, UndoOutcome
 from chaos.k8s.client import Kube
 from chaos.k8s.observe import Snapshot
-from chaos.model.experiment import Experiment, FaultSpec, Selector
+from chaos.model.abort import HaltMarker
+from chaos.model.experiment import BlastRadius, Experiment, FaultSpec, Selector
+from chaos.model.faults import NodeFault
 from chaos.model.timeline import ClusterEvent, RequestRecord
+from chaos.monitor import GuardMonitor, HttpGet, build_checks, http_get
+from chaos.plan import blast
 from chaos.plan import recovery as prec
 from chaos.plan import timeline as ptl
 
@@ -70,7 +77,11 @@ class ClusterPort(Protocol):
     @property
     def kube(self) -> Kube: ...
 
-    def deploy(self, exp: Experiment, namespace: str, timeout_s: float) -> None: ...
+    def deploy(self, exp: Experiment, namespace: str, timeout_s: float,
+               journal: Journal) -> list[UndoAction]:
+        """Deploy (or check) the workload; returns the undo, journaled before the act, of
+        anything created outside the namespace (cluster-scoped objects)."""
+        ...
 
     def node_port(self, namespace: str, service: str) -> int | None: ...
 
@@ -78,12 +89,22 @@ class ClusterPort(Protocol):
 
     def server_version(self) -> str | None: ...
 
+    def announce(self, namespace: str, kind: str, name: str, reason: str,
+                 message: str) -> None: ...
+
+    def halt_marker(self, timeout_s: float) -> HaltMarker | None: ...
+
+    def conditions(self, kind: str, name: str, namespace: str | None,
+                   timeout_s: float) -> dict[str, str] | None: ...
+
 
 @dataclass
 class RunPorts:
     cluster: ClusterPort
     start_load: Callable[[str, Experiment, Path], LoadPort]
     build_fault: Callable[[FaultSpec], Fault]
+    resolve_targets: Callable[[Scope, FaultSpec], Targets | None] = resolve
+    http_get: HttpGet = http_get  # HTTP and Prometheus guards (allow-listed hosts only)
 
 
 # -- the state --------------------------------------------------------------------------------
@@ -108,11 +129,24 @@ class RunState:
     initial_endpoints: set[str] = field(default_factory=set)
     active: list[tuple[Fault, FaultContext]] = field(default_factory=list)  # undo pending
     contexts: list[FaultContext] = field(default_factory=list)  # each collects undo outcomes
+    created: list[UndoAction] = field(default_factory=list)  # deleted by cleanup
+    created_outcomes: list[UndoOutcome] = field(default_factory=list)
     outcomes: list[FaultOutcome] = field(default_factory=list)
     undo_crashes: list[str] = field(default_factory=list)  # an undo() that raised
     records: tuple[RequestRecord, ...] = ()
     steady_restored: bool | None = None
     completed: list[str] = field(default_factory=list)  # phases that ran to the end
+    # set by the first guard breach or a halt; every fault's wait observes it
+    abort: AbortSignal = field(default_factory=AbortSignal)
+    monitor: GuardMonitor | None = None  # evaluates the guards from inject to recovery
+    undone_at: float | None = None  # wall time every undo had run, after an abort
+    audit: AuditLog | None = None
+    limits: BlastRadius | None = None  # the command line's, merged with the experiment's
+
+    def record(self, event: str, **fields: object) -> None:
+        """One line of the audit trail (when the run keeps one)."""
+        if self.audit is not None:
+            self.audit.write(event, **fields)
 
     def left(self) -> float:
         return max(0.0, self.deadline - self.clock.monotonic())
@@ -132,11 +166,12 @@ def deploy(s: RunState, ports: RunPorts) -> None:
     """Deploy the workload, check its Service, start watching it."""
     exp = s.exp
     s.say(f"deploying into namespace {s.namespace}")
-    ports.cluster.deploy(exp, s.namespace, timeout_s=min(120.0, s.left()))
-    port = ports.cluster.node_port(s.namespace, exp.workload.service)
-    if port != exp.workload.node_port:
-        raise InjectionFailed(f"service {exp.workload.service} has nodePort {port}, experiment "
-                              f"says {exp.workload.node_port}")
+    s.created += ports.cluster.deploy(exp, s.namespace, min(120.0, s.left()), s.journal)
+    if exp.workload.node_port is not None:
+        port = ports.cluster.node_port(s.namespace, exp.workload.service)
+        if port != exp.workload.node_port:
+            raise InjectionFailed(f"service {exp.workload.service} has nodePort {port}, "
+                                  f"experiment says {exp.workload.node_port}")
     s.observer = ports.cluster.observer(s.namespace, exp.workload.selector,
                                         exp.workload.service)
     s.observer.start()
@@ -148,7 +183,7 @@ def deploy(s: RunState, ports: RunPorts) -> None:
 def steady(s: RunState, ports: RunPorts) -> None:
     """Start the load, warm up, and require the declared steady state before any fault."""
     exp, clock = s.exp, s.clock
-    url = f"http://127.0.0.1:{exp.workload.node_port}"
+    url = load_url(exp)
     s.load = load = ports.start_load(url, exp, s.out_dir / "load")
     s.say(f"load on {url}{exp.load.path}: {exp.load.users} users")
     ss = exp.steady_state
@@ -161,7 +196,7 @@ def steady(s: RunState, ports: RunPorts) -> None:
     if not recent:
         raise SteadyStateFailed(
             f"no request completed in the {ss.window_s:.1f}s steady-state window before the "
-            f"fault: the service at 127.0.0.1:{exp.workload.node_port} is not answering")
+            f"fault: the service at {url} is not answering")
     failures = sum(1 for r in recent if not r.ok)
     rate = failures / len(recent)
     if rate > ss.max_error_rate:
@@ -176,27 +211,94 @@ def steady(s: RunState, ports: RunPorts) -> None:
                                 "fault was injected")
 
 
+def start_guards(s: RunState, ports: RunPorts) -> None:
+    """Start the guard monitor (the halt guard and spec.abort's), evaluating each once before
+    any fault; an abort wakes the Observer's waiters through an ``abort`` timeline event."""
+    observer = s.observer
+    assert observer is not None
+    s.abort.listen(lambda b: observer.emit("abort", b.guard, b.describe()))
+    wait_s = s.exp.load.wait_ms / 1000.0
+    checks = build_checks(s.exp.abort, s.namespace, s.load, ports.cluster, ports.http_get,
+                          s.clock, wait_s)
+    s.monitor = GuardMonitor(checks, s.abort, s.clock, s.say)
+    s.monitor.start()
+
+
+def _check_abort(s: RunState) -> None:
+    breach = s.abort.breach
+    if breach is not None:
+        raise ExperimentAborted(breach)
+
+
 def inject(s: RunState, ports: RunPorts) -> None:
-    """Inject every fault in order, each undone (in reverse) once all have run."""
+    """Inject every fault in order, each undone (in reverse) once all have run. The guards run
+    from here to the end of recovery; a breach cuts every fault's hold short."""
     assert s.observer is not None
+    start_guards(s, ports)
+    _check_abort(s)  # breached (or halted) before any fault: nothing is injected
     before = s.observer.snapshot()
     s.initial_ready, s.initial_endpoints = set(before.ready_pods), set(before.endpoints)
     for index, spec in enumerate(s.exp.faults):
         if spec.delay_s:
-            s.clock.sleep(min(spec.delay_s, s.left()))
+            s.clock.wait(s.abort.event, min(spec.delay_s, s.left()))
+        _check_abort(s)
         fault = ports.build_fault(spec)
         ctx = FaultContext(
             kube=ports.cluster.kube, namespace=s.namespace, journal=s.journal, seed=s.seed,
             clock=s.clock, workload_selector=s.exp.workload.selector,
-            cluster_name=s.cluster_name, kubeconfig=s.kubeconfig, emit=s.observer.emit,
-            observer=s.observer, deadline=s.deadline, index=index)
+            cluster_name=s.cluster_name, kubeconfig=s.kubeconfig,
+            emit=_announcing(s, ports, spec), observer=s.observer, deadline=s.deadline,
+            index=index, abort=s.abort)
+        check_blast_radius(s, spec, ports.resolve_targets(ctx.scope(), spec))
         s.active.append((fault, ctx))  # before inject: a half-done fault is undone too
         s.contexts.append(ctx)
         if s.fault_t is None:
             s.fault_t = s.clock.wall()
         s.say(f"injecting {spec.type}")
-        s.outcomes.append(fault.inject(ctx))
+        s.record("fault-inject", index=index, fault=spec.type)
+        outcome = fault.inject(ctx)
+        s.outcomes.append(outcome)
+        s.record("fault-injected", index=index, fault=spec.type, targets=outcome.targets)
+        _check_abort(s)
     undo_active(s)
+
+
+def check_blast_radius(s: RunState, spec: FaultSpec, targets: Targets | None) -> None:
+    """Refuse, before it acts, a fault whose targets exceed the blast radius."""
+    if targets is None:
+        return
+    limits = s.exp.blast_radius if s.limits is None else s.exp.blast_radius.merged(s.limits)
+    if targets.kind == "Node":
+        named = spec.nodes.nodes if isinstance(spec, NodeFault) else ()
+        problems = blast.node_violations(limits, spec.type, targets.names,
+                                         targets.control_plane, named)
+    else:
+        problems = blast.pod_violations(limits, spec.type, targets.names,
+                                        s.exp.workload.replicas)
+    if problems:
+        s.record("refused", fault=spec.type, problems=problems)
+        raise SafetyRefused("blast radius: " + "; ".join(problems))
+
+
+def _announcing(s: RunState, ports: RunPorts, spec: FaultSpec
+                ) -> Callable[[str, str, str], None]:
+    """The faults' emit: onto the timeline, and for the start and end of a fault also into the
+    audit trail and as Kubernetes Events on the objects it touches."""
+    assert s.observer is not None
+    observer = s.observer
+    kind = "Node" if isinstance(spec, NodeFault) else "Pod"
+
+    def emit(what: str, name: str, detail: str = "") -> None:
+        observer.emit(what, name, detail)
+        if what not in ("fault-start", "fault-end"):
+            return
+        s.record(what, fault=spec.type, target=name, detail=detail)
+        reason = "KubeChaosFault" if what == "fault-start" else "KubeChaosFaultEnded"
+        for target in [t for t in name.split(",") if t][:20]:
+            ports.cluster.announce(s.namespace, kind, target.split("/")[0], reason,
+                                   f"kube-chaos {spec.type} ({s.exp.name}): {detail}")
+
+    return emit
 
 
 def recover(s: RunState, ports: RunPorts) -> None:
@@ -207,16 +309,22 @@ def recover(s: RunState, ports: RunPorts) -> None:
     start = s.clock.monotonic()
     snap = s.observer.snapshot()
     while True:
+        _check_abort(s)  # an abort wakes wait_change through its timeline event
         rs = prec.recovery_seconds(s.observer.events(), s.fault_t or 0.0, s.desired,
                                    s.initial_ready, s.initial_endpoints)
         elapsed = s.clock.monotonic() - start
         # healthy again after the disruption; or never disrupted, given 2 s to show it
-        if rs is not None and (rs > 0 or elapsed > 2.0):
-            return
-        if elapsed >= budget:
-            return
+        if (rs is not None and (rs > 0 or elapsed > 2.0)) or elapsed >= budget:
+            break
         # re-judged on every change, and at least every 2 s (the never-disrupted case)
         snap = s.observer.wait_change(snap.version, max(0.0, min(budget - elapsed, 2.0)))
+    stop_guards(s)  # faults are over: the tail is judged by the SLAs, not the guards
+    _check_abort(s)
+
+
+def stop_guards(s: RunState) -> None:
+    if s.monitor is not None:
+        s.monitor.stop()
 
 
 def tail(s: RunState, ports: RunPorts) -> None:
@@ -226,6 +334,11 @@ def tail(s: RunState, ports: RunPorts) -> None:
     s.load.stop()
     s.records = s.load.wait(timeout=30).records
     s.steady_restored = _steady_restored(s)
+
+
+def load_url(exp: Experiment) -> str:
+    """Where the load goes: ``spec.load.url``, else the kind cluster's published NodePort."""
+    return exp.load.url or f"http://127.0.0.1:{exp.workload.node_port}"
 
 
 PHASES: tuple[Callable[[RunState, RunPorts], None], ...] = (deploy, steady, inject, recover,
@@ -244,8 +357,13 @@ def undo_active(s: RunState) -> None:
 
 
 def cleanup(s: RunState) -> None:
-    """Always, whatever happened: undo, stop the load (keeping what it recorded), stop watching."""
+    """Always, whatever happened: undo, stop the guards and the load (keeping what it
+    recorded), stop watching."""
     undo_active(s)
+    if s.abort.is_set():
+        s.undone_at = s.clock.wall()
+    with contextlib.suppress(Exception):
+        stop_guards(s)
     if s.load is not None:
         with contextlib.suppress(Exception):
             s.load.stop()
@@ -255,6 +373,8 @@ def cleanup(s: RunState) -> None:
     if s.observer is not None:
         with contextlib.suppress(Exception):
             s.observer.stop()
+    while s.created:  # what the run made outside its namespace, newest first
+        s.created_outcomes.append(settle(s.journal, s.created.pop()))
 
 
 def _steady_restored(s: RunState) -> bool:
@@ -274,7 +394,7 @@ def _steady_restored(s: RunState) -> bool:
 def undo_outcomes(s: RunState) -> list[UndoOutcome]:
     """Every undo of this run in the order it ran: those faults ran themselves (a cordon with a
     duration, a node loss) and those run at the end."""
-    return [o for ctx in s.contexts for o in ctx.undo_outcomes]
+    return [*(o for ctx in s.contexts for o in ctx.undo_outcomes), *s.created_outcomes]
 
 
 def undo_failures(s: RunState) -> list[str]:

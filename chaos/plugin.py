@@ -23,14 +23,22 @@ from typing import TYPE_CHECKING, Any
 
 import pytest
 
-from chaos.errors import ChaosError, ExperimentInvalid, SLAViolated
+from chaos.errors import (
+    ChaosError,
+    ExperimentAborted,
+    ExperimentInvalid,
+    HaltActive,
+    SLAViolated,
+)
 
 if TYPE_CHECKING:
     from chaos.load.runner import LoadRun
-    from chaos.model.experiment import Experiment
+    from chaos.model.experiment import BlastRadius, Experiment
     from chaos.runner import ExperimentResult, RunEnv
 
 EXPERIMENT_RE = re.compile(r"^\s*apiVersion:\s*['\"]?kube-chaos/", re.M)
+_BOMS = ((b"\xff\xfe\x00\x00", "utf-32"), (b"\x00\x00\xfe\xff", "utf-32"),
+         (b"\xff\xfe", "utf-16"), (b"\xfe\xff", "utf-16"))
 
 
 @dataclass
@@ -53,10 +61,13 @@ STATE = pytest.StashKey[ChaosState]()
 def pytest_addoption(parser: pytest.Parser) -> None:
     group = parser.getgroup("chaos", "kube-chaos: chaos experiments on Kubernetes")
 
-    def opt(name: str, help: str, ini_type: Any = "string", **kwargs: Any) -> None:
+    def opt(name: str, help: str, ini_type: Any = "string", ini: str | None = None,
+            **kwargs: Any) -> None:
         dest = "chaos_" + name.replace("-", "_")
-        group.addoption(f"--chaos-{name}", dest=dest, help=help + f" (ini: {dest})", **kwargs)
-        parser.addini(dest, help, type=ini_type, default=kwargs.get("default"))
+        ini = ini or dest
+        group.addoption(f"--chaos-{name}", dest=dest, help=help + f" (ini: {ini})", **kwargs)
+        parser.addini(ini, help, type=ini_type, default=kwargs.get("default"))
+        _INI_NAMES[dest] = ini
 
     opt("kubeconfig", "target an existing cluster through this kubeconfig instead of "
         "provisioning kind", default=None)
@@ -74,12 +85,25 @@ def pytest_addoption(parser: pytest.Parser) -> None:
     opt("allow-context", "kubeconfig context faults may target although kube-chaos did not "
         "provision it (repeatable; ini: whitespace-separated)", ini_type="args",
         action="append", default=[])
+    opt("plan", "a plan.json reviewed with `kube-chaos plan`: each experiment runs only if the "
+        "plan resolved at its start is exactly the reviewed one (same seed)", default=None)
+    opt("max-pods", "blast radius: no fault may hit more pods than this (on top of each "
+        "experiment's spec.blastRadius)", default=None)
+    opt("max-percent", "blast radius: no fault may hit more than this percentage of a "
+        "workload's replicas", default=None)
+    opt("max-nodes", "blast radius: no fault may hit more nodes than this", default=None)
+    opt("allow-host", "host that load (spec.load.url), HTTP and Prometheus abort guards may "
+        "reach besides 127.0.0.1, localhost and ::1 (repeatable; ini: whitespace-separated)",
+        ini_type="args", action="append", default=[])
+
+
+_INI_NAMES: dict[str, str] = {}  # option dest -> its ini name, where they differ
 
 
 def _option(config: pytest.Config, name: str) -> Any:
     value = config.getoption(name)
     if value in (None, [], False):
-        ini = config.getini(name)
+        ini = config.getini(_INI_NAMES.get(name, name))
         return ini if ini not in ("", []) else value
     return value
 
@@ -170,7 +194,8 @@ def _environment(config: pytest.Config) -> RunEnv:
     kube = connect(kubeconfig, context)
     if cluster_name is None and kube.context.startswith("kind-"):
         cluster_name = kube.context.removeprefix("kind-")
-    _roll_back_orphans(kube.context, reporter)
+    _roll_back_orphans(kube.context, reporter)  # undoing leftovers is welcome even halted
+    _refuse_if_halted(kube)
     allow = _option(config, "chaos_allow_context") or []
     state.env = RunEnv(
         kube=kube, kubeconfig=kubeconfig, run_id=state.run_id,
@@ -179,8 +204,53 @@ def _environment(config: pytest.Config) -> RunEnv:
         journal=Journal.for_run(state.run_id),
         keep_namespace=_option(config, "chaos_keep_namespace") or "never",
         allow_contexts=tuple(allow), log=log,
+        allow_hosts=tuple(_option(config, "chaos_allow_host") or ()),
+        blast_radius=_blast_limits(config),
+        plan=_reviewed_plan(config),
         provide_images=_image_provider(cluster_name) if cluster_name else None)
     return state.env
+
+
+def _reviewed_plan(config: pytest.Config) -> dict[str, Any] | None:
+    import json
+
+    path = _option(config, "chaos_plan")
+    if not path:
+        return None
+    try:
+        data: dict[str, Any] = json.loads(Path(path).read_text())
+    except (OSError, ValueError) as exc:
+        raise pytest.UsageError(f"--chaos-plan {path}: cannot read the plan: {exc}") from exc
+    return data
+
+
+def _blast_limits(config: pytest.Config) -> BlastRadius | None:
+    from chaos.model.experiment import BlastRadius
+
+    raw = {k: _option(config, f"chaos_max_{k}") for k in ("pods", "percent", "nodes")}
+    if all(v in (None, "") for v in raw.values()):
+        return None
+    try:
+        pods = int(raw["pods"]) if raw["pods"] not in (None, "") else None
+        percent = float(raw["percent"]) if raw["percent"] not in (None, "") else None
+        nodes = int(raw["nodes"]) if raw["nodes"] not in (None, "") else 10**6
+    except ValueError as exc:
+        raise pytest.UsageError(f"--chaos-max-pods/--chaos-max-percent/--chaos-max-nodes: "
+                                f"{exc}") from exc
+    if (pods is not None and pods < 1) or (percent is not None and not 0 < percent <= 100) \
+            or nodes < 1:
+        raise pytest.UsageError("blast-radius limits must be positive (percent: 0 < p <= 100)")
+    return BlastRadius(max_pods=pods, max_percent=percent, max_nodes=nodes)
+
+
+def _refuse_if_halted(kube: Any) -> None:
+    """On a halted cluster (`kube-chaos halt`) the session stops before its first experiment,
+    naming who halted it, when and why."""
+    from chaos.k8s.halt import read_halt
+
+    marker = read_halt(kube)
+    if marker is not None:
+        raise HaltActive(marker, kube.context)
 
 
 def _image_provider(cluster_name: str) -> Callable[[Sequence[str], Sequence[str]], None]:
@@ -254,10 +324,13 @@ def pytest_sessionfinish(session: pytest.Session) -> None:
 
 
 @pytest.fixture(scope="session")
-def chaos_env(pytestconfig: pytest.Config) -> RunEnv:
+def chaos_env(pytestconfig: pytest.Config, request: pytest.FixtureRequest) -> RunEnv:
     """The run environment: cluster connection, seed, reports dir, undo journal."""
     try:
         return _environment(pytestconfig)
+    except HaltActive as exc:
+        request.session.shouldstop = str(exc)
+        pytest.fail(f"kube-chaos: {exc}", pytrace=False)
     except ChaosError as exc:
         pytest.fail(f"kube-chaos could not prepare the cluster: {exc}", pytrace=False)
 
@@ -277,7 +350,12 @@ def chaos_seed(chaos_env: RunEnv) -> int:
 def chaos_namespace(chaos_env: RunEnv, request: pytest.FixtureRequest) -> Iterator[str]:
     """A unique namespace for this test, deleted afterwards unless kept by option (its
     deletion journaled first, so a killed run's namespace is rolled back too)."""
-    from chaos.runner import journaled_namespace
+    from chaos.runner import check_safety, journaled_namespace
+
+    try:
+        check_safety(chaos_env)  # a fixture deploys too: the same gate as experiments
+    except ChaosError as exc:
+        pytest.fail(str(exc), pytrace=False)
 
     def keep() -> bool:
         rep = getattr(request.node, "rep_call", None)
@@ -358,8 +436,15 @@ def _run_and_record(config: pytest.Config, node: pytest.Item, exp: Experiment,
     from chaos.report.writer import load_report
     from chaos.runner import run_experiment
 
-    result = run_experiment(exp, env)
+    try:
+        result = run_experiment(exp, env)
+    except HaltActive as exc:
+        node.session.shouldstop = str(exc)  # the kill switch stops the whole session
+        raise
     config.stash[STATE].results.append(result)
+    if result.abort is not None and result.abort.breach is not None \
+            and result.abort.breach.type == "halt":
+        node.session.shouldstop = f"kube-chaos halt: {result.abort.breach.detail}"
     if result.report_path is not None:
         for key, value in junit_properties(load_report(result.report_path)):
             node.user_properties.append((key, value))
@@ -382,9 +467,14 @@ def pytest_collect_file(file_path: Path, parent: pytest.Collector) -> pytest.Col
     if file_path.suffix not in (".yaml", ".yml"):
         return None
     try:
-        head = file_path.read_text(errors="replace")[:4096]
+        with file_path.open("rb") as f:
+            raw = f.read(4096)  # never the whole file: it may be huge
     except OSError:
         return None
+    # A UTF-16/32 experiment is still recognised, so that it fails with a clear error
+    # instead of being silently skipped.
+    encoding = next((enc for bom, enc in _BOMS if raw.startswith(bom)), "utf-8")
+    head = raw.decode(encoding, errors="replace")
     if not EXPERIMENT_RE.search(head):
         return None  # workload manifests and other YAML are not experiments
     return ExperimentFile.from_parent(parent, path=file_path)
@@ -393,12 +483,15 @@ def pytest_collect_file(file_path: Path, parent: pytest.Collector) -> pytest.Col
 class ExperimentFile(pytest.File):
     def collect(self) -> Iterator[pytest.Item]:
         from chaos.model.parse import load_experiment
+        from chaos.model.tags import marker_name
 
-        exp = load_experiment(self.path)
+        exp = load_experiment(self.path)  # tags are checked there: each can be a marker
         item = ExperimentItem.from_parent(self, name=exp.name, experiment=exp)
         item.add_marker(pytest.mark.chaos)
         for tag in exp.tags:
-            item.add_marker(getattr(pytest.mark, re.sub(r"\W", "_", tag)))
+            name = marker_name(tag)
+            _register_marker(self.config, name)
+            item.add_marker(getattr(pytest.mark, name))
         yield item
 
     def repr_failure(self, excinfo: pytest.ExceptionInfo[BaseException],
@@ -406,6 +499,14 @@ class ExperimentFile(pytest.File):
         if isinstance(excinfo.value, ExperimentInvalid):
             return f"invalid experiment: {excinfo.value}"
         return str(super().repr_failure(excinfo))
+
+
+def _register_marker(config: pytest.Config, name: str) -> None:
+    """Tags are only known once a file is collected: register each then, so that
+    ``--strict-markers`` accepts it, unless the project's own ini already describes it."""
+    known = {line.split(":")[0].split("(")[0].strip() for line in config.getini("markers")}
+    if name not in known:
+        config.addinivalue_line("markers", f"{name}: kube-chaos experiment tag")
 
 
 class ExperimentItem(pytest.Item):
@@ -416,9 +517,15 @@ class ExperimentItem(pytest.Item):
     def runtest(self) -> None:
         try:
             env = _environment(self.config)
+        except HaltActive as exc:
+            self.session.shouldstop = str(exc)
+            raise ExperimentError(f"kube-chaos: {exc}") from exc
         except ChaosError as exc:
             raise ExperimentError(f"kube-chaos could not prepare the cluster: {exc}") from exc
         result = _run_and_record(self.config, self, self.experiment, env)
+        if result.verdict == "aborted" and result.abort is not None \
+                and result.abort.breach is not None:
+            raise ExperimentAborted(result.abort.breach)
         if result.verdict == "error":
             raise ExperimentError(f"experiment errored: {result.error} "
                                   f"(report: {result.report_path})")
@@ -447,7 +554,11 @@ class ExperimentError(Exception):
 
 
 def assert_slas(result: ExperimentResult) -> None:
-    """Fail with the SLA, threshold and observed value of every breached SLA."""
+    """Fail with the SLA, threshold and observed value of every breached SLA; an aborted run
+    fails naming the guard that stopped it (its SLAs were never judged)."""
+    if result.abort is not None and result.abort.breach is not None \
+            and result.verdict == "aborted":
+        raise ExperimentAborted(result.abort.breach)
     if result.error:
         raise ExperimentError(f"experiment errored: {result.error}")
     failed = result.failed_slas

@@ -15,24 +15,45 @@ from pathlib import Path
 
 from chaos import __version__ as KUBE_CHAOS_VERSION
 from chaos import phases as ph
+from chaos.audit import AUDIT_NAME, AuditLog, who
 from chaos.clock import Clock, SystemClock
-from chaos.errors import ChaosError, SafetyRefused
+from chaos.errors import (
+    ChaosError,
+    ExperimentAborted,
+    HaltActive,
+    InjectionFailed,
+    SafetyRefused,
+)
 from chaos.faults import build as build_fault
 from chaos.faults.base import FaultOutcome
 from chaos.faults.undo import settle
 from chaos.journal import Journal, UndoAction
+from chaos.k8s import conditions as kconditions
+from chaos.k8s import events as k8s_events
+from chaos.k8s import halt as khalt
 from chaos.k8s import health
 from chaos.k8s import workload as kw
 from chaos.k8s.client import Kube, client_version
 from chaos.k8s.observe import Observer
 from chaos.load.runner import LoadError, LoadRun
-from chaos.model.experiment import Experiment, Selector
+from chaos.load.target import allowed_hosts, check_target
+from chaos.model.abort import Breach, GuardStats, HaltMarker
+from chaos.model.experiment import (
+    PROTECTED_LABEL,
+    PROTECTED_NAMESPACES,
+    BlastRadius,
+    ExistingWorkload,
+    Experiment,
+    Selector,
+)
 from chaos.model.timeline import RequestRecord, SLAResult
+from chaos.plan import guards as pguards
 from chaos.plan import manifests as pmanifests
 from chaos.plan import recovery as prec
 from chaos.plan import slas as pslas
 from chaos.plan import timeline as ptl
-from chaos.report.data import FaultRecord, ReportData
+from chaos.plan.manifests import WorkloadRef
+from chaos.report.data import AbortRecord, FaultRecord, ReportData
 from chaos.report.writer import write_report
 
 
@@ -49,6 +70,9 @@ class RunEnv:
     journal: Journal
     keep_namespace: str = "never"  # never | on-failure | always
     allow_contexts: tuple[str, ...] = ()
+    allow_hosts: tuple[str, ...] = ()  # load (and checks) may reach these besides 127.0.0.1
+    blast_radius: BlastRadius | None = None  # command-line limits, on top of each experiment's
+    plan: dict[str, object] | None = None  # a reviewed plan.json: the run must match it
     clock: Clock = field(default_factory=SystemClock)
     log: Callable[[str], None] = lambda _msg: None
     # (required, referenced): copies the required images, and those it can build among the
@@ -78,6 +102,7 @@ class ExperimentResult:
     # wall seconds spent in each phase (deploy, steady, inject, recover, tail, cleanup, report)
     phases: dict[str, float] = field(default_factory=dict)
     undo_failures: list[str] = field(default_factory=list)  # undos left pending in the journal
+    abort: AbortRecord | None = None  # the guard breach (or halt) that stopped the run
 
     @property
     def failed_slas(self) -> list[SLAResult]:
@@ -90,16 +115,39 @@ class ExperimentResult:
         raise KeyError(f"no SLA {name!r} in this result ({[r.name for r in self.slas]})")
 
 
-def check_safety(env: RunEnv, is_ours: Callable[[Kube], bool] | None = None) -> None:
+def check_guard_hosts(env: RunEnv, exp: Experiment) -> None:
+    """HTTP and Prometheus guards reach only hosts the user allowed (plus the local host)."""
+    bad = pguards.disallowed(exp.abort.urls(), env.allow_hosts)
+    if bad:
+        hosts = sorted({pguards.host_of(url) for _, url in exp.abort.urls()
+                        if not pguards.host_allowed(url, env.allow_hosts)})
+        raise SafetyRefused(
+            f"{exp.name}: abort guards would send requests to hosts nobody allowed: "
+            f"{'; '.join(bad)}. Allow them with "
+            + " ".join(f"--chaos-allow-host={h}" for h in hosts)
+            + " (or the chaos_allow_host ini option); 127.0.0.1 and localhost always are.")
+
+
+def check_not_halted(env: RunEnv, cluster: ph.ClusterPort) -> None:
+    """No run starts on a halted cluster (`kube-chaos halt`, until `--clear`)."""
+    marker = cluster.halt_marker(10.0)
+    if marker is not None:
+        raise HaltActive(marker, env.kube.context)
+
+
+def check_safety(env: RunEnv, why_not_ours: Callable[[Kube], str | None] | None = None
+                 ) -> None:
     """Refuse faults on clusters kube-chaos did not make, unless the user named them."""
     if env.kube.context in env.allow_contexts:
         return
-    if (is_ours or health.is_provisioned_by_us)(env.kube):
+    problem = (why_not_ours or health.provisioned_problem)(env.kube)
+    if problem is None:
         return
     raise SafetyRefused(
         f"refusing to inject faults into context {env.kube.context!r}: it is not a kind cluster "
-        "provisioned by kube-chaos. If this really is a cluster you may break, allow it with "
-        f"--chaos-allow-context={env.kube.context} (or the chaos_allow_contexts ini option)."
+        f"provisioned by kube-chaos ({problem}). If this really is a cluster you may break, "
+        f"allow it with --chaos-allow-context={env.kube.context} (or the chaos_allow_context "
+        "ini option)."
     )
 
 
@@ -113,14 +161,42 @@ class KubeCluster:
     def kube(self) -> Kube:
         return self.env.kube
 
-    def deploy(self, exp: Experiment, namespace: str, timeout_s: float) -> None:
-        manifests = kw.read_manifests(exp.workload.manifests)
+    def deploy(self, exp: Experiment, namespace: str, timeout_s: float,
+               journal: Journal) -> list[UndoAction]:
+        existing = exp.workload.existing
+        if existing is not None:
+            self._check_existing(existing, timeout_s)
+            return []
+        allow = exp.workload.cluster_scoped == "allow"
+        manifests = kw.read_manifests(exp.workload.manifests, allow_cluster_scoped=allow)
         _provide_images(self.env, exp, [doc for _, doc in manifests])
+        created = [journal.record(UndoAction(
+            kind="delete-object", params={"api_version": o.api_version, "kind": o.kind,
+                                          "name": o.name},
+            target={"kubeconfig": self.env.kubeconfig, "context": self.kube.context,
+                    "cluster": self.env.cluster_name or "", "namespace": namespace}))
+            for o in exp.workload.cluster_objects]  # journaled before they exist
         docs = kw.apply_documents(self.kube, namespace, manifests)
         kw.wait_rollouts(self.kube, namespace, pmanifests.rollout_targets(docs), timeout_s)
+        return created
 
     def node_port(self, namespace: str, service: str) -> int | None:
         return kw.node_port_of(self.kube, namespace, service)
+
+    def _check_existing(self, existing: ExistingWorkload, timeout_s: float) -> None:
+        """Read-only: the namespace may be targeted and the named controller has rolled out."""
+        ns = existing.namespace
+        if ns in PROTECTED_NAMESPACES or kw.namespace_labels(self.kube, ns).get(
+                PROTECTED_LABEL) == "true":
+            raise SafetyRefused(f"namespace {ns} is protected (kube-system, kube-public, "
+                                f"kube-node-lease, or labelled {PROTECTED_LABEL}=true): no "
+                                "experiment may target it")
+        if kw.namespace_state(self.kube, ns) != "active":
+            raise InjectionFailed(f"namespace {ns} of the existing workload does not exist "
+                                  "(or is being deleted)")
+        if existing.kind and existing.name:
+            kw.wait_rollouts(self.kube, ns, [WorkloadRef(existing.kind, existing.name)],
+                             timeout_s)
 
     def observer(self, namespace: str, selector: Selector, service: str) -> ph.ObserverPort:
         return Observer(self.kube, namespace, selector, service)
@@ -131,11 +207,23 @@ class KubeCluster:
         except ChaosError:
             return None
 
+    def announce(self, namespace: str, kind: str, name: str, reason: str,
+                 message: str) -> None:
+        if not k8s_events.announce(self.kube, namespace, kind, name, reason, message):
+            self.env.log(f"could not post a {reason} Event on {kind} {name}")
+    def halt_marker(self, timeout_s: float) -> HaltMarker | None:
+        return khalt.read_halt(self.kube, timeout_s)
+
+    def conditions(self, kind: str, name: str, namespace: str | None,
+                   timeout_s: float) -> dict[str, str] | None:
+        return kconditions.read_conditions(self.kube, kind, name, namespace, timeout_s)
+
 
 def cluster_ports(env: RunEnv) -> ph.RunPorts:
+    hosts = allowed_hosts(env.allow_hosts)
     return ph.RunPorts(
         cluster=KubeCluster(env),
-        start_load=lambda url, exp, out: LoadRun.from_profile(url, exp.load, out),
+        start_load=lambda url, exp, out: LoadRun.from_profile(url, exp.load, out, hosts),
         build_fault=build_fault)
 
 
@@ -165,6 +253,9 @@ def journaled_namespace(env: RunEnv, base: str, keep: Callable[[], bool]) -> Ite
 
 def _namespace(env: RunEnv, exp: Experiment, keep: Callable[[], bool]
                ) -> contextlib.AbstractContextManager[str]:
+    """A fresh namespace for manifests; an existing workload's own namespace, untouched."""
+    if exp.workload.existing is not None:
+        return contextlib.nullcontext(exp.workload.existing.namespace)
     return journaled_namespace(env, exp.name, keep)
 
 
@@ -175,7 +266,12 @@ def run_experiment(exp: Experiment, env: RunEnv, ports: ph.RunPorts | None = Non
     """Run ``exp``; never raises for an SLA breach (the result carries the verdict). Ctrl-C,
     SIGTERM and timeouts propagate, after the undo has run."""
     check_safety(env)
+    check_target(ph.load_url(exp), allowed_hosts(env.allow_hosts))  # before anything is created
+    check_guard_hosts(env, exp)
+    if env.plan is not None:
+        exp = _as_reviewed(exp, env)
     ports = ports or cluster_ports(env)
+    check_not_halted(env, ports.cluster)
     clock = env.clock
     started = clock.wall()
     verdict: list[str] = []
@@ -190,6 +286,10 @@ def run_experiment(exp: Experiment, env: RunEnv, ports: ph.RunPorts | None = Non
             clock=clock, deadline=clock.monotonic() + exp.timeout_s,
             out_dir=_unique_dir(env.reports_dir / env.run_id, exp.name), journal=env.journal,
             kubeconfig=env.kubeconfig, cluster_name=env.cluster_name, log=env.log)
+        state.audit = _audit_log(env, state)
+        state.limits = env.blast_radius
+        state.record("run-start", timeout_s=exp.timeout_s,
+                     experiment_file=str(exp.path) if exp.path else None)
         timings: dict[str, float] = {}
         error: str | None = None
         try:
@@ -200,6 +300,8 @@ def run_experiment(exp: Experiment, env: RunEnv, ports: ph.RunPorts | None = Non
                 finally:
                     timings[phase.__name__] = round(clock.monotonic() - mark, 3)
                 state.completed.append(phase.__name__)
+        except ExperimentAborted as exc:
+            state.say(str(exc))  # not an error: the verdict says aborted
         except (ChaosError, LoadError) as exc:
             error = f"{type(exc).__name__}: {exc}"
             state.say(f"error: {error}")
@@ -210,6 +312,27 @@ def run_experiment(exp: Experiment, env: RunEnv, ports: ph.RunPorts | None = Non
         result = _evaluate(state, env, ports, started, error, timings)
         verdict.append(result.verdict)
     return result
+
+
+def _as_reviewed(exp: Experiment, env: RunEnv) -> Experiment:
+    """Resolve the plan again; refuse to start when it differs from the reviewed one (the
+    cluster changed: other pods, replicas, PDBs, permissions...). The run uses its seed."""
+    from dataclasses import replace
+
+    from chaos.planner import differences, plan_experiment, reviewed_digest
+
+    assert env.plan is not None
+    digest, seed = reviewed_digest(env.plan, exp.name)
+    now = plan_experiment(exp, env.kube, seed=seed, allow_contexts=env.allow_contexts,
+                          allow_hosts=env.allow_hosts, limits=env.blast_radius)
+    if now.digest() != digest:
+        entries: list[dict[str, object]] = env.plan.get("experiments", [])  # type: ignore[assignment]
+        reviewed = next(e for e in entries if e.get("experiment") == exp.name)
+        raise SafetyRefused(f"{exp.name}: the plan resolved now differs from the reviewed one, so "
+                            "nothing was started: " + "; ".join(differences(reviewed, now)))
+    if now.problems:
+        raise SafetyRefused(f"{exp.name}: " + "; ".join(now.problems))
+    return replace(exp, seed=seed)
 
 
 def _evaluate(s: ph.RunState, env: RunEnv, ports: ph.RunPorts, started: float,
@@ -227,25 +350,33 @@ def _evaluate(s: ph.RunState, env: RunEnv, ports: ph.RunPorts, started: float,
         fault_window = (s.fault_t, max(records[-1].end if records else ended, s.fault_t))
     recovery_s = (prec.recovery_seconds(events, s.fault_t, s.desired, s.initial_ready,
                                         s.initial_endpoints)
-                  if s.fault_t is not None and not error else None)
+                  if s.fault_t is not None and not error and not s.abort.is_set() else None)
     restarts = prec.restarts(events, since=s.fault_t) if s.fault_t is not None else None
+    abort = _abort_record(s)
+    breach = abort.breach if abort is not None else None
     sla_results: list[SLAResult] = []
-    if fault_window is not None and not error:
+    if fault_window is not None and not error and breach is None:
         obs = pslas.Observation(records=records, fault_window=fault_window,
                                 recovery_seconds=recovery_s, restarts=restarts,
                                 steady_state_restored=s.steady_restored,
-                                drain_blocked=_drain_blocked(s.outcomes))
+                                drain_blocked=_drain_blocked(s.outcomes),
+                                rollout_stalled=_rollout_stalled(s.outcomes))
         sla_results = pslas.evaluate(exp.slas, obs)
-    verdict = pslas.verdict(sla_results, exp.expect, errored=error is not None)
+    verdict = pslas.verdict(sla_results, exp.expect, errored=error is not None,
+                            aborted=breach is not None)
     server = ports.cluster.server_version()  # once, for the cluster and versions sections
     data = ReportData(
         experiment=exp, seed=s.seed, started_at=started, ended_at=ended, verdict=verdict,
         records=records, events=tuple(events),
-        faults=tuple(_fault_record(i, exp, o) for i, o in enumerate(s.outcomes)),
+        faults=tuple(_fault_record(i, exp, o, records) for i, o in enumerate(s.outcomes)),
         fault_window=fault_window, slas=tuple(sla_results), recovery_seconds=recovery_s,
         restarts=restarts, cluster=_cluster_info(env, s.namespace, server),
         versions=_versions(server), error=error,
-        undo=tuple(o.as_dict() for o in ph.undo_outcomes(s)))
+        undo=tuple(o.as_dict() for o in ph.undo_outcomes(s)), abort=abort)
+    for outcome in ph.undo_outcomes(s):
+        s.record("undo", action=outcome.action.describe(), status=outcome.status,
+                 reason=outcome.reason, done_at=outcome.at)
+    s.record("run-end", verdict=verdict, error=error)
     mark = env.clock.monotonic()
     report_path = write_report(s.out_dir, data)
     timings["report"] = round(env.clock.monotonic() - mark, 3)
@@ -256,7 +387,31 @@ def _evaluate(s: ph.RunState, env: RunEnv, ports: ph.RunPorts, started: float,
         requests_total=len(records), requests_failed=sum(1 for r in records if not r.ok),
         error_rate_during_fault=ptl.error_rate(records, *fault_window) if fault_window else None,
         restarts=restarts, faults=s.outcomes, report_path=report_path, namespace=s.namespace,
-        error=error, records=records, phases=timings, undo_failures=undo_failed)
+        error=error, records=records, phases=timings, undo_failures=undo_failed, abort=abort)
+
+
+def _abort_record(s: ph.RunState) -> AbortRecord | None:
+    """The breach, when undo was complete, and how every guard was evaluated; None when the
+    guards never started (the run ended before its first fault)."""
+    stats: list[GuardStats] = s.monitor.stats() if s.monitor is not None else []
+    breach: Breach | None = s.abort.breach
+    if breach is None and s.monitor is None:
+        return None
+    undone_at = None
+    if breach is not None:
+        # the last undo that ran after the breach; when none did (nothing was in place, e.g.
+        # a pod kill), the moment the runner had nothing left to undo
+        after = [o.at for o in ph.undo_outcomes(s) if o.at >= breach.at]
+        undone_at = max(after) if after else s.undone_at
+    return AbortRecord(breach=breach, undo_complete_at=undone_at, guards=tuple(stats))
+
+
+def _audit_log(env: RunEnv, s: ph.RunState) -> AuditLog:
+    api = getattr(env.kube, "api", None)
+    server = getattr(getattr(api, "configuration", None), "host", None)
+    return AuditLog(s.out_dir / AUDIT_NAME, who=who(), context=env.kube.context, server=server,
+                    run_id=env.run_id, experiment=s.exp.name, seed=s.seed,
+                    namespace=s.namespace)
 
 
 def _provide_images(env: RunEnv, exp: Experiment, docs: Sequence[dict[str, object]]) -> None:
@@ -291,8 +446,22 @@ def _drain_blocked(outcomes: list[FaultOutcome]) -> bool | None:
     return any(bool(o.details.get("blocked")) for o in drains)
 
 
-def _fault_record(index: int, exp: Experiment, o: FaultOutcome) -> FaultRecord:
+def _rollout_stalled(outcomes: list[FaultOutcome]) -> bool | None:
+    """Whether any rollout stalled; None when no rollout ran or none could tell."""
+    told = [o.details.get("stalled") for o in outcomes if o.type == "rollout"]
+    known = [t for t in told if isinstance(t, bool)]
+    return any(known) if known else None
+
+
+def _fault_record(index: int, exp: Experiment, o: FaultOutcome,
+                  records: Sequence[RequestRecord] = ()) -> FaultRecord:
     figures: dict[str, float | None] = {}
+    if o.lifted_at is not None and records:
+        # how long errors outlast a fault that lifted itself: new requests, and every error
+        figures["errors_stop_after_lift_s"] = _rounded(ptl.errors_stop_after(records,
+                                                                            o.lifted_at))
+        figures["last_unserved_after_lift_s"] = round(
+            ptl.last_unserved_after(records, o.lifted_at), 3)
     for key, value in o.details.items():
         if isinstance(value, int | float):  # bool is an int: blocked -> 1.0
             figures[key] = float(value)
@@ -303,6 +472,10 @@ def _fault_record(index: int, exp: Experiment, o: FaultOutcome) -> FaultRecord:
     spec = exp.faults[index] if index < len(exp.faults) else exp.faults[-1]
     return FaultRecord(index=index, spec=spec, targets=tuple(o.targets), started_at=o.started_at,
                        ended_at=o.ended_at, figures=figures, details=dict(o.details))
+
+
+def _rounded(value: float | None) -> float | None:
+    return None if value is None else round(value, 3)
 
 
 def _cluster_info(env: RunEnv, namespace: str, server: str | None

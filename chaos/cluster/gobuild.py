@@ -174,6 +174,39 @@ def install_kind(pins: Pins, root: Path, progress: Progress) -> Path:
     return binary
 
 
+# upstream's own build switch: no service-discovery plugins (static targets only), which leaves
+# out the cloud SDKs (AWS, Azure, GCE, OCI ...) and the Kubernetes client
+PROMETHEUS_SLIM_TAGS = "remove_all_sd"
+
+
+def install_prometheus(pins: Pins, root: Path, progress: Progress) -> Path:
+    """A real Prometheus server from its Go module (cmd/prometheus, `go install`), into the
+    cache, keyed by version; for tests of the Prometheus abort guard. Built without service
+    discovery: a test scrapes static 127.0.0.1 targets, and the discovery plugins' SDKs make
+    most of the cold build (docs/measurements.md)."""
+    name = f"prometheus-{pins.prometheus}-{PROMETHEUS_SLIM_TAGS}"
+    gobin = root / "bin" / name
+    binary = gobin / "prometheus"
+    stamp = Stamp(root, "go-prometheus", f"{pins.prometheus}-{PROMETHEUS_SLIM_TAGS}")
+    if stamp.done() and binary.exists():
+        progress.cached(f"prometheus {pins.prometheus}")
+        return binary
+    log = root / "logs" / f"{name}.log"
+    module = "github.com/prometheus/prometheus"
+    with progress.step(f"installing prometheus ({module} {pins.prometheus}, -tags "
+                       f"{PROMETHEUS_SLIM_TAGS}) with go install; log {log}"):
+        run_logged(
+            "go install prometheus",
+            ["go", "install", "-trimpath", "-tags", PROMETHEUS_SLIM_TAGS, "-ldflags",
+             f"-s -w -X github.com/prometheus/common/version.Version={pins.prometheus}",
+             f"{module}/cmd/prometheus@{pins.prometheus}"],
+            log,
+            env={"GOBIN": str(gobin), "CGO_ENABLED": "0", "GOFLAGS": "-buildvcs=false"},
+        )
+    stamp.mark()
+    return binary
+
+
 def kind_module_dir(pins: Pins, root: Path) -> Path:
     """Source of the kind module: the node image reuses its entrypoint and units."""
     log = root / "logs" / f"kind-{pins.kind}.log"

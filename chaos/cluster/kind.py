@@ -107,6 +107,7 @@ def up(cfg: ClusterConfig, progress: Progress | None = None, wait_s: float = 300
         problems = health.cluster_problems(cfg.kubeconfig, cfg.context, cfg.workers + 1)
         if not problems:
             progress.say(f"cluster {cfg.name!r} exists and is healthy: reusing it")
+            health.refresh_marker(cfg.kubeconfig, cfg.context)
             return _info(cfg, True, started)
         progress.say(f"cluster {cfg.name!r} exists but is unhealthy ({problems[0]}): recreating")
         down(cfg, progress)

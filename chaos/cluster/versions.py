@@ -18,6 +18,9 @@ class Pins:
     pause: str = "3.10.1"  # kubeadm v1.34 PauseVersion
     debian: str = "bookworm"
     debian_mirror: str = "http://deb.debian.org/debian"
+    # module version of github.com/prometheus/prometheus (Prometheus 3.x): the real server the
+    # guard tests query; not part of the node image, so not in key()
+    prometheus: str = "v0.316.0"
 
     @property
     def staging(self) -> str:

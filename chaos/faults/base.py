@@ -7,8 +7,10 @@ from collections.abc import Callable
 from dataclasses import dataclass, field
 from typing import Any, Protocol, TypeVar
 
+from chaos.abort import AbortSignal
 from chaos.clock import Clock
 from chaos.errors import InjectionFailed
+from chaos.faults.targets import Scope
 from chaos.journal import Journal, UndoAction, UndoOutcome
 from chaos.k8s.client import Kube
 from chaos.k8s.observe import ObserverView, Snapshot
@@ -33,9 +35,23 @@ class FaultContext:
     index: int = 0  # position of this fault in the experiment (salts target choice)
     # every undo run for this fault (by undo_pending), confirmed or not: for report.json
     undo_outcomes: list[UndoOutcome] = field(default_factory=list)
+    # set by a guard breach or a halt: every wait below returns at once, so the fault's own
+    # undo runs now instead of at the end of its duration
+    abort: AbortSignal = field(default_factory=AbortSignal)
+
+    def scope(self) -> Scope:
+        return Scope(self.kube, self.namespace, self.seed, self.index, self.workload_selector)
 
     def remaining(self) -> float:
         return self.deadline - self.clock.monotonic()
+
+    @property
+    def aborted(self) -> bool:
+        return self.abort.is_set()
+
+    def sleep(self, seconds: float) -> bool:
+        """Hold for ``seconds`` (never past the deadline); True when cut short by an abort."""
+        return self.clock.wait(self.abort.event, max(0.0, min(seconds, self.remaining())))
 
     def target(self) -> dict[str, str]:
         """Where an undo must be sent, recorded with it for `kube-chaos rollback`."""
@@ -52,12 +68,12 @@ class FaultContext:
 
     def await_state(self, predicate: Callable[[Snapshot], bool], timeout_s: float) -> bool:
         """Wait, on the Observer's changes, until ``predicate`` holds for its state; False when
-        ``timeout_s`` (never past the deadline) runs out first."""
+        ``timeout_s`` (never past the deadline) runs out first, or the run is aborted."""
         deadline = self.clock.monotonic() + max(0.0, min(timeout_s, self.remaining()))
         snap = self.observer.snapshot()
         while not predicate(snap):
             left = deadline - self.clock.monotonic()
-            if left <= 0:
+            if left <= 0 or self.aborted:  # an abort wakes the Observer's waiters
                 return False
             snap = self.observer.wait_change(snap.version, left)
         return True
@@ -71,6 +87,9 @@ class FaultOutcome:
     targets: list[str] = field(default_factory=list)
     started_at: float = field(default_factory=time.time)
     ended_at: float | None = None
+    # faults that hold and then lift themselves: when the lift began (the runner measures
+    # from it how long errors outlast the fault)
+    lifted_at: float | None = None
     details: dict[str, object] = field(default_factory=dict)
     undo: list[UndoAction] = field(default_factory=list)
 

@@ -11,56 +11,32 @@ import time
 from collections.abc import Callable
 from dataclasses import dataclass, field
 
-from chaos.errors import InjectionFailed, NotEnoughTargets
+from chaos.errors import InjectionFailed
 from chaos.faults.base import FaultContext, FaultOutcome, implements
+from chaos.faults.targets import node_targets
 from chaos.faults.undo import undo_errors, undo_pending
 from chaos.journal import UndoAction, UndoOutcome
 from chaos.k8s import nodes as knodes
-from chaos.k8s import pods as kpods
 from chaos.k8s.observe import Snapshot
-from chaos.model.experiment import Cordon, Drain, NodeLoss, NodeSelection, Selector
+from chaos.model.experiment import Cordon, Drain, NodeLoss
+from chaos.model.faults import NodeFault
 from chaos.plan.drain import plan_drain
-from chaos.plan.select import choose
 
 POLL_S = 1.0
 
 
-def candidate_nodes(ctx: FaultContext, selection: NodeSelection) -> list[str]:
-    """Names of the nodes a node fault may hit.
-
-    Explicit names are taken as given (the control plane too, since someone asked for it);
-    label selection and ``pods_of`` (the default, with the workload's selector) never offer the
-    control-plane node.
-    """
-    if selection.nodes:
-        known = {n.name for n in knodes.list_nodes(ctx.kube)}
-        missing = [n for n in selection.nodes if n not in known]
-        if missing:
-            raise NotEnoughTargets(f"no such node(s): {', '.join(missing)}")
-        return list(selection.nodes)
-    if selection.node_selector is not None:
-        found = knodes.list_nodes(ctx.kube, selection.node_selector.to_label_selector())
-        return [n.name for n in found if not n.control_plane]
-    selector: Selector = selection.pods_of or ctx.workload_selector
-    workers = {n.name for n in knodes.list_nodes(ctx.kube) if not n.control_plane}
-    hosting = {p.node for p in kpods.list_pods(ctx.kube, ctx.namespace, selector)
-               if p.node and not p.deleting}
-    return sorted(hosting & workers)
-
-
-def choose_nodes(ctx: FaultContext, selection: NodeSelection, count: int,
-                 kind: str) -> tuple[str, ...]:
-    return choose(candidate_nodes(ctx, selection), seed=ctx.seed,
-                  salt=f"fault-{ctx.index}:{kind}", count=count)
+def choose_nodes(ctx: FaultContext, spec: NodeFault) -> tuple[str, ...]:
+    return node_targets(ctx.scope(), spec)
 
 
 def _hold(ctx: FaultContext, seconds: float | None) -> float:
-    """Sleep for the fault's duration, never past the deadline; returns the time held."""
+    """Hold for the fault's duration, never past the deadline, cut short by an abort; returns
+    the time held."""
     if seconds is None:
         return 0.0
-    held = max(0.0, min(seconds, ctx.remaining()))
-    ctx.clock.sleep(held)
-    return held
+    start = ctx.clock.monotonic()
+    ctx.sleep(seconds)
+    return ctx.clock.monotonic() - start
 
 
 def _cordon_journaled(ctx: FaultContext, nodes: tuple[str, ...],
@@ -88,7 +64,7 @@ class CordonFault:
 
     def inject(self, ctx: FaultContext) -> FaultOutcome:
         outcome = FaultOutcome(type=self.spec.type)
-        targets = choose_nodes(ctx, self.spec.nodes, self.spec.count, "cordon")
+        targets = choose_nodes(ctx, self.spec)
         outcome.targets = list(targets)
         try:
             already = _cordon_journaled(ctx, targets, self.pending)
@@ -100,6 +76,7 @@ class CordonFault:
         if self.spec.duration_s is not None:
             held = _hold(ctx, self.spec.duration_s)
             outcome.details["held_s"] = round(held, 3)
+            outcome.details["aborted"] = ctx.aborted
             errors = undo_errors(undo_pending(ctx, self.pending))
             if errors:
                 outcome.details["undo_errors"] = errors
@@ -119,7 +96,7 @@ class DrainFault:
 
     def inject(self, ctx: FaultContext) -> FaultOutcome:
         outcome = FaultOutcome(type=self.spec.type)
-        targets = choose_nodes(ctx, self.spec.nodes, self.spec.count, "drain")
+        targets = choose_nodes(ctx, self.spec)
         outcome.targets = list(targets)
         try:
             _cordon_journaled(ctx, targets, self.pending)
@@ -165,7 +142,8 @@ class DrainFault:
                                     "deleted by the namespace controller (waited for)"})
             if not waiting or clock.monotonic() + POLL_S > deadline:
                 break
-            clock.sleep(POLL_S)  # a refused eviction is retried, as kubectl drain does
+            if ctx.sleep(POLL_S):  # a refused eviction is retried, as kubectl drain does
+                break  # ... unless the run is aborted
 
         # every pod we evicted (or found gone) must actually leave the node
         gone_by = self._wait_gone(ctx, targets, set(to_evict) - set(waiting), deadline)
@@ -184,6 +162,7 @@ class DrainFault:
             "drain_seconds": None if drain_seconds is None else round(drain_seconds, 3),
             "timeout_s": self.spec.timeout_s,
             "pods_left_on_node": gone_by is None,
+            "aborted": ctx.aborted,
         }
         if waiting:
             ctx.emit("event", ",".join(targets),
@@ -204,9 +183,10 @@ class DrainFault:
             now = ctx.clock.monotonic()
             if not left:
                 return now
-            if now >= deadline:
+            if now >= deadline or ctx.aborted:
                 return None
-            knodes.wait_pod_change(ctx.kube, nodes, min(5.0, deadline - now))
+            # short watches: an abort is noticed within a second
+            knodes.wait_pod_change(ctx.kube, nodes, min(1.0, deadline - now))
 
     def undo(self, ctx: FaultContext) -> list[UndoOutcome]:
         """Uncordon the drained nodes (the runner calls this at the end of the experiment)."""
@@ -228,7 +208,7 @@ class NodeLossFault:
                 "the cluster name is not known, so this cluster is not supported"
             )
         outcome = FaultOutcome(type=self.spec.type)
-        targets = choose_nodes(ctx, self.spec.nodes, self.spec.count, "node-loss")
+        targets = choose_nodes(ctx, self.spec)
         outcome.targets = list(targets)
         for node in targets:
             if knodes.container_state(node) is None:
@@ -241,6 +221,8 @@ class NodeLossFault:
         undo_kind = "start-node" if self.spec.mode == "stop" else "unpause-node"
         try:
             for node in targets:
+                if ctx.aborted:
+                    break
                 # the undo waits for Ready; within this run that wait must fit the deadline
                 ready_timeout = max(10.0, min(180.0, ctx.remaining() - self.spec.duration_s))
                 self.pending.append(ctx.record_undo(undo_kind, node=node,
@@ -260,7 +242,7 @@ class NodeLossFault:
                     if node not in notready and snap.nodes.get(node) is False:
                         notready[node] = clock.monotonic() - lost_at[node]
                 now = clock.monotonic()
-                if now >= hold_end:
+                if now >= hold_end or ctx.aborted:  # an abort wakes wait_change
                     break
                 snap = ctx.observer.wait_change(snap.version, hold_end - now)
         finally:
@@ -269,6 +251,7 @@ class NodeLossFault:
             errors = undo_errors(undo_pending(ctx, self.pending))
         ready_after: dict[str, float | None] = {}
         for node in targets:
+            # the undo confirmed Ready already; this times it (skipped when aborted)
             ok = ctx.await_state(_node_is_ready(node), ctx.remaining())
             ready_after[node] = round(clock.monotonic() - restored_at, 3) if ok else None
         outcome.details = {
@@ -278,6 +261,8 @@ class NodeLossFault:
             "time_to_notready_s": {n: round(v, 3) for n, v in notready.items()},
             "time_to_ready_after_restore_s": ready_after,
             "tolerations": tolerations,
+            "held_s": round(restored_at - min(lost_at.values(), default=restored_at), 3),
+            "aborted": ctx.aborted,
         }
         if errors:
             outcome.details["undo_errors"] = errors

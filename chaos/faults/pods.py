@@ -12,10 +12,10 @@ from dataclasses import dataclass
 
 from chaos.errors import InjectionFailed
 from chaos.faults.base import FaultContext, FaultOutcome, implements
+from chaos.faults.targets import pod_targets
 from chaos.journal import UndoOutcome
 from chaos.k8s import pods as kpods
 from chaos.model.experiment import ContainerKill, PodKill
-from chaos.plan.select import choose
 
 
 @implements(PodKill)
@@ -26,21 +26,17 @@ class PodKillFault:
     def inject(self, ctx: FaultContext) -> FaultOutcome:
         outcome = FaultOutcome(type=self.spec.type)
         for round_no in range(self.spec.repeat):
+            if ctx.aborted:
+                break
             if round_no:
                 wait = self.spec.interval_s or 0.0
                 if wait > ctx.remaining():
                     raise InjectionFailed(
                         f"pod-kill: round {round_no + 1} would start after the deadline"
                     )
-                ctx.clock.sleep(wait)
-            running = kpods.running_pods(ctx.kube, ctx.namespace, self.spec.selector)
-            targets = choose(
-                [p.name for p in running],
-                seed=ctx.seed,
-                salt=f"fault-{ctx.index}:pod-kill:{round_no}",
-                count=self.spec.count,
-                percent=self.spec.percent,
-            )
+                if ctx.sleep(wait):
+                    break  # aborted: no further round
+            targets = pod_targets(ctx.scope(), self.spec, round_no)
             grace = self.spec.grace_period_s
             for name in targets:
                 ctx.emit("fault-start", name,
@@ -76,10 +72,9 @@ class ContainerKillFault:
                 "on kind clusters (the node containers must be reachable with docker exec)"
             )
         outcome = FaultOutcome(type=self.spec.type)
-        running = kpods.running_pods(ctx.kube, ctx.namespace, self.spec.selector)
-        by_name = {p.name: p for p in running}
-        targets = choose(list(by_name), seed=ctx.seed, salt=f"fault-{ctx.index}:container-kill",
-                         count=self.spec.count, percent=self.spec.percent)
+        by_name = {p.name: p for p in kpods.running_pods(ctx.kube, ctx.namespace,
+                                                         self.spec.selector)}
+        targets = pod_targets(ctx.scope(), self.spec)
         for name in targets:
             pod = by_name[name]
             container = self.spec.container or pod.containers[0]

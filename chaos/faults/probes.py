@@ -14,12 +14,13 @@ from typing import Any
 
 from chaos.errors import InjectionFailed
 from chaos.faults.base import FaultContext, FaultOutcome, implements
+from chaos.faults.targets import pod_targets
 from chaos.faults.undo import undo_errors, undo_pending
 from chaos.journal import UndoAction, UndoOutcome
+from chaos.k8s import netns
 from chaos.k8s import pods as kpods
 from chaos.k8s import probes as kprobes
 from chaos.model.experiment import ProbeBreak
-from chaos.plan.select import choose
 
 REJOIN_WAIT_S = 60.0
 PROBES = ("readiness", "liveness", "startup")
@@ -54,8 +55,7 @@ class ProbeBreakFault:
             raise InjectionFailed("probe-break network mode needs the node containers of a kind "
                                   "cluster (docker exec); use method: admin")
         running = {p.name: p for p in kpods.running_pods(ctx.kube, ctx.namespace, spec.selector)}
-        names = choose(list(running), seed=ctx.seed, salt=f"fault-{ctx.index}:probe-break",
-                       count=spec.count, percent=spec.percent)
+        names = pod_targets(ctx.scope(), spec)
         warnings: list[str] = []
         targets = [self._prepare(ctx, running[n].name, warnings) for n in names]
         outcome.targets = [t.name for t in targets]
@@ -109,6 +109,7 @@ class ProbeBreakFault:
             "rejoined_endpoints_after_clear_s": {t.name: _r(t.rejoined_endpoints_s)
                                                  for t in targets},
             "warnings": warnings,
+            "aborted": ctx.aborted,
         }
         if errors:
             outcome.details["undo_errors"] = errors
@@ -168,7 +169,7 @@ class ProbeBreakFault:
                                        pod_uid=t.uid, table=table, namespace=ctx.namespace)
             self.pending.append(t.action)
             ctx.emit("fault-start", t.name, f"probe-break {spec.probe} (network, port {port})")
-            kprobes.block(t.node, t.uid, table, port, kprobes.node_addresses(t.node))
+            kprobes.block(t.node, t.uid, table, port, netns.node_addresses(t.node))
             if spec.probe == "startup":
                 self._restart_into_startup(ctx, t)
 
@@ -209,7 +210,7 @@ class ProbeBreakFault:
                     t.rejoined_endpoints_s = now - since
             if phase == "rejoin" and all(t.rejoined_endpoints_s is not None for t in targets):
                 return
-            if now >= until:
+            if now >= until or ctx.aborted:  # an abort wakes wait_change
                 return
             snap = ctx.observer.wait_change(snap.version, until - now)
 

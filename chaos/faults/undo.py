@@ -1,16 +1,17 @@
 """Replaying undo actions: the runner's `finally`, and `kube-chaos rollback` after a crash.
 
 Every handler is idempotent and confirms its effect before it returns: the node is schedulable
-again, the node container runs unpaused and the node is Ready, the nft table is gone, the probe no
-longer fails. A handler returns None when it did the work, or a note saying why there was nothing
-left to do (the cluster or the pod is gone); it raises RollbackFailed whenever the fault may still
-be in place, including when it cannot tell (Docker or the API server unreachable). Only a
-confirmed undo is marked done in the journal; everything else stays pending with its reason.
+again, the node container runs unpaused and the node is Ready, the nft table or our qdisc is gone,
+the probe no longer fails. A handler returns None when it did the work, or a note saying why there
+was nothing left to do (the cluster or the pod is gone); it raises RollbackFailed whenever the
+fault may still be in place, including when it cannot tell (Docker or the API server unreachable).
+Only a confirmed undo is marked done in the journal; everything else stays pending with its reason.
 """
 
 from __future__ import annotations
 
 import contextlib
+import json
 from collections.abc import Callable, Iterable, Mapping
 from pathlib import Path
 from typing import TYPE_CHECKING
@@ -25,7 +26,10 @@ from chaos.journal import (
     load_journal,
     warn_problems,
 )
+from chaos.k8s import controllers as kcontrollers
+from chaos.k8s import netns
 from chaos.k8s import nodes as knodes
+from chaos.k8s import objects as kobjects
 from chaos.k8s import probes as kprobes
 from chaos.k8s import workload as kw
 from chaos.k8s.client import Kube, connect
@@ -36,6 +40,7 @@ if TYPE_CHECKING:
 Handler = Callable[[UndoAction], str | None]
 
 NODE_READY_TIMEOUT_S = 180.0
+RESTORE_TIMEOUT_S = 120.0
 
 
 def kube_for(action: UndoAction) -> Kube:
@@ -209,6 +214,68 @@ def undo_unblock_probe(action: UndoAction) -> str | None:
                            _param(action, "table"))
 
 
+# --- controllers ------------------------------------------------------------------------------
+
+
+def undo_restore_template(action: UndoAction) -> str | None:
+    """Put back the pod template a rollout (or rollback) replaced, exactly as it was read, and
+    confirm that the controller reports it rolled out again (a StatefulSet's pods stuck on the
+    bad revision are forced out, as its documentation prescribes)."""
+    namespace = action.target.get("namespace") or _param(action, "namespace")
+    workload = _param(action, "workload")
+    kind, _, name = workload.partition("/")
+    if kind not in kcontrollers.KINDS or not name:
+        raise RollbackFailed(f"{action.describe()}: workload {workload!r} is not "
+                             "Deployment/<name> or StatefulSet/<name>")
+    try:
+        template = json.loads(_param(action, "template"))
+    except ValueError as exc:
+        raise RollbackFailed(f"{action.describe()}: the recorded template is not JSON: "
+                             f"{exc}") from exc
+    try:
+        timeout = float(action.params.get("timeout_s") or RESTORE_TIMEOUT_S)
+    except ValueError:
+        timeout = RESTORE_TIMEOUT_S
+    kube = kube_for(action)
+    where = f"{kind} {namespace}/{name}"
+    try:
+        obj = kcontrollers.read(kube, namespace, kind, name)
+        if obj is None:
+            return f"{where} no longer exists: nothing to restore"
+        if kcontrollers.template_of(obj) != template:
+            obj = kcontrollers.patch_template(kube, namespace, kind, name, template)
+        generation = int(obj["metadata"].get("generation") or 0)
+        progress, forced = kcontrollers.await_rollout(kube, namespace, kind, name, generation,
+                                                      timeout)
+    except ClusterError as exc:
+        raise RollbackFailed(f"{where}: {exc}") from exc
+    if progress is None:
+        return f"{where} was deleted while its template was restored"
+    if not progress.done:
+        raise RollbackFailed(f"{where}: template restored, but the controller does not report "
+                             f"it rolled out after {timeout:g}s ({progress.summary})")
+    return f"forced out stuck pod(s) {', '.join(forced)}" if forced else None
+
+
+# --- network ----------------------------------------------------------------------------------
+
+
+def undo_delete_nft_table(action: UndoAction) -> str | None:
+    """Partition, packet loss, DNS: the pod's nft table deleted, and listed again to confirm."""
+    family = action.params.get("family") or "inet"
+    if family not in ("inet", "netdev"):
+        raise RollbackFailed(f"{action.describe()}: parameter 'family' is {family!r}, not inet "
+                             f"or netdev")
+    return netns.delete_table(_param(action, "node"), _param(action, "pod_uid"),
+                              _param(action, "table"), family)
+
+
+def undo_delete_qdisc(action: UndoAction) -> str | None:
+    """Bandwidth, latency: our root qdisc removed from the pod's interface, and confirmed."""
+    return netns.delete_root_qdisc(_param(action, "node"), _param(action, "pod_uid"),
+                                   _param(action, "dev"))
+
+
 def undo_none(action: UndoAction) -> str | None:
     """Faults with nothing to put back (pod kill) are journaled for the record only."""
     return None
@@ -235,13 +302,35 @@ def undo_delete_namespace(action: UndoAction) -> str | None:
     return None
 
 
+def undo_delete_object(action: UndoAction) -> str | None:
+    """Delete a cluster-scoped object a run created (the namespace's deletion does not reach
+    it); confirmed when it is gone or being deleted."""
+    api_version, kind = _param(action, "api_version"), _param(action, "kind")
+    name = _param(action, "name")
+    kube = kube_for(action)
+    try:
+        if kobjects.object_state(kube, api_version, kind, name) == "absent":
+            return "already gone"
+        kobjects.delete_object(kube, api_version, kind, name)
+        state = kobjects.object_state(kube, api_version, kind, name)
+    except ClusterError as exc:
+        raise RollbackFailed(f"{kind} {name}: {exc}") from exc
+    if state == "present":
+        raise RollbackFailed(f"{kind} {name} still exists after its deletion")
+    return None
+
+
 HANDLERS: dict[str, Handler] = {
     "delete-namespace": undo_delete_namespace,
+    "delete-object": undo_delete_object,
     "uncordon": undo_uncordon,
     "start-node": undo_start_node,
     "unpause-node": undo_unpause_node,
     "clear-admin-probe": undo_clear_admin_probe,
     "unblock-probe": undo_unblock_probe,
+    "restore-template": undo_restore_template,
+    "delete-nft-table": undo_delete_nft_table,
+    "delete-qdisc": undo_delete_qdisc,
     "none": undo_none,
 }
 
@@ -301,7 +390,8 @@ def undo_pending(ctx: FaultContext, actions: list[UndoAction], detail: str | Non
         ctx.undo_outcomes.append(outcome)
         if outcome.status == "undone":
             with contextlib.suppress(Exception):  # the timeline is not worth a stranded undo
-                ctx.emit("fault-end", action.params.get("node", action.params.get("pod", "")),
+                # named like the fault-start it ends: the pod for pod faults, else the node
+                ctx.emit("fault-end", action.params.get("pod") or action.params.get("node", ""),
                          detail or action.kind)
     return outcomes
 

@@ -36,6 +36,10 @@ class Kube:
         return client.DiscoveryV1Api(self.api)
 
     @cached_property
+    def batch(self) -> client.BatchV1Api:
+        return client.BatchV1Api(self.api)
+
+    @cached_property
     def version(self) -> client.VersionApi:
         return client.VersionApi(self.api)
 
@@ -55,6 +59,15 @@ def connect(kubeconfig: Path | str | None, context: str | None) -> Kube:
                                                      else None)
         context = active["name"]
     return Kube(api, context)
+
+
+def contexts_of(kubeconfig: Path | str) -> list[str]:
+    """The context names a kubeconfig file defines ([] when it cannot be read)."""
+    try:
+        found, _ = config.list_kube_config_contexts(config_file=str(kubeconfig))
+    except (ConfigException, OSError, TypeError, ValueError):
+        return []
+    return [str(c["name"]) for c in found or []]
 
 
 def client_version() -> str:

@@ -90,8 +90,20 @@ def wait_cluster_ready(kubeconfig: Path, context: str, expected_nodes: int,
     )
 
 
+def cluster_identity(kube: Kube) -> dict[str, str]:
+    """What makes this cluster this one: the kube-system namespace's UID (new with every
+    cluster) and the API server URL we reach it at."""
+    try:
+        ns: Any = kube.core.read_namespace(MARKER_NAMESPACE)
+        uid = str(ns.metadata.uid)
+    except (ApiException, HTTPError) as exc:
+        raise ClusterError(f"cannot read namespace {MARKER_NAMESPACE}: {exc}") from exc
+    return {"kube-system-uid": uid, "server": str(kube.api.configuration.host)}
+
+
 def mark_provisioned(kubeconfig: Path, context: str, name: str, image: str) -> None:
-    """Record that kube-chaos made this cluster: faults are allowed on it by default."""
+    """Record that kube-chaos made this cluster, with the cluster's identity: faults are
+    allowed on it by default. Rewritten when it exists (an older marker had no identity)."""
     from kubernetes import client
 
     kube = connect(kubeconfig, context)
@@ -99,21 +111,61 @@ def mark_provisioned(kubeconfig: Path, context: str, name: str, image: str) -> N
         metadata=client.V1ObjectMeta(name=MARKER_NAME, namespace=MARKER_NAMESPACE,
                                      labels={"app.kubernetes.io/managed-by": "kube-chaos"}),
         data={"cluster": name, "node-image": image,
-              "created": datetime.now(UTC).isoformat(timespec="seconds")},
+              "created": datetime.now(UTC).isoformat(timespec="seconds"),
+              **cluster_identity(kube)},
     )
     try:
         kube.core.create_namespaced_config_map(MARKER_NAMESPACE, body)
     except ApiException as exc:
         if exc.status != 409:
             raise ClusterError(f"cannot record cluster marker: {exc.reason}") from exc
+        try:
+            kube.core.replace_namespaced_config_map(MARKER_NAME, MARKER_NAMESPACE, body)
+        except ApiException as again:
+            raise ClusterError(f"cannot record cluster marker: {again.reason}") from again
+
+
+def refresh_marker(kubeconfig: Path, context: str) -> None:
+    """A cluster we made before markers carried an identity: add it. A cluster with no marker
+    stays without one (it is not ours to claim)."""
+    kube = connect(kubeconfig, context)
+    try:
+        cm: Any = kube.core.read_namespaced_config_map(MARKER_NAME, MARKER_NAMESPACE)
+    except (ApiException, HTTPError):
+        return
+    data = dict(cm.data or {})
+    if "kube-system-uid" not in data:
+        mark_provisioned(kubeconfig, context, data.get("cluster", ""), data.get("node-image", ""))
+
+
+def marker_problem(marker: dict[str, str] | None, identity: dict[str, str]) -> str | None:
+    """Why a marker does not prove kube-chaos made this cluster (None: it does). Its mere
+    existence proves nothing: anyone can create a ConfigMap; it must name this cluster."""
+    if marker is None:
+        return f"no {MARKER_NAMESPACE}/{MARKER_NAME} marker"
+    for key, value in identity.items():
+        if marker.get(key) != value:
+            return (f"the {MARKER_NAMESPACE}/{MARKER_NAME} marker does not match this cluster "
+                    f"({key} is {marker.get(key)!r}, the cluster's is {value!r})")
+    return None
+
+
+def provisioned_problem(kube: Kube) -> str | None:
+    try:
+        cm: Any = kube.core.read_namespaced_config_map(MARKER_NAME, MARKER_NAMESPACE)
+        marker: dict[str, str] | None = dict(cm.data or {})
+    except ApiException:
+        marker = None
+    except HTTPError as exc:
+        return f"API server unreachable: {exc}"
+    try:
+        return marker_problem(marker, cluster_identity(kube))
+    except ClusterError as exc:
+        return str(exc)
 
 
 def is_provisioned_by_us(kube: Kube) -> bool:
-    try:
-        kube.core.read_namespaced_config_map(MARKER_NAME, MARKER_NAMESPACE)
-        return True
-    except ApiException:
-        return False
+    return provisioned_problem(kube) is None
 
 
 def cluster_summary(kubeconfig: Path, context: str) -> dict[str, object]:

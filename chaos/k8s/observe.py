@@ -14,7 +14,7 @@ import contextlib
 import threading
 import time
 from collections.abc import Callable, Mapping
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from types import MappingProxyType
 from typing import Any, Protocol
 
@@ -28,6 +28,7 @@ from chaos.model.experiment import Selector
 from chaos.model.timeline import ClusterEvent
 
 WATCH_TIMEOUT_S = 5  # server-side; the loop re-watches from the last resourceVersion
+_NO_LABELS: Mapping[str, str] = MappingProxyType({})
 
 
 @dataclass(frozen=True, slots=True)
@@ -37,6 +38,10 @@ class PodState:
     node: str
     ready: bool
     restarts: int  # of the pod's first container, as `kubectl get pods` shows it
+    # deletion requested: a controller no longer counts it (a rollout's surge and availability
+    # are over the others), though it may still serve until its containers stop
+    terminating: bool = False
+    labels: Mapping[str, str] = field(default_factory=lambda: MappingProxyType({}))
 
 
 @dataclass(frozen=True, slots=True)
@@ -137,7 +142,9 @@ class Observer:
         for uid, p in self._pods.items():
             first = next(iter(p["restarts"].values()), 0)
             pods[p["name"]] = PodState(name=p["name"], uid=uid, node=p.get("node", ""),
-                                       ready=p["ready"], restarts=first)
+                                       ready=p["ready"], restarts=first,
+                                       terminating=p.get("terminating", False),
+                                       labels=p.get("labels", _NO_LABELS))
         endpoints = frozenset().union(*self._endpoints.values()) if self._endpoints else frozenset()
         return Snapshot(version=self._version, pods=MappingProxyType(pods),
                         endpoints=endpoints, nodes=MappingProxyType(dict(self._nodes)))
@@ -246,6 +253,14 @@ class Observer:
             if pod.spec.node_name and known.get("node") != pod.spec.node_name:
                 known["node"] = pod.spec.node_name  # bound after it was first seen
                 self._version += 1
+            meta = pod.metadata
+            terminating = getattr(meta, "deletion_timestamp", None) is not None
+            labels = MappingProxyType(dict(getattr(meta, "labels", None) or {}))
+            if known.get("terminating", False) != terminating or \
+                    known.get("labels", _NO_LABELS) != labels:
+                known["terminating"], known["labels"] = terminating, labels
+                self._version += 1  # a state change without a timeline event of its own
+                self._cond.notify_all()
             for container, count in restarts.items():
                 before = known["restarts"].get(container, count)
                 for _ in range(max(0, count - before)):

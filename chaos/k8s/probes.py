@@ -5,18 +5,17 @@ Two ways in:
 * ``admin_call`` talks to our workload's admin endpoints through the API server's pod proxy,
   so it works from the host without any port-forward.
 * ``block`` / ``unblock`` put an nftables table into the pod's network namespace on its kind node
-  that drops TCP to the probe port from the node's own addresses. On kind (kindnet, ptp veths)
-  the kubelet's probes leave the node from the host side of the pod's veth (the node's address in
-  the pod CIDR, e.g. 10.244.1.1), while load that enters through a NodePort on another node arrives
-  SNATed to that node's InternalIP. Load that enters through a NodePort on the *same* node is
-  masqueraded to the same address as the kubelet, so it is dropped too.
+  (through ``chaos.k8s.netns``) that drops TCP to the probe port from the node's own addresses. On
+  kind (kindnet, ptp veths) the kubelet's probes leave the node from the host side of the pod's
+  veth (the node's address in the pod CIDR, e.g. 10.244.1.1), while load that enters through a
+  NodePort on another node arrives SNATed to that node's InternalIP. Load that enters through a
+  NodePort on the *same* node is masqueraded to the same address as the kubelet, so it is dropped
+  too.
 """
 
 from __future__ import annotations
 
 import json
-import re
-import subprocess
 from collections.abc import Iterable
 from dataclasses import dataclass
 from typing import Any, Literal
@@ -25,8 +24,9 @@ from kubernetes.client.exceptions import ApiException
 from urllib3.exceptions import HTTPError
 
 from chaos.errors import ClusterError, InjectionFailed, RollbackFailed
-from chaos.k8s import nodes as knodes
+from chaos.k8s import netns
 from chaos.k8s.client import Kube
+from chaos.plan import netrules
 
 ProbeName = Literal["readiness", "liveness", "startup"]
 
@@ -166,145 +166,34 @@ def _proxy(kube: Kube, method: str, namespace: str, pod: str, port: int, path: s
     return body if isinstance(body, dict) else {"raw": body}
 
 
-# --- network block inside the pod's netns on a kind node --------------------------------------
+# --- network block inside the pod's netns on a kind node (chaos.k8s.netns does the work) ------
 
 TABLE_PREFIX = "kube_chaos_probe_"
 
 
 def table_name(pod: str) -> str:
     """nftables identifiers: letters, digits, underscore; keep it short and unique per pod."""
-    return TABLE_PREFIX + re.sub(r"[^A-Za-z0-9_]", "_", pod)[:48]
-
-
-def _node_exec(node: str, *args: str, stdin: str | None = None,
-               timeout: float = 30) -> subprocess.CompletedProcess[str]:
-    try:
-        return subprocess.run(["docker", "exec", "-i", node, *args], input=stdin,
-                              capture_output=True, text=True, timeout=timeout, check=False)
-    except (OSError, subprocess.TimeoutExpired) as exc:
-        return subprocess.CompletedProcess(args, 125, "", str(exc))
-
-
-def sandbox_pid(node: str, pod_uid: str) -> int | None:
-    """PID of the pod's pause (sandbox) task on the node, whose netns is the pod's."""
-    ls = _node_exec(node, "ctr", "-n", "k8s.io", "containers", "ls", "-q",
-                    f'labels."io.kubernetes.pod.uid"=={pod_uid},'
-                    f'labels."io.cri-containerd.kind"==sandbox')
-    if ls.returncode != 0:
-        if "No such container" in ls.stderr or "is not running" in ls.stderr:
-            return None
-        raise ClusterError(f"ctr containers ls on {node}: {ls.stderr.strip()}")
-    ids = set(ls.stdout.split())
-    if not ids:
-        return None
-    tasks = _node_exec(node, "ctr", "-n", "k8s.io", "tasks", "ls")
-    if tasks.returncode != 0:
-        # an empty listing here would read as "no sandbox": say we could not look instead
-        raise ClusterError(f"ctr tasks ls on {node}: {tasks.stderr.strip() or tasks.returncode}")
-    for line in tasks.stdout.splitlines()[1:]:
-        parts = line.split()
-        if len(parts) >= 3 and parts[0] in ids and parts[2] == "RUNNING":
-            return int(parts[1])
-    return None
-
-
-def node_addresses(node: str) -> list[str]:
-    """IPv4 addresses of the node's host network namespace (loopback excluded)."""
-    proc = _node_exec(node, "ip", "-4", "-o", "addr", "show")
-    if proc.returncode != 0:
-        raise ClusterError(f"ip addr on node {node}: {proc.stderr.strip()}")
-    found = []
-    for line in proc.stdout.splitlines():
-        m = re.search(r"\sinet\s(\d+\.\d+\.\d+\.\d+)/", line)
-        if m and not m.group(1).startswith("127."):
-            found.append(m.group(1))
-    return sorted(set(found))
-
-
-def _nft(node: str, pid: int, script: str | None, *args: str) -> subprocess.CompletedProcess[str]:
-    cmd = ["nsenter", "-t", str(pid), "-n", "nft"]
-    return _node_exec(node, *cmd, *(["-f", "-"] if script is not None else list(args)),
-                      stdin=script)
+    return netrules.table_name("probe", pod)
 
 
 def block(node: str, pod_uid: str, table: str, port: int, sources: Iterable[str]) -> None:
     """Drop new and established TCP to ``port`` from ``sources`` inside the pod's netns."""
-    pid = sandbox_pid(node, pod_uid)
-    if pid is None:
-        raise InjectionFailed(f"no running sandbox for pod uid {pod_uid} on node {node}")
-    addrs = ", ".join(sorted(set(sources)))
-    script = (
-        f"table inet {table} {{\n"
-        f"  chain input {{\n"
-        f"    type filter hook input priority -10; policy accept;\n"
-        f"    ip saddr {{ {addrs} }} tcp dport {port} counter drop\n"
-        f"  }}\n"
-        f"}}\n"
-    )
-    # (re)create atomically: delete a stale copy first, ignoring "does not exist"
-    _nft(node, pid, None, "delete", "table", "inet", table)
-    proc = _nft(node, pid, script)
-    if proc.returncode != 0:
-        raise InjectionFailed(f"nft in pod netns on {node}: {proc.stderr.strip()}")
+    rules = netrules.probe_rules(port, netrules.Addresses.of(sources))
+    netns.apply_table(node, pod_uid, table, netrules.render(table, rules))
 
 
 def table_present(node: str, pod_uid: str, table: str) -> bool:
-    pid = sandbox_pid(node, pod_uid)
-    if pid is None:
-        return False
-    proc = _nft(node, pid, None, "list", "table", "inet", table)
-    return proc.returncode == 0
+    return netns.table_present(node, pod_uid, table)
 
 
 def dropped_packets(node: str, pod_uid: str, table: str) -> int | None:
-    pid = sandbox_pid(node, pod_uid)
-    if pid is None:
-        return None
-    proc = _nft(node, pid, None, "list", "table", "inet", table)
-    m = re.search(r"counter packets (\d+)", proc.stdout)
-    return int(m.group(1)) if m else None
-
-
-_NFT_MISSING = "No such file or directory"
-
-
-def _nft_says_missing(proc: subprocess.CompletedProcess[str]) -> bool:
-    """nft's own "no such table", not Docker's "no such socket"."""
-    return proc.returncode != 0 and _NFT_MISSING in proc.stderr and \
-        not knodes.docker_unreachable(proc)
+    listing = netns.list_table(node, pod_uid, table)
+    return None if listing is None else netrules.counters(listing).dropped
 
 
 def unblock(node: str, pod_uid: str, table: str) -> str | None:
-    """Delete the table and list it again to confirm it is gone.
-
-    Returns why there was nothing to delete (node container or pod sandbox gone), None when
-    the table was deleted or already absent; raises RollbackFailed (or ClusterError) whenever
-    that cannot be confirmed: Docker unreachable is not "gone".
-    """
-    info = knodes.container_info(node)  # DockerUnavailable propagates: the block may remain
-    if info is None:
-        return f"node container {node} no longer exists, nor the pod's network namespace"
-    if info.paused:
-        raise RollbackFailed(f"node container {node} is paused: cannot reach the pod's network "
-                             f"namespace, the nft table {table} may still be there")
-    if not info.running:
-        return f"node container {node} is {info.status}: its pod network namespaces are gone"
-    pid = sandbox_pid(node, pod_uid)
-    if pid is None:
-        return f"no running sandbox for pod uid {pod_uid}: its network namespace is gone"
-    proc = _nft(node, pid, None, "delete", "table", "inet", table)
-    if proc.returncode != 0 and not _nft_says_missing(proc):
-        raise RollbackFailed(f"cannot delete nft table {table} on {node}: "
-                             f"{proc.stderr.strip() or proc.returncode}")
-    check = _nft(node, pid, None, "list", "table", "inet", table)
-    if check.returncode == 0:
-        raise RollbackFailed(f"nft table {table} on {node} is still there after delete")
-    if _nft_says_missing(check):
-        return None
-    if not knodes.docker_unreachable(check) and sandbox_pid(node, pod_uid) is None:
-        return f"pod uid {pod_uid} sandbox ended during the undo: its network namespace is gone"
-    raise RollbackFailed(f"deleted nft table {table} on {node}, but cannot confirm it is gone: "
-                         f"{check.stderr.strip() or check.returncode}")
+    """Delete the table and confirm it is gone (see ``netns.delete_table``)."""
+    return netns.delete_table(node, pod_uid, table)
 
 
 # --- endpoints ---------------------------------------------------------------------------------

@@ -9,13 +9,13 @@ from collections.abc import Sequence
 from pathlib import Path
 from typing import Any
 
-import yaml
 from kubernetes import client, utils, watch
 from kubernetes.client.exceptions import ApiException
 from urllib3.exceptions import HTTPError
 
 from chaos.errors import ChaosError, ClusterError
 from chaos.k8s.client import Kube
+from chaos.model.manifests import load_manifest_documents
 from chaos.plan import rollout
 from chaos.plan.manifests import WorkloadRef
 
@@ -54,6 +54,19 @@ def namespace_state(kube: Kube, name: str) -> str:
     return "terminating" if ns.metadata.deletion_timestamp is not None else "active"
 
 
+def namespace_labels(kube: Kube, name: str) -> dict[str, str]:
+    """The namespace's labels; empty when it does not exist."""
+    try:
+        ns: Any = kube.core.read_namespace(name)
+    except ApiException as exc:
+        if exc.status == 404:
+            return {}
+        raise ClusterError(f"cannot read namespace {name}: {exc.reason}") from exc
+    except HTTPError as exc:
+        raise ClusterError(f"API server unreachable reading namespace {name}: {exc}") from exc
+    return dict(ns.metadata.labels or {})
+
+
 def delete_namespace(kube: Kube, name: str, wait_s: float = 0) -> None:
     try:
         kube.core.delete_namespace(name, grace_period_seconds=0)
@@ -73,14 +86,18 @@ def delete_namespace(kube: Kube, name: str, wait_s: float = 0) -> None:
 Manifest = tuple[Path, dict[str, Any]]  # a document and the file it came from
 
 
-def read_manifests(manifests: Sequence[Path]) -> list[Manifest]:
-    """The non-empty documents of the manifest files, namespace fields dropped (the harness
-    deploys into its own namespace)."""
+def read_manifests(manifests: Sequence[Path], *,
+                   allow_cluster_scoped: bool = False) -> list[Manifest]:
+    """The manifests' objects, namespace fields dropped (the harness deploys into its own).
+
+    The files are read again here (they may have changed since collection) through the same
+    bounded reader and object checks; a bad file raises ``ExperimentInvalid`` naming file:line.
+    Cluster-scoped objects outlive the namespace: they are refused unless the caller allows
+    them, and a caller that does must delete them (``WorkloadSpec.cluster_objects``).
+    """
     out: list[Manifest] = []
     for path in manifests:
-        for doc in yaml.safe_load_all(path.read_text()):
-            if not doc:
-                continue
+        for doc in load_manifest_documents(path, allow_cluster_scoped=allow_cluster_scoped):
             doc.setdefault("metadata", {}).pop("namespace", None)
             out.append((path, doc))
     return out
@@ -100,9 +117,11 @@ def apply_documents(kube: Kube, namespace: str, docs: Sequence[Manifest]) -> lis
     return [doc for _, doc in docs]
 
 
-def apply_manifests(kube: Kube, namespace: str, manifests: Sequence[Path]) -> list[dict[str, Any]]:
+def apply_manifests(kube: Kube, namespace: str, manifests: Sequence[Path], *,
+                    allow_cluster_scoped: bool = False) -> list[dict[str, Any]]:
     """Create every object of the manifest files in `namespace`; return the documents."""
-    return apply_documents(kube, namespace, read_manifests(manifests))
+    return apply_documents(kube, namespace, read_manifests(
+        manifests, allow_cluster_scoped=allow_cluster_scoped))
 
 
 def _create_retrying_ports(kube: Kube, doc: dict[str, Any], namespace: str) -> None:

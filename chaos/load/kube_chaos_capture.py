@@ -109,30 +109,66 @@ class Capture:
         gevent.spawn(self.flusher)
 
 
-def _check_url(url: str | bytes) -> None:
+def _refusal(url: str | bytes) -> str | None:
     text = url.decode() if isinstance(url, bytes) else url
     parts = urlsplit(text)
     if parts.netloc and (parts.hostname or "").lower() not in _ALLOWED:
-        raise ValueError(f"kube-chaos: refusing load traffic to {parts.hostname!r} (local only)")
+        return f"kube-chaos: refusing load traffic to {parts.hostname!r} (not an allowed host)"
+    return None
+
+
+def _check_url(url: str | bytes) -> None:
+    problem = _refusal(url)
+    if problem:
+        raise ValueError(problem)
 
 
 def _guard(cls: Any) -> None:
-    """Refuse absolute URLs to non-local hosts in locustfiles (the --host is checked upstream)."""
+    """Refuse absolute URLs to hosts nobody allowed in locustfiles (the --host is checked
+    upstream)."""
     original = cls.request
     if getattr(original, "_kube_chaos_guarded", False):
         return
 
     def request(self: Any, method: Any, url: str | bytes, *args: Any, **kwargs: Any) -> Any:
         _check_url(url)
+        if cls is FastHttpSession:
+            # geventhttpclient follows redirects inside one call we cannot see into: do not
+            # follow them (the 3xx is recorded as it is) rather than risk leaving the hosts
+            kwargs["allow_redirects"] = False
         return original(self, method, url, *args, **kwargs)
 
     request._kube_chaos_guarded = True  # type: ignore[attr-defined]
     cls.request = request
 
 
+def _guard_send() -> None:
+    """requests sends every hop of a redirect through Session.send: check each one there, so a
+    302 from an allowed host cannot take the load anywhere else. A refused hop raises a
+    RequestException, which locust records as a failed request naming the reason."""
+    from requests.exceptions import RequestException
+
+    class HostRefused(RequestException):
+        pass
+
+    original = HttpSession.send
+    if getattr(original, "_kube_chaos_guarded", False):
+        return
+
+    def send(self: Any, request: Any, **kwargs: Any) -> Any:
+        problem = _refusal(request.url)
+        if problem:
+            raise HostRefused(problem)
+        return original(self, request, **kwargs)
+
+    send._kube_chaos_guarded = True  # type: ignore[attr-defined]
+    HttpSession.send = send  # type: ignore[method-assign]
+
+
 def _install() -> Capture | None:
     _guard(HttpSession)
     _guard(FastHttpSession)
+    _guard_send()
     path = os.environ.get("KUBE_CHAOS_CAPTURE")
     if not path:
         return None

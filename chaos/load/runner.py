@@ -14,7 +14,9 @@ import os
 import signal
 import subprocess
 import sys
+import threading
 import time
+from collections.abc import Iterable, Mapping
 from dataclasses import dataclass
 from pathlib import Path
 from types import TracebackType
@@ -22,7 +24,7 @@ from typing import TYPE_CHECKING, TypedDict
 
 from chaos.errors import ChaosError
 from chaos.load.records import CaptureReader, RequestRecord
-from chaos.load.target import check_local_target
+from chaos.load.target import LOCAL_HOSTS, check_target
 
 if TYPE_CHECKING:
     from chaos.model.experiment import LoadProfile
@@ -42,6 +44,8 @@ ENV_ALLOWED_HOSTS = "KUBE_CHAOS_ALLOWED_HOSTS"
 CAPTURE_FILE = "requests.tsv"
 LOG_FILE = "locust.log"
 ENV_KEEPALIVE = "KUBE_CHAOS_KEEPALIVE"
+ENV_HEADERS = "KUBE_CHAOS_HEADERS"  # JSON object of request headers
+ENV_TLS_VERIFY = "KUBE_CHAOS_TLS_VERIFY"
 STATS_PREFIX = "locust-stats"  # locust appends ".json"
 
 
@@ -100,6 +104,8 @@ class LoadRun:
         self.started_at = started_at
         self._started_mono = time.monotonic()
         self._reader = CaptureReader(capture_path) if capture_path else None
+        # the guard monitor reads records from its own thread while the run reads them too
+        self._reader_lock = threading.Lock()
         self._stop_reason: str | None = None
         self._result: LoadResult | None = None
 
@@ -120,13 +126,20 @@ class LoadRun:
         stop_timeout_s: float = 2.0,
         capture: bool = True,
         keep_alive: bool = True,
+        allowed_hosts: Iterable[str] = LOCAL_HOSTS,
+        headers: Mapping[str, str] | None = None,
+        tls_verify: bool = True,
     ) -> LoadRun:
-        """Launch locust headless against ``target_base_url`` (which must be a loopback URL).
+        """Launch locust headless against ``target_base_url``, whose host must be local or in
+        ``allowed_hosts``; every request, redirects included, is held to the same hosts.
 
         ``locustfile`` defaults to our GET-one-path locustfile; per-request capture is loaded
         next to whichever file is used.  ``capture=False`` exists only for benchmarking it.
+        ``headers`` (values already resolved; they go to the subprocess's environment, never
+        to a log) are sent with every request of the default locustfile.
         """
-        host = check_local_target(target_base_url)
+        allowed = frozenset(h.lower() for h in allowed_hosts) | LOCAL_HOSTS
+        host = check_target(target_base_url, allowed)
         if users < 1 or spawn_rate <= 0 or max_duration_s <= 0 or wait_s < 0:
             raise ValueError(
                 f"bad load profile: users={users} spawn_rate={spawn_rate} "
@@ -169,7 +182,9 @@ class LoadRun:
             ENV_PATH: path,
             ENV_WAIT_S: repr(float(wait_s)),
             ENV_TIMEOUT_S: repr(float(request_timeout_s)),
-            ENV_ALLOWED_HOSTS: "127.0.0.1,localhost,::1",
+            ENV_ALLOWED_HOSTS: ",".join(sorted(allowed)),
+            ENV_HEADERS: json.dumps(dict(headers or {})),
+            ENV_TLS_VERIFY: "1" if tls_verify else "0",
             ENV_KEEPALIVE: "1" if keep_alive else "0",
             "PYTHONUNBUFFERED": "1",
         }
@@ -204,8 +219,16 @@ class LoadRun:
         )
 
     @classmethod
-    def from_profile(cls, target_base_url: str, profile: LoadProfile, out_dir: Path) -> LoadRun:
-        """Start the load an experiment describes; ``max_duration_s`` bounds the whole run."""
+    def from_profile(cls, target_base_url: str, profile: LoadProfile, out_dir: Path,
+                     allowed_hosts: Iterable[str] = LOCAL_HOSTS,
+                     environ: Mapping[str, str] | None = None) -> LoadRun:
+        """Start the load an experiment describes; ``max_duration_s`` bounds the whole run.
+        Header values named by ``profile.headers_from_env`` are read from ``environ``."""
+        env = os.environ if environ is None else environ
+        missing = [var for _, var in profile.headers_from_env if var not in env]
+        if missing:
+            raise LoadError(f"spec.load.headersFromEnv names environment variable(s) that are "
+                            f"not set: {', '.join(missing)}")
         return cls.start(
             target_base_url,
             users=profile.users,
@@ -217,6 +240,9 @@ class LoadRun:
             locustfile=profile.locustfile,
             out_dir=out_dir,
             keep_alive=profile.keep_alive,
+            allowed_hosts=allowed_hosts,
+            headers={header: env[var] for header, var in profile.headers_from_env},
+            tls_verify=profile.tls_verify,
         )
 
     @property
@@ -231,16 +257,18 @@ class LoadRun:
         """All records captured so far (also while running), in completion order."""
         if self._reader is None:
             return []
-        self._reader.poll()
-        return list(self._reader.records)
+        with self._reader_lock:
+            self._reader.poll()
+            return list(self._reader.records)
 
     def records_since(self, t: float) -> list[RequestRecord]:
         """Records of requests that started at or after wall time ``t``; reads incrementally,
         so it is cheap to call repeatedly while the load runs (flush lag is ~0.2 s)."""
         if self._reader is None:
             return []
-        self._reader.poll()
-        return [r for r in self._reader.records if r.t >= t]
+        with self._reader_lock:
+            self._reader.poll()
+            return [r for r in self._reader.records if r.t >= t]
 
     def stop(self, grace_s: float = 10.0) -> None:
         """Stop gracefully (SIGTERM: locust flushes capture and stats), SIGKILL after grace_s."""

@@ -9,23 +9,92 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Literal
 
+from chaos.model.abort import AbortSpec
 from chaos.model.faults import (
     FAULT_TYPES,
     AnyFault,
+    Bandwidth,
     ContainerKill,
+    ControllerRef,
     Cordon,
+    Dns,
     Drain,
     FaultSpec,
+    Latency,
+    NetworkFault,
     NodeLoss,
     NodeSelection,
+    PacketLoss,
+    Partition,
     PodKill,
     ProbeBreak,
+    Rollback,
+    Rollout,
 )
+from chaos.model.netvalues import Peer
 from chaos.model.selector import Selector
 
-__all__ = ["FAULT_TYPES", "AnyFault", "ContainerKill", "Cordon", "Drain", "Experiment",
-           "FaultSpec", "LoadProfile", "NodeLoss", "NodeSelection", "PodKill", "ProbeBreak",
-           "SLASpec", "Selector", "SteadyState", "WorkloadSpec"]
+__all__ = [
+    "FAULT_TYPES",
+    "AbortSpec",
+    "AnyFault",
+    "Bandwidth",
+    "ContainerKill",
+    "ControllerRef",
+    "Cordon",
+    "Dns",
+    "Drain",
+    "ExistingWorkload",
+    "Experiment",
+    "FaultSpec",
+    "Latency",
+    "LoadProfile",
+    "NetworkFault",
+    "NodeLoss",
+    "NodeSelection",
+    "PacketLoss",
+    "Partition",
+    "Peer",
+    "PodKill",
+    "ProbeBreak",
+    "Rollback",
+    "Rollout",
+    "SLASpec",
+    "Selector",
+    "SteadyState",
+    "WorkloadSpec",
+]
+
+
+# Namespaces no experiment may target, whatever it says (plus any namespace labelled
+# kube-chaos.io/protected=true, checked against the cluster).
+PROTECTED_NAMESPACES = ("kube-system", "kube-public", "kube-node-lease")
+PROTECTED_LABEL = "kube-chaos.io/protected"
+ROLLOUT_KINDS = ("Deployment", "StatefulSet", "DaemonSet")
+
+
+@dataclass(frozen=True, slots=True)
+class ExistingWorkload:
+    """A workload that is already running (a game day against staging): kube-chaos creates,
+    changes and deletes nothing of it except through the declared faults, and never deletes
+    its namespace. ``kind``/``name`` name its controller, whose rollout must be complete
+    before any fault; without them the selector's Ready pods are the whole check."""
+
+    namespace: str
+    kind: str | None = None  # one of ROLLOUT_KINDS
+    name: str | None = None
+
+
+@dataclass(frozen=True, slots=True)
+class ObjectRef:
+    """One Kubernetes object by API version, kind and name (no namespace: see its users)."""
+
+    api_version: str
+    kind: str
+    name: str
+
+    def __str__(self) -> str:
+        return f"{self.kind}/{self.name}"
 
 
 @dataclass(frozen=True, slots=True)
@@ -33,18 +102,26 @@ class WorkloadSpec:
     manifests: tuple[Path, ...]
     selector: Selector
     service: str
-    node_port: int
+    node_port: int | None  # None when spec.load.url names where the load goes
     replicas: int
     url_path: str = "/"
     namespace_scoped: bool = True
     # images to copy from the local Docker engine into a kind cluster before deploying
     # (there is no registry); images kube-chaos builds itself need not be listed
     images: tuple[str, ...] = ()
+    # Cluster-scoped objects the manifests create (ClusterRole, CRD, ...), in manifest order.
+    # Parsing refuses them unless the experiment says ``clusterScoped: allow``; the namespace's
+    # deletion does not remove them, so the runner must track and delete each one itself.
+    cluster_scoped: Literal["refuse", "allow"] = "refuse"
+    cluster_objects: tuple[ObjectRef, ...] = ()
+    existing: ExistingWorkload | None = None  # then manifests is empty
 
 
 @dataclass(frozen=True, slots=True)
 class LoadProfile:
-    """Locust load. The target URL is always ``http://127.0.0.1:<nodePort><path>``."""
+    """Locust load: at ``url`` when given (a real service; its host must be allow-listed with
+    --chaos-allow-host), else at the kind cluster's ``http://127.0.0.1:<nodePort>``; then
+    ``path``."""
 
     users: int = 10
     spawn_rate: float = 10.0
@@ -59,6 +136,11 @@ class LoadProfile:
     # connections (kube-proxy keeps established flows), so keep-alive clients can ride
     # through a readiness outage that connection-per-request clients see.
     keep_alive: bool = True
+    url: str | None = None  # base URL (scheme, host, port) instead of the NodePort
+    # request headers whose values are read from environment variables at run time (tokens,
+    # a Host header): (header, variable); the values never enter reports or logs
+    headers_from_env: tuple[tuple[str, str], ...] = ()
+    tls_verify: bool = True
 
 
 @dataclass(frozen=True, slots=True)
@@ -66,6 +148,27 @@ class SteadyState:
     max_error_rate: float = 0.0
     ready_replicas: int | None = None
     window_s: float = 3.0
+
+
+@dataclass(frozen=True, slots=True)
+class BlastRadius:
+    """How much one fault may hit, checked against the targets it resolves to before it acts
+    (and by `kube-chaos plan`). Nodes default to one at a time; control-plane nodes only when
+    an experiment names them."""
+
+    max_pods: int | None = None
+    max_percent: float | None = None  # of the workload's replicas
+    max_nodes: int = 1
+
+    def merged(self, other: BlastRadius) -> BlastRadius:
+        """The stricter of two limits each (experiment file and command line)."""
+        def low(a: float | None, b: float | None) -> float | None:
+            return b if a is None else a if b is None else min(a, b)
+
+        pods = low(self.max_pods, other.max_pods)
+        return BlastRadius(max_pods=None if pods is None else int(pods),
+                           max_percent=low(self.max_percent, other.max_percent),
+                           max_nodes=min(self.max_nodes, other.max_nodes))
 
 
 @dataclass(frozen=True, slots=True)
@@ -81,10 +184,10 @@ class SLASpec:
     max_restarts: int | None = None
     steady_state_restored: bool = False
     expect_blocked: bool | None = None  # drains: was the drain blocked (e.g. by a PDB)?
+    expect_stalled: bool | None = None  # rollouts: did one stall (progress deadline)?
 
     def declared(self) -> bool:
-        # expectBlocked: false is a real SLA (the drain must get through); only
-        # steadyStateRestored uses False for "not declared"
+        # expectBlocked/expectStalled: false is a real claim ("the drain gets through")
         return (
             any(
                 v is not None
@@ -97,6 +200,7 @@ class SLASpec:
                     self.expected_restarts,
                     self.max_restarts,
                     self.expect_blocked,
+                    self.expect_stalled,
                 )
             )
             or self.steady_state_restored
@@ -117,3 +221,5 @@ class Experiment:
     expect: Literal["pass", "fail"] = "pass"
     tags: tuple[str, ...] = field(default=())
     seed: int | None = None
+    blast_radius: BlastRadius = field(default_factory=BlastRadius)
+    abort: AbortSpec = field(default_factory=AbortSpec)  # guards that stop the run early

@@ -15,6 +15,7 @@ from dataclasses import dataclass
 from typing import Any, ClassVar, Literal
 
 from chaos.model import values as v
+from chaos.model.netvalues import Peer
 from chaos.model.selector import Selector
 
 
@@ -28,6 +29,17 @@ class NodeSelection:
     nodes: tuple[str, ...] = ()
     node_selector: Selector | None = None
     pods_of: Selector | None = None
+
+
+@dataclass(frozen=True, slots=True)
+class ControllerRef:
+    """A Deployment or StatefulSet by name, in the workload's namespace."""
+
+    kind: Literal["Deployment", "StatefulSet"]
+    name: str
+
+    def __str__(self) -> str:
+        return f"{self.kind}/{self.name}"
 
 
 # How a field is read. "value": one YAML key read as ``Value``; the groups read several keys
@@ -89,6 +101,11 @@ class PodFault(FaultSpec):
     percent: float | None = option("percent", v.PERCENT, "or what share of them, rounded up",
                                    None, reader="count-or-percent")
 
+    def salt(self, index: int, round_no: int = 0) -> str:
+        """What keeps this fault's seeded choice independent of the run's other faults. Part
+        of every recorded seed's meaning: changing it changes which pods a rerun hits."""
+        return f"fault-{index}:{self.type}"
+
 
 @dataclass(frozen=True, slots=True, kw_only=True)
 class NodeFault(FaultSpec):
@@ -99,6 +116,9 @@ class NodeFault(FaultSpec):
                                   "hosting the workload's pods)", reader="node-selection")
     count: int = option("count", v.POSITIVE_INT, "how many nodes", 1)
 
+    def salt(self, index: int, round_no: int = 0) -> str:
+        return f"fault-{index}:{self.type}"
+
 
 @dataclass(frozen=True, slots=True, kw_only=True)
 class PodKill(PodFault):
@@ -108,6 +128,9 @@ class PodKill(PodFault):
                                         "(default: the pod's own)", None)
     interval_s: float | None = option("interval", v.DURATION, "pause between rounds", None)
     repeat: int = option("repeat", v.POSITIVE_INT, "rounds of kills", 1)
+
+    def salt(self, index: int, round_no: int = 0) -> str:
+        return f"fault-{index}:{self.type}:{round_no}"  # each round chooses afresh
 
 
 @dataclass(frozen=True, slots=True, kw_only=True)
@@ -176,8 +199,133 @@ class ProbeBreak(PodFault):
         return []
 
 
-AnyFault = PodKill | ContainerKill | Cordon | Drain | NodeLoss | ProbeBreak
+@dataclass(frozen=True, slots=True, kw_only=True)
+class ControllerFault(FaultSpec):
+    """A fault on the workload's controller (its Deployment or StatefulSet) rather than on pods
+    or nodes."""
+
+    target: ControllerRef | None = option(
+        "target", v.CONTROLLER_REF, "the Deployment or StatefulSet, as Deployment/<name> or "
+        "StatefulSet/<name> (default: the one whose pods the workload's selector matches)", None)
+
+
+@dataclass(frozen=True, slots=True, kw_only=True)
+class Rollout(ControllerFault):
+    type: ClassVar[str] = "rollout"
+    summary: ClassVar[str] = (
+        "change the pod template (image, env, args) of a Deployment or StatefulSet and measure "
+        "the rollout under load: its duration, a stall at the progress deadline, and the surge "
+        "and unavailability observed against the strategy; undone by restoring the recorded "
+        "template")
+    schema_rules: ClassVar[Mapping[str, Any]] = {
+        "anyOf": [{"required": ["image"]}, {"required": ["env"]}, {"required": ["args"]}]}
+    container: str | None = option("container", v.STRING, "container to change (default: the "
+                                   "pod's first)", None)
+    image: str | None = option("image", v.IMAGE, "new image (the nodes must have or pull it; "
+                               "list it in spec.workload.images to load it into kind)", None)
+    env: tuple[tuple[str, str], ...] | None = option(
+        "env", v.ENV_MAP, "environment variables to set; a variable already set is replaced, "
+        "the others are kept", None)
+    args: tuple[str, ...] | None = option("args", v.STRING_LIST, "new container args, "
+                                          "replacing the old ones ([] clears them)", None)
+    wait_s: float = option("wait", v.POSITIVE_DURATION, "stop watching after this long: a "
+                           "Deployment still rolling out is reported unfinished (its progress "
+                           "deadline normally ends a stuck one first, as stalled); a "
+                           "StatefulSet, which has no progress deadline, is reported stalled",
+                           120.0)
+
+    def check(self) -> list[tuple[str, str]]:
+        if self.image is None and self.env is None and self.args is None:
+            return [("image", "a rollout needs something to change: give image, env or args")]
+        return []
+
+
+@dataclass(frozen=True, slots=True, kw_only=True)
+class Rollback(ControllerFault):
+    type: ClassVar[str] = "rollback"
+    summary: ClassVar[str] = (
+        "roll a Deployment or StatefulSet back to its previous revision (kubectl rollout undo) "
+        "and measure the time until it is whole again; after an earlier rollout of the same "
+        "run, that rollout's recorded template is what the run restores at the end")
+    wait_s: float = option("wait", v.POSITIVE_DURATION, "stop watching after this long: the "
+                           "workload is then reported not whole again", 120.0)
+
+
+Direction = Literal["both", "egress", "ingress"]
+_DIRECTION_DOC = ("egress: what the selected pods send, ingress: what they receive, or both")
+
+
+@dataclass(frozen=True, slots=True, kw_only=True)
+class NetworkFault(PodFault):
+    """A fault inside the selected pods' network namespaces (nftables, or a tc qdisc), held
+    for ``duration`` and then lifted; traffic on the pod's loopback is never touched."""
+
+    duration_s: float = option("duration", v.POSITIVE_DURATION, "how long the fault holds",
+                               30.0)
+
+
+@dataclass(frozen=True, slots=True, kw_only=True)
+class Partition(NetworkFault):
+    type: ClassVar[str] = "partition"
+    summary: ClassVar[str] = ("drop every packet between the selected pods and a peer (pods, "
+                              "a Service or CIDRs)")
+    peer: Peer = option("peer", v.PEER, "selector: {label: value} (pods of the experiment's "
+                        "namespace), service: name (its cluster IPs and its pods), or cidr: "
+                        "one CIDR or a list; resolved to addresses when the fault starts")
+    direction: Direction = option("direction", v.enum("both", "egress", "ingress"),
+                                  _DIRECTION_DOC + " (one direction is enough to break TCP)",
+                                  "both")
+
+
+@dataclass(frozen=True, slots=True, kw_only=True)
+class PacketLoss(NetworkFault):
+    type: ClassVar[str] = "packet-loss"
+    summary: ClassVar[str] = "drop a random share of the selected pods' packets"
+    loss: float = option("loss", v.PERCENT, "percentage of packets dropped, each packet "
+                         "independently (0.01 % steps)")
+    direction: Direction = option("direction", v.enum("both", "egress", "ingress"),
+                                  _DIRECTION_DOC, "both")
+    peer: Peer | None = option("peer", v.PEER, "only traffic with this peer (as for "
+                               "partition; default: all traffic, the kubelet's probes and "
+                               "DNS included)", None)
+
+
+@dataclass(frozen=True, slots=True, kw_only=True)
+class Bandwidth(NetworkFault):
+    type: ClassVar[str] = "bandwidth"
+    summary: ClassVar[str] = ("shape what the selected pods send to a rate (a token-bucket "
+                              "qdisc on the pod's interface: packets queue, then drop)")
+    rate_bps: int = option("rate", v.RATE, "egress rate, e.g. 1mbit or 512kbit")
+
+
+@dataclass(frozen=True, slots=True, kw_only=True)
+class Dns(NetworkFault):
+    type: ClassVar[str] = "dns"
+    summary: ClassVar[str] = "make the selected pods' DNS queries (port 53) fail or go unanswered"
+    mode: Literal["fail", "block"] = option(
+        "mode", v.enum("fail", "block"), "fail: reject queries at once (ICMP port unreachable, "
+        "TCP reset); block: drop them, so lookups time out", "fail")
+
+
+@dataclass(frozen=True, slots=True, kw_only=True)
+class Latency(NetworkFault):
+    type: ClassVar[str] = "latency"
+    summary: ClassVar[str] = ("delay what the selected pods send (tc netem; refused on a kernel "
+                              "without the netem qdisc, never imitated)")
+    latency_s: float = option("latency", v.POSITIVE_DURATION, "added delay per packet")
+    jitter_s: float = option("jitter", v.DURATION, "random variation around it", 0.0)
+
+    def check(self) -> list[tuple[str, str]]:
+        if self.jitter_s > self.latency_s:
+            return [("jitter", f"{self.jitter_s:g}s is more than the latency "
+                               f"({self.latency_s:g}s): packets cannot arrive before they leave")]
+        return []
+
+
+AnyFault = (PodKill | ContainerKill | Cordon | Drain | NodeLoss | ProbeBreak | Rollout
+            | Rollback | Partition | PacketLoss | Bandwidth | Dns | Latency)
 # every concrete fault type by its YAML name, in the order the docs and schema list them
 FAULT_TYPES: dict[str, type[FaultSpec]] = {
-    cls.type: cls for cls in (PodKill, ContainerKill, Cordon, Drain, NodeLoss, ProbeBreak)
+    cls.type: cls for cls in (PodKill, ContainerKill, Cordon, Drain, NodeLoss, ProbeBreak,
+                              Rollout, Rollback, Partition, PacketLoss, Bandwidth, Dns, Latency)
 }

@@ -1,7 +1,10 @@
 """YAML experiment files -> ``Experiment``: the only place that reads experiment YAML.
 
-The document is composed once (``yaml.compose``) so every node keeps its ``start_mark``; every
-problem is reported as ``ExperimentInvalid`` with file, 1-based line and dotted field path.
+The document is composed once, by the bounded reader (``chaos.model.yamlsafe``), so every node
+keeps its ``start_mark``; every problem is reported as ``ExperimentInvalid`` with file, 1-based
+line and dotted field path. The workload manifests are read here too (``chaos.model.manifests``),
+so that what the experiment says and what the manifests create are checked against each other
+before anything is deployed.
 """
 
 from __future__ import annotations
@@ -20,19 +23,51 @@ import yaml
 from yaml.nodes import MappingNode, Node, ScalarNode, SequenceNode
 
 from chaos.errors import ExperimentInvalid
+from chaos.model import yamlsafe
+from chaos.model.abort import (
+    CONDITION_KINDS,
+    CONDITION_STATUSES,
+    GUARD_TYPES,
+    MAX_INTERVAL_S,
+    MIN_INTERVAL_S,
+    AbortSpec,
+    ErrorRateGuard,
+    Guard,
+    HttpGuard,
+    KubernetesGuard,
+    OutageGuard,
+    PrometheusGuard,
+)
 from chaos.model.duration import parse_duration
 from chaos.model.experiment import (
     FAULT_TYPES,
+    PROTECTED_NAMESPACES,
+    ROLLOUT_KINDS,
+    BlastRadius,
+    ControllerRef,
+    Drain,
+    ExistingWorkload,
     Experiment,
     FaultSpec,
     LoadProfile,
     NodeSelection,
+    Rollout,
     Selector,
     SLASpec,
     SteadyState,
     WorkloadSpec,
 )
-from chaos.model.values import SIGNALS, Value
+from chaos.model.faults import ControllerFault, NodeFault, PodFault
+from chaos.model.manifests import (
+    ManifestObject,
+    cluster_scoped_refused,
+    matching,
+    pod_count,
+    read_manifest,
+)
+from chaos.model.netvalues import RATE_HINT, Peer, parse_cidr, parse_rate
+from chaos.model.tags import marker_name, tag_problem
+from chaos.model.values import CONTROLLER_KINDS, SIGNALS, Value
 
 API_VERSION = "kube-chaos/v1"
 KIND = "Experiment"
@@ -42,6 +77,7 @@ _LABEL_KEY = re.compile(
     r"([a-z0-9]([-a-z0-9.]*[a-z0-9])?/)?[A-Za-z0-9]([-A-Za-z0-9_.]*[A-Za-z0-9])?"
 )
 _LABEL_VALUE = re.compile(r"([A-Za-z0-9]([-A-Za-z0-9_.]*[A-Za-z0-9])?)?")
+_ENV_NAME = re.compile(r"[-._a-zA-Z][-._a-zA-Z0-9]*")
 # an image reference as Docker parses it, loosely: [host[:port]/]path[:tag][@digest]
 _IMAGE_REF = re.compile(
     r"([a-zA-Z0-9.-]+(:[0-9]+)?/)?[a-z0-9]+([._/-][a-z0-9]+)*(:[\w][\w.-]{0,127})?"
@@ -53,50 +89,42 @@ T = TypeVar("T")
 
 
 def load_experiment(path: str | os.PathLike[str]) -> Experiment:
-    """Read and parse one experiment file."""
+    """Read and parse one experiment file (size, encoding and YAML bounds included)."""
     p = Path(path)
-    try:
-        text = p.read_text(encoding="utf-8")
-    except OSError as exc:
-        raise ExperimentInvalid(f"cannot read: {exc.strerror or exc}", path=str(p)) from exc
-    except UnicodeDecodeError as exc:
-        raise ExperimentInvalid("not UTF-8 text", path=str(p)) from exc
-    return parse_experiment(text, p)
+    return parse_experiment(yamlsafe.read_text(p), p)
 
 
 def parse_experiment(text: str, path: str | os.PathLike[str] | None = None) -> Experiment:
     """Parse experiment YAML; relative manifests/locustfile resolve against ``path``'s folder."""
     p = Path(path) if path is not None else None
     ctx = _Ctx(p)
-    try:
-        root = yaml.compose(text, Loader=yaml.SafeLoader)
-    except yaml.MarkedYAMLError as exc:
-        mark = exc.problem_mark or exc.context_mark
-        line = mark.line + 1 if mark is not None else None
-        problem = exc.problem or exc.context or "syntax error"
-        raise ExperimentInvalid(f"invalid YAML: {problem}", path=ctx.shown, line=line) from exc
-    except yaml.YAMLError as exc:
-        raise ExperimentInvalid(f"invalid YAML: {exc}", path=ctx.shown) from exc
-    if root is None:
-        raise ExperimentInvalid(
-            f"empty document; expected apiVersion: {API_VERSION}, kind: {KIND}",
-            path=ctx.shown,
-            line=1,
+    docs = yamlsafe.compose_documents(text, ctx.shown)
+    if len(docs) > 1:
+        raise ctx.error(
+            docs[1], "document", "an experiment file holds one YAML document; a second starts here"
         )
-    return _experiment(ctx, root)
+    if not docs or _is_null(docs[0]):
+        raise ExperimentInvalid(
+            f"empty; expected apiVersion: {API_VERSION}, kind: {KIND}",
+            path=ctx.shown,
+            line=docs[0].start_mark.line + 1 if docs else 1,
+            field="document",
+        )
+    return _experiment(ctx, docs[0])
 
 
 # --------------------------------------------------------------------------- plumbing
 
 
 class _Ctx:
-    __slots__ = ("base", "path", "shown")
+    __slots__ = ("base", "objects", "path", "shown")
 
     def __init__(self, path: Path | None) -> None:
         self.path = path
         self.shown = str(path) if path is not None else None
         base = path.parent if path is not None else Path.cwd()
         self.base = Path(os.path.normpath(base.absolute()))
+        self.objects: tuple[ManifestObject, ...] = ()  # what the workload manifests create
 
     def error(self, node: Node, field: str | None, reason: str) -> ExperimentInvalid:
         return ExperimentInvalid(
@@ -112,7 +140,10 @@ _constructor = yaml.SafeLoader("")
 
 def _value(node: Node) -> object:
     """The Python value of a scalar node, as PyYAML's safe loader would build it."""
-    return _constructor.construct_object(node, deep=True)
+    try:
+        return _constructor.construct_object(node, deep=True)
+    finally:  # the shared constructor must not keep every node it ever saw alive
+        _constructor.constructed_objects.clear()
 
 
 def _got(node: Node) -> str:
@@ -149,14 +180,16 @@ class _Map:
         self.node = node
         self.where = where
         if not isinstance(node, MappingNode):
-            raise ctx.error(node, where or None, f"expected a mapping, got {_got(node)}")
+            raise ctx.error(node, where or "document", f"expected a mapping, got {_got(node)}")
         _constructor.flatten_mapping(node)
         self.items: dict[str, tuple[Node, Node]] = {}
         for key_node, value_node in node.value:
             key = _value(key_node) if isinstance(key_node, ScalarNode) else None
             if not isinstance(key, str):
                 raise ctx.error(
-                    key_node, where or None, f"field names must be strings, got {_got(key_node)}"
+                    key_node,
+                    where or "document",
+                    f"field names must be strings, got {_got(key_node)}",
                 )
             if key in self.items:
                 raise ctx.error(key_node, self.path(key), "duplicate field")
@@ -356,6 +389,61 @@ def _selector(ctx: _Ctx, node: Node, where: str) -> Selector:
     return Selector.of(labels)
 
 
+def _image(ctx: _Ctx, node: Node, where: str) -> str:
+    image = _string(ctx, node, where)
+    if not _IMAGE_REF.fullmatch(image):
+        raise ctx.error(node, where, f"not an image reference: {image!r} (expected e.g. "
+                        "myteam/api:1.4 or registry.local:5000/api@sha256:...)")
+    return image
+
+
+def _controller_ref(ctx: _Ctx, node: Node, where: str) -> ControllerRef:
+    raw = _string(ctx, node, where)
+    kind, _, name = raw.partition("/")
+    canonical = CONTROLLER_KINDS.get(kind)
+    if canonical is None or not name:
+        raise ctx.error(node, where, f"expected Deployment/<name> or StatefulSet/<name>, got "
+                        f"{raw!r}")
+    if len(name) > 253 or not all(_DNS_LABEL.fullmatch(p) for p in name.split(".")):
+        raise ctx.error(node, where, f"expected a Kubernetes object name (lowercase DNS "
+                        f"subdomain) after {kind}/, got {name!r}")
+    return ControllerRef(cast(Literal["Deployment", "StatefulSet"], canonical), name)
+
+
+def _env_map(ctx: _Ctx, node: Node, where: str) -> tuple[tuple[str, str], ...]:
+    if not isinstance(node, MappingNode):
+        raise ctx.error(node, where, f"expected a mapping of NAME: value, got {_got(node)}")
+    if not node.value:
+        raise ctx.error(node, where, "expected at least one variable")
+    seen: dict[str, str] = {}
+    for key_node, value_node in node.value:
+        key = _value(key_node) if isinstance(key_node, ScalarNode) else None
+        if not isinstance(key, str) or not _ENV_NAME.fullmatch(key):
+            raise ctx.error(key_node, where, f"expected an environment variable name (letters, "
+                            f"digits, '_', '-', '.'; not starting with a digit), got "
+                            f"{_got(key_node)}")
+        sub = f"{where}.{key}"
+        value = _value(value_node) if isinstance(value_node, ScalarNode) else None
+        if not isinstance(value, str):
+            raise ctx.error(value_node, sub, f"expected a string (quote numbers and booleans: "
+                            f"the container gets text), got {_got(value_node)}")
+        if key in seen:
+            raise ctx.error(key_node, sub, "duplicate variable")
+        seen[key] = value
+    return tuple(seen.items())
+
+
+def _args(ctx: _Ctx, node: Node, where: str) -> tuple[str, ...]:
+    out = []
+    for i, item in enumerate(_list(ctx, node, where, nonempty=False)):
+        value = _scalar(ctx, item, f"{where}[{i}]", "a string")
+        if not isinstance(value, str):
+            raise ctx.error(item, f"{where}[{i}]", f"expected a string (quote numbers and "
+                            f"booleans: the container gets text), got {_got(item)}")
+        out.append(value)
+    return tuple(out)
+
+
 def _url_path(ctx: _Ctx, node: Node, where: str) -> str:
     value = _string(ctx, node, where)
     parts = urlsplit(value)
@@ -404,15 +492,19 @@ def _experiment(ctx: _Ctx, root: Node) -> Experiment:
     name = meta.req("name", _dns_name)
     description = meta.get("description", _string, "")
     no_tags: tuple[str, ...] = ()
-    tags = meta.get("tags", _string_list, no_tags)
+    tags = meta.get("tags", _tags, no_tags)
 
     spec = _Map(
         ctx,
         top.require("spec"),
         "spec",
-        ("workload", "load", "steadyState", "faults", "slas", "timeout", "expect", "seed"),
+        ("workload", "load", "steadyState", "faults", "slas", "timeout", "expect", "seed",
+         "blastRadius", "abort"),
     )
-    workload = _workload(ctx, spec.require("workload"), "spec.workload")
+    load_node = spec.node_of("load") if spec.has("load") else None
+    url_given = isinstance(load_node, MappingNode) and any(
+        isinstance(k, ScalarNode) and k.value == "url" for k, _ in load_node.value)
+    workload = _workload(ctx, spec.require("workload"), "spec.workload", url_given)
     load = (
         _load(ctx, spec.node_of("load"), "spec.load", workload)
         if spec.has("load")
@@ -438,7 +530,10 @@ def _experiment(ctx: _Ctx, root: Node) -> Experiment:
         )
     expect = spec.get("expect", _enum("pass", "fail"), "pass")
     seed = spec.get("seed", _non_negative_int, None)
-    return Experiment(
+    blast = spec.get("blastRadius", _blast_radius, BlastRadius())
+    _check_blast_radius(ctx, faults_node, faults, blast)
+    abort = spec.get("abort", _abort, AbortSpec())
+    experiment = Experiment(
         name=name,
         description=description,
         path=ctx.path,
@@ -451,34 +546,164 @@ def _experiment(ctx: _Ctx, root: Node) -> Experiment:
         expect=cast(Literal["pass", "fail"], expect),
         tags=tags,
         seed=seed,
+        blast_radius=blast,
+        abort=abort,
     )
+    _check_contradictions(ctx, spec, experiment)
+    return experiment
 
 
-def _workload(ctx: _Ctx, node: Node, where: str) -> WorkloadSpec:
+def _blast_radius(ctx: _Ctx, node: Node, where: str) -> BlastRadius:
+    m = _Map(ctx, node, where, ("maxPods", "maxPercent", "maxNodes"))
+    return BlastRadius(max_pods=m.get("maxPods", _positive_int, None),
+                       max_percent=m.get("maxPercent", _percent, None),
+                       max_nodes=m.get("maxNodes", _positive_int, 1))
+
+
+def _check_blast_radius(ctx: _Ctx, faults_node: Node, faults: tuple[FaultSpec, ...],
+                        blast: BlastRadius) -> None:
+    """What is known before any cluster is seen: a fixed count above the limits."""
+    for i, (fault, node) in enumerate(zip(faults, _list(ctx, faults_node, "spec.faults"),
+                                          strict=True)):
+        count = getattr(fault, "count", None)
+        if not isinstance(count, int):
+            continue
+        limit = blast.max_nodes if isinstance(fault, NodeFault) else (
+            blast.max_pods if isinstance(fault, PodFault) else None)
+        what = "nodes" if isinstance(fault, NodeFault) else "pods"
+        if limit is not None and count > limit:
+            key = _field_node(node, "count")
+            raise ctx.error(key if key is not None else node, f"spec.faults[{i}].count",
+                            f"{count} {what} exceeds the blast radius (max"
+                            f"{'Nodes' if what == 'nodes' else 'Pods'}: {limit}); raise "
+                            "spec.blastRadius to allow it")
+
+
+def _tags(ctx: _Ctx, node: Node, where: str) -> tuple[str, ...]:
+    """Tags become pytest markers, so each must be a name pytest can take, once."""
+    seen: dict[str, int] = {}
+    tags: list[str] = []
+    for i, item in enumerate(_list(ctx, node, where)):
+        sub = f"{where}[{i}]"
+        tag = _string(ctx, item, sub)
+        problem = tag_problem(tag)
+        if problem is not None:
+            raise ctx.error(item, sub, problem)
+        name = marker_name(tag)
+        if name in seen:
+            raise ctx.error(
+                item, sub, f"{tag!r} is the same marker ({name}) as {where}[{seen[name]}]"
+            )
+        seen[name] = i
+        tags.append(tag)
+    return tuple(tags)
+
+
+def _workload(ctx: _Ctx, node: Node, where: str, url_given: bool = False) -> WorkloadSpec:
     m = _Map(
         ctx,
         node,
         where,
-        ("manifests", "selector", "service", "nodePort", "path", "replicas", "namespaceScoped",
-         "images"),
+        (
+            "manifests",
+            "selector",
+            "service",
+            "nodePort",
+            "path",
+            "replicas",
+            "namespaceScoped",
+            "clusterScoped",
+            "images",
+            "existing",
+        ),
     )
-    manifests_node = m.require("manifests")
-    manifests = tuple(
-        _existing_file(ctx, n, f"{where}.manifests[{i}]")
-        for i, n in enumerate(_list(ctx, manifests_node, f"{where}.manifests"))
-    )
+    existing = None
+    if m.has("existing"):
+        if m.has("manifests"):
+            raise ctx.error(m.key_node("existing"), m.path("existing"),
+                            "give either manifests (deploy a workload) or existing (use one "
+                            "that is already running), not both")
+        existing = m.req("existing", _existing_workload)
+        manifests: tuple[Path, ...] = ()
+    else:
+        if not m.has("manifests") and "manifests" not in m.items:
+            raise ctx.error(node, m.path("manifests"), "required field missing (or give "
+                            "existing: {namespace: ..} for a workload that is already running)")
+        manifests_node = m.require("manifests")
+        manifests = tuple(
+            _existing_file(ctx, n, f"{where}.manifests[{i}]")
+            for i, n in enumerate(_list(ctx, manifests_node, f"{where}.manifests"))
+        )
     selector = m.req("selector", _selector)
+    cluster_scoped = m.get("clusterScoped", _enum("refuse", "allow"), "refuse")
+    ctx.objects = _read_manifests(ctx, manifests, cluster_scoped == "allow")
     _check_matches(ctx, m.node_of("selector"), f"{where}.selector", selector, manifests)
-    return WorkloadSpec(
+    workload = WorkloadSpec(
         manifests=manifests,
         selector=selector,
         service=m.req("service", _dns_name),
-        node_port=m.req("nodePort", _node_port),
+        node_port=(m.get("nodePort", _node_port, None) if url_given
+                   else m.req("nodePort", _node_port)),
         replicas=m.req("replicas", _positive_int),
         url_path=m.get("path", _url_path, "/"),
         namespace_scoped=m.get("namespaceScoped", _bool, True),
         images=m.get("images", _image_list, ()),
+        cluster_scoped=cast(Literal["refuse", "allow"], cluster_scoped),
+        cluster_objects=tuple(o.ref for o in ctx.objects if o.cluster_scoped),
+        existing=existing,
     )
+    if existing is not None and workload.images:
+        raise ctx.error(m.node_of("images"), m.path("images"), "an existing workload already "
+                        "runs its images: kube-chaos loads images only for manifests it deploys")
+    _check_service(ctx, m, workload)
+    _check_replicas(ctx, m, workload)
+    return workload
+
+
+def _existing_workload(ctx: _Ctx, node: Node, where: str) -> ExistingWorkload:
+    m = _Map(ctx, node, where, ("namespace", "kind", "name"))
+    kind = m.get("kind", _enum(*ROLLOUT_KINDS), None)
+    name = m.get("name", _dns_subdomain, None)
+    if (kind is None) != (name is None):
+        missing = "name" if name is None else "kind"
+        raise ctx.error(node, m.path(missing), "give kind and name together (the controller "
+                        "whose rollout must be complete before any fault), or neither")
+    namespace = m.req("namespace", _dns_name)
+    if namespace in PROTECTED_NAMESPACES:
+        raise ctx.error(m.node_of("namespace"), m.path("namespace"),
+                        f"{namespace} is a protected namespace: no experiment may target it")
+    return ExistingWorkload(namespace=namespace, kind=kind, name=name)
+
+
+def _dns_subdomain(ctx: _Ctx, node: Node, where: str) -> str:
+    value = _string(ctx, node, where)
+    if len(value) > 253 or not all(_DNS_LABEL.fullmatch(p) for p in value.split(".")):
+        raise ctx.error(node, where, f"expected a Kubernetes object name (lowercase DNS "
+                        f"subdomain), got {value!r}")
+    return value
+
+
+def _read_manifests(
+    ctx: _Ctx, manifests: tuple[Path, ...], allow_cluster: bool
+) -> tuple[ManifestObject, ...]:
+    """Every object the manifests create; errors name the manifest's own file and line."""
+    objects: list[ManifestObject] = []
+    first: dict[tuple[str, str], ManifestObject] = {}
+    for path in dict.fromkeys(manifests):
+        for obj in read_manifest(path):
+            key = (obj.ref.kind, obj.ref.name)
+            if obj.ref.name and key in first:
+                raise ExperimentInvalid(
+                    f"{obj.ref} is defined twice (first at {first[key].where}); the second "
+                    "create would fail with AlreadyExists",
+                    path=str(obj.path), line=obj.name_line, field=f"{obj.prefix}metadata.name")
+            first[key] = obj
+            if obj.cluster_scoped and not allow_cluster:
+                raise cluster_scoped_refused(
+                    obj, "To create it and have it deleted after the run, set "
+                    f"spec.workload.clusterScoped: allow in {ctx.shown or 'the experiment'}")
+            objects.append(obj)
+    return tuple(objects)
 
 
 def _image_list(ctx: _Ctx, node: Node, where: str) -> tuple[str, ...]:
@@ -494,39 +719,81 @@ def _image_list(ctx: _Ctx, node: Node, where: str) -> tuple[str, ...]:
 
 def _check_matches(ctx: _Ctx, node: Node, where: str, selector: Selector,
                    manifests: tuple[Path, ...]) -> None:
-    """A selector that matches no pod the manifests create is an error at collection time."""
-    labels = _template_labels(manifests)
-    if labels is None or any(selector.matches(lab) for lab in labels):
+    """A selector that matches no pod the manifests create is an error at collection time.
+
+    Only when the manifests have labelled pod templates at all (an operator's custom resource,
+    say, creates pods we cannot see here: then the selector is checked at run time instead).
+    """
+    labels = [o.template.labels for o in ctx.objects if o.template and o.template.labels]
+    if not labels or any(selector.matches(lab) for lab in labels):
         return
-    have = "; ".join(",".join(f"{k}={v}" for k, v in sorted(lab.items())) for lab in labels)
+    have = "; ".join(lab.to_label_selector() for lab in labels)
     raise ctx.error(node, where, f"{selector.to_label_selector()!r} matches no pod the "
-                                 f"workload manifests create (their pod labels: {have or 'none'})")
+                                 f"workload manifests create (their pod labels: {have})")
 
 
-_WORKLOAD_KINDS = ("Deployment", "StatefulSet", "DaemonSet", "ReplicaSet", "Job")
+def _check_service(ctx: _Ctx, m: _Map, workload: WorkloadSpec) -> None:
+    """The load goes to 127.0.0.1:<nodePort> through ``service``: the manifests must agree.
+
+    Skipped when the manifests define no Service at all (something else creates it).
+    """
+    services = {o.ref.name: o for o in ctx.objects if o.service is not None}
+    if not services:
+        return
+    name = workload.service
+    svc = services.get(name)
+    if svc is None or svc.service is None:
+        raise ctx.error(
+            m.node_of("service"),
+            m.path("service"),
+            f"no Service {name!r} in the workload manifests{_suggest(name, list(services))}; "
+            f"they define: {', '.join(sorted(services))}",
+        )
+    facts = svc.service
+    if workload.node_port is None:
+        return  # spec.load.url says where the load goes; the Service may be of any type
+    if facts.type not in ("NodePort", "LoadBalancer"):
+        raise ctx.error(
+            m.node_of("service"),
+            m.path("service"),
+            f"Service {name!r} ({svc.where}) is of type {facts.type}; the load reaches it on "
+            f"127.0.0.1:{workload.node_port}, so it needs type: NodePort",
+        )
+    if workload.node_port not in facts.node_ports:
+        declared = (
+            f"declares nodePort {', '.join(str(p) for p in facts.node_ports)}"
+            if facts.node_ports
+            else "declares no nodePort, so the cluster would pick one at random"
+        )
+        raise ctx.error(
+            m.node_of("nodePort"),
+            m.path("nodePort"),
+            f"Service {name!r} ({svc.where}) {declared}, not {workload.node_port}",
+        )
+    templates = [o.template.labels for o in ctx.objects if o.template and o.template.labels]
+    if facts.selector and templates and not any(facts.selector.matches(t) for t in templates):
+        raise ctx.error(
+            m.node_of("service"),
+            m.path("service"),
+            f"Service {name!r} ({svc.where}) selects "
+            f"{facts.selector.to_label_selector()!r}, which matches no pod the workload "
+            "manifests create: it would have no endpoints",
+        )
 
 
-def _template_labels(manifests: tuple[Path, ...]) -> list[dict[str, str]] | None:
-    """Pod labels the manifests will create; None when that cannot be told statically
-    (then the selector is checked against the cluster at run time instead)."""
-    found: list[dict[str, str]] = []
-    try:
-        for path in manifests:
-            for doc in yaml.safe_load_all(path.read_text()):
-                if not isinstance(doc, dict):
-                    continue
-                if doc.get("kind") == "Pod":
-                    labels = (doc.get("metadata") or {}).get("labels") or {}
-                elif doc.get("kind") in _WORKLOAD_KINDS:
-                    template = (doc.get("spec") or {}).get("template") or {}
-                    labels = (template.get("metadata") or {}).get("labels") or {}
-                else:
-                    continue
-                if labels:
-                    found.append({str(k): str(v) for k, v in labels.items()})
-    except (OSError, yaml.YAMLError):
-        return None
-    return found or None  # no pod templates at all (an operator's CR, say): check at run time
+def _check_replicas(ctx: _Ctx, m: _Map, workload: WorkloadSpec) -> None:
+    """``replicas`` is the Ready count steady state waits for: it must be what the manifests run."""
+    matched = matching(ctx.objects, workload.selector)
+    count = pod_count(matched) if matched else None
+    if count is None or count == workload.replicas:
+        return
+    parts = ", ".join(f"{o.ref}: {o.template.pods}" for o in matched if o.template)
+    raise ctx.error(
+        m.node_of("replicas"),
+        m.path("replicas"),
+        f"{workload.replicas}, but the manifests run {count} pod(s) matching "
+        f"{workload.selector.to_label_selector()!r} ({parts})",
+    )
 
 
 def _load(ctx: _Ctx, node: Node, where: str, workload: WorkloadSpec) -> LoadProfile:
@@ -545,10 +812,20 @@ def _load(ctx: _Ctx, node: Node, where: str, workload: WorkloadSpec) -> LoadProf
             "path",
             "wait",
             "keepAlive",
+            "url",
+            "headersFromEnv",
+            "tlsVerify",
         ),
     )
     d = LoadProfile()
+    url = m.get("url", _load_url, None)
+    if url is None and m.has("tlsVerify"):
+        raise ctx.error(m.key_node("tlsVerify"), m.path("tlsVerify"),
+                        "only meaningful with url: the NodePort load is plain http")
     return LoadProfile(
+        url=url,
+        headers_from_env=m.get("headersFromEnv", _headers_from_env, ()),
+        tls_verify=m.get("tlsVerify", _bool, True),
         users=m.get("users", _positive_int, d.users),
         spawn_rate=m.get("spawnRate", _positive_number, d.spawn_rate),
         warmup_s=m.get("warmup", _duration, d.warmup_s),
@@ -562,13 +839,113 @@ def _load(ctx: _Ctx, node: Node, where: str, workload: WorkloadSpec) -> LoadProf
     )
 
 
+def _load_url(ctx: _Ctx, node: Node, where: str) -> str:
+    """A base URL: http(s), a host, an optional port; no path, query or credentials (the path
+    is spec.load.path; credentials come from headersFromEnv)."""
+    value = _string(ctx, node, where)
+    parts = urlsplit(value)
+    problem = None
+    if parts.scheme not in ("http", "https"):
+        problem = "the scheme must be http or https"
+    elif not parts.hostname:
+        problem = "it names no host"
+    elif parts.username or parts.password:
+        problem = "credentials do not belong in the URL: use headersFromEnv"
+    elif parts.path not in ("", "/") or parts.query or parts.fragment:
+        problem = "give the path in spec.load.path, not in the URL"
+    else:
+        try:
+            parts.port  # noqa: B018 - raises ValueError on a malformed port
+        except ValueError:
+            problem = "the port is not a number between 0 and 65535"
+    if problem:
+        raise ctx.error(node, where, f"not a usable load URL ({problem}): {value!r}")
+    return value.rstrip("/")
+
+
+_HEADER_NAME = re.compile(r"[!#$%&'*+.^_`|~0-9A-Za-z-]+")
+_ENV_NAME = re.compile(r"[A-Za-z_][A-Za-z0-9_]*")
+
+
+def _headers_from_env(ctx: _Ctx, node: Node, where: str) -> tuple[tuple[str, str], ...]:
+    if not isinstance(node, MappingNode) or not node.value:
+        raise ctx.error(node, where, "expected a mapping of header: ENVIRONMENT_VARIABLE, e.g. "
+                        "{Authorization: STAGING_TOKEN}")
+    out = []
+    for k, v in node.value:
+        header = _string(ctx, k, where)
+        if not _HEADER_NAME.fullmatch(header):
+            raise ctx.error(k, f"{where}.{header}", "not an HTTP header name")
+        var = _string(ctx, v, f"{where}.{header}")
+        if not _ENV_NAME.fullmatch(var):
+            raise ctx.error(v, f"{where}.{header}", f"expected the name of an environment "
+                            f"variable holding the value (not the value itself), got {var!r}")
+        out.append((header, var))
+    return tuple(out)
+
+
 def _steady(ctx: _Ctx, node: Node, where: str, workload: WorkloadSpec) -> SteadyState:
     m = _Map(ctx, node, where, ("maxErrorRate", "readyReplicas", "window"))
+    ready = m.get("readyReplicas", _non_negative_int, workload.replicas)
+    if ready is not None and ready > workload.replicas:
+        raise ctx.error(
+            m.node_of("readyReplicas"),
+            m.path("readyReplicas"),
+            f"{ready} is more than spec.workload.replicas ({workload.replicas}): the steady "
+            "state could never be reached",
+        )
     return SteadyState(
         max_error_rate=m.get("maxErrorRate", _ratio, 0.0),
-        ready_replicas=m.get("readyReplicas", _non_negative_int, workload.replicas),
+        ready_replicas=ready,
         window_s=m.get("window", _duration, 3.0),
     )
+
+
+def _rate(ctx: _Ctx, node: Node, where: str) -> int:
+    value = _scalar(ctx, node, where, RATE_HINT)
+    try:
+        return parse_rate(value)
+    except ValueError as exc:
+        raise ctx.error(node, where, f"expected {RATE_HINT}, got {_got(node)}: {exc}") from None
+
+
+def _cidr(ctx: _Ctx, node: Node, where: str) -> str:
+    raw = _string(ctx, node, where)
+    try:
+        return parse_cidr(raw)
+    except ValueError:
+        raise ctx.error(node, where, f"expected an IP address or CIDR such as 10.0.0.0/8, "
+                                     f"got {raw!r}") from None
+
+
+def _peer(ctx: _Ctx, node: Node, where: str) -> Peer:
+    """Exactly one of selector (checked against the manifests' pods), service (against their
+    Services, when they define any) or cidr (one, or a list)."""
+    keys = ("selector", "service", "cidr")
+    m = _Map(ctx, node, where, keys)
+    given = [k for k in keys if m.has(k)]
+    if len(given) != 1:
+        raise ctx.error(m.key_node(given[1]) if len(given) > 1 else node, where,
+                        f"give exactly one of selector, service, cidr (found "
+                        f"{', '.join(given) or 'none'})")
+    if given == ["selector"]:
+        selector = m.req("selector", _selector)
+        _check_matches(ctx, m.node_of("selector"), m.path("selector"), selector, ())
+        return Peer(selector=selector)
+    if given == ["service"]:
+        name = m.req("service", _dns_name)
+        services = sorted(o.ref.name for o in ctx.objects if o.service is not None)
+        if services and name not in services:
+            raise ctx.error(m.node_of("service"), m.path("service"),
+                            f"no Service {name!r} in the workload manifests"
+                            f"{_suggest(name, services)}; they define: {', '.join(services)}")
+        return Peer(service=name)
+    raw = m.node_of("cidr")
+    items = _list(ctx, raw, m.path("cidr")) if isinstance(raw, SequenceNode) else [raw]
+    path = m.path("cidr")
+    cidrs = [_cidr(ctx, n, f"{path}[{i}]" if isinstance(raw, SequenceNode) else path)
+             for i, n in enumerate(items)]
+    return Peer(cidrs=tuple(dict.fromkeys(cidrs)))
 
 
 _CONVERTERS: dict[str, Callable[[_Ctx, Node, str], object]] = {
@@ -582,6 +959,12 @@ _CONVERTERS: dict[str, Callable[[_Ctx, Node, str], object]] = {
     "string": _string,
     "selector": _selector,
     "node-names": _string_list,
+    "image": _image,
+    "controller-ref": _controller_ref,
+    "env-map": _env_map,
+    "string-list": _args,
+    "rate": _rate,
+    "peer": _peer,
 }
 _NODE_SELECTION_KEYS = ("nodes", "nodeSelector", "podsOf")
 
@@ -707,6 +1090,7 @@ def _slas(ctx: _Ctx, node: Node, where: str) -> SLASpec:
             "maxRestarts",
             "steadyStateRestored",
             "expectBlocked",
+            "expectStalled",
         ),
     )
     p95 = m.get("p95Latency", _duration, None)
@@ -721,6 +1105,7 @@ def _slas(ctx: _Ctx, node: Node, where: str) -> SLASpec:
         max_restarts=m.get("maxRestarts", _non_negative_int, None),
         steady_state_restored=m.get("steadyStateRestored", _bool, False),
         expect_blocked=m.get("expectBlocked", _bool, None),
+        expect_stalled=m.get("expectStalled", _bool, None),
     )
     if not slas.declared():
         raise ctx.error(
@@ -737,3 +1122,326 @@ def _slas(ctx: _Ctx, node: Node, where: str) -> SLASpec:
             f"{slas.max_restarts} is below expectedRestarts ({slas.expected_restarts})",
         )
     return slas
+
+
+# --------------------------------------------------------------------------- abort guards
+
+_GUARD_NAME = re.compile(r"[A-Za-z0-9]([-A-Za-z0-9_.]{0,61}[A-Za-z0-9])?")
+_GUARD_KEYS: dict[str, tuple[str, ...]] = {
+    "outage": ("max",),
+    "error-rate": ("max", "window", "minRequests"),
+    "http": ("url", "timeout", "status", "failures"),
+    "prometheus": ("url", "query", "min", "max", "timeout", "noData"),
+    "kubernetes": ("object", "condition", "status"),
+}
+
+
+def _abort(ctx: _Ctx, node: Node, where: str) -> AbortSpec:
+    m = _Map(ctx, node, where, ("interval", "guards"))
+    interval = m.get("interval", _positive_duration, AbortSpec().interval_s)
+    if not MIN_INTERVAL_S <= interval <= MAX_INTERVAL_S:
+        raise ctx.error(m.node_of("interval"), m.path("interval"),
+                        f"{interval:g}s: guards are evaluated at least once a second, at most "
+                        f"every {MIN_INTERVAL_S:g}s (give {MIN_INTERVAL_S * 1000:g}ms..1s)")
+    items = _list(ctx, m.require("guards"), m.path("guards"))
+    guards: list[Guard] = []
+    names: dict[str, int] = {}
+    for i, item in enumerate(items):
+        guard = _guard(ctx, item, f"{where}.guards[{i}]", interval, names)
+        names[guard.name] = i
+        guards.append(guard)
+    return AbortSpec(guards=tuple(guards), interval_s=interval)
+
+
+def _guard(ctx: _Ctx, node: Node, where: str, interval: float,
+           names: dict[str, int]) -> Guard:
+    """One guard, by its type; its name must be unique (the report names the guard)."""
+    if not isinstance(node, MappingNode):
+        raise ctx.error(node, where, f"expected a mapping with a 'type', got {_got(node)}")
+    known = ", ".join(GUARD_TYPES)
+    type_node = next(
+        (v for k, v in node.value if isinstance(k, ScalarNode) and k.value == "type"), None
+    )
+    if type_node is None or _is_null(type_node):
+        raise ctx.error(node, f"{where}.type", f"required field missing; known types: {known}")
+    gtype = _string(ctx, type_node, f"{where}.type")
+    if gtype not in GUARD_TYPES:
+        raise ctx.error(type_node, f"{where}.type",
+                        f"unknown guard type {gtype!r}{_suggest(gtype, list(GUARD_TYPES))}; "
+                        f"known types: {known}")
+    keys = _GUARD_KEYS[gtype]
+    own = "name"
+    m = _Map(ctx, node, where, ("type", own, "onError", *keys))
+    if m.has(own):
+        name = m.req(own, _string)
+        if not _GUARD_NAME.fullmatch(name) or name == "halt":
+            raise ctx.error(m.node_of(own), m.path(own),
+                            "expected letters, digits, '-', '_' or '.' (at most 63, not "
+                            f"'halt', the built-in kill switch), got {name!r}")
+        if name in names:
+            raise ctx.error(m.node_of(own), m.path(own),
+                            f"{name!r} already names spec.abort.guards[{names[name]}]")
+    else:
+        name, n = gtype, 1
+        while name in names:
+            n += 1
+            name = f"{gtype}-{n}"
+    on_error = cast(Literal["abort", "ignore"], m.get("onError", _enum("abort", "ignore"),
+                                                      "abort"))
+    if gtype == "outage":
+        return OutageGuard(name=name, on_error=on_error, max_s=m.req("max", _positive_duration))
+    if gtype == "error-rate":
+        return ErrorRateGuard(name=name, on_error=on_error, max=m.req("max", _ratio),
+                              window_s=m.get("window", _positive_duration, 5.0),
+                              min_requests=m.get("minRequests", _positive_int, 5))
+    if gtype == "kubernetes":
+        return _kubernetes_guard(ctx, m, name, on_error)
+    timeout = m.get("timeout", _positive_duration, interval)
+    if timeout > interval:
+        raise ctx.error(m.node_of("timeout"), m.path("timeout"),
+                        f"{timeout:g}s is longer than spec.abort.interval ({interval:g}s): a "
+                        "hanging check would leave the guard unevaluated for longer than that")
+    if gtype == "http":
+        return HttpGuard(name=name, on_error=on_error, url=m.req("url", _guard_url),
+                         timeout_s=timeout, status=m.get("status", _status_codes, ()),
+                         failures=m.get("failures", _positive_int, 1))
+    low = m.get("min", _finite_number, None)
+    high = m.get("max", _finite_number, None)
+    if low is None and high is None:
+        raise ctx.error(node, m.path("max"), "give min, max or both: the bounds every sample "
+                        "of the query must stay within")
+    if low is not None and high is not None and low > high:
+        raise ctx.error(m.node_of("max"), m.path("max"), f"{high:g} is below min ({low:g})")
+    return PrometheusGuard(
+        name=name, on_error=on_error, url=m.req("url", _guard_url),
+        query=m.req("query", _string), min=low, max=high, timeout_s=timeout,
+        no_data=cast(Literal["ignore", "abort"],
+                     m.get("noData", _enum("ignore", "abort"), "ignore")))
+
+
+def _kubernetes_guard(ctx: _Ctx, m: _Map, name: str,
+                      on_error: Literal["abort", "ignore"]) -> KubernetesGuard:
+    obj = _Map(ctx, m.require("object"), m.path("object"), ("kind", "name", "namespace"))
+    kind = obj.req("kind", _enum(*CONDITION_KINDS))
+    namespace = obj.get("namespace", _dns_name, None)
+    if namespace is not None and not CONDITION_KINDS[kind]:
+        raise ctx.error(obj.node_of("namespace"), obj.path("namespace"),
+                        f"a {kind} is not namespaced")
+    condition = m.req("condition", _string)
+    if not re.fullmatch(r"[A-Za-z][A-Za-z0-9.]*", condition):
+        raise ctx.error(m.node_of("condition"), m.path("condition"),
+                        f"expected a condition type such as Ready or Available, got "
+                        f"{condition!r}")
+    return KubernetesGuard(name=name, on_error=on_error, kind=kind,
+                           object_name=obj.req("name", _dns_subdomain), namespace=namespace,
+                           condition=condition,
+                           status=m.get("status", _condition_status, "True"))
+
+
+def _condition_status(ctx: _Ctx, node: Node, where: str) -> str:
+    value = _scalar(ctx, node, where, "True, False or Unknown")
+    if isinstance(value, bool):  # an unquoted True/False is read as a YAML bool
+        value = "True" if value else "False"
+    if value not in CONDITION_STATUSES:
+        raise ctx.error(node, where, f"expected True, False or Unknown, got {_got(node)}")
+    return str(value)
+
+
+def _guard_url(ctx: _Ctx, node: Node, where: str) -> str:
+    """An absolute http(s) URL with a host; the host is checked against the allow-list
+    (--chaos-allow-host) when the run starts."""
+    value = _string(ctx, node, where)
+    try:
+        parts = urlsplit(value)
+        port = parts.port
+    except ValueError as exc:
+        raise ctx.error(node, where, f"not a valid URL: {exc}") from None
+    problem = None
+    if parts.scheme not in ("http", "https"):
+        problem = "expected an http:// or https:// URL"
+    elif not parts.hostname:
+        problem = "the URL names no host"
+    elif parts.username is not None or parts.password is not None:
+        problem = "credentials in the URL would be written to reports; not allowed"
+    elif parts.fragment or any(c.isspace() or ord(c) < 32 for c in value):
+        problem = "expected a URL without fragment or whitespace"
+    elif port == 0:
+        problem = "port 0 is not a port"
+    if problem:
+        raise ctx.error(node, where, f"{problem}, got {value!r}")
+    return value
+
+
+def _status_codes(ctx: _Ctx, node: Node, where: str) -> tuple[int, ...]:
+    codes = _int_in(100, 599, "an HTTP status code (100-599)")
+    if isinstance(node, SequenceNode):
+        found = tuple(codes(ctx, n, f"{where}[{i}]")
+                      for i, n in enumerate(_list(ctx, node, where)))
+        if len(set(found)) != len(found):
+            raise ctx.error(node, where, "status codes must be unique")
+        return found
+    return (codes(ctx, node, where),)
+
+
+def _finite_number(ctx: _Ctx, node: Node, where: str) -> float:
+    value = _scalar(ctx, node, where, "a number")
+    if isinstance(value, bool) or not isinstance(value, int | float) or not math.isfinite(
+            float(value)):
+        raise ctx.error(node, where, f"expected a finite number, got {_got(node)}")
+    return float(value)
+
+
+# --------------------------------------------------------------------------- cross-field checks
+
+
+def _check_contradictions(ctx: _Ctx, spec: _Map, exp: Experiment) -> None:
+    """What the sections say about each other, checked once every fault is parsed: each of these
+    would otherwise surface only on the cluster, minutes in, or as a silently cut-short run."""
+    fault_nodes = list(cast(SequenceNode, spec.node_of("faults")).value)
+    _check_timeline(ctx, spec, exp, fault_nodes)
+    for i, (fault, node) in enumerate(zip(exp.faults, fault_nodes, strict=True)):
+        _check_pod_fault(ctx, exp.workload, fault, node, f"spec.faults[{i}]")
+        if isinstance(fault, ControllerFault):
+            _check_controller_fault(ctx, exp.workload, fault, node, f"spec.faults[{i}]")
+    slas = cast(MappingNode, spec.node_of("slas"))
+    if exp.slas.expect_blocked is not None and not any(isinstance(f, Drain) for f in exp.faults):
+        raise ctx.error(
+            _field_node(slas, "expectBlocked") or slas,
+            "spec.slas.expectBlocked",
+            "says whether a drain was blocked, but no fault is a drain",
+        )
+    if exp.slas.expect_stalled is not None and \
+            not any(isinstance(f, Rollout) for f in exp.faults):
+        raise ctx.error(
+            _field_node(slas, "expectStalled") or slas,
+            "spec.slas.expectStalled",
+            "says whether a rollout stalled, but no fault is a rollout",
+        )
+
+
+def _check_controller_fault(
+    ctx: _Ctx, workload: WorkloadSpec, fault: ControllerFault, node: Node, where: str
+) -> None:
+    """A rollout or rollback against the manifests: its target exists (or, unnamed, is the one
+    Deployment or StatefulSet running the workload's pods), and so does its container."""
+    controllers = [o for o in ctx.objects if o.ref.kind in ("Deployment", "StatefulSet")]
+    if not controllers:
+        return  # an existing workload, or one an operator makes: checked at run time
+    listed = ", ".join(str(o.ref) for o in controllers)
+    if fault.target is not None:
+        found = [o for o in controllers if o.ref.kind == fault.target.kind
+                 and o.ref.name == fault.target.name]
+        if not found:
+            raise ctx.error(_field_node(node, "target") or node, f"{where}.target",
+                            f"no {fault.target} in the workload manifests; they define: "
+                            f"{listed}")
+    else:
+        if not any(o.template and o.template.labels for o in controllers):
+            return  # no pod labels to match against: resolved at run time
+        found = [o for o in controllers if o.template and o.template.labels
+                 and workload.selector.matches(o.template.labels)]
+        if len(found) != 1:
+            what = "none of" if not found else f"{len(found)} of"
+            raise ctx.error(node, f"{where}.target", f"{what} the Deployments/StatefulSets "
+                            f"({listed}) run pods matching the workload's selector "
+                            f"{workload.selector.to_label_selector()!r}: name one with target")
+    container = getattr(fault, "container", None)
+    template = found[0].template
+    if isinstance(container, str) and template and template.containers and \
+            container not in template.containers:
+        raise ctx.error(_field_node(node, "container") or node, f"{where}.container",
+                        f"no container {container!r} in {found[0].ref}"
+                        f"{_suggest(container, list(template.containers))}; it has: "
+                        f"{', '.join(template.containers)}")
+
+
+def _field_node(node: Node, *keys: str) -> Node | None:
+    """The key node of the first of ``keys`` that the mapping sets (for the error's line)."""
+    if isinstance(node, MappingNode):
+        for key in keys:
+            for k, v in node.value:
+                if isinstance(k, ScalarNode) and k.value == key and not _is_null(v):
+                    return cast(Node, k)
+    return None
+
+
+def _fault_hold_s(fault: FaultSpec) -> float:
+    """The least time a fault keeps the run busy (the runner waits for each one in turn)."""
+    held = float(getattr(fault, "duration_s", None) or 0.0)
+    repeat = int(getattr(fault, "repeat", 1) or 1)
+    interval = float(getattr(fault, "interval_s", None) or 0.0)
+    return held + (repeat - 1) * interval
+
+
+def _check_timeline(ctx: _Ctx, spec: _Map, exp: Experiment, fault_nodes: list[Node]) -> None:
+    """Warm-up, then each fault's delay and hold in turn, then the tail: all within timeout."""
+    warmup, timeout = exp.load.warmup_s, exp.timeout_s
+    elapsed = warmup
+    for i, (fault, node) in enumerate(zip(exp.faults, fault_nodes, strict=True)):
+        elapsed += fault.delay_s + _fault_hold_s(fault)
+        if elapsed > timeout:
+            key = _field_node(node, "duration", "interval", "repeat", "delay")
+            field = f"spec.faults[{i}]" + (f".{cast(ScalarNode, key).value}" if key else "")
+            raise ctx.error(
+                key or node,
+                field,
+                f"this fault would end {elapsed:g}s into the run (warm-up {warmup:g}s, then each "
+                f"fault's delay and duration in turn), after spec.timeout ({timeout:g}s)",
+            )
+    # timeout >= maxDuration is checked already, so this also keeps the run within timeout
+    total = elapsed + exp.load.tail_s
+    if total > exp.load.max_duration_s:
+        load = spec.node_of("load") if spec.has("load") else None
+        raise ctx.error(
+            (load is not None and _field_node(load, "maxDuration")) or load or spec.node,
+            "spec.load.maxDuration",
+            f"the load stops after {exp.load.max_duration_s:g}s, before warm-up ({warmup:g}s), "
+            f"the faults ({elapsed - warmup:g}s) and the tail ({exp.load.tail_s:g}s) are over "
+            f"({total:g}s): the end of the run would have no requests to measure",
+        )
+
+
+def _check_pod_fault(
+    ctx: _Ctx, workload: WorkloadSpec, fault: FaultSpec, node: Node, where: str
+) -> None:
+    """A pod fault against what its pods are: enough of them, the container, the probe."""
+    selector = getattr(fault, "selector", None)
+    if not isinstance(selector, Selector):
+        return
+    matched = matching(ctx.objects, selector)
+    count = getattr(fault, "count", None)
+    count_key = _field_node(node, "count")
+    if isinstance(count, int) and count_key is not None:
+        if all(selector.get(k) == v for k, v in workload.selector.items()):
+            bound: int | None = workload.replicas
+            what = f"the {workload.replicas} pod(s) of spec.workload.replicas"
+        else:
+            bound = pod_count(matched) if matched else None
+            what = f"the {bound} pod(s) the manifests run matching {selector.to_label_selector()!r}"
+        if bound is not None and count > bound:
+            raise ctx.error(count_key, f"{where}.count", f"{count} is more than {what}")
+    templates = [o for o in matched if o.template is not None and o.template.containers]
+    if not templates or len(templates) != len(matched):
+        return  # nothing (or not everything) known about the containers: checked at run time
+    container = getattr(fault, "container", None)
+    if isinstance(container, str):
+        names = sorted({c for o in templates if o.template for c in o.template.containers})
+        if container not in names:
+            raise ctx.error(
+                _field_node(node, "container") or node,
+                f"{where}.container",
+                f"no container {container!r} in the pods matching "
+                f"{selector.to_label_selector()!r}{_suggest(container, names)}; "
+                f"they have: {', '.join(names)}",
+            )
+    probe = getattr(fault, "probe", None)
+    if isinstance(probe, str) and not any(
+        o.template and probe in o.template.probes for o in templates
+    ):
+        shown = ", ".join(f"{o.ref} at {o.where}" for o in templates)
+        raise ctx.error(
+            _field_node(node, "probe") or node,
+            f"{where}.probe",
+            f"no container of the pods matching {selector.to_label_selector()!r} defines a "
+            f"{probe}Probe ({shown}): there is nothing to break",
+        )

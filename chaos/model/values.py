@@ -38,8 +38,37 @@ STRING = Value("string", {"type": "string", "minLength": 1})
 SIGNAL = Value("signal", {"type": "string",
                           "pattern": f"^(SIG)?({'|'.join(SIGNALS)})$"})
 SELECTOR = Value("selector", SELECTOR_REF)
+RATE = Value("rate", {"type": "string",
+                      "pattern": "^[0-9]+(\\.[0-9]+)?\\s*(bit|kbit|mbit|gbit)$"})
+PEER = Value("peer", {
+    "type": "object", "additionalProperties": False, "minProperties": 1, "maxProperties": 1,
+    "properties": {
+        "selector": SELECTOR_REF,
+        "service": {"type": "string", "minLength": 1},
+        "cidr": {"anyOf": [{"type": "string", "minLength": 1},
+                           {"type": "array", "items": {"type": "string", "minLength": 1},
+                            "minItems": 1}]},
+    },
+    "description": "exactly one of selector, service, cidr"})
 NODE_NAMES = Value("node-names", {"type": "array", "items": {"type": "string", "minLength": 1},
                                   "minItems": 1, "uniqueItems": True})
+
+
+CONTROLLER_KINDS = {"Deployment": "Deployment", "deployment": "Deployment",
+                    "deploy": "Deployment", "StatefulSet": "StatefulSet",
+                    "statefulset": "StatefulSet", "sts": "StatefulSet"}
+CONTROLLER_REF = Value("controller-ref", {
+    "type": "string",
+    "pattern": f"^({'|'.join(CONTROLLER_KINDS)})/[a-z0-9]([-a-z0-9.]*[a-z0-9])?$",
+    "description": "Deployment/<name> or StatefulSet/<name> (kubectl's deploy/ and sts/ too)"})
+IMAGE = Value("image", {"type": "string", "minLength": 1,
+                        "description": "an image reference, e.g. myteam/api:1.4"})
+ENV_MAP = Value("env-map", {
+    "type": "object", "minProperties": 1,
+    "propertyNames": {"pattern": "^[-._a-zA-Z][-._a-zA-Z0-9]*$"},
+    "additionalProperties": {"type": "string"},
+    "description": "variable name: value (a string; quote numbers)"})
+STRING_LIST = Value("string-list", {"type": "array", "items": {"type": "string"}})
 
 
 def enum(*choices: str) -> Value:

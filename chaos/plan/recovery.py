@@ -58,10 +58,13 @@ def recovery_seconds(
     track_endpoints = any(e.kind in _EP_UP or e.kind in _EP_DOWN for e in evs)
     ready = set(initial_ready_pods)
     endpoints = set(initial_endpoints if initial_endpoints is not None else ready)
+    # the Service may front only some of the workload's pods (a frontend tier before its
+    # backends): then its endpoints are whole again at their count before the fault
+    desired_endpoints = min(desired_ready, len(endpoints)) if endpoints else desired_ready
 
     def healthy() -> bool:
         return len(ready) >= desired_ready and (
-            not track_endpoints or len(endpoints) >= desired_ready
+            not track_endpoints or len(endpoints) >= desired_endpoints
         )
 
     healthy_since: float | None = None

@@ -10,7 +10,7 @@ from chaos.model.experiment import SLASpec
 from chaos.model.timeline import RequestRecord, SLAResult
 from chaos.plan import timeline
 
-Verdict = Literal["pass", "fail", "error"]
+Verdict = Literal["pass", "fail", "error", "aborted"]
 
 
 @dataclass(frozen=True, slots=True)
@@ -28,6 +28,7 @@ class Observation:
     restarts: int | None = None
     steady_state_restored: bool | None = None
     drain_blocked: bool | None = None
+    rollout_stalled: bool | None = None
 
 
 def _upper(name: str, threshold: float, observed: float | None, unit: str) -> SLAResult:
@@ -76,15 +77,27 @@ def evaluate(slas: SLASpec, obs: Observation) -> list[SLAResult]:
         results.append(_equal("steadyStateRestored", True, obs.steady_state_restored))
     if slas.expect_blocked is not None:
         results.append(_equal("expectBlocked", slas.expect_blocked, obs.drain_blocked))
+    if slas.expect_stalled is not None:
+        results.append(_equal("expectStalled", slas.expect_stalled, obs.rollout_stalled))
     return results
 
 
 def verdict(
-    results: Sequence[SLAResult], expect: Literal["pass", "fail"], *, errored: bool = False
+    results: Sequence[SLAResult],
+    expect: Literal["pass", "fail"],
+    *,
+    errored: bool = False,
+    aborted: bool = False,
 ) -> Verdict:
     """``pass`` when the outcome matches ``expect``: a negative control (expect: fail) passes
-    only when at least one SLA failed. Any harness error is ``error``, never a pass."""
-    if errored or not results:
+    only when at least one SLA failed. Any harness error is ``error``, never a pass (an undo
+    left unconfirmed after an abort too: the cluster may still carry the fault). A run stopped
+    by an abort guard or a halt is ``aborted``, whatever its SLAs or ``expect`` say."""
+    if errored:
+        return "error"
+    if aborted:
+        return "aborted"
+    if not results:
         return "error"
     all_held = all(r.passed for r in results)
     return "pass" if all_held == (expect == "pass") else "fail"

@@ -185,3 +185,29 @@ def throughput_rps(records: Sequence[RequestRecord]) -> float | None:
         return None
     span = max(r.end for r in records) - min(r.t for r in records)
     return len(records) / span if span > 0 else None
+
+
+def errors_stop_after(records: Iterable[RequestRecord], t: float) -> float | None:
+    """Seconds from ``t`` (a fault lifted) until requests stop failing: the start of the first
+    request started at or after ``t`` from which every later-started one succeeded, minus ``t``.
+
+    0.0 when nothing that started from ``t`` on failed; None when the last request failed (the
+    errors never stopped) or no request started after ``t``.
+    """
+    rows = in_window(records, t)
+    if not rows or not rows[-1].ok:
+        return None
+    last_bad = max((i for i, r in enumerate(rows) if not r.ok), default=None)
+    if last_bad is None:
+        return 0.0
+    return rows[last_bad + 1].t - t
+
+
+def last_unserved_after(records: Iterable[RequestRecord], t: float,
+                        stall_s: float = STALL_S) -> float:
+    """Seconds from ``t`` to the end of the last unserved request (failed, or slower than
+    ``stall_s``, as outages count them) that ended after it: how long clients kept *seeing*
+    the fault, requests caught in flight included (a call stuck in a partition fails, or
+    crawls through on a retry, only later). 0.0 when none did."""
+    ends = [r.end for r in records if not served(r, stall_s) and r.end > t]
+    return max(ends) - t if ends else 0.0

@@ -6,6 +6,7 @@ from collections.abc import Mapping
 from dataclasses import dataclass, field
 from typing import Literal
 
+from chaos.model.abort import Breach, GuardStats
 from chaos.model.experiment import Experiment, FaultSpec
 from chaos.model.timeline import ClusterEvent, RequestRecord, SLAResult
 from chaos.plan.timeline import DEFAULT_BUCKET_S
@@ -27,6 +28,22 @@ class FaultRecord:
 
 
 @dataclass(frozen=True, slots=True)
+class AbortRecord:
+    """The guards of one run: the breach that aborted it (None: none did), when its undo was
+    complete (epoch s), and how each guard was evaluated."""
+
+    breach: Breach | None
+    undo_complete_at: float | None = None
+    guards: tuple[GuardStats, ...] = ()
+
+    @property
+    def breach_to_undo_s(self) -> float | None:
+        if self.breach is None or self.undo_complete_at is None:
+            return None
+        return max(0.0, self.undo_complete_at - self.breach.at)
+
+
+@dataclass(frozen=True, slots=True)
 class ReportData:
     """All times are epoch seconds; the report stores timeline times relative to ``started_at``.
 
@@ -37,7 +54,7 @@ class ReportData:
     seed: int
     started_at: float
     ended_at: float
-    verdict: Literal["pass", "fail", "error"]
+    verdict: Literal["pass", "fail", "error", "aborted"]
     records: tuple[RequestRecord, ...] = ()
     events: tuple[ClusterEvent, ...] = ()
     faults: tuple[FaultRecord, ...] = ()
@@ -51,3 +68,4 @@ class ReportData:
     bucket_s: float = DEFAULT_BUCKET_S
     # every undo of the run, in order: {id, kind, action, status, reason, at, journal, ...}
     undo: tuple[Mapping[str, object], ...] = ()
+    abort: AbortRecord | None = None  # None: the guards never ran (no fault was reached)

@@ -39,6 +39,7 @@ def junit_properties(data: ReportData | ReportDict) -> list[tuple[str, str]]:
         ("chaos.p95_ms", _fmt(load["p95_ms"], 1)),
         ("chaos.p99_ms", _fmt(load["p99_ms"], 1)),
         ("chaos.undo", undo_summary(report)),
+        ("chaos.abort", abort_summary(report)),
     ]
     for sla in report["slas"]:
         verdict = "pass" if sla["passed"] else "fail"
@@ -70,13 +71,29 @@ def undo_summary(report: ReportDict) -> str:
     return f"{pending} PENDING" if pending else f"{len(rows)}/{len(rows)}"
 
 
+def abort_summary(report: ReportDict) -> str:
+    """The guard that aborted the run, its value, threshold and time, and how long the undo
+    took after the breach; "-" when no guard did."""
+    abort = report.get("abort")
+    if not abort or not abort["aborted"]:
+        return "-"
+    undo = abort["breach_to_undo_seconds"]
+    return (f"guard={abort['guard']} type={abort['type']} value={_fmt(abort['value'])} "
+            f"threshold={_fmt(abort['threshold'])} at={abort['time']} "
+            f"breach_to_undo_s={_fmt(undo)}")
+
+
 def summary_row(report: ReportDict) -> SummaryRow:
+    abort = report.get("abort")
+    verdict = report["verdict"]
+    if abort and abort["aborted"]:
+        verdict = f"{verdict} ({abort['guard']})"
     return SummaryRow(
         experiment=report["experiment"]["name"],
         fault=",".join(f["type"] for f in report["fault"]["faults"]) or "-",
         recovery_s=report["recovery"]["recovery_seconds"],
         longest_outage_s=report["load"]["longest_outage_seconds"],
-        verdict=report["verdict"],
+        verdict=verdict,
         undo=undo_summary(report),
     )
 
@@ -91,7 +108,7 @@ def summary_table(rows: Sequence[SummaryRow]) -> str:
          r.verdict)
         for r in rows
     ]
-    widths = [max(len(h), *(len(c[i]) for c in cells)) for i, h in enumerate(_HEADERS)]
+    widths = [max([len(h), *(len(c[i]) for c in cells)]) for i, h in enumerate(_HEADERS)]
     right = (False, False, True, True, False, False)
 
     def line(values: Sequence[str]) -> str:
@@ -122,11 +139,17 @@ def _figures(report: ReportDict) -> dict[str, object]:
         "p95_ms": load["p95_ms"],
         "p99_ms": load["p99_ms"],
         "rps": load["rps"],
+        "aborted by": _aborted_by(report),
     }
     for sla in report["slas"]:
         mark = "pass" if sla["passed"] else "FAIL"
         figures[f"sla {sla['name']}"] = f"{_fmt(sla['observed'], 4)} {mark}"
     return figures
+
+
+def _aborted_by(report: ReportDict) -> str | None:
+    abort = report.get("abort")
+    return abort["guard"] if abort and abort["aborted"] else None
 
 
 def compare(a: ReportDict, b: ReportDict) -> str:

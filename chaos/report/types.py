@@ -4,8 +4,10 @@ from __future__ import annotations
 
 from typing import TypedDict
 
-SCHEMA_VERSION = 2  # 2: "undo" added; version 1 reports still load (with no undo rows)
-READABLE_VERSIONS = (1, 2)
+# 2: "undo" added; 3: "abort" added and the verdict may be "aborted". Older reports still load
+# (with no undo rows, and abort null).
+SCHEMA_VERSION = 3
+READABLE_VERSIONS = (1, 2, 3)
 TOP_LEVEL_KEYS = (
     "schema_version",
     "experiment",
@@ -21,6 +23,7 @@ TOP_LEVEL_KEYS = (
     "timeline",
     "versions",
     "undo",
+    "abort",
 )
 
 JSONValue = str | int | float | bool | None | list["JSONValue"] | dict[str, "JSONValue"]
@@ -118,6 +121,32 @@ class TimelineDict(TypedDict):
     events: list[EventDict]
 
 
+class GuardStatsDict(TypedDict):
+    name: str
+    type: str
+    evaluations: int
+    errors: int
+    max_gap_seconds: float | None  # longest time between two evaluations of this guard
+    last_status: str | None
+    last_value: float | str | None
+
+
+class AbortDict(TypedDict):
+    """The guards of the run; the breach fields are null unless one aborted it."""
+
+    aborted: bool
+    guard: str | None
+    type: str | None
+    value: float | str | None
+    threshold: float | str | None
+    detail: str | None
+    time: str | None  # ISO 8601, when the breach was seen
+    t: float | None  # the same, seconds from timeline.origin
+    undo_complete_time: str | None
+    breach_to_undo_seconds: float | None
+    guards: list[GuardStatsDict]
+
+
 class ReportDict(TypedDict):
     schema_version: int
     experiment: ExperimentDict
@@ -135,3 +164,4 @@ class ReportDict(TypedDict):
     # every undo of the run in order (chaos.journal.UndoOutcome.as_dict): an entry whose status
     # is not "undone" is still pending in the journal
     undo: list[JSONValue]
+    abort: AbortDict | None  # null when no guard ran (the run ended before its first fault)

@@ -22,11 +22,12 @@ import chaos
 from chaos.errors import ReportInvalid
 from chaos.model.experiment import FaultSpec, Selector
 from chaos.plan import timeline as tl
-from chaos.report.data import ReportData
+from chaos.report.data import AbortRecord, ReportData
 from chaos.report.types import (
     READABLE_VERSIONS,
     SCHEMA_VERSION,
     TOP_LEVEL_KEYS,
+    AbortDict,
     BucketDict,
     EventDict,
     FaultDict,
@@ -195,6 +196,36 @@ def build_report(data: ReportData) -> ReportDict:
         },
         "versions": versions,
         "undo": [_jsonable(dict(u)) for u in data.undo],
+        "abort": _abort(data.abort, origin),
+    }
+
+
+def _value(value: float | str | None) -> float | str | None:
+    return _num(value) if isinstance(value, float) else value
+
+
+def _abort(record: AbortRecord | None, origin: float) -> AbortDict | None:
+    if record is None:
+        return None
+    b = record.breach
+    done = record.undo_complete_at
+    return {
+        "aborted": b is not None,
+        "guard": b.guard if b else None,
+        "type": b.type if b else None,
+        "value": _value(b.value) if b else None,
+        "threshold": _value(b.threshold) if b else None,
+        "detail": b.detail if b else None,
+        "time": _iso(b.at) if b else None,
+        "t": _num(b.at - origin, 4) if b else None,
+        "undo_complete_time": _iso(done) if done is not None else None,
+        "breach_to_undo_seconds": _num(record.breach_to_undo_s, 4),
+        "guards": [
+            {"name": g.name, "type": g.type, "evaluations": g.evaluations, "errors": g.errors,
+             "max_gap_seconds": _num(g.max_gap_s, 4), "last_status": g.last_status,
+             "last_value": _value(g.last_value)}
+            for g in record.guards
+        ],
     }
 
 
@@ -240,6 +271,8 @@ def load_report(path: str | os.PathLike[str]) -> ReportDict:
         raise ReportInvalid(f"{p}: expected a JSON object")
     if raw.get("schema_version") == 1:
         raw.setdefault("undo", [])  # written before undo outcomes were reported
+    if raw.get("schema_version") in (1, 2):
+        raw.setdefault("abort", None)  # written before abort guards existed
     missing = [k for k in TOP_LEVEL_KEYS if k not in raw]
     if missing:
         raise ReportInvalid(f"{p}: missing keys: {', '.join(missing)}")

@@ -28,7 +28,7 @@ from chaos.k8s import nodes as knodes
 from chaos.k8s.client import Kube, connect
 from chaos.k8s.observe import Observer
 from chaos.model.experiment import Selector
-from chaos.runner import RunEnv
+from chaos.runner import RunEnv, check_safety
 
 ROOT = Path(__file__).resolve().parents[2]
 WORKLOADS = ROOT / "experiments" / "workloads"
@@ -46,6 +46,7 @@ def cluster_from_env(env: RunEnv | None = None) -> Cluster:
     if env is not None and "KUBE_CHAOS_KUBECONFIG" not in os.environ:
         if env.cluster_name is None:
             pytest.skip("node faults need a kind cluster (node containers reachable)")
+        check_safety(env)  # the tests' own faults pass the gate users pass
         return Cluster(env.kubeconfig, env.kube.context, env.cluster_name, env.kube)
     name = os.environ.get("KUBE_CHAOS_CLUSTER", "kube-chaos")
     kubeconfig = os.environ.get(
@@ -101,7 +102,7 @@ def namespace(cluster: Cluster, prefix: str, *manifests: str) -> Iterator[str]:
         for m in manifests:
             for line in kubectl(cluster, "-n", ns, "get", "-f", str(WORKLOADS / m), "-o",
                                 "name").split():
-                if line.startswith("deployment"):
+                if line.startswith(("deployment", "statefulset")):
                     kubectl(cluster, "-n", ns, "rollout", "status", line, "--timeout=120s",
                             timeout=150)
         yield ns

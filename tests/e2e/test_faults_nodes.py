@@ -180,8 +180,8 @@ def test_explicit_selector_never_offers_control_plane(cluster: Cluster,
                                                       journal: Journal) -> None:
     with namespace(cluster, "kc-sel") as ns:
         ctx = make_ctx(cluster, ns, journal, {"app": "none"})
-        from chaos.faults.nodes import candidate_nodes
+        from chaos.faults.targets import candidate_nodes
 
-        everyone = candidate_nodes(ctx, NodeSelection(
+        everyone = candidate_nodes(ctx.scope(), NodeSelection(
             node_selector=Selector.of({"kubernetes.io/os": "linux"})))
         assert sorted(everyone) == workers(cluster)

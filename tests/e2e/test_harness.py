@@ -95,3 +95,35 @@ def test_unhealthy_service_aborts_before_any_fault(chaos_experiment) -> None:
     assert result.verdict == "error"
     assert "unhealthy before any fault" in (result.error or "")
     assert result.faults == [], "no fault may be injected into an unhealthy service"
+
+
+def test_cluster_scoped_objects_are_created_tracked_and_deleted(chaos_experiment, chaos_env,
+                                                                tmp_path) -> None:
+    """A ClusterRole outlives the namespace: allowed explicitly, it is journaled before it is
+    created and deleted (and confirmed gone) when the run ends."""
+    import uuid
+
+    role = f"kc-harness-{uuid.uuid4().hex[:6]}"
+    workloads = tmp_path / "workloads"
+    workloads.mkdir()
+    (workloads / "httpd-replicated.yaml").write_text(
+        (EXPERIMENTS / "workloads" / "httpd-replicated.yaml").read_text())
+    (workloads / "role.yaml").write_text(
+        "apiVersion: rbac.authorization.k8s.io/v1\nkind: ClusterRole\n"
+        f"metadata: {{name: {role}}}\nrules: [{{apiGroups: [''], resources: [pods], "
+        "verbs: [get]}]\n")
+    text = (EXPERIMENTS / "pod-kill-replicated.yaml").read_text().replace(
+        "manifests: [workloads/httpd-replicated.yaml]",
+        "manifests: [workloads/httpd-replicated.yaml, workloads/role.yaml]\n"
+        "    clusterScoped: allow")
+    exp_path = tmp_path / "with-role.yaml"
+    exp_path.write_text(text)
+    result = chaos_experiment(exp_path)
+    assert result.verdict == "pass", (result.error, [str(s) for s in result.slas])
+    undo = _report(result)["undo"]
+    assert [(u["kind"], u["status"]) for u in undo] == [("delete-object", "undone")], undo
+    assert undo[0]["reason"] == "", "it existed and was deleted (not 'already gone')"
+    from chaos.k8s.objects import object_state
+
+    assert object_state(chaos_env.kube, "rbac.authorization.k8s.io/v1", "ClusterRole",
+                        role) == "absent"

@@ -51,7 +51,9 @@ def good() -> str:
 @pytest.fixture
 def exp_dir(tmp_path: Path) -> Path:
     (tmp_path / "workloads").mkdir()
-    (tmp_path / "workloads" / "httpd.yaml").write_text("kind: Deployment\n")
+    (tmp_path / "workloads" / "httpd.yaml").write_text(
+        "apiVersion: apps/v1\nkind: Deployment\nmetadata: {name: httpd}\n"
+    )
     (tmp_path / "locustfile.py").write_text("# locust\n")
     return tmp_path
 
@@ -68,3 +70,7 @@ def dead_writer(monkeypatch: pytest.MonkeyPatch) -> None:
 
     monkeypatch.setattr(journal, "this_writer",
                         lambda: journal.Writer(DEAD_PID, socket.gethostname(), 1))
+
+
+# The hostile-input corpus is data for test_corpus.py; pytest must not collect it as experiments.
+collect_ignore = ["corpus"]

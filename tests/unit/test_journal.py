@@ -40,3 +40,15 @@ def test_orphaned_journals_are_those_whose_writer_died(tmp_path: Path) -> None:
     done = Journal(tmp_path / "done.jsonl")
     done.done(done.record(UndoAction("uncordon", {"node": "w3"})))
     assert orphaned(tmp_path) == [dead]
+
+
+def test_describe_shows_a_long_parameter_by_its_size(tmp_path: Path) -> None:
+    template = json.dumps({"spec": {"containers": [{"name": "web", "image": "x" * 200}]}})
+    action = UndoAction(kind="restore-template", params={
+        "kind": "Deployment", "name": "web", "template": template})
+    assert action.describe() == (f"restore-template(kind=Deployment, name=web, "
+                                 f"template=<{len(template)} chars>)")
+    journal = Journal(tmp_path / "run.jsonl")
+    journal.record(action)
+    [back] = pending_in(journal.path)
+    assert back.params["template"] == template, "the journal keeps it whole"

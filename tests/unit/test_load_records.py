@@ -94,7 +94,7 @@ def test_refusal_is_a_safety_error() -> None:
 
 def test_start_refuses_remote_target_before_launching(tmp_path: Path) -> None:
     out = tmp_path / "out"
-    with pytest.raises(ValueError, match="is not local"):
+    with pytest.raises(ValueError, match="is not allowed"):
         LoadRun.start("http://192.0.2.10:80", users=1, spawn_rate=1, max_duration_s=1, out_dir=out)
     assert not out.exists()
 

@@ -25,6 +25,7 @@ class Server:
     fail_from: float = float("inf")  # wall-clock window in which GET / answers 500
     fail_until: float = float("-inf")
     paths: Counter[str] = field(default_factory=Counter)
+    authorization: set[str] = field(default_factory=set)
 
 
 @pytest.fixture
@@ -36,6 +37,14 @@ def server() -> Iterator[Server]:
 
         def do_GET(self) -> None:
             state.paths[self.path] += 1
+            state.authorization.add(self.headers.get("Authorization", ""))
+            if self.path.startswith("/redirect-"):
+                away = self.path == "/redirect-away"
+                self.send_response(302)
+                self.send_header("Location", "http://example.invalid/stolen" if away else "/")
+                self.send_header("Content-Length", "0")
+                self.end_headers()
+                return
             now = time.time()
             code = 500 if state.fail_from <= now < state.fail_until else 200
             body = b"{}"
@@ -193,3 +202,42 @@ def test_stop_is_graceful_and_keeps_records(server: Server, tmp_path: Path) -> N
     result = run.wait(timeout=5)
     assert result.stop_reason == "stopped"
     assert result.records and len(result.records) == result.locust_requests
+
+
+def test_a_redirect_never_takes_the_load_to_another_host(server: Server, tmp_path: Path) -> None:
+    with LoadRun.start(server.url, users=1, spawn_rate=5, max_duration_s=20, max_requests=3,
+                       path="/redirect-away", wait_s=0.01, out_dir=tmp_path / "away") as run:
+        away = run.wait(timeout=30)
+    assert len(away.records) >= 3 and not any(r.ok for r in away.records)
+    assert all("refusing load traffic to 'example.invalid'" in (r.error or "")
+               for r in away.records)
+    with LoadRun.start(server.url, users=1, spawn_rate=5, max_duration_s=20, max_requests=3,
+                       path="/redirect-home", wait_s=0.01, out_dir=tmp_path / "home") as run:
+        home = run.wait(timeout=30)
+    assert home.records and all(r.ok for r in home.records)  # same host: followed
+    assert server.paths["/"] >= 3
+
+
+def test_headers_come_from_the_environment(server: Server, tmp_path: Path) -> None:
+    profile = LoadProfile(users=1, spawn_rate=5, max_duration_s=10, max_requests=3, wait_ms=10,
+                          headers_from_env=(("Authorization", "STAGING_TOKEN"),))
+    with LoadRun.from_profile(server.url, profile, tmp_path / "h",
+                              environ={"STAGING_TOKEN": "Bearer s3cret"}) as run:
+        run.wait(timeout=30)
+    assert server.authorization == {"Bearer s3cret"}
+    assert "s3cret" not in (tmp_path / "h" / "locust.log").read_text()
+    with pytest.raises(LoadError, match="not set: STAGING_TOKEN"):
+        LoadRun.from_profile(server.url, profile, tmp_path / "h2", environ={})
+
+
+def test_only_allowed_hosts_are_load_targets(tmp_path: Path) -> None:
+    from chaos.load.target import TargetRefused, allowed_hosts, check_target
+
+    allowed = allowed_hosts(["Staging.Example", " "])
+    assert check_target("https://staging.example:8443/", allowed) == \
+        "https://staging.example:8443"
+    with pytest.raises(TargetRefused, match=r"--chaos-allow-host=prod\.example"):
+        check_target("https://prod.example/", allowed)
+    with pytest.raises(TargetRefused, match="is not allowed"):
+        LoadRun.start("https://prod.example", users=1, spawn_rate=1, max_duration_s=1,
+                      out_dir=tmp_path, allowed_hosts=allowed)

@@ -60,3 +60,21 @@ def test_wait_change_returns_on_the_next_change_and_times_out_without_one() -> N
     snap = obs.wait_change(version, 5.0)
     timer.join()
     assert snap.version > version and "web-b" in snap.ready_pods
+
+
+def test_snapshot_carries_labels_and_a_deletion_as_a_change() -> None:
+    obs = _observer()
+    pod = _pod("web-a", "u1", ready=True)
+    pod.metadata.labels = {"app": "web", "pod-template-hash": "abc"}
+    pod.metadata.deletion_timestamp = None
+    obs._on_pod("ADDED", pod)
+    before = obs.snapshot()
+    assert before.pods["web-a"].labels == {"app": "web", "pod-template-hash": "abc"}
+    assert before.pods["web-a"].terminating is False
+    pod.metadata.deletion_timestamp = "2026-01-01T00:00:00Z"
+    obs._on_pod("MODIFIED", pod)  # still Ready: only the deletion changed
+    after = obs.snapshot()
+    assert after.version > before.version, "a waiter must wake on a deletion"
+    assert after.pods["web-a"].terminating is True and after.pods["web-a"].ready is True
+    obs._on_pod("MODIFIED", pod)
+    assert obs.snapshot().version == after.version, "no change, no new version"

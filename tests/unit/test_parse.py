@@ -69,9 +69,11 @@ def test_all_fault_types(good: str, exp_dir: Path) -> None:
     - {type: node-loss, mode: pause, duration: 90s}
     - {type: probe-break, probe: liveness, method: admin, duration: 20s}
 """
-    start = good.index("  faults:")
-    end = good.index("  slas:")
-    exp = parse_experiment(good[:start] + faults + good[end:], exp_dir / "x.yaml")
+    long_run = good.replace("maxDuration: 90s", "maxDuration: 200s").replace(
+        "180s", "240s\n  blastRadius: {maxNodes: 2}")
+    start = long_run.index("  faults:")
+    end = long_run.index("  slas:")
+    exp = parse_experiment(long_run[:start] + faults + long_run[end:], exp_dir / "x.yaml")
     app = Selector.of({"app": "httpd"})
     assert exp.faults == (
         PodKill(selector=app, count=None, percent=50.0, interval_s=2.0, repeat=3, delay_s=1.0),
@@ -129,26 +131,30 @@ CASES = [
     (
         "    users: 10",
         "    userz: 10",
-        "x.yaml:15: spec.load.userz: unknown field (did you mean 'users'?); allowed: keepAlive, "
-        "locustfile, maxDuration, maxRequests, path, spawnRate, tail, users, wait, warmup",
+        "x.yaml:15: spec.load.userz: unknown field (did you mean 'users'?); allowed: "
+        "headersFromEnv, keepAlive, locustfile, maxDuration, maxRequests, path, spawnRate, tail, "
+        "tlsVerify, url, users, wait, warmup",
     ),
     (
         "    - type: pod-kill",
         "    - type: pod-kil",
         "x.yaml:24: spec.faults[0].type: unknown fault type 'pod-kil' (did you mean 'pod-kill'?); "
-        "known types: container-kill, cordon, drain, node-loss, pod-kill, probe-break",
+        "known types: bandwidth, container-kill, cordon, dns, drain, latency, node-loss, "
+        "packet-loss, partition, pod-kill, probe-break, rollback, rollout",
     ),
     (
         "    - type: pod-kill",
         "    - type: meteor",
         "x.yaml:24: spec.faults[0].type: unknown fault type 'meteor'; "
-        "known types: container-kill, cordon, drain, node-loss, pod-kill, probe-break",
+        "known types: bandwidth, container-kill, cordon, dns, drain, latency, node-loss, "
+        "packet-loss, partition, pod-kill, probe-break, rollback, rollout",
     ),
     (
         "    - type: pod-kill\n",
         "    - delay: 1s\n",
         "x.yaml:24: spec.faults[0].type: required field missing; "
-        "known types: container-kill, cordon, drain, node-loss, pod-kill, probe-break",
+        "known types: bandwidth, container-kill, cordon, dns, drain, latency, node-loss, "
+        "packet-loss, partition, pod-kill, probe-break, rollback, rollout",
     ),
     (
         "      gracePeriod: 0",
@@ -386,18 +392,18 @@ CASES = [
     (
         "  expect: pass",
         "  expect: pass\n  bogus: 1",
-        "x.yaml:33: spec.bogus: unknown field; allowed: expect, faults, load, seed, slas, "
-        "steadyState, timeout, workload",
+        "x.yaml:33: spec.bogus: unknown field; allowed: abort, blastRadius, expect, faults, load, "
+        "seed, slas, steadyState, timeout, workload",
     ),
     (
         "    users: 10",
         "    users: [10",
-        "x.yaml:16: invalid YAML: expected ',' or ']', but got ':'",
+        "x.yaml:16: spec.load.users: invalid YAML: did not find expected ',' or ']'",
     ),
     (
         "    tail: 10s",
         "   tail: 10s",
-        "x.yaml:18: invalid YAML: expected <block end>, but found '<block mapping start>'",
+        "x.yaml:18: spec: invalid YAML: did not find expected key",
     ),
 ]
 
@@ -411,14 +417,14 @@ def test_empty_and_unreadable(exp_dir: Path) -> None:
     with pytest.raises(ExperimentInvalid) as info:
         parse_experiment("", "e.yaml")
     assert str(info.value) == (
-        "e.yaml:1: empty document; expected apiVersion: kube-chaos/v1, kind: Experiment"
+        "e.yaml:1: document: empty; expected apiVersion: kube-chaos/v1, kind: Experiment"
     )
     with pytest.raises(ExperimentInvalid) as info:
         load_experiment(exp_dir / "nope.yaml")
     assert str(info.value) == f"{exp_dir / 'nope.yaml'}: cannot read: No such file or directory"
     with pytest.raises(ExperimentInvalid) as info:
         parse_experiment("- a\n- b\n", "e.yaml")
-    assert str(info.value) == "e.yaml:1: expected a mapping, got a list"
+    assert str(info.value) == "e.yaml:1: document: expected a mapping, got a list"
 
 
 @pytest.mark.parametrize(
@@ -448,3 +454,45 @@ def test_a_node_fault_may_follow_the_pods_of_another_selector(exp_dir: Path, goo
                         "    - type: cordon\n      podsOf: {app: db}\n")
     exp = load_experiment(_write(exp_dir, text))
     assert exp.faults == (Cordon(nodes=NodeSelection(pods_of=Selector.of({"app": "db"}))),)
+
+
+EXISTING = "    existing: {namespace: shop, kind: StatefulSet, name: db}"
+
+
+def test_existing_workload_instead_of_manifests(good: str, exp_dir: Path) -> None:
+    text = good.replace("    manifests: [workloads/httpd.yaml]", EXISTING)
+    exp = parse_experiment(text, exp_dir / "x.yaml")
+    assert exp.workload.manifests == ()
+    existing = exp.workload.existing
+    assert existing is not None
+    assert (existing.namespace, existing.kind, existing.name) == ("shop", "StatefulSet", "db")
+
+
+@pytest.mark.parametrize(
+    ("new", "expected"),
+    [
+        ("    manifests: [workloads/httpd.yaml]\n" + EXISTING,
+         "x.yaml:9: spec.workload.existing: give either manifests (deploy a workload) or "
+         "existing (use one that is already running), not both"),
+        ("    existing: {namespace: kube-system}",
+         "x.yaml:8: spec.workload.existing.namespace: kube-system is a protected namespace: no "
+         "experiment may target it"),
+        ("    existing: {namespace: shop, kind: StatefulSet}",
+         "x.yaml:8: spec.workload.existing.name: give kind and name together (the controller "
+         "whose rollout must be complete before any fault), or neither"),
+        ("    existing: {namespace: shop, kind: Job, name: x}",
+         "x.yaml:8: spec.workload.existing.kind: expected one of 'Deployment', 'StatefulSet', "
+         "'DaemonSet', got 'Job'"),
+        (EXISTING + "\n    images: [shop:1]",
+         "x.yaml:9: spec.workload.images: an existing workload already runs its images: "
+         "kube-chaos loads images only for manifests it deploys"),
+        ("",
+         "x.yaml:8: spec.workload.manifests: required field missing (or give existing: "
+         "{namespace: ..} for a workload that is already running)"),
+    ],
+)
+def test_existing_workload_errors(good: str, exp_dir: Path, new: str, expected: str) -> None:
+    text = good.replace("    manifests: [workloads/httpd.yaml]\n", new + "\n" if new else "")
+    with pytest.raises(ExperimentInvalid) as err:
+        parse_experiment(text, exp_dir / "x.yaml")
+    assert str(err.value) == f"{exp_dir}/{expected}"

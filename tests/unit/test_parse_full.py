@@ -23,6 +23,7 @@ WORKLOAD = """\
 ---
 # an empty document and an object without pods come first: neither ends the scan
 ---
+apiVersion: v1
 kind: ConfigMap
 metadata: {name: first}
 ---
@@ -30,12 +31,19 @@ apiVersion: apps/v1
 kind: Deployment
 metadata: {name: web}
 spec:
+  replicas: 4
   template:
     metadata: {labels: {app: web, tier: front}}
 ---
-kind: Pod
-metadata: {name: solo, labels: {app: solo}}
+apiVersion: apps/v1
+kind: Deployment
+metadata: {name: solo}
+spec:
+  replicas: 2
+  template:
+    metadata: {labels: {app: solo}}
 ---
+apiVersion: v1
 kind: ConfigMap
 metadata: {name: c}
 """
@@ -80,7 +88,6 @@ spec:
     expectedRestarts: 1
     maxRestarts: 1
     steadyStateRestored: true
-    expectBlocked: false
   timeout: 120s
   expect: fail
   seed: 7
@@ -111,7 +118,7 @@ def test_every_field_is_read(project: Path) -> None:
         faults=(PodKill(selector=Selector.of({"app": "web", "tier": "front"})),),
         slas=SLASpec(max_error_rate=0.05, max_outage_s=1.5, p95_latency_ms=250.0,
                      p99_latency_ms=1000.0, max_recovery_s=30.0, expected_restarts=1,
-                     max_restarts=1, steady_state_restored=True, expect_blocked=False),
+                     max_restarts=1, steady_state_restored=True),
         timeout_s=120.0, expect="fail", seed=7)
 
 
@@ -160,7 +167,8 @@ def test_a_file_that_is_not_utf8_is_named(tmp_path: Path) -> None:
     path.write_bytes(b"name: \xff\n")
     with pytest.raises(ExperimentInvalid) as info:
         load_experiment(path)
-    assert str(info.value) == f"{path}: not UTF-8 text"
+    assert str(info.value) == (f"{path}:1: name: not UTF-8: byte 0xFF at column 7 cannot be "
+                               "decoded (save the file as UTF-8)")
 
 
 def test_top_level_fields_are_named_without_a_dot(project: Path) -> None:
@@ -186,7 +194,8 @@ def test_the_selector_must_match_a_pod_template(project: Path, selector: str) ->
 
 def test_a_drain_that_must_get_through_is_an_sla_of_its_own(project: Path) -> None:
     path = project / "x.yaml"
-    path.write_text(MINIMAL.replace("  slas: {maxRecovery: 10s}", "  slas: {expectBlocked: false}"))
+    path.write_text(MINIMAL.replace("  slas: {maxRecovery: 10s}", "  slas: {expectBlocked: false}")
+                    .replace("[{type: pod-kill}]", "[{type: drain}]"))
     assert load_experiment(path).slas == SLASpec(expect_blocked=False)
 
 
@@ -195,4 +204,5 @@ def test_yaml_that_cannot_be_read_at_all_names_the_file(tmp_path: Path) -> None:
     path.write_text("a: \x07\n")
     with pytest.raises(ExperimentInvalid) as info:
         load_experiment(path)
-    assert str(info.value).startswith(f"{path}: invalid YAML: unacceptable character #x0007")
+    assert str(info.value) == (f"{path}:1: a: control character U+0007 at column 4 is not "
+                               "allowed in YAML")

@@ -16,8 +16,9 @@ import pytest
 
 from chaos import phases as ph
 from chaos.clock import FakeClock
-from chaos.errors import InjectionFailed, SafetyRefused
+from chaos.errors import HaltActive, InjectionFailed, SafetyRefused
 from chaos.faults.base import FaultContext, FaultOutcome
+from chaos.faults.targets import Targets
 from chaos.journal import Journal, UndoAction, UndoOutcome
 from chaos.k8s.observe import PodState, Snapshot
 from chaos.model import (
@@ -29,7 +30,17 @@ from chaos.model import (
     SteadyState,
     WorkloadSpec,
 )
+from chaos.model.abort import (
+    AbortSpec,
+    ErrorRateGuard,
+    HaltMarker,
+    HttpGuard,
+    KubernetesGuard,
+    OutageGuard,
+    PrometheusGuard,
+)
 from chaos.model.timeline import ClusterEvent, RequestRecord
+from chaos.monitor import HttpAnswer, HttpGet
 from chaos.phases import RunPorts
 from chaos.runner import RunEnv, run_experiment
 
@@ -68,6 +79,11 @@ class World:
     load_dies: bool = False  # the load generator exits at once
     loads: list[tuple[str, Path]] = field(default_factory=list)  # (url, out dir) per start
     deploy_timeouts: list[float] = field(default_factory=list)
+    targets: tuple[str, ...] = (PODS[0],)  # what a fault would hit, for the blast radius
+    hold_s: float | None = None  # the fault holds (like a node loss) for this long
+    outage_at_inject: float | None = None  # the fault starts an outage of this many seconds
+    halt_at: float | None = None  # wall time from which the cluster is halted
+    conditions: dict[str, str] | None = field(default_factory=lambda: {"Available": "True"})
 
 
 class FakeObserver:
@@ -155,16 +171,30 @@ class FakeFault:
         if w.fail_at == "interrupt":
             raise KeyboardInterrupt
         now = w.clock.wall()
+        ctx.emit("fault-start", PODS[0], "pod-kill")
+        if w.outage_at_inject is not None:
+            w.outages.append((now, now + w.outage_at_inject))
+        if w.hold_s is not None:  # a fault with a duration: held, then undone by itself
+            cut_short = ctx.sleep(w.hold_s)
+            w.log.append(f"fault{self.number}.held {'aborted' if cut_short else 'full'} "
+                         f"{w.clock.wall() - now:g}s")
+            self.undo(ctx)
+            return FaultOutcome(type="cordon", targets=["w1"], started_at=now)
         ctx.emit("pod-unready", PODS[0], "killed")
         w.clock.advance(w.recovers_after_s)
         ctx.emit("pod-ready", PODS[0], "replaced")
         return FaultOutcome(type="pod-kill", targets=[PODS[0]], started_at=now)
 
     def undo(self, ctx: FaultContext) -> list[UndoOutcome]:
+        if not hasattr(self, "_action"):
+            return []
         self.world.log.append(f"fault{self.number}.undo")
         status = self.world.undo_status
-        outcome = UndoOutcome(getattr(self, "_action", UndoAction("none", {})), status,  # type: ignore[arg-type]
-                              "" if status == "undone" else "docker: connection refused")
+        action = self._action
+        del self._action  # idempotent, like undo_pending: a second call finds nothing
+        outcome = UndoOutcome(action, status,  # type: ignore[arg-type]
+                              "" if status == "undone" else "docker: connection refused",
+                              at=self.world.clock.wall())
         ctx.undo_outcomes.append(outcome)
         return [outcome]
 
@@ -174,11 +204,13 @@ class FakeCluster:
     world: World
     kube: Any = field(default_factory=lambda: SimpleNamespace(context="kind-offline"))
 
-    def deploy(self, exp: Experiment, namespace: str, timeout_s: float) -> None:
+    def deploy(self, exp: Experiment, namespace: str, timeout_s: float,
+               journal: Journal) -> list[UndoAction]:
         self.world.log.append("deploy")
         self.world.deploy_timeouts.append(timeout_s)
         if self.world.fail_at == "deploy":
             raise InjectionFailed("rollout of deployment/web did not finish")
+        return []
 
     def node_port(self, namespace: str, service: str) -> int | None:
         return self.world.node_port
@@ -189,6 +221,20 @@ class FakeCluster:
     def server_version(self) -> str | None:
         return "v1.34.4"
 
+    def announce(self, namespace: str, kind: str, name: str, reason: str,
+                 message: str) -> None:
+        self.world.log.append(f"event {reason} {kind}/{name}")
+
+    def halt_marker(self, timeout_s: float) -> HaltMarker | None:
+        w = self.world
+        if w.halt_at is not None and w.clock.wall() >= w.halt_at:
+            return HaltMarker(by="ops@laptop (pid 7)", at=w.halt_at, reason="game day over")
+        return None
+
+    def conditions(self, kind: str, name: str, namespace: str | None,
+                   timeout_s: float) -> dict[str, str] | None:
+        return self.world.conditions
+
 
 @pytest.fixture
 def world() -> World:
@@ -196,7 +242,8 @@ def world() -> World:
 
 
 def _run(world: World, tmp_path: Path, exp: Experiment | None = None,
-         allow: tuple[str, ...] = ("kind-offline",), fault: type[FakeFault] | None = None,
+         allow: tuple[str, ...] = ("kind-offline",), http: HttpGet | None = None,
+         allow_hosts: tuple[str, ...] = (), fault: type[FakeFault] | None = None,
          observer: type[FakeObserver] | None = None, **env_over: Any) -> Any:
     faults = iter(range(1, 100))
     cluster = FakeCluster(world)
@@ -205,11 +252,13 @@ def _run(world: World, tmp_path: Path, exp: Experiment | None = None,
     ports = RunPorts(cluster=cluster,
                      start_load=lambda url, e, out: world.loads.append((url, out))
                      or FakeLoad(world),
-                     build_fault=lambda spec: (fault or FakeFault)(spec, world, next(faults)))
+                     build_fault=lambda spec: (fault or FakeFault)(spec, world, next(faults)),
+                     resolve_targets=lambda scope, spec: Targets("Pod", world.targets),
+                     http_get=http or _no_http)
     env = RunEnv(kube=SimpleNamespace(context="kind-offline"),  # type: ignore[arg-type]
                  kubeconfig="", run_id="run-1", reports_dir=tmp_path, seed=11,
                  cluster_name=None, journal=Journal(tmp_path / "journal.jsonl"),
-                 allow_contexts=allow, clock=world.clock)
+                 allow_contexts=allow, clock=world.clock, allow_hosts=allow_hosts)
     for key, value in env_over.items():
         setattr(env, key, value)
 
@@ -224,6 +273,10 @@ def _run(world: World, tmp_path: Path, exp: Experiment | None = None,
     return run_experiment(exp or _experiment(), env, ports=ports, namespace=namespace)
 
 
+def _no_http(url: str, timeout_s: float) -> HttpAnswer:
+    raise AssertionError(f"unexpected HTTP request to {url}")
+
+
 def _report(result: Any) -> dict[str, Any]:
     data: dict[str, Any] = json.loads(Path(result.report_path).read_text())
     return data
@@ -232,8 +285,8 @@ def _report(result: Any) -> dict[str, Any]:
 def test_phases_run_in_order_and_everything_is_put_back(world: World, tmp_path: Path) -> None:
     result = _run(world, tmp_path)
     assert world.log == ["namespace.create", "deploy", "observer.start", "load.start",
-                         "fault1.inject", "fault1.undo", "load.stop", "observer.stop",
-                         "namespace.delete"]
+                         "fault1.inject", "event KubeChaosFault Pod/web-a", "fault1.undo",
+                         "load.stop", "observer.stop", "namespace.delete"]
     assert list(result.phases) == ["deploy", "steady", "inject", "recover", "tail", "cleanup",
                                    "report"]
     assert result.verdict == "pass" and result.error is None
@@ -318,7 +371,7 @@ def test_an_unsafe_context_is_refused_before_anything_is_created(world: World,
     import chaos.runner as runner
 
     with pytest.MonkeyPatch.context() as mp:
-        mp.setattr(runner.health, "is_provisioned_by_us", lambda kube: False)
+        mp.setattr(runner.health, "provisioned_problem", lambda kube: "no marker")
         with pytest.raises(SafetyRefused, match="--chaos-allow-context=kind-offline"):
             _run(world, tmp_path, allow=())
     assert world.log == []
@@ -426,10 +479,13 @@ def test_recover_judges_endpoints_against_those_present_before_the_fault(
         late_world: World, tmp_path: Path) -> None:
     obs = StepObserver(late_world)
     state = _state(late_world, tmp_path, observer=obs)
-    state.initial_endpoints = {"web-a", "web-b"}  # web-c was Ready but not yet an endpoint
+    state.initial_endpoints = {"web-a", "web-b"}  # the Service fronted two of three pods
     obs.at(0.1, "endpoint-removed", "web-b")
-    obs.at(0.6, "endpoint-added", "web-b")  # back to two endpoints of three: not whole
+    obs.at(0.2, "endpoint-removed", "web-a")
+    obs.at(0.6, "endpoint-added", "web-b")  # one endpoint of the two: not whole
     assert _recover(late_world, state) == pytest.approx(70.0)  # the whole budget
+    obs.at(0.7, "endpoint-added", "web-a")  # both again: whole, though web-c never was one
+    assert _recover(late_world, state) == 0.0
 
 
 def _records(*spec: tuple[float, float, bool]) -> tuple[RequestRecord, ...]:
@@ -524,14 +580,14 @@ def test_inject_waits_each_delay_and_hands_every_fault_the_run_context(
         return RecordingFault(spec, world, next(numbers))
 
     ports = RunPorts(cluster=FakeCluster(world), start_load=lambda *a: FakeLoad(world),
-                     build_fault=build)
+                     build_fault=build,
+                     resolve_targets=lambda scope, spec: Targets("Pod", world.targets))
     messages: list[str] = []
     state.log = messages.append
     start = world.clock.wall()
     ph.inject(state, ports)
     assert built == list(specs)
     # 1 s per fault to recover; the second waits 3 s, the third what is left of 120 s
-    assert world.clock.sleeps == [3.0, 120.0 - 5.0]
     assert [e for e in world.log if e.startswith("ctx")] == ["ctx1:0:0.0", "ctx2:1:4.0",
                                                              "ctx3:2:120.0"]
     assert state.fault_t == start  # the first fault's start
@@ -541,7 +597,9 @@ def test_inject_waits_each_delay_and_hands_every_fault_the_run_context(
         ports.cluster.kube, "kc-offline-abc123", state.journal, 11, world.clock)
     assert (ctx.workload_selector, ctx.cluster_name, ctx.kubeconfig) == (SEL, "kc", "/kube/config")
     assert ctx.observer is state.observer and ctx.deadline == state.deadline
-    assert ctx.emit == state.observer.emit
+    ctx.emit("pod-ready", "web-z", "back")  # the fault's emit lands on the run's timeline
+    last = state.observer.events()[-1]
+    assert (last.kind, last.name, last.detail) == ("pod-ready", "web-z", "back")
     assert state.active == []  # all undone at the end of the phase
     assert [e for e in world.log if e.endswith(".undo")] == ["fault3.undo", "fault2.undo",
                                                              "fault1.undo"]
@@ -581,6 +639,7 @@ class HalfEndpointObserver(FakeObserver):
 class EndpointFlap(FakeFault):
     def inject(self, ctx: FaultContext) -> FaultOutcome:
         ctx.emit("endpoint-removed", "web-b", "")
+        ctx.emit("endpoint-removed", "web-a", "")
         outcome = super().inject(ctx)
         ctx.emit("endpoint-added", "web-b", "")
         return outcome
@@ -589,7 +648,7 @@ class EndpointFlap(FakeFault):
 def test_recovery_counts_endpoints_from_those_present_before_the_fault(world: World,
                                                                       tmp_path: Path) -> None:
     result = _run(world, tmp_path, fault=EndpointFlap, observer=HalfEndpointObserver)
-    assert result.recovery_seconds is None  # two endpoints of three: never whole again
+    assert result.recovery_seconds is None  # one endpoint of the two before: never whole
     assert result.sla("maxRecovery").passed is False
 
 
@@ -678,7 +737,7 @@ def test_steady_state_failures_say_what_was_wrong(world: World, tmp_path: Path) 
     world.load_dies, world.load_answers = False, False
     assert _error(world, tmp_path) == (
         "SteadyStateFailed: no request completed in the 3.0s steady-state window before the "
-        "fault: the service at 127.0.0.1:30080 is not answering")
+        "fault: the service at http://127.0.0.1:30080 is not answering")
     world.load_answers, world.ready_pods = True, PODS[:2]
     assert _error(world, tmp_path) == ("SteadyStateFailed: only 2 of 3 pods Ready before any "
                                        "fault; no fault was injected")
@@ -705,7 +764,8 @@ def test_the_report_carries_what_the_run_measured(world: World, tmp_path: Path) 
     assert report["recovery"]["restarts"] == 0 and result.restarts == 0
     assert [s["name"] for s in report["slas"]] == ["maxErrorRate", "maxRecovery"]
     assert report["experiment"]["error"] is None
-    assert [e["kind"] for e in report["timeline"]["events"]] == ["pod-unready", "pod-ready"]
+    assert [e["kind"] for e in report["timeline"]["events"]] == [
+        "fault-start", "pod-unready", "pod-ready"]
     assert [f["type"] for f in report["fault"]["faults"]] == ["pod-kill"]
     assert report["load"]["requests_total"] == len(result.records) > 0
     assert result.longest_outage_s == 0.0  # measured: no outage (None would mean unmeasured)
@@ -746,3 +806,189 @@ def test_the_longest_outage_counts_only_from_the_fault_on(world: World, tmp_path
     result = _run(world, tmp_path)
     assert result.verdict == "pass" and result.requests_failed == 5
     assert result.longest_outage_s == 0.0
+
+
+def test_the_audit_trail_records_who_what_and_every_undo(world: World, tmp_path: Path) -> None:
+    from chaos.audit import read_audit
+
+    result = _run(world, tmp_path)
+    trail = read_audit(Path(result.report_path).parent / "audit.jsonl")
+    assert [e["event"] for e in trail] == ["run-start", "fault-inject", "fault-start",
+                                           "fault-injected", "undo", "run-end"]
+    first = trail[0]
+    assert first["context"] == "kind-offline" and first["seed"] == 11
+    assert "@" in str(first["who"]) and first["namespace"] == "kc-offline-abc123"
+    assert trail[2]["target"] == "web-a" and trail[3]["targets"] == ["web-a"]
+    assert trail[4]["status"] == "undone" and trail[-1]["verdict"] == "pass"
+
+
+def test_a_fault_beyond_the_blast_radius_is_refused_before_it_acts(world: World,
+                                                                   tmp_path: Path) -> None:
+    from chaos.model import BlastRadius
+
+    world.targets = ("web-a", "web-b")
+    exp = _experiment(blast_radius=BlastRadius(max_pods=1))
+    result = _run(world, tmp_path, exp)
+    assert result.verdict == "error"
+    assert "blast radius: pod-kill would hit 2 pods (web-a, web-b); the blast radius allows 1" \
+        in (result.error or "")
+    assert "fault1.inject" not in world.log
+    world.log.clear()
+    exp = _experiment(blast_radius=BlastRadius(max_percent=50))
+    assert _run(world, tmp_path, exp).verdict == "error"  # 2 of 3 pods is 67 %
+    world.targets = ("web-a",)
+    assert _run(world, tmp_path, exp).verdict == "pass"  # 1 of 3 is 33 %
+# -- abort guards and the kill switch ----------------------------------------------------------
+
+
+def _guarded(*guards: Any, interval_s: float = 1.0, **over: Any) -> Experiment:
+    return _experiment(abort=AbortSpec(guards=guards, interval_s=interval_s), **over)
+
+
+def test_a_breach_cuts_a_holding_fault_short_and_its_undo_runs_at_once(world: World,
+                                                                        tmp_path: Path) -> None:
+    world.hold_s, world.outage_at_inject = 60.0, 30.0  # a 60 s fault that breaks the service
+    result = _run(world, tmp_path, _guarded(OutageGuard(name="outage", max_s=2.0)))
+    assert result.verdict == "aborted" and result.error is None
+    # evaluated every second from the fault's start: 1 s, 2 s, then 3 s > 2 s breaches
+    assert "fault1.held aborted 3s" in world.log
+    assert world.log[world.log.index("fault1.held aborted 3s") + 1] == "fault1.undo"
+    assert world.log[-3:] == ["load.stop", "observer.stop", "namespace.delete"]
+    assert list(result.phases) == ["deploy", "steady", "inject", "cleanup", "report"]
+    assert result.slas == []  # a cut-short run is not judged
+    abort = _report(result)["abort"]
+    assert abort["aborted"] is True and abort["guard"] == "outage" and abort["type"] == "outage"
+    assert abort["value"] == pytest.approx(3.0, abs=0.11) and abort["threshold"] == 2.0
+    assert abort["breach_to_undo_seconds"] == 0.0  # same fake instant: undo ran at once
+    assert abort["t"] == pytest.approx(5.0 + 3.0)  # warm-up, then 3 s into the fault
+    stats = {g["name"]: g for g in abort["guards"]}
+    assert stats["outage"]["evaluations"] == 4  # before the fault, then at 1, 2 and 3 s
+    assert stats["outage"]["max_gap_seconds"] == 1.0
+    assert stats["halt"]["max_gap_seconds"] == 0.25
+    assert _report(result)["verdict"] == "aborted"
+    events = _report(result)["timeline"]["events"]
+    assert any(e["kind"] == "abort" and e["name"] == "outage" for e in events)
+
+
+def test_without_a_breach_the_guards_leave_the_run_alone(world: World, tmp_path: Path) -> None:
+    world.hold_s, world.outage_at_inject = 10.0, 1.5  # a short outage, under the threshold
+    result = _run(world, tmp_path, _guarded(OutageGuard(name="outage", max_s=2.0),
+                                            slas=SLASpec(max_recovery_s=30)))
+    assert result.verdict == "pass"
+    assert "fault1.held full 10s" in world.log
+    abort = _report(result)["abort"]
+    assert abort["aborted"] is False and abort["guard"] is None
+    assert {g["name"] for g in abort["guards"]} == {"halt", "outage"}
+    outage = next(g for g in abort["guards"] if g["name"] == "outage")
+    assert outage["evaluations"] >= 10 and outage["max_gap_seconds"] == 1.0
+
+
+def test_a_halt_aborts_a_running_fault_within_a_quarter_second(world: World,
+                                                            tmp_path: Path) -> None:
+    world.hold_s = 60.0
+    world.halt_at = world.clock.wall() + 5.0 + 10.2  # 10.2 s into the fault
+    result = _run(world, tmp_path, _guarded())
+    assert result.verdict == "aborted"
+    held = next(e for e in world.log if e.startswith("fault1.held"))
+    assert held == "fault1.held aborted 10.25s"  # the next quarter-second tick
+    abort = _report(result)["abort"]
+    assert abort["guard"] == "halt" and abort["type"] == "halt"
+    assert "halted by ops@laptop (pid 7)" in abort["detail"] and "game day over" in abort[
+        "detail"]
+    assert abort["breach_to_undo_seconds"] == 0.0
+
+
+def test_a_halted_cluster_refuses_to_start_a_run(world: World, tmp_path: Path) -> None:
+    world.halt_at = world.clock.wall() - 60
+    with pytest.raises(HaltActive, match=r"halted by ops@laptop \(pid 7\) at .*: game day "
+                                         r"over; .*kube-chaos halt --clear"):
+        _run(world, tmp_path)
+    assert world.log == []  # nothing created
+
+
+def test_a_halt_during_warm_up_stops_the_run_before_any_fault(world: World,
+                                                              tmp_path: Path) -> None:
+    world.halt_at = world.clock.wall() + 2.0  # after the start check, before the first fault
+    result = _run(world, tmp_path)
+    assert result.verdict == "aborted"
+    assert not any(e.startswith("fault") for e in world.log)
+    assert _report(result)["abort"]["guard"] == "halt"
+    assert _report(result)["fault"]["faults"] == []
+
+
+def test_an_abort_while_recovering_skips_the_rest(world: World, tmp_path: Path) -> None:
+    world.outage_at_inject = 40.0  # the pod kill's outage outlasts the recovery wait
+    world.recovers_after_s = 0.0
+    result = _run(world, tmp_path, _guarded(ErrorRateGuard(name="errors", max=0.5,
+                                                           window_s=2.0)))
+    assert result.verdict == "aborted"
+    assert list(result.phases) == ["deploy", "steady", "inject", "recover", "cleanup",
+                                   "report"]
+    abort = _report(result)["abort"]
+    assert abort["guard"] == "errors" and abort["value"] > 0.5
+
+
+def test_an_unconfirmed_undo_after_an_abort_is_an_error(world: World, tmp_path: Path) -> None:
+    world.hold_s, world.outage_at_inject, world.undo_status = 60.0, 30.0, "failed"
+    result = _run(world, tmp_path, _guarded(OutageGuard(name="outage", max_s=2.0)))
+    assert result.verdict == "error" and "undo not confirmed" in (result.error or "")
+    assert _report(result)["abort"]["guard"] == "outage"  # still named
+
+
+def test_http_and_prometheus_guards_read_through_the_http_port(world: World,
+                                                               tmp_path: Path) -> None:
+    world.hold_s = 60.0
+    calls: list[str] = []
+
+    def http(url: str, timeout_s: float) -> HttpAnswer:
+        calls.append(url)
+        if "api/v1/query" in url:
+            value = "0" if world.clock.wall() > world_start + 5 + 4 else "1"
+            return HttpAnswer(200, ('{"status":"success","data":{"resultType":"vector",'
+                                    '"result":[{"metric":{"job":"httpd"},"value":[1,"'
+                                    + value + '"]}]}}').encode())
+        return HttpAnswer(200)
+
+    world_start = world.clock.wall()
+    exp = _guarded(HttpGuard(name="ready", url="http://127.0.0.1:30086/readyz"),
+                   PrometheusGuard(name="up", url="http://127.0.0.1:9090",
+                                   query='up{job="httpd"}', min=1.0))
+    result = _run(world, tmp_path, exp, http=http)
+    assert result.verdict == "aborted"
+    abort = _report(result)["abort"]
+    assert abort["guard"] == "up" and abort["value"] == 0.0 and abort["threshold"] == ">= 1"
+    assert "http://127.0.0.1:30086/readyz" in calls
+    assert "http://127.0.0.1:9090/api/v1/query?query=up%7Bjob%3D%22httpd%22%7D" in calls
+
+
+def test_a_guard_that_cannot_be_read_before_any_fault_is_an_error(world: World,
+                                                                  tmp_path: Path) -> None:
+    exp = _guarded(PrometheusGuard(name="up", url="http://127.0.0.1:9", query="up", min=1.0))
+    result = _run(world, tmp_path, exp,
+                  http=lambda url, t: HttpAnswer(None, error="connection refused"))
+    assert result.verdict == "error" and "GuardUnusable" in (result.error or "")
+    assert "connection refused" in (result.error or "")
+    assert not any(e.startswith("fault") for e in world.log)
+
+
+def test_guards_reach_only_allowed_hosts(world: World, tmp_path: Path) -> None:
+    exp = _guarded(HttpGuard(name="shop", url="https://shop.example.com/health"))
+    with pytest.raises(SafetyRefused, match=r"--chaos-allow-host=shop\.example\.com"):
+        _run(world, tmp_path, exp)
+    assert world.log == []
+    result = _run(world, tmp_path, exp, http=lambda url, t: HttpAnswer(200),
+                  allow_hosts=("shop.example.com",))
+    assert result.verdict == "pass"
+
+
+def test_a_kubernetes_condition_guard_aborts_when_the_condition_changes(
+        world: World, tmp_path: Path) -> None:
+    world.hold_s = 60.0
+    world.conditions = {"Available": "False"}
+    exp = _guarded(KubernetesGuard(name="available", kind="Deployment", object_name="web",
+                                   condition="Available"))
+    result = _run(world, tmp_path, exp)
+    assert result.verdict == "aborted"
+    assert not any(e.startswith("fault") for e in world.log)  # breached before any fault
+    abort = _report(result)["abort"]
+    assert abort["value"] == "False" and abort["threshold"] == "True"

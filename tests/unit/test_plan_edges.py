@@ -109,12 +109,13 @@ def test_a_pod_ready_again_is_not_counted_twice() -> None:
 def test_recovery_under_a_second_and_endpoints_counted_from_the_initial_set() -> None:
     flap = [ev(10.2, "pod-unready", "a"), ev(10.5, "pod-ready", "a")]
     assert recovery.recovery_seconds(flap, 10.0, 2, ["a", "b"]) == pytest.approx(0.5)
-    # an endpoint that comes back (already counted) does not make up for one never there
-    eps = [ev(10.2, "endpoint-removed", "a"), ev(10.5, "endpoint-added", "a"),
-           ev(10.6, "endpoint-added", "a")]
-    assert recovery.recovery_seconds(eps, 10.0, 3, ["a", "b", "c"], ["a", "b"]) is None
-    assert recovery.recovery_seconds(eps, 10.0, 2, ["a", "b", "c"], ["a", "b"]) == \
-        pytest.approx(0.5)
+    # an endpoint added twice counts once: two of three endpoints are not whole
+    eps = [ev(10.2, "endpoint-removed", "a"), ev(10.3, "endpoint-removed", "b"),
+           ev(10.5, "endpoint-added", "a"), ev(10.6, "endpoint-added", "a")]
+    assert recovery.recovery_seconds(eps, 10.0, 3, ["a", "b", "c"], ["a", "b", "c"]) is None
+    # a Service that fronted two of three Ready pods is whole again at two endpoints
+    assert recovery.recovery_seconds(eps[:1] + eps[2:], 10.0, 3, ["a", "b", "c"],
+                                     ["a", "b"]) == pytest.approx(0.5)
 
 
 # --- drains ------------------------------------------------------------------------------------

@@ -66,3 +66,18 @@ def test_restarts_and_node_times() -> None:
         rc.FaultWindow("f0", 10.0, 11.0),
         rc.FaultWindow("f1", 20.0, None),
     ]
+
+
+def test_a_service_fronting_some_of_the_pods_is_whole_at_its_own_count() -> None:
+    # two frontends behind the Service, three backends that are not: five Ready pods wanted,
+    # two endpoints
+    pods = ["fe-a", "fe-b", "be-a", "be-b", "be-c"]
+    events = [
+        E(10.1, "pod-unready", "fe-a"),
+        E(10.2, "endpoint-removed", "fe-a"),
+        E(12.0, "pod-ready", "fe-a"),
+        E(13.0, "endpoint-added", "fe-a"),
+    ]
+    assert rc.recovery_seconds(events, 10.0, 5, pods, ["fe-a", "fe-b"]) == pytest.approx(3.0)
+    # one endpoint short of where it was is not recovered
+    assert rc.recovery_seconds(events[:3], 10.0, 5, pods, ["fe-a", "fe-b"]) is None

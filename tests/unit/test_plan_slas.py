@@ -28,6 +28,7 @@ def obs(**kw: object) -> Observation:
         "restarts": 1,
         "steady_state_restored": True,
         "drain_blocked": False,
+        "rollout_stalled": True,
     }
     base.update(kw)
     return Observation(**base)  # type: ignore[arg-type]
@@ -55,6 +56,7 @@ CASES = [
         "bool",
     ),
     (SLASpec(expect_blocked=False), SLASpec(expect_blocked=True), 0.0, "expectBlocked", "bool"),
+    (SLASpec(expect_stalled=True), SLASpec(expect_stalled=False), 1.0, "expectStalled", "bool"),
 ]
 
 
@@ -83,6 +85,7 @@ def test_unmeasured_fails(spec: SLASpec) -> None:
         restarts=None,
         steady_state_restored=None,
         drain_blocked=None,
+        rollout_stalled=None,
     )
     r = one(spec, empty)
     assert r.observed is None and r.passed is False
@@ -99,6 +102,7 @@ def test_one_result_per_declared_sla_and_message() -> None:
         max_restarts=3,
         steady_state_restored=True,
         expect_blocked=False,
+        expect_stalled=True,
     )
     results = evaluate(spec, obs())
     assert [r.name for r in results] == [
@@ -111,11 +115,17 @@ def test_one_result_per_declared_sla_and_message() -> None:
         "maxRestarts",
         "steadyStateRestored",
         "expectBlocked",
+        "expectStalled",
     ]
     assert evaluate(SLASpec(), obs()) == []
     msg = str(SLAViolated(results))
     assert "maxErrorRate: observed 0.2875 (28.75%) exceeds threshold 0.0500 (5.00%)" in msg
     assert "maxOutage: observed 2.3s exceeds threshold 1s" in msg
+
+
+def test_a_rollout_that_completed_fails_expect_stalled() -> None:
+    r = one(SLASpec(expect_stalled=True), obs(rollout_stalled=False))
+    assert (r.passed, r.observed, r.threshold) == (False, 0.0, 1.0)
 
 
 def test_outage_outside_fault_window_is_not_counted() -> None:
@@ -131,3 +141,9 @@ def test_verdict() -> None:
     assert verdict(ok, "fail") == "fail"
     assert verdict(ok, "pass", errored=True) == "error"
     assert verdict([], "pass") == "error"
+
+
+def test_expect_blocked_false_alone_is_a_declared_sla() -> None:
+    """'The drain must get through' is a claim that can fail; it was once refused as no SLA."""
+    assert SLASpec(expect_blocked=False).declared()
+    assert not SLASpec().declared()

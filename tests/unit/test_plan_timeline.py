@@ -108,3 +108,38 @@ def test_requests_that_hang_count_as_outage_even_if_they_finally_succeed() -> No
     assert tl.longest_outage_s(records) == pytest.approx(3.05, abs=0.01)
     # with a stall threshold above the hang, the same run shows no outage
     assert tl.longest_outage_s(records, stall_s=5.0) == 0.0
+
+
+def _req(rel: float, latency: float, ok: bool) -> RequestRecord:
+    return RequestRecord(T0 + rel, latency, ok, 200 if ok else 504, None if ok else "504")
+
+
+def test_errors_stop_after_a_lift_counts_requests_started_from_it() -> None:
+    records = [_req(9.0, 1.5, False), _req(9.8, 1.5, False), _req(10.2, 1.5, False),
+               _req(10.6, 0.01, True), _req(10.7, 0.01, True), _req(11.0, 0.02, True)]
+    lift = T0 + 10.0
+    # started after the lift: 10.2 failed, 10.6 is the first of an unbroken run of successes
+    assert tl.errors_stop_after(records, lift) == pytest.approx(0.6)
+    # and clients saw the last error (10.2 + 1.5) 1.7 s after the lift
+    assert tl.last_unserved_after(records, lift) == pytest.approx(1.7)
+
+
+def test_errors_stop_at_once_when_nothing_after_the_lift_failed() -> None:
+    records = [_req(9.0, 1.5, False), _req(10.1, 0.01, True), _req(10.3, 0.01, True)]
+    lift = T0 + 10.0
+    assert tl.errors_stop_after(records, lift) == 0.0
+    # the request caught in flight still failed after the lift
+    assert tl.last_unserved_after(records, lift) == pytest.approx(0.5)
+
+
+def test_errors_that_never_stop_or_no_requests_after_the_lift() -> None:
+    lift = T0 + 10.0
+    assert tl.errors_stop_after([_req(10.5, 0.1, True), _req(11.0, 0.1, False)], lift) is None
+    assert tl.errors_stop_after([_req(9.0, 0.1, True)], lift) is None
+    assert tl.last_unserved_after([_req(9.0, 0.1, True)], lift) == 0.0
+
+
+def test_a_stalled_success_after_the_lift_is_still_unserved() -> None:
+    records = [_req(9.5, 1.2, True), _req(10.2, 0.01, True)]  # crawled through on a retry
+    assert tl.last_unserved_after(records, T0 + 10.0) == pytest.approx(0.7)
+    assert tl.errors_stop_after(records, T0 + 10.0) == 0.0

@@ -198,3 +198,54 @@ def test_undo_summary_counts_only_confirmed_undos() -> None:
     report["undo"].append({"status": "failed", "journal_error": None})
     report["undo"].append({"status": "undone", "journal_error": "disk full"})
     assert undo_summary(report) == "2 PENDING"
+
+
+def _aborted(tmp_path: Path) -> dict:  # type: ignore[type-arg]
+    from dataclasses import replace
+
+    from chaos.model.abort import Breach, GuardStats
+    from chaos.report.data import AbortRecord
+
+    breach = Breach("outage", "outage", 2.3456789, 2.0, "outage of 2.35s going on", T0 + 6.0)
+    record = AbortRecord(breach, undo_complete_at=T0 + 6.4125, guards=(
+        GuardStats("halt", "halt", 13, 0.5012, "ok", "absent"),
+        GuardStats("outage", "outage", 7, 1.0031, "failed", 2.3456789, errors=1)))
+    d = replace(data(), verdict="aborted", slas=(), abort=record)
+    return json.loads(write_report(tmp_path, d).read_text())
+
+
+def test_an_aborted_run_names_the_guard_value_threshold_and_time(tmp_path: Path) -> None:
+    raw = _aborted(tmp_path)
+    assert raw["schema_version"] == 3 and raw["verdict"] == "aborted"
+    abort = raw["abort"]
+    assert abort == {
+        "aborted": True, "guard": "outage", "type": "outage", "value": 2.345679,
+        "threshold": 2.0, "detail": "outage of 2.35s going on",
+        "time": "2023-11-14T22:13:26.000+00:00", "t": 6.0,
+        "undo_complete_time": "2023-11-14T22:13:26.412+00:00",
+        "breach_to_undo_seconds": 0.4125,
+        "guards": [
+            {"name": "halt", "type": "halt", "evaluations": 13, "errors": 0,
+             "max_gap_seconds": 0.5012, "last_status": "ok", "last_value": "absent"},
+            {"name": "outage", "type": "outage", "evaluations": 7, "errors": 1,
+             "max_gap_seconds": 1.0031, "last_status": "failed", "last_value": 2.345679}]}
+    assert load_report(tmp_path)["abort"] == abort
+    props = dict(junit_properties(load_report(tmp_path)))
+    assert props["chaos.abort"] == ("guard=outage type=outage value=2.346 threshold=2.000 "
+                                    "at=2023-11-14T22:13:26.000+00:00 breach_to_undo_s=0.412")
+    assert summary_row(load_report(tmp_path)).verdict == "aborted (outage)"
+
+
+def test_a_run_without_guards_has_no_abort_section_and_old_reports_load(tmp_path: Path) -> None:
+    raw = json.loads(write_report(tmp_path, data()).read_text())
+    assert raw["abort"] is None
+    assert dict(junit_properties(build_report(data())))["chaos.abort"] == "-"
+    for version in (1, 2):
+        old = {k: v for k, v in raw.items() if k not in ("abort", "undo")}
+        old["schema_version"] = version
+        if version == 2:
+            old["undo"] = []
+        (tmp_path / f"v{version}.json").write_text(json.dumps(old))
+        loaded = load_report(tmp_path / f"v{version}.json")
+        assert loaded["abort"] is None and loaded["undo"] == []
+    assert set(TOP_LEVEL_KEYS) == set(raw)

@@ -95,8 +95,8 @@ def test_deploy_provides_images_then_applies_and_waits_for_the_rollouts(
     calls: list[Any] = []
     docs = [{"kind": "Deployment", "metadata": {"name": "web"},
              "spec": {"template": {"spec": {"containers": [{"image": "web:1"}]}}}}]
-    monkeypatch.setattr(kw, "read_manifests",
-                        lambda paths: calls.append(("read", paths)) or [("w.yaml", docs[0])])
+    monkeypatch.setattr(kw, "read_manifests", lambda paths, allow_cluster_scoped: calls.append(
+        ("read", paths, allow_cluster_scoped)) or [("w.yaml", docs[0])])
     monkeypatch.setattr(kw, "apply_documents", lambda kube, ns, manifests: calls.append(
         ("apply", kube, ns, manifests)) or docs)
     monkeypatch.setattr(kw, "wait_rollouts", lambda kube, ns, refs, timeout: calls.append(
@@ -104,9 +104,10 @@ def test_deploy_provides_images_then_applies_and_waits_for_the_rollouts(
     env = _env(tmp_path, provide_images=lambda need, seen: calls.append(("images", need, seen)))
     cluster = runner.KubeCluster(env)
     assert cluster.kube is env.kube
-    cluster.deploy(_exp(images=("tool:2",)), "ns1", 42.0)
+    journal = Journal(tmp_path / "journal.jsonl")
+    assert cluster.deploy(_exp(images=("tool:2",)), "ns1", 42.0, journal) == []
     assert calls == [
-        ("read", (Path("w.yaml"),)),
+        ("read", (Path("w.yaml"),), False),
         ("images", ("tool:2",), ("web:1",)),
         ("apply", env.kube, "ns1", [("w.yaml", docs[0])]),
         ("wait", env.kube, "ns1", [("Deployment", "web")], 42.0)]
@@ -147,11 +148,12 @@ def test_cluster_ports_drive_the_real_cluster_faults_and_load(
     assert isinstance(ports.cluster, runner.KubeCluster) and ports.cluster.env is env
     assert ports.build_fault is runner.build_fault
     seen: list[Any] = []
-    monkeypatch.setattr(runner.LoadRun, "from_profile",
-                        lambda url, profile, out: seen.append((url, profile, out)) or "load")
+    monkeypatch.setattr(runner.LoadRun, "from_profile", lambda url, profile, out, hosts:
+                        seen.append((url, profile, out, hosts)) or "load")
     exp = _exp()
     assert ports.start_load("http://127.0.0.1:30080", exp, tmp_path) == "load"
-    assert seen == [("http://127.0.0.1:30080", exp.load, tmp_path)]
+    assert seen == [("http://127.0.0.1:30080", exp.load, tmp_path,
+                     runner.allowed_hosts(env.allow_hosts))]
 
 
 def test_the_namespace_of_a_run_is_named_after_the_experiment(
@@ -189,11 +191,12 @@ def test_an_unsafe_context_is_refused_with_the_way_out(tmp_path: Path) -> None:
     from chaos.errors import SafetyRefused
 
     with pytest.raises(SafetyRefused) as info:
-        runner.check_safety(_env(tmp_path), is_ours=lambda kube: False)
+        runner.check_safety(_env(tmp_path), why_not_ours=lambda kube: "no marker")
     assert str(info.value) == (
         "refusing to inject faults into context 'kind-x': it is not a kind cluster provisioned "
-        "by kube-chaos. If this really is a cluster you may break, allow it with "
-        "--chaos-allow-context=kind-x (or the chaos_allow_contexts ini option).")
+        "by kube-chaos (no marker). If this really is a cluster you may break, allow it with "
+        "--chaos-allow-context=kind-x (or the chaos_allow_context ini option).")
+    runner.check_safety(_env(tmp_path), why_not_ours=lambda kube: None)  # ours: no refusal
 
 
 def test_asking_a_result_for_an_undeclared_sla_names_the_declared_ones() -> None:

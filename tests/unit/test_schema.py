@@ -31,7 +31,7 @@ def test_bundled_experiments_validate(path: Path) -> None:
 
 FAULT_BLOCK = "    - type: pod-kill\n      count: 1\n      gracePeriod: 0\n"
 GOOD_VARIANTS = [
-    ("    warmup: 5s", "    warmup: 1m30s"),
+    ("    warmup: 5s", "    warmup: 1m10s"),
     ("    warmup: 5s", "    warmup: 2.5"),
     (FAULT_BLOCK, "    - {type: pod-kill, percent: 50, interval: 500ms, repeat: 2}\n"),
     (FAULT_BLOCK, "    - {type: container-kill, container: web, signal: SIGTERM}\n"),
@@ -39,9 +39,61 @@ GOOD_VARIANTS = [
     (FAULT_BLOCK, "    - {type: drain, nodeSelector: {role: web}, timeout: 2m}\n"),
     (FAULT_BLOCK, "    - {type: node-loss, mode: pause}\n"),
     (FAULT_BLOCK, "    - {type: probe-break, probe: startup, method: network}\n"),
+    (FAULT_BLOCK, "    - {type: rollout, image: 'kube-chaos/httpd:missing', wait: 40s}\n"),
+    (FAULT_BLOCK, "    - {type: rollout, target: deploy/httpd, env: {A: '1'}, args: []}\n"),
+    (FAULT_BLOCK, "    - {type: rollout, args: [--fail-readiness]}\n"
+                  "    - {type: rollback, target: Deployment/httpd}\n"),
+    (FAULT_BLOCK + "  slas:\n",
+     "    - {type: rollout, image: x}\n  slas:\n    expectStalled: false\n"),
     ("  expect: pass", "  expect: fail\n  seed: 42"),
+    ("  name: pod-kill-replicated", "  name: pod-kill-replicated\n  tags: [smoke, slow-net, v1.2]"),
+    ("    replicas: 3", "    replicas: 3\n    clusterScoped: allow"),
+    ("  expect: pass", "  expect: pass\n  abort:\n    interval: 500ms\n    guards:\n"
+     "      - {type: outage, max: 2s, name: short-outage}\n"
+     "      - {type: error-rate, max: 0.1, window: 3s, minRequests: 10, onError: ignore}\n"
+     "      - {type: http, url: 'http://127.0.0.1:30086/readyz', timeout: 300ms, "
+     "status: [200, 204], failures: 2}\n"
+     "      - {type: http, url: 'https://shop.example.com/health?deep=1', status: 200}\n"
+     "      - {type: prometheus, url: 'http://127.0.0.1:9090', query: 'up{job=\"x\"}', "
+     "min: 1, noData: abort}\n"
+     "      - {type: prometheus, url: 'http://127.0.0.1:9090/', query: 'rate(e[1m])', "
+     "max: 0.5}\n"
+     "      - {type: kubernetes, object: {kind: Deployment, name: httpd}, "
+     "condition: Available}\n"
+     "      - {type: kubernetes, object: {kind: Node, name: kind-worker}, condition: Ready, "
+     "status: False}\n"),
 ]
+ABORT_HEAD = "  expect: pass\n  abort:\n    guards:\n      - "
 BAD_VARIANTS = [
+    ("    nodePort: 30080\n", ""),
+    ("    wait: 50ms", "    wait: 50ms\n    url: ftp://shop.example"),
+    ("    wait: 50ms", "    wait: 50ms\n    url: https://user:pw@shop.example"),
+    ("    wait: 50ms", "    wait: 50ms\n    tlsVerify: false"),
+    ("    wait: 50ms", "    wait: 50ms\n    url: https://shop.example\n"
+     "    headersFromEnv: {Authorization: Bearer abc}"),
+    ("  expect: pass", "  expect: pass\n  abort: {guards: []}"),
+    ("  expect: pass", "  expect: pass\n  abort: {interval: 1s}"),
+    ("  expect: pass", ABORT_HEAD + "{type: outrage, max: 2s}"),
+    ("  expect: pass", ABORT_HEAD + "{type: outage}"),
+    ("  expect: pass", ABORT_HEAD + "{type: outage, max: 2s, window: 1s}"),
+    ("  expect: pass", ABORT_HEAD + "{type: outage, max: 2s, name: halt}"),
+    ("  expect: pass", ABORT_HEAD + "{type: error-rate, max: 1.5}"),
+    ("  expect: pass", ABORT_HEAD + "{type: http, url: 'ftp://127.0.0.1/'}"),
+    ("  expect: pass", ABORT_HEAD + "{type: http, url: 'http://u:p@127.0.0.1/'}"),
+    ("  expect: pass", ABORT_HEAD + "{type: http, url: 'http://127.0.0.1/', status: 700}"),
+    ("  expect: pass", ABORT_HEAD + "{type: prometheus, url: 'http://127.0.0.1:9090', "
+                                    "query: up}"),
+    ("  expect: pass", ABORT_HEAD + "{type: prometheus, url: 'http://127.0.0.1:9090', min: 1}"),
+    ("  expect: pass", ABORT_HEAD + "{type: kubernetes, object: {kind: Node, name: n, "
+                                    "namespace: x}, condition: Ready}"),
+    ("  expect: pass", ABORT_HEAD + "{type: kubernetes, object: {kind: Service, name: s}, "
+                                    "condition: Ready}"),
+    ("  expect: pass", ABORT_HEAD + "{type: kubernetes, object: {kind: Pod, name: p}, "
+                                    "condition: Ready, status: maybe}"),
+    ("    manifests: [workloads/httpd.yaml]",
+     "    manifests: [workloads/httpd.yaml]\n    existing: {namespace: shop}"),
+    ("    manifests: [workloads/httpd.yaml]", "    existing: {namespace: kube-system}"),
+    ("    manifests: [workloads/httpd.yaml]", "    existing: {namespace: shop, kind: Deployment}"),
     (FAULT_BLOCK, "    - {type: probe-break, probe: startup, method: admin}\n"),
     ("    users: 10", "    userz: 10"),
     ("    users: 10", "    users: many"),
@@ -59,8 +111,19 @@ BAD_VARIANTS = [
     (FAULT_BLOCK, "    - {type: cordon, nodes: [a], podsOf: {app: x}}\n"),
     (FAULT_BLOCK, "    - {type: cordon, percent: 5}\n"),
     (FAULT_BLOCK, "    - {type: node-loss, mode: halt}\n"),
+    (FAULT_BLOCK, "    - {type: rollout}\n"),
+    (FAULT_BLOCK, "    - {type: rollout, image: x, target: Job/httpd}\n"),
+    (FAULT_BLOCK, "    - {type: rollout, env: {PORT: 8080}}\n"),
+    (FAULT_BLOCK, "    - {type: rollout, args: [1]}\n"),
+    (FAULT_BLOCK, "    - {type: rollback, image: x}\n"),
+    ("    maxOutage: 1s", "    maxOutage: 1s\n    expectStalled: yes-please"),
     ("  faults:\n" + FAULT_BLOCK, "  faults: []\n"),
     ("    selector: {app: httpd}", "    selector: {version: 1}"),
+    ("  name: pod-kill-replicated", "  name: pod-kill-replicated\n  tags: [smoke, skip]"),
+    ("  name: pod-kill-replicated", "  name: pod-kill-replicated\n  tags: [slow net]"),
+    ("  name: pod-kill-replicated", "  name: pod-kill-replicated\n  tags: [not]"),
+    ("  name: pod-kill-replicated", "  name: pod-kill-replicated\n  tags: [a, a]"),
+    ("    replicas: 3", "    replicas: 3\n    clusterScoped: yes-please"),
 ]
 
 
@@ -107,3 +170,22 @@ def test_every_declared_fault_type_is_in_the_schema_and_parses() -> None:
         keys = set(variants[list(FAULT_TYPES).index(cls.type)]["properties"])
         assert {"type", "delay"} <= keys
         assert all(f.doc for f in cls.field_infos()), cls.type
+
+
+@pytest.mark.parametrize(("old", "new"), [
+    ("    manifests: [workloads/httpd.yaml]", "    existing: {namespace: shop}"),
+    ("    manifests: [workloads/httpd.yaml]",
+     "    existing: {namespace: shop, kind: StatefulSet, name: db}"),
+    ("    nodePort: 30080\n", ""),  # with a load URL, no NodePort is needed
+])
+def test_schema_and_parser_accept_game_day_forms(good: str, exp_dir: Path, old: str,
+                                                 new: str) -> None:
+    with_url = good.replace("    wait: 50ms", "    wait: 50ms\n    url: https://shop.staging.example"
+                            ":8443\n    headersFromEnv: {Authorization: SHOP_TOKEN}\n"
+                            "    tlsVerify: false")
+    text = _doc(with_url, old, new)
+    VALIDATOR.validate(yaml.safe_load(text))
+    exp = parse_experiment(text, exp_dir / "x.yaml")
+    assert exp.load.url == "https://shop.staging.example:8443"
+    assert exp.load.headers_from_env == (("Authorization", "SHOP_TOKEN"),)
+    assert exp.load.tls_verify is False

@@ -26,6 +26,7 @@ from chaos.faults import nodes as fnodes
 from chaos.faults import undo
 from chaos.faults.base import FaultContext
 from chaos.journal import Journal, UndoAction, UndoOutcome, read_journal
+from chaos.k8s import netns
 from chaos.k8s import nodes as knodes
 from chaos.k8s import probes as kprobes
 from chaos.model.experiment import Selector
@@ -129,7 +130,7 @@ class FakeCore:
 def docker(monkeypatch: pytest.MonkeyPatch) -> FakeDocker:
     fake = FakeDocker({"w1": "paused", "w2": "exited"})
     monkeypatch.setattr(knodes, "docker", fake.docker)
-    monkeypatch.setattr(kprobes, "_node_exec", fake.node_exec)
+    monkeypatch.setattr(netns, "node_exec", fake.node_exec)
     return fake
 
 

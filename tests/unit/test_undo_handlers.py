@@ -370,7 +370,7 @@ def test_undo_pending_ends_each_confirmed_fault_on_the_timeline(tmp_path: Path) 
     assert ran == ["a3", "a2", "a1", "a0"]
     assert [o.status for o in outcomes] == ["undone"] * 4
     assert events == [("fault-end", "boom", "mine"), ("fault-end", "", "mine"),
-                      ("fault-end", "w1", "mine"), ("fault-end", "p1", "mine")]
+                      ("fault-end", "p2", "mine"), ("fault-end", "p1", "mine")]
     events.clear()
     undo.undo_pending(ctx, [j.record(UndoAction("mine", {"pod": "p3"}))], "restored",
                       handlers=handlers)

@@ -1,6 +1,19 @@
 // Command httpd is kube-chaos's target workload: a tiny HTTP service whose probes can be
 // broken on request (cooperative probe-break fault) and which shuts down gracefully, so that
-// chaos experiments measure Kubernetes' recovery rather than the workload's quirks.
+// chaos experiments measure Kubernetes' recovery rather than the workload's quirks. It exposes
+// its request and error counters at /metrics in the Prometheus text format, so abort guards
+// can be tested against a real Prometheus scraping it.
+//
+// --fail-readiness starts it as a bad release that runs and answers but is never Ready (its
+// readiness probe fails until /admin/clear), for rollouts that must stall. A bad value in
+// STARTUP_DELAY or SHUTDOWN_DELAY makes it exit at once: a crash-looping release.
+//
+// With --backend it is the frontend of a two-tier workload: every GET / calls the backend
+// (another httpd, through its Service DNS name) within --backend-timeout and answers 504 when
+// the call times out, 502 when it fails otherwise or the backend answers with an error. Its
+// probes stay local: a frontend whose readiness followed the backend would leave the Service
+// together with every other frontend the moment the backend stumbles, turning a partial
+// dependency failure into a full outage.
 //
 // Standard library only; built with CGO_ENABLED=0 and run FROM scratch.
 package main
@@ -11,11 +24,15 @@ import (
 	"errors"
 	"flag"
 	"fmt"
+	"io"
 	"log"
+	"net"
 	"net/http"
+	"net/url"
 	"os"
 	"os/signal"
 	"strconv"
+	"strings"
 	"sync"
 	"sync/atomic"
 	"syscall"
@@ -39,8 +56,114 @@ type server struct {
 	exit         func(code int)
 	requests     atomic.Int64
 	shuttingDown atomic.Bool
-	mu           sync.Mutex
-	failing      map[string]time.Time // probe -> until (forever = until cleared)
+	// responses served, by status class (1xx..5xx), /metrics itself not counted
+	served  [6]atomic.Int64
+	mu      sync.Mutex
+	failing map[string]time.Time // probe -> until (forever = until cleared)
+	backend *backend             // nil: a single tier that answers GET / itself
+}
+
+// backend is the next tier, called on every GET /.
+type backend struct {
+	url      string
+	timeout  time.Duration
+	retries  int
+	client   *http.Client
+	timeouts atomic.Int64 // answered 504
+	failures atomic.Int64 // answered 502
+	retried  atomic.Int64 // attempts repeated after a failed connect
+}
+
+// backendConfig is what the --backend* flags say.
+type backendConfig struct {
+	URL            string
+	Timeout        time.Duration // the whole call, retries included
+	ConnectTimeout time.Duration // one attempt's connect, DNS lookup included (0: Timeout)
+	Retries        int           // further attempts after a failed connect
+	KeepAlive      bool
+}
+
+// newBackend checks the settings and builds the client. Without KeepAlive every call opens
+// a new connection, so each one resolves the Service name and is balanced by kube-proxy
+// afresh, as a connection-per-request client is: network faults show up per request instead
+// of hiding behind (or sticking to) a pooled connection.
+func newBackend(cfg backendConfig) (*backend, error) {
+	u, err := url.Parse(cfg.URL)
+	if err != nil || (u.Scheme != "http" && u.Scheme != "https") || u.Host == "" {
+		return nil, fmt.Errorf("--backend=%q: want an http:// or https:// URL with a host", cfg.URL)
+	}
+	if cfg.Timeout <= 0 {
+		return nil, fmt.Errorf("--backend-timeout=%s: want a positive duration", cfg.Timeout)
+	}
+	if cfg.ConnectTimeout < 0 || cfg.ConnectTimeout > cfg.Timeout {
+		return nil, fmt.Errorf("--backend-connect-timeout=%s: want a duration up to "+
+			"--backend-timeout (%s)", cfg.ConnectTimeout, cfg.Timeout)
+	}
+	if cfg.Retries < 0 {
+		return nil, fmt.Errorf("--backend-retries=%d: want 0 or more", cfg.Retries)
+	}
+	connect := cfg.ConnectTimeout
+	if connect == 0 {
+		connect = cfg.Timeout
+	}
+	transport := &http.Transport{
+		Proxy:               nil,
+		DialContext:         (&net.Dialer{Timeout: connect}).DialContext,
+		DisableKeepAlives:   !cfg.KeepAlive,
+		MaxIdleConnsPerHost: 64,
+	}
+	return &backend{url: u.String(), timeout: cfg.Timeout, retries: cfg.Retries,
+		client: &http.Client{Transport: transport}}, nil
+}
+
+// dialFailed: the connection was never made (lookup, refused, connect timeout), so the
+// backend cannot have seen the request and another attempt is safe for any request.
+func dialFailed(err error) bool {
+	var op *net.OpError
+	return errors.As(err, &op) && op.Op == "dial"
+}
+
+// call GETs the backend within its timeout, trying again (a new connection, which kube-proxy
+// may send to another backend) while connecting fails: its JSON answer, or the status this
+// frontend must answer with (504 on a timeout, 502 on any other failure) and why.
+func (b *backend) call(ctx context.Context) (any, int, error) {
+	ctx, cancel := context.WithTimeout(ctx, b.timeout)
+	defer cancel()
+	for attempt := 0; ; attempt++ {
+		v, code, err := b.once(ctx)
+		if err == nil || attempt >= b.retries || !dialFailed(err) || ctx.Err() != nil {
+			return v, code, err
+		}
+		b.retried.Add(1)
+	}
+}
+
+func (b *backend) once(ctx context.Context) (any, int, error) {
+	req, err := http.NewRequestWithContext(ctx, http.MethodGet, b.url, nil)
+	if err != nil {
+		return nil, http.StatusBadGateway, err
+	}
+	resp, err := b.client.Do(req)
+	if err == nil {
+		defer resp.Body.Close()
+		var body []byte
+		body, err = io.ReadAll(io.LimitReader(resp.Body, 64<<10))
+		if err == nil && (resp.StatusCode < 200 || resp.StatusCode > 299) {
+			return nil, http.StatusBadGateway, fmt.Errorf("backend answered %d", resp.StatusCode)
+		}
+		if err == nil {
+			var v any
+			if json.Unmarshal(body, &v) != nil {
+				v = string(body)
+			}
+			return v, http.StatusOK, nil
+		}
+	}
+	var nerr net.Error
+	if errors.Is(err, context.DeadlineExceeded) || (errors.As(err, &nerr) && nerr.Timeout()) {
+		return nil, http.StatusGatewayTimeout, err
+	}
+	return nil, http.StatusBadGateway, err
 }
 
 func newServer(pod, node string, startupDelay time.Duration, now func() time.Time) *server {
@@ -55,9 +178,10 @@ func newServer(pod, node string, startupDelay time.Duration, now func() time.Tim
 	}
 }
 
-func (s *server) routes() *http.ServeMux {
+func (s *server) routes() http.Handler {
 	mux := http.NewServeMux()
 	mux.HandleFunc("GET /{$}", s.handleRoot)
+	mux.HandleFunc("GET /payload", handlePayload)
 	mux.HandleFunc("GET /healthz", s.probe("liveness", false))
 	mux.HandleFunc("GET /readyz", s.probe("readiness", true))
 	mux.HandleFunc("GET /startupz", s.probe("startup", true))
@@ -65,7 +189,75 @@ func (s *server) routes() *http.ServeMux {
 	mux.HandleFunc("POST /admin/clear", s.handleClear)
 	mux.HandleFunc("GET /admin/state", s.handleState)
 	mux.HandleFunc("POST /admin/crash", s.handleCrash)
-	return mux
+	mux.HandleFunc("GET /metrics", s.handleMetrics)
+	return s.counting(mux)
+}
+
+// statusRecorder remembers the status code a handler wrote.
+type statusRecorder struct {
+	http.ResponseWriter
+	code int
+}
+
+func (r *statusRecorder) WriteHeader(code int) {
+	if r.code == 0 {
+		r.code = code
+	}
+	r.ResponseWriter.WriteHeader(code)
+}
+
+func (r *statusRecorder) Write(b []byte) (int, error) {
+	if r.code == 0 {
+		r.code = http.StatusOK
+	}
+	return r.ResponseWriter.Write(b)
+}
+
+func (r *statusRecorder) Flush() {
+	if f, ok := r.ResponseWriter.(http.Flusher); ok {
+		f.Flush()
+	}
+}
+
+// counting counts every response by status class, except the scrapes of /metrics.
+func (s *server) counting(next http.Handler) http.Handler {
+	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		if r.URL.Path == "/metrics" {
+			next.ServeHTTP(w, r)
+			return
+		}
+		rec := &statusRecorder{ResponseWriter: w}
+		next.ServeHTTP(rec, r)
+		code := rec.code
+		if code == 0 {
+			code = http.StatusOK
+		}
+		if class := code / 100; class >= 1 && class <= 5 {
+			s.served[class].Add(1)
+		}
+	})
+}
+
+// handleMetrics writes the counters in the Prometheus text exposition format (version 0.0.4).
+func (s *server) handleMetrics(w http.ResponseWriter, _ *http.Request) {
+	w.Header().Set("Content-Type", "text/plain; version=0.0.4; charset=utf-8")
+	var b strings.Builder
+	b.WriteString("# HELP httpd_requests_total HTTP responses served, by status class.\n")
+	b.WriteString("# TYPE httpd_requests_total counter\n")
+	for class := 1; class <= 5; class++ {
+		fmt.Fprintf(&b, "httpd_requests_total{code=\"%dxx\"} %d\n", class, s.served[class].Load())
+	}
+	b.WriteString("# HELP httpd_errors_total HTTP responses with a 5xx status.\n")
+	b.WriteString("# TYPE httpd_errors_total counter\n")
+	fmt.Fprintf(&b, "httpd_errors_total %d\n", s.served[5].Load())
+	b.WriteString("# HELP httpd_shutting_down 1 once SIGTERM was received (readiness fails).\n")
+	b.WriteString("# TYPE httpd_shutting_down gauge\n")
+	down := 0
+	if s.shuttingDown.Load() {
+		down = 1
+	}
+	fmt.Fprintf(&b, "httpd_shutting_down %d\n", down)
+	_, _ = io.WriteString(w, b.String())
 }
 
 func writeJSON(w http.ResponseWriter, code int, v any) {
@@ -74,9 +266,52 @@ func writeJSON(w http.ResponseWriter, code int, v any) {
 	_ = json.NewEncoder(w).Encode(v)
 }
 
-func (s *server) handleRoot(w http.ResponseWriter, _ *http.Request) {
+func (s *server) handleRoot(w http.ResponseWriter, r *http.Request) {
 	n := s.requests.Add(1)
-	writeJSON(w, http.StatusOK, map[string]any{"pod": s.pod, "node": s.node, "requests": n})
+	out := map[string]any{"pod": s.pod, "node": s.node, "requests": n}
+	if s.backend == nil {
+		writeJSON(w, http.StatusOK, out)
+		return
+	}
+	answer, code, err := s.backend.call(r.Context())
+	switch code {
+	case http.StatusOK:
+		out["backend"] = answer
+	case http.StatusGatewayTimeout:
+		s.backend.timeouts.Add(1)
+		out["error"] = "backend timed out: " + err.Error()
+	default:
+		s.backend.failures.Add(1)
+		out["error"] = "backend failed: " + err.Error()
+	}
+	writeJSON(w, code, out)
+}
+
+// maxPayload bounds /payload so that a typo cannot make a pod stream gigabytes.
+const maxPayload = 64 << 20
+
+// handlePayload answers ?bytes=N bytes of filler: a transfer long enough for a bandwidth
+// fault to show (GET / answers a few hundred bytes, which any rate lets through at once).
+func handlePayload(w http.ResponseWriter, r *http.Request) {
+	n, err := strconv.Atoi(r.URL.Query().Get("bytes"))
+	if err != nil || n < 0 || n > maxPayload {
+		http.Error(w, fmt.Sprintf("bytes must be a whole number from 0 to %d", maxPayload),
+			http.StatusBadRequest)
+		return
+	}
+	w.Header().Set("Content-Type", "application/octet-stream")
+	w.Header().Set("Content-Length", strconv.Itoa(n))
+	chunk := make([]byte, 32<<10)
+	for i := range chunk {
+		chunk[i] = 'x'
+	}
+	for n > 0 {
+		k := min(n, len(chunk))
+		if _, err := w.Write(chunk[:k]); err != nil {
+			return
+		}
+		n -= k
+	}
 }
 
 func (s *server) startupDone() bool {
@@ -125,6 +360,13 @@ func validProbe(p string) bool {
 		}
 	}
 	return false
+}
+
+// failUntilCleared breaks probe from now on, as /admin/fail?seconds=0 would.
+func (s *server) failUntilCleared(probe string) {
+	s.mu.Lock()
+	s.failing[probe] = forever
+	s.mu.Unlock()
 }
 
 func (s *server) handleFail(w http.ResponseWriter, r *http.Request) {
@@ -197,6 +439,11 @@ func (s *server) handleState(w http.ResponseWriter, _ *http.Request) {
 		ps[p] = st
 	}
 	out["probes"] = ps
+	if b := s.backend; b != nil {
+		out["backend"] = map[string]any{"url": b.url, "timeout_s": b.timeout.Seconds(),
+			"retries": b.retries, "timeouts": b.timeouts.Load(), "failures": b.failures.Load(),
+			"retried": b.retried.Load()}
+	}
 	writeJSON(w, http.StatusOK, out)
 }
 
@@ -221,7 +468,7 @@ func durationEnv(name string, def time.Duration) (time.Duration, error) {
 	return d, nil
 }
 
-func run(ctx context.Context, addr string) error {
+func run(ctx context.Context, addr string, failReadiness bool, dep *backend) error {
 	startupDelay, err := durationEnv("STARTUP_DELAY", 0)
 	if err != nil {
 		return err
@@ -231,12 +478,21 @@ func run(ctx context.Context, addr string) error {
 		return err
 	}
 	s := newServer(os.Getenv("POD_NAME"), os.Getenv("NODE_NAME"), startupDelay, time.Now)
+	if failReadiness {
+		s.failUntilCleared("readiness")
+	}
+	s.backend = dep
 	srv := &http.Server{Addr: addr, Handler: s.routes(), ReadHeaderTimeout: 5 * time.Second}
 
 	errc := make(chan error, 1)
 	go func() { errc <- srv.ListenAndServe() }()
-	log.Printf("httpd %s listening on %s (pod=%q node=%q startup_delay=%s shutdown_delay=%s)",
-		version, addr, s.pod, s.node, startupDelay, shutdownDelay)
+	log.Printf("httpd %s listening on %s (pod=%q node=%q startup_delay=%s shutdown_delay=%s "+
+		"fail_readiness=%t)", version, addr, s.pod, s.node, startupDelay, shutdownDelay,
+		failReadiness)
+	if dep != nil {
+		log.Printf("frontend: GET / calls %s (timeout %s, %d retries after a failed connect)",
+			dep.url, dep.timeout, dep.retries)
+	}
 
 	select {
 	case err := <-errc:
@@ -261,15 +517,37 @@ func run(ctx context.Context, addr string) error {
 func main() {
 	showVersion := flag.Bool("version", false, "print the version and exit")
 	addr := flag.String("addr", ":8080", "listen address")
+	failReadiness := flag.Bool("fail-readiness", false,
+		"start with the readiness probe failing until POST /admin/clear (a release that never "+
+			"becomes Ready)")
+	backendURL := flag.String("backend", "", "frontend mode: GET / calls this URL (e.g. "+
+		"http://backend:8080/) and answers 504 on a timeout, 502 on another failure")
+	var cfg backendConfig
+	flag.DurationVar(&cfg.Timeout, "backend-timeout", 2*time.Second, "deadline of one backend "+
+		"call, retries included")
+	flag.DurationVar(&cfg.ConnectTimeout, "backend-connect-timeout", 0, "deadline of one "+
+		"connection attempt, DNS lookup included (default: --backend-timeout)")
+	flag.IntVar(&cfg.Retries, "backend-retries", 0, "new attempts after a failed connect")
+	flag.BoolVar(&cfg.KeepAlive, "backend-keepalive", false, "reuse connections to the "+
+		"backend (default: a new connection, DNS lookup included, per call)")
 	flag.Parse()
 	if *showVersion {
 		fmt.Println("httpd", version)
 		return
 	}
+	var dep *backend
+	if *backendURL != "" {
+		var err error
+		cfg.URL = *backendURL
+		if dep, err = newBackend(cfg); err != nil {
+			fmt.Fprintln(os.Stderr, "httpd:", err)
+			os.Exit(2)
+		}
+	}
 	log.SetFlags(log.LstdFlags | log.Lmicroseconds | log.LUTC)
 	ctx, stop := signal.NotifyContext(context.Background(), syscall.SIGTERM, os.Interrupt)
 	defer stop()
-	if err := run(ctx, *addr); err != nil && !errors.Is(err, http.ErrServerClosed) {
+	if err := run(ctx, *addr, *failReadiness, dep); err != nil && !errors.Is(err, http.ErrServerClosed) {
 		log.Printf("error: %v", err)
 		os.Exit(1)
 	}

@@ -3,9 +3,11 @@ package main
 import (
 	"context"
 	"encoding/json"
+	"io"
 	"net"
 	"net/http"
 	"net/http/httptest"
+	"strings"
 	"sync"
 	"testing"
 	"time"
@@ -154,6 +156,58 @@ func TestCrashExitsWithStatus1(t *testing.T) {
 	}
 }
 
+func TestFailUntilClearedKeepsReadinessDownPastStartup(t *testing.T) {
+	s, clk, ts := newTest(t, time.Second)
+	s.failUntilCleared("readiness")
+	clk.advance(time.Hour)
+	expect(t, ts, "GET", "/readyz", 503)
+	expect(t, ts, "GET", "/startupz", 200) // started, running, serving: only never Ready
+	expect(t, ts, "GET", "/healthz", 200)
+	expect(t, ts, "GET", "/", 200)
+	expect(t, ts, "POST", "/admin/clear?probe=readiness", 200)
+	expect(t, ts, "GET", "/readyz", 200)
+}
+
+func TestFailReadinessFlagStartsNeverReady(t *testing.T) {
+	ln, err := net.Listen("tcp", "127.0.0.1:0")
+	if err != nil {
+		t.Fatal(err)
+	}
+	addr := ln.Addr().String()
+	ln.Close()
+	t.Setenv("SHUTDOWN_DELAY", "0s")
+	t.Setenv("STARTUP_DELAY", "")
+	ctx, cancel := context.WithCancel(context.Background())
+	done := make(chan error, 1)
+	go func() { done <- run(ctx, addr, true, nil) }()
+	defer func() { cancel(); <-done }()
+	status := func(path string) int {
+		resp, err := http.Get("http://" + addr + path)
+		if err != nil {
+			return 0
+		}
+		resp.Body.Close()
+		return resp.StatusCode
+	}
+	deadline := time.Now().Add(5 * time.Second)
+	for status("/healthz") != 200 {
+		if time.Now().After(deadline) {
+			t.Fatal("server never answered")
+		}
+		time.Sleep(10 * time.Millisecond)
+	}
+	if got := status("/readyz"); got != 503 {
+		t.Errorf("readyz with --fail-readiness = %d, want 503", got)
+	}
+}
+
+func TestBadDelayExitsAtStart(t *testing.T) {
+	t.Setenv("STARTUP_DELAY", "soon")
+	if err := run(context.Background(), "127.0.0.1:0", false, nil); err == nil {
+		t.Fatal("run accepted STARTUP_DELAY=soon; a crash-looping release relies on it failing")
+	}
+}
+
 func TestReadinessFailsWhileShuttingDown(t *testing.T) {
 	s, _, ts := newTest(t, 0)
 	s.shuttingDown.Store(true)
@@ -173,7 +227,7 @@ func TestGracefulShutdown(t *testing.T) {
 	t.Setenv("STARTUP_DELAY", "")
 	ctx, cancel := context.WithCancel(context.Background())
 	done := make(chan error, 1)
-	go func() { done <- run(ctx, addr) }()
+	go func() { done <- run(ctx, addr, false, nil) }()
 
 	get := func(path string) int {
 		resp, err := http.Get("http://" + addr + path)
@@ -212,5 +266,47 @@ func TestGracefulShutdown(t *testing.T) {
 	}
 	if got := get("/"); got != 0 {
 		t.Errorf("GET / after shutdown = %d, want connection refused", got)
+	}
+}
+
+func metrics(t *testing.T, ts *httptest.Server) (string, string) {
+	t.Helper()
+	resp, err := ts.Client().Get(ts.URL + "/metrics")
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer resp.Body.Close()
+	body, err := io.ReadAll(resp.Body)
+	if err != nil {
+		t.Fatal(err)
+	}
+	return resp.Header.Get("Content-Type"), string(body)
+}
+
+func TestMetricsCountResponsesByClassAndErrors(t *testing.T) {
+	_, _, ts := newTest(t, 0)
+	expect(t, ts, "GET", "/", 200)
+	expect(t, ts, "GET", "/", 200)
+	expect(t, ts, "GET", "/nope", 404)
+	expect(t, ts, "POST", "/admin/fail?probe=readiness&seconds=0", 200)
+	expect(t, ts, "GET", "/readyz", 503)
+	contentType, body := metrics(t, ts)
+	metrics(t, ts) // scrapes are not counted
+	if contentType != "text/plain; version=0.0.4; charset=utf-8" {
+		t.Errorf("Content-Type = %q", contentType)
+	}
+	_, body = metrics(t, ts)
+	for _, line := range []string{
+		"# TYPE httpd_requests_total counter",
+		`httpd_requests_total{code="2xx"} 3`,
+		`httpd_requests_total{code="4xx"} 1`,
+		`httpd_requests_total{code="5xx"} 1`,
+		"# TYPE httpd_errors_total counter",
+		"httpd_errors_total 1",
+		"httpd_shutting_down 0",
+	} {
+		if !strings.Contains(body, line+"\n") {
+			t.Errorf("/metrics lacks %q:\n%s", line, body)
+		}
 	}
 }

@@ -1,0 +1,49 @@
+"""Any object by apiVersion, kind and name, through the API's discovery: for the cluster-scoped
+objects an experiment may create (a ClusterRole, a CRD...) and must delete afterwards."""
+
+from __future__ import annotations
+
+from typing import Any
+
+from kubernetes.client.exceptions import ApiException
+from kubernetes.dynamic import DynamicClient
+from kubernetes.dynamic.exceptions import NotFoundError, ResourceNotFoundError
+from urllib3.exceptions import HTTPError
+
+from chaos.errors import ClusterError
+from chaos.k8s.client import Kube
+
+
+def _resource(kube: Kube, api_version: str, kind: str) -> Any:
+    try:
+        return DynamicClient(kube.api).resources.get(api_version=api_version, kind=kind)
+    except ResourceNotFoundError:
+        return None  # the API (a CRD's) is gone, and with it every such object
+    except (ApiException, HTTPError) as exc:
+        raise ClusterError(f"cannot discover {api_version} {kind}: {exc}") from exc
+
+
+def object_state(kube: Kube, api_version: str, kind: str, name: str) -> str:
+    """``absent``, ``terminating`` or ``present``."""
+    resource = _resource(kube, api_version, kind)
+    if resource is None:
+        return "absent"
+    try:
+        obj = resource.get(name=name)
+    except NotFoundError:
+        return "absent"
+    except (ApiException, HTTPError) as exc:
+        raise ClusterError(f"cannot read {kind} {name}: {exc}") from exc
+    return "terminating" if obj.metadata.get("deletionTimestamp") else "present"
+
+
+def delete_object(kube: Kube, api_version: str, kind: str, name: str) -> None:
+    resource = _resource(kube, api_version, kind)
+    if resource is None:
+        return
+    try:
+        resource.delete(name=name)
+    except NotFoundError:
+        return
+    except (ApiException, HTTPError) as exc:
+        raise ClusterError(f"cannot delete {kind} {name}: {exc}") from exc

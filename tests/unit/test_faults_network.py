@@ -1,0 +1,291 @@
+"""The network faults' own logic, offline: what is journaled before anything acts, what is
+refused before anything is journaled, the lift, and the figures, against fake nodes."""
+
+from __future__ import annotations
+
+import threading
+from pathlib import Path
+from types import MappingProxyType, SimpleNamespace
+from typing import Any
+
+import pytest
+
+from chaos.clock import FakeClock
+from chaos.errors import InjectionFailed
+from chaos.faults import build, undo
+from chaos.faults import network as fnet
+from chaos.faults.base import FaultContext
+from chaos.journal import Journal, UndoAction, pending_in
+from chaos.k8s import netns
+from chaos.k8s.observe import PodState, Snapshot
+from chaos.k8s.pods import PodView
+from chaos.model.experiment import Bandwidth, Dns, Latency, PacketLoss, Partition, Peer, Selector
+
+BACKENDS = Selector.of({"tier": "backend"})
+FRONTENDS = Selector.of({"tier": "frontend"})
+PODS = {"b-1": ("w1", "10.244.1.5"), "b-2": ("w2", "10.244.2.6"), "b-3": ("w2", "10.244.2.7")}
+PEER_IPS = ["10.244.1.9", "10.244.2.9"]
+
+
+class FakeObserver:
+    def __init__(self, clock: FakeClock) -> None:
+        self.clock = clock
+
+    def snapshot(self) -> Snapshot:
+        pods = {n: PodState(n, f"uid-{n}", node, True, 0) for n, (node, _) in PODS.items()}
+        return Snapshot(1, MappingProxyType(pods), frozenset(), MappingProxyType({}))
+
+    def wait_change(self, version: int, timeout_s: float) -> Snapshot:
+        self.clock.advance(timeout_s)
+        return self.snapshot()
+
+
+class Nodes:
+    """The netns side: what was loaded where, in which order, and what the journal held then."""
+
+    def __init__(self, journal: Journal) -> None:
+        self.journal = journal
+        self.log: list[str] = []
+        self.lock = threading.Lock()
+        self.tables: dict[str, str] = {}  # table -> script
+        self.qdiscs: dict[str, list[str]] = {}  # pod pid -> args
+        self.installed: list[list[str]] = []
+        self.fail_load_on: str | None = None
+        self.root_free = True
+        self.netem: str | None = None
+
+    def note(self, entry: str) -> None:
+        with self.lock:
+            self.log.append(entry)
+
+    def running_pid(self, node: str, uid: str, what: str = "") -> int:
+        return 1000 + int(uid[-1])
+
+    def default_dev(self, node: str, pid: int) -> str:
+        return "eth0"
+
+    def load_table(self, node: str, pid: int, table: str, script: str, family: str) -> None:
+        journaled = {a.params.get("table") for a in pending_in(self.journal.path)}
+        self.note(f"load {table} journaled={table in journaled}")
+        if self.fail_load_on and self.fail_load_on in table:
+            raise InjectionFailed(f"nft failed on {table}")
+        self.tables[table] = script
+
+    def drop_table(self, node: str, pid: int, table: str, family: str) -> None:
+        self.note(f"lift {table}")
+        self.tables.pop(table, None)
+
+    def read_table(self, node: str, pid: int, table: str, family: str) -> str | None:
+        if table not in self.tables:
+            return None
+        return ("  ip saddr { 10.244.1.9 } counter packets 100 bytes 1 numgen random mod 10000 "
+                "< 3000 counter packets 31 bytes 1 drop\n")
+
+    def check_root_free(self, node: str, pid: int, dev: str) -> None:
+        if not self.root_free:
+            raise InjectionFailed("eth0 already has a root qdisc (htb 1:)")
+
+    def set_root_qdisc(self, node: str, pid: int, dev: str, args: list[str]) -> None:
+        journaled = {a.params.get("pod_uid") for a in pending_in(self.journal.path)}
+        self.note(f"qdisc {pid} journaled={f'uid-b-{pid - 1000}' in journaled}")
+        self.qdiscs[str(pid)] = args
+        self.installed.append(args)
+
+    def drop_root_qdisc(self, node: str, pid: int, dev: str) -> None:
+        self.note(f"lift qdisc {pid}")
+        self.qdiscs.pop(str(pid), None)
+
+    def qdisc_stats(self, node: str, pid: int, dev: str) -> str | None:
+        return ("qdisc tbf 4b43: root refcnt 2 rate 1Mbit\n"
+                " Sent 5000 bytes 9 pkt (dropped 2, overlimits 7 requeues 0)\n")
+
+    def netem_unavailable(self, node: str) -> str | None:
+        return self.netem
+
+
+@pytest.fixture
+def world(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> tuple[FaultContext, Nodes]:
+    journal = Journal(tmp_path / "run.jsonl")
+    nodes = Nodes(journal)
+    for name in ("running_pid", "default_dev", "load_table", "drop_table", "read_table",
+                 "check_root_free", "set_root_qdisc", "drop_root_qdisc", "qdisc_stats",
+                 "netem_unavailable"):
+        monkeypatch.setattr(netns, name, getattr(nodes, name))
+
+    def running(kube: Any, ns: str, selector: Selector) -> list[PodView]:
+        return [PodView(n, f"uid-{n}", node, "Running", True, ip, ("httpd",))
+                for n, (node, ip) in PODS.items()]
+
+    monkeypatch.setattr(fnet.kpods, "running_pods", running)
+    monkeypatch.setattr(fnet.kpeers, "resolve", lambda kube, ns, peer: list(PEER_IPS))
+
+    def confirm(action: UndoAction) -> str | None:
+        nodes.note(f"undo {action.params.get('table') or action.params.get('pod')}")
+        return None
+
+    monkeypatch.setitem(undo.HANDLERS, "delete-nft-table", confirm)
+    monkeypatch.setitem(undo.HANDLERS, "delete-qdisc", confirm)
+    clock = FakeClock()
+    ctx = FaultContext(kube=SimpleNamespace(context="kind-x"),  # type: ignore[arg-type]
+                       namespace="ns", journal=journal, seed=3, clock=clock,
+                       workload_selector=Selector.of({"app": "tiers"}), cluster_name="x",
+                       kubeconfig="", emit=lambda *e: nodes.note(f"event {e[0]} {e[1]}"),
+                       observer=FakeObserver(clock), deadline=600.0)
+    return ctx, nodes
+
+
+def test_a_partition_journals_every_target_before_any_acts_then_holds_and_lifts(
+        world: tuple[FaultContext, Nodes]) -> None:
+    ctx, nodes = world
+    spec = Partition(selector=BACKENDS, count=None, percent=100, duration_s=12,
+                     peer=Peer(selector=FRONTENDS))
+    outcome = build(spec).inject(ctx)
+    loads = [e for e in nodes.log if e.startswith("load")]
+    assert len(loads) == 3 and all(e.endswith("journaled=True") for e in loads)
+    first_undo = next(i for i, e in enumerate(nodes.log) if e.startswith("undo"))
+    assert all(i < first_undo for i, e in enumerate(nodes.log) if e.startswith("lift")), \
+        "the fault is lifted first, the journaled undos confirm it afterwards"
+    assert sum(e.startswith("event fault-start") for e in nodes.log) == 3
+    assert nodes.tables == {} and pending_in(ctx.journal.path) == []
+    assert ctx.clock.monotonic() == pytest.approx(12.0)
+    d = outcome.details
+    assert d["held_s"] == pytest.approx(12.0)
+    assert d["peer_addresses"] == PEER_IPS
+    assert d["matched_packets"] == {"b-1": 100, "b-2": 100, "b-3": 100}
+    assert d["dropped_packets"] == {"b-1": 31, "b-2": 31, "b-3": 31}
+    assert outcome.lifted_at is not None and outcome.ended_at is not None
+    assert outcome.lifted_at <= outcome.ended_at
+    assert d["lifted_after_s"] == pytest.approx(outcome.lifted_at - outcome.started_at,
+                                                 abs=1e-3)
+    assert [u.kind for u in outcome.undo] == ["delete-nft-table"] * 3
+    assert {u.params["family"] for u in outcome.undo} == {"netdev"}
+
+
+def test_the_rules_loaded_are_the_rendered_ones_without_the_targets_own_ip(
+        world: tuple[FaultContext, Nodes], monkeypatch: pytest.MonkeyPatch) -> None:
+    ctx, nodes = world
+    monkeypatch.setattr(fnet.kpeers, "resolve", lambda kube, ns, peer: ["10.244.1.5",
+                                                                          "10.244.2.6"])
+    scripts: dict[str, str] = {}
+    real = nodes.load_table
+
+    def keep(node: str, pid: int, table: str, script: str, family: str) -> None:
+        scripts[table] = script
+        real(node, pid, table, script, family)
+
+    monkeypatch.setattr(netns, "load_table", keep)
+    build(Partition(selector=BACKENDS, count=None, percent=100, duration_s=1,
+                    peer=Peer(selector=BACKENDS), direction="egress")).inject(ctx)
+    assert "ip daddr { 10.244.2.6 } counter drop" in scripts["kube_chaos_partition_b_1"]
+    assert "ip daddr { 10.244.1.5 } counter drop" in scripts["kube_chaos_partition_b_2"]
+    assert "ingress" not in scripts["kube_chaos_partition_b_1"]
+
+
+def test_a_peer_that_resolves_only_to_the_target_itself_is_refused_unjournaled(
+        world: tuple[FaultContext, Nodes], monkeypatch: pytest.MonkeyPatch) -> None:
+    ctx, nodes = world
+    monkeypatch.setattr(fnet.kpeers, "resolve", lambda kube, ns, peer: ["10.244.1.5"])
+    with pytest.raises(InjectionFailed, match=r"resolves to no address .* for b-1"):
+        build(Partition(selector=BACKENDS, count=None, percent=100, duration_s=1,
+                        peer=Peer(selector=BACKENDS))).inject(ctx)
+    assert ctx.journal.path.exists() is False or pending_in(ctx.journal.path) == []
+    assert not any(e.startswith("load") for e in nodes.log)
+
+
+def test_a_failed_load_still_undoes_every_journaled_target(
+        world: tuple[FaultContext, Nodes]) -> None:
+    ctx, nodes = world
+    nodes.fail_load_on = "b_2"
+    with pytest.raises(InjectionFailed, match="nft failed"):
+        build(PacketLoss(selector=BACKENDS, count=None, percent=100, loss=30,
+                         duration_s=5)).inject(ctx)
+    assert sorted(e for e in nodes.log if e.startswith("undo")) == [
+        "undo kube_chaos_loss_b_1", "undo kube_chaos_loss_b_2", "undo kube_chaos_loss_b_3"]
+    assert pending_in(ctx.journal.path) == []
+
+
+def test_packet_loss_reports_the_loss_it_achieved(world: tuple[FaultContext, Nodes]) -> None:
+    ctx, _ = world
+    outcome = build(PacketLoss(selector=BACKENDS, count=1, loss=30, duration_s=5,
+                               peer=Peer(selector=FRONTENDS))).inject(ctx)
+    (target,) = outcome.targets
+    assert outcome.details["observed_loss_percent"] == {target: 31.0}
+    assert outcome.details["loss_percent"] == 30
+
+
+def test_dns_fail_is_an_inet_table(world: tuple[FaultContext, Nodes]) -> None:
+    ctx, _ = world
+    outcome = build(Dns(selector=FRONTENDS, count=1, mode="fail", duration_s=1)).inject(ctx)
+    assert [u.params["family"] for u in outcome.undo] == ["inet"]
+
+
+def test_bandwidth_installs_our_qdisc_journaled_and_lifts_it(
+        world: tuple[FaultContext, Nodes]) -> None:
+    ctx, nodes = world
+    outcome = build(Bandwidth(selector=BACKENDS, count=2, rate_bps=1_000_000,
+                              duration_s=3)).inject(ctx)
+    qdiscs = [e for e in nodes.log if e.startswith("qdisc")]
+    assert len(qdiscs) == 2 and all(e.endswith("journaled=True") for e in qdiscs)
+    assert nodes.qdiscs == {}
+    assert outcome.details["rate"] == "1mbit"
+    assert outcome.details["qdisc"] == "tbf rate 1000000bit burst 6056 latency 200ms"
+    assert set(outcome.details["sent_bytes"].values()) == {5000}  # type: ignore[union-attr]
+    assert [u.params["dev"] for u in outcome.undo] == ["eth0", "eth0"]
+
+
+def test_a_foreign_root_qdisc_refuses_bandwidth_before_anything_is_journaled(
+        world: tuple[FaultContext, Nodes]) -> None:
+    ctx, nodes = world
+    nodes.root_free = False
+    with pytest.raises(InjectionFailed, match="already has a root qdisc"):
+        build(Bandwidth(selector=BACKENDS, count=1, rate_bps=1_000_000)).inject(ctx)
+    assert not ctx.journal.path.exists() or pending_in(ctx.journal.path) == []
+    assert nodes.qdiscs == {}
+
+
+def test_latency_without_netem_is_refused_with_the_reason_and_touches_nothing(
+        world: tuple[FaultContext, Nodes]) -> None:
+    ctx, nodes = world
+    nodes.netem = ("the kernel of node w1 (6.18.44) has no netem qdisc: `tc qdisc add ... "
+                   "netem` answers 'Error: Specified qdisc kind is unknown.'")
+    with pytest.raises(InjectionFailed) as info:
+        build(Latency(selector=BACKENDS, count=1, latency_s=0.1)).inject(ctx)
+    assert str(info.value).startswith("latency refused, nothing was injected: the kernel of "
+                                      "node w1")
+    assert "Specified qdisc kind is unknown" in str(info.value)
+    assert not ctx.journal.path.exists() or pending_in(ctx.journal.path) == []
+    assert nodes.qdiscs == {} and not any(e.startswith("event") for e in nodes.log)
+
+
+def test_latency_where_netem_exists_is_a_netem_root_qdisc(
+        world: tuple[FaultContext, Nodes]) -> None:
+    ctx, nodes = world
+    build(Latency(selector=BACKENDS, count=1, latency_s=0.1, jitter_s=0.02)).inject(ctx)
+    assert nodes.installed == [["netem", "delay", "100ms", "20ms"]]
+    assert nodes.qdiscs == {}
+
+
+def test_network_faults_need_node_containers(world: tuple[FaultContext, Nodes]) -> None:
+    ctx, _ = world
+    ctx.cluster_name = None
+    with pytest.raises(InjectionFailed, match="needs a kind cluster"):
+        build(Dns(selector=FRONTENDS)).inject(ctx)
+
+
+def test_the_report_measures_how_long_errors_outlast_the_lift(tmp_path: Path) -> None:
+    from chaos.faults.base import FaultOutcome
+    from chaos.model.parse import load_experiment
+    from chaos.model.timeline import RequestRecord
+    from chaos.runner import _fault_record
+
+    exp = load_experiment(Path(__file__).resolve().parents[2] / "experiments"
+                          / "net-partition-backend-negative.yaml")
+    lift = 1_700_000_010.0
+    records = (RequestRecord(lift - 1.0, 1.5, False, 504, "504"),
+               RequestRecord(lift + 0.2, 0.01, True, 200, None))
+    outcome = FaultOutcome(type="partition", lifted_at=lift)
+    figures = _fault_record(0, exp, outcome, records).figures
+    assert figures["errors_stop_after_lift_s"] == 0.0
+    assert figures["last_unserved_after_lift_s"] == pytest.approx(0.5)
+    assert "errors_stop_after_lift_s" not in _fault_record(
+        0, exp, FaultOutcome(type="pod-kill"), records).figures
