@@ -24,7 +24,7 @@ experiments: venv
 	$(PYTEST) -m chaos experiments/ -v --chaos-keep-cluster --junitxml=reports/junit.xml
 
 test: venv
-	$(PYTEST) tests/ -v -rA --chaos-keep-cluster
+	$(PYTEST) tests/ -v -rA --chaos-keep-cluster --durations=40
 
 unit: venv
 	$(PYTEST) tests/unit tests/plugin -q
