@@ -368,10 +368,10 @@ def test_an_unconfirmed_undo_makes_the_verdict_error_and_is_reported(world: Worl
 
 def test_an_unsafe_context_is_refused_before_anything_is_created(world: World,
                                                                  tmp_path: Path) -> None:
-    import chaos.runner as runner
+    from chaos.k8s import health
 
     with pytest.MonkeyPatch.context() as mp:
-        mp.setattr(runner.health, "provisioned_problem", lambda kube: "no marker")
+        mp.setattr(health, "provisioned_problem", lambda kube: "no marker")
         with pytest.raises(SafetyRefused, match="--chaos-allow-context=kind-offline"):
             _run(world, tmp_path, allow=())
     assert world.log == []
