@@ -207,8 +207,37 @@ def _environment(config: pytest.Config) -> RunEnv:
         allow_hosts=tuple(_option(config, "chaos_allow_host") or ()),
         blast_radius=_blast_limits(config),
         plan=_reviewed_plan(config),
-        provide_images=_image_provider(cluster_name) if cluster_name else None)
+        provide_images=_image_provider(cluster_name) if cluster_name else None,
+        session_manifest=_session_manifest(cluster_name),
+        rerun_options=_rerun_options(config))
     return state.env
+
+
+def _session_manifest(cluster_name: str | None) -> dict[str, Any]:
+    """The session-wide part of every report's manifest, read once."""
+    from chaos.provenance import source_revision
+
+    out: dict[str, Any] = {"kube_chaos": source_revision(), "node_image": None,
+                           "kind_config": None}
+    if cluster_name:
+        from chaos.cluster import kind
+
+        out["node_image"] = kind.node_image_identity(cluster_name)
+        out["kind_config"] = kind.kind_config_record(cluster_name)
+    return out
+
+
+def _rerun_options(config: pytest.Config) -> tuple[str, ...]:
+    """`kube-chaos run` flags that aim a rerun at the same cluster as this session."""
+    out: list[str] = []
+    for dest, flag in (("chaos_kubeconfig", "--kubeconfig"), ("chaos_context", "--context")):
+        value = _option(config, dest)
+        if value:
+            shown = Path(value).expanduser().resolve() if dest == "chaos_kubeconfig" else value
+            out.append(f"{flag}={shown}")
+    out += [f"--allow-context={c}" for c in _option(config, "chaos_allow_context") or []]
+    out += [f"--allow-host={h}" for h in _option(config, "chaos_allow_host") or []]
+    return tuple(out)
 
 
 def _reviewed_plan(config: pytest.Config) -> dict[str, Any] | None:
