@@ -301,10 +301,12 @@ def run_experiment(exp: Experiment, env: RunEnv, ports: ph.RunPorts | None = Non
         try:
             for phase in ph.PHASES:
                 mark = clock.monotonic()
+                state.say(f"phase {phase.__name__}")
                 try:
                     phase(state, ports)
                 finally:
                     timings[phase.__name__] = round(clock.monotonic() - mark, 3)
+                state.say(f"phase {phase.__name__}: done in {timings[phase.__name__]:.1f}s")
                 state.completed.append(phase.__name__)
         except ExperimentAborted as exc:
             state.say(str(exc))  # not an error: the verdict says aborted
