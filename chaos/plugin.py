@@ -95,8 +95,8 @@ def pytest_addoption(parser: pytest.Parser) -> None:
         "workload's replicas", default=None)
     opt("max-nodes", "blast radius: no fault may hit more nodes than this", default=None)
     opt("repeat", "run each experiment N times (items <name>[1] ... <name>[N]); the summary "
-        "and the HTML index give the median and a 95-percent bootstrap interval of recovery, longest "
-        "outage and error rate", default=None)
+        "and the HTML index give the median and a 95-percent bootstrap interval of recovery, "
+        "longest outage and error rate", default=None)
     opt("allow-host", "host that load (spec.load.url), HTTP and Prometheus abort guards may "
         "reach besides 127.0.0.1, localhost and ::1 (repeatable; ini: whitespace-separated)",
         ini_type="args", action="append", default=[])
