@@ -24,6 +24,7 @@ LANES = (
     ("node", ("node-",), "#862e9c"),
     ("k8s event", ("event",), "#495057"),
 )
+RPS_COLOUR = "#1971c2"
 FAULT_SHADE = "#ffa94d"
 OUTAGE_SHADE = "#e03131"
 MIN_SPAN_S = 0.25  # a fault that acts at once (a pod kill) still shows as a band
@@ -60,9 +61,11 @@ def timeline_svg(report: ReportDict) -> str:
             3, 1, sharex=True, figsize=(11, 6.2),
             gridspec_kw={"height_ratios": [3, 2, 1.6], "hspace": 0.12})
         try:
-            for ax in (ax_rps, ax_lat, ax_ev):
+            for ax, gid in ((ax_rps, "plot-requests"), (ax_lat, "plot-latency"),
+                            (ax_ev, "plot-events")):
+                ax.set_gid(gid)  # so a browser test (or a stylesheet) can find each plot
                 _shade(ax, report)
-            ax_rps.plot(xs, rps, color="#1971c2", linewidth=1.0, label="requests/s",
+            ax_rps.plot(xs, rps, color=RPS_COLOUR, linewidth=1.0, label="requests/s",
                         gid="series-rps")
             ax_rps.bar(xs, fps, width=bucket_s, align="edge", color=OUTAGE_SHADE,
                        label="failures/s", gid="series-failures")
