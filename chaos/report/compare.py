@@ -4,7 +4,8 @@ The rule (docs/reports.md): each side of a figure is the median of its runs with
 percentile-bootstrap interval (one run: the value itself). A figure is *regressed* only when
 the current interval lies above the baseline interval by more than the figure's floor
 (``current.low - baseline.high > floor``), and *improved* in the mirror case; anything else
-is within the noise. The floors (1 s of recovery, 0.5 s of outage, 0.01 of error rate) keep
+is within the noise. When one side is a single run, the other side's interval is the range of
+its runs (min to max) instead: a single run scatters like one run, not like a median. The floors (1 s of recovery, 0.5 s of outage, 0.01 of error rate) keep
 two tight intervals a few milliseconds apart from failing a build. A set of runs that all
 passed, against a current set where any run did not, is a regression of the verdict.
 """
@@ -12,12 +13,13 @@ passed, against a current set where any run did not, is a regression of the verd
 from __future__ import annotations
 
 import os
+import statistics
 from collections.abc import Sequence
 from dataclasses import dataclass
 from pathlib import Path
 
 from chaos.plan.stats import Estimate
-from chaos.report.repeats import FIGURES, fmt_estimate, group, summarise
+from chaos.report.repeats import FIGURES, figure, fmt_estimate, group, summarise
 from chaos.report.summary import compare as side_by_side
 from chaos.report.types import ReportDict
 from chaos.report.writer import REPORT_NAME, load_report
@@ -153,10 +155,13 @@ def compare_runs(base: Sequence[ReportDict], cur: Sequence[ReportDict]) -> Compa
     for name in [n for n in bg if n in cg]:
         sb, sc = summarise(name, bg[name]), summarise(name, cg[name])
         for key, label, unit in FIGURES:
-            figures.append(FigureComparison(name, key, label, unit, sb.estimates[key],
-                                            sc.estimates[key],
-                                            judge(sb.estimates[key], sc.estimates[key],
-                                                  FLOORS[key])))
+            eb, ec = sb.estimates[key], sc.estimates[key]
+            jb, jc = eb, ec
+            if eb is not None and ec is not None and (eb.n == 1) != (ec.n == 1):
+                jb = _range(bg[name], key) if ec.n == 1 else eb
+                jc = _range(cg[name], key) if eb.n == 1 else ec
+            figures.append(FigureComparison(name, key, label, unit, eb, ec,
+                                            judge(jb, jc, FLOORS[key])))
         vb, vc = _verdicts(bg[name]), _verdicts(cg[name])
         worse = set(vb) == {"pass"} and set(vc) != {"pass"}
         verdicts.append((name, _counts(vb), _counts(vc), "regressed" if worse else
@@ -167,6 +172,14 @@ def compare_runs(base: Sequence[ReportDict], cur: Sequence[ReportDict]) -> Compa
     env = environment_differences([r for n in both for r in bg[n]],
                                   [r for n in both for r in cg[n]]) if both else []
     return Comparison(env, figures, verdicts, only)
+
+
+def _range(reports: Sequence[ReportDict], key: str) -> Estimate | None:
+    """Median with the min..max of the runs: what one more single run is compared with."""
+    values = [v for r in reports if (v := figure(r, key)) is not None]
+    if not values:
+        return None
+    return Estimate(statistics.median(values), min(values), max(values), len(values))
 
 
 def _counts(c: dict[str, int]) -> str:
@@ -202,7 +215,8 @@ def markdown(cmp: Comparison, base_name: str, cur_name: str,
               else "**No regression** beyond the noise."]
     lines += ["", "Rule: a figure is regressed when the current 95 % interval of its median lies "
               "above the baseline's by more than its floor (recovery 1 s, longest outage 0.5 s, "
-              "error rate 0.01); one run is its own interval."]
+              "error rate 0.01); against a single run, the other side's interval is the range "
+              "of its runs."]
     if len(base) == 1 and len(cur) == 1:
         lines += ["", "<details><summary>All figures of the two runs</summary>", "", "```",
                   side_by_side(base[0], cur[0]), "```", "", "</details>"]

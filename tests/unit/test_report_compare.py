@@ -117,3 +117,12 @@ def test_report_html_command_writes_pages_and_index(tmp_path: Path,
     p = write_report(tmp_path / "run" / "pod-kill", data())
     assert main(["report", "html", str(tmp_path / "run")]) == 0
     assert (p.parent / "report.html").exists() and (tmp_path / "run" / "index.html").exists()
+
+
+def test_a_single_run_is_judged_against_the_range_of_the_other_side() -> None:
+    # 4.9 s lies above the baseline's CI of the median (about 3.4..3.6) plus the 1 s floor,
+    # but not above the range of its single runs (max 4.2) plus the floor
+    base = runs([3.4, 3.5, 3.5, 3.6, 4.2])
+    assert compare_runs(base, runs([4.9])).regressions == []
+    assert compare_runs(base, runs([5.3])).regressions == ["pod-kill recovery"]
+    assert compare_runs(runs([5.3]), base).regressions == []
