@@ -5,7 +5,8 @@ percentile-bootstrap interval (one run: the value itself). A figure is *regresse
 the current interval lies above the baseline interval by more than the figure's floor
 (``current.low - baseline.high > floor``), and *improved* in the mirror case; anything else
 is within the noise. When one side is a single run, the other side's interval is the range of
-its runs (min to max) instead: a single run scatters like one run, not like a median. The floors (1 s of recovery, 0.5 s of outage, 0.01 of error rate) keep
+its runs (min to max) instead: a single run scatters like one run, not like a median. The
+floors (1 s of recovery, 0.5 s of outage, 0.01 of error rate) keep
 two tight intervals a few milliseconds apart from failing a build. A set of runs that all
 passed, against a current set where any run did not, is a regression of the verdict.
 """

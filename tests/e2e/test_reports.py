@@ -44,7 +44,9 @@ class Runs:
 
 def _pytest(args: list[str], reports: Path) -> subprocess.CompletedProcess[str]:
     return subprocess.run(
-        [sys.executable, "-m", "pytest", "-p", "no:cacheprovider", "-m", "chaos", "-v",
+        # the repository's ini (addopts: -p no:locust ...) even for an experiment in a tmp dir
+        [sys.executable, "-m", "pytest", "-c", str(ROOT / "pyproject.toml"), "--rootdir",
+         str(ROOT), "-p", "no:cacheprovider", "-p", "no:locust", "-m", "chaos", "-v",
          "--chaos-keep-cluster", f"--chaos-reports={reports}", f"--chaos-seed={SEED}", *args],
         cwd=ROOT, capture_output=True, text=True, timeout=900, check=False)
 
