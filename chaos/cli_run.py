@@ -85,7 +85,14 @@ def cmd_report_show(args: argparse.Namespace) -> int:
     if not paths:
         print("no report.json found under " + ", ".join(map(str, args.paths)))
         return 1
-    print(summary_table([summary_row(load_report(p)) for p in paths]))
+    from chaos.report.repeats import group, repeat_table, summarise
+
+    reports = [load_report(p) for p in paths]
+    print(summary_table([summary_row(r) for r in reports]))
+    repeated = [summarise(n, rs) for n, rs in group(reports).items() if len(rs) > 1]
+    if repeated:
+        print()
+        print(repeat_table(repeated))
     return 0
 
 
