@@ -37,18 +37,36 @@ CHROMIUM_HINT = ("this test needs a real Chromium: `apt-get install -y chromium`
 class Runs:
     base: Path  # run directory of the 5 repeats
     base_out: str
+    base_lines: list[tuple[float, str]]
     rerun: Path  # report.json of the rerun
     slow: Path  # run directory of the slow-startup run
     seconds: dict[str, float] = field(default_factory=dict)
 
 
-def _pytest(args: list[str], reports: Path) -> subprocess.CompletedProcess[str]:
-    return subprocess.run(
-        # the repository's ini (addopts: -p no:locust ...) even for an experiment in a tmp dir
-        [sys.executable, "-m", "pytest", "-c", str(ROOT / "pyproject.toml"), "--rootdir",
-         str(ROOT), "-p", "no:cacheprovider", "-p", "no:locust", "-m", "chaos", "-v",
-         "--chaos-keep-cluster", f"--chaos-reports={reports}", f"--chaos-seed={SEED}", *args],
-        cwd=ROOT, capture_output=True, text=True, timeout=900, check=False)
+@dataclass
+class Session:
+    returncode: int
+    stdout: str
+    lines: list[tuple[float, str]]  # (seconds since start, line) as they appeared
+
+
+def _pytest(args: list[str], reports: Path) -> Session:
+    """An inner `pytest -m chaos` session, its output read line by line as it comes, so a
+    test can see when each progress line reached the terminal."""
+    argv = [sys.executable, "-m", "pytest", "-c", str(ROOT / "pyproject.toml"), "--rootdir",
+            str(ROOT), "-p", "no:cacheprovider", "-p", "no:locust", "-m", "chaos", "-v",
+            "--chaos-keep-cluster", f"--chaos-reports={reports}", f"--chaos-seed={SEED}", *args]
+    start = time.monotonic()
+    lines: list[tuple[float, str]] = []
+    with subprocess.Popen(argv, cwd=ROOT, stdout=subprocess.PIPE, stderr=subprocess.STDOUT,
+                          text=True, env={**os.environ, "PYTHONUNBUFFERED": "1"}) as proc:
+        assert proc.stdout is not None
+        for line in proc.stdout:
+            lines.append((time.monotonic() - start, line.rstrip("\n")))
+            if time.monotonic() - start > 900:
+                proc.kill()
+        rc = proc.wait()
+    return Session(rc, "\n".join(line for _, line in lines), lines)
 
 
 def _run_dir(reports: Path) -> Path:
@@ -78,7 +96,7 @@ def runs(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Runs]:
     t = time.monotonic()
     base = _pytest([f"--chaos-repeat={REPEAT}", str(EXPERIMENT)], tmp / "base")
     seconds["repeat5"] = time.monotonic() - t
-    assert base.returncode == 0, base.stdout[-4000:] + base.stderr[-2000:]
+    assert base.returncode == 0, base.stdout[-6000:]
     base_dir = _run_dir(tmp / "base")
     first = base_dir / "pod-kill-replicated" / "report.json"
     t = time.monotonic()
@@ -90,9 +108,9 @@ def runs(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Runs]:
     t = time.monotonic()
     slow = _pytest([str(_slow_experiment(tmp))], tmp / "slow")
     seconds["slow"] = time.monotonic() - t
-    assert slow.returncode == 0, slow.stdout[-4000:] + slow.stderr[-2000:]
+    assert slow.returncode == 0, slow.stdout[-6000:]
     print(f"reports e2e run times: {seconds}")
-    yield Runs(base_dir, base.stdout, _run_dir(tmp / "rerun") / "pod-kill-replicated" /
+    yield Runs(base_dir, base.stdout, base.lines, _run_dir(tmp / "rerun") / "pod-kill-replicated" /
                "report.json", _run_dir(tmp / "slow"), seconds)
 
 
@@ -122,6 +140,18 @@ def test_repeats_give_medians_and_intervals(runs: Runs) -> None:
     assert len(re.findall(r"\d+\.\d+ \[\d+\.\d+, \d+\.\d+\]", line)) == 3, line
     index = (runs.base / "index.html").read_text()
     assert index.count('class="experiment-row"') == REPEAT and "(n=5)" in index
+
+
+def test_progress_reaches_the_terminal_as_it_happens(runs: Runs) -> None:
+    """Cluster steps and each experiment's phases show while they run (through pytest's
+    capture): a first line within 10 s, and never 30 s without one."""
+    ours = [(t, line) for t, line in runs.base_lines
+            if line.startswith(("[kube-chaos", "kube-chaos:"))]
+    assert ours and ours[0][0] < 10.0, ours[:3]
+    assert any("phase steady: done in" in line for _, line in ours)
+    times = [t for t, _ in runs.base_lines]
+    gaps = [b - a for a, b in zip(times, times[1:], strict=False)]
+    assert max(gaps) < 30.0, max(zip(gaps, runs.base_lines[1:], strict=False))
 
 
 def test_html_opens_offline_in_a_real_browser(runs: Runs, tmp_path: Path) -> None:
