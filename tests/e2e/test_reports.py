@@ -9,6 +9,7 @@ with the same digests, and `report compare` flags the slow workload but not the 
 
 from __future__ import annotations
 
+import itertools
 import json
 import os
 import re
@@ -150,7 +151,7 @@ def test_progress_reaches_the_terminal_as_it_happens(runs: Runs) -> None:
     assert ours and ours[0][0] < 10.0, ours[:3]
     assert any("phase steady: done in" in line for _, line in ours)
     times = [t for t, _ in runs.base_lines]
-    gaps = [b - a for a, b in zip(times, times[1:], strict=False)]
+    gaps = [b - a for a, b in itertools.pairwise(times)]
     assert max(gaps) < 30.0, max(zip(gaps, runs.base_lines[1:], strict=False))
 
 
