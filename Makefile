@@ -15,7 +15,8 @@ PYTEST  = $(BIN)/python -m pytest
 $(BIN)/kube-chaos: pyproject.toml
 	$(PYTHON) -m venv $(VENV)
 	$(BIN)/pip install -q --upgrade pip
-	$(BIN)/pip install -q -e ".[dev]"
+	@echo "kube-chaos: installing kube-chaos and its dependencies into $(VENV) (pip lists each package)"
+	$(BIN)/pip install --progress-bar off -e ".[dev]"
 	touch $@
 
 venv: $(BIN)/kube-chaos

@@ -23,7 +23,58 @@ def cmd_run(args: argparse.Namespace) -> int:
         argv.append(f"--chaos-allow-host={host}")
     if args.keep_cluster:
         argv.append("--chaos-keep-cluster")
+    if args.repeat is not None:
+        argv.append(f"--chaos-repeat={args.repeat}")
     return int(pytest.main(argv))
+
+
+def cmd_rerun(args: argparse.Namespace) -> int:
+    """`kube-chaos run` again with the command a report recorded (same experiment file, seed
+    and target options); files that changed since are named first."""
+    from chaos.cli import build_parser
+    from chaos.provenance import file_sha256
+    from chaos.report.writer import load_report
+
+    report = load_report(args.report)
+    manifest = report["manifest"]
+    if manifest is None:
+        print(f"{args.report}: report written before schema 4 has no rerun command; run "
+              f"`kube-chaos run {report['experiment']['path']} --seed={report['seed']}`")
+        return 2
+    rerun = manifest["rerun"]
+    files = [manifest["experiment_file"], *manifest["workload_manifests"],
+             manifest["locustfile"]]
+    for f in files:
+        if f is not None and file_sha256(Path(f["path"])) != f["sha256"]:
+            print(f"kube-chaos rerun: note: {f['path']} changed since the report "
+                  f"(sha256 {str(f['sha256'])[:12]} then): the rerun uses it as it is now")
+    if not rerun["exact"]:
+        print("kube-chaos rerun: note: the recorded run changed its experiment in Python; the "
+              "file alone does not reproduce it exactly")
+    argv = list(rerun["argv"][1:])
+    for flag, value in (("--reports", args.reports), ("--junitxml", args.junitxml),
+                        ("--repeat", args.repeat)):
+        if value is not None:
+            argv.append(f"{flag}={value}")
+    if args.keep_cluster:
+        argv.append("--keep-cluster")
+    print("kube-chaos rerun: " + " ".join(["kube-chaos", *argv]), flush=True)
+    new = build_parser().parse_args(argv)
+    return int(new.handler(new))
+
+
+def cmd_report_html(args: argparse.Namespace) -> int:
+    from chaos.report.html import write_experiment_html, write_index
+
+    paths = _report_paths(args.paths)
+    if not paths:
+        print("no report.json found under " + ", ".join(map(str, args.paths)))
+        return 1
+    for p in paths:
+        print(write_experiment_html(p, index_href="../index.html"))
+    for run_dir in sorted({p.parent.parent for p in paths}):
+        print(write_index(run_dir, [p for p in paths if p.parent.parent == run_dir]))
+    return 0
 
 
 def cmd_report_show(args: argparse.Namespace) -> int:
@@ -34,16 +85,40 @@ def cmd_report_show(args: argparse.Namespace) -> int:
     if not paths:
         print("no report.json found under " + ", ".join(map(str, args.paths)))
         return 1
-    print(summary_table([summary_row(load_report(p)) for p in paths]))
+    from chaos.report.repeats import group, repeat_table, summarise
+
+    reports = [load_report(p) for p in paths]
+    print(summary_table([summary_row(r) for r in reports]))
+    repeated = [summarise(n, rs) for n, rs in group(reports).items() if len(rs) > 1]
+    if repeated:
+        print()
+        print(repeat_table(repeated))
     return 0
 
 
 def cmd_report_compare(args: argparse.Namespace) -> int:
-    from chaos.report.summary import compare
-    from chaos.report.writer import load_report
+    """Environment differences first, then each figure judged against the noise; exit 1 on
+    a regression (a CI gate), Markdown also to --markdown and $GITHUB_STEP_SUMMARY."""
+    import os
 
-    print(compare(load_report(args.a), load_report(args.b)))
-    return 0
+    from chaos.report.compare import compare_runs, load_side, markdown
+
+    base, cur = load_side(args.a), load_side(args.b)
+    for side, reports in (("baseline", base), ("current", cur)):
+        if not reports:
+            print(f"kube-chaos report compare: no report.json under the {side} "
+                  f"{args.a if side == 'baseline' else args.b}")
+            return 2
+    result = compare_runs(base, cur)
+    text = markdown(result, str(args.a), str(args.b), base, cur)
+    print(text, end="")
+    if args.markdown:
+        Path(args.markdown).write_text(text, encoding="utf-8")
+    summary = os.environ.get("GITHUB_STEP_SUMMARY")
+    if summary:
+        with open(summary, "a", encoding="utf-8") as fh:
+            fh.write(text)
+    return 1 if result.regressions else 0
 
 
 def _report_paths(paths: list[Path]) -> list[Path]:
@@ -73,17 +148,44 @@ def add_commands(sub: argparse._SubParsersAction[argparse.ArgumentParser]) -> No
                                     "experiment whose plan, resolved again, differs")
     run.add_argument("--keep-cluster", action="store_true",
                      help="keep a kind cluster this run created")
+    run.add_argument("--repeat", type=int, help="run each experiment N times (median and "
+                                                "95%% interval in the summary and HTML index)")
     run.set_defaults(handler=cmd_run)
+
+    rerun = sub.add_parser(
+        "rerun", help="run the experiment of a report.json again: same file, seed and target",
+        description="Repeat the run a report records (its manifest's rerun command): the same "
+                    "experiment file, seed and cluster options; files changed since are named.")
+    rerun.add_argument("report", type=Path, help="report.json (or its directory)")
+    rerun.add_argument("--reports", help="reports directory (default: reports)")
+    rerun.add_argument("--junitxml", help="also write JUnit XML")
+    rerun.add_argument("--repeat", type=int, help="run it N times")
+    rerun.add_argument("--keep-cluster", action="store_true",
+                       help="keep a kind cluster this run created")
+    rerun.set_defaults(handler=cmd_rerun)
 
     report = sub.add_parser("report", help="show or compare recovery reports")
     rsub = report.add_subparsers(dest="action", required=True)
     show = rsub.add_parser("show", help="summary table of report.json files (or directories)")
     show.add_argument("paths", nargs="+", type=Path)
     show.set_defaults(handler=cmd_report_show)
-    cmp_ = rsub.add_parser("compare", help="key figures of two reports side by side")
-    cmp_.add_argument("a", type=Path)
-    cmp_.add_argument("b", type=Path)
+    cmp_ = rsub.add_parser(
+        "compare", help="baseline vs current: environment differences, then figures judged "
+                        "against the noise; exit 1 on a regression",
+        description="BASELINE and CURRENT are each a report.json or a directory of them (e.g. "
+                    "a run of --chaos-repeat N). Lists what differs in the environment, then "
+                    "compares median and 95%% bootstrap interval of recovery, longest outage "
+                    "and error rate; a figure is regressed only when the current interval lies "
+                    "above the baseline's by more than its floor. Exit 1 on a regression.")
+    cmp_.add_argument("a", type=Path, metavar="BASELINE")
+    cmp_.add_argument("b", type=Path, metavar="CURRENT")
+    cmp_.add_argument("--markdown", metavar="FILE", help="also write the Markdown here "
+                                                          "($GITHUB_STEP_SUMMARY too, when set)")
     cmp_.set_defaults(handler=cmd_report_compare)
+    html = rsub.add_parser("html", help="(re)write report.html for each report.json and an "
+                                        "index.html per run directory")
+    html.add_argument("paths", nargs="+", type=Path, help="report.json files or directories")
+    html.set_defaults(handler=cmd_report_html)
 
     try:
         from chaos.cli_rollback import add_rollback_command

@@ -50,9 +50,11 @@ class ChaosState:
     results: list[ExperimentResult] = field(default_factory=list)
     seed: int = 0
     run_id: str = ""
+    repeat: int = 1  # --chaos-repeat
 
 
 STATE = pytest.StashKey[ChaosState]()
+SINK = pytest.StashKey[Callable[[str], None]]()
 
 
 # -- options --------------------------------------------------------------------------------
@@ -92,6 +94,9 @@ def pytest_addoption(parser: pytest.Parser) -> None:
     opt("max-percent", "blast radius: no fault may hit more than this percentage of a "
         "workload's replicas", default=None)
     opt("max-nodes", "blast radius: no fault may hit more nodes than this", default=None)
+    opt("repeat", "run each experiment N times (items <name>[1] ... <name>[N]); the summary "
+        "and the HTML index give the median and a 95-percent bootstrap interval of recovery, "
+        "longest outage and error rate", default=None)
     opt("allow-host", "host that load (spec.load.url), HTTP and Prometheus abort guards may "
         "reach besides 127.0.0.1, localhost and ::1 (repeatable; ini: whitespace-separated)",
         ini_type="args", action="append", default=[])
@@ -122,8 +127,55 @@ def pytest_configure(config: pytest.Config) -> None:
     if hasattr(config, "workerinput"):  # xdist worker: share the controller's seed and run id
         run_id = config.workerinput.get("chaos_run_id", run_id)
         seed = int(config.workerinput.get("chaos_seed", seed))
-    config.stash[STATE] = ChaosState(seed=seed, run_id=run_id)
+    config.stash[STATE] = ChaosState(seed=seed, run_id=run_id, repeat=_repeat(config))
     _undo_on_sigterm(config)
+    if not hasattr(config, "workerinput"):
+        _live_progress(config)
+
+
+def _repeat(config: pytest.Config) -> int:
+    raw = _option(config, "chaos_repeat")
+    try:
+        n = int(raw) if raw not in (None, "") else 1
+    except ValueError as exc:
+        raise pytest.UsageError(f"--chaos-repeat must be a positive integer, got {raw!r}"
+                                ) from exc
+    if n < 1:
+        raise pytest.UsageError(f"--chaos-repeat must be a positive integer, got {n}")
+    return n
+
+
+def _live_progress(config: pytest.Config) -> None:
+    """Build and cluster progress (chaos.cluster.progress) reaches the terminal while pytest
+    captures a test's output: written through the terminal reporter with capture suspended,
+    the way pytest's live logging does, from the heartbeat thread too (hence the lock)."""
+    from chaos.cluster import progress
+
+    lock = threading.Lock()
+
+    def write(line: str) -> None:
+        reporter = config.pluginmanager.get_plugin("terminalreporter")
+        capman = config.pluginmanager.get_plugin("capturemanager")
+        with lock:
+            if reporter is None:
+                import sys
+
+                print(line, file=sys.stderr, flush=True)
+                return
+            ctx = capman.global_and_fixture_disabled() if capman is not None \
+                else contextlib.nullcontext()
+            with ctx:
+                reporter.ensure_newline()
+                reporter.write_line(line)
+                reporter.flush()
+
+    previous = progress.set_sink(write)
+    config.stash[SINK] = write
+
+    def restore() -> None:
+        progress.set_sink(previous)
+
+    config.add_cleanup(restore)
 
 
 def _sigterm(signum: int, frame: Any) -> None:
@@ -175,9 +227,14 @@ def _environment(config: pytest.Config) -> RunEnv:
     cluster_name: str | None
     reporter = config.pluginmanager.get_plugin("terminalreporter")
 
+    sink = config.stash.get(SINK, None)
+
     def log(msg: str) -> None:
         if reporter is not None and config.getoption("verbose") > 0:
-            reporter.write_line(f"kube-chaos: {msg}")
+            if sink is not None:  # live, not captured with the test's output
+                sink(f"kube-chaos: {msg}")
+            else:
+                reporter.write_line(f"kube-chaos: {msg}")
 
     if kubeconfig is None:
         from chaos.cluster import kind
@@ -207,8 +264,37 @@ def _environment(config: pytest.Config) -> RunEnv:
         allow_hosts=tuple(_option(config, "chaos_allow_host") or ()),
         blast_radius=_blast_limits(config),
         plan=_reviewed_plan(config),
-        provide_images=_image_provider(cluster_name) if cluster_name else None)
+        provide_images=_image_provider(cluster_name) if cluster_name else None,
+        session_manifest=_session_manifest(cluster_name),
+        rerun_options=_rerun_options(config))
     return state.env
+
+
+def _session_manifest(cluster_name: str | None) -> dict[str, Any]:
+    """The session-wide part of every report's manifest, read once."""
+    from chaos.provenance import source_revision
+
+    out: dict[str, Any] = {"kube_chaos": source_revision(), "node_image": None,
+                           "kind_config": None}
+    if cluster_name:
+        from chaos.cluster import kind
+
+        out["node_image"] = kind.node_image_identity(cluster_name)
+        out["kind_config"] = kind.kind_config_record(cluster_name)
+    return out
+
+
+def _rerun_options(config: pytest.Config) -> tuple[str, ...]:
+    """`kube-chaos run` flags that aim a rerun at the same cluster as this session."""
+    out: list[str] = []
+    for dest, flag in (("chaos_kubeconfig", "--kubeconfig"), ("chaos_context", "--context")):
+        value = _option(config, dest)
+        if value:
+            shown = Path(value).expanduser().resolve() if dest == "chaos_kubeconfig" else value
+            out.append(f"{flag}={shown}")
+    out += [f"--allow-context={c}" for c in _option(config, "chaos_allow_context") or []]
+    out += [f"--allow-host={h}" for h in _option(config, "chaos_allow_host") or []]
+    return tuple(out)
 
 
 def _reviewed_plan(config: pytest.Config) -> dict[str, Any] | None:
@@ -431,13 +517,13 @@ def _as_experiment(experiment: str | Path | Experiment, overrides: dict[str, Any
 
 
 def _run_and_record(config: pytest.Config, node: pytest.Item, exp: Experiment,
-                    env: RunEnv) -> ExperimentResult:
+                    env: RunEnv, repeat: tuple[int, int] | None = None) -> ExperimentResult:
     from chaos.report.summary import junit_properties
     from chaos.report.writer import load_report
     from chaos.runner import run_experiment
 
     try:
-        result = run_experiment(exp, env)
+        result = run_experiment(exp, env, repeat=repeat)
     except HaltActive as exc:
         node.session.shouldstop = str(exc)  # the kill switch stops the whole session
         raise
@@ -448,7 +534,22 @@ def _run_and_record(config: pytest.Config, node: pytest.Item, exp: Experiment,
     if result.report_path is not None:
         for key, value in junit_properties(load_report(result.report_path)):
             node.user_properties.append((key, value))
+        html = _write_html(result.report_path, env.log)
+        if html is not None:
+            node.user_properties.append(("chaos.html", str(html)))
     return result
+
+
+def _write_html(report_path: Path, log: Callable[[str], None]) -> Path | None:
+    """report.html next to report.json. A report page that cannot be drawn is named in the
+    log and never fails the experiment: report.json, the record, is already written."""
+    from chaos.report.html import write_experiment_html
+
+    try:
+        return write_experiment_html(report_path, index_href="../index.html")
+    except Exception as exc:
+        log(f"could not write the HTML report of {report_path}: {type(exc).__name__}: {exc}")
+        return None
 
 
 @pytest.hookimpl(wrapper=True, tryfirst=True)
@@ -486,13 +587,18 @@ class ExperimentFile(pytest.File):
         from chaos.model.tags import marker_name
 
         exp = load_experiment(self.path)  # tags are checked there: each can be a marker
-        item = ExperimentItem.from_parent(self, name=exp.name, experiment=exp)
-        item.add_marker(pytest.mark.chaos)
-        for tag in exp.tags:
-            name = marker_name(tag)
-            _register_marker(self.config, name)
-            item.add_marker(getattr(pytest.mark, name))
-        yield item
+        state = self.config.stash.get(STATE, None)
+        count = state.repeat if state is not None else 1
+        for index in range(1, count + 1):
+            item = ExperimentItem.from_parent(
+                self, name=exp.name if count == 1 else f"{exp.name}[{index}]", experiment=exp,
+                repeat=(index, count) if count > 1 else None)
+            item.add_marker(pytest.mark.chaos)
+            for tag in exp.tags:
+                name = marker_name(tag)
+                _register_marker(self.config, name)
+                item.add_marker(getattr(pytest.mark, name))
+            yield item
 
     def repr_failure(self, excinfo: pytest.ExceptionInfo[BaseException],
                      style: Any = None) -> str:
@@ -510,9 +616,11 @@ def _register_marker(config: pytest.Config, name: str) -> None:
 
 
 class ExperimentItem(pytest.Item):
-    def __init__(self, *, experiment: Experiment, **kwargs: Any) -> None:
+    def __init__(self, *, experiment: Experiment, repeat: tuple[int, int] | None = None,
+                 **kwargs: Any) -> None:
         super().__init__(**kwargs)
         self.experiment = experiment
+        self.repeat = repeat
 
     def runtest(self) -> None:
         try:
@@ -522,7 +630,7 @@ class ExperimentItem(pytest.Item):
             raise ExperimentError(f"kube-chaos: {exc}") from exc
         except ChaosError as exc:
             raise ExperimentError(f"kube-chaos could not prepare the cluster: {exc}") from exc
-        result = _run_and_record(self.config, self, self.experiment, env)
+        result = _run_and_record(self.config, self, self.experiment, env, self.repeat)
         if result.verdict == "aborted" and result.abort is not None \
                 and result.abort.breach is not None:
             raise ExperimentAborted(result.abort.breach)
@@ -575,12 +683,35 @@ def pytest_terminal_summary(terminalreporter: Any, config: pytest.Config) -> Non
     state = config.stash.get(STATE, None)
     if state is None or not state.results:
         return
+    from chaos.report.repeats import group, repeat_table, summarise
     from chaos.report.summary import summary_row, summary_table
     from chaos.report.writer import load_report
 
-    rows = [summary_row(load_report(r.report_path)) for r in state.results
-            if r.report_path is not None]
+    paths = [r.report_path for r in state.results if r.report_path is not None]
+    loaded = [load_report(p) for p in paths]
+    rows = [summary_row(r) for r in loaded]
     terminalreporter.write_sep("=", "kube-chaos experiments")
     terminalreporter.write_line(summary_table(rows))
-    reports = {str(r.report_path.parent.parent) for r in state.results if r.report_path}
-    terminalreporter.write_line(f"reports: {', '.join(sorted(reports))}  (seed {state.seed})")
+    repeated = [summarise(name, rs) for name, rs in group(loaded).items() if len(rs) > 1]
+    if repeated:
+        terminalreporter.write_line("")
+        terminalreporter.write_line(repeat_table(repeated))
+    reports = sorted({p.parent.parent for p in paths})
+    terminalreporter.write_line(f"reports: {', '.join(map(str, reports))}  (seed {state.seed})")
+    for run_dir in reports:
+        index = _write_index(run_dir, [p for p in paths if p.parent.parent == run_dir])
+        if index is not None:
+            terminalreporter.write_line(f"html: {index}")
+
+
+def _write_index(run_dir: Path, paths: list[Path]) -> Path | None:
+    from chaos.report.html import write_index
+
+    try:
+        return write_index(run_dir, paths)
+    except Exception as exc:  # the reports are written; the index is a view of them
+        import sys
+
+        print(f"kube-chaos: could not write {run_dir}/index.html: {type(exc).__name__}: {exc}",
+              file=sys.stderr)
+        return None

@@ -10,7 +10,7 @@ from __future__ import annotations
 import contextlib
 import platform
 from collections.abc import Callable, Iterator, Sequence
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from pathlib import Path
 
 from chaos import __version__ as KUBE_CHAOS_VERSION
@@ -53,6 +53,7 @@ from chaos.plan import slas as pslas
 from chaos.plan import timeline as ptl
 from chaos.plan.manifests import WorkloadRef
 from chaos.report.data import AbortRecord, FaultRecord, ReportData
+from chaos.report.types import JSONValue, ManifestDict
 from chaos.report.writer import write_report
 from chaos.safety import refuse_unless_ours
 
@@ -79,6 +80,10 @@ class RunEnv:
     # referenced ones, into the cluster's nodes (kind, no registry); None where the cluster
     # pulls its images itself
     provide_images: Callable[[Sequence[str], Sequence[str]], None] | None = None
+    # the reproducibility manifest's session-wide part (kube-chaos revision, kind node image
+    # and config), and the `kube-chaos run` options that target the same cluster again
+    session_manifest: dict[str, JSONValue] = field(default_factory=dict)
+    rerun_options: tuple[str, ...] = ()
 
 
 @dataclass
@@ -252,9 +257,10 @@ def _namespace(env: RunEnv, exp: Experiment, keep: Callable[[], bool]
 def run_experiment(exp: Experiment, env: RunEnv, ports: ph.RunPorts | None = None,
                    namespace: Callable[[RunEnv, Experiment, Callable[[], bool]],
                                        contextlib.AbstractContextManager[str]] | None = None,
-                   ) -> ExperimentResult:
+                   repeat: tuple[int, int] | None = None) -> ExperimentResult:
     """Run ``exp``; never raises for an SLA breach (the result carries the verdict). Ctrl-C,
-    SIGTERM and timeouts propagate, after the undo has run."""
+    SIGTERM and timeouts propagate, after the undo has run. ``repeat``: (index, count) of
+    this run among the repeats of ``--chaos-repeat``, recorded in the manifest."""
     check_safety(env)
     check_target(ph.load_url(exp), allowed_hosts(env.allow_hosts))  # before anything is created
     check_guard_hosts(env, exp)
@@ -285,10 +291,12 @@ def run_experiment(exp: Experiment, env: RunEnv, ports: ph.RunPorts | None = Non
         try:
             for phase in ph.PHASES:
                 mark = clock.monotonic()
+                state.say(f"phase {phase.__name__}")
                 try:
                     phase(state, ports)
                 finally:
                     timings[phase.__name__] = round(clock.monotonic() - mark, 3)
+                state.say(f"phase {phase.__name__}: done in {timings[phase.__name__]:.1f}s")
                 state.completed.append(phase.__name__)
         except ExperimentAborted as exc:
             state.say(str(exc))  # not an error: the verdict says aborted
@@ -299,7 +307,7 @@ def run_experiment(exp: Experiment, env: RunEnv, ports: ph.RunPorts | None = Non
             mark = clock.monotonic()
             ph.cleanup(state)
             timings["cleanup"] = round(clock.monotonic() - mark, 3)
-        result = _evaluate(state, env, ports, started, error, timings)
+        result = _evaluate(state, env, ports, started, error, timings, repeat)
         verdict.append(result.verdict)
     return result
 
@@ -307,8 +315,6 @@ def run_experiment(exp: Experiment, env: RunEnv, ports: ph.RunPorts | None = Non
 def _as_reviewed(exp: Experiment, env: RunEnv) -> Experiment:
     """Resolve the plan again; refuse to start when it differs from the reviewed one (the
     cluster changed: other pods, replicas, PDBs, permissions...). The run uses its seed."""
-    from dataclasses import replace
-
     from chaos.planner import differences, plan_experiment, reviewed_digest
 
     assert env.plan is not None
@@ -326,7 +332,8 @@ def _as_reviewed(exp: Experiment, env: RunEnv) -> Experiment:
 
 
 def _evaluate(s: ph.RunState, env: RunEnv, ports: ph.RunPorts, started: float,
-              error: str | None, timings: dict[str, float]) -> ExperimentResult:
+              error: str | None, timings: dict[str, float],
+              repeat: tuple[int, int] | None = None) -> ExperimentResult:
     """Judge the SLAs over what was observed and write the report."""
     exp, records = s.exp, s.records
     undo_failed = ph.undo_failures(s)
@@ -362,7 +369,8 @@ def _evaluate(s: ph.RunState, env: RunEnv, ports: ph.RunPorts, started: float,
         fault_window=fault_window, slas=tuple(sla_results), recovery_seconds=recovery_s,
         restarts=restarts, cluster=_cluster_info(env, s.namespace, server),
         versions=_versions(server), error=error,
-        undo=tuple(o.as_dict() for o in ph.undo_outcomes(s)), abort=abort)
+        undo=tuple(o.as_dict() for o in ph.undo_outcomes(s)), abort=abort,
+        manifest=_manifest(env, s, server, repeat))
     for outcome in ph.undo_outcomes(s):
         s.record("undo", action=outcome.action.describe(), status=outcome.status,
                  reason=outcome.reason, done_at=outcome.at)
@@ -378,6 +386,43 @@ def _evaluate(s: ph.RunState, env: RunEnv, ports: ph.RunPorts, started: float,
         error_rate_during_fault=ptl.error_rate(records, *fault_window) if fault_window else None,
         restarts=restarts, faults=s.outcomes, report_path=report_path, namespace=s.namespace,
         error=error, records=records, phases=timings, undo_failures=undo_failed, abort=abort)
+
+
+def _manifest(env: RunEnv, s: ph.RunState, server: str | None,
+              repeat: tuple[int, int] | None) -> ManifestDict:
+    """What produced this run. Read while the workload still exists (before its namespace
+    goes); whatever cannot be read is named in ``errors``, never raised over the verdict."""
+    from chaos.k8s import provenance as kprov
+    from chaos.load.runner import DEFAULT_LOCUSTFILE
+    from chaos.model.parse import load_experiment
+
+    errors: list[str] = []
+    images: list[dict[str, str | None]] = []
+    nodes: list[dict[str, str | None]] = []
+    exp = s.exp
+    try:
+        images = kprov.container_images(env.kube, s.namespace,
+                                        exp.workload.selector.to_label_selector())
+    except Exception as exc:  # a fake or unreachable cluster: named, not fatal
+        errors.append(f"images: {type(exc).__name__}: {exc}")
+    try:
+        nodes = kprov.node_versions(env.kube)
+    except Exception as exc:
+        errors.append(f"nodes: {type(exc).__name__}: {exc}")
+    exact = False
+    if exp.path is not None:
+        try:
+            # a reviewed plan only sets the seed, which the rerun passes anyway
+            exact = load_experiment(exp.path) in (exp, replace(exp, seed=None))
+        except ChaosError as exc:
+            errors.append(f"experiment file: {exc}")
+    from chaos.provenance import build_manifest
+
+    return build_manifest(
+        seed=s.seed, experiment=exp.path, exact=exact, manifests=exp.workload.manifests,
+        locustfile=exp.load.locustfile or DEFAULT_LOCUSTFILE, images=images, nodes=nodes,
+        server_version=server, session=env.session_manifest, rerun_options=env.rerun_options,
+        repeat=repeat, errors=errors)
 
 
 def _abort_record(s: ph.RunState) -> AbortRecord | None:

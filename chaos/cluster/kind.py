@@ -205,3 +205,27 @@ def ensure_loaded(cfg: ClusterConfig, image: str, progress: Progress | None = No
     load_image(cfg, image, progress)
     loaded[image] = want
     record.write_text(json.dumps(loaded, indent=1))
+
+
+def node_image_identity(name: str) -> dict[str, str] | None:
+    """The node image a kind cluster runs: its tag and the image ID Docker resolved it to
+    (two clusters built from different sources under one tag differ in the ID)."""
+    out = capture(["docker", "inspect", "--format", "{{.Config.Image}} {{.Image}}",
+                   f"{name}-control-plane"])
+    parts = out.stdout.split()
+    if out.returncode != 0 or len(parts) != 2:
+        return None
+    return {"tag": parts[0], "id": parts[1]}
+
+
+def kind_config_record(name: str) -> dict[str, str] | None:
+    """The kind config the cluster was created with (kept in its state dir), and its hash."""
+    import hashlib
+
+    path = ClusterConfig(name=name).state_dir / "kind-config.yaml"
+    try:
+        text = path.read_text()
+    except OSError:
+        return None
+    return {"path": str(path), "sha256": hashlib.sha256(text.encode()).hexdigest(),
+            "text": text}

@@ -10,6 +10,7 @@ from chaos.model.abort import Breach, GuardStats
 from chaos.model.experiment import Experiment, FaultSpec
 from chaos.model.timeline import ClusterEvent, RequestRecord, SLAResult
 from chaos.plan.timeline import DEFAULT_BUCKET_S
+from chaos.report.types import ManifestDict
 
 
 @dataclass(frozen=True, slots=True)
@@ -69,3 +70,4 @@ class ReportData:
     # every undo of the run, in order: {id, kind, action, status, reason, at, journal, ...}
     undo: tuple[Mapping[str, object], ...] = ()
     abort: AbortRecord | None = None  # None: the guards never ran (no fault was reached)
+    manifest: ManifestDict | None = None  # what produced the run (chaos.provenance)

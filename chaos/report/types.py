@@ -4,10 +4,11 @@ from __future__ import annotations
 
 from typing import TypedDict
 
-# 2: "undo" added; 3: "abort" added and the verdict may be "aborted". Older reports still load
-# (with no undo rows, and abort null).
-SCHEMA_VERSION = 3
-READABLE_VERSIONS = (1, 2, 3)
+# 2: "undo" added; 3: "abort" added and the verdict may be "aborted"; 4: "manifest" added (what
+# produced the report, and how to rerun it). Older reports still load (with no undo rows, and
+# abort and manifest null).
+SCHEMA_VERSION = 4
+READABLE_VERSIONS = (1, 2, 3, 4)
 TOP_LEVEL_KEYS = (
     "schema_version",
     "experiment",
@@ -24,6 +25,7 @@ TOP_LEVEL_KEYS = (
     "versions",
     "undo",
     "abort",
+    "manifest",
 )
 
 JSONValue = str | int | float | bool | None | list["JSONValue"] | dict[str, "JSONValue"]
@@ -147,6 +149,45 @@ class AbortDict(TypedDict):
     guards: list[GuardStatsDict]
 
 
+class ManifestFileDict(TypedDict):
+    path: str
+    sha256: str | None  # null: the file could not be read when the report was written
+
+
+class RerunDict(TypedDict):
+    argv: list[str]
+    command: str  # argv, shell-quoted
+    exact: bool  # false: the experiment was changed in Python, the file alone differs
+
+
+class RepeatDict(TypedDict):
+    index: int  # 1-based
+    count: int
+
+
+class ManifestDict(TypedDict):
+    """Everything that produced the report (schema 4): compare two to explain a difference."""
+
+    kube_chaos: dict[str, JSONValue]  # version, commit (null outside a git checkout), dirty
+    python: str
+    locust: str | None
+    kubernetes_client: str | None
+    kubernetes_server: str | None
+    seed: int
+    experiment_file: ManifestFileDict | None
+    workload_manifests: list[ManifestFileDict]
+    locustfile: ManifestFileDict | None
+    # every container of the workload's pods at the end of the run: pod, node, container,
+    # image (as the pod names it) and image_id (the digest the runtime resolved)
+    images: list[dict[str, str | None]]
+    nodes: list[dict[str, str | None]]  # name, kubelet, container_runtime, os_image
+    node_image: JSONValue  # kind: {tag, id} of the node image; null on other clusters
+    kind_config: JSONValue  # kind: {text, sha256} of the cluster's kind config
+    repeat: RepeatDict | None
+    rerun: RerunDict
+    errors: list[str]  # pieces that could not be read, and why
+
+
 class ReportDict(TypedDict):
     schema_version: int
     experiment: ExperimentDict
@@ -165,3 +206,4 @@ class ReportDict(TypedDict):
     # is not "undone" is still pending in the journal
     undo: list[JSONValue]
     abort: AbortDict | None  # null when no guard ran (the run ended before its first fault)
+    manifest: ManifestDict | None  # null in reports older than schema 4

@@ -197,6 +197,7 @@ def build_report(data: ReportData) -> ReportDict:
         "versions": versions,
         "undo": [_jsonable(dict(u)) for u in data.undo],
         "abort": _abort(data.abort, origin),
+        "manifest": data.manifest,
     }
 
 
@@ -273,6 +274,8 @@ def load_report(path: str | os.PathLike[str]) -> ReportDict:
         raw.setdefault("undo", [])  # written before undo outcomes were reported
     if raw.get("schema_version") in (1, 2):
         raw.setdefault("abort", None)  # written before abort guards existed
+    if raw.get("schema_version") in (1, 2, 3):
+        raw.setdefault("manifest", None)  # written before the reproducibility manifest
     missing = [k for k in TOP_LEVEL_KEYS if k not in raw]
     if missing:
         raise ReportInvalid(f"{p}: missing keys: {', '.join(missing)}")

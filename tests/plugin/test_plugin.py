@@ -200,7 +200,7 @@ T0 = 1_700_000_000.0
 def pytest_configure(config):
     plugin._environment = lambda config: object()
 
-    def run(exp, env):
+    def run(exp, env, repeat=None):
         if exp.name.startswith("halted"):
             raise HaltActive(HaltMarker("ops@box (pid 9)", T0, "incident 42"), "kind-x")
         breach = Breach("outage", "outage", 2.5, 2.0, "outage of 2.50s going on", T0)
@@ -265,3 +265,37 @@ def test_assert_slas_fails_an_aborted_run_naming_the_guard() -> None:
                               abort=AbortRecord(breach, 1.2))
     with pytest.raises(ExperimentAborted, match=r"guard ready \(http\) breached: 503"):
         assert_slas(result)
+
+
+def test_repeat_collects_each_experiment_n_times(project: pytest.Pytester) -> None:
+    (project.path / "kill.yaml").write_text(GOOD)
+    result = project.runpytest("--collect-only", "-q", "--chaos-repeat=3", "kill.yaml")
+    result.stdout.fnmatch_lines(["kill.yaml::kill-one[[]1[]]", "kill.yaml::kill-one[[]2[]]",
+                                 "kill.yaml::kill-one[[]3[]]"])
+    result = project.runpytest("--collect-only", "-q", "--chaos-repeat=0")
+    result.stderr.fnmatch_lines(["*--chaos-repeat must be a positive integer, got 0*"])
+
+
+def test_build_progress_reaches_the_terminal_while_the_test_is_captured(
+        pytester: pytest.Pytester) -> None:
+    """A passing test's output is never shown: progress lines must bypass capture, with a
+    heartbeat while a step runs long."""
+    pytester.makepyfile("""
+        import time
+        from chaos.cluster.progress import Progress
+
+        def test_build():
+            print("captured, never shown")
+            p = Progress(heartbeat_s=0.2)
+            p.cached("node image kind/node:x")
+            with p.step("building the node image"):
+                time.sleep(0.7)
+    """)
+    result = pytester.runpytest("-p", "no:locust")
+    result.assert_outcomes(passed=1)
+    result.stdout.fnmatch_lines([
+        "*] node image kind/node:x: cached",
+        "*] building the node image ...",
+        "*] building the node image: still running, 0s so far",
+        "*] building the node image: done in 0.*s"])
+    assert "captured, never shown" not in result.stdout.str()

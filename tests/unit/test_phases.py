@@ -294,6 +294,11 @@ def test_phases_run_in_order_and_everything_is_put_back(world: World, tmp_path: 
     report = _report(result)
     assert [u["status"] for u in report["undo"]] == ["undone"]
     assert report["seed"] == 11
+    # the manifest is written even where the cluster cannot be read: what failed is named
+    manifest = report["manifest"]
+    assert manifest["seed"] == 11 and manifest["rerun"]["argv"][:2] == ["kube-chaos", "run"]
+    assert "--seed=11" in manifest["rerun"]["argv"]
+    assert [e.split(":")[0] for e in manifest["errors"]] == ["images", "nodes"]
 
 
 def test_an_sla_breach_fails_and_a_negative_control_passes_on_it(world: World,

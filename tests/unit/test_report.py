@@ -216,7 +216,7 @@ def _aborted(tmp_path: Path) -> dict:  # type: ignore[type-arg]
 
 def test_an_aborted_run_names_the_guard_value_threshold_and_time(tmp_path: Path) -> None:
     raw = _aborted(tmp_path)
-    assert raw["schema_version"] == 3 and raw["verdict"] == "aborted"
+    assert raw["schema_version"] == 4 and raw["verdict"] == "aborted"
     abort = raw["abort"]
     assert abort == {
         "aborted": True, "guard": "outage", "type": "outage", "value": 2.345679,
@@ -241,7 +241,7 @@ def test_a_run_without_guards_has_no_abort_section_and_old_reports_load(tmp_path
     assert raw["abort"] is None
     assert dict(junit_properties(build_report(data())))["chaos.abort"] == "-"
     for version in (1, 2):
-        old = {k: v for k, v in raw.items() if k not in ("abort", "undo")}
+        old = {k: v for k, v in raw.items() if k not in ("abort", "undo", "manifest")}
         old["schema_version"] = version
         if version == 2:
             old["undo"] = []

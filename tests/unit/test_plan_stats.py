@@ -1,0 +1,21 @@
+from chaos.plan.stats import bootstrap_median
+
+
+def test_median_and_interval_are_seeded_and_bracket_the_median() -> None:
+    values = [3.4, 3.6, 3.5, 4.1, 3.3]
+    a = bootstrap_median(values, seed=7)
+    b = bootstrap_median(values, seed=7)
+    assert a == b, "same runs and seed: the same interval, so reports are reproducible"
+    assert a is not None and a.median == 3.5 and a.n == 5
+    assert min(values) <= a.low <= a.median <= a.high <= max(values)
+
+
+def test_one_value_is_its_own_interval_and_none_without_values() -> None:
+    assert bootstrap_median([], seed=1) is None
+    one = bootstrap_median([2.0], seed=1)
+    assert one is not None and (one.low, one.median, one.high, one.n) == (2.0, 2.0, 2.0, 1)
+
+
+def test_identical_values_have_a_zero_width_interval() -> None:
+    e = bootstrap_median([1.0] * 4, seed=3)
+    assert e is not None and e.low == e.high == 1.0

@@ -1,0 +1,68 @@
+"""The HTML views of reports: self-contained pages rendered from report.json alone."""
+
+from __future__ import annotations
+
+import json
+import re
+from pathlib import Path
+
+from test_report import data
+
+from chaos.report import build_report, write_report
+from chaos.report.chart import timeline_svg
+from chaos.report.html import render_experiment, write_experiment_html, write_index
+from chaos.report.repeats import group, repeat_table, summarise
+
+
+def test_page_is_self_contained_and_holds_every_sla_fault_and_event(tmp_path: Path) -> None:
+    report = build_report(data())
+    page = render_experiment(report, index_href="../index.html")
+    # nothing fetched: no script, no stylesheet link, no remote URL of any kind
+    assert "<script" not in page and "<link" not in page
+    assert not re.search(r"(src|href)=\"(https?:)?//", page)
+    assert page.count('class="sla-row"') == len(report["slas"]) == 1
+    assert 'data-sla="maxOutage"' in page and "FAIL" in page
+    assert "httpd-a" in page and "pod-unready" in page
+    assert "<svg" in page and page.index("<svg") < page.index('id="slas"')
+
+
+def test_chart_names_each_event_on_hover(tmp_path: Path) -> None:
+    svg = timeline_svg(build_report(data()))
+    assert svg.startswith("<svg") and "<?xml" not in svg
+    assert "<title>3.10s pod-unready httpd-a</title>" in svg
+    assert '<g id="fault-0"><title>' in svg and '<g id="outage-0"><title>' in svg
+
+
+def test_a_report_without_timeline_still_renders() -> None:
+    report = build_report(data())
+    report["timeline"]["buckets"] = []
+    report["timeline"]["events"] = []
+    assert "no timeline was recorded" in render_experiment(report)
+
+
+def test_index_links_each_page_and_summarises_repeats(tmp_path: Path) -> None:
+    paths = []
+    for i, recovery in enumerate((4.0, 4.4, 5.0)):
+        d = tmp_path / "run" / ("pod-kill" if i == 0 else f"pod-kill-{i + 1}")
+        p = write_report(d, data())
+        raw = json.loads(p.read_text())
+        raw["recovery"]["recovery_seconds"] = recovery
+        p.write_text(json.dumps(raw))
+        write_experiment_html(p, "../index.html")
+        paths.append(p)
+    index = write_index(tmp_path / "run", paths).read_text()
+    assert index.count('class="experiment-row"') == 3
+    assert 'href="pod-kill-2/report.html"' in index
+    assert 'data-experiment="pod-kill"' in index and "4.40 [" in index
+    assert (tmp_path / "run" / "pod-kill-3" / "report.html").exists()
+
+
+def test_repeat_table_gives_median_and_interval() -> None:
+    reports = [build_report(data()) for _ in range(3)]
+    for r, v in zip(reports, (3.0, 3.2, 9.0), strict=True):
+        r["recovery"]["recovery_seconds"] = v
+    (s,) = [summarise(n, rs) for n, rs in group(reports).items()]
+    rec = s.estimates["recovery_seconds"]
+    assert s.runs == 3 and rec is not None and rec.median == 3.2
+    table = repeat_table([s])
+    assert "3.20 [" in table and "(n=3)" in table and "fail=3" in table
