@@ -22,8 +22,9 @@ because the harness reads the file while locust is still writing.
 
 from __future__ import annotations
 
+import heapq
 import re
-from collections.abc import Iterator
+from collections.abc import Iterator, Sequence
 from pathlib import Path
 
 from chaos.model.timeline import RequestRecord
@@ -35,6 +36,7 @@ __all__ = [
     "CaptureReader",
     "RequestRecord",  # re-exported: the shared model type
     "iter_capture",
+    "iter_captures",
     "parse_capture",
 ]
 
@@ -159,6 +161,14 @@ def iter_capture(path: Path, chunk_bytes: int = 1 << 20) -> Iterator[RequestReco
             rest = data[end + 1:]
             yield from reader._parse(data[: end + 1].decode("utf-8", errors="replace")
                                      .splitlines())
+
+
+def iter_captures(paths: Sequence[Path]) -> Iterator[RequestRecord]:
+    """The records of several capture files (one per load process) on one timeline, in the
+    order they ended, streamed: each file is in completion order, so a k-way merge is exact."""
+    if len(paths) == 1:
+        return iter_capture(paths[0])
+    return heapq.merge(*(iter_capture(p) for p in paths), key=lambda r: r.end)
 
 
 def parse_capture(path: Path) -> list[RequestRecord]:
