@@ -57,6 +57,9 @@ class Capture:
         self._buf: list[str] = []
         self._file = open(path, "a", encoding="utf-8")  # noqa: SIM115 - lives as long as locust
         self._file.write(HEADER)
+        # how this process's wall clock stands to the machine's monotonic clock: load
+        # processes compare it to state (and, across machines, correct) their clock offsets
+        self._file.write(f"# clock wall_minus_monotonic={time.time() - time.monotonic():.6f}\n")
         self._file.flush()
         self._env: Environment | None = None
         self._quitting = False

@@ -44,6 +44,7 @@ CAPTURE_HEADER_V1 = "# kube-chaos capture v1: t\tlatency_s\tok\tstatus\terror\n"
 CAPTURE_HEADER = "# kube-chaos capture v2: t\tsent\tlatency_s\tok\tstatus\terror\n"
 VERSIONS = (1, 2)
 _VERSION = re.compile(r"# kube-chaos capture v(\d+)\b")
+_CLOCK = re.compile(r"# clock wall_minus_monotonic=(-?\d+(?:\.\d+)?)")
 
 
 class CaptureFormatError(ValueError):
@@ -104,6 +105,7 @@ class CaptureReader:
         self._version = 1
         self._keep = keep
         self._records: list[RequestRecord] = []
+        self.wall_minus_monotonic: float | None = None  # from the writer's clock comment
 
     @property
     def records(self) -> list[RequestRecord]:
@@ -137,6 +139,9 @@ class CaptureReader:
                     version = header_version(raw)
                     if version is not None:
                         self._version = version
+                    clock = _CLOCK.match(raw)
+                    if clock is not None:
+                        self.wall_minus_monotonic = float(clock.group(1))
                     continue
                 yield parse_line(raw, self._version)
             except ValueError as e:

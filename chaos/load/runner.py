@@ -85,6 +85,10 @@ class LoadResult:
     log_path: Path
     mode: str = "closed"
     capture_paths: tuple[Path, ...] = ()  # one per load process that sends requests
+    # per capture file: its process's (wall - monotonic) clock minus the first one's, seconds.
+    # Processes on one machine share both clocks, so this is ~0 (the read jitter); a value
+    # that is not says the wall clock was stepped between the processes' starts.
+    clock_offsets_s: tuple[float | None, ...] = ()
 
     @property
     def failures(self) -> int:
@@ -458,8 +462,15 @@ class LoadRun:
             log_path=self.log_path,
             mode=self.mode,
             capture_paths=self.capture_paths,
+            clock_offsets_s=self.clock_offsets(),
         )
         return self._result
+
+    def clock_offsets(self) -> tuple[float | None, ...]:
+        """Each capture file's clock offset from the first one's (see ``LoadResult``)."""
+        marks = [reader.wall_minus_monotonic for reader in self._readers]
+        ref = marks[0] if marks else None
+        return tuple(None if m is None or ref is None else m - ref for m in marks)
 
     def _locust_totals(self) -> tuple[int, int]:
         stats_path = self.out_dir / f"{STATS_PREFIX}.json"

@@ -84,9 +84,10 @@ def test_a_full_sender_pool_drops_arrivals_and_records_them(server: Server,
     server.delay_s = 0.5  # two senders, each busy 0.5 s: at most 4 of 50 arrivals/s get out
     with LoadRun.start(server.url, users=1, spawn_rate=1, max_duration_s=3, out_dir=tmp_path,
                        mode="open", rate_segments=[(50.0, 50.0, None)], max_in_flight=2,
-                       drop_after_s=0.05, request_timeout_s=2) as run:
+                       drop_after_s=0.2, request_timeout_s=2) as run:
         result = run.wait(timeout=40)
-    recs = [r for r in result.records if r.t < result.records[0].t + 2.0]
+    first = min(r.t for r in result.records)
+    recs = [r for r in result.records if r.t < first + 2.0]
     dropped = [r for r in recs if r.dropped]
     assert len(recs) >= 90
     _grid([r.t for r in recs], 0.02)
@@ -108,10 +109,13 @@ def test_latency_runs_from_the_intended_start(server: Server, tmp_path: Path) ->
         result = run.wait(timeout=40)
     sent = sorted((r for r in result.records if not r.dropped), key=lambda r: r.t)
     assert len(sent) >= 20
-    service = [r.end - (r.sent or r.t) for r in sent]
-    assert max(service) < 0.2
-    assert sent[-1].latency_s > 0.15  # the queue grew by ~10 ms an arrival
-    assert sent[-1].latency_s > max(service) + 0.05
+    service = sorted(r.end - (r.sent or r.t) for r in sent)
+    typical = service[len(service) // 2]
+    assert typical < 0.15
+    # the queue grew by ~10 ms an arrival: the last ones waited far longer than they were
+    # served
+    assert sent[-1].latency_s > 0.15
+    assert sent[-1].latency_s > typical + 0.1
 
 
 def test_two_workers_merge_on_one_timeline(server: Server, tmp_path: Path) -> None:
@@ -131,3 +135,6 @@ def test_two_workers_merge_on_one_timeline(server: Server, tmp_path: Path) -> No
         _grid([r.t for r in f], 0.02)
     # (locust's master counts only what the workers reported every 3 s: the capture is exact)
     assert 350 <= len(recs) <= 400
+    # one machine, one clock: the workers' offsets are the jitter of reading it
+    offsets = result.clock_offsets_s
+    assert offsets[0] == 0.0 and offsets[1] is not None and abs(offsets[1]) < 0.001
