@@ -185,7 +185,9 @@ def steady(s: RunState, ports: RunPorts) -> None:
     exp, clock = s.exp, s.clock
     url = load_url(exp)
     s.load = load = ports.start_load(url, exp, s.out_dir / "load")
-    s.say(f"load on {url}{exp.load.path}: {exp.load.users} users")
+    s.say(f"load on {url}{exp.load.path}: " + (
+        f"open loop, {exp.load.rate_segments[-1][1]:g} arrivals/s" if exp.load.mode == "open"
+        else f"{exp.load.users} users"))
     ss = exp.steady_state
     since = clock.wall()
     clock.sleep(min(exp.load.warmup_s, s.left()))

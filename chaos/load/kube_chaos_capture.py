@@ -29,7 +29,10 @@ from locust.env import Environment
 FLUSH_INTERVAL_S = 0.2
 FLUSH_RECORDS = 2000
 ERROR_MAX_CHARS = 160
-HEADER = "# kube-chaos capture v1: t\tlatency_s\tok\tstatus\terror\n"
+HEADER = "# kube-chaos capture v2: t\tsent\tlatency_s\tok\tstatus\terror\n"
+# Open-loop arrivals carry these in the request event's context (see openloop.py).
+CTX_INTENDED = "kube_chaos_intended"
+CTX_DROPPED = "kube_chaos_dropped"
 
 _ALLOWED = frozenset(
     h.strip().lower()
@@ -54,6 +57,9 @@ class Capture:
         self._buf: list[str] = []
         self._file = open(path, "a", encoding="utf-8")  # noqa: SIM115 - lives as long as locust
         self._file.write(HEADER)
+        # how this process's wall clock stands to the machine's monotonic clock: load
+        # processes compare it to state (and, across machines, correct) their clock offsets
+        self._file.write(f"# clock wall_minus_monotonic={time.time() - time.monotonic():.6f}\n")
         self._file.flush()
         self._env: Environment | None = None
         self._quitting = False
@@ -64,15 +70,22 @@ class Capture:
         exception: BaseException | str | None = None,
         response: Any = None,
         start_time: float | None = None,
+        context: Any = None,
         **_: Any,
     ) -> None:
         latency = (response_time or 0.0) / 1000.0
         t = start_time if start_time is not None else time.time() - latency
         status = getattr(response, "status_code", 0) or 0
-        if exception is None:
-            line = f"{t:.6f}\t{latency:.6f}\t1\t{status}\t\n"
-        else:
-            line = f"{t:.6f}\t{latency:.6f}\t0\t{status}\t{_short_error(exception)}\n"
+        ctx = context if isinstance(context, dict) else {}
+        intended = ctx.get(CTX_INTENDED)
+        if intended is None:
+            sent = ""  # closed loop: t is when the user sent it
+        elif ctx.get(CTX_DROPPED):
+            sent, latency, t = "-", latency, intended  # never sent: latency = time waited
+        else:  # open loop: latency from the intended start, the wait for a slot included
+            sent, latency, t = f"{t:.6f}", t + latency - intended, intended
+        ok, error = ("1", "") if exception is None else ("0", _short_error(exception))
+        line = f"{t:.6f}\t{sent}\t{latency:.6f}\t{ok}\t{status}\t{error}\n"
         self._buf.append(line)
         self.count += 1
         if len(self._buf) >= FLUSH_RECORDS:

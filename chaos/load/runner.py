@@ -12,17 +12,19 @@ import json
 import math
 import os
 import signal
+import socket
 import subprocess
 import sys
 import threading
 import time
-from collections.abc import Iterable, Mapping
+from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass
 from pathlib import Path
 from types import TracebackType
 from typing import TYPE_CHECKING, TypedDict
 
 from chaos.errors import ChaosError
+from chaos.load.arrivals import check_segments
 from chaos.load.records import CaptureReader, RequestRecord
 from chaos.load.target import LOCAL_HOSTS, check_target
 
@@ -31,6 +33,7 @@ if TYPE_CHECKING:
 
 HERE = Path(__file__).resolve().parent
 DEFAULT_LOCUSTFILE = HERE / "locustfile.py"
+OPEN_LOOP_LOCUSTFILE = HERE / "openloop.py"
 CAPTURE_MODULE = HERE / "kube_chaos_capture.py"
 
 # Contract with locustfile.py / kube_chaos_capture.py (which cannot import this package).
@@ -40,8 +43,14 @@ ENV_PATH = "KUBE_CHAOS_PATH"
 ENV_WAIT_S = "KUBE_CHAOS_WAIT_S"
 ENV_TIMEOUT_S = "KUBE_CHAOS_TIMEOUT_S"
 ENV_ALLOWED_HOSTS = "KUBE_CHAOS_ALLOWED_HOSTS"
+ENV_SEGMENTS = "KUBE_CHAOS_SEGMENTS"
+ENV_RUN_S = "KUBE_CHAOS_RUN_S"
+ENV_WORKER = "KUBE_CHAOS_WORKER"
+ENV_WORKERS = "KUBE_CHAOS_WORKERS"
+ENV_MAX_IN_FLIGHT = "KUBE_CHAOS_MAX_IN_FLIGHT"
+ENV_DROP_AFTER_S = "KUBE_CHAOS_DROP_AFTER_S"
 
-CAPTURE_FILE = "requests.tsv"
+CAPTURE_FILE = "requests.tsv"  # one locust process; with workers, requests-w<i>.tsv each
 LOG_FILE = "locust.log"
 ENV_KEEPALIVE = "KUBE_CHAOS_KEEPALIVE"
 ENV_HEADERS = "KUBE_CHAOS_HEADERS"  # JSON object of request headers
@@ -72,38 +81,76 @@ class LoadResult:
     started_at: float  # wall clock, epoch seconds
     ended_at: float
     out_dir: Path
-    capture_path: Path | None
+    capture_path: Path | None  # the first (with one load process, the only) capture file
     log_path: Path
+    mode: str = "closed"
+    capture_paths: tuple[Path, ...] = ()  # one per load process that sends requests
+    # per capture file: its process's (wall - monotonic) clock minus the first one's, seconds.
+    # Processes on one machine share both clocks, so this is ~0 (the read jitter); a value
+    # that is not says the wall clock was stepped between the processes' starts.
+    clock_offsets_s: tuple[float | None, ...] = ()
 
     @property
     def failures(self) -> int:
         return sum(1 for r in self.records if not r.ok)
 
+    @property
+    def dropped(self) -> int:
+        return sum(1 for r in self.records if r.dropped)
+
+
+@dataclass(frozen=True)
+class _Proc:
+    """One locust process to launch: its role, its extra arguments and environment."""
+
+    role: str  # "single" | "master" | "worker-<i>"
+    args: tuple[str, ...]
+    env: Mapping[str, str]
+    capture: Path | None
+
+
+def _free_port() -> int:
+    with contextlib.closing(socket.socket(socket.AF_INET, socket.SOCK_STREAM)) as sock:
+        sock.bind(("127.0.0.1", 0))
+        port: int = sock.getsockname()[1]
+        return port
+
+
+def worker_shares(total: int | None, workers: int) -> list[int | None]:
+    """Each worker's part of a request budget (arrivals i, i + n, ... for worker i)."""
+    if total is None:
+        return [None] * workers
+    return [max(0, -(-(total - i) // workers)) for i in range(workers)]
+
 
 class LoadRun:
-    """One running locust subprocess.  Create it with :meth:`start`; use as a context manager
-    so the subprocess is stopped on any error."""
+    """One running load: a locust process, or a master with its local workers. Create it with
+    :meth:`start`; use as a context manager so every process is stopped on any error."""
 
     def __init__(
         self,
-        proc: subprocess.Popen[bytes],
+        procs: Sequence[subprocess.Popen[bytes]],
         *,
         out_dir: Path,
         log_path: Path,
-        capture_path: Path | None,
+        capture_paths: Sequence[Path],
         max_duration_s: float,
         max_requests: int | None,
         started_at: float,
+        mode: str = "closed",
     ) -> None:
-        self._proc = proc
+        self._procs = list(procs)  # [0] decides the run (the single process, or the master)
+        self._proc = self._procs[0]
         self.out_dir = out_dir
         self.log_path = log_path
-        self.capture_path = capture_path
+        self.capture_paths = tuple(capture_paths)
+        self.capture_path = self.capture_paths[0] if self.capture_paths else None
         self.max_duration_s = max_duration_s
         self.max_requests = max_requests
         self.started_at = started_at
+        self.mode = mode
         self._started_mono = time.monotonic()
-        self._reader = CaptureReader(capture_path) if capture_path else None
+        self._readers = [CaptureReader(p) for p in self.capture_paths]
         # the guard monitor reads records from its own thread while the run reads them too
         self._reader_lock = threading.Lock()
         self._stop_reason: str | None = None
@@ -129,14 +176,24 @@ class LoadRun:
         allowed_hosts: Iterable[str] = LOCAL_HOSTS,
         headers: Mapping[str, str] | None = None,
         tls_verify: bool = True,
+        mode: str = "closed",
+        rate_segments: Sequence[tuple[float, float, float | None]] = (),
+        max_in_flight: int = 1000,
+        drop_after_s: float = 0.5,
+        workers: int = 1,
     ) -> LoadRun:
         """Launch locust headless against ``target_base_url``, whose host must be local or in
         ``allowed_hosts``; every request, redirects included, is held to the same hosts.
 
-        ``locustfile`` defaults to our GET-one-path locustfile; per-request capture is loaded
-        next to whichever file is used.  ``capture=False`` exists only for benchmarking it.
-        ``headers`` (values already resolved; they go to the subprocess's environment, never
-        to a log) are sent with every request of the default locustfile.
+        ``mode="closed"``: ``users`` users, each pausing ``wait_s`` after every answer;
+        ``locustfile`` defaults to our GET-one-path locustfile. ``mode="open"``: arrivals at
+        ``rate_segments`` (see ``chaos.load.arrivals``), at most ``max_in_flight`` at once per
+        process, an arrival not sent within ``drop_after_s`` recorded as dropped.
+        ``workers`` > 1 runs a locust master and that many local worker processes, each
+        capturing to its own file. Per-request capture is loaded next to whichever locustfile
+        is used; ``capture=False`` exists only for benchmarking it. ``headers`` (values already
+        resolved; they go to the subprocess's environment, never to a log) are sent with every
+        request of our locustfiles.
         """
         allowed = frozenset(h.lower() for h in allowed_hosts) | LOCAL_HOSTS
         host = check_target(target_base_url, allowed)
@@ -149,26 +206,36 @@ class LoadRun:
             raise ValueError(f"bad load profile: max_requests={max_requests} (must be >= 1)")
         if not path.startswith("/"):
             raise ValueError(f"bad load profile: path {path!r} must start with '/'")
-        user_file = (locustfile or DEFAULT_LOCUSTFILE).resolve()
+        if mode not in ("closed", "open"):
+            raise ValueError(f"bad load profile: mode {mode!r} (closed or open)")
+        if workers < 1 or max_in_flight < 1 or drop_after_s <= 0 or request_timeout_s <= 0:
+            raise ValueError(f"bad load profile: workers={workers} max_in_flight="
+                             f"{max_in_flight} drop_after_s={drop_after_s} "
+                             f"request_timeout_s={request_timeout_s}")
+        if mode == "open":
+            if locustfile is not None:
+                raise ValueError("bad load profile: open mode runs its own locustfile")
+            check_segments(rate_segments)
+        user_file = (locustfile or (OPEN_LOOP_LOCUSTFILE if mode == "open"
+                                    else DEFAULT_LOCUSTFILE)).resolve()
         if not user_file.is_file() or user_file.suffix != ".py":
             raise ValueError(f"locustfile {user_file} is not an existing .py file")
 
         out_dir = out_dir.resolve()
         out_dir.mkdir(parents=True, exist_ok=True)
         log_path = out_dir / LOG_FILE
-        capture_path = out_dir / CAPTURE_FILE if capture else None
-        if capture_path is not None:
-            capture_path.unlink(missing_ok=True)
-        (out_dir / f"{STATS_PREFIX}.json").unlink(missing_ok=True)
+        for old in [*out_dir.glob("requests*.tsv"), out_dir / f"{STATS_PREFIX}.json"]:
+            old.unlink(missing_ok=True)
 
         files = [str(user_file)] + ([str(CAPTURE_MODULE)] if capture else [])
-        cmd = [
-            sys.executable, "-m", "locust",
-            "-f", ",".join(files),
+        # in open mode every process runs one scheduler user
+        n_users = workers if mode == "open" else users
+        common = [sys.executable, "-m", "locust", "-f", ",".join(files)]
+        run_args = [
             "--headless",
             "--host", host,
-            "-u", str(users),
-            "-r", repr(float(spawn_rate)),
+            "-u", str(n_users),
+            "-r", repr(float(n_users if mode == "open" else spawn_rate)),
             "--run-time", f"{max(1, math.ceil(max_duration_s))}s",
             "--stop-timeout", f"{max(0, math.ceil(stop_timeout_s))}s",
             "--only-summary",
@@ -186,36 +253,75 @@ class LoadRun:
             ENV_HEADERS: json.dumps(dict(headers or {})),
             ENV_TLS_VERIFY: "1" if tls_verify else "0",
             ENV_KEEPALIVE: "1" if keep_alive else "0",
+            ENV_SEGMENTS: json.dumps([list(seg) for seg in rate_segments]),
+            ENV_RUN_S: repr(float(max_duration_s)),
+            ENV_MAX_IN_FLIGHT: str(max_in_flight),
+            ENV_DROP_AFTER_S: repr(float(drop_after_s)),
             "PYTHONUNBUFFERED": "1",
         }
-        env.pop(ENV_CAPTURE, None)
-        env.pop(ENV_MAX_REQUESTS, None)
-        if capture_path is not None:
-            env[ENV_CAPTURE] = str(capture_path)
-        if max_requests is not None:
-            env[ENV_MAX_REQUESTS] = str(max_requests)
+        for name in (ENV_CAPTURE, ENV_MAX_REQUESTS, ENV_WORKER, ENV_WORKERS):
+            env.pop(name, None)
+
+        def share_env(index: int, share: int | None, capture_file: Path | None) -> dict[str, str]:
+            out = dict(env, **{ENV_WORKER: str(index), ENV_WORKERS: str(workers)})
+            if capture_file is not None:
+                out[ENV_CAPTURE] = str(capture_file)
+            if share is not None:
+                out[ENV_MAX_REQUESTS] = str(share)
+            return out
+
+        procs: list[_Proc] = []
+        shares = worker_shares(max_requests, workers)
+        if workers == 1:
+            capture_file = out_dir / CAPTURE_FILE if capture else None
+            procs.append(_Proc("single", tuple(run_args), share_env(0, max_requests,
+                                                                     capture_file),
+                               capture_file))
+        else:
+            port = _free_port()
+            master_env = dict(env)
+            procs.append(_Proc("master", (*run_args, "--master", "--master-bind-host",
+                                          "127.0.0.1", "--master-bind-port", str(port),
+                                          "--expect-workers", str(workers)), master_env, None))
+            for i in range(workers):
+                capture_file = out_dir / f"requests-w{i}.tsv" if capture else None
+                procs.append(_Proc(f"worker-{i}", ("--worker", "--master-host", "127.0.0.1",
+                                                   "--master-port", str(port)),
+                                   share_env(i, shares[i], capture_file), capture_file))
 
         started_at = time.time()
-        with log_path.open("wb") as log:
-            log.write(("$ " + " ".join(cmd) + "\n").encode())
-            log.flush()
-            proc = subprocess.Popen(
-                cmd,
-                stdin=subprocess.DEVNULL,
-                stdout=log,
-                stderr=subprocess.STDOUT,
-                cwd=out_dir,
-                env=env,
-                start_new_session=True,  # a terminal Ctrl-C reaches the harness, which stops us
-            )
+        popens: list[subprocess.Popen[bytes]] = []
+        try:
+            for spec in procs:
+                proc_log = log_path if spec.role in ("single", "master") else \
+                    out_dir / f"locust-{spec.role}.log"
+                cmd = [*common, *spec.args]
+                with proc_log.open("wb") as log:
+                    log.write(("$ " + " ".join(cmd) + "\n").encode())
+                    log.flush()
+                    popens.append(subprocess.Popen(
+                        cmd,
+                        stdin=subprocess.DEVNULL,
+                        stdout=log,
+                        stderr=subprocess.STDOUT,
+                        cwd=out_dir,
+                        env=spec.env,
+                        start_new_session=True,  # a terminal Ctrl-C reaches the harness
+                    ))
+        except BaseException:
+            for proc in popens:
+                with contextlib.suppress(ProcessLookupError):
+                    os.killpg(proc.pid, signal.SIGKILL)
+            raise
         return cls(
-            proc,
+            popens,
             out_dir=out_dir,
             log_path=log_path,
-            capture_path=capture_path,
+            capture_paths=[spec.capture for spec in procs if spec.capture is not None],
             max_duration_s=max_duration_s,
             max_requests=max_requests,
             started_at=started_at,
+            mode=mode,
         )
 
     @classmethod
@@ -243,6 +349,12 @@ class LoadRun:
             allowed_hosts=allowed_hosts,
             headers={header: env[var] for header, var in profile.headers_from_env},
             tls_verify=profile.tls_verify,
+            request_timeout_s=profile.timeout_s,
+            mode=profile.mode,
+            rate_segments=profile.rate_segments,
+            max_in_flight=profile.max_in_flight,
+            drop_after_s=profile.drop_after_s,
+            workers=profile.workers,
         )
 
     @property
@@ -253,40 +365,51 @@ class LoadRun:
     def running(self) -> bool:
         return self._proc.poll() is None
 
+    def _poll(self) -> list[RequestRecord]:
+        """Every record so far from every capture file, merged on one timeline (by the time
+        each ended, as one file alone is ordered); exact: the raw records, nothing averaged."""
+        for reader in self._readers:
+            reader.poll()
+        if len(self._readers) == 1:
+            return list(self._readers[0].records)
+        return sorted((r for reader in self._readers for r in reader.records),
+                      key=lambda r: r.end)
+
     def records(self) -> list[RequestRecord]:
         """All records captured so far (also while running), in completion order."""
-        if self._reader is None:
-            return []
         with self._reader_lock:
-            self._reader.poll()
-            return list(self._reader.records)
+            return self._poll()
 
     def records_since(self, t: float) -> list[RequestRecord]:
-        """Records of requests that started at or after wall time ``t``; reads incrementally,
-        so it is cheap to call repeatedly while the load runs (flush lag is ~0.2 s)."""
-        if self._reader is None:
-            return []
+        """Records of requests that started (open loop: were due) at or after wall time ``t``;
+        reads incrementally, so it is cheap to call repeatedly while the load runs (flush lag
+        is ~0.2 s)."""
         with self._reader_lock:
-            self._reader.poll()
-            return [r for r in self._reader.records if r.t >= t]
+            return [r for r in self._poll() if r.t >= t]
 
     def stop(self, grace_s: float = 10.0) -> None:
         """Stop gracefully (SIGTERM: locust flushes capture and stats), SIGKILL after grace_s."""
-        if self._proc.poll() is not None:
+        if all(p.poll() is not None for p in self._procs):
             return
-        self._stop_reason = "stopped"
-        self._signal(signal.SIGTERM)
-        try:
-            self._proc.wait(timeout=grace_s)
-        except subprocess.TimeoutExpired:
-            self._stop_reason = "killed"
-            self._signal(signal.SIGKILL)
-            with contextlib.suppress(subprocess.TimeoutExpired):  # cleanup must not raise
-                self._proc.wait(timeout=10)
+        if self._proc.poll() is None:
+            self._stop_reason = "stopped"
+        for proc in self._procs:
+            self._signal(proc, signal.SIGTERM)
+        deadline = time.monotonic() + grace_s
+        for proc in self._procs:
+            try:
+                proc.wait(timeout=max(0.1, deadline - time.monotonic()))
+            except subprocess.TimeoutExpired:
+                if proc is self._proc:
+                    self._stop_reason = "killed"
+                self._signal(proc, signal.SIGKILL)
+                with contextlib.suppress(subprocess.TimeoutExpired):  # cleanup must not raise
+                    proc.wait(timeout=10)
 
-    def _signal(self, sig: signal.Signals) -> None:
+    @staticmethod
+    def _signal(proc: subprocess.Popen[bytes], sig: signal.Signals) -> None:
         with contextlib.suppress(ProcessLookupError):
-            os.killpg(self._proc.pid, sig)  # its own session: reaches any children too
+            os.killpg(proc.pid, sig)  # its own session: reaches any children too
 
     def wait(self, timeout: float | None = None) -> LoadResult:
         """Wait for the run to end (by default its run-time plus a margin), stopping it if it
@@ -300,6 +423,13 @@ class LoadRun:
             self._proc.wait(timeout=timeout)
         except subprocess.TimeoutExpired:
             self.stop()
+        if any(p.poll() is None for p in self._procs[1:]):
+            # the master is done: its workers quit with it, or are stopped now
+            deadline = time.monotonic() + 10.0
+            for proc in self._procs[1:]:
+                with contextlib.suppress(subprocess.TimeoutExpired):
+                    proc.wait(timeout=max(0.1, deadline - time.monotonic()))
+            self.stop(grace_s=5.0)
         returncode = self._proc.returncode
         ended_at = time.time()
         records = tuple(self.records())
@@ -314,10 +444,10 @@ class LoadRun:
             raise LoadError(
                 f"locust exited with code {returncode}; see {self.log_path}\n{self._log_tail()}"
             )
-        if self.capture_path is not None and not records:
+        if self.capture_paths and not records:
             raise LoadError(
-                f"locust produced no request records ({self.capture_path}); see {self.log_path}"
-                f"\n{self._log_tail()}"
+                f"locust produced no request records ({', '.join(map(str, self.capture_paths))}"
+                f"); see {self.log_path}\n{self._log_tail()}"
             )
         self._result = LoadResult(
             returncode=returncode,
@@ -330,8 +460,17 @@ class LoadRun:
             out_dir=self.out_dir,
             capture_path=self.capture_path,
             log_path=self.log_path,
+            mode=self.mode,
+            capture_paths=self.capture_paths,
+            clock_offsets_s=self.clock_offsets(),
         )
         return self._result
+
+    def clock_offsets(self) -> tuple[float | None, ...]:
+        """Each capture file's clock offset from the first one's (see ``LoadResult``)."""
+        marks = [reader.wall_minus_monotonic for reader in self._readers]
+        ref = marks[0] if marks else None
+        return tuple(None if m is None or ref is None else m - ref for m in marks)
 
     def _locust_totals(self) -> tuple[int, int]:
         stats_path = self.out_dir / f"{STATS_PREFIX}.json"

@@ -141,6 +141,16 @@ class LoadProfile:
     # a Host header): (header, variable); the values never enter reports or logs
     headers_from_env: tuple[tuple[str, str], ...] = ()
     tls_verify: bool = True
+    # "closed": ``users`` each send, wait for the answer, pause ``wait``, send again (a slow
+    # service slows the load). "open": arrivals on a schedule (``rate_segments``), sent
+    # whatever the service does; latency from each arrival's intended start.
+    mode: Literal["closed", "open"] = "closed"
+    # (rate_from, rate_to, seconds or None = forever), arrivals per second; open mode only
+    rate_segments: tuple[tuple[float, float, float | None], ...] = ()
+    max_in_flight: int = 1000  # open mode: concurrent requests per load process
+    drop_after_s: float = 0.5  # open mode: an arrival not sent by then is recorded dropped
+    timeout_s: float = 5.0  # per request; a request still unanswered then failed
+    workers: int = 1  # >1: a locust master and this many local worker processes
 
 
 @dataclass(frozen=True, slots=True)

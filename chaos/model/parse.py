@@ -66,6 +66,7 @@ from chaos.model.manifests import (
     read_manifest,
 )
 from chaos.model.netvalues import RATE_HINT, Peer, parse_cidr, parse_rate
+from chaos.model.rate import ARRIVAL_RATE_HINT, parse_arrival_rate
 from chaos.model.tags import marker_name, tag_problem
 from chaos.model.values import CONTROLLER_KINDS, SIGNALS, Value
 
@@ -815,6 +816,10 @@ def _load(ctx: _Ctx, node: Node, where: str, workload: WorkloadSpec) -> LoadProf
             "url",
             "headersFromEnv",
             "tlsVerify",
+            *_OPEN_ONLY,
+            "mode",
+            "timeout",
+            "workers",
         ),
     )
     d = LoadProfile()
@@ -822,7 +827,24 @@ def _load(ctx: _Ctx, node: Node, where: str, workload: WorkloadSpec) -> LoadProf
     if url is None and m.has("tlsVerify"):
         raise ctx.error(m.key_node("tlsVerify"), m.path("tlsVerify"),
                         "only meaningful with url: the NodePort load is plain http")
+    mode: Literal["closed", "open"] = m.get("mode", _load_mode, "closed")
+    wrong = _CLOSED_ONLY if mode == "open" else _OPEN_ONLY
+    for key in wrong:
+        if key in m.items:
+            raise ctx.error(m.key_node(key), m.path(key),
+                            f"only meaningful with mode: {'closed' if mode == 'open' else 'open'}"
+                            + (" (open mode sends arrivals at `rate`, not from users)"
+                               if mode == "open" else ""))
+    segments: tuple[tuple[float, float, float | None], ...] = ()
+    if mode == "open":
+        segments = _rate_segments(ctx, m)
     return LoadProfile(
+        mode=mode,
+        rate_segments=segments,
+        max_in_flight=m.get("maxInFlight", _positive_int, d.max_in_flight),
+        drop_after_s=m.get("dropAfter", _positive_duration, d.drop_after_s),
+        timeout_s=m.get("timeout", _positive_duration, d.timeout_s),
+        workers=m.get("workers", _workers, d.workers),
         url=url,
         headers_from_env=m.get("headersFromEnv", _headers_from_env, ()),
         tls_verify=m.get("tlsVerify", _bool, True),
@@ -837,6 +859,51 @@ def _load(ctx: _Ctx, node: Node, where: str, workload: WorkloadSpec) -> LoadProf
         wait_ms=m.get("wait", _duration, d.wait_ms / 1000.0) * 1000.0,
         keep_alive=m.get("keepAlive", _bool, d.keep_alive),
     )
+
+
+_OPEN_ONLY = ("rate", "rampUp", "steps", "maxInFlight", "dropAfter")
+_CLOSED_ONLY = ("users", "spawnRate", "wait", "locustfile")
+_workers = _int_in(1, 64, "a number of worker processes from 1 to 64")
+
+
+def _load_mode(ctx: _Ctx, node: Node, where: str) -> Literal["closed", "open"]:
+    value = _string(ctx, node, where)
+    if value not in ("closed", "open"):
+        raise ctx.error(node, where, f"expected closed or open, got {value!r}"
+                        f"{_suggest(value, ['closed', 'open'])}")
+    return "open" if value == "open" else "closed"
+
+
+def _arrival_rate(ctx: _Ctx, node: Node, where: str) -> float:
+    value = _scalar(ctx, node, where, ARRIVAL_RATE_HINT)
+    try:
+        return parse_arrival_rate(value)
+    except ValueError:
+        raise ctx.error(node, where, f"expected {ARRIVAL_RATE_HINT}, got {_got(node)}") from None
+
+
+def _rate_segments(ctx: _Ctx, m: _Map) -> tuple[tuple[float, float, float | None], ...]:
+    """rampUp (from 0 to the first rate), then each step, then ``rate`` (or the last step's)
+    for as long as the load runs."""
+    if not m.has("rate") and not m.has("steps"):
+        raise ctx.error(m.node, m.path("rate"), "mode: open needs an arrival rate (e.g. "
+                        "rate: 200/s) or steps")
+    steps: list[tuple[float, float]] = []
+    if m.has("steps"):
+        for i, item in enumerate(_list(ctx, m.node_of("steps"), m.path("steps"))):
+            sm = _Map(ctx, item, f"{m.path('steps')}[{i}]", ("rate", "duration"))
+            steps.append((sm.req("rate", _arrival_rate), sm.req("duration", _positive_duration)))
+        if not steps:
+            raise ctx.error(m.node_of("steps"), m.path("steps"), "expected a non-empty list")
+    final = m.get("rate", _arrival_rate, steps[-1][0] if steps else 0.0)
+    first = steps[0][0] if steps else final
+    segments: list[tuple[float, float, float | None]] = []
+    ramp = m.get("rampUp", _duration, 0.0)
+    if ramp > 0:
+        segments.append((0.0, first, ramp))
+    segments += [(rate, rate, seconds) for rate, seconds in steps]
+    segments.append((final, final, None))
+    return tuple(segments)
 
 
 def _load_url(ctx: _Ctx, node: Node, where: str) -> str:

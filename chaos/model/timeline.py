@@ -27,17 +27,31 @@ EventKind = Literal[
 
 @dataclass(frozen=True, slots=True)
 class RequestRecord:
-    """One HTTP request; ``t`` is when it started."""
+    """One HTTP request; ``t`` is when it started.
+
+    Closed-loop records (``scheduled`` False) start when a user got round to sending them.
+    Open-loop records are arrivals on a schedule: ``t`` is the *intended* start, ``sent`` the
+    actual one (None: never sent, the arrival was dropped), and ``latency_s`` runs from the
+    intended start, so the wait for a free connection or greenlet is part of it (the wait
+    coordinated omission hides).
+    """
 
     t: float
     latency_s: float
     ok: bool
     status: int
     error: str | None = None
+    scheduled: bool = False
+    sent: float | None = None
 
     @property
     def end(self) -> float:
         return self.t + self.latency_s
+
+    @property
+    def dropped(self) -> bool:
+        """An open-loop arrival that could not be sent on time (always a failure)."""
+        return self.scheduled and self.sent is None
 
 
 @dataclass(frozen=True, slots=True)

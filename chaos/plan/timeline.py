@@ -118,7 +118,14 @@ STALL_S = 1.0
 
 
 def served(r: RequestRecord, stall_s: float = STALL_S) -> bool:
-    """Did this request count as service: succeeded, and in less than ``stall_s``."""
+    """Did this request count as service: succeeded, and (closed loop) in less than ``stall_s``.
+
+    An open-loop arrival (``r.scheduled``) needs no stall heuristic: arrivals keep coming
+    while the service hangs, each one not answered within the request timeout fails by itself
+    and its latency already runs from its intended start. Served means answered, successfully.
+    """
+    if r.scheduled:
+        return r.ok
     return r.ok and r.latency_s < stall_s
 
 
@@ -129,7 +136,8 @@ def outages(
     stall_s: float = STALL_S,
 ) -> list[Outage]:
     """Maximal runs of consecutive unserved requests (failed, or slower than ``stall_s``) in
-    start-time order.
+    start-time order. Open-loop arrivals are in order of their intended starts and unserved
+    only when they failed (dropped included): no stall heuristic (see ``served``).
 
     A run lasts from its first unserved request's start to the start of the next served
     request, or, when nothing was served afterwards, to the end of the last unserved one.

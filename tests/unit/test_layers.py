@@ -42,9 +42,18 @@ def test_only_chaos_k8s_imports_the_kubernetes_client() -> None:
 
 
 def test_only_the_locust_subprocess_files_import_locust() -> None:
-    allowed = {"load/locustfile.py", "load/kube_chaos_capture.py"}
+    allowed = {"load/locustfile.py", "load/kube_chaos_capture.py", "load/openloop.py"}
     offenders = {
         str(p.relative_to(PKG)): [m for m in _imports(p) if m.split(".")[0] in ("locust", "gevent")]
         for p in PKG.rglob("*.py") if str(p.relative_to(PKG)) not in allowed
     }
     assert {k: v for k, v in offenders.items() if v} == {}
+
+
+def test_the_arrival_schedule_is_loadable_by_path_in_the_locust_process() -> None:
+    """openloop.py loads arrivals.py by file path (the subprocess never imports chaos): it must
+    import nothing but the standard library."""
+    import sys
+
+    names = _imports(PKG / "load" / "arrivals.py")
+    assert all(n.split(".")[0] in sys.stdlib_module_names or n == "__future__" for n in names)

@@ -11,7 +11,7 @@ import pytest
 from chaos.errors import SafetyRefused
 from chaos.load import CaptureReader, LoadRun, RequestRecord, check_local_target, parse_capture
 from chaos.load import runner as load_runner
-from chaos.load.records import CAPTURE_HEADER, CaptureFormatError, parse_line
+from chaos.load.records import CAPTURE_HEADER, CAPTURE_HEADER_V1, CaptureFormatError, parse_line
 
 
 def test_parse_line_ok_and_error() -> None:
@@ -34,7 +34,7 @@ def test_reader_is_incremental_and_tolerates_torn_line(tmp_path: Path) -> None:
     path = tmp_path / "c.tsv"
     reader = CaptureReader(path)
     assert reader.poll() == []  # no file yet
-    path.write_text(CAPTURE_HEADER + "10.0\t0.1\t1\t200\t\n11.0\t0.2\t0\t503")
+    path.write_text(CAPTURE_HEADER_V1 + "10.0\t0.1\t1\t200\t\n11.0\t0.2\t0\t503")
     assert [r.t for r in reader.poll()] == [10.0]  # the torn line waits
     with path.open("a") as f:
         f.write("\tHTTPError: 503\n12.0\t0.1\t1\t200\t\n")
@@ -50,7 +50,7 @@ def test_reader_is_incremental_and_tolerates_torn_line(tmp_path: Path) -> None:
 
 def test_reader_names_file_and_line(tmp_path: Path) -> None:
     path = tmp_path / "c.tsv"
-    path.write_text(CAPTURE_HEADER + "10.0\t0.1\t1\t200\t\ngarbage\n")
+    path.write_text(CAPTURE_HEADER_V1 + "10.0\t0.1\t1\t200\t\ngarbage\n")
     with pytest.raises(CaptureFormatError, match=r"c\.tsv:3: "):
         parse_capture(path)
 

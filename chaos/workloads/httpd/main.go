@@ -61,6 +61,10 @@ type server struct {
 	mu      sync.Mutex
 	failing map[string]time.Time // probe -> until (forever = until cleared)
 	backend *backend             // nil: a single tier that answers GET / itself
+	// POST /admin/delay: every GET / answered before delayUntil first waits delay, a known
+	// latency to check load generators against (kube-chaos's open-loop accuracy benchmark)
+	delay      time.Duration
+	delayUntil time.Time
 }
 
 // backend is the next tier, called on every GET /.
@@ -189,6 +193,7 @@ func (s *server) routes() http.Handler {
 	mux.HandleFunc("POST /admin/clear", s.handleClear)
 	mux.HandleFunc("GET /admin/state", s.handleState)
 	mux.HandleFunc("POST /admin/crash", s.handleCrash)
+	mux.HandleFunc("POST /admin/delay", s.handleDelay)
 	mux.HandleFunc("GET /metrics", s.handleMetrics)
 	return s.counting(mux)
 }
@@ -268,6 +273,19 @@ func writeJSON(w http.ResponseWriter, code int, v any) {
 
 func (s *server) handleRoot(w http.ResponseWriter, r *http.Request) {
 	n := s.requests.Add(1)
+	s.mu.Lock()
+	delay := s.delay
+	if !s.now().Before(s.delayUntil) {
+		delay = 0
+	}
+	s.mu.Unlock()
+	if delay > 0 {
+		select {
+		case <-time.After(delay):
+		case <-r.Context().Done():
+			return
+		}
+	}
 	out := map[string]any{"pod": s.pod, "node": s.node, "requests": n}
 	if s.backend == nil {
 		writeJSON(w, http.StatusOK, out)
@@ -367,6 +385,26 @@ func (s *server) failUntilCleared(probe string) {
 	s.mu.Lock()
 	s.failing[probe] = forever
 	s.mu.Unlock()
+}
+
+// handleDelay makes every GET / answered in the next ?seconds=S wait ?ms=M first (ms=0 lifts
+// it): a known added latency, for checking what a load generator reports.
+func (s *server) handleDelay(w http.ResponseWriter, r *http.Request) {
+	ms, err := strconv.ParseFloat(r.URL.Query().Get("ms"), 64)
+	if err != nil || ms < 0 || ms > 60000 {
+		http.Error(w, "ms must be a number from 0 to 60000", http.StatusBadRequest)
+		return
+	}
+	secs, err := strconv.ParseFloat(r.URL.Query().Get("seconds"), 64)
+	if err != nil || secs <= 0 || secs > 3600 {
+		http.Error(w, "seconds must be a number above 0 and at most 3600", http.StatusBadRequest)
+		return
+	}
+	s.mu.Lock()
+	s.delay = time.Duration(ms * float64(time.Millisecond))
+	s.delayUntil = s.now().Add(time.Duration(secs * float64(time.Second)))
+	s.mu.Unlock()
+	writeJSON(w, http.StatusOK, map[string]any{"delay_ms": ms, "seconds": secs})
 }
 
 func (s *server) handleFail(w http.ResponseWriter, r *http.Request) {

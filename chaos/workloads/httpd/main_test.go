@@ -310,3 +310,26 @@ func TestMetricsCountResponsesByClassAndErrors(t *testing.T) {
 		}
 	}
 }
+
+func TestDelayAddsAKnownLatencyForItsWindow(t *testing.T) {
+	_, clk, ts := newTest(t, 0)
+	timed := func() time.Duration {
+		start := time.Now()
+		expect(t, ts, "GET", "/", http.StatusOK)
+		return time.Since(start)
+	}
+	if d := timed(); d > 50*time.Millisecond {
+		t.Fatalf("undelayed GET / took %s", d)
+	}
+	expect(t, ts, "POST", "/admin/delay?ms=120&seconds=2", http.StatusOK)
+	if d := timed(); d < 120*time.Millisecond || d > 300*time.Millisecond {
+		t.Errorf("delayed GET / took %s, want about 120ms", d)
+	}
+	clk.advance(2 * time.Second) // the window is over
+	if d := timed(); d > 50*time.Millisecond {
+		t.Errorf("GET / after the delay window took %s", d)
+	}
+	for _, bad := range []string{"ms=-1&seconds=1", "ms=x&seconds=1", "ms=5&seconds=0", "ms=5"} {
+		expect(t, ts, "POST", "/admin/delay?"+bad, http.StatusBadRequest)
+	}
+}

@@ -1,0 +1,326 @@
+"""Does kube-chaos's load tell the truth? Open loop, closed loop and vegeta side by side.
+
+Three benchmarks, each printing its figures side by side in one run:
+
+``podkill`` (the real kind cluster; wrap in ``flock /tmp/kube-chaos-cluster.lock``): the bundled
+single-replica pod kill under kube-chaos's open-loop load (``experiments/
+pod-kill-single-open-negative.yaml``, 100 arrivals/s, 1 s timeout). Once its workload answers,
+vegeta (ground truth: Go, open loop, the same 100/s and 1 s timeout) and kube-chaos's closed
+loop (10 users, 20 ms wait: the bundled closed-loop negative control's load) are started at the
+same NodePort, so all three see the *same* outage. Figures over the same window (from the
+fault to the end of the load): error rate, longest outage (open loop and vegeta: maximal run of
+unserved arrivals by intended start, no heuristic; closed loop: the harness's own figure, with
+its 1 s stall heuristic), p99.
+
+``delay`` (local, no cluster): the bundled httpd workload (``chaos/workloads/httpd``, built
+with ``go build``) on 127.0.0.1 under the three generators at once; after 10 s
+``POST /admin/delay?ms=200&seconds=2`` makes every answer take 200 ms for 2 s. Figures: the
+p99 over the run (open loop should read 200 ms within 10 ms; closed loop under-reports, its
+users having sent far fewer requests while answers were slow) and the share of requests that
+saw the delay.
+
+``throughput`` (local): the highest open-loop rate sustained with < 1 % dropped (1 and 2 local
+worker processes; rates tried in ascending steps), next to plain locust's closed-loop maximum
+(default locustfile, no capture, 20 users without wait) on the same target.
+
+    python benchmarks/bench_open_loop.py delay
+    python benchmarks/bench_open_loop.py throughput [--rates 200 400 800 1200 1600]
+    flock /tmp/kube-chaos-cluster.lock python benchmarks/bench_open_loop.py podkill
+
+vegeta comes from the Go module proxy (``GOBIN=~/.cache/kube-chaos/bin go install
+github.com/tsenart/vegeta/v12@v12.13.0``); the benchmark installs it there when missing.
+"""
+
+from __future__ import annotations
+
+import argparse
+import contextlib
+import csv
+import io
+import os
+import shutil
+import socket
+import subprocess
+import sys
+import tempfile
+import threading
+import time
+import urllib.request
+from collections.abc import Iterator, Sequence
+from pathlib import Path
+
+from chaos.load import LoadRun
+from chaos.model.timeline import RequestRecord
+from chaos.plan import timeline as tl
+
+ROOT = Path(__file__).resolve().parents[1]
+BIN = Path.home() / ".cache" / "kube-chaos" / "bin"
+VEGETA_VERSION = "v12.13.0"
+RATE = 100.0
+TIMEOUT_S = 1.0
+
+
+def vegeta() -> Path:
+    path = BIN / "vegeta"
+    if not path.exists():
+        subprocess.run(["go", "install", f"github.com/tsenart/vegeta/v12@{VEGETA_VERSION}"],
+                       check=True, env={**os.environ, "GOBIN": str(BIN)})
+    return path
+
+
+class Vegeta:
+    """``vegeta attack`` at a constant rate in the background; records once it is done."""
+
+    def __init__(self, url: str, rate: float, duration_s: float, out: Path) -> None:
+        assert url.startswith("http://127.0.0.1:"), "vegeta only ever targets this machine"
+        self.out = out
+        self.proc = subprocess.Popen(
+            [str(vegeta()), "attack", f"-rate={rate:g}/s", f"-duration={duration_s:g}s",
+             f"-timeout={TIMEOUT_S:g}s", "-keepalive=true", f"-output={out}"],
+            stdin=subprocess.PIPE, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+        assert self.proc.stdin is not None
+        self.proc.stdin.write(f"GET {url}/\n".encode())
+        self.proc.stdin.close()
+
+    def records(self, timeout_s: float = 120.0) -> list[RequestRecord]:
+        self.proc.wait(timeout=timeout_s)
+        text = subprocess.run([str(vegeta()), "encode", "--to", "csv", str(self.out)],
+                              check=True, capture_output=True, text=True).stdout
+        out = []
+        # timestamp ns, code, latency ns, bytes out, bytes in, error, body, attack, seq, ...
+        for row in csv.reader(io.StringIO(text)):
+            t, code, latency, error = int(row[0]) / 1e9, int(row[1]), int(row[2]) / 1e9, row[5]
+            ok = 200 <= code < 400 and not error
+            out.append(RequestRecord(t, latency, ok, code, error or None, scheduled=True, sent=t))
+        return out
+
+    def stop(self) -> None:
+        if self.proc.poll() is None:
+            self.proc.terminate()
+            with contextlib.suppress(subprocess.TimeoutExpired):
+                self.proc.wait(timeout=10)
+
+
+def figures(records: Sequence[RequestRecord], start: float, end: float) -> dict[str, float]:
+    window = tl.in_window(records, start, end)
+    p99 = tl.latency_percentile(window, 99)
+    lag = tl.percentile([r.sent - r.t for r in window if r.sent is not None and r.scheduled], 99)
+    return {"requests": len(window), "error_rate": tl.error_rate(window) or 0.0,
+            "send_lag_p99_ms": (lag or 0.0) * 1000,
+            "outage_s": tl.longest_outage_s(window) if window else 0.0,
+            "p99_ms": (p99 or 0.0) * 1000,
+            "dropped": sum(1 for r in window if r.dropped)}
+
+
+def table(rows: dict[str, dict[str, float]], truth: str | None = None) -> None:
+    print(f"{'generator':<34} {'requests':>8} {'error rate':>10} {'outage s':>9} {'p99 ms':>9}"
+          f" {'dropped':>7}" + ("  vs vegeta (error rate / outage)" if truth else ""))
+    for name, f in rows.items():
+        line = (f"{name:<34} {f['requests']:>8.0f} {f['error_rate']:>10.4f} "
+                f"{f['outage_s']:>9.3f} {f['p99_ms']:>9.1f} {f['dropped']:>7.0f}")
+        if truth and name != truth:
+            t = rows[truth]
+            def rel(a: float, b: float) -> str:
+                return f"{(a - b) / b * 100:+.1f} %" if b else "n/a"
+            line += (f"  {rel(f['error_rate'], t['error_rate'])} / "
+                     f"{rel(f['outage_s'], t['outage_s'])}")
+        print(line, flush=True)
+
+
+@contextlib.contextmanager
+def local_httpd() -> Iterator[str]:
+    """The bundled workload as a plain process on a free 127.0.0.1 port."""
+    build = Path(tempfile.mkdtemp(prefix="kc-httpd-"))
+    binary = build / "httpd"
+    subprocess.run(["go", "build", "-o", str(binary), "."], check=True,
+                   cwd=ROOT / "chaos" / "workloads" / "httpd",
+                   env={**os.environ, "CGO_ENABLED": "0", "GOFLAGS": "-buildvcs=false"})
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        port = s.getsockname()[1]
+    proc = subprocess.Popen([str(binary), f"--addr=127.0.0.1:{port}"],
+                            env={**os.environ, "SHUTDOWN_DELAY": "0s"},
+                            stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+    url = f"http://127.0.0.1:{port}"
+    try:
+        deadline = time.monotonic() + 20
+        while True:
+            try:
+                urllib.request.urlopen(url + "/", timeout=1).read()
+                break
+            except OSError:
+                if time.monotonic() > deadline:
+                    raise
+                time.sleep(0.1)
+        yield url
+    finally:
+        proc.terminate()
+        proc.wait(timeout=10)
+        shutil.rmtree(build, ignore_errors=True)
+
+
+def _open(url: str, out: Path, rate: float, duration: float, workers: int = 1,
+          capture: bool = True) -> LoadRun:
+    return LoadRun.start(url, users=1, spawn_rate=1, max_duration_s=duration, out_dir=out,
+                         mode="open", rate_segments=[(rate, rate, None)], workers=workers,
+                         request_timeout_s=TIMEOUT_S, capture=capture)
+
+
+def _closed(url: str, out: Path, duration: float, users: int = 10, wait_s: float = 0.02,
+            capture: bool = True) -> LoadRun:
+    return LoadRun.start(url, users=users, spawn_rate=users, max_duration_s=duration,
+                         out_dir=out, wait_s=wait_s, request_timeout_s=TIMEOUT_S,
+                         capture=capture)
+
+
+def bench_delay(args: argparse.Namespace) -> None:
+    duration, delay_ms, delay_s, at = 30.0, 200, 2.0, 10.0
+    base = Path(tempfile.mkdtemp(prefix="kc-delay-"))
+    with local_httpd() as url:
+        t0 = time.time()
+        veg = Vegeta(url, RATE, duration, base / "vegeta.bin")
+        with _open(url, base / "open", RATE, duration) as op, \
+                _closed(url, base / "closed", duration) as cl:
+            time.sleep(at)
+            urllib.request.urlopen(urllib.request.Request(
+                f"{url}/admin/delay?ms={delay_ms}&seconds={delay_s:g}", method="POST"),
+                timeout=5).read()
+            delay_from = time.time()
+            open_recs, closed_recs = op.wait().records, cl.wait().records
+        veg_recs = veg.records()
+    # all three running: from a second after the last one's first request
+    start = max(min(r.t for r in recs) for recs in (veg_recs, open_recs, closed_recs)) + 1.0
+    end = t0 + duration - 1.0
+    rows = {}
+    for name, recs in (("vegeta (open loop, Go)", veg_recs),
+                       ("kube-chaos open, 100/s", open_recs),
+                       ("kube-chaos closed, 10 users/20 ms", closed_recs)):
+        f = figures(recs, start, end)
+        slow = [r for r in tl.in_window(recs, start, end) if r.latency_s >= delay_ms / 1000]
+        f["delayed_share"] = len(slow) / max(1, f["requests"])
+        rows[name] = f
+    print(f"delay {delay_ms} ms for {delay_s:g} s, {delay_from - t0:.1f} s into a "
+          f"{duration:g} s run; window {end - start:.0f} s")
+    print(f"{'generator':<34} {'requests':>8} {'delayed share':>13} {'p99 ms':>8} "
+          f"{'p99 - 200 ms':>12} {'send lag p99 ms':>15}")
+    for name, f in rows.items():
+        print(f"{name:<34} {f['requests']:>8.0f} {f['delayed_share']:>13.4f} "
+              f"{f['p99_ms']:>8.1f} {f['p99_ms'] - delay_ms:>+12.1f} "
+              f"{f['send_lag_p99_ms']:>15.1f}")
+    print(f"(load average {os.getloadavg()[0]:.1f} on {os.cpu_count()} CPUs; send lag: how "
+          "late the generator sent arrivals, part of the open-loop latency)")
+
+
+def bench_throughput(args: argparse.Namespace) -> None:
+    duration = args.duration
+    base = Path(tempfile.mkdtemp(prefix="kc-tput-"))
+    with local_httpd() as url:
+        with _closed(url, base / "plain", duration, users=20, wait_s=0.0,
+                     capture=False) as plain:
+            res = plain.wait()
+        plain_rps = res.locust_requests / duration
+        print(f"plain locust closed loop (20 users, no wait, no capture): "
+              f"{plain_rps:.0f} requests/s", flush=True)
+        for workers in args.workers:
+            best = 0.0
+            for rate in args.rates:
+                with _open(url, base / f"open-{workers}-{rate}", rate, duration,
+                           workers=workers) as op:
+                    recs = op.wait().records
+                lo = min(r.t for r in recs) + 2.0  # past the start-up of every process
+                hi = lo + duration - 4.0
+                window = tl.in_window(recs, lo, hi)
+                dropped = sum(1 for r in window if r.dropped) / max(1, len(window))
+                achieved = sum(1 for r in window if not r.dropped) / (hi - lo)
+                p99 = (tl.latency_percentile(window, 99) or 0) * 1000
+                print(f"open loop, {workers} worker(s), {rate:>5} arrivals/s: sent "
+                      f"{achieved:>6.0f}/s, dropped {dropped * 100:5.2f} %, p99 {p99:7.1f} ms",
+                      flush=True)
+                if dropped < 0.01:
+                    best = max(best, achieved)
+                else:
+                    break
+            print(f"  highest open-loop rate with < 1 % dropped, {workers} worker(s): "
+                  f"{best:.0f}/s = {best / plain_rps * 100:.0f} % of plain locust's closed-loop "
+                  "maximum", flush=True)
+
+
+def bench_podkill(args: argparse.Namespace) -> None:
+    from chaos.cluster.config import ClusterConfig
+    from chaos.journal import Journal
+    from chaos.k8s.client import connect
+    from chaos.model.parse import load_experiment
+    from chaos.plugin import _image_provider
+    from chaos.runner import RunEnv, run_experiment
+
+    exp = load_experiment(ROOT / "experiments" / "pod-kill-single-open-negative.yaml")
+    url = f"http://127.0.0.1:{exp.workload.node_port}"
+    cfg = ClusterConfig()
+    run_id = "bench-open-" + time.strftime("%Y%m%d-%H%M%S")
+    env = RunEnv(kube=connect(cfg.kubeconfig, cfg.context), kubeconfig=str(cfg.kubeconfig),
+                 run_id=run_id, reports_dir=ROOT / "reports", seed=7, cluster_name=cfg.name,
+                 journal=Journal.for_run(run_id), provide_images=_image_provider(cfg.name))
+    base = Path(tempfile.mkdtemp(prefix="kc-podkill-"))
+    side: dict[str, object] = {}
+    stop = threading.Event()
+
+    def side_loads() -> None:
+        """Start vegeta and the closed loop once the experiment's workload answers."""
+        while not stop.is_set():
+            try:
+                urllib.request.urlopen(url + "/", timeout=1).read()
+                break
+            except OSError:
+                time.sleep(0.2)
+        if stop.is_set():
+            return
+        side["vegeta"] = Vegeta(url, RATE, 60.0, base / "vegeta.bin")
+        side["closed"] = _closed(url, base / "closed", 60.0)
+
+    thread = threading.Thread(target=side_loads, daemon=True)
+    thread.start()
+    try:
+        result = run_experiment(exp, env)
+    finally:
+        stop.set()
+        thread.join(timeout=30)
+    veg, closed = side.get("vegeta"), side.get("closed")
+    assert isinstance(veg, Vegeta) and isinstance(closed, LoadRun), "side loads never started"
+    veg.stop()
+    closed.stop()
+    closed_recs = closed.wait().records
+    veg_recs = veg.records()
+    import json
+
+    report = json.loads(Path(result.report_path or "").read_text())
+    origin = report["timeline"]["origin"]
+    start = origin + report["fault"]["window"]["start"]
+    end = origin + report["fault"]["window"]["end"] - 1.0  # every generator still running
+    print(f"{exp.name}: verdict {result.verdict}, recovery {result.recovery_seconds} s, "
+          f"window {end - start:.1f} s from the kill; report {result.report_path}")
+    for s in result.slas:
+        print(f"  SLA {s.name}: observed {s.observed} threshold {s.threshold} "
+              f"{'held' if s.passed else 'FAILED'}")
+    table({"vegeta (open loop, Go), 100/s": figures(veg_recs, start, end),
+           "kube-chaos open, 100/s": figures(result.records, start, end),
+           "kube-chaos closed, 10 users/20 ms": figures(closed_recs, start, end)},
+          truth="vegeta (open loop, Go), 100/s")
+
+
+def main() -> None:
+    ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    sub = ap.add_subparsers(dest="what", required=True)
+    sub.add_parser("podkill")
+    sub.add_parser("delay")
+    tp = sub.add_parser("throughput")
+    tp.add_argument("--rates", type=int, nargs="+", default=[200, 400, 800, 1200, 1600, 2000])
+    tp.add_argument("--workers", type=int, nargs="+", default=[1, 2])
+    tp.add_argument("--duration", type=float, default=10.0)
+    args = ap.parse_args()
+    {"podkill": bench_podkill, "delay": bench_delay, "throughput": bench_throughput}[args.what](
+        args)
+    sys.stdout.flush()
+
+
+if __name__ == "__main__":
+    main()
