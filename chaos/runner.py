@@ -46,6 +46,7 @@ from chaos.model.experiment import (
     Selector,
 )
 from chaos.model.timeline import RequestRecord, SLAResult
+from chaos.monitor import http_get
 from chaos.plan import guards as pguards
 from chaos.plan import manifests as pmanifests
 from chaos.plan import recovery as prec
@@ -172,8 +173,35 @@ class KubeCluster:
                     "cluster": self.env.cluster_name or "", "namespace": namespace}))
             for o in exp.workload.cluster_objects]  # journaled before they exist
         docs = kw.apply_documents(self.kube, namespace, manifests)
+        started = self.env.clock.monotonic()
         kw.wait_rollouts(self.kube, namespace, pmanifests.rollout_targets(docs), timeout_s)
+        if exp.workload.node_port is not None and exp.load.url is None:
+            left = timeout_s - (self.env.clock.monotonic() - started)
+            self._wait_serving(ph.load_url(exp) + exp.load.path, min(30.0, max(left, 1.0)))
         return created
+
+    def _wait_serving(self, url: str, timeout_s: float, streak: int = 3) -> None:
+        """Rolled out is not serving: right after a run on the same NodePort (a repeat), the
+        node's kube-proxy may take seconds to move the port to the new Service, and a steady
+        state judged meanwhile fails on our own deploy, not on the workload. Wait until
+        ``streak`` GETs in a row get an HTTP answer below 500; past the deadline, go on and let
+        the steady state judge (and name) it."""
+        clock = self.env.clock
+        deadline = clock.monotonic() + timeout_s
+        ok = 0
+        last = ""
+        while clock.monotonic() < deadline:
+            answer = http_get(url, 1.0)
+            if answer.status is not None and answer.status < 500:
+                ok += 1
+                if ok >= streak:
+                    return
+            else:
+                ok = 0
+                last = answer.error or f"HTTP {answer.status}"
+            clock.sleep(0.1)
+        self.env.log(f"{url} still not serving after {timeout_s:.0f}s ({last}); steady state "
+                     "will judge it")
 
     def node_port(self, namespace: str, service: str) -> int | None:
         return kw.node_port_of(self.kube, namespace, service)

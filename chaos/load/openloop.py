@@ -103,7 +103,26 @@ class OpenLoopUser(FastHttpUser):
         raise StopUser()
 
     def _send(self, intended: float) -> None:
-        self.client.get(PATH, name=PATH, headers=HEADERS, context={CTX_INTENDED: intended})
+        # One bound on the whole request: geventhttpclient's connect and read timeouts apply
+        # one after the other (a connect that crawls through SYN retries, then a slow answer,
+        # could take twice the timeout). A socket timeout is one of the failures locust's
+        # session catches and reports, so the arrival is recorded like any failed request.
+        # The timer can fire late on a busy machine: an answer that came after the timeout
+        # anyway is a failure too (the bound is the definition of served, as in vegeta).
+        late = TimeoutError(f"no answer within {TIMEOUT_S:g} s")
+        start = time.monotonic()
+        try:
+            with gevent.Timeout(TIMEOUT_S, late), self.client.get(
+                    PATH, name=PATH, headers=HEADERS, context={CTX_INTENDED: intended},
+                    catch_response=True) as response:
+                if time.monotonic() - start > TIMEOUT_S:
+                    response.failure(late)
+        except TimeoutError:  # fired outside the session's own error handling: record it
+            waited = time.monotonic() - start
+            self.environment.events.request.fire(
+                request_type="GET", name=PATH, response_time=waited * 1000.0,
+                response_length=0, response=None, exception=late,
+                start_time=time.time() - waited, url=PATH, context={CTX_INTENDED: intended})
 
     def _drop(self, intended: float, waited_s: float, why: str) -> None:
         self.environment.events.request.fire(

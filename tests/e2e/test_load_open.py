@@ -44,5 +44,10 @@ def test_open_loop_single_replica_pod_kill_fails_error_rate_and_p99(chaos_experi
     assert outage > 1.0
     assert 0.5 * len(failed) / 100.0 <= outage <= len(failed) / 100.0 + 0.02
     assert errors.observed == pytest.approx(len(failed) / len(window))
-    # the p99 is the failures' wait: requests that got no answer waited the whole timeout
-    assert all(r.latency_s >= 0.9 * exp.load.timeout_s for r in failed if not r.dropped)
+    # the p99 is the failures' wait: arrivals that got no answer waited out the timeout (the
+    # whole request is bounded by it, so no more than that plus the send's own delay)
+    timeouts = [r for r in failed if "no answer within" in (r.error or "")]
+    assert timeouts, {r.error for r in failed}
+    assert all(0.9 * exp.load.timeout_s <= r.latency_s <= exp.load.timeout_s
+               + exp.load.drop_after_s + 0.2 for r in timeouts)
+    assert p99.observed >= 0.9 * exp.load.timeout_s * 1000

@@ -2,7 +2,7 @@
 
 One module-scoped set of runs feeds every test, to keep CI time down: pod-kill-replicated five
 times (--chaos-repeat 5), one `kube-chaos rerun` of the first, and one run of the same
-experiment against a workload whose containers start 8 s slower (NodePort 30089). Then:
+experiment against a workload whose containers start 10 s slower (NodePort 30089). Then:
 the HTML opens in a real headless Chromium with no network, the rerun hits the same target
 with the same digests, and `report compare` flags the slow workload but not the rerun.
 """
@@ -76,11 +76,13 @@ def _run_dir(reports: Path) -> Path:
 
 
 def _slow_experiment(tmp: Path) -> Path:
-    """pod-kill-replicated against the same httpd whose containers start 8 s slower."""
+    """pod-kill-replicated against the same httpd whose containers start 10 s slower (12 s
+    instead of 2 s: a margin well above the noise of a loaded 2-core machine, and still
+    inside the startup probe's 30 s)."""
     workload = WORKLOAD.read_text()
     assert 'value: "2s"' in workload and "nodePort: 30080" in workload
     (tmp / "httpd-replicated.yaml").write_text(
-        workload.replace('value: "2s"', 'value: "8s"', 1)
+        workload.replace('value: "2s"', 'value: "12s"', 1)
         .replace("nodePort: 30080", f"nodePort: {SLOW_PORT}"))
     exp = EXPERIMENT.read_text().replace("workloads/httpd-replicated.yaml",
                                          str(tmp / "httpd-replicated.yaml"))
@@ -97,6 +99,7 @@ def runs(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Runs]:
     t = time.monotonic()
     base = _pytest([f"--chaos-repeat={REPEAT}", str(EXPERIMENT)], tmp / "base")
     seconds["repeat5"] = time.monotonic() - t
+    (tmp / "base.log").write_text(base.stdout)
     assert base.returncode == 0, base.stdout[-6000:]
     base_dir = _run_dir(tmp / "base")
     first = base_dir / "pod-kill-replicated" / "report.json"
@@ -109,7 +112,9 @@ def runs(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Runs]:
     t = time.monotonic()
     slow = _pytest([str(_slow_experiment(tmp))], tmp / "slow")
     seconds["slow"] = time.monotonic() - t
-    assert slow.returncode == 0, slow.stdout[-6000:]
+    (tmp / "slow.log").write_text(slow.stdout)
+    # its verdict may be fail (maxRecovery 30 s on a loaded machine): compare judges it
+    assert list((tmp / "slow").rglob("report.json")), slow.stdout[-6000:]
     print(f"reports e2e run times: {seconds}")
     yield Runs(base_dir, base.stdout, base.lines, _run_dir(tmp / "rerun") / "pod-kill-replicated" /
                "report.json", _run_dir(tmp / "slow"), seconds)
@@ -228,4 +233,4 @@ def test_compare_flags_a_slower_startup_but_not_a_rerun(runs: Runs, tmp_path: Pa
     assert "| workload manifests |" in env and "| experiment file |" in env
     assert re.search(r"\| pod-kill-replicated \| recovery \|.*\*\*REGRESSED\*\*", figures), text
     slow_recovery = _report(next(runs.slow.rglob("report.json")))["recovery"]
-    assert slow_recovery["recovery_seconds"] > 6.0, slow_recovery
+    assert slow_recovery["recovery_seconds"] > 10.0, slow_recovery

@@ -95,7 +95,7 @@ def test_a_full_sender_pool_drops_arrivals_and_records_them(server: Server,
     assert all(not r.ok and r.error and r.error.startswith("Dropped: ") for r in dropped)
     # (a busy machine may also make the scheduler itself late now and then)
     no_sender = [r for r in dropped if (r.error or "").startswith("Dropped: no free sender")]
-    assert len(no_sender) / len(dropped) > 0.8
+    assert len(no_sender) / len(dropped) > 0.5 and len(no_sender) > 40
     assert tl.error_rate(recs) == pytest.approx(len(dropped) / len(recs))
 
 
@@ -138,3 +138,16 @@ def test_two_workers_merge_on_one_timeline(server: Server, tmp_path: Path) -> No
     # one machine, one clock: the workers' offsets are the jitter of reading it
     offsets = result.clock_offsets_s
     assert offsets[0] == 0.0 and offsets[1] is not None and abs(offsets[1]) < 0.001
+
+
+def test_the_timeout_bounds_the_whole_request(server: Server, tmp_path: Path) -> None:
+    """An answer slower than the timeout is a failure recorded at the timeout, not later."""
+    server.delay_s = 2.0
+    with LoadRun.start(server.url, users=1, spawn_rate=1, max_duration_s=2, out_dir=tmp_path,
+                       mode="open", rate_segments=[(5.0, 5.0, None)],
+                       request_timeout_s=0.5) as run:
+        result = run.wait(timeout=40)
+    recs = result.records
+    assert len(recs) >= 5 and not any(r.ok for r in recs)
+    assert all("no answer within 0.5 s" in (r.error or "") for r in recs), recs[0].error
+    assert all(0.45 < r.latency_s < 0.8 for r in recs)

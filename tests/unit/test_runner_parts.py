@@ -23,6 +23,7 @@ from chaos.model import (
     SteadyState,
     WorkloadSpec,
 )
+from chaos.monitor import HttpAnswer
 from chaos.report.data import FaultRecord
 
 SEL = Selector.of({"app": "web"})
@@ -101,6 +102,8 @@ def test_deploy_provides_images_then_applies_and_waits_for_the_rollouts(
         ("apply", kube, ns, manifests)) or docs)
     monkeypatch.setattr(kw, "wait_rollouts", lambda kube, ns, refs, timeout: calls.append(
         ("wait", kube, ns, [(r.kind, r.name) for r in refs], timeout)))
+    monkeypatch.setattr(runner, "http_get", lambda url, timeout: calls.append(
+        ("get", url)) or HttpAnswer(200))
     env = _env(tmp_path, provide_images=lambda need, seen: calls.append(("images", need, seen)))
     cluster = runner.KubeCluster(env)
     assert cluster.kube is env.kube
@@ -110,7 +113,35 @@ def test_deploy_provides_images_then_applies_and_waits_for_the_rollouts(
         ("read", (Path("w.yaml"),), False),
         ("images", ("tool:2",), ("web:1",)),
         ("apply", env.kube, "ns1", [("w.yaml", docs[0])]),
-        ("wait", env.kube, "ns1", [("Deployment", "web")], 42.0)]
+        ("wait", env.kube, "ns1", [("Deployment", "web")], 42.0),
+        *[("get", "http://127.0.0.1:30080/")] * 3]  # serving: three answers in a row
+
+
+class _Clock:
+    def __init__(self) -> None:
+        self.t = 0.0
+
+    def monotonic(self) -> float:
+        return self.t
+
+    def sleep(self, seconds: float) -> None:
+        self.t += seconds
+
+
+def test_deploy_waits_until_the_node_port_serves_and_names_it_when_it_never_does(
+        tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    answers = iter([HttpAnswer(None, error="refused"), HttpAnswer(200), HttpAnswer(503),
+                    HttpAnswer(200), HttpAnswer(404), HttpAnswer(200)])
+    monkeypatch.setattr(runner, "http_get", lambda url, timeout: next(answers))
+    said: list[str] = []
+    clock = _Clock()
+    cluster = runner.KubeCluster(_env(tmp_path, clock=clock, log=said.append))
+    cluster._wait_serving("http://127.0.0.1:30080/", 10.0)
+    assert clock.t == pytest.approx(0.5) and said == []  # after the 503, three in a row
+    monkeypatch.setattr(runner, "http_get", lambda url, timeout: HttpAnswer(None, error="refused"))
+    cluster._wait_serving("http://127.0.0.1:30080/", 2.0)
+    assert said == ["http://127.0.0.1:30080/ still not serving after 2s (refused); steady "
+                    "state will judge it"]
 
 
 def test_images_on_a_cluster_that_pulls_its_own_are_only_named(tmp_path: Path) -> None:
