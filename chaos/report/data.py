@@ -69,3 +69,5 @@ class ReportData:
     # every undo of the run, in order: {id, kind, action, status, reason, at, journal, ...}
     undo: tuple[Mapping[str, object], ...] = ()
     abort: AbortRecord | None = None  # None: the guards never ran (no fault was reached)
+    # the API-server probe's figures (chaos.plan.apiprobe.figures), None when it did not run
+    api_server: Mapping[str, object] | None = None

@@ -4,10 +4,10 @@ from __future__ import annotations
 
 from typing import TypedDict
 
-# 2: "undo" added; 3: "abort" added and the verdict may be "aborted". Older reports still load
-# (with no undo rows, and abort null).
-SCHEMA_VERSION = 3
-READABLE_VERSIONS = (1, 2, 3)
+# 2: "undo" added; 3: "abort" added and the verdict may be "aborted"; 4: "api_server" added.
+# Older reports still load (with no undo rows, and abort and api_server null).
+SCHEMA_VERSION = 4
+READABLE_VERSIONS = (1, 2, 3, 4)
 TOP_LEVEL_KEYS = (
     "schema_version",
     "experiment",
@@ -24,6 +24,7 @@ TOP_LEVEL_KEYS = (
     "versions",
     "undo",
     "abort",
+    "api_server",
 )
 
 JSONValue = str | int | float | bool | None | list["JSONValue"] | dict[str, "JSONValue"]
@@ -165,3 +166,6 @@ class ReportDict(TypedDict):
     # is not "undone" is still pending in the journal
     undo: list[JSONValue]
     abort: AbortDict | None  # null when no guard ran (the run ended before its first fault)
+    # the API-server probe's figures (chaos.plan.apiprobe.ApiFiguresDict), null when it did not
+    # run (control-plane-loss and maxApiOutage run it)
+    api_server: dict[str, JSONValue] | None

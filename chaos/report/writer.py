@@ -197,6 +197,8 @@ def build_report(data: ReportData) -> ReportDict:
         "versions": versions,
         "undo": [_jsonable(dict(u)) for u in data.undo],
         "abort": _abort(data.abort, origin),
+        "api_server": (cast(dict[str, JSONValue], _jsonable(dict(data.api_server)))
+                       if data.api_server is not None else None),
     }
 
 
@@ -273,6 +275,8 @@ def load_report(path: str | os.PathLike[str]) -> ReportDict:
         raw.setdefault("undo", [])  # written before undo outcomes were reported
     if raw.get("schema_version") in (1, 2):
         raw.setdefault("abort", None)  # written before abort guards existed
+    if raw.get("schema_version") in (1, 2, 3):
+        raw.setdefault("api_server", None)  # written before the API-server probe existed
     missing = [k for k in TOP_LEVEL_KEYS if k not in raw]
     if missing:
         raise ReportInvalid(f"{p}: missing keys: {', '.join(missing)}")
