@@ -5,6 +5,8 @@ from __future__ import annotations
 
 import re
 from pathlib import Path
+from types import SimpleNamespace
+from typing import Any
 
 import pytest
 
@@ -124,3 +126,74 @@ def test_back_after_lift_is_the_outage_going_on_at_the_lift() -> None:
     fig = papi.figures(ApiProbeData(requests=recs), (100.0, 101.0), lifted_at=100.45)
     assert fig["lifted_at_s"] == pytest.approx(0.45)
     assert fig["back_after_lift_s"] == pytest.approx(0.25)
+
+
+# -- the fault against fakes (Docker, the API, the clock) ---------------------------------------
+
+
+@pytest.fixture
+def three_control_planes(monkeypatch: pytest.MonkeyPatch, tmp_path: Path) -> Any:
+    """cp2 and cp3 chosen of cp1..cp3; records how many undos were journaled at each pause."""
+    from test_faults_abort import _ctx
+    from test_undo_faults import FakeCore, FakeDocker
+
+    from chaos.faults import controlplane as fcp
+    from chaos.faults import undo
+    from chaos.journal import read_journal
+    from chaos.k8s import nodes as knodes
+
+    names = ("cp1", "cp2", "cp3")
+    core = FakeCore({n: {"unschedulable": False, "ready": True} for n in names})
+    docker = FakeDocker(dict.fromkeys(names, "running"))
+    journaled_at_pause: list[int] = []
+    holder: dict[str, Any] = {}
+
+    def fake_docker(*args: str, timeout: float = 60) -> Any:
+        if args[0] in ("pause", "stop"):
+            journaled_at_pause.append(len(read_journal(holder["ctx"].journal.path).pending))
+            docker.containers[args[-1]] = "paused" if args[0] == "pause" else "exited"
+            return docker._proc(args)
+        return docker.docker(*args, timeout=timeout)
+
+    kube = SimpleNamespace(core=core, context="kind-x")
+    monkeypatch.setattr(undo, "kube_for", lambda action: kube)
+    monkeypatch.setattr(knodes, "docker", fake_docker)
+    monkeypatch.setattr(knodes, "get_node",
+                        lambda k, name: knodes.node_view(core.read_node(name)))
+    monkeypatch.setattr(fcp, "control_plane_targets",
+                        lambda scope, spec: (("cp2", "cp3"), names))
+
+    def make(abort_at: float | None) -> Any:
+        ctx, clock, observer = _ctx(tmp_path, abort_at)
+        holder["ctx"] = ctx
+        return ctx, clock, observer, docker, journaled_at_pause
+
+    return make
+
+
+def test_every_undo_is_journaled_before_the_first_node_is_lost(three_control_planes: Any
+                                                              ) -> None:
+    from chaos.faults.controlplane import ControlPlaneLossFault
+    from chaos.journal import read_journal
+
+    ctx, clock, observer, docker, journaled = three_control_planes(None)
+    outcome = ControlPlaneLossFault(ControlPlaneLoss(count=2, duration_s=30.0)).inject(ctx)
+    assert journaled == [2, 2]  # both undos on disk before the first pause
+    starts = [e for e in observer.events if e[0] == "fault-start"]
+    assert [e[1] for e in starts] == ["cp2", "cp3"]
+    assert set(docker.containers.values()) == {"running"}  # all given back
+    assert not read_journal(ctx.journal.path).pending
+    assert [o.status for o in ctx.undo_outcomes] == ["undone", "undone"]
+    assert outcome.details["quorum_kept"] is False and outcome.details["lost"] == 2
+    assert outcome.details["held_s"] == 30.0 and outcome.lifted_at is not None
+    assert clock.monotonic() == 30.0
+
+
+def test_an_abort_gives_the_control_plane_back_at_once(three_control_planes: Any) -> None:
+    from chaos.faults.controlplane import ControlPlaneLossFault
+
+    ctx, clock, _, docker, _ = three_control_planes(4.0)
+    outcome = ControlPlaneLossFault(ControlPlaneLoss(count=2, duration_s=120.0,
+                                                     mode="stop")).inject(ctx)
+    assert clock.monotonic() == 4.0 and outcome.details["aborted"] is True
+    assert set(docker.containers.values()) == {"running"}
