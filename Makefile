@@ -10,7 +10,7 @@ VENV   ?= .venv
 BIN     = $(VENV)/bin
 PYTEST  = $(BIN)/python -m pytest
 
-.PHONY: venv experiments test unit lint mutation mutation-score down clean
+.PHONY: venv experiments test test-ha unit lint mutation mutation-score down clean
 
 $(BIN)/kube-chaos: pyproject.toml
 	$(PYTHON) -m venv $(VENV)
@@ -26,6 +26,11 @@ experiments: venv
 
 test: venv
 	$(PYTEST) tests/ -v -rA --chaos-keep-cluster --durations=40
+
+# the HA control plane (tests/e2e_ha): a 3-control-plane cluster of its own (kc-ha, NodePorts on
+# 127.0.0.1:31080-31089) and the experiments/ha runs on it; about 9 minutes, not in `make test`
+test-ha: venv
+	$(PYTEST) tests/e2e_ha -v -rA --durations=10
 
 unit: venv
 	$(PYTEST) tests/unit tests/plugin -q

@@ -19,6 +19,7 @@ def _cluster_config(args: argparse.Namespace):  # type: ignore[no-untyped-def]
     return ClusterConfig(
         name=args.name,
         workers=args.workers,
+        control_planes=args.control_planes,
         kubernetes=args.kubernetes,
         image=args.image,
         ports=tuple(PortMapping(node + args.port_offset, node) for _, node in DEFAULT_PORTS),
@@ -76,6 +77,10 @@ def _add_cluster_options(p: argparse.ArgumentParser) -> None:
 
     p.add_argument("--name", default=DEFAULT_NAME, help="kind cluster name (default: %(default)s)")
     p.add_argument("--workers", type=int, default=2, help="worker nodes (default: %(default)s)")
+    p.add_argument("--control-planes", type=int, default=1,
+                   help="control-plane nodes (default: %(default)s); more than one gives an HA "
+                        "control plane behind kind's load balancer (built offline) and "
+                        "publishes the NodePorts through a proxy that survives any node's loss")
     p.add_argument("--kubernetes", default=PINS.kubernetes,
                    help="Kubernetes version (default: %(default)s, the offline-buildable pin)")
     p.add_argument("--image", default=None,

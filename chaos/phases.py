@@ -25,8 +25,9 @@ from chaos.journal import Journal, UndoAction, UndoOutcome
 from chaos.k8s.client import Kube
 from chaos.k8s.observe import Snapshot
 from chaos.model.abort import HaltMarker
+from chaos.model.apiprobe import ApiProbeData
 from chaos.model.experiment import BlastRadius, Experiment, FaultSpec, Selector
-from chaos.model.faults import NodeFault
+from chaos.model.faults import ControlPlaneLoss, NodeFault
 from chaos.model.timeline import ClusterEvent, RequestRecord
 from chaos.monitor import GuardMonitor, HttpGet, build_checks, http_get
 from chaos.plan import blast
@@ -71,6 +72,16 @@ class LoadPort(Protocol):
     def wait(self, timeout: float | None = None) -> LoadResultPort: ...
 
 
+class ApiProbePort(Protocol):
+    """The API-server probe (chaos.k8s.apiprobe.ApiProbe is the real one)."""
+
+    def start(self) -> None: ...
+
+    def stop(self) -> None: ...
+
+    def data(self) -> ApiProbeData: ...
+
+
 class ClusterPort(Protocol):
     """The cluster operations of one run (chaos.runner.KubeCluster is the real one)."""
 
@@ -105,6 +116,9 @@ class RunPorts:
     build_fault: Callable[[FaultSpec], Fault]
     resolve_targets: Callable[[Scope, FaultSpec], Targets | None] = resolve
     http_get: HttpGet = http_get  # HTTP and Prometheus guards (allow-listed hosts only)
+    # the API-server probe, for runs that lose control planes or judge maxApiOutage; None: no
+    # probe can run here (its figures are then unmeasured, and maxApiOutage fails)
+    start_api_probe: Callable[[], ApiProbePort] | None = None
 
 
 # -- the state --------------------------------------------------------------------------------
@@ -142,6 +156,8 @@ class RunState:
     undone_at: float | None = None  # wall time every undo had run, after an abort
     audit: AuditLog | None = None
     limits: BlastRadius | None = None  # the command line's, merged with the experiment's
+    api_probe: ApiProbePort | None = None
+    api_data: ApiProbeData | None = None  # what the probe recorded, once it stopped
 
     def record(self, event: str, **fields: object) -> None:
         """One line of the audit trail (when the run keeps one)."""
@@ -188,6 +204,9 @@ def steady(s: RunState, ports: RunPorts) -> None:
     s.say(f"load on {url}{exp.load.path}: " + (
         f"open loop, {exp.load.rate_segments[-1][1]:g} arrivals/s" if exp.load.mode == "open"
         else f"{exp.load.users} users"))
+    if needs_api_probe(exp) and ports.start_api_probe is not None:
+        s.api_probe = ports.start_api_probe()  # from the warm-up on: a baseline before faults
+        s.api_probe.start()
     ss = exp.steady_state
     since = clock.wall()
     clock.sleep(min(exp.load.warmup_s, s.left()))
@@ -271,7 +290,9 @@ def check_blast_radius(s: RunState, spec: FaultSpec, targets: Targets | None) ->
         return
     limits = s.exp.blast_radius if s.limits is None else s.exp.blast_radius.merged(s.limits)
     if targets.kind == "Node":
-        named = spec.nodes.nodes if isinstance(spec, NodeFault) else ()
+        # a control-plane-loss names the control plane by its very type
+        named = (spec.nodes.nodes if isinstance(spec, NodeFault)
+                 else targets.control_plane if isinstance(spec, ControlPlaneLoss) else ())
         problems = blast.node_violations(limits, spec.type, targets.names,
                                          targets.control_plane, named)
     else:
@@ -288,7 +309,7 @@ def _announcing(s: RunState, ports: RunPorts, spec: FaultSpec
     audit trail and as Kubernetes Events on the objects it touches."""
     assert s.observer is not None
     observer = s.observer
-    kind = "Node" if isinstance(spec, NodeFault) else "Pod"
+    kind = "Node" if isinstance(spec, NodeFault | ControlPlaneLoss) else "Pod"
 
     def emit(what: str, name: str, detail: str = "") -> None:
         observer.emit(what, name, detail)
@@ -334,8 +355,21 @@ def tail(s: RunState, ports: RunPorts) -> None:
     assert s.load is not None and s.observer is not None
     s.clock.sleep(min(s.exp.load.tail_s, max(0.0, s.left() - 5)))
     s.load.stop()
+    stop_api_probe(s)
     s.records = s.load.wait(timeout=30).records
     s.steady_restored = _steady_restored(s)
+
+
+def needs_api_probe(exp: Experiment) -> bool:
+    """The API-server probe runs when the control plane is a target or its SLA is declared."""
+    return exp.slas.max_api_outage_s is not None or any(
+        isinstance(f, ControlPlaneLoss) for f in exp.faults)
+
+
+def stop_api_probe(s: RunState) -> None:
+    if s.api_probe is not None and s.api_data is None:
+        s.api_probe.stop()
+        s.api_data = s.api_probe.data()
 
 
 def load_url(exp: Experiment) -> str:
@@ -372,6 +406,8 @@ def cleanup(s: RunState) -> None:
         if not s.records:
             with contextlib.suppress(Exception):
                 s.records = tuple(s.load.records())
+    with contextlib.suppress(Exception):
+        stop_api_probe(s)
     if s.observer is not None:
         with contextlib.suppress(Exception):
             s.observer.stop()

@@ -32,6 +32,7 @@ from chaos.k8s import conditions as kconditions
 from chaos.k8s import events as k8s_events
 from chaos.k8s import halt as khalt
 from chaos.k8s import workload as kw
+from chaos.k8s.apiprobe import ApiProbe, control_plane_nodes
 from chaos.k8s.client import Kube, client_version
 from chaos.k8s.observe import Observer
 from chaos.load.runner import LoadError, LoadRun
@@ -47,6 +48,7 @@ from chaos.model.experiment import (
 )
 from chaos.model.timeline import RequestRecord, SLAResult
 from chaos.monitor import http_get
+from chaos.plan import apiprobe as papi
 from chaos.plan import guards as pguards
 from chaos.plan import manifests as pmanifests
 from chaos.plan import recovery as prec
@@ -247,7 +249,10 @@ def cluster_ports(env: RunEnv) -> ph.RunPorts:
     return ph.RunPorts(
         cluster=KubeCluster(env),
         start_load=lambda url, exp, out: LoadRun.from_profile(url, exp.load, out, hosts),
-        build_fault=build_fault)
+        build_fault=build_fault,
+        # etcd members are read inside kind's nodes; elsewhere only through the API
+        start_api_probe=lambda: ApiProbe(env.kube, control_plane_nodes(env.kube)
+                                         if env.cluster_name else []))
 
 
 @contextlib.contextmanager
@@ -379,13 +384,17 @@ def _evaluate(s: ph.RunState, env: RunEnv, ports: ph.RunPorts, started: float,
     restarts = prec.restarts(events, since=s.fault_t) if s.fault_t is not None else None
     abort = _abort_record(s)
     breach = abort.breach if abort is not None else None
+    lifts = [o.lifted_at for o in s.outcomes if o.type == "control-plane-loss" and o.lifted_at]
+    api = (papi.figures(s.api_data, fault_window, min(lifts) if lifts else None)
+           if s.api_data is not None else None)
     sla_results: list[SLAResult] = []
     if fault_window is not None and not error and breach is None:
         obs = pslas.Observation(records=records, fault_window=fault_window,
                                 recovery_seconds=recovery_s, restarts=restarts,
                                 steady_state_restored=s.steady_restored,
                                 drain_blocked=_drain_blocked(s.outcomes),
-                                rollout_stalled=_rollout_stalled(s.outcomes))
+                                rollout_stalled=_rollout_stalled(s.outcomes),
+                                api_longest_outage_s=api["longest_outage_s"] if api else None)
         sla_results = pslas.evaluate(exp.slas, obs)
     verdict = pslas.verdict(sla_results, exp.expect, errored=error is not None,
                             aborted=breach is not None)
@@ -398,7 +407,8 @@ def _evaluate(s: ph.RunState, env: RunEnv, ports: ph.RunPorts, started: float,
         restarts=restarts, cluster=_cluster_info(env, s.namespace, server),
         versions=_versions(server), error=error,
         undo=tuple(o.as_dict() for o in ph.undo_outcomes(s)), abort=abort,
-        manifest=_manifest(env, s, server, repeat))
+        manifest=_manifest(env, s, server, repeat),
+        api_server=api)
     for outcome in ph.undo_outcomes(s):
         s.record("undo", action=outcome.action.describe(), status=outcome.status,
                  reason=outcome.reason, done_at=outcome.at)

@@ -12,7 +12,7 @@ import time
 from dataclasses import dataclass
 from pathlib import Path
 
-from chaos.cluster import engine, gobuild, nodeimage
+from chaos.cluster import engine, gobuild, loadbalancer, nodeimage
 from chaos.cluster.cache import cache_root
 from chaos.cluster.config import ClusterConfig, kind_config
 from chaos.cluster.progress import Progress
@@ -104,19 +104,24 @@ def up(cfg: ClusterConfig, progress: Progress | None = None, wait_s: float = 300
     log = cfg.state_dir / "kind.log"
     if cfg.name in existing_clusters(kind):
         _export_kubeconfig(kind, cfg, log)
-        problems = health.cluster_problems(cfg.kubeconfig, cfg.context, cfg.workers + 1)
+        problems = health.cluster_problems(cfg.kubeconfig, cfg.context, cfg.nodes_total)
         if not problems:
             progress.say(f"cluster {cfg.name!r} exists and is healthy: reusing it")
             health.refresh_marker(cfg.kubeconfig, cfg.context)
+            if cfg.ha and not loadbalancer.proxy_running(cfg):
+                _start_ports_proxy(cfg, progress, log)
             return _info(cfg, True, started)
         progress.say(f"cluster {cfg.name!r} exists but is unhealthy ({problems[0]}): recreating")
         down(cfg, progress)
     check_ports_free(cfg)
     image = resolve_node_image(cfg, progress)
+    if cfg.ha:
+        loadbalancer.ensure_image(PINS, progress)  # kind would pull it: there is no registry
     (cfg.state_dir / "loaded-images.json").unlink(missing_ok=True)
     config_path = cfg.state_dir / "kind-config.yaml"
     config_path.write_text(kind_config(cfg))
-    with progress.step(f"kind create cluster {cfg.name!r} ({cfg.workers} workers, {image})"):
+    with progress.step(f"kind create cluster {cfg.name!r} ({cfg.control_planes} control "
+                       f"plane(s), {cfg.workers} workers, {image})"):
         run_logged(
             "kind create cluster",
             [kind, "create", "cluster", "--name", cfg.name, "--image", image,
@@ -126,11 +131,18 @@ def up(cfg: ClusterConfig, progress: Progress | None = None, wait_s: float = 300
             timeout=wait_s + 300,
         )
     with progress.step("waiting for every node and kube-system pod to be Ready"):
-        health.wait_cluster_ready(cfg.kubeconfig, cfg.context, cfg.workers + 1, timeout_s=wait_s)
+        health.wait_cluster_ready(cfg.kubeconfig, cfg.context, cfg.nodes_total, timeout_s=wait_s)
         health.mark_provisioned(cfg.kubeconfig, cfg.context, cfg.name, image)
+    if cfg.ha:
+        _start_ports_proxy(cfg, progress, log)
     info = _info(cfg, False, started, image)
     progress.say(f"cluster {cfg.name!r} up in {info.seconds:.1f}s; KUBECONFIG={cfg.kubeconfig}")
     return info
+
+
+def _start_ports_proxy(cfg: ClusterConfig, progress: Progress, log: Path) -> None:
+    with progress.step(f"ports proxy {loadbalancer.proxy_name(cfg)}: NodePorts on every node"):
+        loadbalancer.start_proxy(cfg, cfg.node_names(), loadbalancer.ensure_image(PINS), log)
 
 
 def _info(cfg: ClusterConfig, reused: bool, started: float, image: str = "") -> ClusterInfo:
@@ -164,6 +176,7 @@ def down(cfg: ClusterConfig, progress: Progress | None = None) -> None:
                     str(cfg.kubeconfig)], log)
         for leftover in node_containers(cfg.name):
             capture(["docker", "rm", "-f", "-v", leftover])
+        loadbalancer.remove_proxy(cfg)
         if not existing_clusters(kind):
             capture(["docker", "network", "rm", "kind"])
     cfg.kubeconfig.unlink(missing_ok=True)

@@ -21,6 +21,11 @@ class Pins:
     # module version of github.com/prometheus/prometheus (Prometheus 3.x): the real server the
     # guard tests query; not part of the node image, so not in key()
     prometheus: str = "v0.316.0"
+    # The image kind starts as the external load balancer of a cluster with more than one
+    # control-plane node: kind v0.31.0's pkg/cluster/internal/loadbalancer/const.go (Image).
+    # kind pulls it only when absent, so ours, built offline under this exact name, is used.
+    # Change it with `kind`: each kind release names its own.
+    kind_load_balancer: str = "docker.io/kindest/haproxy:v20251211-v0.29.0-alpha-100-g82a92c5d"
 
     @property
     def staging(self) -> str:
@@ -51,3 +56,8 @@ NODE_PACKAGES = (
 
 # Userspace that kube-proxy (nftables mode) and our kindnetd need in their images.
 TOOLBOX_PACKAGES = ("iptables", "nftables", "iproute2", "conntrack", "ipset", "ca-certificates")
+
+# The load balancer's root filesystem: what kind's images/haproxy/Dockerfile stages (haproxy,
+# and cp, mkdir and kill, which kind runs in it to write its config and reload it; coreutils
+# is in every minbase, kill comes with procps).
+HAPROXY_PACKAGES = ("haproxy", "procps")

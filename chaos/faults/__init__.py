@@ -3,7 +3,14 @@ implements (``@implements(PodKill)``); the runner builds a fault with ``build(sp
 
 from __future__ import annotations
 
-from chaos.faults import network, nodes, pods, probes, rollout  # noqa: F401  (importing registers them)
+from chaos.faults import (  # noqa: F401  (importing registers them)
+    controlplane,
+    network,
+    nodes,
+    pods,
+    probes,
+    rollout,
+)
 from chaos.faults.base import Fault, build, implementations, implements
 
 __all__ = ["Fault", "build", "implementations", "implements"]

@@ -9,7 +9,7 @@ from chaos.errors import NotEnoughTargets
 from chaos.k8s import nodes as knodes
 from chaos.k8s import pods as kpods
 from chaos.k8s.client import Kube
-from chaos.model.faults import FaultSpec, NodeFault, NodeSelection, PodFault
+from chaos.model.faults import ControlPlaneLoss, FaultSpec, NodeFault, NodeSelection, PodFault
 from chaos.model.selector import Selector
 from chaos.plan.select import choose
 
@@ -67,6 +67,15 @@ def node_targets(scope: Scope, spec: NodeFault) -> tuple[str, ...]:
                   salt=spec.salt(scope.index), count=spec.count)
 
 
+def control_plane_targets(scope: Scope, spec: ControlPlaneLoss
+                          ) -> tuple[tuple[str, ...], tuple[str, ...]]:
+    """(the chosen control-plane nodes, all of them): the fault's type is the request to hit
+    the control plane, so every control-plane node is a candidate."""
+    members = tuple(sorted(n.name for n in knodes.list_nodes(scope.kube) if n.control_plane))
+    return choose(members, seed=scope.seed, salt=spec.salt(scope.index),
+                  count=spec.count), members
+
+
 def resolve(scope: Scope, spec: FaultSpec) -> Targets | None:
     """The targets ``spec`` would hit now; None for a fault type that targets neither pods
     nor nodes."""
@@ -76,4 +85,7 @@ def resolve(scope: Scope, spec: FaultSpec) -> Targets | None:
         names = node_targets(scope, spec)
         control = {n.name for n in knodes.list_nodes(scope.kube) if n.control_plane}
         return Targets("Node", names, tuple(n for n in names if n in control))
+    if isinstance(spec, ControlPlaneLoss):
+        names, _ = control_plane_targets(scope, spec)
+        return Targets("Node", names, names)
     return None

@@ -29,7 +29,8 @@ def announce(kube: Kube, namespace: str, kind: str, name: str, reason: str,
         reason=reason, message=message[:1024], type="Warning",
         source=client.V1EventSource(component=COMPONENT), reporting_component=COMPONENT,
         first_timestamp=now, last_timestamp=now, count=1)
-    with contextlib.suppress(ApiException, HTTPError, ValueError):
-        kube.core.create_namespaced_event(ns, body)
+    with contextlib.suppress(ApiException, HTTPError, OSError, ValueError):
+        # bounded: an Event is not worth a run stuck on an API server that does not answer
+        kube.core.create_namespaced_event(ns, body, _request_timeout=5)
         return True
     return False

@@ -16,6 +16,7 @@ from chaos.model.faults import (
     Bandwidth,
     ContainerKill,
     ControllerRef,
+    ControlPlaneLoss,
     Cordon,
     Dns,
     Drain,
@@ -40,6 +41,7 @@ __all__ = [
     "AnyFault",
     "Bandwidth",
     "ContainerKill",
+    "ControlPlaneLoss",
     "ControllerRef",
     "Cordon",
     "Dns",
@@ -195,6 +197,7 @@ class SLASpec:
     steady_state_restored: bool = False
     expect_blocked: bool | None = None  # drains: was the drain blocked (e.g. by a PDB)?
     expect_stalled: bool | None = None  # rollouts: did one stall (progress deadline)?
+    max_api_outage_s: float | None = None  # longest run of failed API-server probes
 
     def declared(self) -> bool:
         # expectBlocked/expectStalled: false is a real claim ("the drain gets through")
@@ -211,6 +214,7 @@ class SLASpec:
                     self.max_restarts,
                     self.expect_blocked,
                     self.expect_stalled,
+                    self.max_api_outage_s,
                 )
             )
             or self.steady_state_restored

@@ -174,6 +174,29 @@ class NodeLoss(NodeFault):
 
 
 @dataclass(frozen=True, slots=True, kw_only=True)
+class ControlPlaneLoss(FaultSpec):
+    """Control-plane nodes by count, chosen with the run's seed among every control-plane node
+    (the fault's type names the control plane, so none has to be named); the blast radius'
+    maxNodes still applies."""
+
+    type: ClassVar[str] = "control-plane-loss"
+    summary: ClassVar[str] = (
+        "pause or stop control-plane node containers of a kind cluster (API server, etcd member, "
+        "controller-manager and scheduler together), chosen with the run's seed; a probe of the "
+        "API server through the kubeconfig's address runs next to the load, for maxApiOutage "
+        "and the report's api_server figures (outages, lease holder changes, etcd members)")
+    count: int = option("count", v.POSITIVE_INT, "how many control-plane nodes", 1)
+    duration_s: float = option("duration", v.POSITIVE_DURATION, "how long they stay lost", 30.0)
+    mode: Literal["pause", "stop"] = option(
+        "mode", v.enum("pause", "stop"), "pause: frozen, as a hung machine (its address and "
+        "etcd membership are kept); stop: powered off (restarted in address order, so Docker "
+        "gives each its address back)", "pause")
+
+    def salt(self, index: int, round_no: int = 0) -> str:
+        return f"fault-{index}:{self.type}"
+
+
+@dataclass(frozen=True, slots=True, kw_only=True)
 class ProbeBreak(PodFault):
     type: ClassVar[str] = "probe-break"
     summary: ClassVar[str] = "make a probe fail without killing the pod"
@@ -322,10 +345,11 @@ class Latency(NetworkFault):
         return []
 
 
-AnyFault = (PodKill | ContainerKill | Cordon | Drain | NodeLoss | ProbeBreak | Rollout
-            | Rollback | Partition | PacketLoss | Bandwidth | Dns | Latency)
+AnyFault = (PodKill | ContainerKill | Cordon | Drain | NodeLoss | ControlPlaneLoss | ProbeBreak
+            | Rollout | Rollback | Partition | PacketLoss | Bandwidth | Dns | Latency)
 # every concrete fault type by its YAML name, in the order the docs and schema list them
 FAULT_TYPES: dict[str, type[FaultSpec]] = {
-    cls.type: cls for cls in (PodKill, ContainerKill, Cordon, Drain, NodeLoss, ProbeBreak,
-                              Rollout, Rollback, Partition, PacketLoss, Bandwidth, Dns, Latency)
+    cls.type: cls for cls in (PodKill, ContainerKill, Cordon, Drain, NodeLoss, ControlPlaneLoss,
+                              ProbeBreak, Rollout, Rollback, Partition, PacketLoss, Bandwidth,
+                              Dns, Latency)
 }

@@ -1158,6 +1158,7 @@ def _slas(ctx: _Ctx, node: Node, where: str) -> SLASpec:
             "steadyStateRestored",
             "expectBlocked",
             "expectStalled",
+            "maxApiOutage",
         ),
     )
     p95 = m.get("p95Latency", _duration, None)
@@ -1173,6 +1174,7 @@ def _slas(ctx: _Ctx, node: Node, where: str) -> SLASpec:
         steady_state_restored=m.get("steadyStateRestored", _bool, False),
         expect_blocked=m.get("expectBlocked", _bool, None),
         expect_stalled=m.get("expectStalled", _bool, None),
+        max_api_outage_s=m.get("maxApiOutage", _duration, None),
     )
     if not slas.declared():
         raise ctx.error(

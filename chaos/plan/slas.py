@@ -29,6 +29,7 @@ class Observation:
     steady_state_restored: bool | None = None
     drain_blocked: bool | None = None
     rollout_stalled: bool | None = None
+    api_longest_outage_s: float | None = None  # the API-server probe's, in the fault window
 
 
 def _upper(name: str, threshold: float, observed: float | None, unit: str) -> SLAResult:
@@ -79,6 +80,9 @@ def evaluate(slas: SLASpec, obs: Observation) -> list[SLAResult]:
         results.append(_equal("expectBlocked", slas.expect_blocked, obs.drain_blocked))
     if slas.expect_stalled is not None:
         results.append(_equal("expectStalled", slas.expect_stalled, obs.rollout_stalled))
+    if slas.max_api_outage_s is not None:
+        results.append(_upper("maxApiOutage", slas.max_api_outage_s, obs.api_longest_outage_s,
+                              "s"))
     return results
 
 

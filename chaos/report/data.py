@@ -71,3 +71,5 @@ class ReportData:
     undo: tuple[Mapping[str, object], ...] = ()
     abort: AbortRecord | None = None  # None: the guards never ran (no fault was reached)
     manifest: ManifestDict | None = None  # what produced the run (chaos.provenance)
+    # the API-server probe's figures (chaos.plan.apiprobe.figures), None when it did not run
+    api_server: Mapping[str, object] | None = None

@@ -5,10 +5,10 @@ from __future__ import annotations
 from typing import TypedDict
 
 # 2: "undo" added; 3: "abort" added and the verdict may be "aborted"; 4: "manifest" added (what
-# produced the report, and how to rerun it). Older reports still load (with no undo rows, and
-# abort and manifest null).
-SCHEMA_VERSION = 4
-READABLE_VERSIONS = (1, 2, 3, 4)
+# produced the report, and how to rerun it); 5: "api_server" added. Older reports still load
+# (with no undo rows, and abort, manifest and api_server null).
+SCHEMA_VERSION = 5
+READABLE_VERSIONS = (1, 2, 3, 4, 5)
 TOP_LEVEL_KEYS = (
     "schema_version",
     "experiment",
@@ -26,6 +26,7 @@ TOP_LEVEL_KEYS = (
     "undo",
     "abort",
     "manifest",
+    "api_server",
 )
 
 JSONValue = str | int | float | bool | None | list["JSONValue"] | dict[str, "JSONValue"]
@@ -207,3 +208,6 @@ class ReportDict(TypedDict):
     undo: list[JSONValue]
     abort: AbortDict | None  # null when no guard ran (the run ended before its first fault)
     manifest: ManifestDict | None  # null in reports older than schema 4
+    # the API-server probe's figures (chaos.plan.apiprobe.ApiFiguresDict), null when it did not
+    # run (control-plane-loss and maxApiOutage run it)
+    api_server: dict[str, JSONValue] | None

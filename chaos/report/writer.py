@@ -198,6 +198,8 @@ def build_report(data: ReportData) -> ReportDict:
         "undo": [_jsonable(dict(u)) for u in data.undo],
         "abort": _abort(data.abort, origin),
         "manifest": data.manifest,
+        "api_server": (cast(dict[str, JSONValue], _jsonable(dict(data.api_server)))
+                       if data.api_server is not None else None),
     }
 
 
@@ -276,6 +278,8 @@ def load_report(path: str | os.PathLike[str]) -> ReportDict:
         raw.setdefault("abort", None)  # written before abort guards existed
     if raw.get("schema_version") in (1, 2, 3):
         raw.setdefault("manifest", None)  # written before the reproducibility manifest
+    if raw.get("schema_version") in (1, 2, 3, 4):
+        raw.setdefault("api_server", None)  # written before the API-server probe existed
     missing = [k for k in TOP_LEVEL_KEYS if k not in raw]
     if missing:
         raise ReportInvalid(f"{p}: missing keys: {', '.join(missing)}")

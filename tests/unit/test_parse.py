@@ -140,21 +140,24 @@ CASES = [
         "    - type: pod-kill",
         "    - type: pod-kil",
         "x.yaml:24: spec.faults[0].type: unknown fault type 'pod-kil' (did you mean 'pod-kill'?); "
-        "known types: bandwidth, container-kill, cordon, dns, drain, latency, node-loss, "
+        "known types: bandwidth, container-kill, control-plane-loss, cordon, dns, drain, latency, "
+        "node-loss, "
         "packet-loss, partition, pod-kill, probe-break, rollback, rollout",
     ),
     (
         "    - type: pod-kill",
         "    - type: meteor",
         "x.yaml:24: spec.faults[0].type: unknown fault type 'meteor'; "
-        "known types: bandwidth, container-kill, cordon, dns, drain, latency, node-loss, "
+        "known types: bandwidth, container-kill, control-plane-loss, cordon, dns, drain, latency, "
+        "node-loss, "
         "packet-loss, partition, pod-kill, probe-break, rollback, rollout",
     ),
     (
         "    - type: pod-kill\n",
         "    - delay: 1s\n",
         "x.yaml:24: spec.faults[0].type: required field missing; "
-        "known types: bandwidth, container-kill, cordon, dns, drain, latency, node-loss, "
+        "known types: bandwidth, container-kill, control-plane-loss, cordon, dns, drain, latency, "
+        "node-loss, "
         "packet-loss, partition, pod-kill, probe-break, rollback, rollout",
     ),
     (
