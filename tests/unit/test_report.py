@@ -19,6 +19,7 @@ from chaos.model import (
     WorkloadSpec,
 )
 from chaos.report import (
+    SCHEMA_VERSION,
     TOP_LEVEL_KEYS,
     FaultRecord,
     ReportData,
@@ -216,7 +217,7 @@ def _aborted(tmp_path: Path) -> dict:  # type: ignore[type-arg]
 
 def test_an_aborted_run_names_the_guard_value_threshold_and_time(tmp_path: Path) -> None:
     raw = _aborted(tmp_path)
-    assert raw["schema_version"] == 4 and raw["verdict"] == "aborted"
+    assert raw["schema_version"] == SCHEMA_VERSION and raw["verdict"] == "aborted"
     abort = raw["abort"]
     assert abort == {
         "aborted": True, "guard": "outage", "type": "outage", "value": 2.345679,
