@@ -241,7 +241,7 @@ def _environment(config: pytest.Config) -> RunEnv:
         from chaos.cluster.config import ClusterConfig
 
         cfg = ClusterConfig(name=_option(config, "chaos_cluster_name") or "kube-chaos")
-        info = kind.up(cfg)
+        info = kind.up(cfg, adopt_shape=True)  # e.g. an HA cluster, reused as it is
         if not info.reused:
             state.created_cluster = cfg.name
         kubeconfig, context, cluster_name = str(info.kubeconfig), info.context, cfg.name

@@ -63,6 +63,12 @@ class ClusterConfig:
                 *_numbered(f"{self.name}-worker", self.workers)]
 
 
+def shape_of(roles: list[str]) -> tuple[int, int]:
+    """(control planes, workers) from the kind role labels of a cluster's containers (its
+    load balancer, role external-load-balancer, is neither)."""
+    return roles.count("control-plane"), roles.count("worker")
+
+
 def _numbered(base: str, count: int) -> list[str]:
     return [base + ("" if i == 1 else str(i)) for i in range(1, count + 1)]
 

@@ -9,12 +9,12 @@ from __future__ import annotations
 import json
 import socket
 import time
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from pathlib import Path
 
 from chaos.cluster import engine, gobuild, loadbalancer, nodeimage
 from chaos.cluster.cache import cache_root
-from chaos.cluster.config import ClusterConfig, kind_config
+from chaos.cluster.config import ClusterConfig, kind_config, shape_of
 from chaos.cluster.progress import Progress
 from chaos.cluster.shell import capture, run_logged, which
 from chaos.cluster.versions import PINS
@@ -22,6 +22,7 @@ from chaos.errors import ClusterError, PortInUse
 
 PUBLIC_NODE_IMAGE = "kindest/node:{version}"
 MARKER_LABEL = "io.x-k8s.kind.cluster"
+ROLE_LABEL = "io.x-k8s.kind.role"
 
 
 def kind_binary(progress: Progress) -> str:
@@ -67,6 +68,13 @@ def node_containers(name: str) -> list[str]:
     return sorted(line for line in out.stdout.splitlines() if line)
 
 
+def existing_shape(name: str) -> tuple[int, int]:
+    """(control planes, workers) of the kind cluster ``name`` as Docker has it."""
+    out = capture(["docker", "ps", "-a", "--filter", f"label={MARKER_LABEL}={name}",
+                   "--format", f'{{{{.Label "{ROLE_LABEL}"}}}}'])
+    return shape_of([line.strip() for line in out.stdout.splitlines()])
+
+
 def check_ports_free(cfg: ClusterConfig) -> None:
     for mapping in cfg.ports:
         with socket.socket(socket.AF_INET, socket.SOCK_STREAM) as sock:
@@ -93,7 +101,12 @@ class ClusterInfo:
     seconds: float
 
 
-def up(cfg: ClusterConfig, progress: Progress | None = None, wait_s: float = 300) -> ClusterInfo:
+def up(cfg: ClusterConfig, progress: Progress | None = None, wait_s: float = 300,
+       adopt_shape: bool = False) -> ClusterInfo:
+    """Create the cluster, or reuse it when it exists and is healthy. ``adopt_shape``: an
+    existing cluster is judged by the control planes and workers it has, not by ``cfg``'s (the
+    pytest plugin names a cluster without knowing its shape, and must not recreate an HA
+    cluster as a single control plane)."""
     from chaos.k8s import health  # the only layer allowed to talk to the API server
 
     progress = progress or Progress()
@@ -103,6 +116,12 @@ def up(cfg: ClusterConfig, progress: Progress | None = None, wait_s: float = 300
     cfg.state_dir.mkdir(parents=True, exist_ok=True)
     log = cfg.state_dir / "kind.log"
     if cfg.name in existing_clusters(kind):
+        if adopt_shape:
+            planes, workers = existing_shape(cfg.name)
+            if planes and (planes, workers) != (cfg.control_planes, cfg.workers):
+                progress.say(f"cluster {cfg.name!r} has {planes} control plane(s) and "
+                             f"{workers} worker(s): judged as it is")
+                cfg = replace(cfg, control_planes=planes, workers=workers)
         _export_kubeconfig(kind, cfg, log)
         problems = health.cluster_problems(cfg.kubeconfig, cfg.context, cfg.nodes_total)
         if not problems:

@@ -8,7 +8,13 @@ import json
 import yaml
 
 from chaos.cluster import loadbalancer
-from chaos.cluster.config import ClusterConfig, PortMapping, kind_config, ports_proxy_config
+from chaos.cluster.config import (
+    ClusterConfig,
+    PortMapping,
+    kind_config,
+    ports_proxy_config,
+    shape_of,
+)
 from chaos.cluster.versions import PINS
 
 
@@ -58,3 +64,10 @@ def test_load_balancer_image_is_kinds_name_and_entrypoint() -> None:
     assert "bind 0.0.0.0:6443" in loadbalancer.STARTING_CONFIG
     assert loadbalancer.image_key(PINS) == loadbalancer.image_key(PINS)
 
+
+
+def test_shape_of_an_existing_cluster_ignores_its_load_balancer() -> None:
+    roles = ["control-plane", "external-load-balancer", "worker", "control-plane",
+             "control-plane", "worker"]
+    assert shape_of(roles) == (3, 2)
+    assert shape_of([]) == (0, 0)
