@@ -174,7 +174,7 @@ def add_commands(sub: argparse._SubParsersAction[argparse.ArgumentParser]) -> No
                         "against the noise; exit 1 on a regression",
         description="BASELINE and CURRENT are each a report.json or a directory of them (e.g. "
                     "a run of --chaos-repeat N). Lists what differs in the environment, then "
-                    "compares median and 95%% bootstrap interval of recovery, longest outage "
+                    "compares median and 95% bootstrap interval of recovery, longest outage "
                     "and error rate; a figure is regressed only when the current interval lies "
                     "above the baseline's by more than its floor. Exit 1 on a regression.")
     cmp_.add_argument("a", type=Path, metavar="BASELINE")

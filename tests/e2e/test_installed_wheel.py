@@ -185,3 +185,11 @@ def test_installed_wheel_runs_a_project_of_its_own(installed: Path, app_image: s
     targets = report["fault"]["faults"][0]["targets"]
     assert len(targets) == 1 and targets[0].startswith("shop-"), targets
     assert report["recovery"]["recovery_seconds"] is not None
+    # the HTML views come with the wheel (templates are package data), and the manifest
+    # names the image the project's own pods ran; an installed kube-chaos has no git commit
+    assert (reports[0].parent / "report.html").stat().st_size > 10_000
+    assert (reports[0].parent.parent / "index.html").exists()
+    manifest = report["manifest"]
+    assert manifest["kube_chaos"]["commit"] is None and manifest["errors"] == []
+    assert {i["image"].rsplit("/", 1)[-1] for i in manifest["images"]} == {app_image}, manifest
+    assert all("sha256:" in str(i["image_id"]) for i in manifest["images"]), manifest
