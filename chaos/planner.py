@@ -27,6 +27,7 @@ from chaos.model.experiment import PROTECTED_LABEL, BlastRadius, Experiment
 from chaos.model.faults import Drain, NodeFault, PodFault
 from chaos.plan import blast, permissions
 from chaos.plan.drain import plan_drain
+from chaos.safety import refuse_unless_ours
 
 PLAN_VERSION = 1
 
@@ -71,16 +72,13 @@ def plan_experiment(exp: Experiment, kube: Kube, *, seed: int,
                     allow_contexts: tuple[str, ...] = (), allow_hosts: tuple[str, ...] = (),
                     limits: BlastRadius | None = None) -> ExperimentPlan:
     from chaos.phases import load_url
-    from chaos.runner import RunEnv, check_safety  # the same safety gate a run passes
 
     seed = exp.seed if exp.seed is not None else seed
     existing = exp.workload.existing
     namespace = existing.namespace if existing else "(a new namespace, created at run time)"
     problems: list[str] = []
     try:
-        check_safety(RunEnv(kube=kube, kubeconfig="", run_id="plan", reports_dir=Path("."),
-                            seed=seed, cluster_name=None, journal=None,  # type: ignore[arg-type]
-                            allow_contexts=allow_contexts))
+        refuse_unless_ours(kube, allow_contexts)  # the same safety gate a run passes
     except SafetyRefused as exc:
         problems.append(str(exc))
     url = load_url(exp)

@@ -31,7 +31,6 @@ from chaos.journal import Journal, UndoAction
 from chaos.k8s import conditions as kconditions
 from chaos.k8s import events as k8s_events
 from chaos.k8s import halt as khalt
-from chaos.k8s import health
 from chaos.k8s import workload as kw
 from chaos.k8s.client import Kube, client_version
 from chaos.k8s.observe import Observer
@@ -55,6 +54,7 @@ from chaos.plan import timeline as ptl
 from chaos.plan.manifests import WorkloadRef
 from chaos.report.data import AbortRecord, FaultRecord, ReportData
 from chaos.report.writer import write_report
+from chaos.safety import refuse_unless_ours
 
 
 @dataclass
@@ -138,17 +138,7 @@ def check_not_halted(env: RunEnv, cluster: ph.ClusterPort) -> None:
 def check_safety(env: RunEnv, why_not_ours: Callable[[Kube], str | None] | None = None
                  ) -> None:
     """Refuse faults on clusters kube-chaos did not make, unless the user named them."""
-    if env.kube.context in env.allow_contexts:
-        return
-    problem = (why_not_ours or health.provisioned_problem)(env.kube)
-    if problem is None:
-        return
-    raise SafetyRefused(
-        f"refusing to inject faults into context {env.kube.context!r}: it is not a kind cluster "
-        f"provisioned by kube-chaos ({problem}). If this really is a cluster you may break, "
-        f"allow it with --chaos-allow-context={env.kube.context} (or the chaos_allow_context "
-        "ini option)."
-    )
+    refuse_unless_ours(env.kube, env.allow_contexts, why_not_ours)
 
 
 @dataclass

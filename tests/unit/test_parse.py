@@ -342,6 +342,55 @@ CASES = [
         "x.yaml:24: spec.faults[0]: expected a mapping with a 'type', got 'pod-kill'",
     ),
     (
+        "    - type: pod-kill\n      count: 1\n      gracePeriod: 0\n",
+        "    - type: cordon\n      nodes: [a, a]\n",
+        "x.yaml:25: spec.faults[0].nodes: node names must be unique",
+    ),
+    (
+        "    - type: pod-kill\n      count: 1\n      gracePeriod: 0\n",
+        "    - type: probe-break\n      probe: startup\n      method: admin\n",
+        "x.yaml:26: spec.faults[0].method: a startup probe break needs method: network (a "
+        "startup probe only runs after a container restart, and the workload's admin state "
+        "does not survive one)",
+    ),
+    (  # the line of the second key, not of its value
+        "    - type: pod-kill\n      count: 1\n      gracePeriod: 0\n",
+        "    - type: pod-kill\n      count: 1\n      percent:\n        50\n",
+        "x.yaml:26: spec.faults[0].percent: give either count or percent, not both",
+    ),
+    (
+        "    - type: pod-kill\n      count: 1\n      gracePeriod: 0\n",
+        "    - type: pod-kill\n      gracePeriod: 1.5s\n",
+        "x.yaml:25: spec.faults[0].gracePeriod: expected whole seconds (e.g. 0, 30 or 30s), got "
+        "'1.5s'",
+    ),
+    (
+        "    - type: pod-kill\n      count: 1\n      gracePeriod: 0\n",
+        "    - type: pod-kill\n      gracePeriod: soon\n",
+        "x.yaml:25: spec.faults[0].gracePeriod: expected a non-negative duration such as 30s, "
+        "1m30s or 500ms, got 'soon'",
+    ),
+    (
+        "    - type: pod-kill\n      count: 1\n      gracePeriod: 0\n",
+        "    - type: container-kill\n      signal: ''\n",
+        "x.yaml:25: spec.faults[0].signal: expected a non-empty string, got ''",
+    ),
+    (
+        "    replicas: 3\n",
+        "    replicas: 3\n    images: [web:1, '']\n",
+        "x.yaml:14: spec.workload.images[1]: expected a non-empty string, got ''",
+    ),
+    (
+        "  expect: pass",
+        "  expect: maybe",
+        "x.yaml:32: spec.expect: expected one of 'pass', 'fail', got 'maybe'",
+    ),
+    (
+        "    wait: 50ms",
+        "    wait: 50ms\n    keepAlive: 1",
+        "x.yaml:22: spec.load.keepAlive: expected true or false, got 1",
+    ),
+    (
         "  expect: pass",
         "  expect: pass\n  bogus: 1",
         "x.yaml:33: spec.bogus: unknown field; allowed: abort, blastRadius, expect, faults, load, "
@@ -399,6 +448,13 @@ def test_workload_images(good: str, exp_dir: Path) -> None:
     exp = parse_experiment(text, exp_dir / "x.yaml")
     assert exp.workload.images == ("myteam/api:1.4", "registry.local:5000/db@sha256:" + "a" * 64)
     assert parse_experiment(good, exp_dir / "x.yaml").workload.images == ()
+
+
+def test_a_node_fault_may_follow_the_pods_of_another_selector(exp_dir: Path, good: str) -> None:
+    text = good.replace("    - type: pod-kill\n      count: 1\n      gracePeriod: 0\n",
+                        "    - type: cordon\n      podsOf: {app: db}\n")
+    exp = load_experiment(_write(exp_dir, text))
+    assert exp.faults == (Cordon(nodes=NodeSelection(pods_of=Selector.of({"app": "db"}))),)
 
 
 EXISTING = "    existing: {namespace: shop, kind: StatefulSet, name: db}"

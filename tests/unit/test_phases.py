@@ -14,6 +14,7 @@ from typing import Any
 
 import pytest
 
+from chaos import phases as ph
 from chaos.clock import FakeClock
 from chaos.errors import HaltActive, InjectionFailed, SafetyRefused
 from chaos.faults.base import FaultContext, FaultOutcome
@@ -71,6 +72,13 @@ class World:
     fail_at: str | None = None  # "deploy" | "inject" | "inject-2" | "interrupt"
     undo_status: str = "undone"
     recovers_after_s: float = 4.0
+    observer_stop_s: float = 0.0  # how long stopping the watches takes
+    node_port: int = 30080  # what the deployed Service says
+    ready_pods: tuple[str, ...] = PODS  # Ready when the run starts
+    load_answers: bool = True  # False: requests hang, none completes
+    load_dies: bool = False  # the load generator exits at once
+    loads: list[tuple[str, Path]] = field(default_factory=list)  # (url, out dir) per start
+    deploy_timeouts: list[float] = field(default_factory=list)
     targets: tuple[str, ...] = (PODS[0],)  # what a fault would hit, for the blast radius
     hold_s: float | None = None  # the fault holds (like a node loss) for this long
     outage_at_inject: float | None = None  # the fault starts an outage of this many seconds
@@ -82,7 +90,7 @@ class FakeObserver:
     def __init__(self, world: World) -> None:
         self.w = world
         self._events: list[ClusterEvent] = []
-        self.ready = set(PODS)
+        self.ready = set(world.ready_pods)
         self.version = 0
 
     def start(self) -> None:
@@ -90,6 +98,7 @@ class FakeObserver:
 
     def stop(self) -> None:
         self.w.log.append("observer.stop")
+        self.w.clock.advance(self.w.observer_stop_s)
 
     def emit(self, kind: str, name: str, detail: str = "") -> None:
         self._events.append(ClusterEvent(self.w.clock.wall(), kind, name, detail))
@@ -114,7 +123,7 @@ class FakeLoad:
     def __init__(self, world: World) -> None:
         self.w = world
         self.started = world.clock.wall()
-        self.stopped_at: float | None = None
+        self.stopped_at: float | None = self.started if world.load_dies else None
         self.log_path = Path("locust.log")
         world.log.append("load.start")
 
@@ -123,6 +132,8 @@ class FakeLoad:
         return self.stopped_at is None
 
     def records(self) -> list[RequestRecord]:
+        if not self.w.load_answers:
+            return []
         end = self.stopped_at or self.w.clock.wall()
         out, t = [], self.started
         while t < end:
@@ -196,12 +207,13 @@ class FakeCluster:
     def deploy(self, exp: Experiment, namespace: str, timeout_s: float,
                journal: Journal) -> list[UndoAction]:
         self.world.log.append("deploy")
+        self.world.deploy_timeouts.append(timeout_s)
         if self.world.fail_at == "deploy":
             raise InjectionFailed("rollout of deployment/web did not finish")
         return []
 
     def node_port(self, namespace: str, service: str) -> int | None:
-        return 30080
+        return self.world.node_port
 
     def observer(self, namespace: str, selector: Selector, service: str) -> FakeObserver:
         return FakeObserver(self.world)
@@ -231,17 +243,24 @@ def world() -> World:
 
 def _run(world: World, tmp_path: Path, exp: Experiment | None = None,
          allow: tuple[str, ...] = ("kind-offline",), http: HttpGet | None = None,
-         allow_hosts: tuple[str, ...] = ()) -> Any:
+         allow_hosts: tuple[str, ...] = (), fault: type[FakeFault] | None = None,
+         observer: type[FakeObserver] | None = None, **env_over: Any) -> Any:
     faults = iter(range(1, 100))
-    ports = RunPorts(cluster=FakeCluster(world),
-                     start_load=lambda url, e, out: FakeLoad(world),
-                     build_fault=lambda spec: FakeFault(spec, world, next(faults)),
+    cluster = FakeCluster(world)
+    if observer is not None:
+        cluster.observer = lambda *a: observer(world)  # type: ignore[method-assign]
+    ports = RunPorts(cluster=cluster,
+                     start_load=lambda url, e, out: world.loads.append((url, out))
+                     or FakeLoad(world),
+                     build_fault=lambda spec: (fault or FakeFault)(spec, world, next(faults)),
                      resolve_targets=lambda scope, spec: Targets("Pod", world.targets),
                      http_get=http or _no_http)
     env = RunEnv(kube=SimpleNamespace(context="kind-offline"),  # type: ignore[arg-type]
                  kubeconfig="", run_id="run-1", reports_dir=tmp_path, seed=11,
                  cluster_name=None, journal=Journal(tmp_path / "journal.jsonl"),
                  allow_contexts=allow, clock=world.clock, allow_hosts=allow_hosts)
+    for key, value in env_over.items():
+        setattr(env, key, value)
 
     @contextlib.contextmanager
     def namespace(env: RunEnv, exp: Experiment, keep: Callable[[], bool]) -> Iterator[str]:
@@ -300,6 +319,7 @@ def test_an_unhealthy_service_stops_the_run_before_any_fault(world: World,
     world.outages = [(start, start + 100)]
     result = _run(world, tmp_path)
     assert result.verdict == "error" and "SteadyStateFailed" in (result.error or "")
+    assert result.records and not any(r.ok for r in result.records)  # kept for the report
     assert not any(e.startswith("fault") for e in world.log)
     assert world.log[-3:] == ["load.stop", "observer.stop", "namespace.delete"]
 
@@ -308,6 +328,7 @@ def test_a_failed_deploy_is_an_error_with_a_report(world: World, tmp_path: Path)
     world.fail_at = "deploy"
     result = _run(world, tmp_path)
     assert result.verdict == "error" and "rollout of deployment/web" in (result.error or "")
+    assert result.restarts is None  # no fault ran: nothing to count from
     assert "load.start" not in world.log and "namespace.delete" in world.log
     assert _report(result)["verdict"] == "error"
 
@@ -318,6 +339,8 @@ def test_a_fault_failing_mid_way_undoes_every_fault_injected(world: World,
     exp = _experiment(faults=(PodKill(selector=SEL), PodKill(selector=SEL)))
     result = _run(world, tmp_path, exp)
     assert result.verdict == "error" and "the API server said no" in (result.error or "")
+    # an errored run is not judged: no recovery figure, no SLA results; restarts still count
+    assert result.recovery_seconds is None and result.slas == [] and result.restarts == 0
     assert world.log.index("fault2.undo") < world.log.index("fault1.undo")  # newest first
     assert world.log.index("fault1.undo") < world.log.index("load.stop")
     assert [u["status"] for u in _report(result)["undo"]] == ["undone", "undone"]
@@ -333,9 +356,11 @@ def test_ctrl_c_undoes_then_propagates(world: World, tmp_path: Path) -> None:
 def test_an_unconfirmed_undo_makes_the_verdict_error_and_is_reported(world: World,
                                                                      tmp_path: Path) -> None:
     world.undo_status = "failed"
-    result = _run(world, tmp_path)
+    result = _run(world, tmp_path, _experiment(faults=(PodKill(selector=SEL),) * 2))
     assert result.verdict == "error"
-    assert "undo not confirmed" in (result.error or "")
+    assert len(result.undo_failures) == 2
+    assert result.error == ("undo not confirmed (still pending in the journal; run `kube-chaos "
+                            "rollback`): " + "; ".join(result.undo_failures))
     assert result.undo_failures and "connection refused" in result.undo_failures[0]
     undo = _report(result)["undo"]
     assert undo[0]["status"] == "failed" and "connection refused" in undo[0]["reason"]
@@ -343,10 +368,10 @@ def test_an_unconfirmed_undo_makes_the_verdict_error_and_is_reported(world: Worl
 
 def test_an_unsafe_context_is_refused_before_anything_is_created(world: World,
                                                                  tmp_path: Path) -> None:
-    import chaos.runner as runner
+    from chaos.k8s import health
 
     with pytest.MonkeyPatch.context() as mp:
-        mp.setattr(runner.health, "provisioned_problem", lambda kube: "no marker")
+        mp.setattr(health, "provisioned_problem", lambda kube: "no marker")
         with pytest.raises(SafetyRefused, match="--chaos-allow-context=kind-offline"):
             _run(world, tmp_path, allow=())
     assert world.log == []
@@ -355,6 +380,432 @@ def test_an_unsafe_context_is_refused_before_anything_is_created(world: World,
 def test_the_seed_of_the_experiment_wins_over_the_session_seed(world: World,
                                                                tmp_path: Path) -> None:
     assert _report(_run(world, tmp_path, _experiment(seed=99)))["seed"] == 99
+
+
+# --- one phase at a time ---------------------------------------------------------------------
+# The figures below (budgets, windows, waits) are what a run's duration and its verdict rest on,
+# so they are pinned exactly.
+
+
+class StepObserver(FakeObserver):
+    """Something changes every ``step`` seconds: wait_change returns after at most ``step``.
+    Records each (version, timeout) it was asked to wait for."""
+
+    def __init__(self, world: World, step: float = 2.0) -> None:
+        super().__init__(world)
+        self.step = step
+        self.waits: list[tuple[int, float]] = []
+
+    def wait_change(self, version: int, timeout_s: float) -> Snapshot:
+        self.waits.append((version, timeout_s))
+        if len(self.waits) > 1000:
+            raise RuntimeError("recover never stops waiting")
+        self.w.clock.advance(min(timeout_s, self.step))
+        self.version += 1
+        return self.snapshot()
+
+    def at(self, dt: float, kind: str, name: str) -> None:
+        """An event ``dt`` seconds after now (negative: before)."""
+        self._events.append(ClusterEvent(self.w.clock.wall() + dt, kind, name, ""))
+
+
+def _state(world: World, tmp_path: Path, exp: Experiment | None = None,
+           observer: FakeObserver | None = None, timeout_s: float = 120.0) -> ph.RunState:
+    messages: list[str] = []
+    state = ph.RunState(
+        exp=exp or _experiment(), namespace="kc-offline-abc123", seed=11, clock=world.clock,
+        deadline=world.clock.monotonic() + timeout_s, out_dir=tmp_path,
+        journal=Journal(tmp_path / "journal.jsonl"), kubeconfig="/kube/config",
+        cluster_name="kc", log=messages.append)
+    state.observer = observer if observer is not None else FakeObserver(world)
+    state.initial_ready = set(PODS)
+    state.initial_endpoints = set(PODS)
+    state.fault_t = world.clock.wall()
+    return state
+
+
+@pytest.fixture
+def late_world() -> World:
+    """A monotonic clock far from zero, so elapsed time is never confused with a reading."""
+    return World(clock=FakeClock(monotonic=1000.0))
+
+
+def _recover(world: World, state: ph.RunState) -> float:
+    """Run the recover phase; returns the seconds it waited."""
+    start = world.clock.monotonic()
+    ph.recover(state, None)  # type: ignore[arg-type]  # recover needs no port
+    return world.clock.monotonic() - start
+
+
+@pytest.mark.parametrize(("max_recovery_s", "timeout_s", "budget"), [
+    (30.5, 120.0, 71.0),   # twice the SLA plus 10 s
+    (None, 300.0, 130.0),  # no SLA: twice 60 s plus 10 s
+    (30.0, 50.0, 40.0),    # the deadline, less the tail and 5 s for the report
+])
+def test_recover_waits_at_most_its_budget_in_steps_of_two_seconds(
+        late_world: World, tmp_path: Path, max_recovery_s: float | None, timeout_s: float,
+        budget: float) -> None:
+    obs = StepObserver(late_world)
+    exp = _experiment(slas=SLASpec(max_error_rate=0.05, max_recovery_s=max_recovery_s))
+    state = _state(late_world, tmp_path, exp, obs, timeout_s)
+    obs.at(0.5, "pod-unready", "web-a")  # never Ready again
+    assert _recover(late_world, state) == pytest.approx(budget)
+    full, rest = divmod(budget, 2.0)
+    assert [t for _, t in obs.waits] == [2.0] * int(full) + ([rest] if rest else [])
+    assert [v for v, _ in obs.waits] == list(range(len(obs.waits)))  # always the latest version
+
+
+def test_recover_gives_an_undisturbed_workload_two_seconds_to_show_a_disruption(
+        late_world: World, tmp_path: Path) -> None:
+    obs = StepObserver(late_world, step=0.5)
+    state = _state(late_world, tmp_path, observer=obs)
+    obs.at(-3.0, "pod-unready", "web-a")  # a blip before the fault does not count
+    obs.at(-2.0, "pod-ready", "web-a")
+    assert _recover(late_world, state) == pytest.approx(2.5)  # the first look past 2 s
+    assert [t for _, t in obs.waits] == [2.0] * 5
+
+
+def test_recover_returns_as_soon_as_the_workload_is_whole_again(late_world: World,
+                                                                tmp_path: Path) -> None:
+    obs = StepObserver(late_world)
+    state = _state(late_world, tmp_path, observer=obs)
+    obs.at(0.1, "pod-unready", "web-a")
+    obs.at(0.6, "pod-ready", "web-a")  # recovered after 0.6 s
+    assert _recover(late_world, state) == 0.0
+    assert obs.waits == []
+
+
+def test_recover_judges_endpoints_against_those_present_before_the_fault(
+        late_world: World, tmp_path: Path) -> None:
+    obs = StepObserver(late_world)
+    state = _state(late_world, tmp_path, observer=obs)
+    state.initial_endpoints = {"web-a", "web-b"}  # the Service fronted two of three pods
+    obs.at(0.1, "endpoint-removed", "web-b")
+    obs.at(0.2, "endpoint-removed", "web-a")
+    obs.at(0.6, "endpoint-added", "web-b")  # one endpoint of the two: not whole
+    assert _recover(late_world, state) == pytest.approx(70.0)  # the whole budget
+    obs.at(0.7, "endpoint-added", "web-a")  # both again: whole, though web-c never was one
+    assert _recover(late_world, state) == 0.0
+
+
+def _records(*spec: tuple[float, float, bool]) -> tuple[RequestRecord, ...]:
+    """(start, latency, ok) in completion order, as the load generator delivers them."""
+    return tuple(RequestRecord(t=t, latency_s=lat, ok=ok, status=200 if ok else 503)
+                 for t, lat, ok in spec)
+
+
+OK_TO_10 = tuple((float(t), 0.01, True) for t in range(11))
+
+
+@pytest.mark.parametrize(("records", "restored"), [
+    ((), False),  # nothing measured: not restored
+    (OK_TO_10, True),
+    ((*OK_TO_10[:-1], (10.0, 0.01, False)), False),  # the very last request failed
+    ((*OK_TO_10[:6], (6.0, 0.01, False), *OK_TO_10[7:]), True),  # 6 s: before the 3 s window
+    # completion order: a slow request started at 9.8 completes last; the window is
+    # [6.8, 10.8), so the failure started at 11.0 (after that) does not count
+    ((*OK_TO_10[:10], (11.0, 0.1, False), (9.8, 1.5, True)), True),
+])
+def test_steady_restored_judges_the_last_window_before_the_last_completed_request(
+        world: World, tmp_path: Path, records: tuple[tuple[float, float, bool], ...],
+        restored: bool) -> None:
+    state = _state(world, tmp_path)
+    state.records = _records(*records)
+    assert ph._steady_restored(state) is restored
+
+
+def test_steady_restored_allows_the_declared_error_rate_and_needs_every_replica(
+        world: World, tmp_path: Path) -> None:
+    obs = FakeObserver(world)
+    exp = _experiment(steady_state=SteadyState(max_error_rate=0.25, ready_replicas=3,
+                                               window_s=3))
+    state = _state(world, tmp_path, exp, obs)
+    state.records = _records((7.0, 0.01, False), (8.0, 0.01, True), (9.0, 0.01, True),
+                             (10.0, 0.01, True))
+    assert ph._steady_restored(state) is True  # exactly the allowed rate
+    state.records = _records((7.0, 0.01, False), (8.0, 0.01, False), (9.0, 0.01, True),
+                             (10.0, 0.01, True))
+    assert ph._steady_restored(state) is False  # above it, even with every replica Ready
+    state.records = _records((9.0, 0.01, True), (10.0, 0.01, True))
+    obs.ready = {"web-a", "web-b"}
+    assert ph._steady_restored(state) is False  # no errors, but a replica is missing
+
+
+class WaitingLoad(FakeLoad):
+    def __init__(self, world: World) -> None:
+        super().__init__(world)
+        self.timeouts: list[float | None] = []
+
+    def wait(self, timeout: float | None = None) -> Any:
+        self.timeouts.append(timeout)
+        return super().wait(timeout)
+
+
+@pytest.mark.parametrize(("timeout_s", "slept"), [(100.0, 5.0), (7.0, 2.0), (3.0, 0.0)])
+def test_tail_keeps_the_load_for_the_tail_but_leaves_five_seconds_of_the_deadline(
+        world: World, tmp_path: Path, timeout_s: float, slept: float) -> None:
+    load = WaitingLoad(world)
+    world.clock.advance(0.35)  # some requests were answered before the tail
+    state = _state(world, tmp_path, timeout_s=timeout_s)
+    state.load = load
+    ph.tail(state, None)  # type: ignore[arg-type]  # tail needs no port
+    assert world.clock.sleeps == [slept]
+    assert load.timeouts == [30]
+    assert not load.running
+    assert state.records == tuple(load.records()) and len(state.records) == int(
+        (0.35 + slept) / 0.1) + 1
+    assert state.steady_restored is True
+
+
+class RecordingFault(FakeFault):
+    def inject(self, ctx: FaultContext) -> FaultOutcome:
+        self.world.log.append(f"ctx{self.number}:{ctx.index}:{self.world.clock.monotonic()}")
+        self.ctx = ctx
+        return super().inject(ctx)
+
+
+def test_inject_waits_each_delay_and_hands_every_fault_the_run_context(
+        world: World, tmp_path: Path) -> None:
+    specs = (PodKill(selector=SEL), PodKill(selector=SEL, delay_s=3.0),
+             PodKill(selector=SEL, delay_s=500.0))
+    exp = _experiment(faults=specs)
+    world.recovers_after_s = 1.0
+    state = _state(world, tmp_path, exp)
+    state.fault_t = None
+    built: list[Any] = []
+    numbers = iter(range(1, 10))
+
+    def build(spec: Any) -> RecordingFault:
+        built.append(spec)
+        return RecordingFault(spec, world, next(numbers))
+
+    ports = RunPorts(cluster=FakeCluster(world), start_load=lambda *a: FakeLoad(world),
+                     build_fault=build,
+                     resolve_targets=lambda scope, spec: Targets("Pod", world.targets))
+    messages: list[str] = []
+    state.log = messages.append
+    start = world.clock.wall()
+    ph.inject(state, ports)
+    assert built == list(specs)
+    # 1 s per fault to recover; the second waits 3 s, the third what is left of 120 s
+    assert [e for e in world.log if e.startswith("ctx")] == ["ctx1:0:0.0", "ctx2:1:4.0",
+                                                             "ctx3:2:120.0"]
+    assert state.fault_t == start  # the first fault's start
+    assert messages == ["[offline] injecting pod-kill"] * 3
+    ctx = state.contexts[1]
+    assert (ctx.kube, ctx.namespace, ctx.journal, ctx.seed, ctx.clock) == (
+        ports.cluster.kube, "kc-offline-abc123", state.journal, 11, world.clock)
+    assert (ctx.workload_selector, ctx.cluster_name, ctx.kubeconfig) == (SEL, "kc", "/kube/config")
+    assert ctx.observer is state.observer and ctx.deadline == state.deadline
+    ctx.emit("pod-ready", "web-z", "back")  # the fault's emit lands on the run's timeline
+    last = state.observer.events()[-1]
+    assert (last.kind, last.name, last.detail) == ("pod-ready", "web-z", "back")
+    assert state.active == []  # all undone at the end of the phase
+    assert [e for e in world.log if e.endswith(".undo")] == ["fault3.undo", "fault2.undo",
+                                                             "fault1.undo"]
+
+
+class DrainFault(FakeFault):
+    """A blocked drain: one container restart before the fault (not counted), one during."""
+
+    def inject(self, ctx: FaultContext) -> FaultOutcome:
+        obs = ctx.observer
+        assert isinstance(obs, FakeObserver)
+        obs._events.append(ClusterEvent(self.world.clock.wall() - 1.0, "restart", "web-c", ""))
+        outcome = super().inject(ctx)
+        ctx.emit("restart", PODS[1], "")
+        return replace(outcome, type="drain", details={"blocked": True})
+
+
+def test_what_the_run_measured_is_what_the_slas_judge(world: World, tmp_path: Path) -> None:
+    exp = _experiment(slas=SLASpec(max_error_rate=0.05, max_recovery_s=30, max_restarts=1,
+                                   steady_state_restored=True, expect_blocked=True))
+    result = _run(world, tmp_path, exp, fault=DrainFault)
+    assert [(r.name, r.observed, r.passed) for r in result.slas] == [
+        ("maxErrorRate", 0.0, True), ("maxRecovery", pytest.approx(4.0), True),
+        ("maxRestarts", 1.0, True), ("steadyStateRestored", 1.0, True),
+        ("expectBlocked", 1.0, True)]
+    assert result.restarts == 1 and result.verdict == "pass"
+
+
+class HalfEndpointObserver(FakeObserver):
+    """web-c is Ready but not (yet) an endpoint of the Service when the fault starts."""
+
+    def snapshot(self) -> Snapshot:
+        snap = super().snapshot()
+        return replace(snap, endpoints=snap.endpoints - {"web-c"})
+
+
+class EndpointFlap(FakeFault):
+    def inject(self, ctx: FaultContext) -> FaultOutcome:
+        ctx.emit("endpoint-removed", "web-b", "")
+        ctx.emit("endpoint-removed", "web-a", "")
+        outcome = super().inject(ctx)
+        ctx.emit("endpoint-added", "web-b", "")
+        return outcome
+
+
+def test_recovery_counts_endpoints_from_those_present_before_the_fault(world: World,
+                                                                      tmp_path: Path) -> None:
+    result = _run(world, tmp_path, fault=EndpointFlap, observer=HalfEndpointObserver)
+    assert result.recovery_seconds is None  # one endpoint of the two before: never whole
+    assert result.sla("maxRecovery").passed is False
+
+
+def test_the_fault_window_ends_with_the_last_request(world: World, tmp_path: Path) -> None:
+    start = world.clock.wall()
+    # warm-up 5 s, fault and recovery 4 s, tail 5 s: the last request starts just before 14 s
+    world.outages = [(start + 13.95, start + 100)]
+    result = _run(world, tmp_path)
+    assert result.requests_failed == 1 and not result.records[-1].ok
+    in_fault = [r for r in result.records if r.t >= start + 5.0]
+    assert result.error_rate_during_fault == 1 / len(in_fault)
+
+
+@pytest.mark.parametrize(("keep", "expect", "kept"), [
+    ("always", "pass", True), ("on-failure", "pass", False), ("on-failure", "fail", True),
+    ("never", "fail", False),
+])
+def test_the_namespace_is_kept_as_asked(world: World, tmp_path: Path, keep: str, expect: str,
+                                        kept: bool) -> None:
+    # expect: fail on a run whose SLAs hold makes the verdict "fail"
+    result = _run(world, tmp_path, _experiment(expect=expect), keep_namespace=keep)
+    assert result.verdict == expect
+    assert world.log[-1] == ("namespace.keep" if kept else "namespace.delete")
+
+
+def test_phase_timings_are_monotonic_seconds_to_the_millisecond(tmp_path: Path) -> None:
+    world = World(clock=FakeClock(monotonic=1000.0), recovers_after_s=1.23456,
+                  observer_stop_s=0.00123)
+    result = _run(world, tmp_path)
+    assert result.phases == {"deploy": 0.0, "steady": 5.0, "inject": 1.235, "recover": 0.0,
+                             "tail": 5.0, "cleanup": 0.001, "report": 0.0}
+
+
+class ContextFault(FakeFault):
+    seen: list[FaultContext] = []
+
+    def inject(self, ctx: FaultContext) -> FaultOutcome:
+        ContextFault.seen.append(ctx)
+        return super().inject(ctx)
+
+
+def test_the_run_hands_faults_the_environment_and_reports_it(world: World,
+                                                             tmp_path: Path) -> None:
+    import importlib.metadata as md
+    import platform
+
+    from chaos import __version__
+    from chaos.k8s.client import client_version
+
+    ContextFault.seen.clear()
+    result = _run(world, tmp_path, fault=ContextFault, cluster_name="kc", kubeconfig="/kc")
+    [ctx] = ContextFault.seen
+    assert (ctx.cluster_name, ctx.kubeconfig, ctx.seed) == ("kc", "/kc", 11)
+    report = _report(result)
+    assert report["cluster"] == {"context": "kind-offline", "kind_cluster": "kc",
+                                 "namespace": "kc-offline-abc123", "server_version": "v1.34.4"}
+    assert report["versions"] == {"kube-chaos": __version__,
+                                  "python": platform.python_version(),
+                                  "kubernetes-client": client_version(),
+                                  "locust": md.version("locust"), "kubernetes": "v1.34.4"}
+
+
+def _error(world: World, tmp_path: Path, exp: Experiment | None = None) -> str | None:
+    result = _run(world, tmp_path, exp)
+    assert result.verdict == "error"
+    return result.error  # type: ignore[no-any-return]
+
+
+def test_deploy_waits_at_most_two_minutes_and_checks_what_it_deployed(
+        world: World, tmp_path: Path) -> None:
+    result = _run(world, tmp_path, _experiment(timeout_s=300))
+    assert world.deploy_timeouts == [120.0]
+    assert world.loads == [("http://127.0.0.1:30080", result.report_path.parent / "load")]
+    world.node_port = 30081
+    assert _error(world, tmp_path) == ("InjectionFailed: service web has nodePort 30081, "
+                                       "experiment says 30080")
+    world.node_port, world.ready_pods = 30080, ()
+    assert _error(world, tmp_path) == ("InjectionFailed: selector 'app=web' matches no Ready "
+                                       "pod in namespace kc-offline-abc123")
+
+
+def test_steady_state_failures_say_what_was_wrong(world: World, tmp_path: Path) -> None:
+    world.load_dies = True
+    assert _error(world, tmp_path) == ("SteadyStateFailed: the load generator stopped during "
+                                       "warm-up; see locust.log")
+    world.load_dies, world.load_answers = False, False
+    assert _error(world, tmp_path) == (
+        "SteadyStateFailed: no request completed in the 3.0s steady-state window before the "
+        "fault: the service at http://127.0.0.1:30080 is not answering")
+    world.load_answers, world.ready_pods = True, PODS[:2]
+    assert _error(world, tmp_path) == ("SteadyStateFailed: only 2 of 3 pods Ready before any "
+                                       "fault; no fault was injected")
+
+
+def test_the_steady_state_error_rate_is_failures_over_the_window(world: World,
+                                                                 tmp_path: Path) -> None:
+    start = world.clock.wall()
+    world.outages = [(start + 4.45, start + 4.55)]  # one request of the last 3 s fails
+    assert _error(world, tmp_path) == (
+        "SteadyStateFailed: service unhealthy before any fault: error rate 0.033 over the last "
+        "3.0s (1/30 failed) exceeds steady-state maxErrorRate 0.0; no fault was injected")
+
+
+def test_the_report_carries_what_the_run_measured(world: World, tmp_path: Path) -> None:
+    start = world.clock.wall()
+    result = _run(world, tmp_path)
+    report = _report(result)
+    window = report["fault"]["window"]
+    # rounded in the report; from the first fault to the end of the last request
+    assert window["end"] - window["start"] == pytest.approx(result.records[-1].end - start - 5.0,
+                                                            abs=0.001)
+    assert report["recovery"]["recovery_seconds"] == pytest.approx(4.0)
+    assert report["recovery"]["restarts"] == 0 and result.restarts == 0
+    assert [s["name"] for s in report["slas"]] == ["maxErrorRate", "maxRecovery"]
+    assert report["experiment"]["error"] is None
+    assert [e["kind"] for e in report["timeline"]["events"]] == [
+        "fault-start", "pod-unready", "pod-ready"]
+    assert [f["type"] for f in report["fault"]["faults"]] == ["pod-kill"]
+    assert report["load"]["requests_total"] == len(result.records) > 0
+    assert result.longest_outage_s == 0.0  # measured: no outage (None would mean unmeasured)
+    world.fail_at = "deploy"
+    failed = _run(world, tmp_path)
+    assert _report(failed)["experiment"]["error"] == failed.error is not None
+
+
+class CrashingUndo(FakeFault):
+    def undo(self, ctx: FaultContext) -> list[UndoOutcome]:
+        raise RuntimeError("docker went away")
+
+
+def test_an_undo_that_raises_is_named_by_its_fault(world: World, tmp_path: Path) -> None:
+    result = _run(world, tmp_path, fault=CrashingUndo)
+    assert result.undo_failures == ["CrashingUndo.undo raised: docker went away"]
+
+
+def test_time_left_never_goes_negative(world: World, tmp_path: Path) -> None:
+    state = _state(world, tmp_path, timeout_s=10.0)
+    world.clock.advance(12.0)
+    assert state.left() == 0.0
+
+
+def test_recover_waits_the_last_half_second_of_its_budget(late_world: World,
+                                                          tmp_path: Path) -> None:
+    obs = StepObserver(late_world)
+    exp = _experiment(slas=SLASpec(max_error_rate=0.05, max_recovery_s=30.25))
+    state = _state(late_world, tmp_path, exp, obs)
+    obs.at(0.5, "pod-unready", "web-a")
+    assert _recover(late_world, state) == pytest.approx(70.5)
+    assert obs.waits[-1][1] == pytest.approx(0.5)
+
+
+def test_the_longest_outage_counts_only_from_the_fault_on(world: World, tmp_path: Path) -> None:
+    start = world.clock.wall()
+    world.outages = [(start + 0.5, start + 1.0)]  # during warm-up, before the steady window
+    result = _run(world, tmp_path)
+    assert result.verdict == "pass" and result.requests_failed == 5
+    assert result.longest_outage_s == 0.0
 
 
 def test_the_audit_trail_records_who_what_and_every_undo(world: World, tmp_path: Path) -> None:

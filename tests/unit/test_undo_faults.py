@@ -139,7 +139,12 @@ def core(monkeypatch: pytest.MonkeyPatch) -> FakeCore:
     fake = FakeCore({"w1": {"unschedulable": True, "ready": True},
                      "w2": {"unschedulable": True, "ready": True}})
     kube = SimpleNamespace(core=fake, context="kind-x")
-    monkeypatch.setattr(undo, "kube_for", lambda action: kube)
+
+    def kube_for(action: UndoAction) -> Any:
+        assert isinstance(action, UndoAction), action  # the cluster the action names
+        return kube
+
+    monkeypatch.setattr(undo, "kube_for", kube_for)
     return fake
 
 

@@ -1,0 +1,218 @@
+"""The runner's own pieces, without a cluster: how fault outcomes become report figures, how a
+drain's outcome reaches its SLA, and which cluster calls KubeCluster makes for a deploy."""
+
+from __future__ import annotations
+
+from pathlib import Path
+from types import SimpleNamespace
+from typing import Any
+
+import pytest
+
+from chaos import runner
+from chaos.errors import ChaosError
+from chaos.faults.base import FaultOutcome
+from chaos.journal import Journal
+from chaos.k8s import workload as kw
+from chaos.model import (
+    Experiment,
+    LoadProfile,
+    PodKill,
+    Selector,
+    SLASpec,
+    SteadyState,
+    WorkloadSpec,
+)
+from chaos.report.data import FaultRecord
+
+SEL = Selector.of({"app": "web"})
+
+
+def _exp(images: tuple[str, ...] = ()) -> Experiment:
+    return Experiment(
+        name="parts", workload=WorkloadSpec(manifests=(Path("w.yaml"),), selector=SEL,
+                                        service="web", node_port=30080, replicas=2,
+                                            images=images),
+        load=LoadProfile(), steady_state=SteadyState(),
+        faults=(PodKill(selector=SEL), PodKill(selector=SEL, count=2)), slas=SLASpec())
+
+
+def _env(tmp_path: Path, **over: Any) -> runner.RunEnv:
+    env = runner.RunEnv(kube=SimpleNamespace(context="kind-x"),  # type: ignore[arg-type]
+                        kubeconfig="", run_id="r", reports_dir=tmp_path, seed=1,
+                        cluster_name=None, journal=Journal(tmp_path / "j.jsonl"))
+    for key, value in over.items():
+        setattr(env, key, value)
+    return env
+
+
+# --- drains and their SLA ----------------------------------------------------------------------
+
+
+@pytest.mark.parametrize(("outcomes", "blocked"), [
+    ([], None),
+    ([FaultOutcome("pod-kill", details={"blocked": True})], None),  # only drains count
+    ([FaultOutcome("drain", details={"blocked": False})], False),
+    ([FaultOutcome("drain")], False),  # nothing recorded: not blocked
+    ([FaultOutcome("drain", details={"blocked": False}),
+      FaultOutcome("drain", details={"blocked": True})], True),
+])
+def test_drain_blocked_is_none_without_a_drain_else_whether_any_was_blocked(
+        outcomes: list[FaultOutcome], blocked: bool | None) -> None:
+    assert runner._drain_blocked(outcomes) is blocked
+
+
+# --- fault outcomes in the report --------------------------------------------------------------
+
+
+def test_fault_record_keeps_numbers_and_per_target_numbers_as_figures() -> None:
+    exp = _exp()
+    outcome = FaultOutcome(
+        "pod-kill", targets=["web-a"], started_at=10.0, ended_at=12.5,
+        details={"count": 2, "blocked": True, "reason": "pdb", "skip": None,
+                 "time_to_notready_s": {"w1": 1.5, "w2": None, "w3": "n/a"}})
+    record = runner._fault_record(1, exp, outcome)
+    assert record == FaultRecord(
+        index=1, spec=exp.faults[1], targets=("web-a",), started_at=10.0, ended_at=12.5,
+        figures={"count": 2.0, "blocked": 1.0, "time_to_notready_s[w1]": 1.5,
+                 "time_to_notready_s[w2]": None},
+        details=outcome.details)
+    assert isinstance(record.figures["count"], float)
+
+
+def test_a_fault_outcome_beyond_the_declared_faults_takes_the_last_spec() -> None:
+    exp = _exp()
+    assert runner._fault_record(0, exp, FaultOutcome("pod-kill")).spec is exp.faults[0]
+    assert runner._fault_record(2, exp, FaultOutcome("pod-kill")).spec is exp.faults[1]
+    assert runner._fault_record(5, exp, FaultOutcome("pod-kill")).spec is exp.faults[1]
+
+
+# --- the real cluster port ---------------------------------------------------------------------
+
+
+def test_deploy_provides_images_then_applies_and_waits_for_the_rollouts(
+        tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    calls: list[Any] = []
+    docs = [{"kind": "Deployment", "metadata": {"name": "web"},
+             "spec": {"template": {"spec": {"containers": [{"image": "web:1"}]}}}}]
+    monkeypatch.setattr(kw, "read_manifests", lambda paths, allow_cluster_scoped: calls.append(
+        ("read", paths, allow_cluster_scoped)) or [("w.yaml", docs[0])])
+    monkeypatch.setattr(kw, "apply_documents", lambda kube, ns, manifests: calls.append(
+        ("apply", kube, ns, manifests)) or docs)
+    monkeypatch.setattr(kw, "wait_rollouts", lambda kube, ns, refs, timeout: calls.append(
+        ("wait", kube, ns, [(r.kind, r.name) for r in refs], timeout)))
+    env = _env(tmp_path, provide_images=lambda need, seen: calls.append(("images", need, seen)))
+    cluster = runner.KubeCluster(env)
+    assert cluster.kube is env.kube
+    journal = Journal(tmp_path / "journal.jsonl")
+    assert cluster.deploy(_exp(images=("tool:2",)), "ns1", 42.0, journal) == []
+    assert calls == [
+        ("read", (Path("w.yaml"),), False),
+        ("images", ("tool:2",), ("web:1",)),
+        ("apply", env.kube, "ns1", [("w.yaml", docs[0])]),
+        ("wait", env.kube, "ns1", [("Deployment", "web")], 42.0)]
+
+
+def test_images_on_a_cluster_that_pulls_its_own_are_only_named(tmp_path: Path) -> None:
+    said: list[str] = []
+    runner._provide_images(_env(tmp_path, log=said.append), _exp(images=("tool:2",)), [])
+    assert said == ["[parts] spec.workload.images ignored: kind-x is not a kind cluster "
+                    "kube-chaos can load images into; its nodes must pull them"]
+    said.clear()
+    runner._provide_images(_env(tmp_path, log=said.append), _exp(), [])
+    assert said == []
+
+
+def test_node_port_observer_and_server_version_ask_the_cluster(
+        tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    env = _env(tmp_path)
+    monkeypatch.setattr(kw, "node_port_of", lambda kube, ns, svc: (kube, ns, svc))
+    monkeypatch.setattr(kw, "server_version", lambda kube: "v1.34.4")
+    monkeypatch.setattr(runner, "Observer", lambda *a: a)
+    cluster = runner.KubeCluster(env)
+    assert cluster.node_port("ns1", "web") == (env.kube, "ns1", "web")  # type: ignore[comparison-overlap]
+    assert cluster.observer("ns1", SEL, "web") == (env.kube, "ns1", SEL, "web")  # type: ignore[comparison-overlap]
+    assert cluster.server_version() == "v1.34.4"
+
+    def unreachable(kube: Any) -> str:
+        raise ChaosError("connection refused")
+
+    monkeypatch.setattr(kw, "server_version", unreachable)
+    assert cluster.server_version() is None  # the report says unknown, the run goes on
+
+
+def test_cluster_ports_drive_the_real_cluster_faults_and_load(
+        tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    env = _env(tmp_path)
+    ports = runner.cluster_ports(env)
+    assert isinstance(ports.cluster, runner.KubeCluster) and ports.cluster.env is env
+    assert ports.build_fault is runner.build_fault
+    seen: list[Any] = []
+    monkeypatch.setattr(runner.LoadRun, "from_profile", lambda url, profile, out, hosts:
+                        seen.append((url, profile, out, hosts)) or "load")
+    exp = _exp()
+    assert ports.start_load("http://127.0.0.1:30080", exp, tmp_path) == "load"
+    assert seen == [("http://127.0.0.1:30080", exp.load, tmp_path,
+                     runner.allowed_hosts(env.allow_hosts))]
+
+
+def test_the_namespace_of_a_run_is_named_after_the_experiment(
+        tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    created: list[Any] = []
+    monkeypatch.setattr(kw, "namespace_name", lambda base: f"kc-{base}-1")
+    monkeypatch.setattr(kw, "create_namespace", lambda kube, ns, run: created.append((ns, run)))
+    env = _env(tmp_path)
+    with runner._namespace(env, _exp(), lambda: True) as ns:
+        assert ns == "kc-parts-1"
+    assert created == [("kc-parts-1", "r")]
+    assert env.journal.pending() == []  # kept on purpose: no rollback may delete it
+
+
+def test_each_run_of_an_experiment_gets_its_own_report_directory(tmp_path: Path) -> None:
+    parent = tmp_path / "reports" / "run-1"  # created with its parents
+    assert runner._unique_dir(parent, "exp") == parent / "exp"
+    assert runner._unique_dir(parent, "exp") == parent / "exp-2"
+    assert runner._unique_dir(parent, "exp") == parent / "exp-3"
+    assert sorted(p.name for p in parent.iterdir()) == ["exp", "exp-2", "exp-3"]
+
+
+def test_report_directories_are_bounded(tmp_path: Path) -> None:
+    for n in range(4, 10_000):
+        (tmp_path / f"exp-{n}").mkdir()
+    for name in ("exp", "exp-2", "exp-3"):
+        (tmp_path / name).mkdir()
+    with pytest.raises(ChaosError) as info:
+        runner._unique_dir(tmp_path, "exp")
+    assert str(info.value) == f"too many runs of exp under {tmp_path}"
+    assert not (tmp_path / "exp-10000").exists()
+
+
+def test_an_unsafe_context_is_refused_with_the_way_out(tmp_path: Path) -> None:
+    from chaos.errors import SafetyRefused
+
+    with pytest.raises(SafetyRefused) as info:
+        runner.check_safety(_env(tmp_path), why_not_ours=lambda kube: "no marker")
+    assert str(info.value) == (
+        "refusing to inject faults into context 'kind-x': it is not a kind cluster provisioned "
+        "by kube-chaos (no marker). If this really is a cluster you may break, allow it with "
+        "--chaos-allow-context=kind-x (or the chaos_allow_context ini option).")
+    runner.check_safety(_env(tmp_path), why_not_ours=lambda kube: None)  # ours: no refusal
+
+
+def test_asking_a_result_for_an_undeclared_sla_names_the_declared_ones() -> None:
+    from chaos.model.timeline import SLAResult
+
+    result = runner.ExperimentResult(
+        experiment=_exp(), verdict="pass", slas=[SLAResult("maxRecovery", 1.0, 0.5, True, "s")],
+        recovery_seconds=0.5, longest_outage_s=0.0, requests_total=1, requests_failed=0,
+        error_rate_during_fault=0.0, restarts=0, faults=[], report_path=None, namespace="ns")
+    with pytest.raises(KeyError) as info:
+        result.sla("maxOutage")
+    assert info.value.args == ("no SLA 'maxOutage' in this result (['maxRecovery'])",)
+
+
+def test_the_last_spec_of_three(tmp_path: Path) -> None:
+    from dataclasses import replace
+
+    exp = replace(_exp(), faults=(*_exp().faults, PodKill(selector=SEL, count=3)))
+    assert runner._fault_record(7, exp, FaultOutcome("pod-kill")).spec is exp.faults[2]
