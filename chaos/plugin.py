@@ -481,10 +481,14 @@ def chaos_load(tmp_path: Path) -> Generator[Callable[..., LoadRun], None, None]:
     runs: list[LoadRun] = []
 
     def start(node_port: int, *, users: int = 5, duration_s: float = 20.0, path: str = "/",
-              wait_s: float = 0.05, max_requests: int | None = None) -> LoadRun:
+              wait_s: float = 0.05, max_requests: int | None = None,
+              rate: float | None = None) -> LoadRun:
+        """``rate`` (arrivals/s): open-loop load instead of ``users`` closed-loop users."""
         run = LoadRun.start(f"http://127.0.0.1:{node_port}", users=users, spawn_rate=users,
                             max_duration_s=duration_s, out_dir=tmp_path / f"load{len(runs)}",
-                            path=path, wait_s=wait_s, max_requests=max_requests)
+                            path=path, wait_s=wait_s, max_requests=max_requests,
+                            mode="closed" if rate is None else "open",
+                            rate_segments=() if rate is None else ((rate, rate, None),))
         runs.append(run)
         return run
 

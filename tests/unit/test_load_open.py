@@ -254,3 +254,16 @@ def test_percentiles_include_the_wait_for_a_sender() -> None:
     # sent 190 ms late, served in 10 ms: the user waited 200 ms
     recs = [_arrival(float(i), 0.2, sent=i + 0.19) for i in range(5)]
     assert tl.latency_percentile(recs, 99) == pytest.approx(0.2)
+
+
+def test_open_loop_subprocess_files_share_the_contract() -> None:
+    """openloop.py and the capture module cannot import chaos: check the names they share."""
+    from chaos.load import runner as r
+
+    openloop = r.OPEN_LOOP_LOCUSTFILE.read_text()
+    capture = r.CAPTURE_MODULE.read_text()
+    for name in (r.ENV_SEGMENTS, r.ENV_RUN_S, r.ENV_WORKER, r.ENV_WORKERS, r.ENV_MAX_IN_FLIGHT,
+                 r.ENV_DROP_AFTER_S, r.ENV_MAX_REQUESTS, r.ENV_PATH, r.ENV_TIMEOUT_S):
+        assert f'"{name}"' in openloop, name
+    for ctx in ('CTX_INTENDED = "kube_chaos_intended"', 'CTX_DROPPED = "kube_chaos_dropped"'):
+        assert ctx in openloop and ctx in capture
