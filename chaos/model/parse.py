@@ -308,12 +308,18 @@ _positive_number = _number_in(0.0, None, "a positive number", low_open=True)
 _percent = _number_in(0.0, 100.0, "a percentage above 0 and at most 100", low_open=True)
 
 
-def _duration(ctx: _Ctx, node: Node, where: str) -> float:
-    value = _scalar(ctx, node, where, DURATION_HINT)
+def _parsed(ctx: _Ctx, node: Node, where: str, hint: str,
+            parse: Callable[[object], float]) -> float:
+    """A scalar read by one of the model's parsers; its ValueError becomes the hint."""
+    value = _scalar(ctx, node, where, hint)
     try:
-        return parse_duration(value)
+        return parse(value)
     except ValueError:
-        raise ctx.error(node, where, f"expected {DURATION_HINT}, got {_got(node)}") from None
+        raise ctx.error(node, where, f"expected {hint}, got {_got(node)}") from None
+
+
+def _duration(ctx: _Ctx, node: Node, where: str) -> float:
+    return _parsed(ctx, node, where, DURATION_HINT, parse_duration)
 
 
 def _positive_duration(ctx: _Ctx, node: Node, where: str) -> float:
@@ -875,11 +881,7 @@ def _load_mode(ctx: _Ctx, node: Node, where: str) -> Literal["closed", "open"]:
 
 
 def _arrival_rate(ctx: _Ctx, node: Node, where: str) -> float:
-    value = _scalar(ctx, node, where, ARRIVAL_RATE_HINT)
-    try:
-        return parse_arrival_rate(value)
-    except ValueError:
-        raise ctx.error(node, where, f"expected {ARRIVAL_RATE_HINT}, got {_got(node)}") from None
+    return _parsed(ctx, node, where, ARRIVAL_RATE_HINT, parse_arrival_rate)
 
 
 def _rate_segments(ctx: _Ctx, m: _Map) -> tuple[tuple[float, float, float | None], ...]:

@@ -15,6 +15,7 @@ from typing import TYPE_CHECKING
 
 from chaos.report.chart import LANES, lane_of, timeline_svg
 from chaos.report.repeats import FIGURES, fmt_estimate, group, summarise
+from chaos.report.summary import format_value
 from chaos.report.types import ReportDict
 from chaos.report.writer import REPORT_NAME, load_report
 
@@ -37,13 +38,7 @@ def _env() -> jinja2.Environment:
 
 
 def _num(value: object, digits: int = 3) -> str:
-    if value is None:
-        return "-"
-    if isinstance(value, bool):
-        return "yes" if value else "no"
-    if isinstance(value, float):
-        return f"{value:.{digits}f}"
-    return str(value)
+    return format_value(value, digits, ("yes", "no"))  # a page is read, not parsed
 
 
 def _duration(report: ReportDict) -> float | None:

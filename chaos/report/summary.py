@@ -10,11 +10,13 @@ from chaos.report.types import ReportDict
 from chaos.report.writer import build_report
 
 
-def _fmt(value: object, digits: int = 3) -> str:
+def format_value(value: object, digits: int = 3, yes_no: tuple[str, str] = ("true", "false")
+                 ) -> str:
+    """One figure as text, the same in JUnit properties, the console and the HTML pages."""
     if value is None:
         return "-"
     if isinstance(value, bool):
-        return "true" if value else "false"
+        return yes_no[0] if value else yes_no[1]
     if isinstance(value, float):
         return f"{value:.{digits}f}"
     return str(value)
@@ -30,14 +32,14 @@ def junit_properties(data: ReportData | ReportDict) -> list[tuple[str, str]]:
         ("chaos.verdict", report["verdict"]),
         ("chaos.faults", ",".join(f["type"] for f in report["fault"]["faults"])),
         ("chaos.targets", ",".join(t for f in report["fault"]["faults"] for t in f["targets"])),
-        ("chaos.recovery_seconds", _fmt(report["recovery"]["recovery_seconds"])),
-        ("chaos.restarts", _fmt(report["recovery"]["restarts"])),
+        ("chaos.recovery_seconds", format_value(report["recovery"]["recovery_seconds"])),
+        ("chaos.restarts", format_value(report["recovery"]["restarts"])),
         ("chaos.requests_total", str(load["requests_total"])),
         ("chaos.requests_failed", str(load["requests_failed"])),
-        ("chaos.error_rate_during_fault", _fmt(load["error_rate_during_fault"], 4)),
-        ("chaos.longest_outage_seconds", _fmt(load["longest_outage_seconds"])),
-        ("chaos.p95_ms", _fmt(load["p95_ms"], 1)),
-        ("chaos.p99_ms", _fmt(load["p99_ms"], 1)),
+        ("chaos.error_rate_during_fault", format_value(load["error_rate_during_fault"], 4)),
+        ("chaos.longest_outage_seconds", format_value(load["longest_outage_seconds"])),
+        ("chaos.p95_ms", format_value(load["p95_ms"], 1)),
+        ("chaos.p99_ms", format_value(load["p99_ms"], 1)),
         ("chaos.undo", undo_summary(report)),
         ("chaos.abort", abort_summary(report)),
     ]
@@ -46,8 +48,8 @@ def junit_properties(data: ReportData | ReportDict) -> list[tuple[str, str]]:
         props.append(
             (
                 f"chaos.sla.{sla['name']}",
-                f"{verdict} observed={_fmt(sla['observed'], 4)}{sla['unit']} "
-                f"threshold={_fmt(sla['threshold'], 4)}{sla['unit']}",
+                f"{verdict} observed={format_value(sla['observed'], 4)}{sla['unit']} "
+                f"threshold={format_value(sla['threshold'], 4)}{sla['unit']}",
             )
         )
     return props
@@ -78,9 +80,9 @@ def abort_summary(report: ReportDict) -> str:
     if not abort or not abort["aborted"]:
         return "-"
     undo = abort["breach_to_undo_seconds"]
-    return (f"guard={abort['guard']} type={abort['type']} value={_fmt(abort['value'])} "
-            f"threshold={_fmt(abort['threshold'])} at={abort['time']} "
-            f"breach_to_undo_s={_fmt(undo)}")
+    return (f"guard={abort['guard']} type={abort['type']} value={format_value(abort['value'])} "
+            f"threshold={format_value(abort['threshold'])} at={abort['time']} "
+            f"breach_to_undo_s={format_value(undo)}")
 
 
 def summary_row(report: ReportDict) -> SummaryRow:
@@ -104,8 +106,8 @@ _HEADERS = ("experiment", "fault", "recovery s", "longest outage s", "undo", "ve
 def summary_table(rows: Sequence[SummaryRow]) -> str:
     """A fixed-width table, one line per experiment; numbers right-aligned."""
     cells = [
-        (r.experiment, r.fault, _fmt(r.recovery_s, 2), _fmt(r.longest_outage_s, 2), r.undo,
-         r.verdict)
+        (r.experiment, r.fault, format_value(r.recovery_s, 2),
+         format_value(r.longest_outage_s, 2), r.undo, r.verdict)
         for r in rows
     ]
     widths = [max([len(h), *(len(c[i]) for c in cells)]) for i, h in enumerate(_HEADERS)]
@@ -143,7 +145,7 @@ def _figures(report: ReportDict) -> dict[str, object]:
     }
     for sla in report["slas"]:
         mark = "pass" if sla["passed"] else "FAIL"
-        figures[f"sla {sla['name']}"] = f"{_fmt(sla['observed'], 4)} {mark}"
+        figures[f"sla {sla['name']}"] = f"{format_value(sla['observed'], 4)} {mark}"
     return figures
 
 
@@ -169,7 +171,7 @@ def compare(a: ReportDict, b: ReportDict) -> str:
         ):
             diff = vb - va
             delta = f"{diff:+d}" if isinstance(diff, int) else f"{diff:+.3f}"
-        rows.append(("*" if va != vb else " ", name, _fmt(va), _fmt(vb), delta))
+        rows.append(("*" if va != vb else " ", name, format_value(va), format_value(vb), delta))
     head_a = f"A: {a['experiment']['name']} @ {a['started_at']}"
     head_b = f"B: {b['experiment']['name']} @ {b['started_at']}"
     wn = max(len("figure"), *(len(r[1]) for r in rows))
