@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from typing import TypedDict
+from typing import NotRequired, TypedDict
 
 # 2: "undo" added; 3: "abort" added and the verdict may be "aborted"; 4: "manifest" added (what
 # produced the report, and how to rerun it); 5: "api_server" added. Older reports still load
@@ -70,8 +70,16 @@ class OutageDict(TypedDict):
 
 
 class LoadDict(TypedDict):
+    # "closed" (users) or "open" (arrivals on a schedule); absent in reports written before
+    # open-loop load existed, which were all closed
+    mode: NotRequired[str]
     requests_total: int
     requests_failed: int
+    # open loop: arrivals never sent (counted in requests_failed too), and the p99 of how late
+    # the generator sent the others: latency counts from the intended start, so a busy load
+    # machine shows up here rather than being blamed on the service
+    requests_dropped: NotRequired[int]
+    send_lag_p99_ms: NotRequired[float | None]
     error_rate_during_fault: float | None
     longest_outage_seconds: float | None
     outages: list[OutageDict]

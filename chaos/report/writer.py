@@ -13,7 +13,7 @@ import math
 import os
 import platform
 import tempfile
-from collections.abc import Mapping
+from collections.abc import Mapping, Sequence
 from datetime import UTC, datetime
 from pathlib import Path
 from typing import cast
@@ -21,6 +21,7 @@ from typing import cast
 import chaos
 from chaos.errors import ReportInvalid
 from chaos.model.experiment import FaultSpec, Selector
+from chaos.model.timeline import RequestRecord
 from chaos.plan import timeline as tl
 from chaos.report.data import AbortRecord, ReportData
 from chaos.report.types import (
@@ -97,8 +98,11 @@ def build_report(data: ReportData) -> ReportDict:
         for o in tl.outages(window)
     ]
     load: LoadDict = {
+        "mode": data.experiment.load.mode,
         "requests_total": len(records),
         "requests_failed": sum(1 for r in records if not r.ok),
+        "requests_dropped": sum(1 for r in records if r.dropped),
+        "send_lag_p99_ms": _send_lag_p99_ms(records),
         "error_rate_during_fault": _num(tl.error_rate(window)),
         "longest_outage_seconds": _num(tl.longest_outage_s(window), 4) if window else None,
         "outages": outages,
@@ -201,6 +205,13 @@ def build_report(data: ReportData) -> ReportDict:
         "api_server": (cast(dict[str, JSONValue], _jsonable(dict(data.api_server)))
                        if data.api_server is not None else None),
     }
+
+
+def _send_lag_p99_ms(records: Sequence[RequestRecord]) -> float | None:
+    """p99 of (actual - intended start) over the open-loop arrivals that were sent."""
+    lags = [r.sent - r.t for r in records if r.scheduled and r.sent is not None]
+    p99 = tl.percentile(lags, 99.0)
+    return _num(p99 * 1000.0, 3) if p99 is not None else None
 
 
 def _value(value: float | str | None) -> float | str | None:

@@ -1,5 +1,6 @@
 from __future__ import annotations
 
+import dataclasses
 import json
 from pathlib import Path
 
@@ -85,8 +86,11 @@ def test_report_keys_and_figures(tmp_path: Path) -> None:
     raw = json.loads(path.read_text())
     assert tuple(raw) == TOP_LEVEL_KEYS
     assert set(raw["load"]) == {
+        "mode",
         "requests_total",
         "requests_failed",
+        "requests_dropped",
+        "send_lag_p99_ms",
         "error_rate_during_fault",
         "longest_outage_seconds",
         "outages",
@@ -95,6 +99,8 @@ def test_report_keys_and_figures(tmp_path: Path) -> None:
         "rps",
     }
     assert raw["load"]["requests_total"] == 1000 and raw["load"]["requests_failed"] == 230
+    assert raw["load"]["mode"] == "closed" and raw["load"]["requests_dropped"] == 0
+    assert raw["load"]["send_lag_p99_ms"] is None  # closed-loop records have no schedule
     assert raw["load"]["longest_outage_seconds"] == pytest.approx(2.3, abs=0.01)
     assert raw["load"]["outages"][0]["start"] == pytest.approx(3.0)
     assert raw["load"]["error_rate_during_fault"] == pytest.approx(230 / 710, abs=1e-6)
@@ -250,3 +256,21 @@ def test_a_run_without_guards_has_no_abort_section_and_old_reports_load(tmp_path
         loaded = load_report(tmp_path / f"v{version}.json")
         assert loaded["abort"] is None and loaded["undo"] == []
     assert set(TOP_LEVEL_KEYS) == set(raw)
+
+
+def test_an_open_loop_report_counts_dropped_arrivals_and_the_generators_send_lag(
+        tmp_path: Path) -> None:
+    base = data()
+    # 100 arrivals on a 10 ms grid: sent 1 ms late, the last ten 40 ms late, two never sent
+    records = tuple(
+        RequestRecord(T0 + i * 0.01, 0.05, i not in (50, 51), 200 if i not in (50, 51) else 0,
+                      scheduled=True,
+                      sent=None if i in (50, 51) else T0 + i * 0.01 + (0.04 if i >= 90 else 0.001))
+        for i in range(100))
+    exp = dataclasses.replace(base.experiment, load=LoadProfile(mode="open"))
+    raw = json.loads(write_report(tmp_path, dataclasses.replace(
+        base, experiment=exp, records=records)).read_text())
+    assert raw["load"]["mode"] == "open"
+    assert raw["load"]["requests_dropped"] == 2 and raw["load"]["requests_failed"] == 2
+    # nearest rank over 98 sent arrivals: the 98th-ranked lag (97.02 -> 98) is one of the late ten
+    assert raw["load"]["send_lag_p99_ms"] == pytest.approx(40.0, abs=0.01)

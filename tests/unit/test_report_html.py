@@ -66,3 +66,13 @@ def test_repeat_table_gives_median_and_interval() -> None:
     assert s.runs == 3 and rec is not None and rec.median == 3.2
     table = repeat_table([s])
     assert "3.20 [" in table and "(n=3)" in table and "fail=3" in table
+
+
+def test_an_open_loop_page_shows_dropped_arrivals_and_send_lag_and_a_closed_one_does_not(
+        ) -> None:
+    report = build_report(data())
+    assert "arrivals dropped" not in render_experiment(report)
+    report["load"].update(mode="open", requests_dropped=7, send_lag_p99_ms=12.5)
+    page = render_experiment(report)
+    assert "<b>7</b><span>arrivals dropped (open loop)</span>" in page
+    assert "<b>12.5 ms</b><span>generator send lag p99</span>" in page
