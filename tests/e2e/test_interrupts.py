@@ -54,8 +54,32 @@ def _start(env: RunEnv, tmp_path: Path, *extra: str) -> tuple[subprocess.Popen[b
            f"--chaos-kubeconfig={env.kubeconfig}", f"--chaos-context={env.kube.context}",
            f"--chaos-reports={tmp_path / 'reports'}", f"--rootdir={tmp_path}", *extra]
     proc = subprocess.Popen(cmd, cwd=tmp_path, stdout=subprocess.PIPE, stderr=subprocess.STDOUT,
-                            env={**_env(), "KUBE_CHAOS_STATE": str(state)})
+                            env={**_env(), "KUBE_CHAOS_STATE": str(state)},
+                            preexec_fn=_default_sigint)
     return proc, state / "journal"
+
+
+def _default_sigint() -> None:
+    """A shell without job control starts `cmd &` with SIGINT ignored, every child inherits
+    that, and Python then never installs its KeyboardInterrupt handler: the run under test
+    would shrug off Ctrl-C however it handles it. Give it the disposition a terminal gives."""
+    signal.signal(signal.SIGINT, signal.SIG_DFL)
+
+
+def _communicate(proc: subprocess.Popen[bytes], timeout: float) -> str:
+    """The run's output; a run that does not end in time is stopped, never left holding its
+    fault over the tests after it."""
+    try:
+        out, _ = proc.communicate(timeout=timeout)
+    except subprocess.TimeoutExpired:
+        proc.terminate()  # SIGTERM: the run undoes its fault on the way out
+        try:
+            out, _ = proc.communicate(timeout=60)
+        except subprocess.TimeoutExpired:
+            proc.kill()
+            out, _ = proc.communicate()
+        pytest.fail(f"the run did not end within {timeout:.0f}s:\n{out.decode()[-3000:]}")
+    return out.decode()
 
 
 def _env() -> dict[str, str]:
@@ -88,9 +112,9 @@ def test_pytest_timeout_expiry_runs_the_undo(chaos_env: RunEnv, tmp_path: Path) 
     assert _cordoned(chaos_env) == []
     proc, journal = _start(chaos_env, tmp_path, "--timeout=45")
     _wait_for_cordon(chaos_env, proc)
-    out, _ = proc.communicate(timeout=120)
-    assert proc.returncode == 1, out.decode()[-3000:]
-    assert "Timeout" in out.decode()
+    out = _communicate(proc, 120)
+    assert proc.returncode == 1, out[-3000:]
+    assert "Timeout" in out
     _assert_nothing_left(chaos_env, journal)
 
 
@@ -102,8 +126,8 @@ def test_an_interrupt_runs_the_undo(chaos_env: RunEnv, tmp_path: Path,
     _wait_for_cordon(chaos_env, proc)
     time.sleep(2)
     proc.send_signal(sig)
-    out, _ = proc.communicate(timeout=120)
-    assert proc.returncode == 2, out.decode()[-3000:]  # pytest's "interrupted"
+    out = _communicate(proc, 120)
+    assert proc.returncode == 2, out[-3000:]  # pytest's "interrupted"
     _assert_nothing_left(chaos_env, journal)
 
 
