@@ -45,7 +45,8 @@ class Cluster:
 def cluster_from_env(env: RunEnv | None = None) -> Cluster:
     if env is not None and "KUBE_CHAOS_KUBECONFIG" not in os.environ:
         if env.cluster_name is None:
-            pytest.skip("node faults need a kind cluster (node containers reachable)")
+            pytest.fail(f"context {env.kube.context!r} is not a kind cluster kube-chaos "
+                        "provisioned: node faults need its node containers")
         check_safety(env)  # the tests' own faults pass the gate users pass
         return Cluster(env.kubeconfig, env.kube.context, env.cluster_name, env.kube)
     name = os.environ.get("KUBE_CHAOS_CLUSTER", "kube-chaos")
