@@ -86,7 +86,7 @@ def _add_cluster_options(p: argparse.ArgumentParser) -> None:
     p.add_argument("--image", default=None,
                    help="node image to use instead of resolving/building one")
     p.add_argument("--port-offset", type=int, default=0,
-                   help="publish NodePorts 30080-30089 on 127.0.0.1:(port + offset), so two "
+                   help="publish NodePorts 30080-30099 on 127.0.0.1:(port + offset), so two "
                         "clusters can coexist (default: 0)")
     p.add_argument("--wait", type=float, default=300,
                    help="seconds to wait for all nodes and kube-system pods (default: 300)")

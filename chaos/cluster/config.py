@@ -12,7 +12,7 @@ from chaos.cluster.versions import PINS
 
 DEFAULT_NAME = "kube-chaos"
 # NodePorts the bundled workloads use, published on 127.0.0.1 only.
-DEFAULT_PORTS = tuple((p, p) for p in range(30080, 30090))
+DEFAULT_PORTS = tuple((p, p) for p in range(30080, 30100))
 
 
 @dataclass(frozen=True, slots=True)

@@ -33,7 +33,7 @@ def test_one_control_plane_keeps_its_port_mappings() -> None:
     cfg = ClusterConfig()
     assert not cfg.ha and cfg.control_planes == 1
     doc = yaml.safe_load(kind_config(cfg))
-    assert len(doc["nodes"][0]["extraPortMappings"]) == 10
+    assert len(doc["nodes"][0]["extraPortMappings"]) == 20
 
 
 def test_ports_proxy_forwards_each_node_port_to_every_node() -> None:

@@ -93,7 +93,7 @@ def test_manifest(
 def test_node_ports_are_distinct_and_published_by_kind() -> None:
     ports = [v[3] for v in VARIANTS]
     assert len(set(ports)) == len(ports)
-    assert all(30080 <= p <= 30089 for p in ports)
+    assert all(30080 <= p <= 30099 for p in ports)
 
 
 def test_dockerfile_pulls_no_base_image() -> None:
