@@ -28,13 +28,14 @@ experiments: venv
 # (tests/e2e/test_reports.py fails, never skips, without it)
 chromium:
 	@command -v chromium >/dev/null || { echo "kube-chaos: installing chromium from Debian's archive"; \
-	  apt-get update -q && DEBIAN_FRONTEND=noninteractive apt-get install -y -q chromium; }
+	  flock /tmp/kube-chaos-apt.lock sh -c 'apt-get update -q && DEBIAN_FRONTEND=noninteractive \
+	  apt-get -o DPkg::Lock::Timeout=600 install -y -q chromium'; }
 
 test: venv chromium
 	$(PYTEST) tests/ -v -rA --chaos-keep-cluster --durations=40
 
 # the HA control plane (tests/e2e_ha): a 3-control-plane cluster of its own (kc-ha, NodePorts on
-# 127.0.0.1:31080-31089) and the experiments/ha runs on it; about 9 minutes, not in `make test`
+# 127.0.0.1:31080-31099) and the experiments/ha runs on it; about 6 minutes, run by .ci/run after make test
 test-ha: venv
 	$(PYTEST) tests/e2e_ha -v -rA --durations=10
 

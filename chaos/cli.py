@@ -71,6 +71,22 @@ def cmd_build_image(args: argparse.Namespace) -> int:
     return 0
 
 
+def cmd_prebuild(args: argparse.Namespace) -> int:
+    from chaos.cluster import prebuild
+    from chaos.cluster.cache import cache_root
+    from chaos.cluster.progress import Progress
+    from chaos.cluster.versions import PINS
+
+    bad = prebuild.unknown(args.components)
+    if bad:
+        raise ChaosError(f"unknown component(s) {', '.join(bad)}; known: "
+                         f"{', '.join(prebuild.COMPONENTS)}")
+    outcome = prebuild.prebuild(args.components, PINS, cache_root(), Progress())
+    for name, result in outcome.items():
+        print(f"{name}: {result}")
+    return 0 if all(r == "ok" for r in outcome.values()) else 1
+
+
 def _add_cluster_options(p: argparse.ArgumentParser) -> None:
     from chaos.cluster.config import DEFAULT_NAME
     from chaos.cluster.versions import PINS
@@ -123,6 +139,12 @@ def build_parser() -> argparse.ArgumentParser:
                    help="rebuild even if the engine holds the image (with an empty "
                         "KUBE_CHAOS_CACHE, GOCACHE and GOMODCACHE: a cold build)")
     p.set_defaults(handler=cmd_build_image)
+    help_text = ("build optional components (a Prometheus server, the HA load balancer's root "
+                 "filesystem ...) into the cache ahead of time; safe beside a running test suite")
+    p = csub.add_parser("prebuild", help=help_text, description=help_text)
+    p.add_argument("components", nargs="*", metavar="COMPONENT",
+                   help="what to build (default: all)")
+    p.set_defaults(handler=cmd_prebuild)
 
     from chaos import cli_halt, cli_run
 

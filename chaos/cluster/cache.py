@@ -2,8 +2,11 @@
 
 from __future__ import annotations
 
+import fcntl
 import hashlib
 import os
+from collections.abc import Callable, Iterator
+from contextlib import contextmanager
 from pathlib import Path
 
 
@@ -45,3 +48,28 @@ class Stamp:
     def mark(self) -> None:
         self.path.parent.mkdir(parents=True, exist_ok=True)
         self.path.write_text("ok\n")
+
+
+@contextmanager
+def build_lock(root: Path, step: str, waiting: Callable[[], None] | None = None) -> Iterator[None]:
+    """Hold the machine-wide lock of one build step while checking its stamp and building.
+
+    Builds run from several processes at once: CI prebuilds the optional components in the
+    background (``kube-chaos cluster prebuild``) while the tests that need them may reach the
+    same build. The second process waits here and then finds the stamp of the first instead of
+    building into the same directories. ``waiting`` is called once when the lock is held by
+    someone else, so the caller can say why it stalls. The lock dies with its holder (flock).
+    """
+    path = root / "locks" / f"{step}.lock"
+    path.parent.mkdir(parents=True, exist_ok=True)
+    with path.open("a") as fh:
+        try:
+            fcntl.flock(fh.fileno(), fcntl.LOCK_EX | fcntl.LOCK_NB)
+        except BlockingIOError:
+            if waiting is not None:
+                waiting()
+            fcntl.flock(fh.fileno(), fcntl.LOCK_EX)
+        try:
+            yield
+        finally:
+            fcntl.flock(fh.fileno(), fcntl.LOCK_UN)

@@ -16,7 +16,7 @@ import time
 from pathlib import Path
 
 from chaos.cluster.progress import Progress
-from chaos.cluster.shell import capture, which
+from chaos.cluster.shell import apt_get, capture, which
 from chaos.errors import DockerUnavailable
 
 WRAPPER_SRC = Path(__file__).parent / "files" / "runc-capfilter"
@@ -66,7 +66,7 @@ def _install_docker(progress: Progress) -> None:
         )
     with progress.step("installing Debian's docker.io"):
         env = dict(os.environ, DEBIAN_FRONTEND="noninteractive")
-        for argv in (["apt-get", "update", "-q"], ["apt-get", "install", "-y", "-q", "docker.io"]):
+        for argv in (apt_get("update", "-q"), apt_get("install", "-y", "-q", "docker.io")):
             proc = subprocess.run(argv, env=env, capture_output=True, text=True, check=False)
             if proc.returncode != 0:
                 raise DockerUnavailable(

@@ -14,7 +14,7 @@ import re
 import shutil
 from pathlib import Path
 
-from chaos.cluster.cache import Stamp, file_digest
+from chaos.cluster.cache import Stamp, build_lock, file_digest
 from chaos.cluster.progress import Progress
 from chaos.cluster.shell import run_logged
 from chaos.cluster.versions import Pins
@@ -184,6 +184,12 @@ def install_prometheus(pins: Pins, root: Path, progress: Progress) -> Path:
     cache, keyed by version; for tests of the Prometheus abort guard. Built without service
     discovery: a test scrapes static 127.0.0.1 targets, and the discovery plugins' SDKs make
     most of the cold build (docs/measurements.md)."""
+    with build_lock(root, "go-prometheus", lambda: progress.say(
+            "another process is building prometheus (kube-chaos cluster prebuild?): waiting")):
+        return _install_prometheus(pins, root, progress)
+
+
+def _install_prometheus(pins: Pins, root: Path, progress: Progress) -> Path:
     name = f"prometheus-{pins.prometheus}-{PROMETHEUS_SLIM_TAGS}"
     gobin = root / "bin" / name
     binary = gobin / "prometheus"

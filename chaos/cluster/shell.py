@@ -10,6 +10,16 @@ from pathlib import Path
 
 from chaos.errors import BuildFailed
 
+# Our own apt-get calls (Docker engine, debootstrap; the Makefile's Chromium) may run at once
+# when CI prebuilds in the background: each waits for the others on this lock, and for any other
+# apt user on dpkg's own lock, instead of failing with "Could not get lock".
+APT_LOCK = "/tmp/kube-chaos-apt.lock"
+
+
+def apt_get(*args: str) -> list[str]:
+    """argv of one apt-get call that waits its turn (see APT_LOCK)."""
+    return ["flock", APT_LOCK, "apt-get", "-o", "DPkg::Lock::Timeout=600", *args]
+
 
 def run_logged(
     step: str,
