@@ -208,6 +208,7 @@ def steady(s: RunState, ports: RunPorts) -> None:
         s.api_probe = ports.start_api_probe()  # from the warm-up on: a baseline before faults
         s.api_probe.start()
     ss = exp.steady_state
+    _await_first_answer(s, load)
     since = clock.wall()
     clock.sleep(min(exp.load.warmup_s, s.left()))
     recent = load.records_since(max(since, clock.wall() - ss.window_s))
@@ -230,6 +231,22 @@ def steady(s: RunState, ports: RunPorts) -> None:
     if ready < s.desired:
         raise SteadyStateFailed(f"only {ready} of {s.desired} pods Ready before any fault; no "
                                 "fault was injected")
+
+
+# locust starts in a subprocess (gevent, its plugins, our capture): on a busy machine its first
+# request can come seconds after the start, and a warm-up counted from the start then judged a
+# healthy service by an empty window. The warm-up counts from the first answer instead, failed
+# or not; a service that never answers is still caught by the steady-state check after it.
+LOAD_START_S = 30.0
+LOAD_START_POLL_S = 0.25
+
+
+def _await_first_answer(s: RunState, load: LoadPort) -> None:
+    clock = s.clock
+    started = clock.wall()
+    deadline = started + min(LOAD_START_S, s.left())
+    while load.running and not load.records_since(started) and clock.wall() < deadline:
+        clock.sleep(LOAD_START_POLL_S)
 
 
 def start_guards(s: RunState, ports: RunPorts) -> None:

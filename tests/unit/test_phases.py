@@ -77,6 +77,7 @@ class World:
     ready_pods: tuple[str, ...] = PODS  # Ready when the run starts
     load_answers: bool = True  # False: requests hang, none completes
     load_dies: bool = False  # the load generator exits at once
+    load_starts_after_s: float = 0.0  # its first request (a busy machine starts locust slowly)
     loads: list[tuple[str, Path]] = field(default_factory=list)  # (url, out dir) per start
     deploy_timeouts: list[float] = field(default_factory=list)
     targets: tuple[str, ...] = (PODS[0],)  # what a fault would hit, for the blast radius
@@ -122,7 +123,7 @@ class FakeLoad:
 
     def __init__(self, world: World) -> None:
         self.w = world
-        self.started = world.clock.wall()
+        self.started = world.clock.wall() + world.load_starts_after_s
         self.stopped_at: float | None = self.started if world.load_dies else None
         self.log_path = Path("locust.log")
         world.log.append("load.start")
@@ -135,8 +136,11 @@ class FakeLoad:
         if not self.w.load_answers:
             return []
         end = self.stopped_at or self.w.clock.wall()
+        if end < self.started:
+            return []
         out, t = [], self.started
-        while t < end:
+        # its first answer is in the moment it starts (phases waits for a real one's first)
+        while t < end or t == end == self.started:
             down = any(a <= t < b for a, b in self.w.outages)
             out.append(RequestRecord(t=t, latency_s=0.01, ok=not down,
                                      status=503 if down else 200))
@@ -746,6 +750,28 @@ def test_steady_state_failures_say_what_was_wrong(world: World, tmp_path: Path) 
     world.load_answers, world.ready_pods = True, PODS[:2]
     assert _error(world, tmp_path) == ("SteadyStateFailed: only 2 of 3 pods Ready before any "
                                        "fault; no fault was injected")
+
+
+def test_the_warm_up_counts_from_the_first_answer_of_a_slow_starting_load(
+        world: World, tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    """Locust's first request 8 s after its start: the 5 s warm-up counted from the start finds
+    an empty steady-state window and fails a healthy service; counted from the first answer, the
+    run goes on."""
+    start = world.clock.wall()
+    world.load_starts_after_s = 8.0
+    result = _run(world, tmp_path)
+    assert result.error is None and result.verdict == "pass"
+    assert min(r.t for r in result.records) == start + 8.0
+    monkeypatch.setattr(ph, "LOAD_START_S", 0.0)  # the old behaviour
+    assert _error(world, tmp_path).startswith("SteadyStateFailed: no request completed")
+
+
+def test_a_load_that_never_answers_is_waited_for_a_bounded_time(world: World,
+                                                                tmp_path: Path) -> None:
+    world.load_answers = False
+    start = world.clock.wall()
+    assert _error(world, tmp_path).startswith("SteadyStateFailed: no request completed")
+    assert ph.LOAD_START_S + 5.0 <= world.clock.wall() - start < ph.LOAD_START_S + 6.0
 
 
 def test_the_steady_state_error_rate_is_failures_over_the_window(world: World,
