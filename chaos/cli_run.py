@@ -14,7 +14,10 @@ def cmd_run(args: argparse.Namespace) -> int:
             *[str(p) for p in args.paths]]
     for flag, value in (("--chaos-kubeconfig", args.kubeconfig), ("--chaos-context", args.context),
                         ("--chaos-seed", args.seed), ("--chaos-reports", args.reports),
-                        ("--junitxml", args.junitxml), ("--chaos-plan", args.plan)):
+                        ("--junitxml", args.junitxml), ("--chaos-plan", args.plan),
+                        ("--chaos-max-pods", args.max_pods),
+                        ("--chaos-max-percent", args.max_percent),
+                        ("--chaos-max-nodes", args.max_nodes)):
         if value is not None:
             argv.append(f"{flag}={value}")
     for ctx in args.allow_context or []:
@@ -146,6 +149,11 @@ def add_commands(sub: argparse._SubParsersAction[argparse.ArgumentParser]) -> No
     run.add_argument("--junitxml", help="also write JUnit XML with SLA figures as properties")
     run.add_argument("--plan", help="a plan.json from `kube-chaos plan`: refuse to start any "
                                     "experiment whose plan, resolved again, differs")
+    run.add_argument("--max-pods", type=int, help="blast radius: no fault may hit more pods")
+    run.add_argument("--max-percent", type=float,
+                     help="blast radius: no fault may hit more than this percentage of a "
+                          "workload's replicas")
+    run.add_argument("--max-nodes", type=int, help="blast radius: no fault may hit more nodes")
     run.add_argument("--keep-cluster", action="store_true",
                      help="keep a kind cluster this run created")
     run.add_argument("--repeat", type=int, help="run each experiment N times (median and "

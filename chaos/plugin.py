@@ -294,6 +294,11 @@ def _rerun_options(config: pytest.Config) -> tuple[str, ...]:
             out.append(f"{flag}={shown}")
     out += [f"--allow-context={c}" for c in _option(config, "chaos_allow_context") or []]
     out += [f"--allow-host={h}" for h in _option(config, "chaos_allow_host") or []]
+    # the blast-radius limits a game day ran under are part of what it was: a rerun keeps them
+    for kind in ("pods", "percent", "nodes"):
+        value = _option(config, f"chaos_max_{kind}")
+        if value not in (None, ""):
+            out.append(f"--max-{kind}={value}")
     return tuple(out)
 
 

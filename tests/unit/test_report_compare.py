@@ -126,3 +126,32 @@ def test_a_single_run_is_judged_against_the_range_of_the_other_side() -> None:
     assert compare_runs(base, runs([4.9])).regressions == []
     assert compare_runs(base, runs([5.3])).regressions == ["pod-kill recovery"]
     assert compare_runs(runs([5.3]), base).regressions == []
+
+
+def test_blast_radius_limits_reach_pytest_and_come_back_in_the_rerun_command(
+        monkeypatch: pytest.MonkeyPatch) -> None:
+    """A game day run under --max-* limits is rerun under the same limits."""
+    from chaos.plugin import _rerun_options
+
+    seen: list[list[str]] = []
+    monkeypatch.setattr(pytest, "main", lambda argv: seen.append(list(argv)) or 0)
+    assert main(["run", "exp.yaml", "--max-pods", "2", "--max-percent", "50",
+                 "--max-nodes", "1"]) == 0
+    (argv,) = seen
+    assert {"--chaos-max-pods=2", "--chaos-max-percent=50.0", "--chaos-max-nodes=1"} <= set(argv)
+
+    class Config:
+        opts = {"chaos_max_pods": "2", "chaos_max_percent": "50.0", "chaos_max_nodes": None}
+
+        def getoption(self, name: str) -> object:
+            return self.opts.get(name)
+
+        def getini(self, name: str) -> object:
+            return ""
+
+    options = _rerun_options(Config())  # type: ignore[arg-type]
+    assert options == ("--max-pods=2", "--max-percent=50.0")
+    from chaos.cli import build_parser
+
+    args = build_parser().parse_args(["run", "exp.yaml", *options])
+    assert (args.max_pods, args.max_percent, args.max_nodes) == (2, 50.0, None)
