@@ -14,6 +14,7 @@ from typing import Any
 
 import pytest
 
+from chaos.k8s import nodes as knodes
 from chaos.model.parse import load_experiment
 
 pytestmark = [pytest.mark.chaos, pytest.mark.timeout(600)]
@@ -62,6 +63,10 @@ def test_node_loss_replicated_keeps_serving_and_reports_node_figures(chaos_exper
     assert any("TaintManagerEviction" in e["detail"] for e in events), \
         "pods on the lost node were evicted after their toleration"
     assert result.recovery_seconds is not None
+    # the paused node's container was resumed, and the undo says so
+    assert knodes.container_state(node) == "running"
+    assert [(u["kind"], u["status"]) for u in _report(result)["undo"]] == [
+        ("unpause-node", "undone")]
 
 
 def test_negative_control_node_loss_single_replica_breaks_continuity(chaos_experiment) -> None:
