@@ -19,6 +19,7 @@ from __future__ import annotations
 import json
 import shutil
 import tempfile
+import time
 from pathlib import Path
 
 from chaos.cluster import rootfs
@@ -29,7 +30,8 @@ from chaos.cluster.shell import capture, run_logged
 from chaos.cluster.versions import HAPROXY_PACKAGES, PINS, Pins
 from chaos.errors import ClusterError
 
-CONFIG_PATH = "/usr/local/etc/haproxy/haproxy.cfg"  # kind's loadbalancer.ConfigPath
+CONFIG_PATH = "/usr/local/etc/haproxy/haproxy.cfg"
+STARTUP_CHECKS, STARTUP_CHECK_S = 4, 0.5  # kind's loadbalancer.ConfigPath
 SOURCE_LABEL = "kube-chaos.source"
 PROXY_LABEL = "io.kube-chaos.ports-proxy"
 
@@ -57,9 +59,12 @@ backend kube-apiservers
 # haproxy as PID 1 (kind reloads it with `kill -s HUP 1`), with its connection limit fitted to
 # the container's open-file limit: kind's config asks for maxconn 100000, i.e. 200028 files,
 # and Debian's haproxy 2.6 refuses to start when it cannot raise the limit that far (kind's
-# 2.2 only warned). -n takes precedence over the configuration's maxconn.
+# 2.2 only warned). -n takes precedence over the configuration's maxconn. Each connection
+# takes two files; the rest is for listeners and servers: the ports proxy has one listener per
+# NodePort and one server per node and NodePort (20 x 5 on an HA cluster; a margin of 128 files
+# was short of that under a 20000-file limit, and haproxy exited).
 ENTRYPOINT_SCRIPT = (
-    'n=$(ulimit -n); case "$n" in unlimited) m=100000;; *) m=$(( n / 2 - 64 ));; esac; '
+    'n=$(ulimit -n); case "$n" in unlimited) m=100000;; *) m=$(( n / 2 - 1024 ));; esac; '
     f'exec haproxy -W -db -n "$m" -f {CONFIG_PATH}'
 )
 
@@ -130,10 +135,23 @@ def start_proxy(cfg: ClusterConfig, nodes: list[str], image: str, log: Path) -> 
         run_logged("docker cp ports proxy config",
                    ["docker", "cp", str(conf), f"{name}:{CONFIG_PATH}"], log)
     run_logged("docker start ports proxy", ["docker", "start", name], log)
-    if not proxy_running(cfg):
-        logs = capture(["docker", "logs", "--tail", "20", name]).stderr
-        raise ClusterError(f"the ports proxy {name} exited at start: {logs.strip()}")
+    # haproxy reads its configuration after the container is up: judge it once that is done
+    for _ in range(STARTUP_CHECKS):
+        time.sleep(STARTUP_CHECK_S)
+        if not proxy_running(cfg):
+            raise ClusterError(f"the ports proxy {name} exited at start: {proxy_diagnosis(cfg)}")
     return name
+
+
+def proxy_diagnosis(cfg: ClusterConfig) -> str:
+    """Why the ports proxy is not running: its state, exit code and last log lines."""
+    name = proxy_name(cfg)
+    state = capture(["docker", "inspect", "--format",
+                     "{{.State.Status}} exit={{.State.ExitCode}} oom={{.State.OOMKilled}} "
+                     "restarts={{.RestartCount}} error={{.State.Error}}", name])
+    logs = capture(["docker", "logs", "--tail", "20", name])
+    return (f"{state.stdout.strip() or state.stderr.strip()}; last log lines: "
+            f"{(logs.stdout + logs.stderr).strip()[-1500:]}")
 
 
 def remove_proxy(cfg: ClusterConfig) -> None:

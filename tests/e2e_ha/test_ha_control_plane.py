@@ -1,5 +1,5 @@
 """End to end on a highly available control plane: a 3-control-plane kind cluster of its own
-(`kc-ha`, NodePorts on 127.0.0.1:31080-31089), brought up from the offline caches, and the
+(`kc-ha`, NodePorts on 127.0.0.1:31080-31099), brought up from the offline caches, and the
 control-plane-loss experiments run on it for real.
 
 Never skipped: without Docker, kind or the node image the session fixture fails. The cluster
@@ -74,7 +74,7 @@ def test_three_control_planes_behind_our_load_balancer(ha_cluster: kind.ClusterI
         "labels"] else "worker" for n in nodes)
     assert roles == ["control-plane"] * 3 + ["worker"] * 2
     # the ports proxy, not a node, publishes the NodePorts, and forwards to every node
-    assert loadbalancer.proxy_running(CFG)
+    assert loadbalancer.proxy_running(CFG), loadbalancer.proxy_diagnosis(CFG)
     assert _docker("port", loadbalancer.proxy_name(CFG), "30080/tcp") == "127.0.0.1:31080"
     conf = _docker("exec", loadbalancer.proxy_name(CFG), "cat", loadbalancer.CONFIG_PATH)
     for node in CFG.node_names():
