@@ -182,7 +182,7 @@ def test_cluster_ports_drive_the_real_cluster_faults_and_load(
     monkeypatch.setattr(runner.LoadRun, "from_profile", lambda url, profile, out, hosts:
                         seen.append((url, profile, out, hosts)) or "load")
     exp = _exp()
-    assert ports.start_load("http://127.0.0.1:30080", exp, tmp_path) == "load"
+    assert ports.start_load("http://127.0.0.1:30080", exp, tmp_path, "ns") == "load"
     assert seen == [("http://127.0.0.1:30080", exp.load, tmp_path,
                      runner.allowed_hosts(env.allow_hosts))]
 
