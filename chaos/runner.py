@@ -35,7 +35,7 @@ from chaos.k8s import workload as kw
 from chaos.k8s.apiprobe import ApiProbe, control_plane_nodes
 from chaos.k8s.client import Kube, client_version
 from chaos.k8s.observe import Observer
-from chaos.load.runner import LoadError, LoadRun
+from chaos.load.runner import POD_CONNECT_WAIT_S, LoadError, LoadRun
 from chaos.load.target import allowed_hosts, check_target
 from chaos.model.abort import Breach, GuardStats, HaltMarker
 from chaos.model.experiment import (
@@ -262,7 +262,11 @@ def start_load(env: RunEnv, url: str, exp: Experiment, out: Path, namespace: str
     in_cluster = prepare(env.cluster_name, env.kube, namespace, workers, env.journal,
                          env.kubeconfig)
     host = target.split("//", 1)[1].rsplit(":", 1)[0]
-    return LoadRun.from_profile(target, exp.load, out, hosts | {host}, in_cluster=in_cluster)
+    run = LoadRun.from_profile(target, exp.load, out, hosts | {host}, in_cluster=in_cluster)
+    # the warm-up counts from the first request, not from the pods' creation (they take a few
+    # seconds to start and connect); one that never comes is the steady state's to name
+    run.wait_first_record(POD_CONNECT_WAIT_S)
+    return run
 
 
 def cluster_ports(env: RunEnv) -> ph.RunPorts:

@@ -471,6 +471,17 @@ class LoadRun:
         with self._reader_lock:
             return self._poll()
 
+    def wait_first_record(self, timeout_s: float, poll_s: float = 0.2) -> bool:
+        """Wait until some record arrived (the in-cluster workers have connected and are
+        sending), the run ended, or ``timeout_s`` passed; whether a record arrived."""
+        deadline = time.monotonic() + timeout_s
+        while time.monotonic() < deadline and self.running:
+            with self._reader_lock:
+                if any(reader.poll() or reader.records for reader in self._readers):
+                    return True
+            time.sleep(poll_s)
+        return bool(self.records())
+
     def records_since(self, t: float) -> list[RequestRecord]:
         """Records of requests that started (open loop: were due) at or after wall time ``t``;
         reads incrementally, so it is cheap to call repeatedly while the load runs (flush lag

@@ -8,6 +8,7 @@ the pods are gone afterwards with nothing left pending in the undo journal.
 
 from __future__ import annotations
 
+import json
 import time
 from pathlib import Path
 from urllib.parse import urlsplit
@@ -18,9 +19,45 @@ from chaos.incluster import prepare, service_url
 from chaos.k8s.loadpods import LABEL
 from chaos.load.records import parse_capture
 from chaos.load.runner import LoadRun
+from chaos.model.parse import load_experiment
 from chaos.runner import RunEnv
 
 pytestmark = pytest.mark.chaos
+WORKLOADS = Path(__file__).parents[2] / "experiments" / "workloads"
+NODE_PORT = 30093  # this file's own
+
+NEGATIVE = f"""\
+apiVersion: kube-chaos/v1
+kind: Experiment
+metadata:
+  name: incluster-pod-kill-single-negative
+  description: >
+    Negative control, with the load from two worker pods inside the cluster (100 arrivals/s
+    split between them): a pod kill on a single replica breaks the error-rate SLA, and the
+    report says so from their records.
+spec:
+  workload:
+    manifests: [workloads/httpd-single.yaml]
+    selector: {{app: httpd-single}}
+    service: httpd-single
+    nodePort: {NODE_PORT}
+    replicas: 1
+  load:
+    mode: open  # closed-loop users would hang on the dead pod's address and send little
+    rate: 100/s
+    timeout: 1s
+    warmup: 4s
+    tail: 6s
+    maxDuration: 90s
+    inCluster: {{workers: 2}}
+  steadyState: {{maxErrorRate: 0.0, readyReplicas: 1, window: 3s}}
+  faults:
+    - {{type: pod-kill, count: 1, gracePeriod: 0}}
+  slas:
+    maxErrorRate: 0.02
+  timeout: 150s
+  expect: fail
+"""
 
 MANIFEST = """\
 apiVersion: apps/v1
@@ -98,3 +135,36 @@ def test_incluster_workers_stream_every_record_with_measured_clocks(
     assert pending == []
     print(f"in-cluster load: {len(result.records)} records from 2 pods in {took:.1f}s; "
           f"offsets {[(w.offset_s, w.error_bound_s) for w in result.streamed]}")
+
+
+def test_incluster_load_fails_the_error_rate_of_a_single_replica_pod_kill(
+        chaos_env: RunEnv, chaos_experiment, tmp_path: Path) -> None:
+    (tmp_path / "workloads").mkdir()
+    single = (WORKLOADS / "httpd-single.yaml").read_text()
+    assert "nodePort: 30081" in single
+    (tmp_path / "workloads" / "httpd-single.yaml").write_text(
+        single.replace("nodePort: 30081", f"nodePort: {NODE_PORT}"))
+    path = tmp_path / "negative.yaml"
+    path.write_text(NEGATIVE)
+    exp = load_experiment(path)
+    assert exp.load.in_cluster_workers == 2
+    started = time.monotonic()
+    result = chaos_experiment(exp)
+    took = time.monotonic() - started
+    assert result.error is None, result.error
+    errors = result.sla("maxErrorRate")
+    assert not errors.passed and errors.observed is not None and errors.observed > 0.02, errors
+    report = json.loads(Path(result.report_path or "").read_text())
+    generators = report["load"]["generators"]
+    assert [g["index"] for g in generators] == [0, 1]
+    for g in generators:
+        assert g["records_sent"] == g["records_received"] > 0, g
+        assert g["clock_offset_s"] is not None and 0 <= g["clock_error_bound_s"] < 0.05, g
+    assert report["load"]["requests_total"] == sum(g["records_received"] for g in generators)
+    assert report["load"]["requests_failed"] > 0
+    assert all(r.scheduled for r in result.records)  # open loop, from both pods
+    assert result.undo_failures == []
+    pending = [a for a in chaos_env.journal.pending() if a.params.get("kind") == "Pod"]
+    assert pending == []
+    print(f"in-cluster negative control: {took:.1f}s, error rate {errors.observed:.3f}, "
+          f"{report['load']['requests_total']} records")
