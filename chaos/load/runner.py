@@ -345,7 +345,7 @@ class LoadRun:
                 "--master-bind-port", str(port), "--expect-workers", str(workers),
                 "--expect-workers-max-wait", str(POD_CONNECT_WAIT_S)),
                 dict(env, **{ENV_COLLECT: str(out_dir),
-                             ENV_FINAL_WAIT_S: repr(float(stop_timeout_s) + 10.0)}), None))
+                             ENV_FINAL_WAIT_S: repr(float(stop_timeout_s) + 5.0)}), None))
             pod_captures = [out_dir / f"requests-p{i}.tsv" for i in range(workers)]
         elif workers == 1:
             capture_file = out_dir / CAPTURE_FILE if capture else None
