@@ -12,12 +12,16 @@ from chaos.errors import ClusterError
 from chaos.k8s.client import Kube
 
 LABEL = "kube-chaos.io/load-worker"
+CONTROL_PLANE = "node-role.kubernetes.io/control-plane"
 
 
 def pod_manifest(name: str, image: str, index: int, args: Sequence[str],
                  env: Mapping[str, str]) -> dict[str, Any]:
     """A bare pod (no controller: a worker that dies is not replaced mid-run, and its loss is
-    visible as a missing final batch), unprivileged, without an API token."""
+    visible as a missing final batch), unprivileged, without an API token. It prefers a
+    control-plane node, tolerating its taint: the worker-node faults (drain, which refuses
+    bare pods; node loss; cordon) then leave the load generators alone, as they leave the
+    master on this machine alone."""
     return {
         "apiVersion": "v1", "kind": "Pod",
         "metadata": {"name": name, "labels": {LABEL: str(index),
@@ -27,6 +31,11 @@ def pod_manifest(name: str, image: str, index: int, args: Sequence[str],
             "automountServiceAccountToken": False,
             "terminationGracePeriodSeconds": 5,
             "enableServiceLinks": False,
+            "tolerations": [{"key": CONTROL_PLANE, "operator": "Exists",
+                             "effect": "NoSchedule"}],
+            "affinity": {"nodeAffinity": {"preferredDuringSchedulingIgnoredDuringExecution": [
+                {"weight": 100, "preference": {"matchExpressions": [
+                    {"key": CONTROL_PLANE, "operator": "Exists"}]}}]}},
             "containers": [{
                 "name": "locust", "image": image, "imagePullPolicy": "Never",
                 "args": list(args),

@@ -183,3 +183,24 @@ def test_streamed_records_reach_the_master_exactly(server: Server, tmp_path: Pat
     if mode == "open":  # the schedule split over the pods: arrivals alternate between them
         assert all(r.scheduled for r in result.records)
         assert abs(len(per_file[0]) - len(per_file[1])) <= 2
+
+
+def test_worker_pods_are_unprivileged_bare_and_prefer_the_control_plane() -> None:
+    from chaos.k8s.loadpods import LABEL, pod_manifest
+
+    pod = pod_manifest("kube-chaos-locust-ab12cd-1", "kube-chaos/locust-worker:x", 1,
+                       ["--worker"], {"KUBE_CHAOS_STREAM": "1"})
+    spec = pod["spec"]
+    assert "ownerReferences" not in pod["metadata"] and spec["restartPolicy"] == "Never"
+    assert pod["metadata"]["labels"][LABEL] == "1"
+    assert spec["automountServiceAccountToken"] is False
+    (container,) = spec["containers"]
+    assert container["imagePullPolicy"] == "Never"  # loaded into the nodes, no registry
+    assert container["env"] == [{"name": "KUBE_CHAOS_STREAM", "value": "1"}]
+    ctx = container["securityContext"]
+    assert ctx["runAsNonRoot"] and not ctx["allowPrivilegeEscalation"]
+    assert ctx["capabilities"] == {"drop": ["ALL"]}
+    preferred = spec["affinity"]["nodeAffinity"]["preferredDuringSchedulingIgnoredDuringExecution"]
+    assert preferred[0]["preference"]["matchExpressions"][0]["key"] == \
+        "node-role.kubernetes.io/control-plane"
+    assert spec["tolerations"][0]["effect"] == "NoSchedule"
