@@ -4,6 +4,7 @@ transport with real locust processes started by a stand-in for the pod launcher.
 
 from __future__ import annotations
 
+import itertools
 import json
 import os
 import subprocess
@@ -171,7 +172,7 @@ def test_streamed_records_reach_the_master_exactly(server: Server, tmp_path: Pat
         assert "KUBE_CHAOS_CAPTURE" not in env
     assert [p.name for p in result.capture_paths] == ["requests-p0.tsv", "requests-p1.tsv"]
     per_file = [parse_capture(p) for p in result.capture_paths]
-    assert all(len(f) > 50 for f in per_file), [len(f) for f in per_file]
+    assert all(len(f) > 10 for f in per_file), [len(f) for f in per_file]
     for worker, records in zip(result.streamed, per_file, strict=True):
         assert worker.sent == worker.records == len(records), worker
         assert worker.offset_s is not None and abs(worker.offset_s) < 0.01  # one machine
@@ -180,9 +181,12 @@ def test_streamed_records_reach_the_master_exactly(server: Server, tmp_path: Pat
     assert [r.end for r in result.records] == sorted(r.end for r in result.records)
     assert result.clock_offsets_s == tuple(w.offset_s for w in result.streamed)
     assert [g["index"] for g in result.generators] == [0, 1]
-    if mode == "open":  # the schedule split over the pods: arrivals alternate between them
+    if mode == "open":  # the schedule split over the pods: each keeps every other arrival
         assert all(r.scheduled for r in result.records)
-        assert abs(len(per_file[0]) - len(per_file[1])) <= 2
+        for records in per_file:
+            ts = sorted(r.t for r in records)
+            gaps = [b - a for a, b in itertools.pairwise(ts)]
+            assert all(abs(g / 0.02 - round(g / 0.02)) < 0.05 and g > 0.019 for g in gaps)
 
 
 def test_worker_pods_are_unprivileged_bare_and_prefer_the_control_plane() -> None:
