@@ -24,9 +24,16 @@ saw the delay.
 worker processes; rates tried in ascending steps), next to plain locust's closed-loop maximum
 (default locustfile, no capture, 20 users without wait) on the same target.
 
+``incluster`` (the real kind cluster; wrap in ``flock``): the same ascending open-loop rates
+against one target, the bundled httpd with 3 replicas in the cluster, from 1 and 2 local worker
+processes (at its NodePort 30094 on 127.0.0.1) and from N worker pods inside the cluster (at
+its cluster DNS name; the master on this machine); with each pod's measured clock offset.
+
     python benchmarks/bench_open_loop.py delay
     python benchmarks/bench_open_loop.py throughput [--rates 200 400 800 1200 1600]
     flock /tmp/kube-chaos-cluster.lock python benchmarks/bench_open_loop.py podkill
+    flock /tmp/kube-chaos-cluster.lock python benchmarks/bench_open_loop.py incluster \
+        [--rates 400 800 1200 1600] [--pods 2]
 
 vegeta comes from the Go module proxy (``GOBIN=~/.cache/kube-chaos/bin go install
 github.com/tsenart/vegeta/v12@v12.13.0``); the benchmark installs it there when missing.
@@ -273,6 +280,89 @@ def bench_throughput(args: argparse.Namespace) -> None:
                   "closed-loop maximum", flush=True)
 
 
+def _rate_row(label: str, rate: int, records: Sequence[RequestRecord], duration: float
+              ) -> float:
+    """Print one rate's figures; the dropped share (over the steady middle of the run)."""
+    lo = min(r.t for r in records) + 2.0  # past the start-up of every process
+    hi = lo + duration - 4.0
+    window = tl.in_window(records, lo, hi)
+    dropped = sum(1 for r in window if r.dropped) / max(1, len(window))
+    failed = sum(1 for r in window if not r.ok and not r.dropped) / max(1, len(window))
+    achieved = sum(1 for r in window if not r.dropped) / (hi - lo)
+    p99 = (tl.latency_percentile(window, 99) or 0) * 1000
+    print(f"{label}, {rate:>5} arrivals/s: sent {achieved:>6.0f}/s, dropped "
+          f"{dropped * 100:5.2f} %, failed {failed * 100:5.2f} %, p99 {p99:7.1f} ms", flush=True)
+    return dropped if failed < 0.01 else 1.0
+
+
+def bench_incluster(args: argparse.Namespace) -> None:
+    from chaos.cluster.config import ClusterConfig
+    from chaos.cluster.images import provide
+    from chaos.faults.undo import settle
+    from chaos.incluster import prepare, service_url
+    from chaos.journal import Journal, UndoAction
+    from chaos.k8s import workload as kw
+    from chaos.k8s.client import connect
+    from chaos.plan.manifests import rollout_targets
+
+    cfg = ClusterConfig(name="kube-chaos")
+    kube = connect(cfg.kubeconfig, cfg.context)
+    run_id = f"bench-incluster-{int(time.time())}"
+    journal = Journal.for_run(run_id)
+    ns = kw.namespace_name("bench-incluster")
+    target = {"kubeconfig": str(cfg.kubeconfig), "context": cfg.context, "cluster": cfg.name,
+              "namespace": ns}
+    gone = journal.record(UndoAction(kind="delete-namespace", params={"namespace": ns},
+                                     target=target))
+    base = Path(tempfile.mkdtemp(prefix="kc-incluster-"))
+    manifest = base / "httpd.yaml"
+    manifest.write_text((ROOT / "experiments" / "workloads" / "httpd-replicated.yaml")
+                        .read_text().replace("nodePort: 30080", "nodePort: 30094"))
+    duration = args.duration
+    kw.create_namespace(kube, ns, run_id)
+    try:
+        provide(cfg, ["kube-chaos/httpd:dev"])
+        docs = kw.read_manifests([manifest])
+        kw.apply_documents(kube, ns, docs)
+        kw.wait_rollouts(kube, ns, rollout_targets(d for _, d in docs), 120)
+        time.sleep(3)  # kube-proxy programs the NodePort
+        started = time.monotonic()
+        prepare(cfg.name, kube, ns, args.pods, journal, str(cfg.kubeconfig))
+        print(f"worker image built/loaded in {time.monotonic() - started:.1f}s", flush=True)
+        for workers in (1, 2):
+            for rate in args.rates:
+                with _open("http://127.0.0.1:30094", base / f"local-{workers}-{rate}", rate,
+                           duration, workers=workers) as op:
+                    recs = op.wait().records
+                if _rate_row(f"local, {workers} worker process(es)", rate, recs,
+                             duration) >= 0.01:
+                    break
+        url = service_url("httpd", ns, 80)
+        for rate in args.rates:
+            in_cluster = prepare(cfg.name, kube, ns, args.pods, journal, str(cfg.kubeconfig))
+            started = time.monotonic()
+            with LoadRun.start(url, users=1, spawn_rate=1, max_duration_s=duration,
+                               out_dir=base / f"pods-{rate}", mode="open",
+                               rate_segments=[(rate, rate, None)], request_timeout_s=TIMEOUT_S,
+                               allowed_hosts=[url.split("//")[1].split(":")[0]],
+                               in_cluster=in_cluster) as run:
+                result = run.wait()
+            took = time.monotonic() - started
+            worst = _rate_row(f"in-cluster, {args.pods} worker pod(s)", rate, result.records,
+                              duration)
+            clocks = ", ".join(
+                f"pod {w.index}: {(w.offset_s or 0) * 1000:+.2f} ms ± "
+                f"{(w.error_bound_s or 0) * 1000:.2f} ms ({w.records}/{w.sent} records)"
+                for w in result.streamed)
+            print(f"    wall {took:.1f}s for a {duration:g}s run; clocks: {clocks}", flush=True)
+            if worst >= 0.01:
+                break
+    finally:
+        outcome = settle(journal, gone)
+        print(f"namespace {ns}: {outcome.status} {outcome.reason}", flush=True)
+        shutil.rmtree(base, ignore_errors=True)
+
+
 def bench_podkill(args: argparse.Namespace) -> None:
     for i in range(args.runs):
         if args.runs > 1:
@@ -352,9 +442,13 @@ def main() -> None:
     tp.add_argument("--rates", type=int, nargs="+", default=[200, 400, 800, 1200, 1600, 2000])
     tp.add_argument("--workers", type=int, nargs="+", default=[1, 2])
     tp.add_argument("--duration", type=float, default=10.0)
+    ic = sub.add_parser("incluster")
+    ic.add_argument("--rates", type=int, nargs="+", default=[400, 800, 1200, 1600])
+    ic.add_argument("--pods", type=int, default=2)
+    ic.add_argument("--duration", type=float, default=10.0)
     args = ap.parse_args()
-    {"podkill": bench_podkill, "delay": bench_delay, "throughput": bench_throughput}[args.what](
-        args)
+    {"podkill": bench_podkill, "delay": bench_delay, "throughput": bench_throughput,
+     "incluster": bench_incluster}[args.what](args)
     sys.stdout.flush()
 
 

@@ -56,6 +56,11 @@ class LoadResultPort(Protocol):
     @property
     def records(self) -> tuple[RequestRecord, ...]: ...
 
+    # in-cluster load: each worker pod's clock offset and record counts (report.json's
+    # load.generators); empty for load from this machine
+    @property
+    def generators(self) -> tuple[dict[str, float | int | str | None], ...]: ...
+
 
 class LoadPort(Protocol):
     log_path: Path
@@ -112,7 +117,8 @@ class ClusterPort(Protocol):
 @dataclass
 class RunPorts:
     cluster: ClusterPort
-    start_load: Callable[[str, Experiment, Path], LoadPort]
+    # (url, experiment, output directory, the run's namespace)
+    start_load: Callable[[str, Experiment, Path, str], LoadPort]
     build_fault: Callable[[FaultSpec], Fault]
     resolve_targets: Callable[[Scope, FaultSpec], Targets | None] = resolve
     http_get: HttpGet = http_get  # HTTP and Prometheus guards (allow-listed hosts only)
@@ -158,6 +164,7 @@ class RunState:
     limits: BlastRadius | None = None  # the command line's, merged with the experiment's
     api_probe: ApiProbePort | None = None
     api_data: ApiProbeData | None = None  # what the probe recorded, once it stopped
+    load_generators: tuple[dict[str, float | int | str | None], ...] = ()
 
     def record(self, event: str, **fields: object) -> None:
         """One line of the audit trail (when the run keeps one)."""
@@ -200,8 +207,10 @@ def steady(s: RunState, ports: RunPorts) -> None:
     """Start the load, warm up, and require the declared steady state before any fault."""
     exp, clock = s.exp, s.clock
     url = load_url(exp)
-    s.load = load = ports.start_load(url, exp, s.out_dir / "load")
-    s.say(f"load on {url}{exp.load.path}: " + (
+    s.load = load = ports.start_load(url, exp, s.out_dir / "load", s.namespace)
+    where = (f"service {exp.workload.service} from {exp.load.in_cluster_workers} worker pod(s)"
+             if exp.load.in_cluster_workers else url)
+    s.say(f"load on {where}{exp.load.path}: " + (
         f"open loop, {exp.load.rate_segments[-1][1]:g} arrivals/s" if exp.load.mode == "open"
         else f"{exp.load.users} users"))
     if needs_api_probe(exp) and ports.start_api_probe is not None:
@@ -373,7 +382,8 @@ def tail(s: RunState, ports: RunPorts) -> None:
     s.clock.sleep(min(s.exp.load.tail_s, max(0.0, s.left() - 5)))
     s.load.stop()
     stop_api_probe(s)
-    s.records = s.load.wait(timeout=30).records
+    result = s.load.wait(timeout=30)
+    s.records, s.load_generators = result.records, result.generators
     s.steady_restored = _steady_restored(s)
 
 

@@ -35,7 +35,7 @@ from chaos.k8s import workload as kw
 from chaos.k8s.apiprobe import ApiProbe, control_plane_nodes
 from chaos.k8s.client import Kube, client_version
 from chaos.k8s.observe import Observer
-from chaos.load.runner import LoadError, LoadRun
+from chaos.load.runner import POD_CONNECT_WAIT_S, LoadError, LoadRun
 from chaos.load.target import allowed_hosts, check_target
 from chaos.model.abort import Breach, GuardStats, HaltMarker
 from chaos.model.experiment import (
@@ -244,11 +244,35 @@ class KubeCluster:
         return kconditions.read_conditions(self.kube, kind, name, namespace, timeout_s)
 
 
-def cluster_ports(env: RunEnv) -> ph.RunPorts:
+def start_load(env: RunEnv, url: str, exp: Experiment, out: Path, namespace: str) -> LoadRun:
+    """Load from this machine at ``url``; or, with spec.load.inCluster, from worker pods in
+    ``namespace`` at the Service's cluster DNS name (chaos.incluster)."""
     hosts = allowed_hosts(env.allow_hosts)
+    workers = exp.load.in_cluster_workers
+    if not workers:
+        return LoadRun.from_profile(url, exp.load, out, hosts)
+    if env.cluster_name is None:
+        raise LoadError(f"{exp.name}: spec.load.inCluster needs a kind cluster kube-chaos made "
+                        "(the worker image is loaded into its nodes, the master listens on "
+                        "its network); this run's cluster is not one")
+    from chaos.incluster import prepare, service_url
+
+    port = kw.service_port(env.kube, namespace, exp.workload.service, exp.workload.node_port)
+    target = service_url(exp.workload.service, namespace, port)
+    in_cluster = prepare(env.cluster_name, env.kube, namespace, workers, env.journal,
+                         env.kubeconfig)
+    host = target.split("//", 1)[1].rsplit(":", 1)[0]
+    run = LoadRun.from_profile(target, exp.load, out, hosts | {host}, in_cluster=in_cluster)
+    # the warm-up counts from the first request, not from the pods' creation (they take a few
+    # seconds to start and connect); one that never comes is the steady state's to name
+    run.wait_first_record(POD_CONNECT_WAIT_S)
+    return run
+
+
+def cluster_ports(env: RunEnv) -> ph.RunPorts:
     return ph.RunPorts(
         cluster=KubeCluster(env),
-        start_load=lambda url, exp, out: LoadRun.from_profile(url, exp.load, out, hosts),
+        start_load=lambda url, exp, out, ns: start_load(env, url, exp, out, ns),
         build_fault=build_fault,
         # etcd members are read inside kind's nodes; elsewhere only through the API
         start_api_probe=lambda: ApiProbe(env.kube, control_plane_nodes(env.kube)
@@ -408,7 +432,7 @@ def _evaluate(s: ph.RunState, env: RunEnv, ports: ph.RunPorts, started: float,
         versions=_versions(server), error=error,
         undo=tuple(o.as_dict() for o in ph.undo_outcomes(s)), abort=abort,
         manifest=_manifest(env, s, server, repeat),
-        api_server=api)
+        api_server=api, load_generators=s.load_generators)
     for outcome in ph.undo_outcomes(s):
         s.record("undo", action=outcome.action.describe(), status=outcome.status,
                  reason=outcome.reason, done_at=outcome.at)

@@ -261,3 +261,15 @@ def kind_config_record(name: str) -> dict[str, str] | None:
         return None
     return {"path": str(path), "sha256": hashlib.sha256(text.encode()).hexdigest(),
             "text": text}
+
+
+def network_gateway(network: str = "kind") -> str:
+    """The IPv4 gateway of kind's Docker network: this machine's address on it, which the
+    nodes (and, masqueraded by them, the pods) reach it at."""
+    out = capture(["docker", "network", "inspect", "--format",
+                   "{{range .IPAM.Config}}{{.Gateway}} {{end}}", network])
+    for address in out.stdout.split():
+        if address.count(".") == 3:
+            return address
+    raise ClusterError(f"docker network {network!r} has no IPv4 gateway "
+                       f"({out.stderr.strip() or out.stdout.strip() or 'no such network'})")

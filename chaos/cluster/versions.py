@@ -61,3 +61,7 @@ TOOLBOX_PACKAGES = ("iptables", "nftables", "iproute2", "conntrack", "ipset", "c
 # and cp, mkdir and kill, which kind runs in it to write its config and reload it; coreutils
 # is in every minbase, kill comes with procps).
 HAPROXY_PACKAGES = ("haproxy", "procps")
+
+# The in-cluster locust worker's root filesystem: Debian's python3 (3.11, as the harness) and
+# venv, into which the image build pip-installs locust (chaos.cluster.locust_image).
+LOCUST_PACKAGES = ("python3", "python3-venv", "ca-certificates")

@@ -304,15 +304,17 @@ def undo_delete_namespace(action: UndoAction) -> str | None:
 
 def undo_delete_object(action: UndoAction) -> str | None:
     """Delete a cluster-scoped object a run created (the namespace's deletion does not reach
-    it); confirmed when it is gone or being deleted."""
+    it), or, with a ``namespace`` parameter, a namespaced one (the in-cluster load's worker
+    pods); confirmed when it is gone or being deleted."""
     api_version, kind = _param(action, "api_version"), _param(action, "kind")
     name = _param(action, "name")
+    ns = action.params.get("namespace") or None
     kube = kube_for(action)
     try:
-        if kobjects.object_state(kube, api_version, kind, name) == "absent":
+        if kobjects.object_state(kube, api_version, kind, name, ns) == "absent":
             return "already gone"
-        kobjects.delete_object(kube, api_version, kind, name)
-        state = kobjects.object_state(kube, api_version, kind, name)
+        kobjects.delete_object(kube, api_version, kind, name, ns)
+        state = kobjects.object_state(kube, api_version, kind, name, ns)
     except ClusterError as exc:
         raise RollbackFailed(f"{kind} {name}: {exc}") from exc
     if state == "present":

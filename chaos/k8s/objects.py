@@ -23,13 +23,14 @@ def _resource(kube: Kube, api_version: str, kind: str) -> Any:
         raise ClusterError(f"cannot discover {api_version} {kind}: {exc}") from exc
 
 
-def object_state(kube: Kube, api_version: str, kind: str, name: str) -> str:
+def object_state(kube: Kube, api_version: str, kind: str, name: str,
+                 namespace: str | None = None) -> str:
     """``absent``, ``terminating`` or ``present``."""
     resource = _resource(kube, api_version, kind)
     if resource is None:
         return "absent"
     try:
-        obj = resource.get(name=name)
+        obj = resource.get(name=name, namespace=namespace)
     except NotFoundError:
         return "absent"
     except (ApiException, HTTPError) as exc:
@@ -37,12 +38,13 @@ def object_state(kube: Kube, api_version: str, kind: str, name: str) -> str:
     return "terminating" if obj.metadata.get("deletionTimestamp") else "present"
 
 
-def delete_object(kube: Kube, api_version: str, kind: str, name: str) -> None:
+def delete_object(kube: Kube, api_version: str, kind: str, name: str,
+                  namespace: str | None = None) -> None:
     resource = _resource(kube, api_version, kind)
     if resource is None:
         return
     try:
-        resource.delete(name=name)
+        resource.delete(name=name, namespace=namespace)
     except NotFoundError:
         return
     except (ApiException, HTTPError) as exc:

@@ -242,6 +242,20 @@ def node_port_of(kube: Kube, namespace: str, service: str) -> int | None:
     return None
 
 
+def service_port(kube: Kube, namespace: str, service: str, node_port: int | None) -> int:
+    """The Service's own port in the cluster: the one behind ``node_port`` when given, else
+    its first (in-cluster load reaches the Service by its DNS name on this port)."""
+    try:
+        svc: Any = kube.core.read_namespaced_service(service, namespace)
+    except ApiException as exc:
+        raise DeployFailed(f"service {namespace}/{service} not found: {exc.reason}") from exc
+    ports = list(svc.spec.ports or [])
+    chosen = [p for p in ports if node_port is not None and p.node_port == node_port] or ports
+    if not chosen:
+        raise DeployFailed(f"service {namespace}/{service} has no port")
+    return int(chosen[0].port)
+
+
 def server_version(kube: Kube) -> str:
     try:
         return str(kube.version.get_code().git_version)

@@ -21,7 +21,7 @@ from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass
 from pathlib import Path
 from types import TracebackType
-from typing import TYPE_CHECKING, TypedDict
+from typing import TYPE_CHECKING, Protocol, TypedDict
 
 from chaos.errors import ChaosError
 from chaos.load.arrivals import check_segments
@@ -56,6 +56,48 @@ ENV_KEEPALIVE = "KUBE_CHAOS_KEEPALIVE"
 ENV_HEADERS = "KUBE_CHAOS_HEADERS"  # JSON object of request headers
 ENV_TLS_VERIFY = "KUBE_CHAOS_TLS_VERIFY"
 STATS_PREFIX = "locust-stats"  # locust appends ".json"
+ENV_STREAM = "KUBE_CHAOS_STREAM"  # "1": a worker in a pod streams its records to the master
+ENV_COLLECT = "KUBE_CHAOS_COLLECT"  # the master writes streamed records into this directory
+ENV_FINAL_WAIT_S = "KUBE_CHAOS_FINAL_WAIT_S"
+OFFSETS_FILE = "clock-offsets.json"  # written by the master: each pod worker's clock
+POD_MODULES_DIR = "/opt/kube-chaos"  # where chaos.cluster.locust_image puts our modules
+POD_CONNECT_WAIT_S = 90  # the master gives up when the pods have not all connected by then
+
+
+class PodLauncher(Protocol):
+    """Starts locust worker pods (chaos.incluster.LoadPods is the real one)."""
+
+    def launch(self, index: int, args: Sequence[str], env: Mapping[str, str]) -> None: ...
+
+    def remove(self) -> None:
+        """Delete every pod launched; idempotent; never raises."""
+        ...
+
+
+@dataclass(frozen=True)
+class InCluster:
+    """Load from ``workers`` locust worker pods inside the target cluster; the master runs
+    here, listening on ``bind_host`` only (the cluster's network gateway: the one address the
+    pods reach this machine at, so the master's unauthenticated port is not offered on any
+    other network)."""
+
+    workers: int
+    bind_host: str
+    launcher: PodLauncher
+
+
+@dataclass(frozen=True)
+class StreamedWorker:
+    """One pod worker as the master saw it (from clock-offsets.json)."""
+
+    index: int
+    worker: str  # locust's client id: the pod's hostname and a random suffix
+    offset_s: float | None  # its clock minus the master's; None: never measured
+    error_bound_s: float | None  # +- half the round trip of the sample used
+    samples: int
+    offset_last_s: float | None  # the last sample: offset_last_s - offset_s is the drift
+    records: int  # received by the master
+    sent: int | None  # what the worker said it sent, with its final batch (None: no final)
 
 
 class LoadError(ChaosError):
@@ -89,10 +131,19 @@ class LoadResult:
     # Processes on one machine share both clocks, so this is ~0 (the read jitter); a value
     # that is not says the wall clock was stepped between the processes' starts.
     clock_offsets_s: tuple[float | None, ...] = ()
+    streamed: tuple[StreamedWorker, ...] = ()  # in-cluster workers: clocks and counts
 
     @property
     def failures(self) -> int:
         return sum(1 for r in self.records if not r.ok)
+
+    @property
+    def generators(self) -> tuple[dict[str, float | int | str | None], ...]:
+        """The in-cluster workers as report.json states them (offsets in seconds)."""
+        return tuple({"worker": w.worker, "index": w.index, "clock_offset_s": w.offset_s,
+                      "clock_error_bound_s": w.error_bound_s, "clock_samples": w.samples,
+                      "clock_offset_last_s": w.offset_last_s, "records_received": w.records,
+                      "records_sent": w.sent} for w in self.streamed)
 
     @property
     def dropped(self) -> int:
@@ -109,9 +160,9 @@ class _Proc:
     capture: Path | None
 
 
-def _free_port() -> int:
+def _free_port(host: str = "127.0.0.1") -> int:
     with contextlib.closing(socket.socket(socket.AF_INET, socket.SOCK_STREAM)) as sock:
-        sock.bind(("127.0.0.1", 0))
+        sock.bind((host, 0))
         port: int = sock.getsockname()[1]
         return port
 
@@ -138,7 +189,9 @@ class LoadRun:
         max_requests: int | None,
         started_at: float,
         mode: str = "closed",
+        pods: PodLauncher | None = None,
     ) -> None:
+        self._pods = pods
         self._procs = list(procs)  # [0] decides the run (the single process, or the master)
         self._proc = self._procs[0]
         self.out_dir = out_dir
@@ -181,6 +234,7 @@ class LoadRun:
         max_in_flight: int = 1000,
         drop_after_s: float = 0.5,
         workers: int = 1,
+        in_cluster: InCluster | None = None,
     ) -> LoadRun:
         """Launch locust headless against ``target_base_url``, whose host must be local or in
         ``allowed_hosts``; every request, redirects included, is held to the same hosts.
@@ -193,7 +247,9 @@ class LoadRun:
         capturing to its own file. Per-request capture is loaded next to whichever locustfile
         is used; ``capture=False`` exists only for benchmarking it. ``headers`` (values already
         resolved; they go to the subprocess's environment, never to a log) are sent with every
-        request of our locustfiles.
+        request of our locustfiles. ``in_cluster``: the workers are pods instead (see
+        :class:`InCluster`), running the same modules from their image and streaming their
+        records to the master, which writes them here on its own clock.
         """
         allowed = frozenset(h.lower() for h in allowed_hosts) | LOCAL_HOSTS
         host = check_target(target_base_url, allowed)
@@ -216,6 +272,14 @@ class LoadRun:
             if locustfile is not None:
                 raise ValueError("bad load profile: open mode runs its own locustfile")
             check_segments(rate_segments)
+        if in_cluster is not None:
+            if workers != 1 or in_cluster.workers < 1:
+                raise ValueError(f"bad load profile: in-cluster workers={in_cluster.workers} "
+                                 f"with local workers={workers} (one or the other)")
+            if locustfile is not None:
+                raise ValueError("bad load profile: in-cluster workers run kube-chaos's own "
+                                 "locustfiles only (their image holds no other)")
+            workers = in_cluster.workers
         user_file = (locustfile or (OPEN_LOOP_LOCUSTFILE if mode == "open"
                                     else DEFAULT_LOCUSTFILE)).resolve()
         if not user_file.is_file() or user_file.suffix != ".py":
@@ -259,7 +323,8 @@ class LoadRun:
             ENV_DROP_AFTER_S: repr(float(drop_after_s)),
             "PYTHONUNBUFFERED": "1",
         }
-        for name in (ENV_CAPTURE, ENV_MAX_REQUESTS, ENV_WORKER, ENV_WORKERS):
+        for name in (ENV_CAPTURE, ENV_MAX_REQUESTS, ENV_WORKER, ENV_WORKERS, ENV_STREAM,
+                     ENV_COLLECT):
             env.pop(name, None)
 
         def share_env(index: int, share: int | None, capture_file: Path | None) -> dict[str, str]:
@@ -272,7 +337,17 @@ class LoadRun:
 
         procs: list[_Proc] = []
         shares = worker_shares(max_requests, workers)
-        if workers == 1:
+        pod_captures: list[Path] = []
+        if in_cluster is not None:
+            port = _free_port(in_cluster.bind_host)
+            procs.append(_Proc("master", (
+                *run_args, "--master", "--master-bind-host", in_cluster.bind_host,
+                "--master-bind-port", str(port), "--expect-workers", str(workers),
+                "--expect-workers-max-wait", str(POD_CONNECT_WAIT_S)),
+                dict(env, **{ENV_COLLECT: str(out_dir),
+                             ENV_FINAL_WAIT_S: repr(float(stop_timeout_s) + 5.0)}), None))
+            pod_captures = [out_dir / f"requests-p{i}.tsv" for i in range(workers)]
+        elif workers == 1:
             capture_file = out_dir / CAPTURE_FILE if capture else None
             procs.append(_Proc("single", tuple(run_args), share_env(0, max_requests,
                                                                      capture_file),
@@ -308,26 +383,41 @@ class LoadRun:
                         env=spec.env,
                         start_new_session=True,  # a terminal Ctrl-C reaches the harness
                     ))
+            if in_cluster is not None:
+                pod_files = ",".join(f"{POD_MODULES_DIR}/{Path(f).name}" for f in files)
+                for i in range(workers):
+                    # only our own settings: nothing of this machine's environment
+                    pod_env = {k: v for k, v in share_env(i, shares[i], None).items()
+                               if k.startswith("KUBE_CHAOS_")} | {ENV_STREAM: "1"}
+                    in_cluster.launcher.launch(i, ("-f", pod_files, "--worker", "--master-host",
+                                                   in_cluster.bind_host, "--master-port",
+                                                   str(port)), pod_env)
         except BaseException:
             for proc in popens:
                 with contextlib.suppress(ProcessLookupError):
                     os.killpg(proc.pid, signal.SIGKILL)
+            if in_cluster is not None:
+                in_cluster.launcher.remove()
             raise
         return cls(
             popens,
             out_dir=out_dir,
             log_path=log_path,
-            capture_paths=[spec.capture for spec in procs if spec.capture is not None],
-            max_duration_s=max_duration_s,
+            capture_paths=[spec.capture for spec in procs if spec.capture is not None]
+            + pod_captures,
+            # the pods must start and connect before locust's --run-time begins
+            max_duration_s=max_duration_s + (POD_CONNECT_WAIT_S if in_cluster else 0),
             max_requests=max_requests,
             started_at=started_at,
             mode=mode,
+            pods=in_cluster.launcher if in_cluster else None,
         )
 
     @classmethod
     def from_profile(cls, target_base_url: str, profile: LoadProfile, out_dir: Path,
                      allowed_hosts: Iterable[str] = LOCAL_HOSTS,
-                     environ: Mapping[str, str] | None = None) -> LoadRun:
+                     environ: Mapping[str, str] | None = None,
+                     in_cluster: InCluster | None = None) -> LoadRun:
         """Start the load an experiment describes; ``max_duration_s`` bounds the whole run.
         Header values named by ``profile.headers_from_env`` are read from ``environ``."""
         env = os.environ if environ is None else environ
@@ -355,6 +445,7 @@ class LoadRun:
             max_in_flight=profile.max_in_flight,
             drop_after_s=profile.drop_after_s,
             workers=profile.workers,
+            in_cluster=in_cluster,
         )
 
     @property
@@ -380,6 +471,17 @@ class LoadRun:
         with self._reader_lock:
             return self._poll()
 
+    def wait_first_record(self, timeout_s: float, poll_s: float = 0.2) -> bool:
+        """Wait until some record arrived (the in-cluster workers have connected and are
+        sending), the run ended, or ``timeout_s`` passed; whether a record arrived."""
+        deadline = time.monotonic() + timeout_s
+        while time.monotonic() < deadline and self.running:
+            with self._reader_lock:
+                if any(reader.poll() or reader.records for reader in self._readers):
+                    return True
+            time.sleep(poll_s)
+        return bool(self.records())
+
     def records_since(self, t: float) -> list[RequestRecord]:
         """Records of requests that started (open loop: were due) at or after wall time ``t``;
         reads incrementally, so it is cheap to call repeatedly while the load runs (flush lag
@@ -388,7 +490,15 @@ class LoadRun:
             return [r for r in self._poll() if r.t >= t]
 
     def stop(self, grace_s: float = 10.0) -> None:
-        """Stop gracefully (SIGTERM: locust flushes capture and stats), SIGKILL after grace_s."""
+        """Stop gracefully (SIGTERM: locust flushes capture and stats), SIGKILL after grace_s;
+        then delete the worker pods, if any (the master has collected their records)."""
+        try:
+            self._stop(grace_s)
+        finally:
+            if self._pods is not None:
+                self._pods.remove()
+
+    def _stop(self, grace_s: float) -> None:
         if all(p.poll() is not None for p in self._procs):
             return
         if self._proc.poll() is None:
@@ -430,6 +540,8 @@ class LoadRun:
                 with contextlib.suppress(subprocess.TimeoutExpired):
                     proc.wait(timeout=max(0.1, deadline - time.monotonic()))
             self.stop(grace_s=5.0)
+        if self._pods is not None:
+            self._pods.remove()  # the master is done with them
         returncode = self._proc.returncode
         ended_at = time.time()
         records = tuple(self.records())
@@ -463,11 +575,31 @@ class LoadRun:
             mode=self.mode,
             capture_paths=self.capture_paths,
             clock_offsets_s=self.clock_offsets(),
+            streamed=self.streamed(),
         )
         return self._result
 
+    def streamed(self) -> tuple[StreamedWorker, ...]:
+        """The pod workers' clocks and record counts, as the master wrote them down."""
+        if self._pods is None:
+            return ()
+        try:
+            data = json.loads((self.out_dir / OFFSETS_FILE).read_text())
+            return tuple(StreamedWorker(
+                index=int(w["index"]), worker=str(w["worker"]), offset_s=w["offset_s"],
+                error_bound_s=w["error_bound_s"], samples=int(w["samples"]),
+                offset_last_s=w["offset_last_s"], records=int(w["records"]), sent=w["sent"])
+                for w in data["workers"])
+        except (OSError, ValueError, KeyError, TypeError):
+            return ()
+
     def clock_offsets(self) -> tuple[float | None, ...]:
-        """Each capture file's clock offset from the first one's (see ``LoadResult``)."""
+        """Each capture file's clock offset from the first one's (see ``LoadResult``); for pod
+        workers, each one's measured offset from the master's clock (already applied to its
+        records)."""
+        if self._pods is not None:
+            by_index = {w.index: w.offset_s for w in self.streamed()}
+            return tuple(by_index.get(i) for i in range(len(self.capture_paths)))
         marks = [reader.wall_minus_monotonic for reader in self._readers]
         ref = marks[0] if marks else None
         return tuple(None if m is None or ref is None else m - ref for m in marks)

@@ -153,6 +153,9 @@ class LoadProfile:
     drop_after_s: float = 0.5  # open mode: an arrival not sent by then is recorded dropped
     timeout_s: float = 5.0  # per request; a request still unanswered then failed
     workers: int = 1  # >1: a locust master and this many local worker processes
+    # >0 (spec.load.inCluster.workers): the workers are this many pods inside the target
+    # cluster, reaching the Service by its cluster DNS name; the master runs here
+    in_cluster_workers: int = 0
 
 
 @dataclass(frozen=True, slots=True)

@@ -826,6 +826,7 @@ def _load(ctx: _Ctx, node: Node, where: str, workload: WorkloadSpec) -> LoadProf
             "mode",
             "timeout",
             "workers",
+            "inCluster",
         ),
     )
     d = LoadProfile()
@@ -844,7 +845,11 @@ def _load(ctx: _Ctx, node: Node, where: str, workload: WorkloadSpec) -> LoadProf
     segments: tuple[tuple[float, float, float | None], ...] = ()
     if mode == "open":
         segments = _rate_segments(ctx, m)
+    in_cluster = m.get("inCluster", _in_cluster, 0)
+    if in_cluster:
+        _check_in_cluster(ctx, m)
     return LoadProfile(
+        in_cluster_workers=in_cluster,
         mode=mode,
         rate_segments=segments,
         max_in_flight=m.get("maxInFlight", _positive_int, d.max_in_flight),
@@ -865,6 +870,29 @@ def _load(ctx: _Ctx, node: Node, where: str, workload: WorkloadSpec) -> LoadProf
         wait_ms=m.get("wait", _duration, d.wait_ms / 1000.0) * 1000.0,
         keep_alive=m.get("keepAlive", _bool, d.keep_alive),
     )
+
+
+def _in_cluster(ctx: _Ctx, node: Node, where: str) -> int:
+    m = _Map(ctx, node, where, ("workers",))
+    workers: int = m.req("workers", _workers)
+    return workers
+
+
+# what in-cluster workers cannot do, and why
+_NOT_IN_CLUSTER = {
+    "workers": "local worker processes and in-cluster workers are one or the other: the pods "
+               "are the workers (give inCluster.workers)",
+    "url": "in-cluster workers reach spec.workload.service by its cluster DNS name; url is "
+           "for load from this machine to a service elsewhere",
+    "locustfile": "the worker image holds kube-chaos's own locustfiles only",
+    "headersFromEnv": "the header values would be written into the worker pods' specs",
+}
+
+
+def _check_in_cluster(ctx: _Ctx, m: _Map) -> None:
+    for key, why in _NOT_IN_CLUSTER.items():
+        if key in m.items:
+            raise ctx.error(m.key_node(key), m.path(key), f"not with inCluster: {why}")
 
 
 _OPEN_ONLY = ("rate", "rampUp", "steps", "maxInFlight", "dropAfter")

@@ -73,3 +73,6 @@ class ReportData:
     manifest: ManifestDict | None = None  # what produced the run (chaos.provenance)
     # the API-server probe's figures (chaos.plan.apiprobe.figures), None when it did not run
     api_server: Mapping[str, object] | None = None
+    # in-cluster load: each worker pod's measured clock offset to the master (already applied
+    # to its records) with its error bound, and its records received / sent
+    load_generators: tuple[Mapping[str, float | int | str | None], ...] = ()

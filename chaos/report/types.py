@@ -86,6 +86,9 @@ class LoadDict(TypedDict):
     p95_ms: float | None
     p99_ms: float | None
     rps: float | None
+    # in-cluster load only: one entry per worker pod (clock_offset_s: its clock minus the
+    # master's, applied to its records; clock_error_bound_s: +- half the ping round trip)
+    generators: NotRequired[list[dict[str, float | int | str | None]]]
 
 
 class FaultRecoveryDict(TypedDict):

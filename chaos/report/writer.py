@@ -110,6 +110,8 @@ def build_report(data: ReportData) -> ReportDict:
         "p99_ms": _num(p99 * 1000.0 if p99 is not None else None, 3),
         "rps": _num(tl.throughput_rps(records), 3),
     }
+    if data.load_generators:
+        load["generators"] = [dict(g) for g in data.load_generators]
     faults: list[FaultDict] = [
         {
             "index": f.index,

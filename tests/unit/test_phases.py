@@ -156,7 +156,7 @@ class FakeLoad:
             self.w.log.append("load.stop")
 
     def wait(self, timeout: float | None = None) -> Any:
-        return SimpleNamespace(records=tuple(self.records()))
+        return SimpleNamespace(records=tuple(self.records()), generators=())
 
 
 @dataclass
@@ -254,7 +254,7 @@ def _run(world: World, tmp_path: Path, exp: Experiment | None = None,
     if observer is not None:
         cluster.observer = lambda *a: observer(world)  # type: ignore[method-assign]
     ports = RunPorts(cluster=cluster,
-                     start_load=lambda url, e, out: world.loads.append((url, out))
+                     start_load=lambda url, e, out, ns: world.loads.append((url, out))
                      or FakeLoad(world),
                      build_fault=lambda spec: (fault or FakeFault)(spec, world, next(faults)),
                      resolve_targets=lambda scope, spec: Targets("Pod", world.targets),

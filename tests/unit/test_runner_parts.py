@@ -3,6 +3,7 @@ drain's outcome reaches its SLA, and which cluster calls KubeCluster makes for a
 
 from __future__ import annotations
 
+from dataclasses import replace
 from pathlib import Path
 from types import SimpleNamespace
 from typing import Any
@@ -182,7 +183,7 @@ def test_cluster_ports_drive_the_real_cluster_faults_and_load(
     monkeypatch.setattr(runner.LoadRun, "from_profile", lambda url, profile, out, hosts:
                         seen.append((url, profile, out, hosts)) or "load")
     exp = _exp()
-    assert ports.start_load("http://127.0.0.1:30080", exp, tmp_path) == "load"
+    assert ports.start_load("http://127.0.0.1:30080", exp, tmp_path, "ns") == "load"
     assert seen == [("http://127.0.0.1:30080", exp.load, tmp_path,
                      runner.allowed_hosts(env.allow_hosts))]
 
@@ -247,3 +248,36 @@ def test_the_last_spec_of_three(tmp_path: Path) -> None:
 
     exp = replace(_exp(), faults=(*_exp().faults, PodKill(selector=SEL, count=3)))
     assert runner._fault_record(7, exp, FaultOutcome("pod-kill")).spec is exp.faults[2]
+
+
+def test_in_cluster_load_goes_to_the_service_dns_name_through_pods(
+        tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    import chaos.incluster as incluster
+
+    exp = _exp()
+    exp = replace(exp, load=replace(exp.load, in_cluster_workers=2))
+    with pytest.raises(runner.LoadError, match="needs a kind cluster kube-chaos made"):
+        runner.start_load(_env(tmp_path), "http://127.0.0.1:30080", exp, tmp_path, "ns1")
+
+    env = _env(tmp_path, cluster_name="kube-chaos")
+    monkeypatch.setattr(kw, "service_port", lambda kube, ns, svc, node_port: 8080)
+    prepared: list[Any] = []
+    monkeypatch.setattr(incluster, "prepare", lambda *a: prepared.append(a) or "pods")
+    seen: list[Any] = []
+
+    class Run:
+        def wait_first_record(self, timeout_s: float) -> bool:
+            seen.append(("waited", timeout_s))
+            return True
+
+    def from_profile(url: str, profile: Any, out: Path, hosts: Any, in_cluster: Any) -> Run:
+        seen.append((url, hosts, in_cluster))
+        return Run()
+
+    monkeypatch.setattr(runner.LoadRun, "from_profile", from_profile)
+    runner.start_load(env, "http://127.0.0.1:30080", exp, tmp_path, "ns1")
+    assert prepared == [("kube-chaos", env.kube, "ns1", 2, env.journal, env.kubeconfig)]
+    url, hosts, in_cluster = seen[0]
+    assert url == "http://web.ns1.svc.cluster.local:8080" and in_cluster == "pods"
+    assert "web.ns1.svc.cluster.local" in hosts and "127.0.0.1" in hosts
+    assert seen[1] == ("waited", runner.POD_CONNECT_WAIT_S)
