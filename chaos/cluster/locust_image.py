@@ -20,7 +20,7 @@ from importlib.metadata import version as dist_version
 from pathlib import Path
 
 from chaos.cluster import rootfs
-from chaos.cluster.cache import Stamp, cache_root, digest, file_digest
+from chaos.cluster.cache import Stamp, build_lock, cache_root, digest, file_digest
 from chaos.cluster.progress import Progress
 from chaos.cluster.shell import capture, run_logged
 from chaos.cluster.versions import LOCUST_PACKAGES, PINS, Pins
@@ -65,16 +65,24 @@ def wheels(locust: str, root: Path, progress: Progress) -> Path:
     """locust and its dependencies as binary wheels for this interpreter, once per version."""
     target = root / "wheels" / f"locust-{locust}"
     stamp = Stamp(root, "locust-wheels", locust)
-    if stamp.done():
-        return target
-    shutil.rmtree(target, ignore_errors=True)
-    with progress.step(f"pip download locust=={locust} (binary wheels)"):
-        run_logged("pip download locust",
-                   [sys.executable, "-m", "pip", "download", "-q", "--only-binary=:all:",
-                    "-d", str(target), f"locust=={locust}"],
-                   root / "logs" / "locust-image.log", timeout=600)
-    stamp.mark()
+    with build_lock(root, "locust-wheels", lambda: progress.say(
+            "another process is downloading locust's wheels: waiting")):
+        if stamp.done():
+            return target
+        shutil.rmtree(target, ignore_errors=True)
+        with progress.step(f"pip download locust=={locust} (binary wheels)"):
+            run_logged("pip download locust",
+                       [sys.executable, "-m", "pip", "download", "-q", "--only-binary=:all:",
+                        "-d", str(target), f"locust=={locust}"],
+                       root / "logs" / "locust-image.log", timeout=600)
+        stamp.mark()
     return target
+
+
+def prebuild(pins: Pins, root: Path, progress: Progress) -> None:
+    """What of the image needs no Docker engine: its root filesystem and the wheels."""
+    rootfs.debootstrap("locust", LOCUST_PACKAGES, pins, root, progress)
+    wheels(locust_version(), root, progress)
 
 
 def ensure_image(pins: Pins = PINS, progress: Progress | None = None) -> str:

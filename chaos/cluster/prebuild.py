@@ -16,7 +16,7 @@ from __future__ import annotations
 from collections.abc import Callable
 from pathlib import Path
 
-from chaos.cluster import gobuild, rootfs
+from chaos.cluster import gobuild, locust_image, rootfs
 from chaos.cluster.progress import Progress
 from chaos.cluster.versions import HAPROXY_PACKAGES, Pins
 
@@ -29,6 +29,8 @@ COMPONENTS: dict[str, tuple[str, Build]] = {
                        "--control-planes 3)",
                        lambda pins, root, progress: rootfs.debootstrap(
                            "haproxy", HAPROXY_PACKAGES, pins, root, progress)),
+    "locust-worker": ("root filesystem and wheels of the in-cluster locust worker image "
+                      "(load.inCluster)", locust_image.prebuild),
 }
 
 
