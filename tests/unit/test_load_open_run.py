@@ -151,3 +151,27 @@ def test_the_timeout_bounds_the_whole_request(server: Server, tmp_path: Path) ->
     assert len(recs) >= 5 and not any(r.ok for r in recs)
     assert all("no answer within 0.5 s" in (r.error or "") for r in recs), recs[0].error
     assert all(0.45 < r.latency_s < 0.8 for r in recs)
+
+
+def test_arrivals_in_flight_when_the_load_stops_are_recorded_not_lost(
+        server: Server, tmp_path: Path) -> None:
+    """Stopped while every answer takes 2 s: the arrivals sent in the last 2 s have no answer
+    yet. Each is captured as 'Unfinished' at its intended start, counted apart from the
+    figures, and the schedule stays without a gap."""
+    server.delay_s = 2.0
+    with LoadRun.start(server.url, users=1, spawn_rate=1, max_duration_s=30, out_dir=tmp_path,
+                       mode="open", rate_segments=[(20.0, 20.0, None)]) as run:
+        time.sleep(4.0)
+        run.stop()
+        result = run.wait()
+    recs = list(result.records)
+    assert len(recs) == len(result.records)  # streamed from disk, counted while read live
+    unfinished = [r for r in recs if r.unfinished]
+    assert 20 <= len(unfinished) <= 60, len(unfinished)  # ~2 s of arrivals at 20/s
+    assert all(r.sent is not None and not r.dropped for r in unfinished)
+    assert all("load stopped" in (r.error or "") for r in unfinished)
+    _grid([r.t for r in recs], 1 / 20)  # every arrival accounted for
+    from chaos.plan.stream import RunWindows, run_figures
+    figs = run_figures(result.records, RunWindows(origin=result.started_at))
+    assert figs.requests_in_flight_at_stop == len(unfinished)
+    assert figs.requests_total == len(recs) - len(unfinished)
