@@ -30,7 +30,7 @@ from dataclasses import dataclass
 from typing import Protocol, runtime_checkable
 
 from chaos.model.timeline import Bucket, RequestRecord
-from chaos.plan.timeline import _EPS, DEFAULT_BUCKET_S, STALL_S, Outage, served
+from chaos.plan.timeline import _EPS, DEFAULT_BUCKET_S, STALL_S, Outage, percentile, served
 
 _FINE, _MID = 1e4, 1e3  # buckets per second below 1 s, from 1 s to 10 s
 _COARSE = 100.0  # beyond 10 s
@@ -147,26 +147,33 @@ class OnePass:
         self._run_failures = 0
         self.peak_buffer = 0
 
-    def add(self, r: RequestRecord) -> None:
+    def count(self, r: RequestRecord) -> bool:
+        """Count ``r`` (any order); True when it started in the window (then it is for
+        :meth:`ordered`, in start order)."""
         if r.unfinished:  # never answered, never failed: counted apart by RunPass
-            return
+            return False
         self.requests_total += 1
         self.failures_total += not r.ok
         if (self.start is not None and r.t < self.start) or (self.end is not None
                                                              and r.t >= self.end):
-            return
+            return False
         self.requests += 1
         self.failures += not r.ok
         self.dropped += r.dropped
         self.histogram.add(r.latency_s)
+        return True
+
+    def add(self, r: RequestRecord) -> None:
+        if not self.count(r):
+            return
         heapq.heappush(self._heap, (r.t, self._seq, r))
         self._seq += 1
         self.peak_buffer = max(self.peak_buffer, len(self._heap))
         watermark = r.end - self.horizon_s
         while self._heap and self._heap[0][0] < watermark:
-            self._ordered(heapq.heappop(self._heap)[2])
+            self.ordered(heapq.heappop(self._heap)[2])
 
-    def _ordered(self, r: RequestRecord) -> None:
+    def ordered(self, r: RequestRecord) -> None:
         """The next record in start order: extend or close the current outage run."""
         if r.t < self._last_t:
             self.out_of_order += 1
@@ -182,7 +189,7 @@ class OnePass:
 
     def finish(self) -> LoadFigures:
         while self._heap:
-            self._ordered(heapq.heappop(self._heap)[2])
+            self.ordered(heapq.heappop(self._heap)[2])
         if self._run_start is not None:
             self._outages.append(Outage(self._run_start, self._run_end, self._run_failures))
             self._run_start = None
@@ -284,8 +291,9 @@ class _Lift:
 class RunPass:
     """Fold a run's records (completion order, as capture files hold them) into
     :class:`RunFigures` in one pass. Memory: the reorder buffer (rate x horizon records), the
-    open bucket's histogram, one small ``Bucket`` per closed bucket and the outages; never the
-    records. Per-bucket p95 are histogram percentiles, like the window's."""
+    open bucket's latencies, one small ``Bucket`` per closed bucket and the outages; never the
+    records. A bucket's p95 is exact (nearest rank over its own latencies, as
+    ``chaos.plan.timeline.buckets``); the window's come from a histogram."""
 
     def __init__(self, windows: RunWindows, *, stall_s: float = STALL_S,
                  horizon_s: float = 120.0) -> None:
@@ -297,7 +305,7 @@ class RunPass:
         self._fault = OnePass(start, end, stall_s=stall_s, horizon_s=horizon_s) \
             if windows.fault_window else None
         self._lifts = [_Lift(t) for t in windows.lifts]
-        self._heap: list[tuple[float, int, RequestRecord]] = []
+        self._heap: list[tuple[float, int, bool, RequestRecord]] = []
         self._seq = 0
         self.peak_buffer = 0
         self.total = self.failed = self.dropped = self.unfinished = 0
@@ -314,7 +322,7 @@ class RunPass:
         self._index: int | None = None  # the open bucket's index from origin
         self._first_index: int | None = None
         self._b_requests = self._b_failures = 0
-        self._b_hist = LatencyHistogram()
+        self._b_latencies: list[float] = []  # the open bucket's only: exact p95, bounded
         self._late: Counter[int] = Counter()  # index -> failures of records come too late
         self._late_n: Counter[int] = Counter()
         self.out_of_order = 0
@@ -329,37 +337,47 @@ class RunPass:
         self.dropped += r.dropped
         if r.scheduled and r.sent is not None:
             self._lag.add(r.sent - r.t)
-        self._first_t = min(self._first_t, r.t)
-        self._last_end = max(self._last_end, r.end)
-        if self._fault is not None:
-            self._fault.add(r)
+        end = r.t + r.latency_s
+        if r.t < self._first_t:
+            self._first_t = r.t
+        if end > self._last_end:
+            self._last_end = end
+        in_fault = self._fault is not None and self._fault.count(r)
         steady = self.w.steady
         if steady is not None and steady[0] <= r.t < steady[1]:
             self._steady_n += 1
             self._steady_failed += not r.ok
         if self.w.fault_window is not None and r.t >= self.w.fault_window[0]:
             i = _grid_index(r.t, self.w.fault_window[0], self.w.bucket_s)
-            self._again_max = i if self._again_max is None else max(self._again_max, i)
-            if not r.ok:
-                self._again_fail = i if self._again_fail is None else max(self._again_fail, i)
+            if self._again_max is None or i > self._again_max:
+                self._again_max = i
+            if not r.ok and (self._again_fail is None or i > self._again_fail):
+                self._again_fail = i
         if self._lifts and not served(r, self.stall_s):
             for lift in self._lifts:
-                if r.end > lift.at:
-                    lift.last_unserved_end = r.end if lift.last_unserved_end is None else max(
-                        lift.last_unserved_end, r.end)
-        heapq.heappush(self._heap, (r.t, self._seq, r))
+                if end > lift.at:
+                    lift.last_unserved_end = end if lift.last_unserved_end is None else max(
+                        lift.last_unserved_end, end)
+        heap = self._heap
+        heapq.heappush(heap, (r.t, self._seq, in_fault, r))
         self._seq += 1
-        self.peak_buffer = max(self.peak_buffer, len(self._heap))
-        watermark = r.end - self.horizon_s
-        while self._heap and self._heap[0][0] < watermark:
-            self._ordered(heapq.heappop(self._heap)[2])
+        if len(heap) > self.peak_buffer:
+            self.peak_buffer = len(heap)
+        watermark = end - self.horizon_s
+        while heap and heap[0][0] < watermark:
+            _, _, fault, first = heapq.heappop(heap)
+            self._ordered(first, fault)
 
-    def _ordered(self, r: RequestRecord) -> None:
+    def _ordered(self, r: RequestRecord, in_fault: bool) -> None:
+        if in_fault:
+            assert self._fault is not None
+            self._fault.ordered(r)
         for lift in self._lifts:
             lift.ordered(r)
         if r.t < self._last_ordered_t:
             self.out_of_order += 1
-        self._last_ordered_t = max(self._last_ordered_t, r.t)
+        else:
+            self._last_ordered_t = r.t
         i = _grid_index(r.t, self.w.origin, self.w.bucket_s)
         if self._index is None:
             self._index = self._first_index = i
@@ -371,21 +389,22 @@ class RunPass:
             self._close()
         self._b_requests += 1
         self._b_failures += not r.ok
-        self._b_hist.add(r.latency_s)
+        self._b_latencies.append(r.latency_s)
 
     def _close(self) -> None:
         assert self._index is not None
         self._buckets.append(Bucket(
             start=self.w.origin + self._index * self.w.bucket_s, width=self.w.bucket_s,
             requests=self._b_requests, failures=self._b_failures,
-            p95_s=self._b_hist.percentile(95)))
+            p95_s=percentile(self._b_latencies, 95)))
         self._index += 1
         self._b_requests = self._b_failures = 0
-        self._b_hist = LatencyHistogram()
+        self._b_latencies = []
 
     def finish(self) -> RunFigures:
         while self._heap:
-            self._ordered(heapq.heappop(self._heap)[2])
+            _, _, fault, first = heapq.heappop(self._heap)
+            self._ordered(first, fault)
         if self._index is not None:
             self._close()
         buckets = self._buckets
