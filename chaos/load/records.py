@@ -191,7 +191,9 @@ class CaptureRecords:
         self.last = last
 
     def __iter__(self) -> Iterator[RequestRecord]:
-        return iter_captures(self.paths) if self.paths else iter(())
+        # a load process that never wrote its file (it failed to start) recorded nothing
+        present = [p for p in self.paths if p.exists()]
+        return iter_captures(present) if present else iter(())
 
     def __len__(self) -> int:
         return self.count

@@ -114,3 +114,15 @@ def test_subprocess_files_share_the_contract() -> None:
         assert f'"{name}"' in capture
     for name in (r.ENV_PATH, r.ENV_WAIT_S, r.ENV_TIMEOUT_S):
         assert f'"{name}"' in default
+
+
+def test_capture_records_stream_again_at_each_pass_and_skip_a_file_never_written(
+        tmp_path: Path) -> None:
+    from chaos.load.records import CaptureRecords
+    path = tmp_path / "requests.tsv"
+    path.write_text(CAPTURE_HEADER + "1.0\t\t0.01\t1\t200\t\n2.0\t\t0.02\t0\t503\tboom\n")
+    recs = CaptureRecords([path, tmp_path / "never-written.tsv"], 2, None)
+    assert [r.t for r in recs] == [1.0, 2.0] == [r.t for r in recs]  # re-iterable
+    assert len(recs) == 2 and recs
+    assert list(CaptureRecords([tmp_path / "missing.tsv"], 0, None)) == []
+    assert not CaptureRecords([], 0, None)
