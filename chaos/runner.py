@@ -249,7 +249,8 @@ def cluster_ports(env: RunEnv) -> ph.RunPorts:
     hosts = allowed_hosts(env.allow_hosts)
     return ph.RunPorts(
         cluster=KubeCluster(env),
-        start_load=lambda url, exp, out: LoadRun.from_profile(url, exp.load, out, hosts),
+        start_load=lambda url, exp, out: _live(LoadRun.from_profile(url, exp.load, out, hosts),
+                                               exp),
         build_fault=build_fault,
         # etcd members are read inside kind's nodes; elsewhere only through the API
         start_api_probe=lambda: ApiProbe(env.kube, control_plane_nodes(env.kube)
@@ -529,6 +530,14 @@ def _rollout_stalled(outcomes: list[FaultOutcome]) -> bool | None:
     told = [o.details.get("stalled") for o in outcomes if o.type == "rollout"]
     known = [t for t in told if isinstance(t, bool)]
     return any(known) if known else None
+
+
+def _live(load: LoadRun, exp: Experiment) -> LoadRun:
+    """Keep as many seconds of recent records as the live readers need (the rest of the run
+    stays on disk): the steady-state window, and each load guard's lookback."""
+    load.recent_s = max(load.recent_s, pguards.live_seconds(exp.abort.guards,
+                                                            exp.steady_state.window_s))
+    return load
 
 
 def _fault_record(index: int, exp: Experiment, o: FaultOutcome,

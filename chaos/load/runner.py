@@ -153,6 +153,7 @@ class LoadRun:
         # read incrementally and kept only for RECENT_S (live readers need no more); the
         # whole run stays on disk, streamed again by LoadResult.records
         self._readers = [CaptureReader(p, keep=False) for p in self.capture_paths]
+        self.recent_s = RECENT_S  # raised by callers whose live readers look further back
         self._recent: deque[RequestRecord] = deque()
         self._lasts: list[RequestRecord | None] = [None] * len(self._readers)
         self._count = self._failures = self._dropped = 0
@@ -372,7 +373,7 @@ class LoadRun:
 
     def _poll(self) -> None:
         """Read what every capture file gained; count it, remember each file's last record and
-        keep the last ``RECENT_S`` seconds (by end) for the live readers, nothing more."""
+        keep the last ``recent_s`` seconds (by end) for the live readers, nothing more."""
         newest = -math.inf
         for i, reader in enumerate(self._readers):
             new = reader.poll()
@@ -384,7 +385,7 @@ class LoadRun:
             self._lasts[i] = new[-1]
             self._recent.extend(new)
             newest = max(newest, max(r.end for r in new))
-        while self._recent and self._recent[0].end < newest - RECENT_S:
+        while self._recent and self._recent[0].end < newest - self.recent_s:
             self._recent.popleft()
 
     def records(self) -> CaptureRecords:
@@ -401,7 +402,7 @@ class LoadRun:
 
     def records_since(self, t: float) -> list[RequestRecord]:
         """Records of requests that started (open loop: were due) at or after wall time ``t``,
-        among those that ended in the last ``RECENT_S`` seconds, merged in completion order;
+        among those that ended in the last ``recent_s`` seconds, merged in completion order;
         reads incrementally, so it is cheap to call repeatedly while the load runs (flush lag
         is ~0.2 s)."""
         with self._reader_lock:
