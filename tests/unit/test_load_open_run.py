@@ -73,7 +73,8 @@ def test_arrivals_keep_their_schedule(server: Server, tmp_path: Path) -> None:
     assert result.mode == "open" and all(r.scheduled for r in recs)
     assert 250 <= len(recs) <= 300
     _grid([r.t for r in recs], 0.01)
-    assert all(r.ok for r in recs), [r.error for r in recs if not r.ok][:3]
+    # a busy machine may stop the run with a last arrival in flight: recorded, not a failure
+    assert all(r.ok or r.unfinished for r in recs), [r.error for r in recs if not r.ok][:3]
     assert all(r.sent is not None and r.sent >= r.t - 1e-3 for r in recs)
     assert all(r.latency_s >= (r.sent or 0) - r.t - 1e-6 for r in recs)
     assert len(recs) == result.locust_requests
@@ -147,7 +148,8 @@ def test_the_timeout_bounds_the_whole_request(server: Server, tmp_path: Path) ->
                        mode="open", rate_segments=[(5.0, 5.0, None)],
                        request_timeout_s=0.5) as run:
         result = run.wait(timeout=40)
-    recs = result.records
+    # those still waiting when the schedule ended are Unfinished, counted apart
+    recs = [r for r in result.records if not r.unfinished]
     assert len(recs) >= 5 and not any(r.ok for r in recs)
     assert all("no answer within 0.5 s" in (r.error or "") for r in recs), recs[0].error
     assert all(0.45 < r.latency_s < 0.8 for r in recs)
