@@ -235,6 +235,20 @@ class LiftFigures:
     last_unserved_after_s: float  # as chaos.plan.timeline.last_unserved_after
 
 
+MAX_ERROR_KINDS = 20  # distinct failure messages a report lists; the rest are "(other)"
+OTHER_ERRORS = "(other)"
+
+
+@dataclass(frozen=True, slots=True)
+class ErrorKind:
+    """How often one failure message was seen, and when (starts, epoch s)."""
+
+    error: str
+    count: int
+    first_t: float
+    last_t: float
+
+
 @dataclass(frozen=True, slots=True)
 class RunFigures:
     """Everything the runner, the SLAs and the report read from a run's records, in bounded
@@ -256,6 +270,8 @@ class RunFigures:
     steady_error_rate: float | None
     out_of_order: int
     peak_buffer: int
+    # the failures by message, most frequent first: a bounded sample of what failed
+    errors: tuple[ErrorKind, ...] = ()
 
 
 class _Lift:
@@ -327,6 +343,7 @@ class RunPass:
         self._late_n: Counter[int] = Counter()
         self.out_of_order = 0
         self._last_ordered_t = -math.inf
+        self._errors: dict[str, list[float]] = {}  # message -> [count, first t, last t]
 
     def add(self, r: RequestRecord) -> None:
         if r.unfinished:
@@ -334,6 +351,8 @@ class RunPass:
             return
         self.total += 1
         self.failed += not r.ok
+        if not r.ok:
+            self._error(r)
         self.dropped += r.dropped
         if r.scheduled and r.sent is not None:
             self._lag.add(r.sent - r.t)
@@ -391,6 +410,18 @@ class RunPass:
         self._b_failures += not r.ok
         self._b_latencies.append(r.latency_s)
 
+    def _error(self, r: RequestRecord) -> None:
+        key = r.error or f"HTTP {r.status}"
+        if key not in self._errors and len(self._errors) >= MAX_ERROR_KINDS:
+            key = OTHER_ERRORS
+        seen = self._errors.get(key)
+        if seen is None:
+            self._errors[key] = [1.0, r.t, r.t]
+        else:
+            seen[0] += 1
+            seen[1] = min(seen[1], r.t)
+            seen[2] = max(seen[2], r.t)
+
     def _close(self) -> None:
         assert self._index is not None
         self._buckets.append(Bucket(
@@ -431,7 +462,10 @@ class RunPass:
             fault=self._fault.finish() if self._fault is not None else None,
             steady_again_at=again, lifts={lift.at: lift.figures() for lift in self._lifts},
             steady_error_rate=self._steady_failed / self._steady_n if self._steady_n else None,
-            out_of_order=self.out_of_order, peak_buffer=self.peak_buffer)
+            out_of_order=self.out_of_order, peak_buffer=self.peak_buffer,
+            errors=tuple(sorted((ErrorKind(k, int(c), a, b)
+                                 for k, (c, a, b) in self._errors.items()),
+                                key=lambda e: (-e.count, e.first_t))))
 
 
 def _grid_index(t: float, origin: float, width: float) -> int:

@@ -110,6 +110,8 @@ def build_report(data: ReportData) -> ReportDict:
         "p95_ms": _num(p95 * 1000.0 if p95 is not None else None, 3),
         "p99_ms": _num(p99 * 1000.0 if p99 is not None else None, 3),
         "rps": _num(figs.rps, 3),
+        "errors": [{"error": e.error, "count": e.count, "first": _num(e.first_t - origin, 4)
+                    or 0.0, "last": _num(e.last_t - origin, 4) or 0.0} for e in figs.errors],
     }
     faults: list[FaultDict] = [
         {

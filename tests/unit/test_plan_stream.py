@@ -211,3 +211,18 @@ def test_last_record_without_reading_what_knows_it() -> None:
     recs = _run(6, n=50)
     assert last_record(recs) == recs[-1] and last_record(()) is None
     assert last_record(iter(recs)) == recs[-1]  # streamed once
+
+
+def test_failures_are_sampled_by_message_in_bounded_size() -> None:
+    from chaos.plan.stream import MAX_ERROR_KINDS, OTHER_ERRORS
+    recs = [RequestRecord(float(i), 0.01, False, 503, None) for i in range(5)]
+    recs += [RequestRecord(10.0 + i, 1.0, False, 0, "timeout") for i in range(3)]
+    recs += [RequestRecord(20.0 + i, 0.01, False, 0, f"odd {i}") for i in range(50)]
+    recs.append(RequestRecord(99.0, 0.01, True, 200))
+    errors = run_figures(recs, RunWindows(origin=0.0)).errors
+    assert len(errors) == MAX_ERROR_KINDS + 1  # however many distinct messages came
+    assert (errors[0].error, errors[0].count, errors[0].first_t, errors[0].last_t) == (
+        OTHER_ERRORS, 50 - (MAX_ERROR_KINDS - 2), 38.0, 69.0)
+    assert (errors[1].error, errors[1].count) == ("HTTP 503", 5)
+    assert (errors[2].error, errors[2].count, errors[2].last_t) == ("timeout", 3, 12.0)
+    assert sum(e.count for e in errors) == 58
