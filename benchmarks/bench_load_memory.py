@@ -1,14 +1,17 @@
-"""Peak memory of computing a run's load figures from its capture, held vs streamed.
+"""Peak memory of the runner's load figures from a run's capture, held vs streamed.
 
 Writes a synthetic open-loop capture (v2 format; 1,000 arrivals/s with a 30 s outage every
-10 minutes' worth of records) of each size, then computes the figures the SLAs use (error rate,
-outages, p95/p99 over the whole run) in a fresh child process two ways, and prints the child's
-peak RSS (VmHWM) and wall time side by side:
+10 minutes' worth of records) of each size, then computes in a fresh child process every load
+figure a run's report and SLAs read (counts, rps, send lag; error rate, outages, p95/p99 over
+the fault window; the 0.1 s timeline of the chart; when errors stopped after the fault and
+after a lift; the steady-state window at the end) two ways, and prints the child's peak RSS
+(VmHWM) and wall time side by side:
 
-- ``held``: every record parsed into a list, then ``chaos.plan.timeline`` (what the runner
-  does with a run's records today);
-- ``streamed``: ``chaos.load.records.iter_captures`` into ``chaos.plan.stream.one_pass`` (records
-  read in 1 MiB chunks, folded into counters, a histogram and a reorder buffer).
+- ``held``: what the runner did before records were streamed: every record parsed into a list,
+  then the ``chaos.plan.timeline`` functions over it;
+- ``streamed``: what ``chaos.runner._evaluate`` does now: ``chaos.plan.stream.run_figures``
+  over ``chaos.load.records.CaptureRecords`` (the files read in 1 MiB chunks, folded into
+  counters, histograms, a reorder buffer and one small bucket per 0.1 s).
 
     python benchmarks/bench_load_memory.py [--sizes 100000 1000000] [--dir /tmp/x]
 """
@@ -30,19 +33,43 @@ import json, sys, time
 from pathlib import Path
 t0 = time.monotonic()
 paths = [Path(p) for p in sys.argv[2:]]
+T0 = 1_800_000_000.0
 if sys.argv[1] == "held":
     from chaos.load.records import parse_capture
     from chaos.plan import timeline as tl
     records = [r for p in paths for r in parse_capture(p)]
-    out = {"n": len(records), "error_rate": tl.error_rate(records),
-           "longest_outage_s": tl.longest_outage_s(records),
-           "p99_s": tl.latency_percentile(records, 99)}
+    window = (T0 + 20.0, records[-1].end)
+    rows = sorted(records, key=lambda r: r.t)
+    inside = tl.in_window(rows, *window)
+    lags = [r.sent - r.t for r in records if r.scheduled and r.sent is not None]
+    last = records[-1].t
+    out = {"n": len(records), "error_rate": tl.error_rate(inside),
+           "longest_outage_s": tl.longest_outage_s(inside),
+           "p95_s": tl.latency_percentile(inside, 95), "p99_s": tl.latency_percentile(inside, 99),
+           "rps": tl.throughput_rps(records), "lag_p99_s": tl.percentile(lags, 99),
+           "buckets": len(tl.buckets(rows, 0.1, start=min(T0, rows[0].t))),
+           "steady_again_at": tl.steady_again_at(rows, window[0]),
+           "errors_stop_after_lift_s": tl.errors_stop_after(rows, T0 + 31.0),
+           "last_unserved_after_lift_s": tl.last_unserved_after(rows, T0 + 31.0),
+           "steady_error_rate": tl.error_rate(rows, last - 10.0, last + 1.0)}
 else:
-    from chaos.load.records import iter_captures
-    from chaos.plan.stream import one_pass
-    figs = one_pass(iter_captures(paths))
-    out = {"n": figs.requests, "error_rate": figs.error_rate,
-           "longest_outage_s": figs.longest_outage_s, "p99_s": figs.p99_s}
+    from chaos.load.records import CaptureRecords
+    from chaos.plan.stream import RunWindows, run_figures
+    src = CaptureRecords(paths, 0, None)
+    # the runner knows the last record from its live reads; here one line at the end of the file
+    tail = paths[0].read_bytes()[-200:].decode().splitlines()[-1].split("	")
+    last_t, last_end = float(tail[0]), float(tail[0]) + float(tail[2])
+    figs = run_figures(src, RunWindows(origin=T0, fault_window=(T0 + 20.0, last_end),
+                                       lifts=(T0 + 31.0,), steady=(last_t - 10.0, last_t + 1.0)))
+    f = figs.fault
+    lift = figs.lifts[T0 + 31.0]
+    out = {"n": figs.requests_total, "error_rate": f.error_rate,
+           "longest_outage_s": f.longest_outage_s, "p95_s": f.p95_s, "p99_s": f.p99_s,
+           "rps": figs.rps, "lag_p99_s": figs.send_lag_p99_s, "buckets": len(figs.buckets),
+           "steady_again_at": figs.steady_again_at,
+           "errors_stop_after_lift_s": lift.errors_stop_after_s,
+           "last_unserved_after_lift_s": lift.last_unserved_after_s,
+           "steady_error_rate": figs.steady_error_rate}
 out["seconds"] = time.monotonic() - t0
 for line in Path("/proc/self/status").read_text().splitlines():
     if line.startswith("VmHWM:"):
@@ -85,13 +112,17 @@ def main() -> None:
         write_capture(path, n)
         sys.stderr.write(f"wrote {path} ({path.stat().st_size / 1e6:.0f} MB) in "
                          f"{time.monotonic() - t0:.1f}s\n")
+        figures = {}
         for how in ("held", "streamed"):
             done = subprocess.run([sys.executable, "-c", CHILD, how, str(path)], check=True,
                                   capture_output=True, text=True)
             r = json.loads(done.stdout)
+            figures[how] = {k: v for k, v in r.items() if k not in ("seconds", "peak_rss_mb")}
             print(f"{n:>9} {how:>9} {r['peak_rss_mb']:>12.0f} {r['seconds']:>8.1f} "
                   f"{r['error_rate']:>10.4f} {r['longest_outage_s']:>16.3f} "
                   f"{r['p99_s'] * 1000:>8.1f}", flush=True)
+        sys.stderr.write(f"figures held:     {json.dumps(figures['held'])}\n"
+                         f"figures streamed: {json.dumps(figures['streamed'])}\n")
         path.unlink()
 
 

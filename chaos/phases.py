@@ -9,7 +9,7 @@ cluster everywhere else (``chaos.runner.cluster_ports``).
 from __future__ import annotations
 
 import contextlib
-from collections.abc import Callable
+from collections.abc import Callable, Iterable
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Protocol
@@ -32,7 +32,7 @@ from chaos.model.timeline import ClusterEvent, RequestRecord
 from chaos.monitor import GuardMonitor, HttpGet, build_checks, http_get
 from chaos.plan import blast
 from chaos.plan import recovery as prec
-from chaos.plan import timeline as ptl
+from chaos.plan.stream import last_record, one_pass
 
 # -- the ports: what the phases need from the world ---------------------------------------------
 
@@ -54,7 +54,7 @@ class ObserverPort(Protocol):
 
 class LoadResultPort(Protocol):
     @property
-    def records(self) -> tuple[RequestRecord, ...]: ...
+    def records(self) -> Iterable[RequestRecord]: ...  # re-iterable, streamed from disk
 
     # in-cluster load: each worker pod's clock offset and record counts (report.json's
     # load.generators); empty for load from this machine
@@ -68,7 +68,7 @@ class LoadPort(Protocol):
     @property
     def running(self) -> bool: ...
 
-    def records(self) -> list[RequestRecord]: ...
+    def records(self) -> Iterable[RequestRecord]: ...  # re-iterable, streamed from disk
 
     def records_since(self, t: float) -> list[RequestRecord]: ...
 
@@ -153,7 +153,8 @@ class RunState:
     created_outcomes: list[UndoOutcome] = field(default_factory=list)
     outcomes: list[FaultOutcome] = field(default_factory=list)
     undo_crashes: list[str] = field(default_factory=list)  # an undo() that raised
-    records: tuple[RequestRecord, ...] = ()
+    # every record of the run, re-iterable: each pass streams them again (nothing is held)
+    records: Iterable[RequestRecord] = ()
     steady_restored: bool | None = None
     completed: list[str] = field(default_factory=list)  # phases that ran to the end
     # set by the first guard breach or a halt; every fault's wait observes it
@@ -432,7 +433,7 @@ def cleanup(s: RunState) -> None:
             s.load.stop()
         if not s.records:
             with contextlib.suppress(Exception):
-                s.records = tuple(s.load.records())
+                s.records = s.load.records()
     with contextlib.suppress(Exception):
         stop_api_probe(s)
     if s.observer is not None:
@@ -445,12 +446,11 @@ def cleanup(s: RunState) -> None:
 def _steady_restored(s: RunState) -> bool:
     """Back to steady state at the end of the tail: no errors beyond the steady threshold in
     the last window, and every replica Ready."""
-    if not s.records:
+    last = last_record(s.records)
+    if last is None:
         return False
     window = s.exp.steady_state.window_s
-    end = s.records[-1].t
-    last = ptl.in_window(s.records, end - window, end + 1)
-    rate = ptl.error_rate(last, end - window, end + 1) if last else None
+    rate = one_pass(s.records, last.t - window, last.t + 1).error_rate  # a streamed pass
     assert s.observer is not None
     return rate is not None and rate <= s.exp.steady_state.max_error_rate and \
         len(s.observer.snapshot().ready_pods) >= s.desired

@@ -9,7 +9,7 @@ from __future__ import annotations
 
 import contextlib
 import platform
-from collections.abc import Callable, Iterator, Sequence
+from collections.abc import Callable, Iterable, Iterator, Sequence
 from dataclasses import dataclass, field, replace
 from pathlib import Path
 
@@ -53,8 +53,8 @@ from chaos.plan import guards as pguards
 from chaos.plan import manifests as pmanifests
 from chaos.plan import recovery as prec
 from chaos.plan import slas as pslas
-from chaos.plan import timeline as ptl
 from chaos.plan.manifests import WorkloadRef
+from chaos.plan.stream import RunFigures, RunWindows, last_record, run_figures
 from chaos.report.data import AbortRecord, FaultRecord, ReportData
 from chaos.report.types import JSONValue, ManifestDict
 from chaos.report.writer import write_report
@@ -106,7 +106,8 @@ class ExperimentResult:
     report_path: Path | None
     namespace: str
     error: str | None = None
-    records: tuple[RequestRecord, ...] = ()
+    # re-iterable: each iteration streams the run's capture files again (nothing held)
+    records: Iterable[RequestRecord] = ()
     # wall seconds spent in each phase (deploy, steady, inject, recover, tail, cleanup, report)
     phases: dict[str, float] = field(default_factory=dict)
     undo_failures: list[str] = field(default_factory=list)  # undos left pending in the journal
@@ -250,7 +251,7 @@ def start_load(env: RunEnv, url: str, exp: Experiment, out: Path, namespace: str
     hosts = allowed_hosts(env.allow_hosts)
     workers = exp.load.in_cluster_workers
     if not workers:
-        return LoadRun.from_profile(url, exp.load, out, hosts)
+        return _live(LoadRun.from_profile(url, exp.load, out, hosts), exp)
     if env.cluster_name is None:
         raise LoadError(f"{exp.name}: spec.load.inCluster needs a kind cluster kube-chaos made "
                         "(the worker image is loaded into its nodes, the master listens on "
@@ -262,7 +263,8 @@ def start_load(env: RunEnv, url: str, exp: Experiment, out: Path, namespace: str
     in_cluster = prepare(env.cluster_name, env.kube, namespace, workers, env.journal,
                          env.kubeconfig)
     host = target.split("//", 1)[1].rsplit(":", 1)[0]
-    run = LoadRun.from_profile(target, exp.load, out, hosts | {host}, in_cluster=in_cluster)
+    run = _live(LoadRun.from_profile(target, exp.load, out, hosts | {host},
+                                     in_cluster=in_cluster), exp)
     # the warm-up counts from the first request, not from the pods' creation (they take a few
     # seconds to start and connect); one that never comes is the steady state's to name
     run.wait_first_record(POD_CONNECT_WAIT_S)
@@ -400,8 +402,9 @@ def _evaluate(s: ph.RunState, env: RunEnv, ports: ph.RunPorts, started: float,
     events = s.observer.events() if s.observer is not None else []
     ended = env.clock.wall()
     fault_window = None
+    last = last_record(records)
     if s.fault_t is not None:
-        fault_window = (s.fault_t, max(records[-1].end if records else ended, s.fault_t))
+        fault_window = (s.fault_t, max(last.end if last else ended, s.fault_t))
     recovery_s = (prec.recovery_seconds(events, s.fault_t, s.desired, s.initial_ready,
                                         s.initial_endpoints)
                   if s.fault_t is not None and not error and not s.abort.is_set() else None)
@@ -409,11 +412,15 @@ def _evaluate(s: ph.RunState, env: RunEnv, ports: ph.RunPorts, started: float,
     abort = _abort_record(s)
     breach = abort.breach if abort is not None else None
     lifts = [o.lifted_at for o in s.outcomes if o.type == "control-plane-loss" and o.lifted_at]
+    # every load figure of the run in one pass over its capture files, in bounded memory
+    figs = run_figures(records, RunWindows(
+        origin=started, fault_window=fault_window,
+        lifts=tuple(o.lifted_at for o in s.outcomes if o.lifted_at is not None)))
     api = (papi.figures(s.api_data, fault_window, min(lifts) if lifts else None)
            if s.api_data is not None else None)
     sla_results: list[SLAResult] = []
     if fault_window is not None and not error and breach is None:
-        obs = pslas.Observation(records=records, fault_window=fault_window,
+        obs = pslas.Observation(records=(), load=figs.fault, fault_window=fault_window,
                                 recovery_seconds=recovery_s, restarts=restarts,
                                 steady_state_restored=s.steady_restored,
                                 drain_blocked=_drain_blocked(s.outcomes),
@@ -426,13 +433,13 @@ def _evaluate(s: ph.RunState, env: RunEnv, ports: ph.RunPorts, started: float,
     data = ReportData(
         experiment=exp, seed=s.seed, started_at=started, ended_at=ended, verdict=verdict,
         records=records, events=tuple(events),
-        faults=tuple(_fault_record(i, exp, o, records) for i, o in enumerate(s.outcomes)),
+        faults=tuple(_fault_record(i, exp, o, figs) for i, o in enumerate(s.outcomes)),
         fault_window=fault_window, slas=tuple(sla_results), recovery_seconds=recovery_s,
         restarts=restarts, cluster=_cluster_info(env, s.namespace, server),
         versions=_versions(server), error=error,
         undo=tuple(o.as_dict() for o in ph.undo_outcomes(s)), abort=abort,
         manifest=_manifest(env, s, server, repeat),
-        api_server=api, load_generators=s.load_generators)
+        api_server=api, load_generators=s.load_generators, load=figs)
     for outcome in ph.undo_outcomes(s):
         s.record("undo", action=outcome.action.describe(), status=outcome.status,
                  reason=outcome.reason, done_at=outcome.at)
@@ -440,12 +447,11 @@ def _evaluate(s: ph.RunState, env: RunEnv, ports: ph.RunPorts, started: float,
     mark = env.clock.monotonic()
     report_path = write_report(s.out_dir, data)
     timings["report"] = round(env.clock.monotonic() - mark, 3)
-    in_fault = ptl.in_window(records, *fault_window) if fault_window else []
     return ExperimentResult(
         experiment=exp, verdict=verdict, slas=sla_results, recovery_seconds=recovery_s,
-        longest_outage_s=ptl.longest_outage_s(in_fault) if in_fault else None,
-        requests_total=len(records), requests_failed=sum(1 for r in records if not r.ok),
-        error_rate_during_fault=ptl.error_rate(records, *fault_window) if fault_window else None,
+        longest_outage_s=figs.fault.longest_outage_s if figs.fault else None,
+        requests_total=figs.requests_total, requests_failed=figs.requests_failed,
+        error_rate_during_fault=figs.fault.error_rate if figs.fault else None,
         restarts=restarts, faults=s.outcomes, report_path=report_path, namespace=s.namespace,
         error=error, records=records, phases=timings, undo_failures=undo_failed, abort=abort)
 
@@ -550,15 +556,22 @@ def _rollout_stalled(outcomes: list[FaultOutcome]) -> bool | None:
     return any(known) if known else None
 
 
+def _live(load: LoadRun, exp: Experiment) -> LoadRun:
+    """Keep as many seconds of recent records as the live readers need (the rest of the run
+    stays on disk): the steady-state window, and each load guard's lookback."""
+    load.recent_s = max(load.recent_s, pguards.live_seconds(exp.abort.guards,
+                                                            exp.steady_state.window_s))
+    return load
+
+
 def _fault_record(index: int, exp: Experiment, o: FaultOutcome,
-                  records: Sequence[RequestRecord] = ()) -> FaultRecord:
+                  figs: RunFigures | None = None) -> FaultRecord:
     figures: dict[str, float | None] = {}
-    if o.lifted_at is not None and records:
+    lift = figs.lifts.get(o.lifted_at) if figs and o.lifted_at is not None else None
+    if lift is not None and figs is not None and figs.requests_total:
         # how long errors outlast a fault that lifted itself: new requests, and every error
-        figures["errors_stop_after_lift_s"] = _rounded(ptl.errors_stop_after(records,
-                                                                            o.lifted_at))
-        figures["last_unserved_after_lift_s"] = round(
-            ptl.last_unserved_after(records, o.lifted_at), 3)
+        figures["errors_stop_after_lift_s"] = _rounded(lift.errors_stop_after_s)
+        figures["last_unserved_after_lift_s"] = round(lift.last_unserved_after_s, 3)
     for key, value in o.details.items():
         if isinstance(value, int | float):  # bool is an int: blocked -> 1.0
             figures[key] = float(value)

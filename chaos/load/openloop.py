@@ -65,6 +65,11 @@ class Dropped(Exception):
     """The arrival could not be sent within the drop bound of its intended start."""
 
 
+class Unfinished(Exception):  # its name is the capture's error text
+    """The arrival was sent, but the load stopped before its answer came (the harness counts
+    it apart: chaos.model.timeline.UNFINISHED)."""
+
+
 class OpenLoopUser(FastHttpUser):
     """One per locust process: the scheduler. Its senders share one connection pool sized like
     the sender pool, so a free sender always finds a connection."""
@@ -78,6 +83,14 @@ class OpenLoopUser(FastHttpUser):
     @task
     def run_schedule(self) -> None:
         pool = Pool(MAX_IN_FLIGHT)
+        try:
+            self._schedule(pool)
+        except gevent.GreenletExit:  # the load stops: every sender still waiting records so
+            pool.kill(block=True, timeout=2.0)
+            raise
+        raise StopUser()
+
+    def _schedule(self, pool: Pool) -> None:
         t0_wall, t0_mono = time.time(), time.monotonic()
         for offset in arrivals.offsets(SEGMENTS, worker=WORKER, workers=WORKERS,
                                        until_s=RUN_S, limit=LIMIT):
@@ -100,7 +113,7 @@ class OpenLoopUser(FastHttpUser):
                 self._drop(intended, late, f"due {late * 1000:.0f} ms ago (bound "
                                            f"{DROP_AFTER_S * 1000:.0f} ms): generator overloaded")
         pool.join(timeout=TIMEOUT_S + 1.0)
-        raise StopUser()
+        pool.kill(block=True, timeout=2.0)  # none should be left: each has its own timeout
 
     def _send(self, intended: float) -> None:
         # One bound on the whole request: geventhttpclient's connect and read timeouts apply
@@ -111,12 +124,25 @@ class OpenLoopUser(FastHttpUser):
         # anyway is a failure too (the bound is the definition of served, as in vegeta).
         late = TimeoutError(f"no answer within {TIMEOUT_S:g} s")
         start = time.monotonic()
+        answered = False
         try:
             with gevent.Timeout(TIMEOUT_S, late), self.client.get(
                     PATH, name=PATH, headers=HEADERS, context={CTX_INTENDED: intended},
                     catch_response=True) as response:
+                answered = True
                 if time.monotonic() - start > TIMEOUT_S:
                     response.failure(late)
+        except gevent.GreenletExit:  # killed at stop with no answer yet: say so, never skip it
+            if not answered:
+                waited = time.monotonic() - start
+                self.environment.events.request.fire(
+                    request_type="GET", name=PATH, response_time=waited * 1000.0,
+                    response_length=0, response=None,
+                    exception=Unfinished(f"load stopped {waited * 1000:.0f} ms after sending, "
+                                         "before the answer"),
+                    start_time=time.time() - waited, url=PATH,
+                    context={CTX_INTENDED: intended})
+            raise
         except TimeoutError:  # fired outside the session's own error handling: record it
             waited = time.monotonic() - start
             self.environment.events.request.fire(

@@ -34,6 +34,7 @@ __all__ = [
     "CAPTURE_HEADER_V1",
     "CaptureFormatError",
     "CaptureReader",
+    "CaptureRecords",
     "RequestRecord",  # re-exported: the shared model type
     "iter_capture",
     "iter_captures",
@@ -174,6 +175,34 @@ def iter_captures(paths: Sequence[Path]) -> Iterator[RequestRecord]:
     if len(paths) == 1:
         return iter_capture(paths[0])
     return heapq.merge(*(iter_capture(p) for p in paths), key=lambda r: r.end)
+
+
+class CaptureRecords:
+    """A run's records as capture files on disk: each iteration streams them again (merged in
+    completion order, see ``iter_captures``), so holding this holds no record. ``count`` and
+    ``last`` (the last record in completion order) come from whoever read the files live."""
+
+    __slots__ = ("count", "last", "paths")
+
+    def __init__(self, paths: Sequence[Path], count: int,
+                 last: RequestRecord | None) -> None:
+        self.paths = tuple(paths)
+        self.count = count
+        self.last = last
+
+    def __iter__(self) -> Iterator[RequestRecord]:
+        # a load process that never wrote its file (it failed to start) recorded nothing
+        present = [p for p in self.paths if p.exists()]
+        return iter_captures(present) if present else iter(())
+
+    def __len__(self) -> int:
+        return self.count
+
+    def __bool__(self) -> bool:
+        return self.count > 0
+
+    def __repr__(self) -> str:
+        return f"CaptureRecords({len(self.paths)} file(s), {self.count} records)"
 
 
 def parse_capture(path: Path) -> list[RequestRecord]:

@@ -17,6 +17,7 @@ import subprocess
 import sys
 import threading
 import time
+from collections import deque
 from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass
 from pathlib import Path
@@ -25,7 +26,7 @@ from typing import TYPE_CHECKING, Protocol, TypedDict
 
 from chaos.errors import ChaosError
 from chaos.load.arrivals import check_segments
-from chaos.load.records import CaptureReader, RequestRecord
+from chaos.load.records import CaptureReader, CaptureRecords, RequestRecord
 from chaos.load.target import LOCAL_HOSTS, check_target
 
 if TYPE_CHECKING:
@@ -55,6 +56,9 @@ LOG_FILE = "locust.log"
 ENV_KEEPALIVE = "KUBE_CHAOS_KEEPALIVE"
 ENV_HEADERS = "KUBE_CHAOS_HEADERS"  # JSON object of request headers
 ENV_TLS_VERIFY = "KUBE_CHAOS_TLS_VERIFY"
+# live readers (steady state, abort guards) see the records that ended in the last RECENT_S;
+# longer windows are read from the capture files after the run (chaos.plan.stream)
+RECENT_S = 120.0
 STATS_PREFIX = "locust-stats"  # locust appends ".json"
 ENV_STREAM = "KUBE_CHAOS_STREAM"  # "1": a worker in a pod streams its records to the master
 ENV_COLLECT = "KUBE_CHAOS_COLLECT"  # the master writes streamed records into this directory
@@ -117,7 +121,9 @@ class LocustStatsEntry(TypedDict):
 class LoadResult:
     returncode: int
     stop_reason: str  # "run-time" | "max-requests" | "stopped" (by us) | "killed" (by us)
-    records: tuple[RequestRecord, ...]
+    # streamed from the capture files at each iteration: nothing held (len() and .last are
+    # known without reading them again)
+    records: CaptureRecords
     locust_requests: int  # locust's own count, from its JSON stats (0 if unavailable)
     locust_failures: int
     started_at: float  # wall clock, epoch seconds
@@ -132,10 +138,8 @@ class LoadResult:
     # that is not says the wall clock was stepped between the processes' starts.
     clock_offsets_s: tuple[float | None, ...] = ()
     streamed: tuple[StreamedWorker, ...] = ()  # in-cluster workers: clocks and counts
-
-    @property
-    def failures(self) -> int:
-        return sum(1 for r in self.records if not r.ok)
+    failures: int = 0  # counted while the files were read
+    dropped: int = 0
 
     @property
     def generators(self) -> tuple[dict[str, float | int | str | None], ...]:
@@ -144,10 +148,6 @@ class LoadResult:
                       "clock_error_bound_s": w.error_bound_s, "clock_samples": w.samples,
                       "clock_offset_last_s": w.offset_last_s, "records_received": w.records,
                       "records_sent": w.sent} for w in self.streamed)
-
-    @property
-    def dropped(self) -> int:
-        return sum(1 for r in self.records if r.dropped)
 
 
 @dataclass(frozen=True)
@@ -203,7 +203,13 @@ class LoadRun:
         self.started_at = started_at
         self.mode = mode
         self._started_mono = time.monotonic()
-        self._readers = [CaptureReader(p) for p in self.capture_paths]
+        # read incrementally and kept only for RECENT_S (live readers need no more); the
+        # whole run stays on disk, streamed again by LoadResult.records
+        self._readers = [CaptureReader(p, keep=False) for p in self.capture_paths]
+        self.recent_s = RECENT_S  # raised by callers whose live readers look further back
+        self._recent: deque[RequestRecord] = deque()
+        self._lasts: list[RequestRecord | None] = [None] * len(self._readers)
+        self._count = self._failures = self._dropped = 0
         # the guard monitor reads records from its own thread while the run reads them too
         self._reader_lock = threading.Lock()
         self._stop_reason: str | None = None
@@ -456,20 +462,34 @@ class LoadRun:
     def running(self) -> bool:
         return self._proc.poll() is None
 
-    def _poll(self) -> list[RequestRecord]:
-        """Every record so far from every capture file, merged on one timeline (by the time
-        each ended, as one file alone is ordered); exact: the raw records, nothing averaged."""
-        for reader in self._readers:
-            reader.poll()
-        if len(self._readers) == 1:
-            return list(self._readers[0].records)
-        return sorted((r for reader in self._readers for r in reader.records),
-                      key=lambda r: r.end)
+    def _poll(self) -> None:
+        """Read what every capture file gained; count it, remember each file's last record and
+        keep the last ``recent_s`` seconds (by end) for the live readers, nothing more."""
+        newest = -math.inf
+        for i, reader in enumerate(self._readers):
+            new = reader.poll()
+            if not new:
+                continue
+            self._count += len(new)
+            self._failures += sum(1 for r in new if not r.ok)
+            self._dropped += sum(1 for r in new if r.dropped)
+            self._lasts[i] = new[-1]
+            self._recent.extend(new)
+            newest = max(newest, max(r.end for r in new))
+        while self._recent and self._recent[0].end < newest - self.recent_s:
+            self._recent.popleft()
 
-    def records(self) -> list[RequestRecord]:
-        """All records captured so far (also while running), in completion order."""
+    def records(self) -> CaptureRecords:
+        """All records captured so far (also while running), streamed from the capture files
+        in completion order at each iteration (see ``chaos.load.records.iter_captures``)."""
         with self._reader_lock:
-            return self._poll()
+            self._poll()
+            return self._snapshot()
+
+    def _snapshot(self) -> CaptureRecords:
+        lasts = [r for r in self._lasts if r is not None]
+        return CaptureRecords(self.capture_paths, self._count,
+                              max(lasts, key=lambda r: r.end) if lasts else None)
 
     def wait_first_record(self, timeout_s: float, poll_s: float = 0.2) -> bool:
         """Wait until some record arrived (the in-cluster workers have connected and are
@@ -477,17 +497,23 @@ class LoadRun:
         deadline = time.monotonic() + timeout_s
         while time.monotonic() < deadline and self.running:
             with self._reader_lock:
-                if any(reader.poll() or reader.records for reader in self._readers):
+                self._poll()  # counts what it reads: nothing read here is lost to the run
+                if self._count:
                     return True
             time.sleep(poll_s)
-        return bool(self.records())
+        return bool(len(self.records()))
 
     def records_since(self, t: float) -> list[RequestRecord]:
-        """Records of requests that started (open loop: were due) at or after wall time ``t``;
+        """Records of requests that started (open loop: were due) at or after wall time ``t``,
+        among those that ended in the last ``recent_s`` seconds, merged in completion order;
         reads incrementally, so it is cheap to call repeatedly while the load runs (flush lag
         is ~0.2 s)."""
         with self._reader_lock:
-            return [r for r in self._poll() if r.t >= t]
+            self._poll()
+            recent = [r for r in self._recent if r.t >= t]
+        if len(self._readers) > 1:
+            recent.sort(key=lambda r: r.end)
+        return recent
 
     def stop(self, grace_s: float = 10.0) -> None:
         """Stop gracefully (SIGTERM: locust flushes capture and stats), SIGKILL after grace_s;
@@ -544,7 +570,10 @@ class LoadRun:
             self._pods.remove()  # the master is done with them
         returncode = self._proc.returncode
         ended_at = time.time()
-        records = tuple(self.records())
+        with self._reader_lock:
+            self._poll()
+            records = self._snapshot()
+            failures, dropped = self._failures, self._dropped
         locust_requests, locust_failures = self._locust_totals()
         reason = self._stop_reason or "run-time"
         if reason == "run-time" and self.max_requests and len(records) >= self.max_requests:
@@ -576,6 +605,8 @@ class LoadRun:
             capture_paths=self.capture_paths,
             clock_offsets_s=self.clock_offsets(),
             streamed=self.streamed(),
+            failures=failures,
+            dropped=dropped,
         )
         return self._result
 

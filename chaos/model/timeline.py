@@ -25,6 +25,10 @@ EventKind = Literal[
 ]
 
 
+# the error text the open-loop locustfile gives an arrival still in flight at stop
+UNFINISHED = "Unfinished:"
+
+
 @dataclass(frozen=True, slots=True)
 class RequestRecord:
     """One HTTP request; ``t`` is when it started.
@@ -52,6 +56,12 @@ class RequestRecord:
     def dropped(self) -> bool:
         """An open-loop arrival that could not be sent on time (always a failure)."""
         return self.scheduled and self.sent is None
+
+    @property
+    def unfinished(self) -> bool:
+        """An open-loop arrival sent but still unanswered when the load stopped: neither served
+        nor failed, so figures count it apart (``requests_in_flight_at_stop``)."""
+        return self.scheduled and not self.ok and (self.error or "").startswith(UNFINISHED)
 
 
 @dataclass(frozen=True, slots=True)

@@ -79,6 +79,19 @@ def judge(guard: Guard, streak: Streak, reading: Reading, now: float
 # -- the live load ------------------------------------------------------------------------------
 
 
+def live_seconds(guards: Iterable[Guard], steady_window_s: float) -> float:
+    """Seconds of recent records the live readers need: an outage guard must see the last
+    served request before an outage longer than its ``max_s`` (plus the monitor's lookback), an
+    error-rate guard its window, the steady-state check its window."""
+    need = [steady_window_s]
+    for g in guards:
+        if isinstance(g, OutageGuard):
+            need.append(2 * g.max_s + 60.0)
+        elif isinstance(g, ErrorRateGuard):
+            need.append(g.window_s + 5.0)
+    return max(need)
+
+
 def live_outage(records: Sequence[RequestRecord], now: float, wait_s: float = 0.0,
                 stall_s: float = STALL_S) -> tuple[float, float | None]:
     """(seconds, start) of the outage going on at ``now``; (0.0, None) when there is none.

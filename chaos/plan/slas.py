@@ -2,13 +2,13 @@
 
 from __future__ import annotations
 
-from collections.abc import Sequence
+from collections.abc import Iterable, Sequence
 from dataclasses import dataclass
 from typing import Literal
 
 from chaos.model.experiment import SLASpec
 from chaos.model.timeline import RequestRecord, SLAResult
-from chaos.plan import timeline
+from chaos.plan.stream import LoadFigures, one_pass
 
 Verdict = Literal["pass", "fail", "error", "aborted"]
 
@@ -22,7 +22,7 @@ class Observation:
     ``None`` in any figure means it could not be measured.
     """
 
-    records: tuple[RequestRecord, ...]
+    records: Iterable[RequestRecord]  # read once, only when ``load`` is None
     fault_window: tuple[float, float]
     recovery_seconds: float | None = None
     restarts: int | None = None
@@ -30,6 +30,8 @@ class Observation:
     drain_blocked: bool | None = None
     rollout_stalled: bool | None = None
     api_longest_outage_s: float | None = None  # the API-server probe's, in the fault window
+    # the load figures over fault_window, computed in one pass (chaos.plan.stream)
+    load: LoadFigures | None = None
 
 
 def _upper(name: str, threshold: float, observed: float | None, unit: str) -> SLAResult:
@@ -50,20 +52,17 @@ def _equal(name: str, expected: bool, observed: bool | None) -> SLAResult:
 def evaluate(slas: SLASpec, obs: Observation) -> list[SLAResult]:
     """One ``SLAResult`` per declared SLA, in declaration order of ``SLASpec``'s fields."""
     start, end = obs.fault_window
+    load = obs.load if obs.load is not None else one_pass(obs.records, start, end)
     results: list[SLAResult] = []
     if slas.max_error_rate is not None:
-        rate = timeline.error_rate(obs.records, start, end)
-        results.append(_upper("maxErrorRate", slas.max_error_rate, rate, "ratio"))
+        results.append(_upper("maxErrorRate", slas.max_error_rate, load.error_rate, "ratio"))
     if slas.max_outage_s is not None:
-        window = timeline.in_window(obs.records, start, end)
-        outage = timeline.longest_outage_s(window) if window else None
-        results.append(_upper("maxOutage", slas.max_outage_s, outage, "s"))
-    for name, q, limit in (
-        ("p95Latency", 95, slas.p95_latency_ms),
-        ("p99Latency", 99, slas.p99_latency_ms),
+        results.append(_upper("maxOutage", slas.max_outage_s, load.longest_outage_s, "s"))
+    for name, seconds, limit in (
+        ("p95Latency", load.p95_s, slas.p95_latency_ms),
+        ("p99Latency", load.p99_s, slas.p99_latency_ms),
     ):
         if limit is not None:
-            seconds = timeline.latency_percentile(obs.records, q, start, end)
             observed = None if seconds is None else seconds * 1000.0
             results.append(_upper(name, limit, observed, "ms"))
     if slas.max_recovery_s is not None:

@@ -2,13 +2,14 @@
 
 from __future__ import annotations
 
-from collections.abc import Mapping
+from collections.abc import Iterable, Mapping
 from dataclasses import dataclass, field
 from typing import Literal
 
 from chaos.model.abort import Breach, GuardStats
 from chaos.model.experiment import Experiment, FaultSpec
 from chaos.model.timeline import ClusterEvent, RequestRecord, SLAResult
+from chaos.plan.stream import RunFigures
 from chaos.plan.timeline import DEFAULT_BUCKET_S
 from chaos.report.types import ManifestDict
 
@@ -56,7 +57,8 @@ class ReportData:
     started_at: float
     ended_at: float
     verdict: Literal["pass", "fail", "error", "aborted"]
-    records: tuple[RequestRecord, ...] = ()
+    # re-iterable (a tuple, or capture files streamed again); read only when ``load`` is None
+    records: Iterable[RequestRecord] = ()
     events: tuple[ClusterEvent, ...] = ()
     faults: tuple[FaultRecord, ...] = ()
     fault_window: tuple[float, float] | None = None
@@ -76,3 +78,6 @@ class ReportData:
     # in-cluster load: each worker pod's measured clock offset to the master (already applied
     # to its records) with its error bound, and its records received / sent
     load_generators: tuple[Mapping[str, float | int | str | None], ...] = ()
+    # the load figures of ``records`` (chaos.plan.stream.run_figures with this run's windows),
+    # when the runner computed them in its one pass; None: the writer computes them
+    load: RunFigures | None = None

@@ -69,6 +69,13 @@ class OutageDict(TypedDict):
     failures: int
 
 
+class ErrorKindDict(TypedDict):
+    error: str  # the failure's message ("HTTP <status>" without one; "(other)": the rest)
+    count: int
+    first: float  # start of the first and the last such request, from timeline.origin
+    last: float
+
+
 class LoadDict(TypedDict):
     # "closed" (users) or "open" (arrivals on a schedule); absent in reports written before
     # open-loop load existed, which were all closed
@@ -80,6 +87,11 @@ class LoadDict(TypedDict):
     # machine shows up here rather than being blamed on the service
     requests_dropped: NotRequired[int]
     send_lag_p99_ms: NotRequired[float | None]
+    # open loop: arrivals sent but unanswered when the load stopped (captured with the error
+    # "Unfinished: ..." at their intended start, and left out of every other figure)
+    requests_in_flight_at_stop: NotRequired[int]
+    # the failures by message, most frequent first, at most 20 messages (the rest "(other)")
+    errors: NotRequired[list[ErrorKindDict]]
     error_rate_during_fault: float | None
     longest_outage_seconds: float | None
     outages: list[OutageDict]

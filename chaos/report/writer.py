@@ -13,7 +13,7 @@ import math
 import os
 import platform
 import tempfile
-from collections.abc import Mapping, Sequence
+from collections.abc import Mapping
 from datetime import UTC, datetime
 from pathlib import Path
 from typing import cast
@@ -21,8 +21,7 @@ from typing import cast
 import chaos
 from chaos.errors import ReportInvalid
 from chaos.model.experiment import FaultSpec, Selector
-from chaos.model.timeline import RequestRecord
-from chaos.plan import timeline as tl
+from chaos.plan.stream import RunFigures, RunWindows, run_figures
 from chaos.report.data import AbortRecord, ReportData
 from chaos.report.types import (
     READABLE_VERSIONS,
@@ -83,11 +82,11 @@ def build_report(data: ReportData) -> ReportDict:
     def rel(t: float | None) -> float | None:
         return None if t is None else _num(t - origin, 4)
 
-    records = sorted(data.records, key=lambda r: r.t)
+    figs = data.load if data.load is not None else figures_of(data)
     start, end = data.fault_window if data.fault_window else (None, None)
-    window = tl.in_window(records, start, end)
-    p95 = tl.latency_percentile(window, 95)
-    p99 = tl.latency_percentile(window, 99)
+    window = figs.fault
+    p95 = window.p95_s if window else None
+    p99 = window.p99_s if window else None
     outages: list[OutageDict] = [
         {
             "start": _num(o.start - origin, 4) or 0.0,
@@ -95,20 +94,24 @@ def build_report(data: ReportData) -> ReportDict:
             "seconds": _num(o.seconds, 4) or 0.0,
             "failures": o.failures,
         }
-        for o in tl.outages(window)
+        for o in (window.outages if window else ())
     ]
     load: LoadDict = {
         "mode": data.experiment.load.mode,
-        "requests_total": len(records),
-        "requests_failed": sum(1 for r in records if not r.ok),
-        "requests_dropped": sum(1 for r in records if r.dropped),
-        "send_lag_p99_ms": _send_lag_p99_ms(records),
-        "error_rate_during_fault": _num(tl.error_rate(window)),
-        "longest_outage_seconds": _num(tl.longest_outage_s(window), 4) if window else None,
+        "requests_total": figs.requests_total,
+        "requests_failed": figs.requests_failed,
+        "requests_dropped": figs.requests_dropped,
+        "requests_in_flight_at_stop": figs.requests_in_flight_at_stop,
+        "send_lag_p99_ms": _num(figs.send_lag_p99_s * 1000.0, 3)
+        if figs.send_lag_p99_s is not None else None,
+        "error_rate_during_fault": _num(window.error_rate) if window else None,
+        "longest_outage_seconds": _num(window.longest_outage_s, 4) if window else None,
         "outages": outages,
         "p95_ms": _num(p95 * 1000.0 if p95 is not None else None, 3),
         "p99_ms": _num(p99 * 1000.0 if p99 is not None else None, 3),
-        "rps": _num(tl.throughput_rps(records), 3),
+        "rps": _num(figs.rps, 3),
+        "errors": [{"error": e.error, "count": e.count, "first": _num(e.first_t - origin, 4)
+                    or 0.0, "last": _num(e.last_t - origin, 4) or 0.0} for e in figs.errors],
     }
     if data.load_generators:
         load["generators"] = [dict(g) for g in data.load_generators]
@@ -146,16 +149,15 @@ def build_report(data: ReportData) -> ReportDict:
         for r in data.slas
     ]
     buckets: list[BucketDict] = []
-    if records:
-        for b in tl.buckets(records, data.bucket_s, start=min(origin, records[0].t)):
-            buckets.append(
-                {
-                    "t": _num(b.start - origin, 4) or 0.0,
-                    "requests": b.requests,
-                    "failures": b.failures,
-                    "p95_ms": _num(b.p95_s * 1000.0 if b.p95_s is not None else None, 3),
-                }
-            )
+    for b in figs.buckets:
+        buckets.append(
+            {
+                "t": _num(b.start - origin, 4) or 0.0,
+                "requests": b.requests,
+                "failures": b.failures,
+                "p95_ms": _num(b.p95_s * 1000.0 if b.p95_s is not None else None, 3),
+            }
+        )
     events: list[EventDict] = [
         {"t": _num(e.t - origin, 4) or 0.0, "kind": e.kind, "name": e.name, "detail": e.detail}
         for e in sorted(data.events, key=lambda e: e.t)
@@ -188,7 +190,7 @@ def build_report(data: ReportData) -> ReportDict:
         "load": load,
         "recovery": {
             "recovery_seconds": _num(data.recovery_seconds, 4),
-            "errors_stopped_after_seconds": _num(_errors_stopped_after(data), 4),
+            "errors_stopped_after_seconds": _num(_errors_stopped_after(data, figs), 4),
             "restarts": data.restarts,
             "faults": per_fault,
         },
@@ -209,11 +211,11 @@ def build_report(data: ReportData) -> ReportDict:
     }
 
 
-def _send_lag_p99_ms(records: Sequence[RequestRecord]) -> float | None:
-    """p99 of (actual - intended start) over the open-loop arrivals that were sent."""
-    lags = [r.sent - r.t for r in records if r.scheduled and r.sent is not None]
-    p99 = tl.percentile(lags, 99.0)
-    return _num(p99 * 1000.0, 3) if p99 is not None else None
+def figures_of(data: ReportData) -> RunFigures:
+    """The load figures of ``data.records`` in one streaming pass (when the caller has not
+    computed them already): the fault window's, the per-bucket timeline's and the lifts'."""
+    return run_figures(data.records, RunWindows(origin=data.started_at, bucket_s=data.bucket_s,
+                                                fault_window=data.fault_window))
 
 
 def _value(value: float | str | None) -> float | str | None:
@@ -245,14 +247,12 @@ def _abort(record: AbortRecord | None, origin: float) -> AbortDict | None:
     }
 
 
-def _errors_stopped_after(data: ReportData) -> float | None:
+def _errors_stopped_after(data: ReportData, figs: RunFigures) -> float | None:
     """Seconds from the first fault until the load's errors stopped for good (0.0: the fault
     caused none; None: still failing at the end of the load)."""
-    if data.fault_window is None or not data.records:
+    if data.fault_window is None or figs.steady_again_at is None:
         return None
-    fault_t = data.fault_window[0]
-    again = tl.steady_again_at(data.records, fault_t, data.bucket_s)
-    return None if again is None else max(0.0, again - fault_t)
+    return max(0.0, figs.steady_again_at - data.fault_window[0])
 
 
 def write_report(directory: str | os.PathLike[str], data: ReportData) -> Path:

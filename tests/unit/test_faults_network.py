@@ -276,6 +276,7 @@ def test_the_report_measures_how_long_errors_outlast_the_lift(tmp_path: Path) ->
     from chaos.faults.base import FaultOutcome
     from chaos.model.parse import load_experiment
     from chaos.model.timeline import RequestRecord
+    from chaos.plan.stream import RunWindows, run_figures
     from chaos.runner import _fault_record
 
     exp = load_experiment(Path(__file__).resolve().parents[2] / "experiments"
@@ -284,8 +285,9 @@ def test_the_report_measures_how_long_errors_outlast_the_lift(tmp_path: Path) ->
     records = (RequestRecord(lift - 1.0, 1.5, False, 504, "504"),
                RequestRecord(lift + 0.2, 0.01, True, 200, None))
     outcome = FaultOutcome(type="partition", lifted_at=lift)
-    figures = _fault_record(0, exp, outcome, records).figures
+    figs = run_figures(records, RunWindows(origin=lift - 5.0, lifts=(lift,)))
+    figures = _fault_record(0, exp, outcome, figs).figures
     assert figures["errors_stop_after_lift_s"] == 0.0
     assert figures["last_unserved_after_lift_s"] == pytest.approx(0.5)
     assert "errors_stop_after_lift_s" not in _fault_record(
-        0, exp, FaultOutcome(type="pod-kill"), records).figures
+        0, exp, FaultOutcome(type="pod-kill"), figs).figures

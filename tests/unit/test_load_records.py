@@ -114,3 +114,43 @@ def test_subprocess_files_share_the_contract() -> None:
         assert f'"{name}"' in capture
     for name in (r.ENV_PATH, r.ENV_WAIT_S, r.ENV_TIMEOUT_S):
         assert f'"{name}"' in default
+
+
+def test_capture_records_stream_again_at_each_pass_and_skip_a_file_never_written(
+        tmp_path: Path) -> None:
+    from chaos.load.records import CaptureRecords
+    path = tmp_path / "requests.tsv"
+    path.write_text(CAPTURE_HEADER + "1.0\t\t0.01\t1\t200\t\n2.0\t\t0.02\t0\t503\tboom\n")
+    recs = CaptureRecords([path, tmp_path / "never-written.tsv"], 2, None)
+    assert [r.t for r in recs] == [1.0, 2.0] == [r.t for r in recs]  # re-iterable
+    assert len(recs) == 2 and recs
+    assert list(CaptureRecords([tmp_path / "missing.tsv"], 0, None)) == []
+    assert not CaptureRecords([], 0, None)
+
+
+def test_a_load_run_keeps_only_recent_records_and_streams_the_rest(tmp_path: Path) -> None:
+    """The live readers see the last ``recent_s`` seconds; the whole run stays on disk and is
+    streamed again by ``records()``, with the count and the last record known."""
+    path = tmp_path / "requests.tsv"
+    lines = "".join(f"{t:.1f}\t\t0.010\t{int(t % 7 != 0)}\t200\t\n" for t in range(1000))
+    path.write_text(CAPTURE_HEADER + lines)
+    proc = subprocess.Popen([sys.executable, "-c", "pass"])
+    proc.wait()
+    run = LoadRun([proc], out_dir=tmp_path, log_path=tmp_path / "locust.log",
+                  capture_paths=[path], max_duration_s=1, max_requests=None, started_at=0.0)
+    run.recent_s = 50.0
+    assert [r.t for r in run.records_since(0.0)][:2] == [949.0, 950.0]  # the rest let go
+    assert len(run._recent) <= 52
+    everything = run.records()
+    assert len(everything) == 1000 and everything.last is not None
+    assert everything.last.t == 999.0
+    assert sum(1 for _ in everything) == 1000 == sum(1 for _ in everything)
+
+
+def test_live_seconds_cover_every_guard_lookback() -> None:
+    from chaos.model.abort import ErrorRateGuard, HttpGuard, OutageGuard
+    from chaos.plan.guards import live_seconds
+    assert live_seconds([], 3.0) == 3.0
+    assert live_seconds([OutageGuard(name="o", max_s=100.0)], 3.0) == 260.0
+    assert live_seconds([ErrorRateGuard(name="e", window_s=300.0),
+                         HttpGuard(name="h", url="http://127.0.0.1/")], 3.0) == 305.0

@@ -90,6 +90,8 @@ def test_report_keys_and_figures(tmp_path: Path) -> None:
         "requests_total",
         "requests_failed",
         "requests_dropped",
+        "requests_in_flight_at_stop",
+        "errors",
         "send_lag_p99_ms",
         "error_rate_during_fault",
         "longest_outage_seconds",

@@ -180,10 +180,12 @@ def test_cluster_ports_drive_the_real_cluster_faults_and_load(
     assert isinstance(ports.cluster, runner.KubeCluster) and ports.cluster.env is env
     assert ports.build_fault is runner.build_fault
     seen: list[Any] = []
+    load = SimpleNamespace(recent_s=120.0)
     monkeypatch.setattr(runner.LoadRun, "from_profile", lambda url, profile, out, hosts:
-                        seen.append((url, profile, out, hosts)) or "load")
+                        seen.append((url, profile, out, hosts)) or load)
     exp = _exp()
-    assert ports.start_load("http://127.0.0.1:30080", exp, tmp_path, "ns") == "load"
+    assert ports.start_load("http://127.0.0.1:30080", exp, tmp_path, "ns") is load
+    assert load.recent_s == 120.0  # at least: no guard here looks further back
     assert seen == [("http://127.0.0.1:30080", exp.load, tmp_path,
                      runner.allowed_hosts(env.allow_hosts))]
 
@@ -266,6 +268,8 @@ def test_in_cluster_load_goes_to_the_service_dns_name_through_pods(
     seen: list[Any] = []
 
     class Run:
+        recent_s = 120.0
+
         def wait_first_record(self, timeout_s: float) -> bool:
             seen.append(("waited", timeout_s))
             return True
