@@ -73,3 +73,4 @@ class ReportData:
     manifest: ManifestDict | None = None  # what produced the run (chaos.provenance)
     # the API-server probe's figures (chaos.plan.apiprobe.figures), None when it did not run
     api_server: Mapping[str, object] | None = None
+    autoscaling: Mapping[str, object] | None = None  # chaos.plan.autoscale figures
