@@ -52,7 +52,7 @@ def build_binary(pins: Pins, root: Path, progress: Progress) -> Path:
         return binary
     log = root / "logs" / f"{name}.log"
     with progress.step(f"building metrics-server ({MODULE} {pins.metrics_server}) with go "
-                       f"install; about 6 min cold on 2 cores, log {log}"):
+                       f"install; 7 CPU-minutes cold (docs/measurements.md), log {log}"):
         run_logged(
             "go install metrics-server",
             ["go", "install", "-trimpath", "-ldflags",

@@ -55,14 +55,14 @@ def test_hpa_scales_out_and_in_and_the_capped_control_fails_p99(
     assert fig["initial_pods"] == 1 and fig["peak_pods"] > 1
     # the HPA decided, its pod was created, then Ready: in that order, within the SLA
     assert 0 < fig["first_rescale_s"] <= fig["first_pod_added_s"] + 1.0
-    assert fig["first_pod_added_s"] < fig["scale_out_s"] <= 40
+    assert fig["first_pod_added_s"] < fig["scale_out_s"] <= 45
     assert fig["rescales"][0]["message"].startswith("SuccessfulRescale: New size:")
     # pods over time went up, then back down to one after the spike
     pods = [p["pods"] for p in fig["series"]]
     peak = pods.index(max(pods))
     assert pods[0] == 1 and pods[-1] == 1 and 1 in pods[peak:]
     assert fig["scale_in_s"] is not None and fig["scale_in_s"] <= 70
-    assert scaled.sla("maxScaleOutTime").observed == fig["scale_out_s"]
+    assert scaled.sla("maxScaleOutTime").observed == pytest.approx(fig["scale_out_s"], abs=0.01)
     lat = fig["latency_ms"]
     assert lat["ramp"]["requests"] > 0 and lat["ramp"]["p99_ms"] is not None
 
@@ -70,6 +70,6 @@ def test_hpa_scales_out_and_in_and_the_capped_control_fails_p99(
     assert capped.error is None, capped.error
     assert capped.verdict == "pass", [(r.name, r.observed) for r in capped.slas]
     p99 = capped.sla("p99Latency")
-    assert not p99.passed and p99.observed is not None and p99.observed > 1000
+    assert not p99.passed and p99.observed is not None and p99.observed > 1500
     capped_fig = json.loads(Path(capped.report_path or "").read_text())["autoscaling"]
     assert capped_fig["peak_pods"] == 1 and capped_fig["scale_out_s"] is None

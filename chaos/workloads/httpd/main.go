@@ -590,7 +590,7 @@ func main() {
 	flag.IntVar(&cfg.Retries, "backend-retries", 0, "new attempts after a failed connect")
 	flag.BoolVar(&cfg.KeepAlive, "backend-keepalive", false, "reuse connections to the "+
 		"backend (default: a new connection, DNS lookup included, per call)")
-	work := flag.Int("work", 0, "CPU work per GET /: SHA-256 rounds over 1 KiB (a few µs "+
+	work := flag.Int("work", 0, "CPU work per GET /: SHA-256 rounds over 1 KiB (about 1.2 µs "+
 		"each), for autoscaling experiments")
 	flag.Parse()
 	if *work < 0 {
