@@ -29,7 +29,8 @@ def _cluster_config(args: argparse.Namespace):  # type: ignore[no-untyped-def]
 def cmd_cluster_up(args: argparse.Namespace) -> int:
     from chaos.cluster import kind
 
-    info = kind.up(_cluster_config(args), wait_s=args.wait)
+    info = kind.up(_cluster_config(args), wait_s=args.wait,
+                   metrics_server=not args.no_metrics_server)
     print(f"cluster {info.name!r} {'reused' if info.reused else 'created'} in "
           f"{info.seconds:.1f}s")
     print(f"  nodes:      {', '.join(info.nodes)}")
@@ -125,6 +126,12 @@ def build_parser() -> argparse.ArgumentParser:
     ):
         p = csub.add_parser(name, help=help_text, description=help_text)
         _add_cluster_options(p)
+        if name == "up":
+            p.add_argument("--no-metrics-server", action="store_true",
+                           help="skip metrics-server, which is otherwise built from its Go "
+                                "module (cached), installed (idempotent: a running cluster gets "
+                                "it too) and waited for, so `kubectl top` and "
+                                "HorizontalPodAutoscalers work")
         p.set_defaults(handler=handler)
     help_text = ("copy images from the local Docker engine into every node of the cluster "
                  "(no registry needed); kube-chaos's own workload images are built first")

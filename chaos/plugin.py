@@ -241,7 +241,8 @@ def _environment(config: pytest.Config) -> RunEnv:
         from chaos.cluster.config import ClusterConfig
 
         cfg = ClusterConfig(name=_option(config, "chaos_cluster_name") or "kube-chaos")
-        info = kind.up(cfg, adopt_shape=True)  # e.g. an HA cluster, reused as it is
+        # adopt_shape: e.g. an HA cluster, reused as it is; metrics-server for HPA experiments
+        info = kind.up(cfg, adopt_shape=True, metrics_server=True)
         if not info.reused:
             state.created_cluster = cfg.name
         kubeconfig, context, cluster_name = str(info.kubeconfig), info.context, cfg.name

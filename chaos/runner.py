@@ -46,13 +46,16 @@ from chaos.model.experiment import (
     Experiment,
     Selector,
 )
-from chaos.model.timeline import RequestRecord, SLAResult
+from chaos.model.faults import LoadSpike
+from chaos.model.timeline import ClusterEvent, RequestRecord, SLAResult
 from chaos.monitor import http_get
 from chaos.plan import apiprobe as papi
+from chaos.plan import autoscale as pscale
 from chaos.plan import guards as pguards
 from chaos.plan import manifests as pmanifests
 from chaos.plan import recovery as prec
 from chaos.plan import slas as pslas
+from chaos.plan import timeline as ptl
 from chaos.plan.manifests import WorkloadRef
 from chaos.plan.stream import RunFigures, RunWindows, last_record, run_figures
 from chaos.report.data import AbortRecord, FaultRecord, ReportData
@@ -418,6 +421,8 @@ def _evaluate(s: ph.RunState, env: RunEnv, ports: ph.RunPorts, started: float,
         lifts=tuple(o.lifted_at for o in s.outcomes if o.lifted_at is not None)))
     api = (papi.figures(s.api_data, fault_window, min(lifts) if lifts else None)
            if s.api_data is not None else None)
+    scaled = (_autoscaling(exp, events, records, s.fault_t, s.outcomes, s.initial_ready)
+              if s.fault_t is not None else None)
     sla_results: list[SLAResult] = []
     if fault_window is not None and not error and breach is None:
         obs = pslas.Observation(records=(), load=figs.fault, fault_window=fault_window,
@@ -425,7 +430,9 @@ def _evaluate(s: ph.RunState, env: RunEnv, ports: ph.RunPorts, started: float,
                                 steady_state_restored=s.steady_restored,
                                 drain_blocked=_drain_blocked(s.outcomes),
                                 rollout_stalled=_rollout_stalled(s.outcomes),
-                                api_longest_outage_s=api["longest_outage_s"] if api else None)
+                                api_longest_outage_s=api["longest_outage_s"] if api else None,
+                                scale_out_s=scaled[0].scale_out_s if scaled else None,
+                                scale_in_s=scaled[0].scale_in_s if scaled else None)
         sla_results = pslas.evaluate(exp.slas, obs)
     verdict = pslas.verdict(sla_results, exp.expect, errored=error is not None,
                             aborted=breach is not None)
@@ -439,7 +446,8 @@ def _evaluate(s: ph.RunState, env: RunEnv, ports: ph.RunPorts, started: float,
         versions=_versions(server), error=error,
         undo=tuple(o.as_dict() for o in ph.undo_outcomes(s)), abort=abort,
         manifest=_manifest(env, s, server, repeat),
-        api_server=api, load_generators=s.load_generators, load=figs)
+        api_server=api, load_generators=s.load_generators, load=figs,
+        autoscaling=scaled[1] if scaled else None)
     for outcome in ph.undo_outcomes(s):
         s.record("undo", action=outcome.action.describe(), status=outcome.status,
                  reason=outcome.reason, done_at=outcome.at)
@@ -454,6 +462,48 @@ def _evaluate(s: ph.RunState, env: RunEnv, ports: ph.RunPorts, started: float,
         error_rate_during_fault=figs.fault.error_rate if figs.fault else None,
         restarts=restarts, faults=s.outcomes, report_path=report_path, namespace=s.namespace,
         error=error, records=records, phases=timings, undo_failures=undo_failed, abort=abort)
+
+
+def _autoscaling(exp: Experiment, events: Sequence[ClusterEvent],
+                 records: Iterable[RequestRecord], start: float,
+                 outcomes: Sequence[FaultOutcome], initial: Iterable[str]
+                 ) -> tuple[pscale.Scaling, dict[str, object]] | None:
+    """Scale-out and scale-in figures, for runs with a load-spike or a scaling SLA."""
+    spikes = [f for f in exp.faults if isinstance(f, LoadSpike)]
+    if not spikes and exp.slas.max_scale_out_s is None and exp.slas.max_scale_in_s is None:
+        return None
+    ends = [t for o in outcomes for t in (o.lifted_at or o.ended_at,) if t is not None]
+    hold_end = max(ends, default=start)
+    names = sorted(initial)
+    fig = pscale.scaling(events, start, hold_end, names, names)
+
+    # one pass over the capture files: only the records of the spike's windows are held
+    first, last = start - exp.load.warmup_s, hold_end + exp.load.tail_s
+    spiked = [r for r in records if first <= r.t < last]
+
+    def p(q: float, a: float, b: float) -> float | None:
+        v = ptl.latency_percentile(spiked, q, a, b)
+        return None if v is None else round(v * 1000.0, 1)
+
+    ramp_end = start + (spikes[0].ramp_up_s if spikes else 0.0)
+    windows = {"before": (start - exp.load.warmup_s, start), "ramp": (start, ramp_end),
+               "hold": (ramp_end, hold_end), "after": (hold_end, hold_end + exp.load.tail_s)}
+    latency = {name: {"p50_ms": p(50, a, b), "p95_ms": p(95, a, b), "p99_ms": p(99, a, b),
+                      "requests": len(ptl.in_window(spiked, a, b))}
+               for name, (a, b) in windows.items() if b > a}
+    out: dict[str, object] = {
+        # every time in seconds since the faults' start (report.json's fault window start)
+        "hold_end_s": _rounded(hold_end - start),
+        "initial_pods": fig.initial_pods, "peak_pods": fig.peak_pods,
+        "first_rescale_s": _rounded(fig.first_rescale_s),
+        "first_pod_added_s": _rounded(fig.first_pod_added_s),
+        "scale_out_s": _rounded(fig.scale_out_s), "scale_in_s": _rounded(fig.scale_in_s),
+        "rescales": [{"t_s": t, "message": m} for t, m in fig.rescales],
+        "latency_ms": latency,
+        "series": [{"t_s": round(pt.t - start, 3), "pods": pt.pods, "ready": pt.ready}
+                   for pt in fig.series],
+    }
+    return fig, out
 
 
 def _manifest(env: RunEnv, s: ph.RunState, server: str | None,

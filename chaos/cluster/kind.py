@@ -102,14 +102,25 @@ class ClusterInfo:
 
 
 def up(cfg: ClusterConfig, progress: Progress | None = None, wait_s: float = 300,
-       adopt_shape: bool = False) -> ClusterInfo:
+       adopt_shape: bool = False, metrics_server: bool = False) -> ClusterInfo:
     """Create the cluster, or reuse it when it exists and is healthy. ``adopt_shape``: an
     existing cluster is judged by the control planes and workers it has, not by ``cfg``'s (the
     pytest plugin names a cluster without knowing its shape, and must not recreate an HA
-    cluster as a single control plane)."""
+    cluster as a single control plane). ``metrics_server``: install it too (idempotent, so a
+    reused cluster gets it) and wait until the metrics API reports every node."""
+    info = _up(cfg, progress or Progress(), wait_s, adopt_shape)
+    if metrics_server:
+        from chaos.cluster import metrics_server as ms  # imports this module
+
+        ms.install(cfg, progress, nodes=len([n for n in info.nodes
+                                             if not n.endswith("external-load-balancer")]))
+    return info
+
+
+def _up(cfg: ClusterConfig, progress: Progress, wait_s: float, adopt_shape: bool
+        ) -> ClusterInfo:
     from chaos.k8s import health  # the only layer allowed to talk to the API server
 
-    progress = progress or Progress()
     started = time.monotonic()
     engine.ensure_engine(progress)
     kind = kind_binary(progress)

@@ -5,6 +5,7 @@ from __future__ import annotations
 
 from chaos.faults import (  # noqa: F401  (importing registers them)
     controlplane,
+    load,
     network,
     nodes,
     pods,

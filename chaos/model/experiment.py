@@ -201,6 +201,10 @@ class SLASpec:
     expect_blocked: bool | None = None  # drains: was the drain blocked (e.g. by a PDB)?
     expect_stalled: bool | None = None  # rollouts: did one stall (progress deadline)?
     max_api_outage_s: float | None = None  # longest run of failed API-server probes
+    # autoscaling: from the first fault's start to the first added pod Ready, and from the end
+    # of the last fault's hold to the pod count back where it was before the faults
+    max_scale_out_s: float | None = None
+    max_scale_in_s: float | None = None
 
     def declared(self) -> bool:
         # expectBlocked/expectStalled: false is a real claim ("the drain gets through")
@@ -218,6 +222,8 @@ class SLASpec:
                     self.expect_blocked,
                     self.expect_stalled,
                     self.max_api_outage_s,
+                    self.max_scale_out_s,
+                    self.max_scale_in_s,
                 )
             )
             or self.steady_state_restored

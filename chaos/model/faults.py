@@ -345,11 +345,35 @@ class Latency(NetworkFault):
         return []
 
 
+@dataclass(frozen=True, slots=True, kw_only=True)
+class LoadSpike(FaultSpec):
+    """More load, not a broken part: the open-loop arrival rate climbs from ``spec.load.rate``
+    to ``rate`` over ``rampUp``, holds it for the rest of ``duration``, then falls back. The
+    parser writes it into the load's schedule (load and fault share the run's time axis);
+    the fault itself only marks the window. For autoscaling: does an HPA add pods in time?"""
+
+    type: ClassVar[str] = "load-spike"
+    summary: ClassVar[str] = ("raise the open-loop arrival rate (ramp, hold, back to the base "
+                              "rate): the load HorizontalPodAutoscalers must answer; needs "
+                              "load.mode: open")
+    rate: float = option("rate", v.ARRIVAL_RATE, "the spike's arrival rate (e.g. 80/s)")
+    ramp_up_s: float = option("rampUp", v.DURATION, "from the base rate to `rate`, linearly, "
+                              "within the duration", 0.0)
+    duration_s: float = option("duration", v.POSITIVE_DURATION, "the whole spike, ramp "
+                               "included", 30.0)
+
+    def check(self) -> list[tuple[str, str]]:
+        if self.ramp_up_s > self.duration_s:
+            return [("rampUp", f"{self.ramp_up_s:g}s is longer than the spike's duration "
+                               f"({self.duration_s:g}s), which includes the ramp")]
+        return []
+
+
 AnyFault = (PodKill | ContainerKill | Cordon | Drain | NodeLoss | ControlPlaneLoss | ProbeBreak
-            | Rollout | Rollback | Partition | PacketLoss | Bandwidth | Dns | Latency)
+            | Rollout | Rollback | Partition | PacketLoss | Bandwidth | Dns | Latency | LoadSpike)
 # every concrete fault type by its YAML name, in the order the docs and schema list them
 FAULT_TYPES: dict[str, type[FaultSpec]] = {
     cls.type: cls for cls in (PodKill, ContainerKill, Cordon, Drain, NodeLoss, ControlPlaneLoss,
                               ProbeBreak, Rollout, Rollback, Partition, PacketLoss, Bandwidth,
-                              Dns, Latency)
+                              Dns, Latency, LoadSpike)
 }

@@ -57,7 +57,7 @@ from chaos.model.experiment import (
     SteadyState,
     WorkloadSpec,
 )
-from chaos.model.faults import ControllerFault, NodeFault, PodFault
+from chaos.model.faults import ControllerFault, LoadSpike, NodeFault, PodFault
 from chaos.model.manifests import (
     ManifestObject,
     cluster_scoped_refused,
@@ -527,6 +527,7 @@ def _experiment(ctx: _Ctx, root: Node) -> Experiment:
         _fault(ctx, n, f"spec.faults[{i}]", workload)
         for i, n in enumerate(_list(ctx, faults_node, "spec.faults"))
     )
+    load = _with_spike(ctx, load, load_node, faults, _list(ctx, faults_node, "spec.faults"))
     slas = _slas(ctx, spec.require("slas"), "spec.slas")
     timeout = spec.get("timeout", _positive_duration, 300.0)
     if timeout < load.max_duration_s:
@@ -565,6 +566,44 @@ def _blast_radius(ctx: _Ctx, node: Node, where: str) -> BlastRadius:
     return BlastRadius(max_pods=m.get("maxPods", _positive_int, None),
                        max_percent=m.get("maxPercent", _percent, None),
                        max_nodes=m.get("maxNodes", _positive_int, 1))
+
+
+def _with_spike(ctx: _Ctx, load: LoadProfile, load_node: Node | None,
+                faults: tuple[FaultSpec, ...], fault_nodes: list[Node]) -> LoadProfile:
+    """A load-spike fault written into the open-loop schedule: the base rate through warm-up
+    and the spike's delay, the ramp, the hold, then the base rate again."""
+    spikes = [(i, f) for i, f in enumerate(faults) if isinstance(f, LoadSpike)]
+    if not spikes:
+        return load
+    index, spike = spikes[0]
+    where = f"spec.faults[{index}]"
+    if len(spikes) > 1:
+        raise ctx.error(fault_nodes[spikes[1][0]], f"spec.faults[{spikes[1][0]}]",
+                        "only one load-spike per experiment: the load's schedule is fixed "
+                        "before the run")
+    if index != 0:
+        raise ctx.error(fault_nodes[index], where, "a load-spike must be the first fault: its "
+                        "place in the load's schedule is fixed before the run, which only the "
+                        "first fault's start allows")
+    if load.mode != "open":
+        raise ctx.error(load_node or fault_nodes[index], "spec.load.mode",
+                        "a load-spike raises the open-loop arrival rate: set mode: open and "
+                        "the base rate (e.g. rate: 5/s)")
+    if len(load.rate_segments) != 1:
+        shaped = (_field_node(load_node, "steps", "rampUp") if load_node is not None
+                  else None)
+        raise ctx.error(shaped or load_node or fault_nodes[index], "spec.load.steps",
+                        f"{where} (load-spike) writes the load's schedule itself: give "
+                        "spec.load only the base rate, without steps or rampUp")
+    base = load.rate_segments[-1][0]
+    segments: list[tuple[float, float, float | None]] = [
+        (base, base, load.warmup_s + spike.delay_s)]
+    if spike.ramp_up_s > 0:
+        segments.append((base, spike.rate, spike.ramp_up_s))
+    if spike.duration_s > spike.ramp_up_s:
+        segments.append((spike.rate, spike.rate, spike.duration_s - spike.ramp_up_s))
+    segments.append((base, base, None))
+    return dataclasses.replace(load, rate_segments=tuple(segments))
 
 
 def _check_blast_radius(ctx: _Ctx, faults_node: Node, faults: tuple[FaultSpec, ...],
@@ -1061,6 +1100,7 @@ _CONVERTERS: dict[str, Callable[[_Ctx, Node, str], object]] = {
     "env-map": _env_map,
     "string-list": _args,
     "rate": _rate,
+    "arrival-rate": _arrival_rate,
     "peer": _peer,
 }
 _NODE_SELECTION_KEYS = ("nodes", "nodeSelector", "podsOf")
@@ -1189,6 +1229,8 @@ def _slas(ctx: _Ctx, node: Node, where: str) -> SLASpec:
             "expectBlocked",
             "expectStalled",
             "maxApiOutage",
+            "maxScaleOutTime",
+            "maxScaleInTime",
         ),
     )
     p95 = m.get("p95Latency", _duration, None)
@@ -1205,6 +1247,8 @@ def _slas(ctx: _Ctx, node: Node, where: str) -> SLASpec:
         expect_blocked=m.get("expectBlocked", _bool, None),
         expect_stalled=m.get("expectStalled", _bool, None),
         max_api_outage_s=m.get("maxApiOutage", _duration, None),
+        max_scale_out_s=m.get("maxScaleOutTime", _positive_duration, None),
+        max_scale_in_s=m.get("maxScaleInTime", _positive_duration, None),
     )
     if not slas.declared():
         raise ctx.error(

@@ -38,6 +38,9 @@ STRING = Value("string", {"type": "string", "minLength": 1})
 SIGNAL = Value("signal", {"type": "string",
                           "pattern": f"^(SIG)?({'|'.join(SIGNALS)})$"})
 SELECTOR = Value("selector", SELECTOR_REF)
+ARRIVAL_RATE = Value("arrival-rate", {"anyOf": [
+    {"type": "string", "pattern": "^\\s*\\d+(\\.\\d+)?(\\s*/\\s*(s|m|h|sec|min))?\\s*$"},
+    {"type": "number", "exclusiveMinimum": 0}]})
 RATE = Value("rate", {"type": "string",
                       "pattern": "^[0-9]+(\\.[0-9]+)?\\s*(bit|kbit|mbit|gbit)$"})
 PEER = Value("peer", {

@@ -32,6 +32,8 @@ class Observation:
     api_longest_outage_s: float | None = None  # the API-server probe's, in the fault window
     # the load figures over fault_window, computed in one pass (chaos.plan.stream)
     load: LoadFigures | None = None
+    scale_out_s: float | None = None  # chaos.plan.autoscale: first added pod Ready
+    scale_in_s: float | None = None  # pod count back after the faults' hold
 
 
 def _upper(name: str, threshold: float, observed: float | None, unit: str) -> SLAResult:
@@ -82,6 +84,10 @@ def evaluate(slas: SLASpec, obs: Observation) -> list[SLAResult]:
     if slas.max_api_outage_s is not None:
         results.append(_upper("maxApiOutage", slas.max_api_outage_s, obs.api_longest_outage_s,
                               "s"))
+    if slas.max_scale_out_s is not None:
+        results.append(_upper("maxScaleOutTime", slas.max_scale_out_s, obs.scale_out_s, "s"))
+    if slas.max_scale_in_s is not None:
+        results.append(_upper("maxScaleInTime", slas.max_scale_in_s, obs.scale_in_s, "s"))
     return results
 
 

@@ -75,6 +75,7 @@ def timeline_svg(report: ReportDict) -> str:
                           handles=[*ax_rps.get_legend_handles_labels()[0][:2], *_span_handles()])
             ax_lat.plot(xs, p95, color="#5f3dc4", linewidth=1.0, gid="series-p95")
             ax_lat.set_ylabel("p95 ms")
+            _pods(ax_lat, report)
             titles = _events(ax_ev, events)
             ax_ev.set_yticks(range(len(LANES)), [name for name, _, _ in LANES])
             ax_ev.set_ylim(len(LANES) - 0.5, -0.5)
@@ -87,6 +88,37 @@ def timeline_svg(report: ReportDict) -> str:
         finally:
             plt.close(fig)
     return _with_titles(buf.getvalue(), titles)
+
+
+PODS_COLOUR = "#e8590c"
+
+
+def _pods(ax: Any, report: ReportDict) -> None:
+    """An autoscaling run's pods over time, as steps on the latency plot's right axis."""
+    scaling = report.get("autoscaling")
+    window = report["fault"]["window"]
+    if not isinstance(scaling, dict) or window is None:
+        return
+    series = scaling.get("series")
+    if not isinstance(series, list) or not series:
+        return
+    origin = window["start"]
+    points = [(origin + float(p["t_s"]), int(p["pods"]), int(p["ready"]))  # type: ignore[arg-type]
+              for p in series if isinstance(p, dict)]
+    if not points:
+        return
+    xs = [t for t, _, _ in points]
+    pods = [n for _, n, _ in points]
+    ready = [r for _, _, r in points]
+    end = report["timeline"]["buckets"][-1]["t"] if report["timeline"]["buckets"] else xs[-1]
+    twin = ax.twinx()
+    twin.set_gid("plot-pods")
+    twin.step([*xs, max(end, xs[-1])], [*pods, pods[-1]], where="post", color=PODS_COLOUR,
+              linewidth=1.2, gid="series-pods", label="pods")
+    twin.step([*xs, max(end, xs[-1])], [*ready, ready[-1]], where="post", color=PODS_COLOUR,
+              linewidth=1.0, linestyle=":", gid="series-ready", label="Ready")
+    twin.set_ylabel("pods (dotted: Ready)", color=PODS_COLOUR)
+    twin.set_ylim(0, max(pods) + 1)
 
 
 def _span_handles() -> list[Any]:

@@ -81,3 +81,4 @@ class ReportData:
     # the load figures of ``records`` (chaos.plan.stream.run_figures with this run's windows),
     # when the runner computed them in its one pass; None: the writer computes them
     load: RunFigures | None = None
+    autoscaling: Mapping[str, object] | None = None  # chaos.plan.autoscale figures

@@ -5,10 +5,11 @@ from __future__ import annotations
 from typing import NotRequired, TypedDict
 
 # 2: "undo" added; 3: "abort" added and the verdict may be "aborted"; 4: "manifest" added (what
-# produced the report, and how to rerun it); 5: "api_server" added. Older reports still load
-# (with no undo rows, and abort, manifest and api_server null).
-SCHEMA_VERSION = 5
-READABLE_VERSIONS = (1, 2, 3, 4, 5)
+# produced the report, and how to rerun it); 5: "api_server" added; 6: "autoscaling" added.
+# Older reports still load (with no undo rows, and abort, manifest, api_server and autoscaling
+# null).
+SCHEMA_VERSION = 6
+READABLE_VERSIONS = (1, 2, 3, 4, 5, 6)
 TOP_LEVEL_KEYS = (
     "schema_version",
     "experiment",
@@ -27,6 +28,7 @@ TOP_LEVEL_KEYS = (
     "abort",
     "manifest",
     "api_server",
+    "autoscaling",
 )
 
 JSONValue = str | int | float | bool | None | list["JSONValue"] | dict[str, "JSONValue"]
@@ -234,3 +236,6 @@ class ReportDict(TypedDict):
     # the API-server probe's figures (chaos.plan.apiprobe.ApiFiguresDict), null when it did not
     # run (control-plane-loss and maxApiOutage run it)
     api_server: dict[str, JSONValue] | None
+    # pods over time and the scale-out/scale-in figures (chaos.plan.autoscale), for runs with a
+    # load-spike fault or a maxScaleOutTime/maxScaleInTime SLA; null otherwise
+    autoscaling: dict[str, JSONValue] | None

@@ -208,6 +208,8 @@ def build_report(data: ReportData) -> ReportDict:
         "manifest": data.manifest,
         "api_server": (cast(dict[str, JSONValue], _jsonable(dict(data.api_server)))
                        if data.api_server is not None else None),
+        "autoscaling": (cast(dict[str, JSONValue], _jsonable(dict(data.autoscaling)))
+                        if data.autoscaling is not None else None),
     }
 
 
@@ -293,6 +295,8 @@ def load_report(path: str | os.PathLike[str]) -> ReportDict:
         raw.setdefault("manifest", None)  # written before the reproducibility manifest
     if raw.get("schema_version") in (1, 2, 3, 4):
         raw.setdefault("api_server", None)  # written before the API-server probe existed
+    if raw.get("schema_version") in (1, 2, 3, 4, 5):
+        raw.setdefault("autoscaling", None)  # written before autoscaling figures existed
     missing = [k for k in TOP_LEVEL_KEYS if k not in raw]
     if missing:
         raise ReportInvalid(f"{p}: missing keys: {', '.join(missing)}")

@@ -141,7 +141,7 @@ CASES = [
         "    - type: pod-kil",
         "x.yaml:24: spec.faults[0].type: unknown fault type 'pod-kil' (did you mean 'pod-kill'?); "
         "known types: bandwidth, container-kill, control-plane-loss, cordon, dns, drain, latency, "
-        "node-loss, "
+        "load-spike, node-loss, "
         "packet-loss, partition, pod-kill, probe-break, rollback, rollout",
     ),
     (
@@ -149,7 +149,7 @@ CASES = [
         "    - type: meteor",
         "x.yaml:24: spec.faults[0].type: unknown fault type 'meteor'; "
         "known types: bandwidth, container-kill, control-plane-loss, cordon, dns, drain, latency, "
-        "node-loss, "
+        "load-spike, node-loss, "
         "packet-loss, partition, pod-kill, probe-break, rollback, rollout",
     ),
     (
@@ -157,7 +157,7 @@ CASES = [
         "    - delay: 1s\n",
         "x.yaml:24: spec.faults[0].type: required field missing; "
         "known types: bandwidth, container-kill, control-plane-loss, cordon, dns, drain, latency, "
-        "node-loss, "
+        "load-spike, node-loss, "
         "packet-loss, partition, pod-kill, probe-break, rollback, rollout",
     ),
     (

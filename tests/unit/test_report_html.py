@@ -76,3 +76,16 @@ def test_an_open_loop_page_shows_dropped_arrivals_and_send_lag_and_a_closed_one_
     page = render_experiment(report)
     assert "<b>7</b><span>arrivals dropped (open loop)</span>" in page
     assert "<b>12.5 ms</b><span>generator send lag p99</span>" in page
+
+
+def test_an_autoscaling_run_draws_its_pods_over_time_and_others_do_not() -> None:
+    from dataclasses import replace
+
+    series = [{"t_s": 0.0, "pods": 1, "ready": 1}, {"t_s": 2.0, "pods": 3, "ready": 1},
+              {"t_s": 4.0, "pods": 3, "ready": 3}, {"t_s": 6.0, "pods": 1, "ready": 1}]
+    scaled = build_report(replace(data(), autoscaling={"series": series, "peak_pods": 3}))
+    assert scaled["autoscaling"] == {"series": series, "peak_pods": 3}
+    svg = timeline_svg(scaled)
+    assert 'id="series-pods"' in svg and 'id="series-ready"' in svg
+    plain = build_report(data())
+    assert plain["autoscaling"] is None and 'id="series-pods"' not in timeline_svg(plain)

@@ -20,6 +20,8 @@ package main
 
 import (
 	"context"
+	"crypto/sha256"
+	"encoding/hex"
 	"encoding/json"
 	"errors"
 	"flag"
@@ -65,6 +67,8 @@ type server struct {
 	// latency to check load generators against (kube-chaos's open-loop accuracy benchmark)
 	delay      time.Duration
 	delayUntil time.Time
+	// --work: SHA-256 rounds over a 1 KiB block before every GET / answer (CPU per request)
+	work int
 }
 
 // backend is the next tier, called on every GET /.
@@ -287,6 +291,10 @@ func (s *server) handleRoot(w http.ResponseWriter, r *http.Request) {
 		}
 	}
 	out := map[string]any{"pod": s.pod, "node": s.node, "requests": n}
+	if s.work > 0 {
+		sum := burn(s.work)
+		out["work"] = hex.EncodeToString(sum[:4])
+	}
 	if s.backend == nil {
 		writeJSON(w, http.StatusOK, out)
 		return
@@ -303,6 +311,19 @@ func (s *server) handleRoot(w http.ResponseWriter, r *http.Request) {
 		out["error"] = "backend failed: " + err.Error()
 	}
 	writeJSON(w, code, out)
+}
+
+// burn hashes a 1 KiB block `rounds` times, each round over the previous digest: a fixed
+// amount of CPU work (a few µs per round), not of time, so a CPU-throttled pod answers more
+// slowly and a busy one shows in the metrics an HorizontalPodAutoscaler reads.
+func burn(rounds int) [32]byte {
+	var block [1024]byte
+	var sum [32]byte
+	for i := 0; i < rounds; i++ {
+		copy(block[:], sum[:])
+		sum = sha256.Sum256(block[:])
+	}
+	return sum
 }
 
 // maxPayload bounds /payload so that a typo cannot make a pod stream gigabytes.
@@ -506,7 +527,7 @@ func durationEnv(name string, def time.Duration) (time.Duration, error) {
 	return d, nil
 }
 
-func run(ctx context.Context, addr string, failReadiness bool, dep *backend) error {
+func run(ctx context.Context, addr string, failReadiness bool, dep *backend, work int) error {
 	startupDelay, err := durationEnv("STARTUP_DELAY", 0)
 	if err != nil {
 		return err
@@ -520,6 +541,7 @@ func run(ctx context.Context, addr string, failReadiness bool, dep *backend) err
 		s.failUntilCleared("readiness")
 	}
 	s.backend = dep
+	s.work = work
 	srv := &http.Server{Addr: addr, Handler: s.routes(), ReadHeaderTimeout: 5 * time.Second}
 
 	errc := make(chan error, 1)
@@ -568,7 +590,13 @@ func main() {
 	flag.IntVar(&cfg.Retries, "backend-retries", 0, "new attempts after a failed connect")
 	flag.BoolVar(&cfg.KeepAlive, "backend-keepalive", false, "reuse connections to the "+
 		"backend (default: a new connection, DNS lookup included, per call)")
+	work := flag.Int("work", 0, "CPU work per GET /: SHA-256 rounds over 1 KiB (about 1.2 µs "+
+		"each), for autoscaling experiments")
 	flag.Parse()
+	if *work < 0 {
+		fmt.Fprintln(os.Stderr, "httpd: --work must be 0 or more")
+		os.Exit(2)
+	}
 	if *showVersion {
 		fmt.Println("httpd", version)
 		return
@@ -585,7 +613,7 @@ func main() {
 	log.SetFlags(log.LstdFlags | log.Lmicroseconds | log.LUTC)
 	ctx, stop := signal.NotifyContext(context.Background(), syscall.SIGTERM, os.Interrupt)
 	defer stop()
-	if err := run(ctx, *addr, *failReadiness, dep); err != nil && !errors.Is(err, http.ErrServerClosed) {
+	if err := run(ctx, *addr, *failReadiness, dep, *work); err != nil && !errors.Is(err, http.ErrServerClosed) {
 		log.Printf("error: %v", err)
 		os.Exit(1)
 	}

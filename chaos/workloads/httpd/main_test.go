@@ -179,7 +179,7 @@ func TestFailReadinessFlagStartsNeverReady(t *testing.T) {
 	t.Setenv("STARTUP_DELAY", "")
 	ctx, cancel := context.WithCancel(context.Background())
 	done := make(chan error, 1)
-	go func() { done <- run(ctx, addr, true, nil) }()
+	go func() { done <- run(ctx, addr, true, nil, 0) }()
 	defer func() { cancel(); <-done }()
 	status := func(path string) int {
 		resp, err := http.Get("http://" + addr + path)
@@ -203,7 +203,7 @@ func TestFailReadinessFlagStartsNeverReady(t *testing.T) {
 
 func TestBadDelayExitsAtStart(t *testing.T) {
 	t.Setenv("STARTUP_DELAY", "soon")
-	if err := run(context.Background(), "127.0.0.1:0", false, nil); err == nil {
+	if err := run(context.Background(), "127.0.0.1:0", false, nil, 0); err == nil {
 		t.Fatal("run accepted STARTUP_DELAY=soon; a crash-looping release relies on it failing")
 	}
 }
@@ -227,7 +227,7 @@ func TestGracefulShutdown(t *testing.T) {
 	t.Setenv("STARTUP_DELAY", "")
 	ctx, cancel := context.WithCancel(context.Background())
 	done := make(chan error, 1)
-	go func() { done <- run(ctx, addr, false, nil) }()
+	go func() { done <- run(ctx, addr, false, nil, 0) }()
 
 	get := func(path string) int {
 		resp, err := http.Get("http://" + addr + path)
@@ -331,5 +331,24 @@ func TestDelayAddsAKnownLatencyForItsWindow(t *testing.T) {
 	}
 	for _, bad := range []string{"ms=-1&seconds=1", "ms=x&seconds=1", "ms=5&seconds=0", "ms=5"} {
 		expect(t, ts, "POST", "/admin/delay?"+bad, http.StatusBadRequest)
+	}
+}
+
+func TestWorkBurnsAFixedAmountAndSaysSo(t *testing.T) {
+	s := newServer("p", "n", 0, time.Now)
+	s.work = 100
+	rec := httptest.NewRecorder()
+	s.routes().ServeHTTP(rec, httptest.NewRequest(http.MethodGet, "/", nil))
+	if rec.Code != http.StatusOK || !strings.Contains(rec.Body.String(), `"work":"`) {
+		t.Fatalf("GET / with work: %d %s", rec.Code, rec.Body.String())
+	}
+	if burn(3) != burn(3) || burn(3) == burn(2) {
+		t.Fatal("burn must be deterministic and depend on the rounds")
+	}
+}
+
+func BenchmarkBurnRound(b *testing.B) {
+	for i := 0; i < b.N; i++ {
+		burn(1)
 	}
 }
