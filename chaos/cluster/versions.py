@@ -21,6 +21,9 @@ class Pins:
     # module version of github.com/prometheus/prometheus (Prometheus 3.x): the real server the
     # guard tests query; not part of the node image, so not in key()
     prometheus: str = "v0.316.0"
+    # sigs.k8s.io/kwok: simulated nodes and pods for the scale benchmarks (tests/e2e_scale,
+    # benchmarks/bench_scale.py); a host process, not part of the node image, so not in key()
+    kwok: str = "v0.8.0"
     # The image kind starts as the external load balancer of a cluster with more than one
     # control-plane node: kind v0.31.0's pkg/cluster/internal/loadbalancer/const.go (Image).
     # kind pulls it only when absent, so ours, built offline under this exact name, is used.
