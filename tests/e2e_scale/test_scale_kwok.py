@@ -104,6 +104,7 @@ def test_drain_of_a_fake_node_moves_every_pod(scale: tuple[kind.ClusterInfo, Kub
     assert r["blocked"] is False
     assert r["evicted"] == 20
     assert r["on_spare_after"] == 20, "the Deployment must replace every pod on the spare"
+    assert isinstance(r["all_replaced_s"], float)
     assert isinstance(r["rounds"], int) and r["rounds"] >= 1
     assert r["undone"] is True and r["pending_undo"] == 0
 
@@ -113,7 +114,7 @@ def test_drain_under_a_strict_pdb_is_blocked(scale: tuple[kind.ClusterInfo, Kube
     """Negative control: KWOK's pods are held by a PDB like real ones, and the drain says so."""
     info, kube = scale
     r = bench.bench_drain(kube, str(info.kubeconfig), 5, tmp_path, tag="strict",
-                          max_unavailable="0", timeout_s=8)
+                          max_unavailable=0, timeout_s=8)
     print(f"\nblocked drain: {r}")
     assert r["blocked"] is True
     assert r["evicted"] == 0
