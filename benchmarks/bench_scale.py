@@ -581,7 +581,7 @@ def run(args: argparse.Namespace) -> dict[str, Any]:
             figures["selection"] = sel
             print(selection_table(sel, pod_sizes[-1]), flush=True)
         if "drain" in parts:
-            figures["drain"] = [bench_drain(kube, args.kubeconfig, d, workdir)
+            figures["drain"] = [bench_drain(kube, args.kubeconfig, d, workdir, tag=f"n{d}")
                                 for d in _ints(args.drain)]
             print(drain_table(figures["drain"]), flush=True)
     if "report" not in args.parts.split(","):
