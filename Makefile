@@ -10,7 +10,7 @@ VENV   ?= .venv
 BIN     = $(VENV)/bin
 PYTEST  = $(BIN)/python -m pytest
 
-.PHONY: venv chromium experiments test test-ha unit lint mutation mutation-score down clean
+.PHONY: venv chromium experiments test test-ha test-scale bench-scale unit lint mutation mutation-score down clean
 
 $(BIN)/kube-chaos: pyproject.toml
 	$(PYTHON) -m venv $(VENV)
@@ -38,6 +38,15 @@ test: venv chromium
 # 127.0.0.1:31080-31099) and the experiments/ha runs on it; about 6 minutes, run by .ci/run after make test
 test-ha: venv
 	$(PYTEST) tests/e2e_ha -v -rA --durations=10
+
+# the KWOK scale check alone (tests/e2e_scale, also collected by `make test`): a 1-node cluster
+# of its own (kc-scale-e2e), kwok built from its Go module, 20 fake nodes, 200 fake pods; ~3 min
+test-scale: venv
+	$(PYTEST) tests/e2e_scale -v -rA --durations=10
+
+# the scale benchmark at full size (docs/scale.md, docs/measurements.md); slow, never in CI
+bench-scale: venv
+	nice -n 10 $(BIN)/python benchmarks/bench_scale.py --pods 1000,5000,10000 --nodes 100,1000
 
 unit: venv
 	$(PYTEST) tests/unit tests/plugin -q

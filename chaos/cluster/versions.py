@@ -24,6 +24,9 @@ class Pins:
     # module version of sigs.k8s.io/metrics-server: what `cluster up` installs so that
     # `kubectl top` and HorizontalPodAutoscalers work; not part of the node image, so not in key()
     metrics_server: str = "v0.9.0"
+    # sigs.k8s.io/kwok: simulated nodes and pods for the scale benchmarks (tests/e2e_scale,
+    # benchmarks/bench_scale.py); a host process, not part of the node image, so not in key()
+    kwok: str = "v0.8.0"
     # The image kind starts as the external load balancer of a cluster with more than one
     # control-plane node: kind v0.31.0's pkg/cluster/internal/loadbalancer/const.go (Image).
     # kind pulls it only when absent, so ours, built offline under this exact name, is used.

@@ -28,6 +28,9 @@ from chaos.model.experiment import Selector
 from chaos.model.timeline import ClusterEvent
 
 WATCH_TIMEOUT_S = 5  # server-side; the loop re-watches from the last resourceVersion
+# the initial list comes a page at a time: the client turns a whole list into model objects at
+# once, about 50 KB a pod, and the process keeps that peak (benchmarks/bench_scale.py)
+LIST_PAGE = 1000
 _NO_LABELS: Mapping[str, str] = MappingProxyType({})
 
 
@@ -182,11 +185,16 @@ class Observer:
 
     def _stream(self, name: str, list_fn: Callable[..., Any], *args: Any,
                 handle: Callable[[str, Any], None], **kwargs: Any) -> None:
-        initial = list_fn(*args, **kwargs)
-        for obj in initial.items:
-            handle("ADDED", obj)
+        token = None
+        while True:  # every page is of the first page's snapshot (one resourceVersion)
+            page = list_fn(*args, limit=LIST_PAGE, _continue=token, **kwargs)
+            for obj in page.items:
+                handle("ADDED", obj)
+            rv, token = page.metadata.resource_version, page.metadata._continue
+            del page
+            if not token:
+                break
         self._synced[name].set()
-        rv = initial.metadata.resource_version
         while not self._stop.is_set():
             w = watch.Watch()
             try:
