@@ -241,8 +241,10 @@ def _environment(config: pytest.Config) -> RunEnv:
         from chaos.cluster.config import ClusterConfig
 
         cfg = ClusterConfig(name=_option(config, "chaos_cluster_name") or "kube-chaos")
-        # adopt_shape: e.g. an HA cluster, reused as it is; metrics-server for HPA experiments
-        info = kind.up(cfg, adopt_shape=True, metrics_server=True)
+        # adopt_shape: e.g. an HA cluster, reused as it is. metrics-server comes with the first
+        # experiment that deploys a HorizontalPodAutoscaler (_metrics_provider), not here: a
+        # session without one does not wait for its build (7 CPU-minutes cold)
+        info = kind.up(cfg, adopt_shape=True)
         if not info.reused:
             state.created_cluster = cfg.name
         kubeconfig, context, cluster_name = str(info.kubeconfig), info.context, cfg.name
@@ -266,6 +268,7 @@ def _environment(config: pytest.Config) -> RunEnv:
         blast_radius=_blast_limits(config),
         plan=_reviewed_plan(config),
         provide_images=_image_provider(cluster_name) if cluster_name else None,
+        provide_metrics=_metrics_provider(cluster_name) if cluster_name else None,
         session_manifest=_session_manifest(cluster_name),
         rerun_options=_rerun_options(config))
     return state.env
@@ -355,6 +358,29 @@ def _image_provider(cluster_name: str) -> Callable[[Sequence[str], Sequence[str]
 
         images.provide(ClusterConfig(name=cluster_name),
                        [*required, *images.builtin_among(referenced)])
+
+    return provide
+
+
+def _metrics_provider(cluster_name: str) -> Callable[[], None]:
+    """metrics-server onto a kind cluster kube-chaos made, once per session, when an experiment
+    needs it (idempotent: seconds on a cluster that has it; experiments deployed at once from
+    threads wait for one install)."""
+    lock = threading.Lock()
+    done: list[bool] = []
+
+    def provide() -> None:
+        from chaos.cluster import kind, metrics_server
+        from chaos.cluster.config import ClusterConfig
+
+        with lock:
+            if done:
+                return
+            cfg = ClusterConfig(name=cluster_name)
+            nodes = [n for n in kind.node_containers(cluster_name)
+                     if not n.endswith("external-load-balancer")]
+            metrics_server.install(cfg, nodes=len(nodes))
+            done.append(True)
 
     return provide
 

@@ -86,6 +86,9 @@ class RunEnv:
     # referenced ones, into the cluster's nodes (kind, no registry); None where the cluster
     # pulls its images itself
     provide_images: Callable[[Sequence[str], Sequence[str]], None] | None = None
+    # metrics-server onto the cluster (kind clusters kube-chaos made), for experiments that
+    # deploy a HorizontalPodAutoscaler; None where the cluster has its own metrics pipeline
+    provide_metrics: Callable[[], None] | None = None
     # the reproducibility manifest's session-wide part (kube-chaos revision, kind node image
     # and config), and the `kube-chaos run` options that target the same cluster again
     session_manifest: dict[str, JSONValue] = field(default_factory=dict)
@@ -172,6 +175,9 @@ class KubeCluster:
         allow = exp.workload.cluster_scoped == "allow"
         manifests = kw.read_manifests(exp.workload.manifests, allow_cluster_scoped=allow)
         _provide_images(self.env, exp, [doc for _, doc in manifests])
+        if self.env.provide_metrics is not None and any(
+                doc.get("kind") == "HorizontalPodAutoscaler" for _, doc in manifests):
+            self.env.provide_metrics()  # an HPA without the metrics API never scales
         created = [journal.record(UndoAction(
             kind="delete-object", params={"api_version": o.api_version, "kind": o.kind,
                                           "name": o.name},

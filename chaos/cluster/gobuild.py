@@ -235,6 +235,12 @@ KWOK_STAGES = (
 
 def install_kwok(pins: Pins, root: Path, progress: Progress) -> Path:
     """The kwok controller (cmd/kwok) from its Go module, into the cache, keyed by version."""
+    with build_lock(root, "go-kwok", lambda: progress.say(
+            "another process is building kwok (kube-chaos cluster prebuild?): waiting")):
+        return _install_kwok(pins, root, progress)
+
+
+def _install_kwok(pins: Pins, root: Path, progress: Progress) -> Path:
     gobin = root / "bin" / f"kwok-{pins.kwok}"
     binary = gobin / "kwok"
     stamp = Stamp(root, "go-kwok", pins.kwok)

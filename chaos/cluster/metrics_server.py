@@ -15,7 +15,7 @@ import time
 from pathlib import Path
 
 from chaos.cluster import kind
-from chaos.cluster.cache import Stamp, cache_root, file_digest
+from chaos.cluster.cache import Stamp, build_lock, cache_root, file_digest
 from chaos.cluster.config import ClusterConfig
 from chaos.cluster.gobuild import build_kubernetes
 from chaos.cluster.progress import Progress
@@ -43,6 +43,13 @@ def image_tag(pins: Pins = PINS) -> str:
 def build_binary(pins: Pins, root: Path, progress: Progress) -> Path:
     """`go install` of cmd/metrics-server at the pinned version (static, -trimpath), into the
     cache keyed by that version. Upstream's own go.mod decides the k8s.io versions."""
+    with build_lock(root, "go-metrics-server", lambda: progress.say(
+            "another process is building metrics-server (kube-chaos cluster prebuild?): "
+            "waiting")):
+        return _build_binary(pins, root, progress)
+
+
+def _build_binary(pins: Pins, root: Path, progress: Progress) -> Path:
     name = f"metrics-server-{pins.metrics_server}"
     gobin = root / "bin" / name
     binary = gobin / "metrics-server"

@@ -16,13 +16,17 @@ from __future__ import annotations
 from collections.abc import Callable
 from pathlib import Path
 
-from chaos.cluster import gobuild, locust_image, rootfs
+from chaos.cluster import gobuild, locust_image, metrics_server, rootfs
 from chaos.cluster.progress import Progress
 from chaos.cluster.versions import HAPROXY_PACKAGES, Pins
 
 Build = Callable[[Pins, Path, Progress], object]
 
+# In the order CI needs them: metrics-server comes with the first HPA experiment, and the
+# suite's first minutes are the node image's build, which leaves little CPU to a niced build.
 COMPONENTS: dict[str, tuple[str, Build]] = {
+    "metrics-server": ("metrics-server binary (experiments with a HorizontalPodAutoscaler)",
+                       metrics_server.build_binary),
     "prometheus": ("Prometheus server (the Prometheus abort guard's tests)",
                    gobuild.install_prometheus),
     "haproxy-rootfs": ("Debian root filesystem of the HA load balancer (cluster up "
@@ -31,6 +35,8 @@ COMPONENTS: dict[str, tuple[str, Build]] = {
                            "haproxy", HAPROXY_PACKAGES, pins, root, progress)),
     "locust-worker": ("root filesystem and wheels of the in-cluster locust worker image "
                       "(load.inCluster)", locust_image.prebuild),
+    "kwok": ("kwok controller (tests/e2e_scale, benchmarks/bench_scale.py)",
+             gobuild.install_kwok),
 }
 
 

@@ -8,6 +8,20 @@ from collections.abc import Iterator
 import pytest
 from test_faults_helpers import OBSERVERS
 
+# Last among the e2e tests: the only ones that need metrics-server, whose cold build (7 CPU-minutes)
+# CI's background prebuild (kube-chaos cluster prebuild) then has time to finish.
+LATE = ("tests/e2e/test_autoscaling.py",)
+
+
+def pytest_collection_modifyitems(items: list[pytest.Item]) -> None:
+    late = [i for i in items if i.nodeid.startswith(LATE)]
+    if not late:
+        return
+    rest = [i for i in items if not i.nodeid.startswith(LATE)]
+    e2e = [n for n, i in enumerate(rest) if i.nodeid.startswith("tests/e2e/")]
+    at = e2e[-1] + 1 if e2e else len(rest)
+    items[:] = rest[:at] + late + rest[at:]
+
 
 @pytest.fixture(autouse=True)
 def _stop_observers() -> Iterator[None]:

@@ -29,6 +29,9 @@ def _kubectl(env: RunEnv) -> list[str]:
 
 
 def test_metrics_api_answers_kubectl_top(chaos_env: RunEnv) -> None:
+    # what an experiment that deploys an HPA gets first on a kind cluster kube-chaos made
+    assert chaos_env.provide_metrics is not None
+    chaos_env.provide_metrics()
     base = _kubectl(chaos_env)
     nodes = chaos_env.kube.core.list_node().items
     assert metrics_server.node_metrics(base) == len(nodes)

@@ -118,6 +118,25 @@ def test_deploy_provides_images_then_applies_and_waits_for_the_rollouts(
         *[("get", "http://127.0.0.1:30080/")] * 3]  # serving: three answers in a row
 
 
+@pytest.mark.parametrize(("kinds", "provided"), [
+    (("Deployment", "HorizontalPodAutoscaler"), 1), (("Deployment",), 0)])
+def test_deploy_provides_metrics_server_only_for_an_hpa(
+        tmp_path: Path, monkeypatch: pytest.MonkeyPatch, kinds: tuple[str, ...],
+        provided: int) -> None:
+    """An HPA without the metrics API never scales: it gets metrics-server first; nothing else
+    waits for its build."""
+    docs = [{"kind": k, "metadata": {"name": "web"}} for k in kinds]
+    monkeypatch.setattr(kw, "read_manifests", lambda paths, allow_cluster_scoped: [
+        ("w.yaml", d) for d in docs])
+    monkeypatch.setattr(kw, "apply_documents", lambda kube, ns, manifests: docs)
+    monkeypatch.setattr(kw, "wait_rollouts", lambda kube, ns, refs, timeout: None)
+    monkeypatch.setattr(runner, "http_get", lambda url, timeout: HttpAnswer(200))
+    calls: list[str] = []
+    env = _env(tmp_path, provide_metrics=lambda: calls.append("metrics"))
+    runner.KubeCluster(env).deploy(_exp(), "ns1", 42.0, Journal(tmp_path / "journal.jsonl"))
+    assert calls == ["metrics"] * provided
+
+
 class _Clock:
     def __init__(self) -> None:
         self.t = 0.0
