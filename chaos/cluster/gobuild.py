@@ -179,38 +179,42 @@ def install_kind(pins: Pins, root: Path, progress: Progress) -> Path:
 PROMETHEUS_SLIM_TAGS = "remove_all_sd"
 
 
+def go_install(root: Path, progress: Progress, package: str, version: str, *, dirname: str,
+               key: str, ldflags: str = "-s -w", tags: str = "", cost: str = "") -> Path:
+    """`go install package@version` (static, -trimpath) into root/bin/<dirname>, once per
+    ``key``, under the build lock of its command (CI's background prebuild may be building it)."""
+    command = package.rsplit("/", 1)[-1]
+    step = f"go-{command}"
+    with build_lock(root, step, lambda: progress.say(
+            f"another process is building {command} (kube-chaos cluster prebuild?): waiting")):
+        gobin = root / "bin" / dirname
+        binary = gobin / command
+        stamp = Stamp(root, step, key)
+        if stamp.done() and binary.exists():
+            progress.cached(f"{command} {version}")
+            return binary
+        log = root / "logs" / f"{dirname}.log"
+        with progress.step(f"installing {command} ({package}@{version}) with go install"
+                           f"{'; ' + cost if cost else ''}; log {log}"):
+            run_logged(f"go install {command}",
+                       ["go", "install", "-trimpath", *(["-tags", tags] if tags else []),
+                        "-ldflags", ldflags, f"{package}@{version}"],
+                       log,
+                       env={"GOBIN": str(gobin), "CGO_ENABLED": "0", "GOFLAGS": "-buildvcs=false"})
+        stamp.mark()
+    return binary
+
+
 def install_prometheus(pins: Pins, root: Path, progress: Progress) -> Path:
     """A real Prometheus server from its Go module (cmd/prometheus, `go install`), into the
     cache, keyed by version; for tests of the Prometheus abort guard. Built without service
     discovery: a test scrapes static 127.0.0.1 targets, and the discovery plugins' SDKs make
     most of the cold build (docs/measurements.md)."""
-    with build_lock(root, "go-prometheus", lambda: progress.say(
-            "another process is building prometheus (kube-chaos cluster prebuild?): waiting")):
-        return _install_prometheus(pins, root, progress)
-
-
-def _install_prometheus(pins: Pins, root: Path, progress: Progress) -> Path:
-    name = f"prometheus-{pins.prometheus}-{PROMETHEUS_SLIM_TAGS}"
-    gobin = root / "bin" / name
-    binary = gobin / "prometheus"
-    stamp = Stamp(root, "go-prometheus", f"{pins.prometheus}-{PROMETHEUS_SLIM_TAGS}")
-    if stamp.done() and binary.exists():
-        progress.cached(f"prometheus {pins.prometheus}")
-        return binary
-    log = root / "logs" / f"{name}.log"
-    module = "github.com/prometheus/prometheus"
-    with progress.step(f"installing prometheus ({module} {pins.prometheus}, -tags "
-                       f"{PROMETHEUS_SLIM_TAGS}) with go install; log {log}"):
-        run_logged(
-            "go install prometheus",
-            ["go", "install", "-trimpath", "-tags", PROMETHEUS_SLIM_TAGS, "-ldflags",
-             f"-s -w -X github.com/prometheus/common/version.Version={pins.prometheus}",
-             f"{module}/cmd/prometheus@{pins.prometheus}"],
-            log,
-            env={"GOBIN": str(gobin), "CGO_ENABLED": "0", "GOFLAGS": "-buildvcs=false"},
-        )
-    stamp.mark()
-    return binary
+    return go_install(
+        root, progress, "github.com/prometheus/prometheus/cmd/prometheus", pins.prometheus,
+        dirname=f"prometheus-{pins.prometheus}-{PROMETHEUS_SLIM_TAGS}",
+        key=f"{pins.prometheus}-{PROMETHEUS_SLIM_TAGS}", tags=PROMETHEUS_SLIM_TAGS,
+        ldflags=f"-s -w -X github.com/prometheus/common/version.Version={pins.prometheus}")
 
 
 def kind_module_dir(pins: Pins, root: Path) -> Path:
@@ -235,30 +239,9 @@ KWOK_STAGES = (
 
 def install_kwok(pins: Pins, root: Path, progress: Progress) -> Path:
     """The kwok controller (cmd/kwok) from its Go module, into the cache, keyed by version."""
-    with build_lock(root, "go-kwok", lambda: progress.say(
-            "another process is building kwok (kube-chaos cluster prebuild?): waiting")):
-        return _install_kwok(pins, root, progress)
-
-
-def _install_kwok(pins: Pins, root: Path, progress: Progress) -> Path:
-    gobin = root / "bin" / f"kwok-{pins.kwok}"
-    binary = gobin / "kwok"
-    stamp = Stamp(root, "go-kwok", pins.kwok)
-    if stamp.done() and binary.exists():
-        progress.cached(f"kwok {pins.kwok}")
-        return binary
-    log = root / "logs" / f"kwok-{pins.kwok}.log"
-    with progress.step(f"installing kwok ({KWOK_MODULE} {pins.kwok}) with go install; "
-                       f"about 4.5 min of CPU cold (19 min on a busy 2-core machine), log {log}"):
-        run_logged(
-            "go install kwok",
-            ["go", "install", "-trimpath", "-ldflags", "-s -w",
-             f"{KWOK_MODULE}/cmd/kwok@{pins.kwok}"],
-            log,
-            env={"GOBIN": str(gobin), "CGO_ENABLED": "0", "GOFLAGS": "-buildvcs=false"},
-        )
-    stamp.mark()
-    return binary
+    return go_install(root, progress, f"{KWOK_MODULE}/cmd/kwok", pins.kwok,
+                      dirname=f"kwok-{pins.kwok}", key=pins.kwok,
+                      cost="about 4.5 min of CPU cold (19 min on a busy 2-core machine)")
 
 
 def kwok_stages(pins: Pins, root: Path) -> str:

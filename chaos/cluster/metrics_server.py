@@ -15,9 +15,9 @@ import time
 from pathlib import Path
 
 from chaos.cluster import kind
-from chaos.cluster.cache import Stamp, build_lock, cache_root, file_digest
+from chaos.cluster.cache import cache_root, file_digest
 from chaos.cluster.config import ClusterConfig
-from chaos.cluster.gobuild import build_kubernetes
+from chaos.cluster.gobuild import build_kubernetes, go_install
 from chaos.cluster.progress import Progress
 from chaos.cluster.shell import capture, run_logged
 from chaos.cluster.versions import PINS, Pins
@@ -43,33 +43,11 @@ def image_tag(pins: Pins = PINS) -> str:
 def build_binary(pins: Pins, root: Path, progress: Progress) -> Path:
     """`go install` of cmd/metrics-server at the pinned version (static, -trimpath), into the
     cache keyed by that version. Upstream's own go.mod decides the k8s.io versions."""
-    with build_lock(root, "go-metrics-server", lambda: progress.say(
-            "another process is building metrics-server (kube-chaos cluster prebuild?): "
-            "waiting")):
-        return _build_binary(pins, root, progress)
-
-
-def _build_binary(pins: Pins, root: Path, progress: Progress) -> Path:
-    name = f"metrics-server-{pins.metrics_server}"
-    gobin = root / "bin" / name
-    binary = gobin / "metrics-server"
-    stamp = Stamp(root, "go-metrics-server", pins.metrics_server)
-    if stamp.done() and binary.exists():
-        progress.cached(f"metrics-server {pins.metrics_server}")
-        return binary
-    log = root / "logs" / f"{name}.log"
-    with progress.step(f"building metrics-server ({MODULE} {pins.metrics_server}) with go "
-                       f"install; 7 CPU-minutes cold (docs/measurements.md), log {log}"):
-        run_logged(
-            "go install metrics-server",
-            ["go", "install", "-trimpath", "-ldflags",
-             f"-s -w -X k8s.io/client-go/pkg/version.gitVersion={pins.metrics_server}",
-             f"{MODULE}/cmd/metrics-server@{pins.metrics_server}"],
-            log,
-            env={"GOBIN": str(gobin), "CGO_ENABLED": "0", "GOFLAGS": "-buildvcs=false"},
-        )
-    stamp.mark()
-    return binary
+    return go_install(
+        root, progress, f"{MODULE}/cmd/metrics-server", pins.metrics_server,
+        dirname=f"metrics-server-{pins.metrics_server}", key=pins.metrics_server,
+        ldflags=f"-s -w -X k8s.io/client-go/pkg/version.gitVersion={pins.metrics_server}",
+        cost="7 CPU-minutes cold (docs/measurements.md)")
 
 
 def build_image(pins: Pins = PINS, progress: Progress | None = None) -> str:
