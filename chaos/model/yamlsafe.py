@@ -22,7 +22,10 @@ from typing import Any, cast
 import yaml
 from yaml.constructor import SafeConstructor
 from yaml.nodes import MappingNode, Node, ScalarNode, SequenceNode
+from yaml.parser import Parser as _PyParser
+from yaml.reader import Reader as _PyReader
 from yaml.resolver import Resolver
+from yaml.scanner import Scanner as _PyScanner
 
 from chaos.errors import ExperimentInvalid
 
@@ -60,39 +63,40 @@ try:  # libyaml's event parser: PyYAML's wheels carry it
 except ImportError:  # pragma: no cover - PyYAML built without libyaml
     _binding = None
 
-if _binding is not None:
-    _EventSource: Any = _binding.CParser
-    # Event and error classes as the binding knows them: an extension module is initialised
-    # once per process, so after yaml.* is purged from sys.modules and imported again (pytester
-    # does this) yaml.events would hold new classes that the parser never produces.
-    _names: Any = _binding
-    _SYNTAX_ERRORS: tuple[type[Exception], ...] = (_binding.ScannerError, _binding.ParserError)
-    _READER_ERROR: type[Exception] = _binding.ReaderError
-    _ANY_ERROR: type[Exception] = _binding.YAMLError
-else:  # pragma: no cover
-    from yaml.parser import Parser as _PyParser
-    from yaml.reader import Reader as _PyReader
-    from yaml.scanner import Scanner as _PyScanner
 
-    class _PyEvents(_PyReader, _PyScanner, _PyParser):
-        def __init__(self, stream: str) -> None:
-            _PyReader.__init__(self, stream)
-            _PyScanner.__init__(self)
-            _PyParser.__init__(self)
+class _PyEvents(_PyReader, _PyScanner, _PyParser):
+    """PyYAML's pure-Python event parser: no nesting limit of its own while scanning ahead."""
 
-    _EventSource = _PyEvents
-    _names = yaml
-    _SYNTAX_ERRORS = (yaml.MarkedYAMLError,)
-    _READER_ERROR = yaml.reader.ReaderError
-    _ANY_ERROR = yaml.YAMLError
+    def __init__(self, stream: str) -> None:
+        _PyReader.__init__(self, stream)
+        _PyScanner.__init__(self)
+        _PyParser.__init__(self)
 
-AliasEvent: type = _names.AliasEvent
-ScalarEvent: type = _names.ScalarEvent
-SequenceStartEvent: type = _names.SequenceStartEvent
-SequenceEndEvent: type = _names.SequenceEndEvent
-MappingStartEvent: type = _names.MappingStartEvent
-MappingEndEvent: type = _names.MappingEndEvent
-StreamEndEvent: type = _names.StreamEndEvent
+
+# libyaml's parser when PyYAML has it (fast enough to scan a full-size file within the time bound)
+_CEvents: Any = _PyEvents if _binding is None else _binding.CParser
+# Event and error classes as each parser knows them. libyaml's binding is initialised once per
+# process, so after yaml.* is purged from sys.modules and imported again (pytester does this)
+# yaml.events holds new classes that the C parser never produces: both sets are matched.
+_sources: list[Any] = [yaml] if _binding is None else [_binding, yaml]
+AliasEvent = tuple(m.AliasEvent for m in _sources)
+ScalarEvent = tuple(m.ScalarEvent for m in _sources)
+SequenceStartEvent = tuple(m.SequenceStartEvent for m in _sources)
+SequenceEndEvent = tuple(m.SequenceEndEvent for m in _sources)
+MappingStartEvent = tuple(m.MappingStartEvent for m in _sources)
+MappingEndEvent = tuple(m.MappingEndEvent for m in _sources)
+StreamEndEvent = tuple(m.StreamEndEvent for m in _sources)
+_SYNTAX_ERRORS: tuple[type[Exception], ...] = (yaml.MarkedYAMLError,) + (
+    () if _binding is None else (_binding.ScannerError, _binding.ParserError))
+_READER_ERRORS: tuple[type[Exception], ...] = (yaml.reader.ReaderError,) + (
+    () if _binding is None else (_binding.ReaderError,))
+_ANY_ERRORS: tuple[type[Exception], ...] = (yaml.YAMLError,) + (
+    () if _binding is None else (_binding.YAMLError,))
+# libyaml (0.2.5 as PyYAML 6.0.4's wheels carry it) refuses more than 1,000 nested flow
+# collections while it scans ahead, before our composer has seen a single event of them: the
+# text is then read again by the pure-Python parser, so that the error is ours (MAX_DEPTH, with
+# the field that went too deep) whichever parser PyYAML came with.
+_LIBYAML_DEPTH_LIMIT = "maximum nesting depth"
 
 
 # --------------------------------------------------------------------------- bytes -> text
@@ -183,7 +187,17 @@ def compose_documents(text: str, shown: str | None) -> list[Node]:
             f"{MAX_BYTES // (1024 * 1024)} MiB",
             path=shown, line=1, field="document")
     check_printable(text, shown)
-    loader = _Loader(text)
+    try:
+        return _compose(_CLoader(text), text, shown)
+    except _LibyamlTooDeep:
+        return _compose(_PyLoader(text), text, shown)
+
+
+class _LibyamlTooDeep(Exception):
+    """libyaml's own nesting limit, hit before our composer could count the depth."""
+
+
+def _compose(loader: _Composer, text: str, shown: str | None) -> list[Node]:
     try:
         return loader.documents()
     except _Refused as exc:
@@ -195,19 +209,21 @@ def compose_documents(text: str, shown: str | None) -> list[Node]:
         mark = marked.problem_mark or marked.context_mark
         line = mark.line + 1 if mark is not None else 1
         problem = marked.problem or marked.context or "syntax error"
+        if isinstance(loader, _CLoader) and _LIBYAML_DEPTH_LIMIT in str(problem):
+            raise _LibyamlTooDeep from None
         raise ExperimentInvalid(
             f"invalid YAML: {problem}",
             path=shown,
             line=line,
             field=loader.field() if loader.trail else section_at(text, line),
         ) from None
-    except _READER_ERROR as exc:  # libyaml: position is a byte offset
+    except _READER_ERRORS as exc:  # libyaml: position is a byte offset
         reader: Any = exc
         line = text.encode("utf-8", "replace")[: reader.position].count(b"\n") + 1
         raise ExperimentInvalid(
             f"invalid YAML: {reader.reason}", path=shown, line=line, field=section_at(text, line)
         ) from None
-    except _ANY_ERROR as exc:  # pragma: no cover - every parser error carries a mark
+    except _ANY_ERRORS as exc:  # pragma: no cover - every parser error carries a mark
         raise ExperimentInvalid(
             f"invalid YAML: {exc}", path=shown, line=1, field="document"
         ) from None
@@ -235,7 +251,7 @@ class _Refused(Exception):
         self.reason = reason
 
 
-class _Loader(_EventSource, Resolver):  # type: ignore[misc]
+class _Composer(Resolver):
     """Our composer over a YAML event stream, with the bounds checked as nodes are built.
 
     Each composed node reports (node, weight, height): weight is the node count of the subtree
@@ -244,8 +260,10 @@ class _Loader(_EventSource, Resolver):  # type: ignore[misc]
     Each event is fetched once and handed down: the per-node cost is what bounds the time.
     """
 
-    def __init__(self, text: str) -> None:
-        _EventSource.__init__(self, text)
+    get_event: Callable[[], Any]
+    dispose: Callable[[], None]
+
+    def __init__(self) -> None:
         Resolver.__init__(self)
         self.anchors: dict[str, tuple[Node, int, int]] = {}
         self.open: set[str] = set()
@@ -429,6 +447,18 @@ class _Loader(_EventSource, Resolver):  # type: ignore[misc]
             node.value = _merged(pairs, merges)
             trail.pop()
         return node, weight, height
+
+
+class _PyLoader(_PyEvents, _Composer):
+    def __init__(self, text: str) -> None:
+        _PyEvents.__init__(self, text)
+        _Composer.__init__(self)
+
+
+class _CLoader(_CEvents, _Composer):  # type: ignore[misc]
+    def __init__(self, text: str) -> None:
+        _CEvents.__init__(self, text)
+        _Composer.__init__(self)
 
 
 def _plain(node: Node) -> Node:

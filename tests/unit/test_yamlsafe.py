@@ -35,6 +35,19 @@ def test_depth_limit_is_exact() -> None:
         f"nested deeper than {MAX_DEPTH} levels")
 
 
+@pytest.mark.parametrize("levels", [1_001, 5_000, MAX_BYTES // 2 - 20])
+def test_flow_nesting_past_libyamls_own_limit_gets_our_error_at_our_depth(levels: int) -> None:
+    # libyaml stops at 1,000 nested flows while scanning ahead, before any event reaches our
+    # composer; the text is then read by the pure-Python parser, which still stops at MAX_DEPTH
+    message = _error("spec:\n  slas: " + "[" * levels + "]" * levels + "\n")
+    assert message.startswith("f.yaml:2: spec.slas[0][0]"), message
+    assert message.endswith(f"nested deeper than {MAX_DEPTH} levels")
+
+
+def test_a_libyaml_syntax_error_is_not_read_twice() -> None:
+    assert "invalid YAML" in _error("a: [1, 2\nb: }")
+
+
 def test_node_limit_is_exact() -> None:
     assert len(compose_documents("[" + ", ".join(["1"] * (MAX_NODES - 1)) + "]", None)) == 1
     assert "more than 25000 YAML nodes" in _error("[" + ", ".join(["1"] * MAX_NODES) + "]")
