@@ -33,12 +33,14 @@ import (
 	"net/url"
 	"os"
 	"os/signal"
+	"runtime"
 	"strconv"
 	"strings"
 	"sync"
 	"sync/atomic"
 	"syscall"
 	"time"
+	"unsafe"
 )
 
 // version is overridden at build time with -ldflags "-X main.version=...".
@@ -67,8 +69,15 @@ type server struct {
 	// latency to check load generators against (kube-chaos's open-loop accuracy benchmark)
 	delay      time.Duration
 	delayUntil time.Time
-	// --work: SHA-256 rounds over a 1 KiB block before every GET / answer (CPU per request)
-	work int
+	// CPU burnt before every GET / answer: what an HorizontalPodAutoscaler reacts to
+	work cpuWork
+}
+
+// cpuWork is the CPU one GET / costs: --work rounds of SHA-256, or --cpu-per-request of the
+// serving thread's own CPU time (the same cost on any machine, where a round's cost is not).
+type cpuWork struct {
+	rounds int
+	cpu    time.Duration
 }
 
 // backend is the next tier, called on every GET /.
@@ -291,9 +300,12 @@ func (s *server) handleRoot(w http.ResponseWriter, r *http.Request) {
 		}
 	}
 	out := map[string]any{"pod": s.pod, "node": s.node, "requests": n}
-	if s.work > 0 {
-		sum := burn(s.work)
+	if s.work.rounds > 0 {
+		sum := burn(s.work.rounds)
 		out["work"] = hex.EncodeToString(sum[:4])
+	}
+	if s.work.cpu > 0 {
+		out["work_rounds"] = burnCPU(s.work.cpu)
 	}
 	if s.backend == nil {
 		writeJSON(w, http.StatusOK, out)
@@ -324,6 +336,42 @@ func burn(rounds int) [32]byte {
 		sum = sha256.Sum256(block[:])
 	}
 	return sum
+}
+
+// threadCPU is the calling OS thread's CPU time (CLOCK_THREAD_CPUTIME_ID): it does not advance
+// while the thread waits for a core or sits out a CFS throttle, so CPU time burnt by this
+// clock costs a throttled pod more wall time, as real work does.
+func threadCPU() time.Duration {
+	const clockThreadCPUTimeID = 3
+	var ts syscall.Timespec
+	_, _, errno := syscall.Syscall(syscall.SYS_CLOCK_GETTIME, clockThreadCPUTimeID,
+		uintptr(unsafe.Pointer(&ts)), 0)
+	if errno != 0 {
+		panic("clock_gettime(CLOCK_THREAD_CPUTIME_ID): " + errno.Error())
+	}
+	return time.Duration(ts.Nano())
+}
+
+// burnCPU hashes until the serving thread has used `cpu` of CPU time and answers the rounds
+// it took. The goroutine is locked to its thread meanwhile, so the clock it reads is its own;
+// the clock is read every 16 rounds (about 10 µs) to keep the syscall out of the cost.
+func burnCPU(cpu time.Duration) int {
+	runtime.LockOSThread()
+	defer runtime.UnlockOSThread()
+	end := threadCPU() + cpu
+	var block [1024]byte
+	var sum [32]byte
+	rounds := 0
+	for {
+		for i := 0; i < 16; i++ {
+			copy(block[:], sum[:])
+			sum = sha256.Sum256(block[:])
+		}
+		rounds += 16
+		if threadCPU() >= end {
+			return rounds
+		}
+	}
 }
 
 // maxPayload bounds /payload so that a typo cannot make a pod stream gigabytes.
@@ -527,7 +575,7 @@ func durationEnv(name string, def time.Duration) (time.Duration, error) {
 	return d, nil
 }
 
-func run(ctx context.Context, addr string, failReadiness bool, dep *backend, work int) error {
+func run(ctx context.Context, addr string, failReadiness bool, dep *backend, work cpuWork) error {
 	startupDelay, err := durationEnv("STARTUP_DELAY", 0)
 	if err != nil {
 		return err
@@ -590,11 +638,14 @@ func main() {
 	flag.IntVar(&cfg.Retries, "backend-retries", 0, "new attempts after a failed connect")
 	flag.BoolVar(&cfg.KeepAlive, "backend-keepalive", false, "reuse connections to the "+
 		"backend (default: a new connection, DNS lookup included, per call)")
-	work := flag.Int("work", 0, "CPU work per GET /: SHA-256 rounds over 1 KiB (about 1.2 µs "+
-		"each), for autoscaling experiments")
+	var work cpuWork
+	flag.IntVar(&work.rounds, "work", 0, "CPU work per GET /: SHA-256 rounds over 1 KiB (0.6-1.2 "+
+		"µs each, by machine); --cpu-per-request is the same on any machine")
+	flag.DurationVar(&work.cpu, "cpu-per-request", 0, "CPU time burnt per GET / on the serving "+
+		"thread's own CPU clock, e.g. 4ms, for autoscaling experiments")
 	flag.Parse()
-	if *work < 0 {
-		fmt.Fprintln(os.Stderr, "httpd: --work must be 0 or more")
+	if work.rounds < 0 || work.cpu < 0 {
+		fmt.Fprintln(os.Stderr, "httpd: --work and --cpu-per-request must be 0 or more")
 		os.Exit(2)
 	}
 	if *showVersion {
@@ -613,7 +664,7 @@ func main() {
 	log.SetFlags(log.LstdFlags | log.Lmicroseconds | log.LUTC)
 	ctx, stop := signal.NotifyContext(context.Background(), syscall.SIGTERM, os.Interrupt)
 	defer stop()
-	if err := run(ctx, *addr, *failReadiness, dep, *work); err != nil && !errors.Is(err, http.ErrServerClosed) {
+	if err := run(ctx, *addr, *failReadiness, dep, work); err != nil && !errors.Is(err, http.ErrServerClosed) {
 		log.Printf("error: %v", err)
 		os.Exit(1)
 	}

@@ -9,6 +9,7 @@ import (
 	"net/http/httptest"
 	"strings"
 	"sync"
+	"syscall"
 	"testing"
 	"time"
 )
@@ -179,7 +180,7 @@ func TestFailReadinessFlagStartsNeverReady(t *testing.T) {
 	t.Setenv("STARTUP_DELAY", "")
 	ctx, cancel := context.WithCancel(context.Background())
 	done := make(chan error, 1)
-	go func() { done <- run(ctx, addr, true, nil, 0) }()
+	go func() { done <- run(ctx, addr, true, nil, cpuWork{}) }()
 	defer func() { cancel(); <-done }()
 	status := func(path string) int {
 		resp, err := http.Get("http://" + addr + path)
@@ -203,7 +204,7 @@ func TestFailReadinessFlagStartsNeverReady(t *testing.T) {
 
 func TestBadDelayExitsAtStart(t *testing.T) {
 	t.Setenv("STARTUP_DELAY", "soon")
-	if err := run(context.Background(), "127.0.0.1:0", false, nil, 0); err == nil {
+	if err := run(context.Background(), "127.0.0.1:0", false, nil, cpuWork{}); err == nil {
 		t.Fatal("run accepted STARTUP_DELAY=soon; a crash-looping release relies on it failing")
 	}
 }
@@ -227,7 +228,7 @@ func TestGracefulShutdown(t *testing.T) {
 	t.Setenv("STARTUP_DELAY", "")
 	ctx, cancel := context.WithCancel(context.Background())
 	done := make(chan error, 1)
-	go func() { done <- run(ctx, addr, false, nil, 0) }()
+	go func() { done <- run(ctx, addr, false, nil, cpuWork{}) }()
 
 	get := func(path string) int {
 		resp, err := http.Get("http://" + addr + path)
@@ -336,7 +337,7 @@ func TestDelayAddsAKnownLatencyForItsWindow(t *testing.T) {
 
 func TestWorkBurnsAFixedAmountAndSaysSo(t *testing.T) {
 	s := newServer("p", "n", 0, time.Now)
-	s.work = 100
+	s.work = cpuWork{rounds: 100}
 	rec := httptest.NewRecorder()
 	s.routes().ServeHTTP(rec, httptest.NewRequest(http.MethodGet, "/", nil))
 	if rec.Code != http.StatusOK || !strings.Contains(rec.Body.String(), `"work":"`) {
@@ -345,6 +346,35 @@ func TestWorkBurnsAFixedAmountAndSaysSo(t *testing.T) {
 	if burn(3) != burn(3) || burn(3) == burn(2) {
 		t.Fatal("burn must be deterministic and depend on the rounds")
 	}
+}
+
+func TestCPUPerRequestBurnsThatMuchThreadCPU(t *testing.T) {
+	s := newServer("p", "n", 0, time.Now)
+	s.work = cpuWork{cpu: 20 * time.Millisecond}
+	rec := httptest.NewRecorder()
+	cpuBefore := processCPU(t)
+	s.routes().ServeHTTP(rec, httptest.NewRequest(http.MethodGet, "/", nil))
+	used := processCPU(t) - cpuBefore
+	if rec.Code != http.StatusOK || !strings.Contains(rec.Body.String(), `"work_rounds":`) {
+		t.Fatalf("GET / with cpu-per-request: %d %s", rec.Code, rec.Body.String())
+	}
+	// the process's CPU time covers the thread's: at least the 20 ms asked for, and not
+	// far over it (the clock is read every 16 rounds, about 10 µs)
+	if used < 20*time.Millisecond || used > 60*time.Millisecond {
+		t.Fatalf("one GET / with 20ms of CPU per request used %s of process CPU", used)
+	}
+	if r1, r2 := burnCPU(time.Millisecond), burnCPU(10*time.Millisecond); r2 <= r1 {
+		t.Fatalf("10 ms of CPU took %d rounds, 1 ms %d: rounds must grow with the CPU asked", r2, r1)
+	}
+}
+
+// processCPU is the process's user+system CPU time so far.
+func processCPU(t *testing.T) time.Duration {
+	var ru syscall.Rusage
+	if err := syscall.Getrusage(syscall.RUSAGE_SELF, &ru); err != nil {
+		t.Fatal(err)
+	}
+	return time.Duration(ru.Utime.Nano() + ru.Stime.Nano())
 }
 
 func BenchmarkBurnRound(b *testing.B) {
