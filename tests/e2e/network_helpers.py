@@ -4,6 +4,7 @@ and asked from the pods' own kind nodes."""
 from __future__ import annotations
 
 import subprocess
+import time
 import uuid
 from collections.abc import Iterator
 from contextlib import contextmanager
@@ -60,6 +61,22 @@ def get_many(pod: Pod, n: int, path: str = "/", timeout_s: float = 5) -> list[in
     return [int(x) for x in proc.stdout.split()]
 
 
+def _wait_until_served(tiers: Tiers, within_s: float = 90) -> None:
+    """Every frontend answers 200 through the backend before a test looks: Ready says the pod's
+    own probe passed, not that the backend Service's endpoints and kube-proxy's rules exist on
+    the frontend's node yet (a busy machine took seconds more)."""
+    deadline = time.monotonic() + within_s
+    while True:
+        answers = {p.name: get(p, timeout_s=3) for p in tiers.pods("frontend")}
+        if answers and all(a.status == 200 for a in answers.values()):
+            return
+        if time.monotonic() > deadline:
+            raise AssertionError(f"the frontends did not all answer 200 within {within_s:g} s: "
+                                 + "; ".join(f"{n}: {a.status} {a.body[:120]}"
+                                             for n, a in answers.items()))
+        time.sleep(1)
+
+
 @contextmanager
 def tiers_namespace(cluster: Cluster) -> Iterator[Tiers]:
     """tiers.yaml in a fresh namespace, with the frontend Service as ClusterIP: the fault
@@ -75,6 +92,8 @@ def tiers_namespace(cluster: Cluster) -> Iterator[Tiers]:
         for d in ("frontend", "backend"):
             kubectl(cluster, "-n", ns, "rollout", "status", f"deployment/{d}",
                     "--timeout=120s", timeout=150)
-        yield Tiers(cluster, ns)
+        tiers = Tiers(cluster, ns)
+        _wait_until_served(tiers)
+        yield tiers
     finally:
         kubectl(cluster, "delete", "namespace", ns, "--wait=false")
