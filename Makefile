@@ -12,11 +12,11 @@ PYTEST  = $(BIN)/python -m pytest
 
 .PHONY: venv chromium experiments test test-ha test-scale bench-scale unit lint mutation mutation-score down clean
 
-$(BIN)/kube-chaos: pyproject.toml
+$(BIN)/kube-chaos: pyproject.toml constraints.txt
 	$(PYTHON) -m venv $(VENV)
 	$(BIN)/pip install -q --upgrade pip
 	@echo "kube-chaos: installing kube-chaos and its dependencies into $(VENV) (pip lists each package)"
-	$(BIN)/pip install --progress-bar off -e ".[dev]"
+	$(BIN)/pip install --progress-bar off -c constraints.txt -e ".[dev]"
 	touch $@
 
 venv: $(BIN)/kube-chaos
