@@ -420,10 +420,31 @@ def _guard_send() -> None:
     HttpSession.send = send  # type: ignore[method-assign]
 
 
+def _guard_client() -> None:
+    """geventhttpclient's HTTPClient is bound to one host when it is made (FastHttpSession
+    makes one per host; the open-loop senders and any locustfile may make their own): check
+    the host there, so no client exists for a host nobody allowed."""
+    from geventhttpclient.client import HTTPClient
+
+    original = HTTPClient.__init__
+    if getattr(original, "_kube_chaos_guarded", False):
+        return
+
+    def init(self: Any, host: str, *args: Any, **kwargs: Any) -> None:
+        if (host or "").lower().strip("[]") not in _ALLOWED:
+            raise ValueError(f"kube-chaos: refusing load traffic to {host!r} (not an allowed "
+                             "host)")
+        original(self, host, *args, **kwargs)
+
+    init._kube_chaos_guarded = True  # type: ignore[attr-defined]
+    HTTPClient.__init__ = init  # type: ignore[method-assign]
+
+
 def _install() -> Capture | None:
     _guard(HttpSession)
     _guard(FastHttpSession)
     _guard_send()
+    _guard_client()
     collect = os.environ.get("KUBE_CHAOS_COLLECT")
     if collect:
         collector = Collector(collect, float(os.environ.get("KUBE_CHAOS_FINAL_WAIT_S", "10")))

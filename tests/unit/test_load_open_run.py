@@ -25,6 +25,7 @@ pytestmark = pytest.mark.timeout(120)
 class Server:
     url: str
     delay_s: float = 0.0  # every answer takes this long
+    status: int = 200
 
 
 @pytest.fixture
@@ -41,7 +42,8 @@ def server() -> Iterator[Server]:
         def do_GET(self) -> None:
             if state.delay_s:
                 time.sleep(state.delay_s)
-            self.wfile.write(b"HTTP/1.1 200 OK\r\nContent-Length: 2\r\n\r\n{}")
+            self.wfile.write(f"HTTP/1.1 {state.status} X\r\nContent-Length: 2\r\n\r\n{{}}"
+                             .encode())
 
         def log_message(self, format: str, *args: object) -> None:
             pass
@@ -98,6 +100,18 @@ def test_a_full_sender_pool_drops_arrivals_and_records_them(server: Server,
     no_sender = [r for r in dropped if (r.error or "").startswith("Dropped: no free sender")]
     assert len(no_sender) / len(dropped) > 0.5 and len(no_sender) > 40
     assert tl.error_rate(recs) == pytest.approx(len(dropped) / len(recs))
+
+
+def test_an_error_status_is_a_failed_arrival_with_its_status(server: Server,
+                                                             tmp_path: Path) -> None:
+    server.status = 503
+    with LoadRun.start(server.url, users=1, spawn_rate=1, max_duration_s=2, out_dir=tmp_path,
+                       mode="open", rate_segments=[(50.0, 50.0, None)]) as run:
+        result = run.wait(timeout=40)
+    recs = [r for r in result.records if not r.unfinished]
+    assert len(recs) >= 60
+    assert all(not r.ok and r.status == 503 and r.error == "BadStatus: HTTP 503" for r in recs)
+    assert tl.error_rate(recs) == 1.0
 
 
 def test_latency_runs_from_the_intended_start(server: Server, tmp_path: Path) -> None:

@@ -119,6 +119,7 @@ def test_max_requests_stops_early_exactly(server: Server, tmp_path: Path) -> Non
 
 
 USER_LOCUSTFILE = """
+from geventhttpclient import HTTPClient
 from locust import HttpUser, constant, task
 
 class MyUser(HttpUser):
@@ -129,9 +130,16 @@ class MyUser(HttpUser):
         try:
             self.client.get("http://192.0.2.1/escape", timeout=0.2)
         except ValueError:
-            self.client.get("/mine?refused=1")
+            refused = 1
         else:
-            self.client.get("/mine?refused=0")
+            refused = 0
+        try:  # a client of its own, for a host nobody allowed
+            HTTPClient("192.0.2.1", 80, connection_timeout=0.2).get("/escape")
+        except ValueError:
+            own = 1
+        else:
+            own = 0
+        self.client.get(f"/mine?refused={refused}&own={own}")
 """
 
 
@@ -151,7 +159,8 @@ def test_user_locustfile_gets_capture_and_guard(server: Server, tmp_path: Path) 
     # Budget enforced from the capture listener: in-flight requests of other users may finish.
     assert 10 <= len(result.records) <= 10 + 2
     assert result.stop_reason == "max-requests"
-    assert set(server.paths) == {"/mine?refused=1"}  # absolute non-local URL never sent
+    # absolute non-local URLs and clients for other hosts never send
+    assert set(server.paths) == {"/mine?refused=1&own=1"}
 
 
 def test_from_profile(server: Server, tmp_path: Path) -> None:
