@@ -78,6 +78,25 @@ def test_an_open_loop_page_shows_dropped_arrivals_and_send_lag_and_a_closed_one_
     assert "<b>12.5 ms</b><span>generator send lag p99</span>" in page
 
 
+def test_in_cluster_generators_are_listed_with_their_clocks_and_a_short_one_stands_out(
+        ) -> None:
+    report = build_report(data())
+    assert 'id="generators"' not in render_experiment(report)
+    report["load"]["generators"] = [
+        {"worker": "kc-load-abc-0", "index": 0, "clock_offset_s": 0.00021,
+         "clock_error_bound_s": 0.0004, "clock_samples": 5, "clock_offset_last_s": 0.00025,
+         "records_received": 1200, "records_sent": 1200},
+        {"worker": "kc-load-abc-1", "index": 1, "clock_offset_s": -0.0013,
+         "clock_error_bound_s": None, "clock_samples": 1, "clock_offset_last_s": None,
+         "records_received": 990, "records_sent": 1000}]
+    page = render_experiment(report)
+    table = page[page.index('id="generators"'):]
+    table = table[:table.index("</table>")]
+    assert "kc-load-abc-0" in table and "kc-load-abc-1" in table
+    assert ">0.21<" in table and ">-1.30<" in table  # offsets in ms
+    assert table.count('class="num bad"') == 1  # 990 of 1000 records arrived
+
+
 def test_an_autoscaling_run_draws_its_pods_over_time_and_others_do_not() -> None:
     from dataclasses import replace
 
