@@ -36,6 +36,7 @@ from collections.abc import Callable
 from typing import Any
 
 import gevent
+import gevent.ssl
 from gevent.event import Event
 from gevent.hub import Waiter
 from gevent.pool import Group
@@ -100,6 +101,15 @@ class OpenLoopUser(User):
         raise StopUser()
 
 
+def _unverified_context(**_: Any) -> gevent.ssl.SSLContext:
+    """tlsVerify: false. geventhttpclient's ``insecure`` only skips the hostname check; the
+    certificate must not be verified either (a staging endpoint's is often self-signed)."""
+    context = gevent.ssl.create_default_context()
+    context.check_hostname = False
+    context.verify_mode = gevent.ssl.CERT_NONE
+    return context
+
+
 class Senders:
     """The scheduler and its senders. An idle sender waits on a Waiter of its own; the
     scheduler hands it an arrival with one hub callback, so an arrival costs no greenlet and no
@@ -114,7 +124,8 @@ class Senders:
         # kube_chaos_capture refuses any HTTPClient made for another host
         self.http = HTTPClient.from_url(
             host, concurrency=MAX_IN_FLIGHT, connection_timeout=TIMEOUT_S,
-            network_timeout=TIMEOUT_S, insecure=not VERIFY, headers=HEADERS)
+            network_timeout=TIMEOUT_S, insecure=not VERIFY, headers=HEADERS,
+            ssl_context_factory=None if VERIFY else _unverified_context)
         self.idle: list[Waiter[float | None]] = []
         self.group = Group()
         self.freed = Event()  # set when a sender turns idle while the scheduler waits for one

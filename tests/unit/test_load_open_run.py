@@ -194,3 +194,56 @@ def test_arrivals_in_flight_when_the_load_stops_are_recorded_not_lost(
     figs = run_figures(result.records, RunWindows(origin=result.started_at))
     assert figs.requests_in_flight_at_stop == len(unfinished)
     assert figs.requests_total == len(recs) - len(unfinished)
+
+
+@pytest.fixture
+def tls_server(tmp_path: Path) -> Iterator[str]:
+    """An HTTPS server on 127.0.0.1 with a self-signed certificate (what a staging endpoint
+    often has): ``tlsVerify: false`` must reach it, the default must refuse it."""
+    import shutil
+    import ssl
+    import subprocess
+
+    openssl = shutil.which("openssl")
+    assert openssl, "openssl is needed to make the test's certificate"
+    key, cert = tmp_path / "key.pem", tmp_path / "cert.pem"
+    subprocess.run([openssl, "req", "-x509", "-newkey", "rsa:2048", "-nodes", "-days", "1",
+                    "-subj", "/CN=127.0.0.1", "-addext", "subjectAltName=IP:127.0.0.1",
+                    "-keyout", str(key), "-out", str(cert)], check=True, capture_output=True)
+
+    class Handler(http.server.BaseHTTPRequestHandler):
+        protocol_version = "HTTP/1.1"
+
+        def do_GET(self) -> None:
+            self.wfile.write(b"HTTP/1.1 200 OK\r\nContent-Length: 2\r\n\r\n{}")
+
+        def log_message(self, format: str, *args: object) -> None:
+            pass
+
+    srv = http.server.ThreadingHTTPServer(("127.0.0.1", 0), Handler)
+    srv.daemon_threads = True
+    context = ssl.SSLContext(ssl.PROTOCOL_TLS_SERVER)
+    context.load_cert_chain(cert, key)
+    srv.socket = context.wrap_socket(srv.socket, server_side=True)
+    threading.Thread(target=srv.serve_forever, daemon=True).start()
+    try:
+        yield f"https://127.0.0.1:{srv.server_address[1]}"
+    finally:
+        srv.shutdown()
+        srv.server_close()
+
+
+@pytest.mark.parametrize("verify", [False, True])
+def test_tls_verify_decides_whether_a_self_signed_endpoint_is_served(
+        tls_server: str, tmp_path: Path, verify: bool) -> None:
+    with LoadRun.start(tls_server, users=1, spawn_rate=1, max_duration_s=2, out_dir=tmp_path,
+                       mode="open", rate_segments=[(20.0, 20.0, None)],
+                       tls_verify=verify) as run:
+        result = run.wait(timeout=40)
+    recs = [r for r in result.records if not r.unfinished]
+    assert len(recs) >= 25
+    if verify:
+        assert not any(r.ok for r in recs)
+        assert all("CERTIFICATE_VERIFY_FAILED" in (r.error or "") for r in recs), recs[0].error
+    else:
+        assert all(r.ok and r.status == 200 for r in recs), recs[0].error
