@@ -140,7 +140,7 @@ class Senders:
             if delay > 0:
                 gevent.sleep(delay)
             self._hand_over(t0_wall + offset, due)
-        self.group.join(timeout=TIMEOUT_S + 1.0)  # the busy ones: each has its own timeout
+        self._wait_for_answers(TIMEOUT_S + 1.0)  # each busy sender has its own timeout
         self.kill()
 
     def _hand_over(self, intended: float, due: float) -> None:
@@ -163,6 +163,15 @@ class Senders:
                                            f"ms ({MAX_IN_FLIGHT} in flight)")
                 return
         self.hub.loop.run_callback(self.idle.pop().switch, intended)
+
+    def _wait_for_answers(self, within_s: float) -> None:
+        """Until every sender is idle again (a join would also wait for the idle ones)."""
+        deadline = time.monotonic() + within_s
+        while len(self.idle) < len(self.group) and time.monotonic() < deadline:
+            self.waiting = True
+            self.freed.clear()
+            self.freed.wait(deadline - time.monotonic())
+        self.waiting = False
 
     def _sender(self, intended: float | None) -> None:
         while intended is not None:
