@@ -431,9 +431,8 @@ def _guard_client() -> None:
         return
 
     def init(self: Any, host: str, *args: Any, **kwargs: Any) -> None:
-        if (host or "").lower().strip("[]") not in _ALLOWED:
-            raise ValueError(f"kube-chaos: refusing load traffic to {host!r} (not an allowed "
-                             "host)")
+        bare = (host or "").strip("[]")
+        _check_url(f"//[{bare}]" if ":" in bare else f"//{bare}")  # one rule, as for URLs
         original(self, host, *args, **kwargs)
 
     init._kube_chaos_guarded = True  # type: ignore[attr-defined]

@@ -36,12 +36,12 @@ from collections.abc import Callable
 from typing import Any
 
 import gevent
-import gevent.ssl
 from gevent.event import Event
 from gevent.hub import Waiter
 from gevent.pool import Group
 from geventhttpclient import HTTPClient
 from locust import User, task
+from locust.contrib.fasthttp import insecure_ssl_context_factory
 from locust.exception import StopUser
 
 _here = os.path.dirname(os.path.abspath(__file__))
@@ -101,15 +101,6 @@ class OpenLoopUser(User):
         raise StopUser()
 
 
-def _unverified_context(**_: Any) -> gevent.ssl.SSLContext:
-    """tlsVerify: false. geventhttpclient's ``insecure`` only skips the hostname check; the
-    certificate must not be verified either (a staging endpoint's is often self-signed)."""
-    context = gevent.ssl.create_default_context()
-    context.check_hostname = False
-    context.verify_mode = gevent.ssl.CERT_NONE
-    return context
-
-
 class Senders:
     """The scheduler and its senders. An idle sender waits on a Waiter of its own; the
     scheduler hands it an arrival with one hub callback, so an arrival costs no greenlet and no
@@ -125,7 +116,9 @@ class Senders:
         self.http = HTTPClient.from_url(
             host, concurrency=MAX_IN_FLIGHT, connection_timeout=TIMEOUT_S,
             network_timeout=TIMEOUT_S, insecure=not VERIFY, headers=HEADERS,
-            ssl_context_factory=None if VERIFY else _unverified_context)
+            # locust's own factory: geventhttpclient's `insecure` alone skips only the
+            # hostname check, and a self-signed certificate would still be refused
+            ssl_context_factory=None if VERIFY else insecure_ssl_context_factory)
         self.idle: list[Waiter[float | None]] = []
         self.group = Group()
         self.freed = Event()  # set when a sender turns idle while the scheduler waits for one
