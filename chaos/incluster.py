@@ -61,14 +61,20 @@ def service_url(service: str, namespace: str, port: int, scheme: str = "http") -
     return f"{scheme}://{service}.{namespace}.svc.cluster.local:{port}"
 
 
+def provide_worker_image(cluster: str, progress: Progress | None = None) -> str:
+    """Build (or reuse) the worker image and load it into the kind cluster ``cluster``:
+    idempotent, so the run's set-up does it before the experiment's clock starts."""
+    progress = progress or Progress()
+    image = ensure_image(progress=progress)
+    kind.ensure_loaded(ClusterConfig(name=cluster), image, progress)
+    return image
+
+
 def prepare(cluster: str, kube: Kube, namespace: str, workers: int, journal: Journal,
             kubeconfig: str, progress: Progress | None = None) -> InCluster:
     """Build (or reuse) the worker image, load it into the kind cluster ``cluster``, and
     return what LoadRun needs to start ``workers`` pods in ``namespace``."""
-    cfg = ClusterConfig(name=cluster)
-    progress = progress or Progress()
-    image = ensure_image(progress=progress)
-    kind.ensure_loaded(cfg, image, progress)
+    image = provide_worker_image(cluster, progress)
     gateway = kind.network_gateway()
     if not gateway:
         raise ChaosError("no address of this machine on the kind network")

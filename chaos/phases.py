@@ -28,6 +28,7 @@ from chaos.model.abort import HaltMarker
 from chaos.model.apiprobe import ApiProbeData
 from chaos.model.experiment import BlastRadius, Experiment, FaultSpec, Selector
 from chaos.model.faults import ControlPlaneLoss, NodeFault
+from chaos.model.hold import HOLD_SLACK_S
 from chaos.model.timeline import ClusterEvent, RequestRecord
 from chaos.monitor import GuardMonitor, HttpGet, build_checks, http_get
 from chaos.plan import blast
@@ -92,6 +93,11 @@ class ClusterPort(Protocol):
 
     @property
     def kube(self) -> Kube: ...
+
+    def prepare(self, exp: Experiment) -> None:
+        """The harness's own set-up for ``exp`` (image builds and loads, metrics-server),
+        before the experiment's clock starts."""
+        ...
 
     def deploy(self, exp: Experiment, namespace: str, timeout_s: float,
                journal: Journal) -> list[UndoAction]:
@@ -166,6 +172,9 @@ class RunState:
     api_probe: ApiProbePort | None = None
     api_data: ApiProbeData | None = None  # what the probe recorded, once it stopped
     load_generators: tuple[dict[str, float | int | str | None], ...] = ()
+    # what did not run as declared because the run's budget ran out (a fault's hold, the
+    # warm-up, the recovery wait, the tail, the load): such a run is `error`, never judged
+    shortfalls: list[str] = field(default_factory=list)
 
     def record(self, event: str, **fields: object) -> None:
         """One line of the audit trail (when the run keeps one)."""
@@ -174,6 +183,14 @@ class RunState:
 
     def left(self) -> float:
         return max(0.0, self.deadline - self.clock.monotonic())
+
+    def budgeted(self, what: str, planned_s: float, reserve_s: float = 0.0) -> float:
+        """The seconds a declared wait of ``planned_s`` may take, keeping ``reserve_s`` of the
+        budget for what follows; a cut is recorded as a shortfall (the run is then `error`)."""
+        granted = max(0.0, min(planned_s, self.left() - reserve_s))
+        if granted < planned_s - HOLD_SLACK_S:
+            self.shortfalls.append(f"{what} {granted:.1f}s of {planned_s:g}s")
+        return granted
 
     @property
     def desired(self) -> int:
@@ -220,7 +237,7 @@ def steady(s: RunState, ports: RunPorts) -> None:
     ss = exp.steady_state
     _await_first_answer(s, load)
     since = clock.wall()
-    clock.sleep(min(exp.load.warmup_s, s.left()))
+    clock.sleep(s.budgeted("warm-up ran", exp.load.warmup_s))
     recent = load.records_since(max(since, clock.wall() - ss.window_s))
     if not load.running and not recent:
         raise SteadyStateFailed(f"the load generator stopped during warm-up; see "
@@ -306,9 +323,19 @@ def inject(s: RunState, ports: RunPorts) -> None:
         s.record("fault-inject", index=index, fault=spec.type)
         outcome = fault.inject(ctx)
         s.outcomes.append(outcome)
+        _account_holds(s, spec, ctx, outcome)
         s.record("fault-injected", index=index, fault=spec.type, targets=outcome.targets)
         _check_abort(s)
     undo_active(s)
+
+
+def _account_holds(s: RunState, spec: FaultSpec, ctx: FaultContext,
+                   outcome: FaultOutcome) -> None:
+    """Each hold's planned and actual seconds into the fault's outcome (the report states
+    both); a hold or a wait the budget cut becomes a shortfall of the run."""
+    outcome.holds = list(ctx.holds)
+    s.shortfalls += [h.describe(spec.type) for h in ctx.holds if h.short]
+    s.shortfalls += [f"{spec.type}: {cut}" for cut in ctx.budget_cuts]
 
 
 def check_blast_radius(s: RunState, spec: FaultSpec, targets: Targets | None) -> None:
@@ -355,7 +382,8 @@ def recover(s: RunState, ports: RunPorts) -> None:
     """Wait, on the Observer's changes, until the workload is whole again (bounded)."""
     assert s.observer is not None
     exp = s.exp
-    budget = min(s.left() - exp.load.tail_s - 5, (exp.slas.max_recovery_s or 60.0) * 2 + 10)
+    natural = (exp.slas.max_recovery_s or 60.0) * 2 + 10
+    budget = max(0.0, min(s.left() - exp.load.tail_s - 5, natural))
     start = s.clock.monotonic()
     snap = s.observer.snapshot()
     while True:
@@ -364,7 +392,12 @@ def recover(s: RunState, ports: RunPorts) -> None:
                                    s.initial_ready, s.initial_endpoints)
         elapsed = s.clock.monotonic() - start
         # healthy again after the disruption; or never disrupted, given 2 s to show it
-        if (rs is not None and (rs > 0 or elapsed > 2.0)) or elapsed >= budget:
+        if rs is not None and (rs > 0 or elapsed > 2.0):
+            break
+        if elapsed >= budget:
+            if rs is None and budget < natural - HOLD_SLACK_S and not s.abort.is_set():
+                # not whole yet, and the wait ended on the run's budget, not its own bound
+                s.shortfalls.append(f"recovery waited {budget:.1f}s of {natural:g}s")
             break
         # re-judged on every change, and at least every 2 s (the never-disrupted case)
         snap = s.observer.wait_change(snap.version, max(0.0, min(budget - elapsed, 2.0)))
@@ -380,7 +413,10 @@ def stop_guards(s: RunState) -> None:
 def tail(s: RunState, ports: RunPorts) -> None:
     """Keep the load running for the tail, then collect every record."""
     assert s.load is not None and s.observer is not None
-    s.clock.sleep(min(s.exp.load.tail_s, max(0.0, s.left() - 5)))
+    s.clock.sleep(s.budgeted("tail ran", s.exp.load.tail_s, reserve_s=5.0))
+    if not s.load.running:  # judged on a window the load no longer covered
+        s.shortfalls.append(f"the load had stopped before the tail's end (load.maxDuration "
+                            f"{s.exp.load.max_duration_s:g}s; see {s.load.log_path})")
     s.load.stop()
     stop_api_probe(s)
     result = s.load.wait(timeout=30)

@@ -166,6 +166,23 @@ class KubeCluster:
     def kube(self) -> Kube:
         return self.env.kube
 
+    def prepare(self, exp: Experiment) -> None:
+        """What the harness sets up on the user's behalf, before the experiment's clock
+        starts (its time is reported as the ``setup`` phase, never charged to spec.timeout):
+        the workload's images onto kind's nodes, metrics-server for an HPA, the in-cluster
+        load workers' image. Each is cached, so only the first run of a session pays."""
+        if exp.workload.existing is None:
+            allow = exp.workload.cluster_scoped == "allow"
+            manifests = kw.read_manifests(exp.workload.manifests, allow_cluster_scoped=allow)
+            _provide_images(self.env, exp, [doc for _, doc in manifests])
+            if self.env.provide_metrics is not None and any(
+                    doc.get("kind") == "HorizontalPodAutoscaler" for _, doc in manifests):
+                self.env.provide_metrics()  # an HPA without the metrics API never scales
+        if exp.load.in_cluster_workers and self.env.cluster_name is not None:
+            from chaos.incluster import provide_worker_image
+
+            provide_worker_image(self.env.cluster_name)
+
     def deploy(self, exp: Experiment, namespace: str, timeout_s: float,
                journal: Journal) -> list[UndoAction]:
         existing = exp.workload.existing
@@ -174,10 +191,6 @@ class KubeCluster:
             return []
         allow = exp.workload.cluster_scoped == "allow"
         manifests = kw.read_manifests(exp.workload.manifests, allow_cluster_scoped=allow)
-        _provide_images(self.env, exp, [doc for _, doc in manifests])
-        if self.env.provide_metrics is not None and any(
-                doc.get("kind") == "HorizontalPodAutoscaler" for _, doc in manifests):
-            self.env.provide_metrics()  # an HPA without the metrics API never scales
         created = [journal.record(UndoAction(
             kind="delete-object", params={"api_version": o.api_version, "kind": o.kind,
                                           "name": o.name},
@@ -344,6 +357,10 @@ def run_experiment(exp: Experiment, env: RunEnv, ports: ph.RunPorts | None = Non
         failed = not verdict or verdict[0] != "pass"
         return env.keep_namespace == "always" or (env.keep_namespace == "on-failure" and failed)
 
+    # the harness's own set-up first: the experiment's budget starts once it is done
+    mark = clock.monotonic()
+    ports.cluster.prepare(exp)
+    setup_s = round(clock.monotonic() - mark, 3)
     with (namespace or _namespace)(env, exp, keep) as ns:
         state = ph.RunState(
             exp=exp, namespace=ns, seed=exp.seed if exp.seed is not None else env.seed,
@@ -354,7 +371,7 @@ def run_experiment(exp: Experiment, env: RunEnv, ports: ph.RunPorts | None = Non
         state.limits = env.blast_radius
         state.record("run-start", timeout_s=exp.timeout_s,
                      experiment_file=str(exp.path) if exp.path else None)
-        timings: dict[str, float] = {}
+        timings: dict[str, float] = {"setup": setup_s}
         error: str | None = None
         try:
             for phase in ph.PHASES:
@@ -405,6 +422,8 @@ def _evaluate(s: ph.RunState, env: RunEnv, ports: ph.RunPorts, started: float,
     """Judge the SLAs over what was observed and write the report."""
     exp, records = s.exp, s.records
     undo_failed = ph.undo_failures(s)
+    if s.shortfalls and error is None and not s.abort.is_set():
+        error = cut_short(s.shortfalls, exp.timeout_s, timings)
     if undo_failed and error is None:
         error = ("undo not confirmed (still pending in the journal; run `kube-chaos rollback`): "
                  + "; ".join(undo_failed))
@@ -429,6 +448,11 @@ def _evaluate(s: ph.RunState, env: RunEnv, ports: ph.RunPorts, started: float,
            if s.api_data is not None else None)
     scaled = (_autoscaling(exp, events, records, s.fault_t, s.outcomes, s.initial_ready)
               if s.fault_t is not None else None)
+    if fault_window is not None and not error and breach is None and figs.fault is not None \
+            and not figs.fault.requests:
+        # the steady state needed at least one answer; an SLA over none judges nothing
+        error = cut_short(["no request started during the fault window"], exp.timeout_s,
+                          timings)
     sla_results: list[SLAResult] = []
     if fault_window is not None and not error and breach is None:
         obs = pslas.Observation(records=(), load=figs.fault, fault_window=fault_window,
@@ -468,6 +492,17 @@ def _evaluate(s: ph.RunState, env: RunEnv, ports: ph.RunPorts, started: float,
         error_rate_during_fault=figs.fault.error_rate if figs.fault else None,
         restarts=restarts, faults=s.outcomes, report_path=report_path, namespace=s.namespace,
         error=error, records=records, phases=timings, undo_failures=undo_failed, abort=abort)
+
+
+def cut_short(shortfalls: Sequence[str], timeout_s: float, timings: dict[str, float]) -> str:
+    """Why a run is not judged: what fell short, and where the budget went (the phases that
+    took the longest first), e.g. "load-spike held 0.0s of 100s: ... deploy took 179.5s"."""
+    spent = sorted(((t, name) for name, t in timings.items() if name != "setup" and t >= 1.0),
+                   reverse=True)[:3]
+    where = ", ".join(f"{name} took {t:.1f}s" for t, name in spent)
+    return (f"the run did not happen as declared, so no SLA was judged: {'; '.join(shortfalls)}"
+            f" (the experiment's timeout is {timeout_s:g}s" + (f"; {where}" if where else "")
+            + "). Raise spec.timeout, or shorten what it must hold")
 
 
 def _autoscaling(exp: Experiment, events: Sequence[ClusterEvent],
@@ -637,7 +672,8 @@ def _fault_record(index: int, exp: Experiment, o: FaultOutcome,
                     figures[f"{key}[{sub}]"] = None if v is None else float(v)
     spec = exp.faults[index] if index < len(exp.faults) else exp.faults[-1]
     return FaultRecord(index=index, spec=spec, targets=tuple(o.targets), started_at=o.started_at,
-                       ended_at=o.ended_at, figures=figures, details=dict(o.details))
+                       ended_at=o.ended_at, figures=figures, details=dict(o.details),
+                       holds=tuple(o.holds))
 
 
 def _rounded(value: float | None) -> float | None:

@@ -2,8 +2,9 @@
 
 from __future__ import annotations
 
+import contextlib
 import time
-from collections.abc import Callable
+from collections.abc import Callable, Iterator
 from dataclasses import dataclass, field
 from typing import Any, Protocol, TypeVar
 
@@ -15,6 +16,7 @@ from chaos.journal import Journal, UndoAction, UndoOutcome
 from chaos.k8s.client import Kube
 from chaos.k8s.observe import ObserverView, Snapshot
 from chaos.model.experiment import FaultSpec, Selector
+from chaos.model.hold import HOLD_SLACK_S, Hold
 
 
 @dataclass
@@ -38,6 +40,10 @@ class FaultContext:
     # set by a guard breach or a halt: every wait below returns at once, so the fault's own
     # undo runs now instead of at the end of its duration
     abort: AbortSignal = field(default_factory=AbortSignal)
+    holds: list[Hold] = field(default_factory=list)  # every hold, planned and actual
+    # waits other than holds that the run's budget cut before they could end as declared (a
+    # drain blocked for less than its timeout, a rollout followed for less than its wait)
+    budget_cuts: list[str] = field(default_factory=list)
 
     def scope(self) -> Scope:
         return Scope(self.kube, self.namespace, self.seed, self.index, self.workload_selector)
@@ -52,6 +58,32 @@ class FaultContext:
     def sleep(self, seconds: float) -> bool:
         """Hold for ``seconds`` (never past the deadline); True when cut short by an abort."""
         return self.clock.wait(self.abort.event, max(0.0, min(seconds, self.remaining())))
+
+    @contextlib.contextmanager
+    def holding(self, planned_s: float) -> Iterator[float]:
+        """Hold for the fault's declared ``planned_s``: yields the seconds granted (never past
+        the run's deadline) and records what was planned, granted and held, so that a hold the
+        budget cut short is never judged as if it had run (see :class:`Hold`)."""
+        granted = max(0.0, min(planned_s, self.remaining()))
+        start = self.clock.monotonic()
+        try:
+            yield granted
+        finally:
+            self.holds.append(Hold(planned_s=planned_s, granted_s=granted,
+                                   held_s=round(self.clock.monotonic() - start, 3),
+                                   aborted=self.aborted))
+
+    def cut_short(self, planned_s: float, granted_s: float, what: str) -> None:
+        """Record that the budget cut a declared wait of ``planned_s`` to ``granted_s``, and
+        the wait ended on that cut (an outcome observed early is no cut)."""
+        if granted_s < planned_s - HOLD_SLACK_S and not self.aborted:
+            self.budget_cuts.append(f"{what} {granted_s:.1f}s of {planned_s:g}s")
+
+    def hold(self, planned_s: float) -> float:
+        """Sleep through a declared hold (cut short by an abort); returns the seconds held."""
+        with self.holding(planned_s) as granted:
+            self.sleep(granted)
+        return self.holds[-1].held_s
 
     def target(self) -> dict[str, str]:
         """Where an undo must be sent, recorded with it for `kube-chaos rollback`."""
@@ -92,6 +124,9 @@ class FaultOutcome:
     lifted_at: float | None = None
     details: dict[str, object] = field(default_factory=dict)
     undo: list[UndoAction] = field(default_factory=list)
+    # the fault's holds (declared duration, granted by the budget, actually held); set by the
+    # runner from the fault's context once inject returns
+    holds: list[Hold] = field(default_factory=list)
 
 
 class Fault(Protocol):

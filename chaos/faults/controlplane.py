@@ -88,7 +88,7 @@ class ControlPlaneLossFault:
                                           f"{proc.stderr.strip()}")
                 docker_s[node] = round(clock.monotonic() - lost_at[node], 3)
             if lost_at:
-                ctx.sleep(spec.duration_s)
+                ctx.hold(spec.duration_s)
         finally:
             restored_at = clock.monotonic()
             outcome.lifted_at = time.time()

@@ -23,7 +23,7 @@ class LoadSpikeFault:
         outcome.details = {"rate_per_s": spec.rate, "ramp_up_s": spec.ramp_up_s,
                            "duration_s": spec.duration_s}
         ctx.emit("fault-start", "", detail)  # no object to announce it on
-        ctx.sleep(spec.duration_s)  # an abort cuts it short; the load's schedule goes on
+        ctx.hold(spec.duration_s)  # an abort cuts it short; the load's schedule goes on
         outcome.lifted_at = outcome.ended_at = ctx.clock.wall()
         ctx.emit("fault-end", "", "arrivals back at the base rate")
         return outcome

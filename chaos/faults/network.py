@@ -112,9 +112,9 @@ class _NetFault:
             for t in targets:
                 ctx.emit("fault-start", t.name, f"{spec.type}: {self.describe(t)}")
             _each(targets, self.act)
-            applied = ctx.clock.monotonic()
-            ctx.await_state(_never, min(spec.duration_s, ctx.remaining()))
-            held_s = ctx.clock.monotonic() - applied
+            with ctx.holding(spec.duration_s) as granted:
+                ctx.await_state(_never, granted)
+            held_s = ctx.holds[-1].held_s
             self.measure(targets, outcome)
             outcome.details["targets_gone_during_fault"] = _gone(
                 before, ctx.observer.snapshot(), targets)

@@ -34,9 +34,7 @@ def _hold(ctx: FaultContext, seconds: float | None) -> float:
     the time held."""
     if seconds is None:
         return 0.0
-    start = ctx.clock.monotonic()
-    ctx.sleep(seconds)
-    return ctx.clock.monotonic() - start
+    return ctx.hold(seconds)
 
 
 def _cordon_journaled(ctx: FaultContext, nodes: tuple[str, ...],
@@ -149,6 +147,8 @@ class DrainFault:
         gone_by = self._wait_gone(ctx, targets, set(to_evict) - set(waiting), deadline)
         drain_seconds = (gone_by - start) if gone_by is not None and not waiting else None
 
+        if waiting or gone_by is None:  # ended on its deadline: was it the drain's own?
+            ctx.cut_short(self.spec.timeout_s, deadline - start, "drain waited")
         blocked_by = sorted({pdb for r in blocked.values() for pdb in r.pdbs})
         outcome.details = {
             "blocked": bool(waiting),
@@ -234,17 +234,18 @@ class NodeLossFault:
                     raise InjectionFailed(f"docker {self.spec.mode} {node} failed: "
                                           f"{proc.stderr.strip()}")
                 docker_s[node] = round(clock.monotonic() - lost_at[node], 3)
-            hold_end = clock.monotonic() + max(0.0, min(self.spec.duration_s, ctx.remaining()))
             notready: dict[str, float] = {}
-            snap = ctx.observer.snapshot()
-            while True:  # the Observer records node-notready; we time it per node
-                for node in targets:
-                    if node not in notready and snap.nodes.get(node) is False:
-                        notready[node] = clock.monotonic() - lost_at[node]
-                now = clock.monotonic()
-                if now >= hold_end or ctx.aborted:  # an abort wakes wait_change
-                    break
-                snap = ctx.observer.wait_change(snap.version, hold_end - now)
+            with ctx.holding(self.spec.duration_s) as granted:
+                hold_end = clock.monotonic() + granted
+                snap = ctx.observer.snapshot()
+                while True:  # the Observer records node-notready; we time it per node
+                    for node in targets:
+                        if node not in notready and snap.nodes.get(node) is False:
+                            notready[node] = clock.monotonic() - lost_at[node]
+                    now = clock.monotonic()
+                    if now >= hold_end or ctx.aborted:  # an abort wakes wait_change
+                        break
+                    snap = ctx.observer.wait_change(snap.version, hold_end - now)
         finally:
             restored_at = clock.monotonic()
             outcome.undo = list(self.pending)

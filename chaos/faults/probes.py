@@ -68,8 +68,8 @@ class ProbeBreakFault:
             for t in targets:
                 t.broken_at = broken_at
                 t.broken_wall = time.time()
-            hold_end = broken_at + max(0.0, min(spec.duration_s, ctx.remaining()))
-            self._observe(ctx, targets, broken_at, hold_end, phase="break")
+            with ctx.holding(spec.duration_s) as granted:
+                self._observe(ctx, targets, broken_at, broken_at + granted, phase="break")
         finally:
             cleared_at = clock.monotonic()
             outcome.undo = list(self.pending)

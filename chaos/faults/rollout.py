@@ -175,6 +175,7 @@ def _follow(ctx: FaultContext, target: _Target, generation: int, patched_at: flo
     selector = target.selector
     snap = ctx.observer.snapshot()
     seen = -1
+    ran_out = False
     try:
         while True:
             if snap.version != seen:  # each state once, however often we look
@@ -191,6 +192,7 @@ def _follow(ctx: FaultContext, target: _Target, generation: int, patched_at: flo
                                               or watcher.done_at is None):
                 break
             if now >= end:
+                ran_out = True
                 break
             snap = ctx.observer.wait_change(snap.version, min(end - now, LOOK_S))
     finally:
@@ -199,6 +201,8 @@ def _follow(ctx: FaultContext, target: _Target, generation: int, patched_at: flo
     out.last, out.error = watcher.last, watcher.error
     out.done_s = None if watcher.done_at is None else watcher.done_at - patched_at
     out.stalled_s = None if watcher.stalled_at is None else watcher.stalled_at - patched_at
+    if ran_out:  # followed to its end: was the end the budget's?
+        ctx.cut_short(wait_s, end - patched_at, "rollout followed")
     return out
 
 

@@ -8,6 +8,7 @@ from typing import Literal
 
 from chaos.model.abort import Breach, GuardStats
 from chaos.model.experiment import Experiment, FaultSpec
+from chaos.model.hold import Hold
 from chaos.model.timeline import ClusterEvent, RequestRecord, SLAResult
 from chaos.plan.stream import RunFigures
 from chaos.plan.timeline import DEFAULT_BUCKET_S
@@ -27,6 +28,7 @@ class FaultRecord:
     figures: Mapping[str, float | None] = field(default_factory=dict)
     # everything the fault recorded (blocking PDBs, tolerations, probe settings ...), JSON-able
     details: Mapping[str, object] = field(default_factory=dict)
+    holds: tuple[Hold, ...] = ()  # declared, granted and actual hold seconds
 
 
 @dataclass(frozen=True, slots=True)

@@ -8,8 +8,8 @@ from typing import NotRequired, TypedDict
 # produced the report, and how to rerun it); 5: "api_server" added; 6: "autoscaling" added.
 # Older reports still load (with no undo rows, and abort, manifest, api_server and autoscaling
 # null).
-SCHEMA_VERSION = 6
-READABLE_VERSIONS = (1, 2, 3, 4, 5, 6)
+SCHEMA_VERSION = 7
+READABLE_VERSIONS = (1, 2, 3, 4, 5, 6, 7)
 TOP_LEVEL_KEYS = (
     "schema_version",
     "experiment",
@@ -48,6 +48,13 @@ class WindowDict(TypedDict):
     end: float
 
 
+class HoldDict(TypedDict):
+    planned_s: float
+    granted_s: float
+    held_s: float | None
+    aborted: bool
+
+
 class FaultDict(TypedDict):
     index: int
     type: str
@@ -57,6 +64,8 @@ class FaultDict(TypedDict):
     recovery_seconds: float | None
     spec: dict[str, JSONValue]
     details: dict[str, JSONValue]
+    # each hold of the fault: its declared seconds, what the run's budget granted, what it held
+    holds: list[HoldDict]
 
 
 class FaultSectionDict(TypedDict):

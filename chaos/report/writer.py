@@ -125,6 +125,8 @@ def build_report(data: ReportData) -> ReportDict:
             "recovery_seconds": _num(f.recovery_seconds, 4),
             "spec": fault_spec_dict(f.spec),
             "details": {str(k): _jsonable(v) for k, v in f.details.items()},
+            "holds": [{"planned_s": h.planned_s, "granted_s": round(h.granted_s, 3),
+                       "held_s": h.held_s, "aborted": h.aborted} for h in f.holds],
         }
         for f in data.faults
     ]
@@ -297,6 +299,11 @@ def load_report(path: str | os.PathLike[str]) -> ReportDict:
         raw.setdefault("api_server", None)  # written before the API-server probe existed
     if raw.get("schema_version") in (1, 2, 3, 4, 5):
         raw.setdefault("autoscaling", None)  # written before autoscaling figures existed
+    if raw.get("schema_version") in (1, 2, 3, 4, 5, 6):
+        section = raw.get("fault")
+        for fault in section.get("faults", []) if isinstance(section, dict) else []:
+            if isinstance(fault, dict):
+                fault.setdefault("holds", [])  # written before holds were reported
     missing = [k for k in TOP_LEVEL_KEYS if k not in raw]
     if missing:
         raise ReportInvalid(f"{p}: missing keys: {', '.join(missing)}")

@@ -77,6 +77,7 @@ class World:
     ready_pods: tuple[str, ...] = PODS  # Ready when the run starts
     load_answers: bool = True  # False: requests hang, none completes
     load_dies: bool = False  # the load generator exits at once
+    load_ends_after_s: float | None = None  # the load generator exits this long after its start
     load_starts_after_s: float = 0.0  # its first request (a busy machine starts locust slowly)
     loads: list[tuple[str, Path]] = field(default_factory=list)  # (url, out dir) per start
     deploy_timeouts: list[float] = field(default_factory=list)
@@ -85,6 +86,8 @@ class World:
     outage_at_inject: float | None = None  # the fault starts an outage of this many seconds
     halt_at: float | None = None  # wall time from which the cluster is halted
     conditions: dict[str, str] | None = field(default_factory=lambda: {"Available": "True"})
+    prepare_s: float = 0.0  # the harness's set-up (image builds, metrics-server) takes this long
+    deploy_s: float = 0.0  # the workload takes this long to roll out
 
 
 class FakeObserver:
@@ -130,6 +133,10 @@ class FakeLoad:
 
     @property
     def running(self) -> bool:
+        ends = self.w.load_ends_after_s
+        if self.stopped_at is None and ends is not None \
+                and self.w.clock.wall() >= self.started + ends:
+            self.stopped_at = self.started + ends
         return self.stopped_at is None
 
     def records(self) -> list[RequestRecord]:
@@ -179,7 +186,8 @@ class FakeFault:
         if w.outage_at_inject is not None:
             w.outages.append((now, now + w.outage_at_inject))
         if w.hold_s is not None:  # a fault with a duration: held, then undone by itself
-            cut_short = ctx.sleep(w.hold_s)
+            ctx.hold(w.hold_s)  # the declared hold: planned, granted and held are recorded
+            cut_short = ctx.aborted
             w.log.append(f"fault{self.number}.held {'aborted' if cut_short else 'full'} "
                          f"{w.clock.wall() - now:g}s")
             self.undo(ctx)
@@ -208,9 +216,14 @@ class FakeCluster:
     world: World
     kube: Any = field(default_factory=lambda: SimpleNamespace(context="kind-offline"))
 
+    def prepare(self, exp: Experiment) -> None:
+        self.world.log.append("prepare")
+        self.world.clock.advance(self.world.prepare_s)
+
     def deploy(self, exp: Experiment, namespace: str, timeout_s: float,
                journal: Journal) -> list[UndoAction]:
         self.world.log.append("deploy")
+        self.world.clock.advance(self.world.deploy_s)
         self.world.deploy_timeouts.append(timeout_s)
         if self.world.fail_at == "deploy":
             raise InjectionFailed("rollout of deployment/web did not finish")
@@ -288,11 +301,11 @@ def _report(result: Any) -> dict[str, Any]:
 
 def test_phases_run_in_order_and_everything_is_put_back(world: World, tmp_path: Path) -> None:
     result = _run(world, tmp_path)
-    assert world.log == ["namespace.create", "deploy", "observer.start", "load.start",
+    assert world.log == ["prepare", "namespace.create", "deploy", "observer.start", "load.start",
                          "fault1.inject", "event KubeChaosFault Pod/web-a", "fault1.undo",
                          "load.stop", "observer.stop", "namespace.delete"]
-    assert list(result.phases) == ["deploy", "steady", "inject", "recover", "tail", "cleanup",
-                                   "report"]
+    assert list(result.phases) == ["setup", "deploy", "steady", "inject", "recover", "tail",
+                                   "cleanup", "report"]
     assert result.verdict == "pass" and result.error is None
     assert result.recovery_seconds == pytest.approx(4.0)
     report = _report(result)
@@ -687,7 +700,8 @@ def test_phase_timings_are_monotonic_seconds_to_the_millisecond(tmp_path: Path) 
     world = World(clock=FakeClock(monotonic=1000.0), recovers_after_s=1.23456,
                   observer_stop_s=0.00123)
     result = _run(world, tmp_path)
-    assert result.phases == {"deploy": 0.0, "steady": 5.0, "inject": 1.235, "recover": 0.0,
+    assert result.phases == {"setup": 0.0, "deploy": 0.0, "steady": 5.0, "inject": 1.235,
+                             "recover": 0.0,
                              "tail": 5.0, "cleanup": 0.001, "report": 0.0}
 
 
@@ -885,7 +899,7 @@ def test_a_breach_cuts_a_holding_fault_short_and_its_undo_runs_at_once(world: Wo
     assert "fault1.held aborted 3s" in world.log
     assert world.log[world.log.index("fault1.held aborted 3s") + 1] == "fault1.undo"
     assert world.log[-3:] == ["load.stop", "observer.stop", "namespace.delete"]
-    assert list(result.phases) == ["deploy", "steady", "inject", "cleanup", "report"]
+    assert list(result.phases) == ["setup", "deploy", "steady", "inject", "cleanup", "report"]
     assert result.slas == []  # a cut-short run is not judged
     abort = _report(result)["abort"]
     assert abort["aborted"] is True and abort["guard"] == "outage" and abort["type"] == "outage"
@@ -953,7 +967,7 @@ def test_an_abort_while_recovering_skips_the_rest(world: World, tmp_path: Path) 
     result = _run(world, tmp_path, _guarded(ErrorRateGuard(name="errors", max=0.5,
                                                            window_s=2.0)))
     assert result.verdict == "aborted"
-    assert list(result.phases) == ["deploy", "steady", "inject", "recover", "cleanup",
+    assert list(result.phases) == ["setup", "deploy", "steady", "inject", "recover", "cleanup",
                                    "report"]
     abort = _report(result)["abort"]
     assert abort["guard"] == "errors" and abort["value"] > 0.5
@@ -1023,3 +1037,74 @@ def test_a_kubernetes_condition_guard_aborts_when_the_condition_changes(
     assert not any(e.startswith("fault") for e in world.log)  # breached before any fault
     abort = _report(result)["abort"]
     assert abort["value"] == "False" and abort["threshold"] == "True"
+
+
+# -- a run is judged only on what happened ------------------------------------------------------
+
+
+def _holding(**over: Any) -> Experiment:
+    """A fault that holds 30 s (the fakes hold world.hold_s) under a 60 s budget."""
+    return _experiment(timeout_s=60, slas=SLASpec(max_error_rate=0.05), **over)
+
+
+@pytest.mark.parametrize("expect", ["pass", "fail"])
+def test_a_hold_cut_by_the_budget_is_an_error_never_judged(world: World, tmp_path: Path,
+                                                           expect: str) -> None:
+    """The audit's case: the workload took 47 s to turn Ready under a 60 s timeout, so a 30 s
+    probe break held 9.7 s and the run passed. Whatever the SLAs or ``expect`` say, such a run
+    is `error`, naming what fell short and where the budget went."""
+    world.hold_s, world.deploy_s = 30.0, 40.0
+    result = _run(world, tmp_path, _holding(expect=expect))
+    assert result.verdict == "error" and result.slas == []
+    assert "pod-kill held 15.0s of 30s" in (result.error or "")  # 60 - 40 deploy - 5 warm-up
+    assert "deploy took 40.0s" in (result.error or "")
+    assert "timeout is 60s" in (result.error or "")
+    holds = _report(result)["fault"]["faults"][0]["holds"]
+    assert holds == [{"planned_s": 30.0, "granted_s": 15.0, "held_s": 15.0, "aborted": False}]
+
+
+def test_a_hold_that_fits_is_judged_and_reported(world: World, tmp_path: Path) -> None:
+    world.hold_s, world.deploy_s = 30.0, 10.0  # 10 + 5 warm-up + 30 held, tail in budget
+    result = _run(world, tmp_path, _holding())
+    assert result.verdict == "pass", result.error
+    holds = _report(result)["fault"]["faults"][0]["holds"]
+    assert holds == [{"planned_s": 30.0, "granted_s": 30.0, "held_s": 30.0, "aborted": False}]
+
+
+def test_the_harness_set_up_is_not_charged_to_the_experiments_budget(world: World,
+                                                                     tmp_path: Path) -> None:
+    """The cold metrics-server build (157 s) used to run inside deploy, under the timeout."""
+    world.hold_s, world.prepare_s = 30.0, 500.0
+    result = _run(world, tmp_path, _holding())
+    assert result.verdict == "pass", result.error
+    assert result.phases["setup"] == 500.0
+    assert world.log[:2] == ["prepare", "namespace.create"]
+
+
+def test_a_tail_cut_by_the_budget_is_an_error(world: World, tmp_path: Path) -> None:
+    world.hold_s, world.deploy_s = 30.0, 17.0  # the hold fits; 3 s of budget for the tail
+    result = _run(world, tmp_path, _holding())
+    assert result.verdict == "error"
+    assert "tail ran 3.0s of 5s" in (result.error or "")  # 5 s kept for the stop
+
+
+def test_a_warm_up_cut_by_the_budget_is_an_error(world: World, tmp_path: Path) -> None:
+    world.deploy_s = 117.0  # 3 s left of 120: the 5 s warm-up cannot run
+    result = _run(world, tmp_path)
+    assert result.verdict == "error" and "warm-up ran 3.0s of 5s" in (result.error or "")
+
+
+def test_a_load_that_stopped_before_the_end_is_an_error(world: World, tmp_path: Path) -> None:
+    world.load_ends_after_s = 8.0  # past the fault, before the tail's end
+    result = _run(world, tmp_path)
+    assert result.verdict == "error"
+    assert "the load had stopped before the tail's end" in (result.error or "")
+
+
+def test_an_aborted_hold_is_aborted_not_cut_short(world: World, tmp_path: Path) -> None:
+    world.hold_s, world.outage_at_inject = 30.0, 20.0
+    result = _run(world, tmp_path, _guarded(ErrorRateGuard(name="errors", max=0.5,
+                                                           window_s=2.0)))
+    assert result.verdict == "aborted"
+    holds = _report(result)["fault"]["faults"][0]["holds"]
+    assert holds[0]["aborted"] is True and holds[0]["held_s"] < 30.0

@@ -92,7 +92,7 @@ def test_a_fault_outcome_beyond_the_declared_faults_takes_the_last_spec() -> Non
 # --- the real cluster port ---------------------------------------------------------------------
 
 
-def test_deploy_provides_images_then_applies_and_waits_for_the_rollouts(
+def test_prepare_provides_images_and_deploy_applies_and_waits_for_the_rollouts(
         tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
     calls: list[Any] = []
     docs = [{"kind": "Deployment", "metadata": {"name": "web"},
@@ -109,10 +109,13 @@ def test_deploy_provides_images_then_applies_and_waits_for_the_rollouts(
     cluster = runner.KubeCluster(env)
     assert cluster.kube is env.kube
     journal = Journal(tmp_path / "journal.jsonl")
+    # the images before the experiment's clock starts (prepare), not inside its deploy
+    cluster.prepare(_exp(images=("tool:2",)))
+    assert calls == [("read", (Path("w.yaml"),), False), ("images", ("tool:2",), ("web:1",))]
+    calls.clear()
     assert cluster.deploy(_exp(images=("tool:2",)), "ns1", 42.0, journal) == []
     assert calls == [
         ("read", (Path("w.yaml"),), False),
-        ("images", ("tool:2",), ("web:1",)),
         ("apply", env.kube, "ns1", [("w.yaml", docs[0])]),
         ("wait", env.kube, "ns1", [("Deployment", "web")], 42.0),
         *[("get", "http://127.0.0.1:30080/")] * 3]  # serving: three answers in a row
@@ -120,7 +123,7 @@ def test_deploy_provides_images_then_applies_and_waits_for_the_rollouts(
 
 @pytest.mark.parametrize(("kinds", "provided"), [
     (("Deployment", "HorizontalPodAutoscaler"), 1), (("Deployment",), 0)])
-def test_deploy_provides_metrics_server_only_for_an_hpa(
+def test_prepare_provides_metrics_server_only_for_an_hpa(
         tmp_path: Path, monkeypatch: pytest.MonkeyPatch, kinds: tuple[str, ...],
         provided: int) -> None:
     """An HPA without the metrics API never scales: it gets metrics-server first; nothing else
@@ -134,6 +137,8 @@ def test_deploy_provides_metrics_server_only_for_an_hpa(
     calls: list[str] = []
     env = _env(tmp_path, provide_metrics=lambda: calls.append("metrics"))
     runner.KubeCluster(env).deploy(_exp(), "ns1", 42.0, Journal(tmp_path / "journal.jsonl"))
+    assert calls == []  # never inside the experiment's budget
+    runner.KubeCluster(env).prepare(_exp())
     assert calls == ["metrics"] * provided
 
 
