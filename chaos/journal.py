@@ -380,7 +380,7 @@ def _whole(value: object) -> int | None:
     return value if isinstance(value, int) and not isinstance(value, bool) else None
 
 
-def _writer(obj: Mapping[str, object]) -> Writer | None | str:
+def _writer(obj: Mapping[str, object]) -> Writer | str | None:
     """The record's writer, None when it names none (older records), or why its fields are
     wrong: a record whose writer cannot be told alive or gone is not replayed."""
     if obj.get("pid") is None and obj.get("host") is None and obj.get("pid_start") is None:
