@@ -3,11 +3,13 @@
 Who ran it (user and host), when, against what (context, API server), under which seed (and
 reviewed plan, once there is one), and every action and undo with its time. Each line is
 flushed and fsync'd as it is written, so the trail survives a crash of the runner; nothing is
-ever rewritten.
+ever rewritten. It holds what the journal holds (pod templates included): the file is 0600, and
+a directory created for it 0700.
 """
 
 from __future__ import annotations
 
+import contextlib
 import getpass
 import json
 import os
@@ -17,6 +19,8 @@ from datetime import UTC, datetime
 from pathlib import Path
 
 AUDIT_NAME = "audit.jsonl"
+FILE_MODE = 0o600
+DIR_MODE = 0o700
 
 
 def who() -> str:
@@ -40,9 +44,12 @@ class AuditLog:
                   **self._context, **fields}
         line = (json.dumps(record, sort_keys=True, default=str) + "\n").encode()
         with self._lock:
-            self.path.parent.mkdir(parents=True, exist_ok=True)
-            fd = os.open(self.path, os.O_WRONLY | os.O_APPEND | os.O_CREAT, 0o644)
+            _make_dirs(self.path.parent)
+            fd = os.open(self.path, os.O_WRONLY | os.O_APPEND | os.O_CREAT, FILE_MODE)
             try:
+                if os.fstat(fd).st_mode & 0o777 != FILE_MODE:
+                    with contextlib.suppress(OSError):  # not ours to change: still written
+                        os.fchmod(fd, FILE_MODE)  # an older, world-readable trail
                 view = memoryview(line)
                 while view:
                     written = os.write(fd, view)
@@ -50,6 +57,18 @@ class AuditLog:
                 os.fsync(fd)
             finally:
                 os.close(fd)
+
+
+def _make_dirs(directory: Path) -> None:
+    """``directory`` and its missing parents, each one created here 0700."""
+    if directory.is_dir():
+        return
+    _make_dirs(directory.parent)
+    try:
+        os.mkdir(directory, DIR_MODE)
+    except FileExistsError:
+        return
+    os.chmod(directory, DIR_MODE)
 
 
 def read_audit(path: Path) -> list[dict[str, object]]:

@@ -50,18 +50,20 @@ def _select(states: list[JournalState], *, explicit: bool,
 
 
 def cmd_rollback(args: argparse.Namespace) -> int:
-    from chaos.faults.undo import rollback_all
+    from chaos.faults import undo
 
     explicit = bool(args.journal)
     paths = [Path(p) for p in args.journal] if explicit else all_journals()
     missing = [p for p in paths if not p.exists()]
     for p in missing:
         print(f"journal {p}: not found", file=sys.stderr)
-    states = load_journals([p for p in paths if p.exists()])
+    # records of a kind no handler knows are quarantined with the malformed ones
+    states = load_journals([p for p in paths if p.exists()], set(undo.HANDLERS))
     for state in states:
         for problem in state.problems:
             print(f"warning: {problem}", file=sys.stderr)
-    unusable = [s for s in states if s.unusable is not None]
+    unusable = [s for s in states
+                if s.unusable is not None or s.quarantined_records is not None]
     chosen, refused = _select(states, explicit=explicit, force=args.force)
     pending = sum(len(s.pending) for s in chosen)
     where = ", ".join(map(str, paths)) if explicit else str(journal_dir())
@@ -79,7 +81,8 @@ def cmd_rollback(args: argparse.Namespace) -> int:
         name = outcome.journal.name if outcome.journal is not None else "?"
         print(f"  {action.describe()} [{_where(action)}] ({name}): {status}", flush=True)
 
-    outcomes = rollback_all(chosen, dry_run=args.dry_run, on_result=show)
+    outcomes = undo.rollback_all(chosen, dry_run=args.dry_run, on_result=show,
+                                 allow_contexts=tuple(args.allow_context or ()))
     trouble = bool(missing or unusable or refused)
     if args.dry_run:
         return 1 if trouble else 0
@@ -108,6 +111,10 @@ def configure(p: argparse.ArgumentParser) -> None:
                         "run is no longer alive)")
     p.add_argument("--dry-run", action="store_true",
                    help="list the pending undo actions without running them")
+    p.add_argument("--allow-context", action="append", metavar="CONTEXT",
+                   help="kubeconfig context undo actions may act on although kube-chaos did not "
+                        "provision it (repeatable; as given to `kube-chaos run`); undos that "
+                        "talk to any other cluster are refused and stay pending")
     p.add_argument("--force", action="store_true",
                    help="also roll back journals whose run may still be alive (by default only "
                         "orphaned runs, whose process is gone, are touched)")

@@ -254,9 +254,10 @@ def _environment(config: pytest.Config) -> RunEnv:
     kube = connect(kubeconfig, context)
     if cluster_name is None and kube.context.startswith("kind-"):
         cluster_name = kube.context.removeprefix("kind-")
-    _roll_back_orphans(kube.context, reporter)  # undoing leftovers is welcome even halted
-    _refuse_if_halted(kube)
     allow = _option(config, "chaos_allow_context") or []
+    # undoing leftovers is welcome even halted; through the same safety gate as the run
+    _roll_back_orphans(kube.context, reporter, tuple(allow))
+    _refuse_if_halted(kube)
     state.env = RunEnv(
         kube=kube, kubeconfig=kubeconfig, run_id=state.run_id,
         reports_dir=Path(_option(config, "chaos_reports") or "reports"),
@@ -385,18 +386,20 @@ def _metrics_provider(cluster_name: str) -> Callable[[], None]:
     return provide
 
 
-def _roll_back_orphans(context: str, reporter: Any) -> None:
+def _roll_back_orphans(context: str, reporter: Any, allow_contexts: tuple[str, ...] = ()
+                       ) -> None:
     """Undo what a crashed earlier run (e.g. SIGKILLed pytest) left on *this* cluster, before
     its leftovers (a cordoned node, a paused node) spoil this run's experiments. Never raises:
-    an unreadable journal is named and quarantined, a live run's journal is left alone."""
-    from chaos.faults.undo import rollback_all
+    an unreadable journal or record is named and quarantined, a live run's journal is left
+    alone, and every undo that talks to the cluster passes the safety gate first."""
+    from chaos.faults.undo import HANDLERS, rollback_all
     from chaos.journal import all_journals, load_journals, warn_problems
 
     def say(line: str, **markup: bool) -> None:
         if reporter is not None:
             reporter.write_line(line, **markup)
 
-    states = load_journals(all_journals())
+    states = load_journals(all_journals(), set(HANDLERS))
     if reporter is None:
         warn_problems(states)
     for state in states:
@@ -414,7 +417,7 @@ def _roll_back_orphans(context: str, reporter: Any) -> None:
                 f"{context} alone: its run may still be alive ({alive})", yellow=True)
     if not mine:
         return
-    outcomes = rollback_all(mine)
+    outcomes = rollback_all(mine, allow_contexts=allow_contexts)
     settled = sum(o.settled for o in outcomes)
     say(f"kube-chaos: undo left by a crashed run on {context}: {settled} of {len(outcomes)} "
         f"confirmed", yellow=True)

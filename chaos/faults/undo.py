@@ -6,6 +6,12 @@ the probe no longer fails. A handler returns None when it did the work, or a not
 was nothing left to do (the cluster or the pod is gone); it raises RollbackFailed whenever the
 fault may still be in place, including when it cannot tell (Docker or the API server unreachable).
 Only a confirmed undo is marked done in the journal; everything else stays pending with its reason.
+
+A journal is a file anyone with the user's rights can write, so a handler never trusts it further
+than its own checks: no cluster but the one its target names (never the default kubeconfig), no
+protected namespace, no namespace or object without kube-chaos's ownership label; and a replay
+(`rollback_all`: `kube-chaos rollback`, the session-start replay) passes the safety gate for each
+cluster before any handler that talks to it.
 """
 
 from __future__ import annotations
@@ -16,7 +22,7 @@ from collections.abc import Callable, Iterable, Mapping
 from pathlib import Path
 from typing import TYPE_CHECKING
 
-from chaos.errors import ClusterError, RollbackFailed
+from chaos.errors import ClusterError, RollbackFailed, SafetyRefused
 from chaos.journal import (
     Journal,
     JournalState,
@@ -33,6 +39,8 @@ from chaos.k8s import objects as kobjects
 from chaos.k8s import probes as kprobes
 from chaos.k8s import workload as kw
 from chaos.k8s.client import Kube, connect
+from chaos.model.experiment import PROTECTED_LABEL, PROTECTED_NAMESPACES
+from chaos.safety import refuse_unless_ours
 
 if TYPE_CHECKING:
     from chaos.faults.base import FaultContext
@@ -44,8 +52,14 @@ RESTORE_TIMEOUT_S = 120.0
 
 
 def kube_for(action: UndoAction) -> Kube:
+    """The cluster the action's target names; a target without a kubeconfig and a context is
+    refused (falling back to the default kubeconfig could reach any cluster)."""
     target = action.target
-    return connect(target.get("kubeconfig") or None, target.get("context") or None)
+    missing = [key for key in ("kubeconfig", "context") if not target.get(key)]
+    if missing:
+        raise RollbackFailed(f"{action.describe()}: its target names no {' and no '.join(missing)}"
+                             f"; refusing to fall back to the default kubeconfig")
+    return connect(target["kubeconfig"], target["context"])
 
 
 def _param(action: UndoAction, name: str) -> str:
@@ -284,14 +298,33 @@ def undo_none(action: UndoAction) -> str | None:
 # --- what a run created -------------------------------------------------------------------------
 
 
+def _refuse_protected_name(action: UndoAction, namespace: str | None) -> None:
+    if namespace in PROTECTED_NAMESPACES:
+        raise RollbackFailed(f"{action.describe()}: namespace {namespace} is protected; "
+                             f"kube-chaos never deletes in it")
+
+
+def _refuse_protected(action: UndoAction, what: str, labels: Mapping[str, str]) -> None:
+    if labels.get(PROTECTED_LABEL) == "true":
+        raise RollbackFailed(f"{action.describe()}: {what} is labelled {PROTECTED_LABEL}=true; "
+                             f"kube-chaos never deletes it")
+
+
 def undo_delete_namespace(action: UndoAction) -> str | None:
     """Delete the namespace a run created (its Services first, so their NodePorts are free at
-    once); confirmed when it is gone or terminating (Kubernetes then finishes it)."""
+    once); confirmed when it is gone or terminating (Kubernetes then finishes it). Refused for
+    a protected namespace and for one without kube-chaos's run label (not one it created)."""
     name = _param(action, "namespace")
+    _refuse_protected_name(action, name)
     kube = kube_for(action)
     try:
         if kw.namespace_state(kube, name) == "absent":
             return "already gone"
+        labels = kw.namespace_labels(kube, name)
+        _refuse_protected(action, f"namespace {name}", labels)
+        if not labels.get(kw.RUN_LABEL):
+            raise RollbackFailed(f"{action.describe()}: namespace {name} has no {kw.RUN_LABEL} "
+                                 f"label: kube-chaos did not create it, and will not delete it")
         kw.release_node_ports(kube, name)
         kw.delete_namespace(kube, name)
         state = kw.namespace_state(kube, name)
@@ -305,14 +338,26 @@ def undo_delete_namespace(action: UndoAction) -> str | None:
 def undo_delete_object(action: UndoAction) -> str | None:
     """Delete a cluster-scoped object a run created (the namespace's deletion does not reach
     it), or, with a ``namespace`` parameter, a namespaced one (the in-cluster load's worker
-    pods); confirmed when it is gone or being deleted."""
+    pods); confirmed when it is gone or being deleted. Refused in (or of) a protected
+    namespace, and for an object without kube-chaos's ownership label."""
     api_version, kind = _param(action, "api_version"), _param(action, "kind")
     name = _param(action, "name")
     ns = action.params.get("namespace") or None
+    _refuse_protected_name(action, ns)
+    if kind == "Namespace":
+        _refuse_protected_name(action, name)
     kube = kube_for(action)
     try:
-        if kobjects.object_state(kube, api_version, kind, name, ns) == "absent":
+        labels = kobjects.object_labels(kube, api_version, kind, name, ns)
+        if labels is None:
             return "already gone"
+        if ns is not None:
+            _refuse_protected(action, f"namespace {ns}", kw.namespace_labels(kube, ns))
+        _refuse_protected(action, f"{kind} {name}", labels)
+        if labels.get(kw.MANAGED_BY) != kw.MANAGER:
+            raise RollbackFailed(f"{action.describe()}: {kind} {name} is not labelled "
+                                 f"{kw.MANAGED_BY}={kw.MANAGER}: kube-chaos did not create it, "
+                                 f"and will not delete it")
         kobjects.delete_object(kube, api_version, kind, name, ns)
         state = kobjects.object_state(kube, api_version, kind, name, ns)
     except ClusterError as exc:
@@ -340,6 +385,42 @@ HANDLERS: dict[str, Handler] = {
 # --- running undos -----------------------------------------------------------------------------
 
 
+# The handlers that act through the Kubernetes API on the cluster their record names: a replay
+# passes the safety gate for that cluster before running one of them.
+GATED: frozenset[Handler] = frozenset({undo_delete_namespace, undo_delete_object, undo_uncordon,
+                                       undo_clear_admin_probe, undo_restore_template})
+
+Gate = Callable[[UndoAction], None]
+
+
+def replay_gate(allow_contexts: Iterable[str] = (),
+                handlers: Mapping[str, Handler] | None = None) -> Gate:
+    """The safety gate for undo actions read from a journal: before a GATED handler runs, the
+    cluster its target names must be one kube-chaos provisioned or a context the user allowed
+    (``allow_contexts``), exactly as for a run. Raises RollbackFailed with the way out;
+    each cluster is asked once."""
+    allowed = tuple(allow_contexts)
+    verdicts: dict[tuple[str, str], str | None] = {}
+
+    def gate(action: UndoAction) -> None:
+        table = HANDLERS if handlers is None else handlers
+        if table.get(action.kind) not in GATED:
+            return
+        key = (action.target.get("kubeconfig", ""), action.target.get("context", ""))
+        if key not in verdicts:
+            try:
+                refuse_unless_ours(kube_for(action), allowed, doing="roll back undo actions on",
+                                   way_out="--allow-context")
+                verdicts[key] = None
+            except (SafetyRefused, RollbackFailed, ClusterError) as exc:
+                verdicts[key] = str(exc) or type(exc).__name__
+        why = verdicts[key]
+        if why is not None:
+            raise RollbackFailed(why)
+
+    return gate
+
+
 def run_undo(action: UndoAction, handlers: Mapping[str, Handler] | None = None) -> str | None:
     """Put back what ``action`` describes and confirm it; returns a note when there was nothing
     left to put back. Raises RollbackFailed when the effect is not confirmed."""
@@ -357,10 +438,15 @@ def run_undo(action: UndoAction, handlers: Mapping[str, Handler] | None = None) 
 
 
 def settle(journal: Journal, action: UndoAction,
-           handlers: Mapping[str, Handler] | None = None) -> UndoOutcome:
+           handlers: Mapping[str, Handler] | None = None, *,
+           gate: Gate | None = None) -> UndoOutcome:
     """Run one undo and record its outcome in ``journal``; never raises. A journal that cannot
-    be written is named in the outcome (the action then still reads as pending there)."""
+    be written is named in the outcome (the action then still reads as pending there). A
+    ``gate`` that refuses the action makes it a failure with the gate's reason (it stays
+    pending)."""
     try:
+        if gate is not None:
+            gate(action)
         note = run_undo(action, handlers)
     except Exception as exc:  # anything: one stuck undo must not strand the others
         outcome = UndoOutcome(action, "failed", str(exc) or type(exc).__name__,
@@ -413,31 +499,40 @@ def rollback_all(journals: Iterable[Journal | Path | JournalState],
                  handlers: Mapping[str, Handler] | None = None,
                  *, dry_run: bool = False,
                  on_result: Callable[[UndoOutcome], None] | None = None,
+                 allow_contexts: Iterable[str] = (),
                  ) -> list[UndoOutcome]:
     """Run every pending action of every journal, newest first across all of them.
 
     Each confirmed undo is marked done in its own journal; each failure is recorded as failed
     with its reason and stays pending, so a later rollback tries again. Never raises over a
-    failure. Journals given as paths are read defensively here (malformed records become
-    JournalWarnings, an unusable file is quarantined); a JournalState is taken as read. With
-    ``dry_run`` nothing is run or marked, and every outcome is `skipped`.
+    failure. Journals given as paths are read defensively here (malformed records, and records
+    of a kind no handler knows, become JournalWarnings and are quarantined, as is an unusable
+    file); a Journal (this process's own) is read the same way without the kind check; a
+    JournalState is taken as read. Every action whose handler talks to the Kubernetes API
+    first passes ``replay_gate(allow_contexts)``. With ``dry_run`` nothing is run, asked or
+    marked, and every outcome is `skipped`.
     """
+    table = HANDLERS if handlers is None else handlers
     queue: list[tuple[Journal, UndoAction]] = []
     for item in journals:
         if isinstance(item, JournalState):
             state = item
+        elif isinstance(item, Journal):
+            state = load_journal(item.path)
+            warn_problems([state])
         else:
-            state = load_journal(item.path if isinstance(item, Journal) else item)
+            state = load_journal(item, set(table))
             warn_problems([state])
         journal = item if isinstance(item, Journal) else Journal(state.path)
         queue += [(journal, action) for action in state.pending]
     queue.sort(key=lambda pair: pair[1].created, reverse=True)
+    gate = replay_gate(allow_contexts, handlers)
     outcomes: list[UndoOutcome] = []
     for journal, action in queue:
         if dry_run:
             outcome = UndoOutcome(action, "skipped", "dry run", journal=journal.path)
         else:
-            outcome = settle(journal, action, handlers)
+            outcome = settle(journal, action, handlers, gate=gate)
         outcomes.append(outcome)
         if on_result is not None:
             with contextlib.suppress(Exception):

@@ -38,6 +38,22 @@ def object_state(kube: Kube, api_version: str, kind: str, name: str,
     return "terminating" if obj.metadata.get("deletionTimestamp") else "present"
 
 
+def object_labels(kube: Kube, api_version: str, kind: str, name: str,
+                  namespace: str | None = None) -> dict[str, str] | None:
+    """The object's labels; None when it does not exist (or its API is gone)."""
+    resource = _resource(kube, api_version, kind)
+    if resource is None:
+        return None
+    try:
+        obj = resource.get(name=name, namespace=namespace)
+    except NotFoundError:
+        return None
+    except (ApiException, HTTPError) as exc:
+        raise ClusterError(f"cannot read {kind} {name}: {exc}") from exc
+    labels = obj.metadata.get("labels") or {}
+    return {str(k): str(v) for k, v in dict(labels).items()}
+
+
 def delete_object(kube: Kube, api_version: str, kind: str, name: str,
                   namespace: str | None = None) -> None:
     resource = _resource(kube, api_version, kind)

@@ -15,11 +15,15 @@ from urllib3.exceptions import HTTPError
 
 from chaos.errors import ChaosError, ClusterError
 from chaos.k8s.client import Kube
-from chaos.model.manifests import load_manifest_documents
+from chaos.model.manifests import CLUSTER_SCOPED_KINDS, load_manifest_documents
 from chaos.plan import rollout
 from chaos.plan.manifests import WorkloadRef
 
-MANAGED = {"app.kubernetes.io/managed-by": "kube-chaos"}
+MANAGED_BY = "app.kubernetes.io/managed-by"
+MANAGER = "kube-chaos"
+MANAGED = {MANAGED_BY: MANAGER}  # on everything kube-chaos creates outside a namespace of its own
+# on every namespace kube-chaos creates (the run's id): rollback deletes no namespace without it
+RUN_LABEL = "kube-chaos/run"
 
 
 class DeployFailed(ChaosError):
@@ -34,7 +38,7 @@ def namespace_name(test_name: str) -> str:
 
 def create_namespace(kube: Kube, name: str, run_id: str) -> None:
     body = client.V1Namespace(metadata=client.V1ObjectMeta(
-        name=name, labels={**MANAGED, "kube-chaos/run": run_id[:63]}))
+        name=name, labels={**MANAGED, RUN_LABEL: run_id[:63]}))
     try:
         kube.core.create_namespace(body)
     except ApiException as exc:
@@ -103,8 +107,20 @@ def read_manifests(manifests: Sequence[Path], *,
     return out
 
 
+def owned(doc: dict[str, Any]) -> dict[str, Any]:
+    """``doc`` labelled as kube-chaos's when it is cluster-scoped: the namespace's deletion does
+    not reach it, and rollback deletes no object without that label."""
+    if doc.get("kind") not in CLUSTER_SCOPED_KINDS:
+        return doc
+    meta = dict(doc.get("metadata") or {})
+    meta["labels"] = {**(meta.get("labels") or {}), **MANAGED}
+    return {**doc, "metadata": meta}
+
+
 def apply_documents(kube: Kube, namespace: str, docs: Sequence[Manifest]) -> list[dict[str, Any]]:
-    """Create every document in `namespace`; return the documents."""
+    """Create every document in `namespace` (cluster-scoped ones labelled as kube-chaos's);
+    return the documents."""
+    docs = [(path, owned(doc)) for path, doc in docs]
     for path, doc in docs:
         try:
             _create_retrying_ports(kube, doc, namespace)

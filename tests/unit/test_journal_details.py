@@ -236,11 +236,9 @@ def test_a_file_that_cannot_be_quarantined_is_named(tmp_path: Path,
 
 @pytest.mark.parametrize(("fields", "writer"), [
     ({"pid": 1, "host": "h", "pid_start": 77}, Writer(1, "h", 77)),
-    ({"pid": 12, "host": 5, "pid_start": True}, Writer(12, "", None)),
     ({"pid": 12}, Writer(12, "", None)),
-    ({"pid": 0, "host": "h"}, None),
-    ({"pid": True, "host": "h"}, None),
-    ({"pid": "12", "host": "h"}, None),
+    ({"pid": 2**31 - 1, "host": "h", "pid_start": None}, Writer(2**31 - 1, "h", None)),
+    ({}, None),  # a record naming no writer (an older kube-chaos): the writer is unknown
 ])
 def test_the_writer_of_a_record(tmp_path: Path, fields: dict[str, object],
                                 writer: Writer | None) -> None:
@@ -248,7 +246,31 @@ def test_the_writer_of_a_record(tmp_path: Path, fields: dict[str, object],
     path.write_bytes(json.dumps(_undo(**fields)).encode() + b"\n")
     state = read_journal(path)
     assert state.writers == ((writer,) if writer else ())
-    assert len(state.pending) == 1  # a bad writer never costs the undo
+    assert len(state.pending) == 1 and state.problems == ()
+
+
+# Deliberately changed (issue 18): a record whose writer fields are wrong used to be replayed
+# with an unknown writer (so a live run could be rolled back under it, and pid 2**31 crashed
+# os.kill); it is now refused, named by its field, like any malformed record.
+@pytest.mark.parametrize(("fields", "reason"), [
+    ({"pid": 2**31}, "field 'pid' is 2147483648, not a process id (1..2147483647)"),
+    ({"pid": 0, "host": "h"}, "field 'pid' is 0, not a process id"),
+    ({"pid": -1}, "field 'pid' is -1, not a process id"),
+    ({"pid": True, "host": "h"}, "field 'pid' is True, not a process id"),
+    ({"pid": "12", "host": "h"}, "field 'pid' is '12', not a process id"),
+    ({"host": "h"}, "missing field 'pid'"),
+    ({"pid": 12, "host": 5}, "field 'host' is 5, not a host name"),
+    ({"pid": 12, "pid_start": True}, "field 'pid_start' is True, not a non-negative"),
+    ({"pid": 12, "pid_start": -3}, "field 'pid_start' is -3, not a non-negative"),
+])
+def test_a_record_with_a_bad_writer_is_refused(tmp_path: Path, fields: dict[str, object],
+                                               reason: str) -> None:
+    path = tmp_path / "run.jsonl"
+    path.write_bytes(json.dumps(_undo(**fields)).encode() + b"\n")
+    state = read_journal(path)
+    assert state.pending == () and state.writers == () and state.bad_lines == (1,)
+    [problem] = state.problems
+    assert problem.line == 1 and problem.reason.startswith(reason), problem.reason
 
 
 def test_a_done_line_records_when(tmp_path: Path) -> None:
@@ -262,14 +284,15 @@ def test_a_done_line_records_when(tmp_path: Path) -> None:
 # --- files on disk ---------------------------------------------------------------------------
 
 
-def test_a_new_journal_is_readable_by_all_and_writable_by_its_owner(tmp_path: Path) -> None:
+def test_a_new_journal_is_for_its_owner_only(tmp_path: Path) -> None:
+    # deliberately changed (issue 18): journals hold whole pod templates; they were 0644
     old = os.umask(0o022)
     try:
         j = Journal(tmp_path / "run.jsonl")
         j.record(UndoAction("none", {}))
     finally:
         os.umask(old)
-    assert os.stat(j.path).st_mode & 0o777 == 0o644
+    assert os.stat(j.path).st_mode & 0o777 == 0o600
 
 
 def test_fsync_dir_opens_directories_only_and_tolerates_einval_only(

@@ -42,18 +42,32 @@ def action(kind: str, target: dict[str, str] | None = None, **params: str) -> Un
 # --- which cluster -----------------------------------------------------------------------------
 
 
-@pytest.mark.parametrize(("target", "expected"), [
-    ({"kubeconfig": "/k/config", "context": "kind-a"}, ("/k/config", "kind-a")),
-    ({"kubeconfig": "", "context": ""}, (None, None)),  # empty: the defaults
-    ({}, (None, None)),
-])
 def test_kube_for_connects_to_the_recorded_kubeconfig_and_context(
-        monkeypatch: pytest.MonkeyPatch, target: dict[str, str],
-        expected: tuple[str | None, str | None]) -> None:
+        monkeypatch: pytest.MonkeyPatch) -> None:
     seen: list[tuple[str | None, str | None]] = []
     monkeypatch.setattr(undo, "connect", lambda cfg, ctx: seen.append((cfg, ctx)) or KUBE)
+    target = {"kubeconfig": "/k/config", "context": "kind-a"}
     assert undo.kube_for(action("uncordon", target, node="w1")) is KUBE
-    assert seen == [expected]
+    assert seen == [("/k/config", "kind-a")]
+
+
+# Deliberately changed (issue 18): an empty target used to mean the default kubeconfig and its
+# current context, i.e. whatever cluster the user happens to point at.
+@pytest.mark.parametrize(("target", "missing"), [
+    ({"kubeconfig": "", "context": ""}, "kubeconfig and no context"),
+    ({}, "kubeconfig and no context"),
+    ({"kubeconfig": "/k/config"}, "context"),
+    ({"context": "kind-a"}, "kubeconfig"),
+])
+def test_kube_for_refuses_a_target_without_kubeconfig_or_context(
+        monkeypatch: pytest.MonkeyPatch, target: dict[str, str], missing: str) -> None:
+    seen: list[object] = []
+    monkeypatch.setattr(undo, "connect", lambda cfg, ctx: seen.append((cfg, ctx)) or KUBE)
+    with pytest.raises(RollbackFailed) as info:
+        undo.kube_for(action("uncordon", target, node="w1"))
+    assert str(info.value) == (f"uncordon(node=w1): its target names no {missing}; refusing "
+                               "to fall back to the default kubeconfig")
+    assert seen == []
 
 
 # --- the namespace a run created ---------------------------------------------------------------
@@ -73,6 +87,8 @@ def fake_namespaces(monkeypatch: pytest.MonkeyPatch, calls: list[tuple[Any, ...]
         return call
 
     monkeypatch.setattr(kw, "namespace_state", state)
+    # created by a run: it carries the run label (issue 18: rollback deletes no other)
+    monkeypatch.setattr(kw, "namespace_labels", lambda kube, name: {kw.RUN_LABEL: "r1"})
     monkeypatch.setattr(kw, "release_node_ports", step("release"))
     monkeypatch.setattr(kw, "delete_namespace", step("delete"))
 
