@@ -15,6 +15,7 @@ from chaos.journal import (
     journal_dir,
     load_journals,
 )
+from chaos.report.text import printable
 
 
 def _where(action: UndoAction) -> str:
@@ -79,7 +80,9 @@ def cmd_rollback(args: argparse.Namespace) -> int:
         else:
             status = outcome.describe()
         name = outcome.journal.name if outcome.journal is not None else "?"
-        print(f"  {action.describe()} [{_where(action)}] ({name}): {status}", flush=True)
+        # journal text (targets, reasons, errors) may hold control characters: escape them
+        print(printable(f"  {action.describe()} [{_where(action)}] ({name}): {status}"),
+              flush=True)
 
     outcomes = undo.rollback_all(chosen, dry_run=args.dry_run, on_result=show,
                                  allow_contexts=tuple(args.allow_context or ()))

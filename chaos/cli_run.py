@@ -32,38 +32,71 @@ def cmd_run(args: argparse.Namespace) -> int:
 
 
 def cmd_rerun(args: argparse.Namespace) -> int:
-    """`kube-chaos run` again with the command a report recorded (same experiment file, seed
-    and target options); files that changed since are named first."""
+    """`kube-chaos run` of the experiment a report records, with its seed and blast-radius
+    limits, read as data (chaos.report.rerun): the cluster options are the user's, given here
+    again; files that changed since are named first. A refusal is one line, exit 2."""
+    import sys
+
+    from chaos.errors import RerunRefused
+
+    try:
+        return _rerun(args)
+    except RerunRefused as exc:
+        print(f"kube-chaos rerun: refused: {exc}", file=sys.stderr)
+        return 2
+
+
+def _rerun(args: argparse.Namespace) -> int:
+    import shlex
+
     from chaos.cli import build_parser
+    from chaos.errors import RerunRefused
     from chaos.provenance import file_sha256
+    from chaos.report.rerun import rerun_plan
+    from chaos.report.text import printable
     from chaos.report.writer import load_report
 
     report = load_report(args.report)
     manifest = report["manifest"]
     if manifest is None:
         print(f"{args.report}: report written before schema 4 has no rerun command; run "
-              f"`kube-chaos run {report['experiment']['path']} --seed={report['seed']}`")
+              f"`kube-chaos run {printable(report['experiment']['path'])} "
+              f"--seed={printable(report['seed'])}`")
         return 2
-    rerun = manifest["rerun"]
-    files = [manifest["experiment_file"], *manifest["workload_manifests"],
-             manifest["locustfile"]]
-    for f in files:
-        if f is not None and file_sha256(Path(f["path"])) != f["sha256"]:
-            print(f"kube-chaos rerun: note: {f['path']} changed since the report "
-                  f"(sha256 {str(f['sha256'])[:12]} then): the rerun uses it as it is now")
-    if not rerun["exact"]:
+    if not isinstance(manifest, dict):
+        raise RerunRefused(f"{printable(args.report)}: manifest: not a JSON object; nothing "
+                           "was run")
+    plan = rerun_plan(str(args.report), manifest)
+    given = {"--kubeconfig": [args.kubeconfig] if args.kubeconfig else [],
+             "--context": [args.context] if args.context else [],
+             "--allow-context": args.allow_context or [],
+             "--allow-host": args.allow_host or []}
+    missing = [f for f in plan.needs if not given[f]]
+    if missing:
+        raise RerunRefused(
+            f"{printable(args.report)}: the recorded run was given {', '.join(plan.needs)}; a "
+            f"report never chooses the cluster: pass {', '.join(missing)} again on this "
+            "command line; nothing was run")
+    entries = [manifest.get("experiment_file"), *(manifest.get("workload_manifests") or []),
+               manifest.get("locustfile")]
+    for f in entries:
+        if isinstance(f, dict) and isinstance(f.get("path"), str) \
+                and file_sha256(Path(f["path"])) != f.get("sha256"):
+            print(f"kube-chaos rerun: note: {printable(f['path'])} changed since the report "
+                  f"(sha256 {printable(str(f.get('sha256'))[:12])} then): the rerun uses it as "
+                  f"it is now")
+    if not plan.exact:
         print("kube-chaos rerun: note: the recorded run changed its experiment in Python; the "
               "file alone does not reproduce it exactly")
-    argv = list(rerun["argv"][1:])
-    for flag, value in (("--reports", args.reports), ("--junitxml", args.junitxml),
-                        ("--repeat", args.repeat)):
+    extra = [f"{flag}={value}" for flag, values in given.items() for value in values]
+    for flag, value in (("--reports", args.reports), ("--junitxml", args.junitxml)):
         if value is not None:
-            argv.append(f"{flag}={value}")
+            extra.append(f"{flag}={value}")
     if args.keep_cluster:
-        argv.append("--keep-cluster")
-    print("kube-chaos rerun: " + " ".join(["kube-chaos", *argv]), flush=True)
-    new = build_parser().parse_args(argv)
-    return int(new.handler(new))
+        extra.append("--keep-cluster")
+    argv = plan.argv(extra, repeat=args.repeat)
+    print("kube-chaos rerun: " + printable(shlex.join(["kube-chaos", *argv])), flush=True)
+    return cmd_run(build_parser().parse_args(argv))
 
 
 def cmd_report_html(args: argparse.Namespace) -> int:
@@ -161,10 +194,21 @@ def add_commands(sub: argparse._SubParsersAction[argparse.ArgumentParser]) -> No
     run.set_defaults(handler=cmd_run)
 
     rerun = sub.add_parser(
-        "rerun", help="run the experiment of a report.json again: same file, seed and target",
-        description="Repeat the run a report records (its manifest's rerun command): the same "
-                    "experiment file, seed and cluster options; files changed since are named.")
+        "rerun", help="run the experiment of a report.json again: same file, seed and limits",
+        description="Repeat the run a report records: the same experiment file, seed and "
+                    "blast-radius limits, read from its manifest as data (anything else there "
+                    "refuses the rerun). The cluster options (--kubeconfig, --context, "
+                    "--allow-context, --allow-host) are never taken from the report: when the "
+                    "recorded run had them, give them again here. Files changed since are "
+                    "named.")
     rerun.add_argument("report", type=Path, help="report.json (or its directory)")
+    rerun.add_argument("--kubeconfig", help="existing cluster's kubeconfig (default: kind); "
+                                            "never taken from the report")
+    rerun.add_argument("--context", help="kubeconfig context; never taken from the report")
+    rerun.add_argument("--allow-context", action="append",
+                       help="as for `run`; never taken from the report (repeatable)")
+    rerun.add_argument("--allow-host", action="append", metavar="HOST",
+                       help="as for `run`; never taken from the report (repeatable)")
     rerun.add_argument("--reports", help="reports directory (default: reports)")
     rerun.add_argument("--junitxml", help="also write JUnit XML")
     rerun.add_argument("--repeat", type=int, help="run it N times")

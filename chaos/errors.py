@@ -107,6 +107,11 @@ class ReportInvalid(ChaosError):
     """A report.json file could not be read back."""
 
 
+class RerunRefused(ReportInvalid):
+    """A report's rerun command is not the plain run of its experiment (or needs cluster
+    options the user has not given again): nothing was run."""
+
+
 def _fmt_value(value: float, unit: str) -> str:
     if unit == "bool":
         return "true" if value else "false"

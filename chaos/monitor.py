@@ -196,6 +196,7 @@ class GuardMonitor:
             reading = check.read()
         except Exception as exc:  # any failure to read is an unreadable guard, never a crash
             reading = pg.Reading("error", detail=f"{type(exc).__name__}: {exc}")
+        reading = pg.redacted(check.guard, reading)  # the one door to reports and logs
         with self._lock:
             if check.last_start is not None:
                 gap = start - check.last_start

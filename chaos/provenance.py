@@ -2,7 +2,8 @@
 
 Gathered at the edges (git, docker, the API server, file hashes) and stored as plain JSON in
 report.json's ``manifest``; ``kube-chaos report compare`` lists its differences before it
-compares figures, and ``kube-chaos rerun`` replays its ``rerun.argv``. A piece that cannot be
+compares figures, and ``kube-chaos rerun`` repeats the run its ``rerun.argv`` records (read as
+data by ``chaos.report.rerun``, never executed as it stands). A piece that cannot be
 read is named in ``errors`` instead of failing the run.
 """
 
@@ -23,7 +24,11 @@ PACKAGE_DIR = Path(chaos.__file__).resolve().parent
 
 
 def file_sha256(path: Path) -> str | None:
+    """None when unreadable, or not a regular file (a rerun hashes paths a report names:
+    /dev/zero must not be read to the end)."""
     try:
+        if not path.is_file():
+            return None
         return hashlib.sha256(path.read_bytes()).hexdigest()
     except OSError:
         return None

@@ -27,7 +27,8 @@ from typing import TYPE_CHECKING, Protocol, TypedDict
 from chaos.errors import ChaosError
 from chaos.load.arrivals import check_segments
 from chaos.load.records import CaptureReader, CaptureRecords, RequestRecord
-from chaos.load.target import LOCAL_HOSTS, check_target
+from chaos.load.target import LOCAL_HOSTS, TargetRefused, check_target
+from chaos.model.credentials import cleartext_headers
 
 if TYPE_CHECKING:
     from chaos.model.experiment import LoadProfile
@@ -259,6 +260,12 @@ class LoadRun:
         """
         allowed = frozenset(h.lower() for h in allowed_hosts) | LOCAL_HOSTS
         host = check_target(target_base_url, allowed)
+        clear = cleartext_headers(host, list(headers or {}), all_secret=True)
+        if clear:
+            raise TargetRefused(f"load target {host!r}: refusing to send header(s) "
+                                f"{', '.join(clear)} in clear text over plain http to another "
+                                "machine than this one; use https (plain http only to "
+                                "127.0.0.1, localhost or ::1)")
         if users < 1 or spawn_rate <= 0 or max_duration_s <= 0 or wait_s < 0:
             raise ValueError(
                 f"bad load profile: users={users} spawn_rate={spawn_rate} "

@@ -38,6 +38,7 @@ from chaos.model.abort import (
     OutageGuard,
     PrometheusGuard,
 )
+from chaos.model.credentials import cleartext_headers, redact_url
 from chaos.model.duration import parse_duration
 from chaos.model.experiment import (
     FAULT_TYPES,
@@ -887,6 +888,14 @@ def _load(ctx: _Ctx, node: Node, where: str, workload: WorkloadSpec) -> LoadProf
     in_cluster = m.get("inCluster", _in_cluster, 0)
     if in_cluster:
         _check_in_cluster(ctx, m)
+    no_headers: tuple[tuple[str, str], ...] = ()
+    headers = m.get("headersFromEnv", _headers_from_env, no_headers)
+    clear = cleartext_headers(url, [h for h, _ in headers], all_secret=True) if url else []
+    if clear:
+        raise ctx.error(m.key_node("headersFromEnv"), m.path("headersFromEnv"),
+                        f"{', '.join(clear)} would travel in clear text: {url} is plain http to "
+                        "another machine than this one; use https (plain http only to "
+                        "127.0.0.1, localhost or ::1)")
     return LoadProfile(
         in_cluster_workers=in_cluster,
         mode=mode,
@@ -896,7 +905,7 @@ def _load(ctx: _Ctx, node: Node, where: str, workload: WorkloadSpec) -> LoadProf
         timeout_s=m.get("timeout", _positive_duration, d.timeout_s),
         workers=m.get("workers", _workers, d.workers),
         url=url,
-        headers_from_env=m.get("headersFromEnv", _headers_from_env, ()),
+        headers_from_env=headers,
         tls_verify=m.get("tlsVerify", _bool, True),
         users=m.get("users", _positive_int, d.users),
         spawn_rate=m.get("spawnRate", _positive_number, d.spawn_rate),
@@ -1411,7 +1420,7 @@ def _guard_url(ctx: _Ctx, node: Node, where: str) -> str:
     elif port == 0:
         problem = "port 0 is not a port"
     if problem:
-        raise ctx.error(node, where, f"{problem}, got {value!r}")
+        raise ctx.error(node, where, f"{problem}, got {redact_url(value)!r}")
     return value
 
 

@@ -29,6 +29,7 @@ from chaos.model.abort import (
     OutageGuard,
     PrometheusGuard,
 )
+from chaos.model.credentials import redact_text, redact_url
 from chaos.model.timeline import RequestRecord
 from chaos.plan.timeline import STALL_S, served
 
@@ -51,6 +52,20 @@ class Streak:
 
     failed: int = 0
     errors: int = 0
+
+
+def redacted(guard: Guard, reading: Reading) -> Reading:
+    """``reading`` as reports, logs and the audit trail may show it: the credentials of the
+    guard's URL (user info, token parameters), wherever its text quotes them, masked."""
+    url = guard.url if isinstance(guard, HttpGuard | PrometheusGuard) else ""
+    if not url:
+        return reading
+
+    def clean(v: float | str | None) -> float | str | None:
+        return redact_text(v, [url]) if isinstance(v, str) else v
+
+    return Reading(reading.status, clean(reading.value), clean(reading.threshold),
+                   redact_text(reading.detail, [url]))
 
 
 def judge(guard: Guard, streak: Streak, reading: Reading, now: float
@@ -310,5 +325,5 @@ def host_allowed(url: str, allowed: Iterable[str]) -> bool:
 def disallowed(urls: Iterable[tuple[str, str]], allowed: Iterable[str]) -> list[str]:
     """One line per guard whose URL's host is not allowed."""
     allowed = tuple(allowed)
-    return [f"guard {name}: {url} (host {host_of(url) or '?'})" for name, url in urls
+    return [f"guard {name}: {redact_url(url)} (host {host_of(url) or '?'})" for name, url in urls
             if not host_allowed(url, allowed)]

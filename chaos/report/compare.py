@@ -22,6 +22,7 @@ from pathlib import Path
 from chaos.plan.stats import Estimate
 from chaos.report.repeats import FIGURES, figure, fmt_estimate, group, summarise
 from chaos.report.summary import compare as side_by_side
+from chaos.report.text import printable as esc
 from chaos.report.types import ReportDict
 from chaos.report.writer import REPORT_NAME, load_report
 
@@ -189,11 +190,13 @@ def _counts(c: dict[str, int]) -> str:
 
 def markdown(cmp: Comparison, base_name: str, cur_name: str,
              base: Sequence[ReportDict] = (), cur: Sequence[ReportDict] = ()) -> str:
-    lines = [f"# kube-chaos: `{base_name}` (baseline) vs `{cur_name}` (current)", ""]
+    """Every string a report supplies goes through ``printable``: the Markdown is printed
+    to a terminal too."""
+    lines = [f"# kube-chaos: `{esc(base_name)}` (baseline) vs `{esc(cur_name)}` (current)", ""]
     lines += ["## Environment", ""]
     if cmp.environment:
         lines += ["| what | baseline | current |", "|---|---|---|"]
-        lines += [f"| {w} | `{a}` | `{b}` |" for w, a, b in cmp.environment]
+        lines += [f"| {w} | `{esc(a)}` | `{esc(b)}` |" for w, a, b in cmp.environment]
     else:
         lines.append("No difference: same kube-chaos, versions, node image, kind config, "
                      "image digests, files and seed.")
@@ -204,15 +207,15 @@ def markdown(cmp: Comparison, base_name: str, cur_name: str,
         change = "-" if f.change is None else f"{f.change:+.4f}" if f.unit == "ratio" \
             else f"{f.change:+.2f} {f.unit}"
         status = f"**{f.status.upper()}**" if f.status == "regressed" else f.status
-        lines.append(f"| {f.experiment} | {f.label} | {fmt_estimate(f.base, f.unit)} | "
+        lines.append(f"| {esc(f.experiment)} | {f.label} | {fmt_estimate(f.base, f.unit)} | "
                      f"{fmt_estimate(f.cur, f.unit)} | {change} | {status} |")
     for name, a, b, status in cmp.verdicts:
         shown = f"**{status.upper()}**" if status == "regressed" else status
-        lines.append(f"| {name} | verdicts | {a} | {b} | | {shown} |")
+        lines.append(f"| {esc(name)} | verdicts | {esc(a)} | {esc(b)} | | {shown} |")
     if cmp.only_in:
-        lines += ["", "Only on one side (not compared): " + ", ".join(cmp.only_in)]
+        lines += ["", "Only on one side (not compared): " + esc(", ".join(cmp.only_in))]
     regs = cmp.regressions
-    lines += ["", f"**{len(regs)} regression(s): {', '.join(regs)}**" if regs
+    lines += ["", f"**{len(regs)} regression(s): {esc(', '.join(regs))}**" if regs
               else "**No regression** beyond the noise."]
     lines += ["", "Rule: a figure is regressed when the current 95 % interval of its median lies "
               "above the baseline's by more than its floor (recovery 1 s, longest outage 0.5 s, "

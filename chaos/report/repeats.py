@@ -6,6 +6,7 @@ from collections.abc import Sequence
 from dataclasses import dataclass
 
 from chaos.plan.stats import Estimate, bootstrap_median
+from chaos.report.text import printable
 from chaos.report.types import ReportDict
 
 # the figures a repeat summarises, each (key, label, unit): taken from report.json
@@ -73,9 +74,9 @@ def repeat_table(summaries: Sequence[RepeatSummary]) -> str:
     """Fixed-width: one line per experiment, median [95 % CI] of each figure."""
     headers = ("experiment", "runs", *(f"{label} median [95% CI]" for _, label, _ in FIGURES),
                "verdicts")
-    rows = [(s.experiment, str(s.runs),
+    rows = [(printable(s.experiment), str(s.runs),
              *(fmt_estimate(s.estimates[k], unit) for k, _, unit in FIGURES),
-             " ".join(f"{v}={n}" for v, n in sorted(s.verdicts.items())))
+             printable(" ".join(f"{v}={n}" for v, n in sorted(s.verdicts.items()))))
             for s in summaries]
     widths = [max(len(h), *(len(r[i]) for r in rows)) if rows else len(h)
               for i, h in enumerate(headers)]

@@ -6,6 +6,7 @@ from collections.abc import Sequence
 from dataclasses import dataclass
 
 from chaos.report.data import ReportData
+from chaos.report.text import printable
 from chaos.report.types import ReportDict
 from chaos.report.writer import build_report
 
@@ -104,10 +105,11 @@ _HEADERS = ("experiment", "fault", "recovery s", "longest outage s", "undo", "ve
 
 
 def summary_table(rows: Sequence[SummaryRow]) -> str:
-    """A fixed-width table, one line per experiment; numbers right-aligned."""
+    """A fixed-width table, one line per experiment; numbers right-aligned; every cell
+    ``printable`` (the reports may be someone else's)."""
     cells = [
-        (r.experiment, r.fault, format_value(r.recovery_s, 2),
-         format_value(r.longest_outage_s, 2), r.undo, r.verdict)
+        tuple(printable(c) for c in (r.experiment, r.fault, format_value(r.recovery_s, 2),
+                                     format_value(r.longest_outage_s, 2), r.undo, r.verdict))
         for r in rows
     ]
     widths = [max([len(h), *(len(c[i]) for c in cells)]) for i, h in enumerate(_HEADERS)]
@@ -171,9 +173,10 @@ def compare(a: ReportDict, b: ReportDict) -> str:
         ):
             diff = vb - va
             delta = f"{diff:+d}" if isinstance(diff, int) else f"{diff:+.3f}"
-        rows.append(("*" if va != vb else " ", name, format_value(va), format_value(vb), delta))
-    head_a = f"A: {a['experiment']['name']} @ {a['started_at']}"
-    head_b = f"B: {b['experiment']['name']} @ {b['started_at']}"
+        rows.append(("*" if va != vb else " ", printable(name), printable(format_value(va)),
+                     printable(format_value(vb)), delta))
+    head_a = printable(f"A: {a['experiment']['name']} @ {a['started_at']}")
+    head_b = printable(f"B: {b['experiment']['name']} @ {b['started_at']}")
     wn = max(len("figure"), *(len(r[1]) for r in rows))
     wa = max(len("A"), *(len(r[2]) for r in rows))
     wb = max(len("B"), *(len(r[3]) for r in rows))

@@ -102,8 +102,9 @@ def test_rerun_replays_the_recorded_command_and_names_changed_files(
     (tmp_path / "report.json").write_text(json.dumps(r))
     seen = []
     monkeypatch.setattr(cli_run, "cmd_run", lambda args: seen.append(args) or 0)
+    # the recorded --context is not taken from the report: it must be given again (issue 18)
     assert main(["rerun", str(tmp_path / "report.json"), "--reports", "out",
-                 "--repeat", "2"]) == 0
+                 "--repeat", "2", "--context", "kind-x"]) == 0
     (args,) = seen
     assert (args.paths, args.seed, args.context, args.reports, args.repeat) == (
         [exp], "77", "kind-x", "out", 2)
