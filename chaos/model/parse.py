@@ -22,7 +22,7 @@ from urllib.parse import urlsplit
 import yaml
 from yaml.nodes import MappingNode, Node, ScalarNode, SequenceNode
 
-from chaos.errors import ExperimentInvalid
+from chaos.errors import EXCERPT_CHARS, ExperimentInvalid, excerpt
 from chaos.model import yamlsafe
 from chaos.model.abort import (
     CONDITION_KINDS,
@@ -156,10 +156,11 @@ def _got(node: Node) -> str:
     if value is None:
         return "null"
     if isinstance(value, str):
-        return repr(value)
+        return excerpt(value)
     if isinstance(value, bool):
         return "true" if value else "false"
-    return str(node.value) if isinstance(node, ScalarNode) else repr(value)
+    raw = str(node.value) if isinstance(node, ScalarNode) else repr(value)
+    return raw if len(raw) <= EXCERPT_CHARS else excerpt(raw)
 
 
 def _is_null(node: Node) -> bool:
@@ -253,7 +254,8 @@ def _dns_name(ctx: _Ctx, node: Node, where: str) -> str:
         raise ctx.error(
             node,
             where,
-            f"expected a lowercase DNS label (a-z, 0-9, '-', at most 63 characters), got {value!r}",
+            "expected a lowercase DNS label (a-z, 0-9, '-', at most 63 characters), got "
+            + excerpt(value),
         )
     return value
 
@@ -389,7 +391,7 @@ def _selector(ctx: _Ctx, node: Node, where: str) -> Selector:
                 f"expected a label value string (quote numbers), got {_got(value_node)}",
             )
         if len(value) > 63 or not _LABEL_VALUE.fullmatch(value):
-            raise ctx.error(value_node, sub, f"not a valid label value: {value!r}")
+            raise ctx.error(value_node, sub, f"not a valid label value: {excerpt(value)}")
         if key in labels:
             raise ctx.error(key_node, sub, "duplicate label")
         labels[key] = value
@@ -399,7 +401,7 @@ def _selector(ctx: _Ctx, node: Node, where: str) -> Selector:
 def _image(ctx: _Ctx, node: Node, where: str) -> str:
     image = _string(ctx, node, where)
     if not _IMAGE_REF.fullmatch(image):
-        raise ctx.error(node, where, f"not an image reference: {image!r} (expected e.g. "
+        raise ctx.error(node, where, f"not an image reference: {excerpt(image)} (expected e.g. "
                         "myteam/api:1.4 or registry.local:5000/api@sha256:...)")
     return image
 
@@ -410,10 +412,10 @@ def _controller_ref(ctx: _Ctx, node: Node, where: str) -> ControllerRef:
     canonical = CONTROLLER_KINDS.get(kind)
     if canonical is None or not name:
         raise ctx.error(node, where, f"expected Deployment/<name> or StatefulSet/<name>, got "
-                        f"{raw!r}")
+                        f"{excerpt(raw)}")
     if len(name) > 253 or not all(_DNS_LABEL.fullmatch(p) for p in name.split(".")):
         raise ctx.error(node, where, f"expected a Kubernetes object name (lowercase DNS "
-                        f"subdomain) after {kind}/, got {name!r}")
+                        f"subdomain) after {kind}/, got {excerpt(name)}")
     return ControllerRef(cast(Literal["Deployment", "StatefulSet"], canonical), name)
 
 
@@ -466,7 +468,7 @@ def _url_path(ctx: _Ctx, node: Node, where: str) -> str:
             node,
             where,
             "expected a URL path starting with '/' (load always targets "
-            f"http://127.0.0.1:<nodePort>), got {value!r}",
+            f"http://127.0.0.1:<nodePort>), got {excerpt(value)}",
         )
     return value
 
@@ -489,11 +491,11 @@ def _experiment(ctx: _Ctx, root: Node) -> Experiment:
     api = top.req("apiVersion", _string)
     if api != API_VERSION:
         raise ctx.error(
-            top.node_of("apiVersion"), "apiVersion", f"expected {API_VERSION!r}, got {api!r}"
+            top.node_of("apiVersion"), "apiVersion", f"expected {API_VERSION!r}, got {excerpt(api)}"
         )
     kind = top.req("kind", _string)
     if kind != KIND:
-        raise ctx.error(top.node_of("kind"), "kind", f"expected {KIND!r}, got {kind!r}")
+        raise ctx.error(top.node_of("kind"), "kind", f"expected {KIND!r}, got {excerpt(kind)}")
 
     meta = _Map(ctx, top.require("metadata"), "metadata", ("name", "description", "tags"))
     name = meta.req("name", _dns_name)
@@ -638,7 +640,7 @@ def _tags(ctx: _Ctx, node: Node, where: str) -> tuple[str, ...]:
         name = marker_name(tag)
         if name in seen:
             raise ctx.error(
-                item, sub, f"{tag!r} is the same marker ({name}) as {where}[{seen[name]}]"
+                item, sub, f"{excerpt(tag)} is the same marker ({name}) as {where}[{seen[name]}]"
             )
         seen[name] = i
         tags.append(tag)
@@ -725,7 +727,7 @@ def _dns_subdomain(ctx: _Ctx, node: Node, where: str) -> str:
     value = _string(ctx, node, where)
     if len(value) > 253 or not all(_DNS_LABEL.fullmatch(p) for p in value.split(".")):
         raise ctx.error(node, where, f"expected a Kubernetes object name (lowercase DNS "
-                        f"subdomain), got {value!r}")
+                        f"subdomain), got {excerpt(value)}")
     return value
 
 
@@ -757,8 +759,8 @@ def _image_list(ctx: _Ctx, node: Node, where: str) -> tuple[str, ...]:
     for i, item in enumerate(_list(ctx, node, where)):
         image = _string(ctx, item, f"{where}[{i}]")
         if not _IMAGE_REF.fullmatch(image):
-            raise ctx.error(item, f"{where}[{i}]", f"not an image reference: {image!r} (expected "
-                            "e.g. myteam/api:1.4 or registry.local:5000/api@sha256:...)")
+            raise ctx.error(item, f"{where}[{i}]", f"not an image reference: {excerpt(image)} "
+                            "(expected e.g. myteam/api:1.4 or registry.local:5000/api@sha256:...)")
         images.append(image)
     return tuple(images)
 
@@ -822,7 +824,7 @@ def _check_service(ctx: _Ctx, m: _Map, workload: WorkloadSpec) -> None:
             m.node_of("service"),
             m.path("service"),
             f"Service {name!r} ({svc.where}) selects "
-            f"{facts.selector.to_label_selector()!r}, which matches no pod the workload "
+            f"{excerpt(facts.selector.to_label_selector())}, which matches no pod the workload "
             "manifests create: it would have no endpoints",
         )
 
@@ -942,7 +944,7 @@ _workers = _int_in(1, 64, "a number of worker processes from 1 to 64")
 def _load_mode(ctx: _Ctx, node: Node, where: str) -> Literal["closed", "open"]:
     value = _string(ctx, node, where)
     if value not in ("closed", "open"):
-        raise ctx.error(node, where, f"expected closed or open, got {value!r}"
+        raise ctx.error(node, where, f"expected closed or open, got {excerpt(value)}"
                         f"{_suggest(value, ['closed', 'open'])}")
     return "open" if value == "open" else "closed"
 
@@ -995,7 +997,7 @@ def _load_url(ctx: _Ctx, node: Node, where: str) -> str:
         except ValueError:
             problem = "the port is not a number between 0 and 65535"
     if problem:
-        raise ctx.error(node, where, f"not a usable load URL ({problem}): {value!r}")
+        raise ctx.error(node, where, f"not a usable load URL ({problem}): {excerpt(value)}")
     return value.rstrip("/")
 
 
@@ -1014,8 +1016,9 @@ def _headers_from_env(ctx: _Ctx, node: Node, where: str) -> tuple[tuple[str, str
             raise ctx.error(k, f"{where}.{header}", "not an HTTP header name")
         var = _string(ctx, v, f"{where}.{header}")
         if not _ENV_NAME.fullmatch(var):
-            raise ctx.error(v, f"{where}.{header}", f"expected the name of an environment "
-                            f"variable holding the value (not the value itself), got {var!r}")
+            raise ctx.error(v, f"{where}.{header}", "expected the name of an environment "
+                            "variable holding the value (not the value itself), got "
+                            + excerpt(var))
         out.append((header, var))
     return tuple(out)
 
@@ -1051,7 +1054,7 @@ def _cidr(ctx: _Ctx, node: Node, where: str) -> str:
         return parse_cidr(raw)
     except ValueError:
         raise ctx.error(node, where, f"expected an IP address or CIDR such as 10.0.0.0/8, "
-                                     f"got {raw!r}") from None
+                                     f"got {excerpt(raw)}") from None
 
 
 def _peer(ctx: _Ctx, node: Node, where: str) -> Peer:
@@ -1136,7 +1139,7 @@ def _fault(ctx: _Ctx, node: Node, where: str, workload: WorkloadSpec) -> FaultSp
         raise ctx.error(
             type_node,
             f"{where}.type",
-            f"unknown fault type {ftype!r}{_suggest(ftype, list(FAULT_TYPES))}; "
+            f"unknown fault type {excerpt(ftype)}{_suggest(ftype, list(FAULT_TYPES))}; "
             f"known types: {known}",
         )
     cls = FAULT_TYPES[ftype]
@@ -1179,7 +1182,7 @@ def _signal(ctx: _Ctx, node: Node, where: str) -> str:
         raise ctx.error(
             node,
             where,
-            f"expected one of {', '.join(SIGNALS)} (optionally SIG-prefixed), got {raw!r}",
+            f"expected one of {', '.join(SIGNALS)} (optionally SIG-prefixed), got {excerpt(raw)}",
         )
     return name
 
@@ -1310,7 +1313,7 @@ def _guard(ctx: _Ctx, node: Node, where: str, interval: float,
     gtype = _string(ctx, type_node, f"{where}.type")
     if gtype not in GUARD_TYPES:
         raise ctx.error(type_node, f"{where}.type",
-                        f"unknown guard type {gtype!r}{_suggest(gtype, list(GUARD_TYPES))}; "
+                        f"unknown guard type {excerpt(gtype)}{_suggest(gtype, list(GUARD_TYPES))}; "
                         f"known types: {known}")
     keys = _GUARD_KEYS[gtype]
     own = "name"
@@ -1320,10 +1323,10 @@ def _guard(ctx: _Ctx, node: Node, where: str, interval: float,
         if not _GUARD_NAME.fullmatch(name) or name == "halt":
             raise ctx.error(m.node_of(own), m.path(own),
                             "expected letters, digits, '-', '_' or '.' (at most 63, not "
-                            f"'halt', the built-in kill switch), got {name!r}")
+                            f"'halt', the built-in kill switch), got {excerpt(name)}")
         if name in names:
             raise ctx.error(m.node_of(own), m.path(own),
-                            f"{name!r} already names spec.abort.guards[{names[name]}]")
+                            f"{excerpt(name)} already names spec.abort.guards[{names[name]}]")
     else:
         name, n = gtype, 1
         while name in names:
@@ -1374,7 +1377,7 @@ def _kubernetes_guard(ctx: _Ctx, m: _Map, name: str,
     if not re.fullmatch(r"[A-Za-z][A-Za-z0-9.]*", condition):
         raise ctx.error(m.node_of("condition"), m.path("condition"),
                         f"expected a condition type such as Ready or Available, got "
-                        f"{condition!r}")
+                        f"{excerpt(condition)}")
     return KubernetesGuard(name=name, on_error=on_error, kind=kind,
                            object_name=obj.req("name", _dns_subdomain), namespace=namespace,
                            condition=condition,
@@ -1411,7 +1414,7 @@ def _guard_url(ctx: _Ctx, node: Node, where: str) -> str:
     elif port == 0:
         problem = "port 0 is not a port"
     if problem:
-        raise ctx.error(node, where, f"{problem}, got {value!r}")
+        raise ctx.error(node, where, f"{problem}, got {excerpt(value)}")
     return value
 
 
@@ -1493,7 +1496,7 @@ def _check_controller_fault(
     if isinstance(container, str) and template and template.containers and \
             container not in template.containers:
         raise ctx.error(_field_node(node, "container") or node, f"{where}.container",
-                        f"no container {container!r} in {found[0].ref}"
+                        f"no container {excerpt(container)} in {found[0].ref}"
                         f"{_suggest(container, list(template.containers))}; it has: "
                         f"{', '.join(template.containers)}")
 
@@ -1573,7 +1576,7 @@ def _check_pod_fault(
             raise ctx.error(
                 _field_node(node, "container") or node,
                 f"{where}.container",
-                f"no container {container!r} in the pods matching "
+                f"no container {excerpt(container)} in the pods matching "
                 f"{selector.to_label_selector()!r}{_suggest(container, names)}; "
                 f"they have: {', '.join(names)}",
             )
