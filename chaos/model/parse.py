@@ -89,16 +89,23 @@ NODE_PORT_RANGE = (30000, 32767)
 T = TypeVar("T")
 
 
-def load_experiment(path: str | os.PathLike[str]) -> Experiment:
-    """Read and parse one experiment file (size, encoding and YAML bounds included)."""
+def load_experiment(path: str | os.PathLike[str], *,
+                    allow_paths: Sequence[str | os.PathLike[str]] = ()) -> Experiment:
+    """Read and parse one experiment file (size, encoding and YAML bounds included).
+
+    The files it names (``spec.workload.manifests``, ``spec.load.locustfile``, which locust
+    executes) must resolve, symlinks included, inside the experiment file's folder or one of
+    ``allow_paths`` (--chaos-allow-path)."""
     p = Path(path)
-    return parse_experiment(yamlsafe.read_text(p), p)
+    return parse_experiment(yamlsafe.read_text(p), p, allow_paths=allow_paths)
 
 
-def parse_experiment(text: str, path: str | os.PathLike[str] | None = None) -> Experiment:
-    """Parse experiment YAML; relative manifests/locustfile resolve against ``path``'s folder."""
+def parse_experiment(text: str, path: str | os.PathLike[str] | None = None, *,
+                     allow_paths: Sequence[str | os.PathLike[str]] = ()) -> Experiment:
+    """Parse experiment YAML; relative manifests/locustfile resolve against ``path``'s folder
+    (the working directory without a path), and must stay inside it or ``allow_paths``."""
     p = Path(path) if path is not None else None
-    ctx = _Ctx(p)
+    ctx = _Ctx(p, allow_paths)
     docs = yamlsafe.compose_documents(text, ctx.shown)
     if len(docs) > 1:
         raise ctx.error(
@@ -118,13 +125,18 @@ def parse_experiment(text: str, path: str | os.PathLike[str] | None = None) -> E
 
 
 class _Ctx:
-    __slots__ = ("base", "objects", "path", "shown")
+    __slots__ = ("allowed", "base", "objects", "path", "shown")
 
-    def __init__(self, path: Path | None) -> None:
+    def __init__(self, path: Path | None,
+                 allow_paths: Sequence[str | os.PathLike[str]] = ()) -> None:
         self.path = path
         self.shown = str(path) if path is not None else None
         base = path.parent if path is not None else Path.cwd()
         self.base = Path(os.path.normpath(base.absolute()))
+        # where the files an experiment names may be: its own folder and what the user allowed,
+        # each with its symlinks resolved, as the files' paths are before they are compared
+        self.allowed: tuple[Path, ...] = tuple(dict.fromkeys(
+            Path(p).expanduser().resolve() for p in (self.base, *allow_paths)))
         self.objects: tuple[ManifestObject, ...] = ()  # what the workload manifests create
 
     def error(self, node: Node, field: str | None, reason: str) -> ExperimentInvalid:
@@ -474,13 +486,33 @@ def _url_path(ctx: _Ctx, node: Node, where: str) -> str:
 
 
 def _existing_file(ctx: _Ctx, node: Node, where: str) -> Path:
+    """A file the experiment names (a manifest it deploys, a locustfile locust executes): it
+    must resolve, symlinks included, inside the experiment's folder or an allowed path.
+    Checked before its existence, so nothing is told about files outside. The path returned
+    is the resolved one: what was checked is what is read and run."""
     raw = _string(ctx, node, where)
-    resolved = ctx.resolve(raw)
-    if not resolved.is_file():
-        raise ctx.error(
-            node, where, f"file not found: {resolved} (paths are relative to the experiment file)"
-        )
-    return resolved
+    shown = repr(raw) if len(raw) <= 400 and raw.isprintable() else excerpt(raw)
+    try:
+        real = ctx.resolve(raw).resolve()  # symlinks followed as far as they exist
+    except (OSError, ValueError, RuntimeError) as exc:  # a loop, a NUL, a name too long
+        raise ctx.error(node, where, f"cannot use path {shown}: "
+                        f"{getattr(exc, 'strerror', None) or excerpt(str(exc))}") from None
+    if not any(real.is_relative_to(root) for root in ctx.allowed):
+        others = ctx.allowed[1:]
+        extra = f" or the allowed paths {', '.join(map(str, others))}" if others else ""
+        raise ctx.error(node, where, f"path {shown} resolves outside the experiment's "
+                        f"folder {ctx.allowed[0]}{extra} (allow it with --chaos-allow-path)")
+    try:
+        found = real.is_file()
+    except (OSError, ValueError):
+        found = False
+    if not found:
+        full = str(ctx.resolve(raw))
+        if len(full) > 400 or not full.isprintable():  # the path is the file's own text
+            full = excerpt(full)
+        raise ctx.error(node, where, f"file not found: {full} (paths are relative to the "
+                        "experiment file)")
+    return real  # it exists: resolved in full, as resolve(strict=True) would
 
 
 # --------------------------------------------------------------------------- sections
