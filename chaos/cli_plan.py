@@ -10,14 +10,15 @@ import sys
 from pathlib import Path
 
 
-def _experiments(paths: list[str]):  # type: ignore[no-untyped-def]
+def _experiments(paths: list[str], allow_paths: list[str] | None = None):  # type: ignore[no-untyped-def]
     from chaos.model.parse import load_experiment
 
+    allowed = [Path(p).expanduser() for p in allow_paths or []]
     found = []
     for raw in paths:
         p = Path(raw)
         files = sorted(p.glob("*.yaml")) + sorted(p.glob("*.yml")) if p.is_dir() else [p]
-        found += [load_experiment(f) for f in files]
+        found += [load_experiment(f, allow_paths=allowed) for f in files]
     return found
 
 
@@ -26,7 +27,7 @@ def cmd_plan(args: argparse.Namespace) -> int:
     from chaos.model.experiment import BlastRadius
     from chaos.planner import format_plan, plan_document, plan_experiment
 
-    exps = _experiments(args.paths)
+    exps = _experiments(args.paths, args.allow_path)
     kube = connect(args.kubeconfig, args.context)
     seed = args.seed if args.seed is not None else random.SystemRandom().randrange(1, 2**31)
     limits = None
@@ -54,7 +55,7 @@ def cmd_rbac(args: argparse.Namespace) -> int:
     from chaos.plan.permissions import Permission, needed, rbac_manifest
 
     perms: set[Permission] = set()
-    for exp in _experiments(args.paths):
+    for exp in _experiments(args.paths, args.allow_path):
         existing = exp.workload.existing
         kinds = ([] if existing else
                  [str(d.get("kind")) for _, d in read_manifests(exp.workload.manifests)])
@@ -67,6 +68,10 @@ def cmd_rbac(args: argparse.Namespace) -> int:
     return 0
 
 
+_ALLOW_PATH = ("folder the experiments' manifests and locustfile may be in besides each "
+               "experiment file's own folder (repeatable)")
+
+
 def add_commands(sub: argparse._SubParsersAction[argparse.ArgumentParser]) -> None:
     help_text = ("resolve what the experiments would do (targets, PDBs, permissions, blast "
                  "radius, load target), change nothing, write plan.json")
@@ -77,6 +82,7 @@ def add_commands(sub: argparse._SubParsersAction[argparse.ArgumentParser]) -> No
     p.add_argument("--seed", type=int, default=None, help="the seed the run will use")
     p.add_argument("--allow-context", action="append", metavar="CONTEXT")
     p.add_argument("--allow-host", action="append", metavar="HOST")
+    p.add_argument("--allow-path", action="append", metavar="DIR", help=_ALLOW_PATH)
     p.add_argument("--max-pods", type=int, default=None)
     p.add_argument("--max-percent", type=float, default=None)
     p.add_argument("--max-nodes", type=int, default=None)
@@ -86,4 +92,5 @@ def add_commands(sub: argparse._SubParsersAction[argparse.ArgumentParser]) -> No
     p = sub.add_parser("rbac", help=help_text, description=help_text)
     p.add_argument("paths", nargs="+", help="experiment files or folders")
     p.add_argument("--name", default="kube-chaos-runner", help="name of the roles")
+    p.add_argument("--allow-path", action="append", metavar="DIR", help=_ALLOW_PATH)
     p.set_defaults(handler=cmd_rbac)

@@ -24,6 +24,8 @@ def cmd_run(args: argparse.Namespace) -> int:
         argv.append(f"--chaos-allow-context={ctx}")
     for host in args.allow_host or []:
         argv.append(f"--chaos-allow-host={host}")
+    for path in args.allow_path or []:
+        argv.append(f"--chaos-allow-path={path}")
     if args.keep_cluster:
         argv.append("--chaos-keep-cluster")
     if args.repeat is not None:
@@ -177,6 +179,9 @@ def add_commands(sub: argparse._SubParsersAction[argparse.ArgumentParser]) -> No
     run.add_argument("--allow-host", action="append", metavar="HOST",
                      help="host the load (spec.load.url) and HTTP/Prometheus abort guards may "
                           "reach; 127.0.0.1 and localhost always may (repeatable)")
+    run.add_argument("--allow-path", action="append", metavar="DIR",
+                     help="folder the experiments' manifests and locustfile may be in besides "
+                          "each experiment file's own folder (repeatable)")
     run.add_argument("--seed", help="seed for target choice (default: random, recorded)")
     run.add_argument("--reports", help="reports directory (default: reports)")
     run.add_argument("--junitxml", help="also write JUnit XML with SLA figures as properties")

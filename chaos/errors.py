@@ -15,6 +15,26 @@ if TYPE_CHECKING:
     from chaos.model.timeline import SLAResult
 
 
+EXCERPT_CHARS = 80
+"""Most characters of a file's content any error message quotes (of one line, escaped)."""
+_FIELD_CHARS = 160  # a dotted field path is built of the file's keys: bounded too
+
+
+def excerpt(value: object, limit: int = EXCERPT_CHARS) -> str:
+    """A value read from a file, as an error may quote it: ``repr`` of its first line, at most
+    ``limit`` characters of it (control characters escaped by ``repr``), with ``...`` and the
+    full length when cut. A file may be a key or a token pointed at by mistake; an error shows
+    enough to find the spot, never the content."""
+    if not isinstance(value, str):  # a number, a list: as repr shows it, when short
+        shown = repr(value)
+        return shown if len(shown) <= limit and shown.isprintable() else excerpt(shown, limit)
+    text = value
+    first = text.split("\n", 1)[0].split("\r", 1)[0]
+    if len(first) <= limit and len(first) == len(text):
+        return repr(text)
+    return f"{first[:limit]!r}... ({len(text):,} characters)"
+
+
 class ChaosError(Exception):
     """Base class of every error kube-chaos raises on purpose."""
 
@@ -32,6 +52,10 @@ class ExperimentInvalid(ChaosError):
     ) -> None:
         self.path: str | None = str(path) if path is not None else None
         self.line = line
+        if field is not None and (len(field) > _FIELD_CHARS or not field.isprintable()):
+            # built of the file's own keys: bounded and escaped like any excerpt
+            field = (field[:_FIELD_CHARS].encode("unicode_escape").decode("ascii")
+                     + ("..." if len(field) > _FIELD_CHARS else ""))
         self.field = field
         self.reason = reason
         super().__init__(self.__str__())

@@ -100,6 +100,9 @@ def pytest_addoption(parser: pytest.Parser) -> None:
     opt("allow-host", "host that load (spec.load.url), HTTP and Prometheus abort guards may "
         "reach besides 127.0.0.1, localhost and ::1 (repeatable; ini: whitespace-separated)",
         ini_type="args", action="append", default=[])
+    opt("allow-path", "folder an experiment's manifests and locustfile may be in besides the "
+        "experiment file's own folder (repeatable; ini: whitespace-separated, relative to the "
+        "ini file)", ini_type="paths", action="append", default=[])
 
 
 _INI_NAMES: dict[str, str] = {}  # option dest -> its ini name, where they differ
@@ -111,6 +114,16 @@ def _option(config: pytest.Config, name: str) -> Any:
         ini = config.getini(_INI_NAMES.get(name, name))
         return ini if ini not in ("", []) else value
     return value
+
+
+def _allowed_paths(config: pytest.Config) -> tuple[Path, ...]:
+    """--chaos-allow-path folders (relative to where pytest was started), or the ini's
+    (relative to the ini file, as pytest resolves "paths" options)."""
+    given = _option(config, "chaos_allow_path") or []
+    if not given:
+        return ()
+    base = config.invocation_params.dir
+    return tuple((base / Path(p).expanduser()).resolve() for p in given)
 
 
 def pytest_configure(config: pytest.Config) -> None:
@@ -266,6 +279,7 @@ def _environment(config: pytest.Config) -> RunEnv:
         keep_namespace=_option(config, "chaos_keep_namespace") or "never",
         allow_contexts=tuple(allow), log=log,
         allow_hosts=tuple(_option(config, "chaos_allow_host") or ()),
+        allow_paths=_allowed_paths(config),
         blast_radius=_blast_limits(config),
         plan=_reviewed_plan(config),
         provide_images=_image_provider(cluster_name) if cluster_name else None,
@@ -299,6 +313,7 @@ def _rerun_options(config: pytest.Config) -> tuple[str, ...]:
             out.append(f"{flag}={shown}")
     out += [f"--allow-context={c}" for c in _option(config, "chaos_allow_context") or []]
     out += [f"--allow-host={h}" for h in _option(config, "chaos_allow_host") or []]
+    out += [f"--allow-path={p}" for p in _allowed_paths(config)]
     # the blast-radius limits a game day ran under are part of what it was: a rerun keeps them
     for kind in ("pods", "percent", "nodes"):
         value = _option(config, f"chaos_max_{kind}")
@@ -542,16 +557,18 @@ def chaos_experiment(chaos_env: RunEnv, request: pytest.FixtureRequest
     """
 
     def run(experiment: str | Path | Experiment, **overrides: Any) -> ExperimentResult:
-        exp = _as_experiment(experiment, overrides)
+        exp = _as_experiment(experiment, overrides, _allowed_paths(request.config))
         return _run_and_record(request.config, request.node, exp, chaos_env)
 
     return run
 
 
-def _as_experiment(experiment: str | Path | Experiment, overrides: dict[str, Any]) -> Experiment:
+def _as_experiment(experiment: str | Path | Experiment, overrides: dict[str, Any],
+                   allow_paths: tuple[Path, ...] = ()) -> Experiment:
     from chaos.model.parse import load_experiment
 
-    exp = load_experiment(experiment) if isinstance(experiment, str | Path) else experiment
+    exp = (load_experiment(experiment, allow_paths=allow_paths)
+           if isinstance(experiment, str | Path) else experiment)
     return replace(exp, **overrides) if overrides else exp
 
 
@@ -625,7 +642,8 @@ class ExperimentFile(pytest.File):
         from chaos.model.parse import load_experiment
         from chaos.model.tags import marker_name
 
-        exp = load_experiment(self.path)  # tags are checked there: each can be a marker
+        # tags are checked there (each can be a marker), and where its files may be
+        exp = load_experiment(self.path, allow_paths=_allowed_paths(self.config))
         state = self.config.stash.get(STATE, None)
         count = state.repeat if state is not None else 1
         for index in range(1, count + 1):

@@ -78,6 +78,8 @@ class RunEnv:
     keep_namespace: str = "never"  # never | on-failure | always
     allow_contexts: tuple[str, ...] = ()
     allow_hosts: tuple[str, ...] = ()  # load (and checks) may reach these besides 127.0.0.1
+    # folders an experiment's manifests and locustfile may be in besides its own
+    allow_paths: tuple[Path, ...] = ()
     blast_radius: BlastRadius | None = None  # command-line limits, on top of each experiment's
     plan: dict[str, object] | None = None  # a reviewed plan.json: the run must match it
     clock: Clock = field(default_factory=SystemClock)
@@ -572,7 +574,8 @@ def _manifest(env: RunEnv, s: ph.RunState, server: str | None,
     if exp.path is not None:
         try:
             # a reviewed plan only sets the seed, which the rerun passes anyway
-            exact = load_experiment(exp.path) in (exp, replace(exp, seed=None))
+            exact = load_experiment(exp.path, allow_paths=env.allow_paths) in (
+                exp, replace(exp, seed=None))
         except ChaosError as exc:
             errors.append(f"experiment file: {exc}")
     from chaos.provenance import build_manifest

@@ -13,7 +13,7 @@ from kubernetes import client, utils, watch
 from kubernetes.client.exceptions import ApiException
 from urllib3.exceptions import HTTPError
 
-from chaos.errors import ChaosError, ClusterError
+from chaos.errors import ChaosError, ClusterError, excerpt
 from chaos.k8s.client import Kube
 from chaos.model.manifests import CLUSTER_SCOPED_KINDS, load_manifest_documents
 from chaos.plan import rollout
@@ -127,8 +127,8 @@ def apply_documents(kube: Kube, namespace: str, docs: Sequence[Manifest]) -> lis
         except utils.FailToCreateError as exc:
             reasons = "; ".join(str(e.reason) for e in exc.api_exceptions)
             raise DeployFailed(
-                f"{path}: cannot create {doc.get('kind')} "
-                f"{doc.get('metadata', {}).get('name')}: {reasons}"
+                f"{path}: cannot create {excerpt(doc.get('kind'))} "
+                f"{excerpt(doc.get('metadata', {}).get('name'))}: {reasons}"
             ) from exc
     return [doc for _, doc in docs]
 

@@ -64,6 +64,15 @@ STATS_PREFIX = "locust-stats"  # locust appends ".json"
 ENV_STREAM = "KUBE_CHAOS_STREAM"  # "1": a worker in a pod streams its records to the master
 ENV_COLLECT = "KUBE_CHAOS_COLLECT"  # the master writes streamed records into this directory
 ENV_FINAL_WAIT_S = "KUBE_CHAOS_FINAL_WAIT_S"
+# Exactly what a worker pod reads (locustfile.py, openloop.py, kube_chaos_capture.py as a
+# streaming worker): nothing else of this machine's environment is written into a pod spec,
+# where anyone who may read pods in the namespace sees it. KUBE_CHAOS_HEADERS is not among
+# them: header values may be secrets, and in-cluster load refuses headers (LoadRun.start).
+POD_ENV = frozenset({
+    ENV_PATH, ENV_WAIT_S, ENV_TIMEOUT_S, ENV_MAX_REQUESTS, ENV_KEEPALIVE, ENV_TLS_VERIFY,
+    ENV_ALLOWED_HOSTS, ENV_SEGMENTS, ENV_RUN_S, ENV_WORKER, ENV_WORKERS, ENV_MAX_IN_FLIGHT,
+    ENV_DROP_AFTER_S, ENV_STREAM,
+})
 OFFSETS_FILE = "clock-offsets.json"  # written by the master: each pod worker's clock
 POD_MODULES_DIR = "/opt/kube-chaos"  # where chaos.cluster.locust_image puts our modules
 POD_CONNECT_WAIT_S = 90  # the master gives up when the pods have not all connected by then
@@ -166,6 +175,12 @@ def _free_port(host: str = "127.0.0.1") -> int:
         sock.bind((host, 0))
         port: int = sock.getsockname()[1]
         return port
+
+
+def worker_pod_env(env: Mapping[str, str]) -> dict[str, str]:
+    """A worker pod's environment: the POD_ENV settings of ``env`` (a local worker's), and
+    streaming on. Nothing else: not this machine's other KUBE_CHAOS_* variables, no header."""
+    return {k: v for k, v in env.items() if k in POD_ENV} | {ENV_STREAM: "1"}
 
 
 def worker_shares(total: int | None, workers: int) -> list[int | None]:
@@ -292,6 +307,10 @@ class LoadRun:
             if locustfile is not None:
                 raise ValueError("bad load profile: in-cluster workers run kube-chaos's own "
                                  "locustfiles only (their image holds no other)")
+            if headers:
+                raise LoadError(f"in-cluster load cannot send headers ({', '.join(headers)}): "
+                                "their values would be written into the worker pods' specs; "
+                                "send them with load from this machine")
             workers = in_cluster.workers
         user_file = (locustfile or (OPEN_LOOP_LOCUSTFILE if mode == "open"
                                     else DEFAULT_LOCUSTFILE)).resolve()
@@ -399,9 +418,7 @@ class LoadRun:
             if in_cluster is not None:
                 pod_files = ",".join(f"{POD_MODULES_DIR}/{Path(f).name}" for f in files)
                 for i in range(workers):
-                    # only our own settings: nothing of this machine's environment
-                    pod_env = {k: v for k, v in share_env(i, shares[i], None).items()
-                               if k.startswith("KUBE_CHAOS_")} | {ENV_STREAM: "1"}
+                    pod_env = worker_pod_env(share_env(i, shares[i], None))
                     in_cluster.launcher.launch(i, ("-f", pod_files, "--worker", "--master-host",
                                                    in_cluster.bind_host, "--master-port",
                                                    str(port)), pod_env)

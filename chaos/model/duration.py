@@ -5,6 +5,8 @@ from __future__ import annotations
 import math
 import re
 
+from chaos.errors import excerpt
+
 _PART = re.compile(r"(\d+(?:\.\d+)?)(ms|h|m|s)")
 _WHOLE = re.compile(r"(?:\d+(?:\.\d+)?(?:ms|h|m|s))+")
 _SCALE = {"h": 3600.0, "m": 60.0, "s": 1.0, "ms": 0.001}
@@ -16,7 +18,7 @@ def parse_duration(value: object) -> float:
     Numbers mean seconds. Booleans are refused even though Python treats them as ints.
     """
     if isinstance(value, bool):
-        raise ValueError(f"not a duration: {value!r}")
+        raise ValueError(f"not a duration: {excerpt(value)}")
     if isinstance(value, int | float):
         seconds = float(value)
     elif isinstance(value, str):
@@ -27,11 +29,11 @@ def parse_duration(value: object) -> float:
             try:
                 seconds = float(text)
             except ValueError:
-                raise ValueError(f"not a duration: {value!r}") from None
+                raise ValueError(f"not a duration: {excerpt(value)}") from None
     else:
-        raise ValueError(f"not a duration: {value!r}")
+        raise ValueError(f"not a duration: {excerpt(value)}")
     if math.isnan(seconds) or math.isinf(seconds) or seconds < 0:
-        raise ValueError(f"not a non-negative duration: {value!r}")
+        raise ValueError(f"not a non-negative duration: {excerpt(value)}")
     return seconds
 
 

@@ -9,6 +9,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Literal
 
+from chaos.errors import EXCERPT_CHARS, excerpt
 from chaos.model.abort import AbortSpec
 from chaos.model.faults import (
     FAULT_TYPES,
@@ -96,7 +97,9 @@ class ObjectRef:
     name: str
 
     def __str__(self) -> str:
-        return f"{self.kind}/{self.name}"
+        text = f"{self.kind}/{self.name}"
+        # read from a manifest, unchecked: errors quote it, so only short and printable whole
+        return text if len(text) <= 2 * EXCERPT_CHARS and text.isprintable() else excerpt(text)
 
 
 @dataclass(frozen=True, slots=True)

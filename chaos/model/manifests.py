@@ -17,7 +17,7 @@ from typing import Any, cast
 from yaml.constructor import SafeConstructor
 from yaml.nodes import MappingNode, Node, ScalarNode, SequenceNode
 
-from chaos.errors import ExperimentInvalid
+from chaos.errors import EXCERPT_CHARS, ExperimentInvalid, excerpt
 from chaos.model.experiment import ObjectRef, Selector
 from chaos.model.yamlsafe import STR_TAG, compose_documents, read_text, to_python
 
@@ -146,8 +146,8 @@ def load_manifest_documents(
 
 def cluster_scoped_refused(obj: ManifestObject, how_to_allow: str) -> ExperimentInvalid:
     return ExperimentInvalid(
-        f"{obj.ref.kind} {obj.ref.name!r} is cluster-scoped: deleting the test's namespace would "
-        f"leave it behind. {how_to_allow}",
+        f"{obj.ref.kind} {excerpt(obj.ref.name)} is cluster-scoped: deleting the test's namespace "
+        f"would leave it behind. {how_to_allow}",
         path=str(obj.path), line=obj.line, field=f"{obj.prefix}kind")
 
 
@@ -211,14 +211,23 @@ def _got(node: Node | None) -> str:
     if isinstance(node, SequenceNode):
         return "a list"
     value = _value(node)
-    return "null" if value is None else repr(value)
+    return "null" if value is None else excerpt(value)
+
+
+def _plain(word: str) -> str:
+    """A kind as errors name it: as it is when short and printable, else an excerpt."""
+    return word if len(word) <= EXCERPT_CHARS and word.isprintable() else excerpt(word)
 
 
 def _objects(node: Node, path: Path, prefix: str) -> Iterator[ManifestObject]:
     where = prefix or "document"
     if not isinstance(node, MappingNode):
-        raise _error(path, node, where,
-                     f"expected a Kubernetes object (a mapping), got {_got(node)}")
+        # a whole document that is one scalar is most likely not YAML at all (a key, a token,
+        # an .env file pointed at by mistake): its content is not quoted, even in part
+        got = (f"text ({len(str(node.value)):,} characters), not YAML: is this file a "
+               "Kubernetes manifest?" if isinstance(node, ScalarNode) and not prefix
+               else _got(node))
+        raise _error(path, node, where, f"expected a Kubernetes object (a mapping), got {got}")
     kind_node = _get(node, "kind")
     kind = _text(kind_node)
     items = _get(node, "items")
@@ -245,10 +254,10 @@ def _objects(node: Node, path: Path, prefix: str) -> Iterator[ManifestObject]:
                      "the run (generateName cannot be tracked)")
     if name is None and _text(_get(meta, "generateName")) is None:
         raise _error(path, _get(meta, "name") or meta, f"{prefix}metadata.name",
-                     f"expected the {kind}'s name, got {_got(_get(meta, 'name'))}")
+                     f"expected the {_plain(kind)}'s name, got {_got(_get(meta, 'name'))}")
     namespace = _get(meta, "namespace")
     if namespace is not None and _value_or_none(namespace) is not None:
-        shown = f"{kind} {name!r}" if name else kind
+        shown = f"{_plain(kind)} {excerpt(name)}" if name else _plain(kind)
         raise _error(path, namespace, f"{prefix}metadata.namespace",
                      f"{shown} sets namespace {_got(namespace)}, but kube-chaos deploys every "
                      "object into the test's own fresh namespace: remove metadata.namespace")

@@ -8,6 +8,7 @@ import math
 import re
 from dataclasses import dataclass
 
+from chaos.errors import excerpt
 from chaos.model.selector import Selector
 
 RATE_UNITS = {"bit": 1, "kbit": 1_000, "mbit": 1_000_000, "gbit": 1_000_000_000}
@@ -24,13 +25,13 @@ def parse_rate(value: object) -> int:
     of eight nobody should have to remember while writing an experiment.
     """
     if not isinstance(value, str):
-        raise ValueError(f"not a rate: {value!r} (give a unit, e.g. 1mbit)")
+        raise ValueError(f"not a rate: {excerpt(value)} (give a unit, e.g. 1mbit)")
     m = _RATE.fullmatch(value.strip())
     if m is None or m.group(2) not in RATE_UNITS:
-        raise ValueError(f"not a rate: {value!r}")
+        raise ValueError(f"not a rate: {excerpt(value)}")
     bps = float(m.group(1)) * RATE_UNITS[m.group(2)]
     if math.isinf(bps) or not MIN_RATE_BPS <= bps <= MAX_RATE_BPS:
-        raise ValueError(f"rate {value!r} is outside {format_rate(MIN_RATE_BPS)}.."
+        raise ValueError(f"rate {excerpt(value)} is outside {format_rate(MIN_RATE_BPS)}.."
                          f"{format_rate(MAX_RATE_BPS)}")
     return round(bps)
 

@@ -22,7 +22,7 @@ from urllib.parse import urlsplit
 import yaml
 from yaml.nodes import MappingNode, Node, ScalarNode, SequenceNode
 
-from chaos.errors import ExperimentInvalid
+from chaos.errors import EXCERPT_CHARS, ExperimentInvalid, excerpt
 from chaos.model import yamlsafe
 from chaos.model.abort import (
     CONDITION_KINDS,
@@ -90,16 +90,23 @@ NODE_PORT_RANGE = (30000, 32767)
 T = TypeVar("T")
 
 
-def load_experiment(path: str | os.PathLike[str]) -> Experiment:
-    """Read and parse one experiment file (size, encoding and YAML bounds included)."""
+def load_experiment(path: str | os.PathLike[str], *,
+                    allow_paths: Sequence[str | os.PathLike[str]] = ()) -> Experiment:
+    """Read and parse one experiment file (size, encoding and YAML bounds included).
+
+    The files it names (``spec.workload.manifests``, ``spec.load.locustfile``, which locust
+    executes) must resolve, symlinks included, inside the experiment file's folder or one of
+    ``allow_paths`` (--chaos-allow-path)."""
     p = Path(path)
-    return parse_experiment(yamlsafe.read_text(p), p)
+    return parse_experiment(yamlsafe.read_text(p), p, allow_paths=allow_paths)
 
 
-def parse_experiment(text: str, path: str | os.PathLike[str] | None = None) -> Experiment:
-    """Parse experiment YAML; relative manifests/locustfile resolve against ``path``'s folder."""
+def parse_experiment(text: str, path: str | os.PathLike[str] | None = None, *,
+                     allow_paths: Sequence[str | os.PathLike[str]] = ()) -> Experiment:
+    """Parse experiment YAML; relative manifests/locustfile resolve against ``path``'s folder
+    (the working directory without a path), and must stay inside it or ``allow_paths``."""
     p = Path(path) if path is not None else None
-    ctx = _Ctx(p)
+    ctx = _Ctx(p, allow_paths)
     docs = yamlsafe.compose_documents(text, ctx.shown)
     if len(docs) > 1:
         raise ctx.error(
@@ -119,13 +126,18 @@ def parse_experiment(text: str, path: str | os.PathLike[str] | None = None) -> E
 
 
 class _Ctx:
-    __slots__ = ("base", "objects", "path", "shown")
+    __slots__ = ("allowed", "base", "objects", "path", "shown")
 
-    def __init__(self, path: Path | None) -> None:
+    def __init__(self, path: Path | None,
+                 allow_paths: Sequence[str | os.PathLike[str]] = ()) -> None:
         self.path = path
         self.shown = str(path) if path is not None else None
         base = path.parent if path is not None else Path.cwd()
         self.base = Path(os.path.normpath(base.absolute()))
+        # where the files an experiment names may be: its own folder and what the user allowed,
+        # each with its symlinks resolved, as the files' paths are before they are compared
+        self.allowed: tuple[Path, ...] = tuple(dict.fromkeys(
+            Path(p).expanduser().resolve() for p in (self.base, *allow_paths)))
         self.objects: tuple[ManifestObject, ...] = ()  # what the workload manifests create
 
     def error(self, node: Node, field: str | None, reason: str) -> ExperimentInvalid:
@@ -157,10 +169,11 @@ def _got(node: Node) -> str:
     if value is None:
         return "null"
     if isinstance(value, str):
-        return repr(value)
+        return excerpt(value)
     if isinstance(value, bool):
         return "true" if value else "false"
-    return str(node.value) if isinstance(node, ScalarNode) else repr(value)
+    raw = str(node.value) if isinstance(node, ScalarNode) else repr(value)
+    return raw if len(raw) <= EXCERPT_CHARS else excerpt(raw)
 
 
 def _is_null(node: Node) -> bool:
@@ -254,7 +267,8 @@ def _dns_name(ctx: _Ctx, node: Node, where: str) -> str:
         raise ctx.error(
             node,
             where,
-            f"expected a lowercase DNS label (a-z, 0-9, '-', at most 63 characters), got {value!r}",
+            "expected a lowercase DNS label (a-z, 0-9, '-', at most 63 characters), got "
+            + excerpt(value),
         )
     return value
 
@@ -390,7 +404,7 @@ def _selector(ctx: _Ctx, node: Node, where: str) -> Selector:
                 f"expected a label value string (quote numbers), got {_got(value_node)}",
             )
         if len(value) > 63 or not _LABEL_VALUE.fullmatch(value):
-            raise ctx.error(value_node, sub, f"not a valid label value: {value!r}")
+            raise ctx.error(value_node, sub, f"not a valid label value: {excerpt(value)}")
         if key in labels:
             raise ctx.error(key_node, sub, "duplicate label")
         labels[key] = value
@@ -400,7 +414,7 @@ def _selector(ctx: _Ctx, node: Node, where: str) -> Selector:
 def _image(ctx: _Ctx, node: Node, where: str) -> str:
     image = _string(ctx, node, where)
     if not _IMAGE_REF.fullmatch(image):
-        raise ctx.error(node, where, f"not an image reference: {image!r} (expected e.g. "
+        raise ctx.error(node, where, f"not an image reference: {excerpt(image)} (expected e.g. "
                         "myteam/api:1.4 or registry.local:5000/api@sha256:...)")
     return image
 
@@ -411,10 +425,10 @@ def _controller_ref(ctx: _Ctx, node: Node, where: str) -> ControllerRef:
     canonical = CONTROLLER_KINDS.get(kind)
     if canonical is None or not name:
         raise ctx.error(node, where, f"expected Deployment/<name> or StatefulSet/<name>, got "
-                        f"{raw!r}")
+                        f"{excerpt(raw)}")
     if len(name) > 253 or not all(_DNS_LABEL.fullmatch(p) for p in name.split(".")):
         raise ctx.error(node, where, f"expected a Kubernetes object name (lowercase DNS "
-                        f"subdomain) after {kind}/, got {name!r}")
+                        f"subdomain) after {kind}/, got {excerpt(name)}")
     return ControllerRef(cast(Literal["Deployment", "StatefulSet"], canonical), name)
 
 
@@ -467,19 +481,39 @@ def _url_path(ctx: _Ctx, node: Node, where: str) -> str:
             node,
             where,
             "expected a URL path starting with '/' (load always targets "
-            f"http://127.0.0.1:<nodePort>), got {value!r}",
+            f"http://127.0.0.1:<nodePort>), got {excerpt(value)}",
         )
     return value
 
 
 def _existing_file(ctx: _Ctx, node: Node, where: str) -> Path:
+    """A file the experiment names (a manifest it deploys, a locustfile locust executes): it
+    must resolve, symlinks included, inside the experiment's folder or an allowed path.
+    Checked before its existence, so nothing is told about files outside. The path returned
+    is the resolved one: what was checked is what is read and run."""
     raw = _string(ctx, node, where)
-    resolved = ctx.resolve(raw)
-    if not resolved.is_file():
-        raise ctx.error(
-            node, where, f"file not found: {resolved} (paths are relative to the experiment file)"
-        )
-    return resolved
+    shown = repr(raw) if len(raw) <= 400 and raw.isprintable() else excerpt(raw)
+    try:
+        real = ctx.resolve(raw).resolve()  # symlinks followed as far as they exist
+    except (OSError, ValueError, RuntimeError) as exc:  # a loop, a NUL, a name too long
+        raise ctx.error(node, where, f"cannot use path {shown}: "
+                        f"{getattr(exc, 'strerror', None) or excerpt(str(exc))}") from None
+    if not any(real.is_relative_to(root) for root in ctx.allowed):
+        others = ctx.allowed[1:]
+        extra = f" or the allowed paths {', '.join(map(str, others))}" if others else ""
+        raise ctx.error(node, where, f"path {shown} resolves outside the experiment's "
+                        f"folder {ctx.allowed[0]}{extra} (allow it with --chaos-allow-path)")
+    try:
+        found = real.is_file()
+    except (OSError, ValueError):
+        found = False
+    if not found:
+        full = str(ctx.resolve(raw))
+        if len(full) > 400 or not full.isprintable():  # the path is the file's own text
+            full = excerpt(full)
+        raise ctx.error(node, where, f"file not found: {full} (paths are relative to the "
+                        "experiment file)")
+    return real  # it exists: resolved in full, as resolve(strict=True) would
 
 
 # --------------------------------------------------------------------------- sections
@@ -490,11 +524,11 @@ def _experiment(ctx: _Ctx, root: Node) -> Experiment:
     api = top.req("apiVersion", _string)
     if api != API_VERSION:
         raise ctx.error(
-            top.node_of("apiVersion"), "apiVersion", f"expected {API_VERSION!r}, got {api!r}"
+            top.node_of("apiVersion"), "apiVersion", f"expected {API_VERSION!r}, got {excerpt(api)}"
         )
     kind = top.req("kind", _string)
     if kind != KIND:
-        raise ctx.error(top.node_of("kind"), "kind", f"expected {KIND!r}, got {kind!r}")
+        raise ctx.error(top.node_of("kind"), "kind", f"expected {KIND!r}, got {excerpt(kind)}")
 
     meta = _Map(ctx, top.require("metadata"), "metadata", ("name", "description", "tags"))
     name = meta.req("name", _dns_name)
@@ -639,7 +673,7 @@ def _tags(ctx: _Ctx, node: Node, where: str) -> tuple[str, ...]:
         name = marker_name(tag)
         if name in seen:
             raise ctx.error(
-                item, sub, f"{tag!r} is the same marker ({name}) as {where}[{seen[name]}]"
+                item, sub, f"{excerpt(tag)} is the same marker ({name}) as {where}[{seen[name]}]"
             )
         seen[name] = i
         tags.append(tag)
@@ -726,7 +760,7 @@ def _dns_subdomain(ctx: _Ctx, node: Node, where: str) -> str:
     value = _string(ctx, node, where)
     if len(value) > 253 or not all(_DNS_LABEL.fullmatch(p) for p in value.split(".")):
         raise ctx.error(node, where, f"expected a Kubernetes object name (lowercase DNS "
-                        f"subdomain), got {value!r}")
+                        f"subdomain), got {excerpt(value)}")
     return value
 
 
@@ -758,8 +792,8 @@ def _image_list(ctx: _Ctx, node: Node, where: str) -> tuple[str, ...]:
     for i, item in enumerate(_list(ctx, node, where)):
         image = _string(ctx, item, f"{where}[{i}]")
         if not _IMAGE_REF.fullmatch(image):
-            raise ctx.error(item, f"{where}[{i}]", f"not an image reference: {image!r} (expected "
-                            "e.g. myteam/api:1.4 or registry.local:5000/api@sha256:...)")
+            raise ctx.error(item, f"{where}[{i}]", f"not an image reference: {excerpt(image)} "
+                            "(expected e.g. myteam/api:1.4 or registry.local:5000/api@sha256:...)")
         images.append(image)
     return tuple(images)
 
@@ -823,7 +857,7 @@ def _check_service(ctx: _Ctx, m: _Map, workload: WorkloadSpec) -> None:
             m.node_of("service"),
             m.path("service"),
             f"Service {name!r} ({svc.where}) selects "
-            f"{facts.selector.to_label_selector()!r}, which matches no pod the workload "
+            f"{excerpt(facts.selector.to_label_selector())}, which matches no pod the workload "
             "manifests create: it would have no endpoints",
         )
 
@@ -951,7 +985,7 @@ _workers = _int_in(1, 64, "a number of worker processes from 1 to 64")
 def _load_mode(ctx: _Ctx, node: Node, where: str) -> Literal["closed", "open"]:
     value = _string(ctx, node, where)
     if value not in ("closed", "open"):
-        raise ctx.error(node, where, f"expected closed or open, got {value!r}"
+        raise ctx.error(node, where, f"expected closed or open, got {excerpt(value)}"
                         f"{_suggest(value, ['closed', 'open'])}")
     return "open" if value == "open" else "closed"
 
@@ -1004,7 +1038,7 @@ def _load_url(ctx: _Ctx, node: Node, where: str) -> str:
         except ValueError:
             problem = "the port is not a number between 0 and 65535"
     if problem:
-        raise ctx.error(node, where, f"not a usable load URL ({problem}): {value!r}")
+        raise ctx.error(node, where, f"not a usable load URL ({problem}): {excerpt(value)}")
     return value.rstrip("/")
 
 
@@ -1023,8 +1057,9 @@ def _headers_from_env(ctx: _Ctx, node: Node, where: str) -> tuple[tuple[str, str
             raise ctx.error(k, f"{where}.{header}", "not an HTTP header name")
         var = _string(ctx, v, f"{where}.{header}")
         if not _ENV_NAME.fullmatch(var):
-            raise ctx.error(v, f"{where}.{header}", f"expected the name of an environment "
-                            f"variable holding the value (not the value itself), got {var!r}")
+            raise ctx.error(v, f"{where}.{header}", "expected the name of an environment "
+                            "variable holding the value (not the value itself), got "
+                            + excerpt(var))
         out.append((header, var))
     return tuple(out)
 
@@ -1060,7 +1095,7 @@ def _cidr(ctx: _Ctx, node: Node, where: str) -> str:
         return parse_cidr(raw)
     except ValueError:
         raise ctx.error(node, where, f"expected an IP address or CIDR such as 10.0.0.0/8, "
-                                     f"got {raw!r}") from None
+                                     f"got {excerpt(raw)}") from None
 
 
 def _peer(ctx: _Ctx, node: Node, where: str) -> Peer:
@@ -1145,7 +1180,7 @@ def _fault(ctx: _Ctx, node: Node, where: str, workload: WorkloadSpec) -> FaultSp
         raise ctx.error(
             type_node,
             f"{where}.type",
-            f"unknown fault type {ftype!r}{_suggest(ftype, list(FAULT_TYPES))}; "
+            f"unknown fault type {excerpt(ftype)}{_suggest(ftype, list(FAULT_TYPES))}; "
             f"known types: {known}",
         )
     cls = FAULT_TYPES[ftype]
@@ -1188,7 +1223,7 @@ def _signal(ctx: _Ctx, node: Node, where: str) -> str:
         raise ctx.error(
             node,
             where,
-            f"expected one of {', '.join(SIGNALS)} (optionally SIG-prefixed), got {raw!r}",
+            f"expected one of {', '.join(SIGNALS)} (optionally SIG-prefixed), got {excerpt(raw)}",
         )
     return name
 
@@ -1319,7 +1354,7 @@ def _guard(ctx: _Ctx, node: Node, where: str, interval: float,
     gtype = _string(ctx, type_node, f"{where}.type")
     if gtype not in GUARD_TYPES:
         raise ctx.error(type_node, f"{where}.type",
-                        f"unknown guard type {gtype!r}{_suggest(gtype, list(GUARD_TYPES))}; "
+                        f"unknown guard type {excerpt(gtype)}{_suggest(gtype, list(GUARD_TYPES))}; "
                         f"known types: {known}")
     keys = _GUARD_KEYS[gtype]
     own = "name"
@@ -1329,10 +1364,10 @@ def _guard(ctx: _Ctx, node: Node, where: str, interval: float,
         if not _GUARD_NAME.fullmatch(name) or name == "halt":
             raise ctx.error(m.node_of(own), m.path(own),
                             "expected letters, digits, '-', '_' or '.' (at most 63, not "
-                            f"'halt', the built-in kill switch), got {name!r}")
+                            f"'halt', the built-in kill switch), got {excerpt(name)}")
         if name in names:
             raise ctx.error(m.node_of(own), m.path(own),
-                            f"{name!r} already names spec.abort.guards[{names[name]}]")
+                            f"{excerpt(name)} already names spec.abort.guards[{names[name]}]")
     else:
         name, n = gtype, 1
         while name in names:
@@ -1383,7 +1418,7 @@ def _kubernetes_guard(ctx: _Ctx, m: _Map, name: str,
     if not re.fullmatch(r"[A-Za-z][A-Za-z0-9.]*", condition):
         raise ctx.error(m.node_of("condition"), m.path("condition"),
                         f"expected a condition type such as Ready or Available, got "
-                        f"{condition!r}")
+                        f"{excerpt(condition)}")
     return KubernetesGuard(name=name, on_error=on_error, kind=kind,
                            object_name=obj.req("name", _dns_subdomain), namespace=namespace,
                            condition=condition,
@@ -1420,7 +1455,7 @@ def _guard_url(ctx: _Ctx, node: Node, where: str) -> str:
     elif port == 0:
         problem = "port 0 is not a port"
     if problem:
-        raise ctx.error(node, where, f"{problem}, got {redact_url(value)!r}")
+        raise ctx.error(node, where, f"{problem}, got {excerpt(redact_url(value))}")
     return value
 
 
@@ -1502,7 +1537,7 @@ def _check_controller_fault(
     if isinstance(container, str) and template and template.containers and \
             container not in template.containers:
         raise ctx.error(_field_node(node, "container") or node, f"{where}.container",
-                        f"no container {container!r} in {found[0].ref}"
+                        f"no container {excerpt(container)} in {found[0].ref}"
                         f"{_suggest(container, list(template.containers))}; it has: "
                         f"{', '.join(template.containers)}")
 
@@ -1582,7 +1617,7 @@ def _check_pod_fault(
             raise ctx.error(
                 _field_node(node, "container") or node,
                 f"{where}.container",
-                f"no container {container!r} in the pods matching "
+                f"no container {excerpt(container)} in the pods matching "
                 f"{selector.to_label_selector()!r}{_suggest(container, names)}; "
                 f"they have: {', '.join(names)}",
             )

@@ -10,6 +10,8 @@ from __future__ import annotations
 import keyword
 import re
 
+from chaos.errors import excerpt
+
 # pytest's built-in markers, ours, and those of the plugins kube-chaos runs with.
 RESERVED_MARKERS = frozenset({
     "chaos",
@@ -36,11 +38,11 @@ def tag_problem(tag: str) -> str | None:
     """Why ``tag`` cannot be a marker, or None when it can."""
     name = marker_name(tag)
     if not _MARKER.fullmatch(name):
-        return (f"{tag!r} cannot be a pytest marker: use ASCII letters, digits, '_', '-' or '.', "
-                "starting with a letter")
+        return (f"{excerpt(tag)} cannot be a pytest marker: use ASCII letters, digits, '_', '-' "
+                "or '.', starting with a letter")
     if keyword.iskeyword(name):
-        return f"{tag!r} is a Python keyword, which pytest -m cannot select"
+        return f"{excerpt(tag)} is a Python keyword, which pytest -m cannot select"
     if name in RESERVED_MARKERS:
-        return (f"{tag!r} is pytest's own {name!r} marker and would change how the experiment "
-                "runs; choose another tag")
+        return (f"{excerpt(tag)} is pytest's own {name!r} marker and would change how the "
+                "experiment runs; choose another tag")
     return None

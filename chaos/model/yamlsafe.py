@@ -27,7 +27,7 @@ from yaml.reader import Reader as _PyReader
 from yaml.resolver import Resolver
 from yaml.scanner import Scanner as _PyScanner
 
-from chaos.errors import ExperimentInvalid
+from chaos.errors import ExperimentInvalid, excerpt
 
 MAX_BYTES = 1024 * 1024
 """Largest file read at all; experiment files are a few KiB, workload manifests tens of KiB."""
@@ -156,7 +156,7 @@ def section_at(text: str, line: int) -> str:
     """The top-level key whose block holds ``line`` (best effort, for errors without a node)."""
     head = "\n".join(text.split("\n", line)[:line])
     keys = _TOP_KEY.findall(head)
-    return cast(str, keys[-1]) if keys else "document"
+    return cast(str, keys[-1])[:_KEY_CHARS] if keys else "document"
 
 
 def check_printable(text: str, shown: str | None) -> None:
@@ -225,7 +225,7 @@ def _compose(loader: _Composer, text: str, shown: str | None) -> list[Node]:
         ) from None
     except _ANY_ERRORS as exc:  # pragma: no cover - every parser error carries a mark
         raise ExperimentInvalid(
-            f"invalid YAML: {exc}", path=shown, line=1, field="document"
+            f"invalid YAML: {excerpt(str(exc))}", path=shown, line=1, field="document"
         ) from None
     finally:
         loader.dispose()
@@ -242,6 +242,14 @@ def to_python(node: Node, shown: str | None) -> Any:
         raise ExperimentInvalid(
             f"invalid YAML: {exc.problem or exc}", path=shown, line=line, field="document"
         ) from None
+
+
+_KEY_CHARS = 40  # of one key of the file, where an error's field names it
+
+
+def _name(anchor: str) -> str:
+    """An anchor's name as an error shows it: the file's own text, so bounded."""
+    return anchor if len(anchor) <= _KEY_CHARS else anchor[:_KEY_CHARS] + "..."
 
 
 class _Refused(Exception):
@@ -277,8 +285,9 @@ class _Composer(Resolver):
         for step in self.trail[:12]:
             if isinstance(step, int):
                 parts.append(f"[{step}]")
-            else:
-                parts.append(f".{step}" if parts else step)
+            else:  # a key of the file: bounded (ExperimentInvalid escapes the whole field)
+                key = step if len(step) <= _KEY_CHARS else step[:_KEY_CHARS] + "..."
+                parts.append(f".{key}" if parts else key)
         text = "".join(parts) or "document"
         return text + "..." if len(self.trail) > 12 else text
 
@@ -313,9 +322,8 @@ class _Composer(Resolver):
         if anchor is not None:
             if anchor in self.anchors:
                 first = self.anchors[anchor][0].start_mark.line + 1
-                raise _Refused(
-                    event.start_mark, f"duplicate anchor &{anchor} (first defined at line {first})"
-                )
+                raise _Refused(event.start_mark, f"duplicate anchor &{_name(anchor)} (first "
+                                                 f"defined at line {first})")
             self.open.add(anchor)
         if isinstance(event, ScalarEvent):
             done = self._scalar(event)
@@ -331,15 +339,16 @@ class _Composer(Resolver):
         return done
 
     def _alias(self, event: Any, depth: int) -> tuple[Node, int, int]:
-        name: str = event.anchor
-        if name in self.open:
+        anchor: str = event.anchor
+        name = _name(anchor)
+        if anchor in self.open:
             raise _Refused(
                 event.start_mark,
                 f"alias *{name} refers to a node that contains it (recursive YAML is not allowed)",
             )
-        if name not in self.anchors:
+        if anchor not in self.anchors:
             raise _Refused(event.start_mark, f"alias *{name} has no anchor &{name} before it")
-        node, weight, height = self.anchors[name]
+        node, weight, height = self.anchors[anchor]
         if depth + height - 1 > MAX_DEPTH:
             raise _Refused(
                 event.start_mark,
@@ -356,7 +365,7 @@ class _Composer(Resolver):
         if tag not in allowed:
             raise _Refused(
                 event.start_mark,
-                f"unsupported YAML tag {tag.replace(_YAML, '!!')!r} (plain YAML only: "
+                f"unsupported YAML tag {excerpt(tag.replace(_YAML, '!!'))} (plain YAML only: "
                 f"{', '.join(sorted(t.replace(_YAML, '!!') for t in allowed))} here)",
             )
         return tag

@@ -165,6 +165,8 @@ def test_installed_wheel_runs_a_project_of_its_own(installed: Path, app_image: s
     (project / "deploy" / "shop.yaml").write_text(MANIFESTS.replace("{image}", app_image))
     (project / "chaos" / "shop-pod-kill.yaml").write_text(
         EXPERIMENT.replace("{image}", app_image))
+    # the experiment names ../deploy/shop.yaml: outside its folder, so the project allows it
+    (project / "pytest.ini").write_text("[pytest]\nchaos_allow_path = deploy\n")
     env = {**os.environ, "KUBE_CHAOS_STATE": str(tmp_path / "state"),
            "PYTHONPATH": "", "PYTHONDONTWRITEBYTECODE": "1"}
     proc = subprocess.run(
@@ -191,5 +193,6 @@ def test_installed_wheel_runs_a_project_of_its_own(installed: Path, app_image: s
     assert (reports[0].parent.parent / "index.html").exists()
     manifest = report["manifest"]
     assert manifest["kube_chaos"]["commit"] is None and manifest["errors"] == []
+    assert f"--allow-path={(project / 'deploy').resolve()}" in manifest["rerun"]["argv"]
     assert {i["image"].rsplit("/", 1)[-1] for i in manifest["images"]} == {app_image}, manifest
     assert all("sha256:" in str(i["image_id"]) for i in manifest["images"]), manifest

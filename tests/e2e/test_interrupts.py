@@ -52,7 +52,8 @@ def _start(env: RunEnv, tmp_path: Path, *extra: str) -> tuple[subprocess.Popen[b
     state = tmp_path / "state"
     cmd = [sys.executable, "-m", "pytest", str(exp), "-p", "no:cacheprovider", "-p", "no:locust",
            f"--chaos-kubeconfig={env.kubeconfig}", f"--chaos-context={env.kube.context}",
-           f"--chaos-reports={tmp_path / 'reports'}", f"--rootdir={tmp_path}", *extra]
+           f"--chaos-reports={tmp_path / 'reports'}", f"--rootdir={tmp_path}",
+           f"--chaos-allow-path={WORKLOAD.parent}", *extra]  # the workload is the repo's
     proc = subprocess.Popen(cmd, cwd=tmp_path, stdout=subprocess.PIPE, stderr=subprocess.STDOUT,
                             env={**_env(), "KUBE_CHAOS_STATE": str(state)},
                             preexec_fn=_default_sigint)

@@ -12,7 +12,8 @@ from chaos.model.manifests import load_manifest_documents, read_manifest
 from chaos.model.parse import load_experiment
 
 WORKLOADS = Path(__file__).resolve().parents[2] / "experiments" / "workloads"
-EXPERIMENTS = sorted(WORKLOADS.parent.glob("*.yaml"))
+# the HA ones too: like every bundled experiment, they parse without --chaos-allow-path
+EXPERIMENTS = sorted(WORKLOADS.parent.glob("*.yaml")) + sorted(WORKLOADS.parent.glob("ha/*.yaml"))
 
 RBAC = """\
 apiVersion: v1
@@ -37,6 +38,13 @@ metadata: {name: reader}
 def test_bundled_experiments_pass_every_cross_check(path: Path) -> None:
     exp = load_experiment(path)
     assert exp.workload.cluster_scoped == "refuse" and exp.workload.cluster_objects == ()
+
+
+def test_the_ha_experiments_workload_is_the_bundled_one() -> None:
+    """experiments/ha keeps its own copy (a file outside an experiment's folder needs
+    --chaos-allow-path): the copy must not drift from the original."""
+    copy = WORKLOADS.parent / "ha" / "workloads" / "httpd-replicated.yaml"
+    assert copy.read_bytes() == (WORKLOADS / "httpd-replicated.yaml").read_bytes()
 
 
 def test_facts_of_the_bundled_manifest() -> None:
