@@ -37,10 +37,13 @@ CHUNK = 1024 * 1024
 _OVERLAP = 4096  # characters kept between chunks, so a match across their boundary is seen
 _BOMS = ((b"\xff\xfe\x00\x00", "utf-32-le"), (b"\x00\x00\xfe\xff", "utf-32-be"),
          (b"\xff\xfe", "utf-16-le"), (b"\xfe\xff", "utf-16-be"), (b"\xef\xbb\xbf", "utf-8"))
-# the key, plain or quoted, possibly a complex key (`? apiVersion` / `: ...`); a comment or a
-# line break before the value; a tag or anchor on it; the value plain or quoted
+# the key where a key can start (a line's start, a block sequence entry, a flow mapping, a
+# complex key; not prose in a comment), plain or quoted; a space or a line break before the
+# colon; a comment or a line break before the value; a tag or anchor on it; the value plain or
+# quoted
 _API_VERSION = re.compile(
-    r"""(?:^|[\s{,\[?])(?P<q>["']?)apiVersion(?P=q)[ \t]*(?:\r?\n[ \t]*)?:"""
+    r"""(?:^[ \t]*(?:-[ \t]+)*|[{,\[][ \t]*|\?[ \t]+)(?P<q>["']?)apiVersion(?P=q)"""
+    r"""[ \t]*(?:\r?\n[ \t]*)?:"""
     r"""(?:\s|\#[^\n]*)*(?:[!&]\S*\s+)*["']?kube-chaos/""", re.M)
 _MENTION = "kube-chaos"
 _CLAIM = "kube-chaos/v"

@@ -47,6 +47,8 @@ NOT_EXPERIMENTS = {
                 "      containers: [{name: web, image: kube-chaos/httpd:dev}]\n",
     "manifest-with-escape": "apiVersion: v1\nkind: ConfigMap\ndata: {re: \"a\\\\.b\"}\n",
     "mention-in-comment": "# made for kube-chaos\napiVersion: v1\nkind: ConfigMap\n",
+    "api-version-in-comment": "# deploys what an experiment (apiVersion: kube-chaos/v1) tests\n"
+                              "apiVersion: v1\nkind: ConfigMap\n",
     "template": "apiVersion: apps/v1\nimage: {{ .Values.image | default \"kube-chaos/httpd\" }}\n",
     "nested-apiversion": "apiVersion: v1\nkind: List\nitems:\n  - {apiVersion: v1, "
                         "kind: ConfigMap, data: {apiVersion: \"kube-chaos-ish\"}}\n",
