@@ -12,7 +12,6 @@ from __future__ import annotations
 
 import contextlib
 import random
-import re
 import signal
 import threading
 import time
@@ -35,11 +34,6 @@ if TYPE_CHECKING:
     from chaos.load.runner import LoadRun
     from chaos.model.experiment import BlastRadius, Experiment
     from chaos.runner import ExperimentResult, RunEnv
-
-EXPERIMENT_RE = re.compile(r"^\s*apiVersion:\s*['\"]?kube-chaos/", re.M)
-_BOMS = ((b"\xff\xfe\x00\x00", "utf-32"), (b"\x00\x00\xfe\xff", "utf-32"),
-         (b"\xff\xfe", "utf-16"), (b"\xfe\xff", "utf-16"))
-
 
 @dataclass
 class ChaosState:
@@ -623,16 +617,11 @@ def pytest_runtest_makereport(item: pytest.Item, call: pytest.CallInfo[None]
 def pytest_collect_file(file_path: Path, parent: pytest.Collector) -> pytest.Collector | None:
     if file_path.suffix not in (".yaml", ".yml"):
         return None
-    try:
-        with file_path.open("rb") as f:
-            raw = f.read(4096)  # never the whole file: it may be huge
-    except OSError:
-        return None
-    # A UTF-16/32 experiment is still recognised, so that it fails with a clear error
-    # instead of being silently skipped.
-    encoding = next((enc for bom, enc in _BOMS if raw.startswith(bom)), "utf-8")
-    head = raw.decode(encoding, errors="replace")
-    if not EXPERIMENT_RE.search(head):
+    from chaos.model.sniff import is_experiment
+
+    # apiVersion: kube-chaos/... in any YAML style, anywhere in the file (UTF-16/32 too, so
+    # that such a file fails with a clear error): collected, never skipped in silence
+    if not is_experiment(file_path):
         return None  # workload manifests and other YAML are not experiments
     return ExperimentFile.from_parent(parent, path=file_path)
 

@@ -96,7 +96,7 @@ class PodFault(FaultSpec):
 
     selector: Selector = option("selector", v.SELECTOR, "pods to choose from (default: the "
                                 "workload's selector)", reader="pod-selector")
-    count: int | None = option("count", v.POSITIVE_INT, "how many pods (default 1)", 1,
+    count: int | None = option("count", v.COUNT, "how many pods (default 1)", 1,
                                reader="count-or-percent")
     percent: float | None = option("percent", v.PERCENT, "or what share of them, rounded up",
                                    None, reader="count-or-percent")
@@ -114,7 +114,7 @@ class NodeFault(FaultSpec):
     nodes: NodeSelection = option("nodes", v.NODE_NAMES, "node names, or nodeSelector: "
                                   "{label: value}, or podsOf: {label: value} (default: nodes "
                                   "hosting the workload's pods)", reader="node-selection")
-    count: int = option("count", v.POSITIVE_INT, "how many nodes", 1)
+    count: int = option("count", v.COUNT, "how many nodes", 1)
 
     def salt(self, index: int, round_no: int = 0) -> str:
         return f"fault-{index}:{self.type}"
@@ -127,7 +127,7 @@ class PodKill(PodFault):
     grace_period_s: int | None = option("gracePeriod", v.WHOLE_SECONDS, "deletion grace period "
                                         "(default: the pod's own)", None)
     interval_s: float | None = option("interval", v.DURATION, "pause between rounds", None)
-    repeat: int = option("repeat", v.POSITIVE_INT, "rounds of kills", 1)
+    repeat: int = option("repeat", v.COUNT, "rounds of kills", 1)
 
     def salt(self, index: int, round_no: int = 0) -> str:
         return f"fault-{index}:{self.type}:{round_no}"  # each round chooses afresh
@@ -185,7 +185,7 @@ class ControlPlaneLoss(FaultSpec):
         "controller-manager and scheduler together), chosen with the run's seed; a probe of the "
         "API server through the kubeconfig's address runs next to the load, for maxApiOutage "
         "and the report's api_server figures (outages, lease holder changes, etcd members)")
-    count: int = option("count", v.POSITIVE_INT, "how many control-plane nodes", 1)
+    count: int = option("count", v.COUNT, "how many control-plane nodes", 1)
     duration_s: float = option("duration", v.POSITIVE_DURATION, "how long they stay lost", 30.0)
     mode: Literal["pause", "stop"] = option(
         "mode", v.enum("pause", "stop"), "pause: frozen, as a hung machine (its address and "
@@ -330,13 +330,17 @@ class Dns(NetworkFault):
         "TCP reset); block: drop them, so lookups time out", "fail")
 
 
+_LATENCY = v.at_most(v.POSITIVE_DURATION, v.MAX_LATENCY_S, "above 0, at most 60s")
+_JITTER = v.at_most(v.DURATION, v.MAX_LATENCY_S, "0 to 60s")
+
+
 @dataclass(frozen=True, slots=True, kw_only=True)
 class Latency(NetworkFault):
     type: ClassVar[str] = "latency"
     summary: ClassVar[str] = ("delay what the selected pods send (tc netem; refused on a kernel "
                               "without the netem qdisc, never imitated)")
-    latency_s: float = option("latency", v.POSITIVE_DURATION, "added delay per packet")
-    jitter_s: float = option("jitter", v.DURATION, "random variation around it", 0.0)
+    latency_s: float = option("latency", _LATENCY, "added delay per packet")
+    jitter_s: float = option("jitter", _JITTER, "random variation around it", 0.0)
 
     def check(self) -> list[tuple[str, str]]:
         if self.jitter_s > self.latency_s:

@@ -58,7 +58,7 @@ from chaos.model.experiment import (
     SteadyState,
     WorkloadSpec,
 )
-from chaos.model.faults import ControllerFault, LoadSpike, NodeFault, PodFault
+from chaos.model.faults import ControllerFault, ControlPlaneLoss, LoadSpike, NodeFault, PodFault
 from chaos.model.manifests import (
     ManifestObject,
     cluster_scoped_refused,
@@ -69,7 +69,21 @@ from chaos.model.manifests import (
 from chaos.model.netvalues import RATE_HINT, Peer, parse_cidr, parse_rate
 from chaos.model.rate import ARRIVAL_RATE_HINT, parse_arrival_rate
 from chaos.model.tags import marker_name, tag_problem
-from chaos.model.values import CONTROLLER_KINDS, SIGNALS, Value
+from chaos.model.values import (
+    CONTROLLER_KINDS,
+    MAX_ARRIVAL_RATE,
+    MAX_COUNT,
+    MAX_DURATION_S,
+    MAX_IN_FLIGHT,
+    MAX_MIN_REQUESTS,
+    MAX_REQUESTS,
+    MAX_SEED,
+    MAX_SPAWN_RATE,
+    MAX_THRESHOLD,
+    MAX_USERS,
+    SIGNALS,
+    Value,
+)
 
 API_VERSION = "kube-chaos/v1"
 KIND = "Experiment"
@@ -88,6 +102,7 @@ _IMAGE_REF = re.compile(
 NODE_PORT_RANGE = (30000, 32767)
 
 T = TypeVar("T")
+N = TypeVar("N", int, float)
 
 
 def load_experiment(path: str | os.PathLike[str], *,
@@ -161,6 +176,7 @@ def _value(node: Node) -> object:
 
 
 def _got(node: Node) -> str:
+    """What the file says there, in a short excerpt."""
     if isinstance(node, MappingNode):
         return "a mapping"
     if isinstance(node, SequenceNode):
@@ -290,6 +306,31 @@ def _int_in(low: int, high: int | None, expected: str) -> Callable[[_Ctx, Node, 
 
 _positive_int = _int_in(1, None, "a positive integer")
 _non_negative_int = _int_in(0, None, "a non-negative integer")
+
+
+def _figure(number: float, unit: str) -> str:
+    """A bound as the docs write it: 100000, 1000000/s, 60s, 7d (604800s)."""
+    shown = f"{int(number)}" if float(number).is_integer() else f"{number:g}"
+    if unit == "s" and number >= 86400 and number % 86400 == 0:
+        return f"{number / 86400:g}d ({shown}s)"
+    return shown + unit
+
+
+def _at_most(conv: Callable[[_Ctx, Node, str], N], high: float,
+             unit: str = "") -> Callable[[_Ctx, Node, str], N]:
+    """``conv`` with an upper bound: the one rule behind every bound of the format (the
+    bounds themselves are in chaos.model.values, documented in docs/experiments.md)."""
+    def bounded(ctx: _Ctx, node: Node, where: str) -> N:
+        value = conv(ctx, node, where)
+        if not value <= high:  # NaN included
+            raise ctx.error(node, where, f"at most {_figure(high, unit)}, got {_got(node)}")
+        return value
+
+    return bounded
+
+
+_count = _at_most(_positive_int, MAX_COUNT)  # pods, nodes, replicas, rounds, failures
+_count_or_zero = _at_most(_non_negative_int, MAX_COUNT)  # restarts, ready replicas
 _node_port = _int_in(
     NODE_PORT_RANGE[0],
     NODE_PORT_RANGE[1],
@@ -333,8 +374,11 @@ def _parsed(ctx: _Ctx, node: Node, where: str, hint: str,
         raise ctx.error(node, where, f"expected {hint}, got {_got(node)}") from None
 
 
-def _duration(ctx: _Ctx, node: Node, where: str) -> float:
+def _any_duration(ctx: _Ctx, node: Node, where: str) -> float:
     return _parsed(ctx, node, where, DURATION_HINT, parse_duration)
+
+
+_duration = _at_most(_any_duration, MAX_DURATION_S, "s")  # every duration of the format
 
 
 def _positive_duration(ctx: _Ctx, node: Node, where: str) -> float:
@@ -572,9 +616,9 @@ def _experiment(ctx: _Ctx, root: Node) -> Experiment:
             f"{timeout:g}s is shorter than spec.load.maxDuration ({load.max_duration_s:g}s)",
         )
     expect = spec.get("expect", _enum("pass", "fail"), "pass")
-    seed = spec.get("seed", _non_negative_int, None)
+    seed = spec.get("seed", _at_most(_non_negative_int, MAX_SEED), None)
     blast = spec.get("blastRadius", _blast_radius, BlastRadius())
-    _check_blast_radius(ctx, faults_node, faults, blast)
+    _check_blast_radius(ctx, faults_node, faults, blast, workload)
     abort = spec.get("abort", _abort, AbortSpec())
     experiment = Experiment(
         name=name,
@@ -598,9 +642,9 @@ def _experiment(ctx: _Ctx, root: Node) -> Experiment:
 
 def _blast_radius(ctx: _Ctx, node: Node, where: str) -> BlastRadius:
     m = _Map(ctx, node, where, ("maxPods", "maxPercent", "maxNodes"))
-    return BlastRadius(max_pods=m.get("maxPods", _positive_int, None),
+    return BlastRadius(max_pods=m.get("maxPods", _count, None),
                        max_percent=m.get("maxPercent", _percent, None),
-                       max_nodes=m.get("maxNodes", _positive_int, 1))
+                       max_nodes=m.get("maxNodes", _count, 1))
 
 
 def _with_spike(ctx: _Ctx, load: LoadProfile, load_node: Node | None,
@@ -642,22 +686,41 @@ def _with_spike(ctx: _Ctx, load: LoadProfile, load_node: Node | None,
 
 
 def _check_blast_radius(ctx: _Ctx, faults_node: Node, faults: tuple[FaultSpec, ...],
-                        blast: BlastRadius) -> None:
-    """What is known before any cluster is seen: a fixed count above the limits."""
+                        blast: BlastRadius, workload: WorkloadSpec) -> None:
+    """What is known before any cluster is seen, for every fault family whose targets the file
+    counts: a node fault's or control-plane-loss's ``count`` against maxNodes; a pod fault's
+    ``count`` (or its ``percent`` of the workload's own pods) against maxPods and maxPercent,
+    the way the run checks the resolved targets (chaos.plan.blast)."""
+    replicas = workload.replicas
     for i, (fault, node) in enumerate(zip(faults, _list(ctx, faults_node, "spec.faults"),
                                           strict=True)):
-        count = getattr(fault, "count", None)
-        if not isinstance(count, int):
-            continue
-        limit = blast.max_nodes if isinstance(fault, NodeFault) else (
-            blast.max_pods if isinstance(fault, PodFault) else None)
-        what = "nodes" if isinstance(fault, NodeFault) else "pods"
-        if limit is not None and count > limit:
-            key = _field_node(node, "count")
-            raise ctx.error(key if key is not None else node, f"spec.faults[{i}].count",
-                            f"{count} {what} exceeds the blast radius (max"
-                            f"{'Nodes' if what == 'nodes' else 'Pods'}: {limit}); raise "
-                            "spec.blastRadius to allow it")
+        where = f"spec.faults[{i}]"
+        problem = None
+        if isinstance(fault, NodeFault | ControlPlaneLoss):
+            key = "count"
+            if fault.count > blast.max_nodes:
+                problem = (f"{fault.count} nodes exceeds the blast radius (maxNodes: "
+                           f"{blast.max_nodes}); raise spec.blastRadius to allow it")
+        elif isinstance(fault, PodFault):
+            key = "count" if fault.percent is None else "percent"
+            pods = fault.count
+            if fault.percent is not None and fault.selector == workload.selector:
+                pods = max(1, math.ceil(replicas * fault.percent / 100 - 1e-9))
+            if pods is None:
+                continue  # a share of pods only the cluster knows the number of
+            what = f"{pods} pods" + (f" ({fault.percent:g} % of {replicas})"
+                                     if fault.percent is not None else "")
+            if blast.max_pods is not None and pods > blast.max_pods:
+                problem = (f"{what} exceeds the blast radius (maxPods: {blast.max_pods}); raise "
+                           "spec.blastRadius to allow it")
+            elif blast.max_percent is not None and \
+                    100.0 * pods / replicas > blast.max_percent + 1e-9:
+                problem = (f"{what} exceeds the blast radius (maxPercent: "
+                           f"{blast.max_percent:g} % of spec.workload.replicas, {replicas}); "
+                           "raise spec.blastRadius to allow it")
+        if problem is not None:
+            at = _field_node(node, key)
+            raise ctx.error(at if at is not None else node, f"{where}.{key}", problem)
 
 
 def _tags(ctx: _Ctx, node: Node, where: str) -> tuple[str, ...]:
@@ -725,7 +788,7 @@ def _workload(ctx: _Ctx, node: Node, where: str, url_given: bool = False) -> Wor
         service=m.req("service", _dns_name),
         node_port=(m.get("nodePort", _node_port, None) if url_given
                    else m.req("nodePort", _node_port)),
-        replicas=m.req("replicas", _positive_int),
+        replicas=m.req("replicas", _count),
         url_path=m.get("path", _url_path, "/"),
         namespace_scoped=m.get("namespaceScoped", _bool, True),
         images=m.get("images", _image_list, ()),
@@ -934,19 +997,19 @@ def _load(ctx: _Ctx, node: Node, where: str, workload: WorkloadSpec) -> LoadProf
         in_cluster_workers=in_cluster,
         mode=mode,
         rate_segments=segments,
-        max_in_flight=m.get("maxInFlight", _positive_int, d.max_in_flight),
+        max_in_flight=m.get("maxInFlight", _in_flight, d.max_in_flight),
         drop_after_s=m.get("dropAfter", _positive_duration, d.drop_after_s),
         timeout_s=m.get("timeout", _positive_duration, d.timeout_s),
         workers=m.get("workers", _workers, d.workers),
         url=url,
         headers_from_env=headers,
         tls_verify=m.get("tlsVerify", _bool, True),
-        users=m.get("users", _positive_int, d.users),
-        spawn_rate=m.get("spawnRate", _positive_number, d.spawn_rate),
+        users=m.get("users", _users, d.users),
+        spawn_rate=m.get("spawnRate", _spawn_rate, d.spawn_rate),
         warmup_s=m.get("warmup", _duration, d.warmup_s),
         tail_s=m.get("tail", _duration, d.tail_s),
         max_duration_s=m.get("maxDuration", _positive_duration, d.max_duration_s),
-        max_requests=m.get("maxRequests", _positive_int, None),
+        max_requests=m.get("maxRequests", _max_requests, None),
         locustfile=m.get("locustfile", _existing_file, None),
         path=m.get("path", _url_path, workload.url_path),
         wait_ms=m.get("wait", _duration, d.wait_ms / 1000.0) * 1000.0,
@@ -980,6 +1043,10 @@ def _check_in_cluster(ctx: _Ctx, m: _Map) -> None:
 _OPEN_ONLY = ("rate", "rampUp", "steps", "maxInFlight", "dropAfter")
 _CLOSED_ONLY = ("users", "spawnRate", "wait", "locustfile")
 _workers = _int_in(1, 64, "a number of worker processes from 1 to 64")
+_users = _at_most(_positive_int, MAX_USERS)
+_spawn_rate = _at_most(_positive_number, MAX_SPAWN_RATE, "/s")
+_in_flight = _at_most(_positive_int, MAX_IN_FLIGHT)
+_max_requests = _at_most(_positive_int, MAX_REQUESTS)
 
 
 def _load_mode(ctx: _Ctx, node: Node, where: str) -> Literal["closed", "open"]:
@@ -990,8 +1057,11 @@ def _load_mode(ctx: _Ctx, node: Node, where: str) -> Literal["closed", "open"]:
     return "open" if value == "open" else "closed"
 
 
-def _arrival_rate(ctx: _Ctx, node: Node, where: str) -> float:
+def _any_arrival_rate(ctx: _Ctx, node: Node, where: str) -> float:
     return _parsed(ctx, node, where, ARRIVAL_RATE_HINT, parse_arrival_rate)
+
+
+_arrival_rate = _at_most(_any_arrival_rate, MAX_ARRIVAL_RATE, "/s")
 
 
 def _rate_segments(ctx: _Ctx, m: _Map) -> tuple[tuple[float, float, float | None], ...]:
@@ -1034,9 +1104,11 @@ def _load_url(ctx: _Ctx, node: Node, where: str) -> str:
         problem = "give the path in spec.load.path, not in the URL"
     else:
         try:
-            parts.port  # noqa: B018 - raises ValueError on a malformed port
+            port = parts.port  # raises ValueError on a malformed port, or one above 65535
         except ValueError:
-            problem = "the port is not a number between 0 and 65535"
+            port = 0
+        if port == 0:  # ":0" reads as port 0, which nothing listens on
+            problem = "the port must be a number from 1 to 65535"
     if problem:
         raise ctx.error(node, where, f"not a usable load URL ({problem}): {excerpt(value)}")
     return value.rstrip("/")
@@ -1066,7 +1138,7 @@ def _headers_from_env(ctx: _Ctx, node: Node, where: str) -> tuple[tuple[str, str
 
 def _steady(ctx: _Ctx, node: Node, where: str, workload: WorkloadSpec) -> SteadyState:
     m = _Map(ctx, node, where, ("maxErrorRate", "readyReplicas", "window"))
-    ready = m.get("readyReplicas", _non_negative_int, workload.replicas)
+    ready = m.get("readyReplicas", _count_or_zero, workload.replicas)
     if ready is not None and ready > workload.replicas:
         raise ctx.error(
             m.node_of("readyReplicas"),
@@ -1155,7 +1227,10 @@ def _converter(value: Value) -> Callable[[_Ctx, Node, str], object]:
         return _enum(*value.choices)
     if value.kind == "signal":
         return _signal
-    return _CONVERTERS[value.kind]
+    conv = _CONVERTERS[value.kind]
+    if value.high is None:
+        return conv
+    return _at_most(cast(Callable[[_Ctx, Node, str], float], conv), value.high, value.unit)
 
 
 def _yaml_keys(cls: type[FaultSpec]) -> tuple[str, ...]:
@@ -1235,7 +1310,7 @@ def _count_or_percent(m: _Map) -> tuple[int | None, float | None]:
         )
     if m.has("percent"):
         return None, m.get("percent", _percent, None)
-    return m.get("count", _positive_int, 1), None
+    return m.get("count", _count, 1), None
 
 
 def _node_selection(m: _Map, workload: WorkloadSpec) -> NodeSelection:
@@ -1285,8 +1360,8 @@ def _slas(ctx: _Ctx, node: Node, where: str) -> SLASpec:
         p95_latency_ms=p95 * 1000.0 if p95 is not None else None,
         p99_latency_ms=p99 * 1000.0 if p99 is not None else None,
         max_recovery_s=m.get("maxRecovery", _duration, None),
-        expected_restarts=m.get("expectedRestarts", _non_negative_int, None),
-        max_restarts=m.get("maxRestarts", _non_negative_int, None),
+        expected_restarts=m.get("expectedRestarts", _count_or_zero, None),
+        max_restarts=m.get("maxRestarts", _count_or_zero, None),
         steady_state_restored=m.get("steadyStateRestored", _bool, False),
         expect_blocked=m.get("expectBlocked", _bool, None),
         expect_stalled=m.get("expectStalled", _bool, None),
@@ -1380,7 +1455,8 @@ def _guard(ctx: _Ctx, node: Node, where: str, interval: float,
     if gtype == "error-rate":
         return ErrorRateGuard(name=name, on_error=on_error, max=m.req("max", _ratio),
                               window_s=m.get("window", _positive_duration, 5.0),
-                              min_requests=m.get("minRequests", _positive_int, 5))
+                              min_requests=m.get("minRequests",
+                                                 _at_most(_positive_int, MAX_MIN_REQUESTS), 5))
     if gtype == "kubernetes":
         return _kubernetes_guard(ctx, m, name, on_error)
     timeout = m.get("timeout", _positive_duration, interval)
@@ -1391,9 +1467,9 @@ def _guard(ctx: _Ctx, node: Node, where: str, interval: float,
     if gtype == "http":
         return HttpGuard(name=name, on_error=on_error, url=m.req("url", _guard_url),
                          timeout_s=timeout, status=m.get("status", _status_codes, ()),
-                         failures=m.get("failures", _positive_int, 1))
-    low = m.get("min", _finite_number, None)
-    high = m.get("max", _finite_number, None)
+                         failures=m.get("failures", _count, 1))
+    low = m.get("min", _threshold, None)
+    high = m.get("max", _threshold, None)
     if low is None and high is None:
         raise ctx.error(node, m.path("max"), "give min, max or both: the bounds every sample "
                         "of the query must stay within")
@@ -1453,7 +1529,7 @@ def _guard_url(ctx: _Ctx, node: Node, where: str) -> str:
     elif parts.fragment or any(c.isspace() or ord(c) < 32 for c in value):
         problem = "expected a URL without fragment or whitespace"
     elif port == 0:
-        problem = "port 0 is not a port"
+        problem = "the port must be a number from 1 to 65535"
     if problem:
         raise ctx.error(node, where, f"{problem}, got {excerpt(redact_url(value))}")
     return value
@@ -1470,11 +1546,13 @@ def _status_codes(ctx: _Ctx, node: Node, where: str) -> tuple[int, ...]:
     return (codes(ctx, node, where),)
 
 
-def _finite_number(ctx: _Ctx, node: Node, where: str) -> float:
+def _threshold(ctx: _Ctx, node: Node, where: str) -> float:
     value = _scalar(ctx, node, where, "a number")
-    if isinstance(value, bool) or not isinstance(value, int | float) or not math.isfinite(
-            float(value)):
+    if isinstance(value, bool) or not isinstance(value, int | float) or math.isnan(value):
         raise ctx.error(node, where, f"expected a finite number, got {_got(node)}")
+    if not -MAX_THRESHOLD <= value <= MAX_THRESHOLD:
+        raise ctx.error(node, where, f"expected a number from -{MAX_THRESHOLD:g} to "
+                        f"{MAX_THRESHOLD:g}, got {_got(node)}")
     return float(value)
 
 

@@ -73,16 +73,18 @@ def _default(f: FieldInfo) -> str:
 def faults_markdown() -> str:
     lines = ["# Fault reference", "",
              "Generated from `chaos/model/faults.py` by `python -m chaos.model.schema`; do not "
-             "edit by hand.", ""]
+             "edit by hand. Every number has the bounds its `allowed` column gives (a value "
+             "outside them is a collection error naming the field); docs/experiments.md, "
+             "\"Bounds\", lists those of the other sections.", ""]
     for cls in FAULT_TYPES.values():
         lines += [f"## `{cls.type}`", "", cls.summary[0].upper() + cls.summary[1:] + ".", "",
-                  "| field | default | meaning |", "|---|---|---|"]
+                  "| field | default | allowed | meaning |", "|---|---|---|---|"]
         for f in cls.field_infos():
             name = ("`nodes` / `nodeSelector` / `podsOf`" if f.reader == "node-selection"
                     else f"`{f.yaml}`")
             if f.value.choices:
                 name += " (" + ", ".join(f"`{c}`" for c in f.value.choices) + ")"
-            lines.append(f"| {name} | {_default(f)} | {f.doc} |")
+            lines.append(f"| {name} | {_default(f)} | {f.value.bounds or '—'} | {f.doc} |")
         lines.append("")
     return "\n".join(lines)
 

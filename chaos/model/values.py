@@ -13,36 +13,75 @@ from typing import Any
 
 SIGNALS = ("KILL", "TERM", "INT", "HUP", "QUIT", "ABRT", "USR1", "USR2")
 
+# Bounds on the numbers of the format (docs/experiments.md, "Bounds"): far beyond any real
+# experiment, yet small enough that every sum, product and schedule built from them stays exact
+# and finite. The parser refuses a number outside them at collection, naming the field.
+MAX_DURATION_S = 7 * 24 * 3600.0  # every duration: a week
+MAX_COUNT = 10_000  # pods, nodes, replicas, rounds, restarts, failures in a row
+MAX_USERS = 100_000
+MAX_SPAWN_RATE = 100_000.0  # users started per second
+MAX_ARRIVAL_RATE = 1_000_000.0  # open-loop arrivals per second
+MAX_IN_FLIGHT = 100_000
+MAX_REQUESTS = 1_000_000_000
+MAX_MIN_REQUESTS = 1_000_000  # an error-rate guard's minRequests
+MAX_LATENCY_S = 60.0  # a latency fault's delay (and jitter) per packet
+MAX_SEED = 2**53 - 1  # the largest integer every JSON reader keeps exact (reports record it)
+MAX_THRESHOLD = 1e18  # a prometheus guard's min/max, either sign
+
 
 @dataclass(frozen=True, slots=True)
 class Value:
     kind: str  # the parser's converter for it
     schema: Mapping[str, Any]
     choices: tuple[str, ...] = field(default=())
+    high: float | None = None  # the largest value allowed (the parser refuses more)
+    unit: str = ""  # how ``high`` is shown: "" (a number), "s" (a duration), "/s" (a rate)
+    bounds: str = ""  # the allowed range as docs/faults.md shows it
+
+
+def at_most(value: Value, high: float, bounds: str) -> Value:
+    """``value`` with a tighter upper bound of its own, in the parser and in the schema (its
+    numeric forms; a duration written as text, such as 2m, is bounded by the parser alone)."""
+    schema = dict(value.schema)
+    if "anyOf" in schema:
+        schema["anyOf"] = [{**s, "maximum": high} if s.get("type") in ("integer", "number")
+                           else s for s in schema["anyOf"]]
+    else:
+        schema["maximum"] = high
+    return Value(value.kind, schema, value.choices, high, value.unit, bounds)
 
 
 DURATION_REF = {"$ref": "#/$defs/duration"}
 SELECTOR_REF = {"$ref": "#/$defs/selector"}
 
-POSITIVE_INT = Value("positive-int", {"type": "integer", "minimum": 1})
+POSITIVE_INT = Value("positive-int", {"type": "integer", "minimum": 1})  # unbounded: prefer COUNT
 NON_NEGATIVE_INT = Value("non-negative-int", {"type": "integer", "minimum": 0})
-DURATION = Value("duration", DURATION_REF)
-POSITIVE_DURATION = Value("positive-duration", DURATION_REF)  # zero is refused by the parser
+COUNT = Value("positive-int", {"type": "integer", "minimum": 1, "maximum": MAX_COUNT},
+              high=MAX_COUNT, bounds="1 to 10000")
+# every duration is at most MAX_DURATION_S: the parser's rule, and $defs/duration's maximum
+DURATION = Value("duration", DURATION_REF, high=MAX_DURATION_S, unit="s", bounds="0 to 7d")
+POSITIVE_DURATION = Value("positive-duration", DURATION_REF, high=MAX_DURATION_S, unit="s",
+                          bounds="above 0, at most 7d")  # zero is refused by the parser
 WHOLE_SECONDS = Value("whole-seconds", {
-    "anyOf": [{"type": "integer", "minimum": 0},
+    "anyOf": [{"type": "integer", "minimum": 0, "maximum": int(MAX_DURATION_S)},
               {"type": "string", "pattern": "^[0-9]+(s|m|h)?$"}],
-    "description": "whole seconds; 0 kills immediately"})
-PERCENT = Value("percent", {"type": "number", "exclusiveMinimum": 0, "maximum": 100})
-RATIO = Value("ratio", {"type": "number", "minimum": 0, "maximum": 1})
+    "description": "whole seconds; 0 kills immediately"}, high=MAX_DURATION_S, unit="s",
+    bounds="0 to 7d, whole seconds")
+PERCENT = Value("percent", {"type": "number", "exclusiveMinimum": 0, "maximum": 100},
+                high=100.0, bounds="above 0, at most 100")
+RATIO = Value("ratio", {"type": "number", "minimum": 0, "maximum": 1}, high=1.0,
+              bounds="0 to 1")
 STRING = Value("string", {"type": "string", "minLength": 1})
 SIGNAL = Value("signal", {"type": "string",
                           "pattern": f"^(SIG)?({'|'.join(SIGNALS)})$"})
 SELECTOR = Value("selector", SELECTOR_REF)
 ARRIVAL_RATE = Value("arrival-rate", {"anyOf": [
     {"type": "string", "pattern": "^\\s*\\d+(\\.\\d+)?(\\s*/\\s*(s|m|h|sec|min))?\\s*$"},
-    {"type": "number", "exclusiveMinimum": 0}]})
+    {"type": "number", "exclusiveMinimum": 0, "maximum": MAX_ARRIVAL_RATE}]},
+                     high=MAX_ARRIVAL_RATE, unit="/s", bounds="above 0, at most 1000000/s")
 RATE = Value("rate", {"type": "string",
-                      "pattern": "^[0-9]+(\\.[0-9]+)?\\s*(bit|kbit|mbit|gbit)$"})
+                      "pattern": "^[0-9]+(\\.[0-9]+)?\\s*(bit|kbit|mbit|gbit)$"},
+             bounds="8kbit to 100gbit")
 PEER = Value("peer", {
     "type": "object", "additionalProperties": False, "minProperties": 1, "maxProperties": 1,
     "properties": {

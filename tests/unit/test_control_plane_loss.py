@@ -95,6 +95,7 @@ spec:
   faults:
     - {type: control-plane-loss, count: 2, duration: 20s}
   slas: {maxApiOutage: 5s}
+  blastRadius: {maxNodes: 2}
 """
 
 
@@ -105,6 +106,20 @@ def test_control_plane_loss_parses_with_defaults(exp_dir: Path) -> None:
     assert needs_api_probe(exp)
     with pytest.raises(ExperimentInvalid, match=re.escape("spec.faults[0].mode")):
         parse_experiment(EXP.replace("duration: 20s", "mode: explode"), exp_dir / "x.yaml")
+
+
+def test_control_plane_loss_count_over_max_nodes_is_a_collection_error(exp_dir: Path) -> None:
+    """Its count is known from the file, so the blast radius is checked at collection (under
+    the default maxNodes: 1 a count of 2 or 3 is refused), as for every node fault."""
+    for count in (2, 3):
+        text = EXP.replace("  blastRadius: {maxNodes: 2}\n", "").replace(
+            "count: 2", f"count: {count}")
+        with pytest.raises(ExperimentInvalid) as err:
+            parse_experiment(text, exp_dir / "x.yaml")
+        assert str(err.value).endswith(
+            f"x.yaml:8: spec.faults[0].count: {count} nodes exceeds the blast radius "
+            "(maxNodes: 1); raise spec.blastRadius to allow it")
+    assert parse_experiment(EXP.replace("maxNodes: 2", "maxNodes: 3"), exp_dir / "x.yaml")
 
 
 def test_quorum_of_three_survives_one_loss_only() -> None:

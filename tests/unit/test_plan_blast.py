@@ -50,3 +50,48 @@ def test_blast_radius_in_the_experiment(good: str, exp_dir: Path) -> None:
     assert str(err.value).endswith(
         "x.yaml:25: spec.faults[0].count: 3 pods exceeds the blast radius (maxPods: 2); raise "
         "spec.blastRadius to allow it")
+
+
+@pytest.mark.parametrize(("fault", "limits", "expected"), [
+    ("{type: control-plane-loss, count: 3}", "{}",
+     "spec.faults[0].count: 3 nodes exceeds the blast radius (maxNodes: 1)"),
+    ("{type: cordon, count: 2}", "{}",
+     "spec.faults[0].count: 2 nodes exceeds the blast radius (maxNodes: 1)"),
+    ("{type: drain, count: 3}", "{maxNodes: 2}",
+     "spec.faults[0].count: 3 nodes exceeds the blast radius (maxNodes: 2)"),
+    ("{type: node-loss, count: 2}", "{}",
+     "spec.faults[0].count: 2 nodes exceeds the blast radius (maxNodes: 1)"),
+    ("{type: pod-kill, percent: 50}", "{maxPods: 1}",
+     "spec.faults[0].percent: 2 pods (50 % of 3) exceeds the blast radius (maxPods: 1)"),
+    ("{type: container-kill, count: 2}", "{maxPercent: 50}",
+     "spec.faults[0].count: 2 pods exceeds the blast radius (maxPercent: 50 % of "
+     "spec.workload.replicas, 3)"),
+    ("{type: partition, count: 3, peer: {cidr: 10.0.0.0/8}}", "{maxPods: 2}",
+     "spec.faults[0].count: 3 pods exceeds the blast radius (maxPods: 2)"),
+    ("{type: probe-break, percent: 100}", "{maxPercent: 34}",
+     "spec.faults[0].percent: 3 pods (100 % of 3) exceeds the blast radius (maxPercent: 34 %"),
+])
+def test_every_fault_whose_target_count_the_file_gives_is_checked_at_collection(
+        good: str, exp_dir: Path, fault: str, limits: str, expected: str) -> None:
+    text = good.replace("    - type: pod-kill\n      count: 1\n      gracePeriod: 0\n",
+                        f"    - {fault}\n").replace("  timeout: 180s",
+                                                  f"  timeout: 180s\n  blastRadius: {limits}")
+    with pytest.raises(ExperimentInvalid) as err:
+        parse_experiment(text, exp_dir / "x.yaml")
+    assert expected in str(err.value)
+
+
+@pytest.mark.parametrize(("fault", "limits"), [
+    ("{type: control-plane-loss, count: 2}", "{maxNodes: 2}"),
+    ("{type: pod-kill, percent: 34}", "{maxPods: 2, maxPercent: 67}"),  # 2 of 3
+    ("{type: pod-kill, percent: 50, selector: {app: httpd, tier: web}}", "{maxPods: 1}"),
+    ("{type: latency, count: 1, latency: 10ms}", "{maxPercent: 34}"),
+])
+def test_counts_within_the_blast_radius_pass(good: str, exp_dir: Path, fault: str,
+                                             limits: str) -> None:
+    """A share of pods of another selector is counted by the cluster only (checked when the
+    fault runs)."""
+    text = good.replace("    - type: pod-kill\n      count: 1\n      gracePeriod: 0\n",
+                        f"    - {fault}\n").replace("  timeout: 180s",
+                                                  f"  timeout: 180s\n  blastRadius: {limits}")
+    assert parse_experiment(text, exp_dir / "x.yaml").faults
