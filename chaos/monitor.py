@@ -34,7 +34,7 @@ from chaos.model.abort import (
     OutageGuard,
     PrometheusGuard,
 )
-from chaos.model.timeline import RequestRecord
+from chaos.model.timeline import DEFAULT_OUTAGE_BOUND_S, RequestRecord
 from chaos.plan import guards as pg
 
 HALT_INTERVAL_S = 0.25
@@ -125,26 +125,29 @@ class GuardCheck:
 
 
 def build_checks(spec: AbortSpec, namespace: str, load: LoadView | None, cluster: ClusterReads,
-                 get: HttpGet, clock: Clock, wait_s: float = 0.0) -> list[GuardCheck]:
-    """The halt guard first, then the experiment's guards, each with its reader."""
+                 get: HttpGet, clock: Clock, wait_s: float = 0.0, *,
+                 outage_bound_s: float = DEFAULT_OUTAGE_BOUND_S) -> list[GuardCheck]:
+    """The halt guard first, then the experiment's guards, each with its reader (an outage
+    guard counts requests unserved as the experiment's ``slas.outageBound`` says)."""
     since = clock.wall() - LOOKBACK_S
     checks = [GuardCheck(HaltGuard(name="halt"), lambda: pg.halt_reading(
         cluster.halt_marker(HALT_TIMEOUT_S)), HALT_INTERVAL_S)]
     for guard in spec.guards:
         checks.append(GuardCheck(guard, _reader(guard, namespace, load, cluster, get, clock,
-                                                since, wait_s), spec.interval_s))
+                                                since, wait_s, outage_bound_s),
+                                 spec.interval_s))
     return checks
 
 
 def _reader(guard: Guard, namespace: str, load: LoadView | None, cluster: ClusterReads,
-            get: HttpGet, clock: Clock, since: float, wait_s: float
-            ) -> Callable[[], pg.Reading]:
+            get: HttpGet, clock: Clock, since: float, wait_s: float,
+            outage_bound_s: float = DEFAULT_OUTAGE_BOUND_S) -> Callable[[], pg.Reading]:
     if isinstance(guard, OutageGuard | ErrorRateGuard):
         if load is None:
             raise GuardUnusable(f"guard {guard.name}: no live load to read")
         if isinstance(guard, OutageGuard):
             return lambda: pg.outage_reading(guard, load.records_since(since), clock.wall(),
-                                             load.running, wait_s)
+                                             load.running, wait_s, outage_bound_s)
         return lambda: pg.error_rate_reading(
             guard, load.records_since(clock.wall() - guard.window_s - 1), clock.wall(),
             load.running)

@@ -284,7 +284,7 @@ def start_guards(s: RunState, ports: RunPorts) -> None:
     s.abort.listen(lambda b: observer.emit("abort", b.guard, b.describe()))
     wait_s = s.exp.load.wait_ms / 1000.0
     checks = build_checks(s.exp.abort, s.namespace, s.load, ports.cluster, ports.http_get,
-                          s.clock, wait_s)
+                          s.clock, wait_s, outage_bound_s=s.exp.slas.outage_bound_s)
     s.monitor = GuardMonitor(checks, s.abort, s.clock, s.say)
     s.monitor.start()
 

@@ -5,6 +5,10 @@ would hit (for a workload that is already running), the PodDisruptionBudgets and
 would be blocked, every permission the run needs that this identity lacks, the blast-radius
 verdict and the load target. The resolved content is hashed; `kube-chaos run --plan` resolves it
 again and refuses to start when anything differs from what was reviewed.
+
+An experiment is identified by its file's resolved path and its content's hash, never by the
+spelling of the path on the command line: `kube-chaos plan gd/` and the pytest run it hands
+`gd/x.yaml` to as an absolute path name the same file.
 """
 
 from __future__ import annotations
@@ -29,7 +33,9 @@ from chaos.plan import blast, permissions
 from chaos.plan.drain import plan_drain
 from chaos.safety import refuse_unless_ours
 
-PLAN_VERSION = 1
+# 2: ``file`` is the experiment file's resolved path (version 1 kept the path as typed, so a
+# relative plan never matched the run's absolute path)
+PLAN_VERSION = 2
 
 
 @dataclass(frozen=True)
@@ -66,6 +72,15 @@ class ExperimentPlan:
 
 def _file_digest(path: Path | None) -> str | None:
     return hashlib.sha256(path.read_bytes()).hexdigest() if path and path.is_file() else None
+
+
+def experiment_identity(path: Path | None) -> tuple[str | None, str | None]:
+    """(resolved path, sha256 of the content) of an experiment file: what a plan compares, so
+    a relative and an absolute spelling of one file agree, and an edited or another file
+    does not. (None, None) for an experiment built in Python."""
+    if path is None:
+        return None, None
+    return str(path.resolve()), _file_digest(path)
 
 
 def plan_experiment(exp: Experiment, kube: Kube, *, seed: int,
@@ -110,9 +125,9 @@ def plan_experiment(exp: Experiment, kube: Kube, *, seed: int,
     except ChaosError as exc:
         lacking = (f"(could not review permissions: {exc})",)
     problems += [f"missing permission: {p}" for p in lacking]
+    file, file_sha256 = experiment_identity(exp.path)
     return ExperimentPlan(
-        experiment=exp.name, file=str(exp.path) if exp.path else None,
-        file_sha256=_file_digest(exp.path), context=kube.context,
+        experiment=exp.name, file=file, file_sha256=file_sha256, context=kube.context,
         server=str(kube.api.configuration.host), namespace=namespace, seed=seed, load_url=url,
         faults=tuple(faults), pdbs=pdbs, missing_permissions=lacking,
         problems=tuple(problems))
@@ -189,6 +204,10 @@ def plan_document(plans: list[ExperimentPlan]) -> dict[str, Any]:
 
 def reviewed_digest(document: dict[str, Any], experiment: str) -> tuple[str, int]:
     """(digest, seed) the reviewed plan recorded for ``experiment``."""
+    if document.get("version") != PLAN_VERSION:
+        raise SafetyRefused(f"the reviewed plan is version {document.get('version')!r}, this "
+                            f"kube-chaos reads version {PLAN_VERSION}: plan it again "
+                            "(`kube-chaos plan`)")
     for entry in document.get("experiments", []):
         if entry.get("experiment") == experiment:
             return str(entry["digest"]), int(entry["seed"])

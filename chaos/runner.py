@@ -445,7 +445,8 @@ def _evaluate(s: ph.RunState, env: RunEnv, ports: ph.RunPorts, started: float,
     # every load figure of the run in one pass over its capture files, in bounded memory
     figs = run_figures(records, RunWindows(
         origin=started, fault_window=fault_window,
-        lifts=tuple(o.lifted_at for o in s.outcomes if o.lifted_at is not None)))
+        lifts=tuple(o.lifted_at for o in s.outcomes if o.lifted_at is not None)),
+        stall_s=exp.slas.outage_bound_s)
     api = (papi.figures(s.api_data, fault_window, min(lifts) if lifts else None)
            if s.api_data is not None else None)
     scaled = (_autoscaling(exp, events, records, s.fault_t, s.outcomes, s.initial_ready)

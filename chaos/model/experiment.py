@@ -35,6 +35,7 @@ from chaos.model.faults import (
 )
 from chaos.model.netvalues import Peer
 from chaos.model.selector import Selector
+from chaos.model.timeline import DEFAULT_OUTAGE_BOUND_S
 
 __all__ = [
     "FAULT_TYPES",
@@ -208,6 +209,9 @@ class SLASpec:
     # of the last fault's hold to the pod count back where it was before the faults
     max_scale_out_s: float | None = None
     max_scale_in_s: float | None = None
+    # not an SLA: how soon a request must be answered to count as served for maxOutage (and
+    # the outage figures and guards); a request answered later, or never, is unserved
+    outage_bound_s: float = DEFAULT_OUTAGE_BOUND_S
 
     def declared(self) -> bool:
         # expectBlocked/expectStalled: false is a real claim ("the drain gets through")

@@ -69,6 +69,7 @@ from chaos.model.manifests import (
 from chaos.model.netvalues import RATE_HINT, Peer, parse_cidr, parse_rate
 from chaos.model.rate import ARRIVAL_RATE_HINT, parse_arrival_rate
 from chaos.model.tags import marker_name, tag_problem
+from chaos.model.timeline import DEFAULT_OUTAGE_BOUND_S
 from chaos.model.values import (
     CONTROLLER_KINDS,
     MAX_ARRIVAL_RATE,
@@ -1350,6 +1351,7 @@ def _slas(ctx: _Ctx, node: Node, where: str) -> SLASpec:
             "maxApiOutage",
             "maxScaleOutTime",
             "maxScaleInTime",
+            "outageBound",
         ),
     )
     p95 = m.get("p95Latency", _duration, None)
@@ -1368,6 +1370,7 @@ def _slas(ctx: _Ctx, node: Node, where: str) -> SLASpec:
         max_api_outage_s=m.get("maxApiOutage", _duration, None),
         max_scale_out_s=m.get("maxScaleOutTime", _positive_duration, None),
         max_scale_in_s=m.get("maxScaleInTime", _positive_duration, None),
+        outage_bound_s=m.get("outageBound", _positive_duration, DEFAULT_OUTAGE_BOUND_S),
     )
     if not slas.declared():
         raise ctx.error(

@@ -9,6 +9,11 @@ from __future__ import annotations
 from dataclasses import dataclass
 from typing import Literal
 
+# How soon a request must be answered (successfully) to count as served, in seconds: slower
+# ones are unserved for the longest-outage figure (``maxOutage``) whatever the client's own
+# timeout. Declared per experiment as ``slas.outageBound``.
+DEFAULT_OUTAGE_BOUND_S = 1.0
+
 EventKind = Literal[
     "pod-ready",
     "pod-unready",
@@ -101,3 +106,6 @@ class SLAResult:
     passed: bool
     unit: str
     op: str = "<="
+    # maxOutage only: the outage bound its figure was measured with (seconds): requests not
+    # answered successfully within it counted as unserved
+    bound_s: float | None = None

@@ -136,11 +136,12 @@ def live_outage(records: Sequence[RequestRecord], now: float, wait_s: float = 0.
 
 
 def outage_reading(guard: OutageGuard, records: Sequence[RequestRecord], now: float,
-                   load_running: bool, wait_s: float = 0.0) -> Reading:
+                   load_running: bool, wait_s: float = 0.0, stall_s: float = STALL_S
+                   ) -> Reading:
     if not load_running:
         return Reading("error", threshold=guard.max_s,
                        detail="the load generator is not running: no live outage to measure")
-    seconds, start = live_outage(records, now, wait_s)
+    seconds, start = live_outage(records, now, wait_s, stall_s)
     if seconds > guard.max_s:
         return Reading("failed", round(seconds, 3), guard.max_s,
                        f"outage of {seconds:.2f}s going on (since {start:.3f}) exceeds "

@@ -8,7 +8,8 @@ in a small reorder buffer until no record still to come can start before them (a
 at most ``horizon_s`` after it started), so the buffer holds ``rate x horizon`` records at most.
 
 The figures mean what ``chaos.plan.timeline`` says they mean (error rate over the window,
-outages as maximal runs of unserved requests in start order, nearest-rank percentiles over
+outages as maximal runs of unserved requests in start order, unserved meaning failed or not
+answered within ``stall_s``, the experiment's ``slas.outageBound``, nearest-rank percentiles over
 latency, failures included); percentiles come from a histogram (``LatencyHistogram``) whose
 resolution is 0.1 ms below 1 s, 1 ms below 10 s and 10 ms above, reported as the largest
 latency seen in the rank's bucket: never under the exact figure, never over the bucket's upper
@@ -114,6 +115,8 @@ class LoadFigures:
     requests_total: int  # the whole run, not just the window
     failures_total: int
     out_of_order: int  # records that came later than the reorder horizon allowed
+    # requests not answered successfully within this many seconds were unserved (outages)
+    outage_bound_s: float = STALL_S
 
     @property
     def error_rate(self) -> float | None:
@@ -197,7 +200,8 @@ class OnePass:
             requests=self.requests, failures=self.failures, dropped=self.dropped,
             outages=tuple(self._outages), p95_s=self.histogram.percentile(95),
             p99_s=self.histogram.percentile(99), requests_total=self.requests_total,
-            failures_total=self.failures_total, out_of_order=self.out_of_order)
+            failures_total=self.failures_total, out_of_order=self.out_of_order,
+            outage_bound_s=self.stall_s)
 
 
 def one_pass(records: Iterable[RequestRecord], start: float | None = None,

@@ -9,7 +9,7 @@ import math
 from collections.abc import Iterable, Sequence
 from dataclasses import dataclass
 
-from chaos.model.timeline import Bucket, RequestRecord
+from chaos.model.timeline import DEFAULT_OUTAGE_BOUND_S, Bucket, RequestRecord
 
 DEFAULT_BUCKET_S = 0.1
 # Epoch floats carry ~1e-7 s of rounding; without slack, t = origin + 0.1 can land in bucket 0.
@@ -22,7 +22,8 @@ def _index(t: float, origin: float, width: float) -> int:
 
 @dataclass(frozen=True, slots=True)
 class Outage:
-    """A maximal run of consecutive failed requests."""
+    """A maximal run of consecutive unserved requests (failed, or answered only after the
+    outage bound)."""
 
     start: float
     end: float
@@ -111,21 +112,18 @@ def buckets(
     ]
 
 
-# A request slower than this is part of an outage even if it finally succeeds: when a
-# Service has no endpoints, new connections hang in SYN retries rather than fail, and
-# users experience that as the service being down (seen on kind with kube-proxy nftables).
-STALL_S = 1.0
+# A request not answered (successfully) within this many seconds is part of an outage even if
+# it finally succeeds: when a Service has no endpoints, new connections hang in SYN retries
+# rather than fail (seen on kind with kube-proxy nftables), and users experience that as the
+# service being down. The default of ``slas.outageBound`` (``SLASpec.outage_bound_s``).
+STALL_S = DEFAULT_OUTAGE_BOUND_S
 
 
 def served(r: RequestRecord, stall_s: float = STALL_S) -> bool:
-    """Did this request count as service: succeeded, and (closed loop) in less than ``stall_s``.
-
-    An open-loop arrival (``r.scheduled``) needs no stall heuristic: arrivals keep coming
-    while the service hangs, each one not answered within the request timeout fails by itself
-    and its latency already runs from its intended start. Served means answered, successfully.
-    """
-    if r.scheduled:
-        return r.ok
+    """Did this request count as service: succeeded, in less than ``stall_s`` (the outage
+    bound). The same rule in both load modes: an open-loop arrival (``r.scheduled``) whose
+    latency, from its intended start, reaches the bound is unserved whatever the client
+    timeout let it wait (with a 5 s timeout a 3 s hang fails nothing, yet serves nobody)."""
     return r.ok and r.latency_s < stall_s
 
 
@@ -135,9 +133,9 @@ def outages(
     end: float | None = None,
     stall_s: float = STALL_S,
 ) -> list[Outage]:
-    """Maximal runs of consecutive unserved requests (failed, or slower than ``stall_s``) in
-    start-time order. Open-loop arrivals are in order of their intended starts and unserved
-    only when they failed (dropped included): no stall heuristic (see ``served``).
+    """Maximal runs of consecutive unserved requests (failed, or not answered within
+    ``stall_s``, the outage bound) in start-time order; open-loop arrivals by intended start,
+    dropped ones included (see ``served``).
 
     A run lasts from its first unserved request's start to the start of the next served
     request, or, when nothing was served afterwards, to the end of the last unserved one.

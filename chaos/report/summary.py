@@ -39,6 +39,7 @@ def junit_properties(data: ReportData | ReportDict) -> list[tuple[str, str]]:
         ("chaos.requests_failed", str(load["requests_failed"])),
         ("chaos.error_rate_during_fault", format_value(load["error_rate_during_fault"], 4)),
         ("chaos.longest_outage_seconds", format_value(load["longest_outage_seconds"])),
+        ("chaos.outage_bound_seconds", format_value(load.get("outage_bound_seconds"))),
         ("chaos.p95_ms", format_value(load["p95_ms"], 1)),
         ("chaos.p99_ms", format_value(load["p99_ms"], 1)),
         ("chaos.undo", undo_summary(report)),
@@ -50,7 +51,9 @@ def junit_properties(data: ReportData | ReportDict) -> list[tuple[str, str]]:
             (
                 f"chaos.sla.{sla['name']}",
                 f"{verdict} observed={format_value(sla['observed'], 4)}{sla['unit']} "
-                f"threshold={format_value(sla['threshold'], 4)}{sla['unit']}",
+                f"threshold={format_value(sla['threshold'], 4)}{sla['unit']}"
+                + (f" bound={sla['outage_bound_seconds']:g}s"
+                   if "outage_bound_seconds" in sla else ""),
             )
         )
     return props

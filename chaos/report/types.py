@@ -105,6 +105,9 @@ class LoadDict(TypedDict):
     errors: NotRequired[list[ErrorKindDict]]
     error_rate_during_fault: float | None
     longest_outage_seconds: float | None
+    # the outage bound (slas.outageBound) the outages were measured with; absent in reports
+    # written before it could be set (then 1 s, and open-loop arrivals counted only failures)
+    outage_bound_seconds: NotRequired[float]
     outages: list[OutageDict]
     p95_ms: float | None
     p99_ms: float | None
@@ -135,6 +138,8 @@ class SLADict(TypedDict):
     observed: float | None
     passed: bool
     unit: str
+    # maxOutage: requests not answered successfully within this many seconds were unserved
+    outage_bound_seconds: NotRequired[float]
 
 
 class BucketDict(TypedDict):

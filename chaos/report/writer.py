@@ -106,6 +106,9 @@ def build_report(data: ReportData) -> ReportDict:
         if figs.send_lag_p99_s is not None else None,
         "error_rate_during_fault": _num(window.error_rate) if window else None,
         "longest_outage_seconds": _num(window.longest_outage_s, 4) if window else None,
+        # what "unserved" meant for the outages: not answered successfully within this
+        "outage_bound_seconds": window.outage_bound_s if window
+        else data.experiment.slas.outage_bound_s,
         "outages": outages,
         "p95_ms": _num(p95 * 1000.0 if p95 is not None else None, 3),
         "p99_ms": _num(p99 * 1000.0 if p99 is not None else None, 3),
@@ -140,16 +143,13 @@ def build_report(data: ReportData) -> ReportDict:
         }
         for f in data.faults
     ]
-    slas: list[SLADict] = [
-        {
-            "name": r.name,
-            "threshold": float(r.threshold),
-            "observed": _num(r.observed),
-            "passed": r.passed,
-            "unit": r.unit,
-        }
-        for r in data.slas
-    ]
+    slas: list[SLADict] = []
+    for r in data.slas:
+        sla: SLADict = {"name": r.name, "threshold": float(r.threshold),
+                        "observed": _num(r.observed), "passed": r.passed, "unit": r.unit}
+        if r.bound_s is not None:
+            sla["outage_bound_seconds"] = r.bound_s
+        slas.append(sla)
     buckets: list[BucketDict] = []
     for b in figs.buckets:
         buckets.append(
@@ -219,7 +219,8 @@ def figures_of(data: ReportData) -> RunFigures:
     """The load figures of ``data.records`` in one streaming pass (when the caller has not
     computed them already): the fault window's, the per-bucket timeline's and the lifts'."""
     return run_figures(data.records, RunWindows(origin=data.started_at, bucket_s=data.bucket_s,
-                                                fault_window=data.fault_window))
+                                                fault_window=data.fault_window),
+                       stall_s=data.experiment.slas.outage_bound_s)
 
 
 def _value(value: float | str | None) -> float | str | None:

@@ -300,6 +300,59 @@ def test_plan_lists_what_the_run_hits_and_a_changed_cluster_is_refused(
                 "--timeout=120s", timeout=150)
 
 
+def test_the_documented_plan_then_run_from_a_relative_folder_passes_the_gate(
+        staging: Staging, tmp_path: Path) -> None:
+    """docs/experiments.md's game day, as a user types it: `kube-chaos plan gd/ ...` writes
+    plan.json, then `kube-chaos run gd/ ... --plan plan.json` from the same directory. The run
+    sees the file by its absolute path; the plan must still match (issue 18: it was refused,
+    "file: reviewed 'gd/x.yaml', now '/.../gd/x.yaml'"). An edited file is refused."""
+    exp = _experiment(staging, tmp_path, kind_="Deployment", name="web", app="web",
+                      node_port=30080, fault="{type: pod-kill, count: 1, gracePeriod: 0}",
+                      slas="{maxErrorRate: 0.05, maxRecovery: 60s}")
+    gd = tmp_path / "gd"
+    gd.mkdir()
+    (gd / "x.yaml").write_text(exp.path.read_text())
+    exp.path.unlink()
+    c = staging.cluster
+    # the docs' options; --kubeconfig because staging is not this machine's default cluster
+    target = ["--kubeconfig", c.kubeconfig, "--context", c.context, "--allow-context", c.context,
+              "--allow-host", staging.worker_ip]
+    kube_chaos = [sys.executable, "-m", "chaos.cli"]
+
+    planned = subprocess.run([*kube_chaos, "plan", "gd/", *target, "--seed", "42"],
+                             cwd=tmp_path, capture_output=True, text=True, timeout=180,
+                             check=False)
+    assert planned.returncode == 0, planned.stdout + planned.stderr
+    doc = json.loads((tmp_path / "plan.json").read_text())
+    [entry] = doc["experiments"]
+    assert entry["file"] == str((gd / "x.yaml").resolve()) and entry["seed"] == 42
+
+    before = _inventory(staging)
+    ran = subprocess.run([*kube_chaos, "run", "gd/", *target, "--plan", "plan.json"],
+                         cwd=tmp_path, capture_output=True, text=True, timeout=600,
+                         check=False)
+    out = ran.stdout + ran.stderr
+    assert "differs from the reviewed one" not in out, out[-3000:]
+    assert ran.returncode == 0, out[-3000:]
+    assert "1 passed" in ran.stdout
+    [report_path] = (tmp_path / "reports").rglob("report.json")
+    report = json.loads(report_path.read_text())
+    assert report["verdict"] == "pass" and report["seed"] == 42  # the reviewed plan's seed
+    assert _inventory(staging) == before
+
+    # the file changes after the review: the same command refuses and injects nothing
+    (gd / "x.yaml").write_text((gd / "x.yaml").read_text() + "# edited after the review\n")
+    pods = kubectl(c, "-n", "shop", "get", "pods", "-o", "name")
+    refused = subprocess.run([*kube_chaos, "run", "gd/", *target, "--plan", "plan.json",
+                              "--reports", "reports-2"], cwd=tmp_path, capture_output=True,
+                             text=True, timeout=300, check=False)
+    assert refused.returncode != 0, refused.stdout[-3000:]
+    assert "differs from the reviewed one" in refused.stdout
+    assert "file_sha256" in refused.stdout and "Traceback" not in refused.stdout
+    assert kubectl(c, "-n", "shop", "get", "pods", "-o", "name") == pods
+    assert _inventory(staging) == before
+
+
 def test_blast_radius_and_protected_namespaces_are_refused_at_plan_time(
         staging: Staging, tmp_path: Path) -> None:
     from chaos.planner import plan_experiment

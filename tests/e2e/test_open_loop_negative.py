@@ -1,5 +1,7 @@
-"""Open-loop load on the real cluster: the negative control where `maxErrorRate` and
-`p99Latency` now fail, from a timeline in which no arrival was skipped."""
+"""Open-loop load on the real cluster: the negative control where `maxErrorRate`,
+`maxOutage` and `p99Latency` now fail, from a timeline in which no arrival was skipped; and
+with the default 5 s client timeout, where arrivals wait through the outage instead of
+failing, `maxOutage: 1s` still fails (issue 18: it used to report no outage at all)."""
 
 from __future__ import annotations
 
@@ -10,6 +12,7 @@ from pathlib import Path
 
 import pytest
 
+from chaos.model import LoadProfile
 from chaos.model.parse import load_experiment
 
 pytestmark = pytest.mark.chaos
@@ -32,8 +35,9 @@ def test_open_loop_single_replica_pod_kill_fails_error_rate_and_p99(chaos_experi
     body = [r.t for r in records]
     gaps = [b - a for a, b in itertools.pairwise(body)]
     assert max(gaps) == pytest.approx(0.01, abs=1e-3) and len(body) > 1000
-    # the outage is a run of arrivals that failed one after another by intended start: on a
-    # 10 ms grid it lasts 10 ms per failed arrival in it, no more
+    # the outage is a run of arrivals unserved one after another by intended start (failed,
+    # or answered only after the 1 s outage bound, the send lag included): on a 10 ms grid it
+    # lasts 10 ms per unserved arrival in it, no more
     report = json.loads(Path(result.report_path or "").read_text())
     origin = report["timeline"]["origin"]
     start = origin + report["fault"]["window"]["start"]
@@ -43,9 +47,11 @@ def test_open_loop_single_replica_pod_kill_fails_error_rate_and_p99(chaos_experi
     assert report["load"]["requests_total"] == len(records) - len(unfinished)
     window = [r for r in records if start <= r.t < end and not r.unfinished]
     failed = [r for r in window if not r.ok]
+    unserved = [r for r in window if not r.ok or r.latency_s >= 1.0]
     outage = report["load"]["longest_outage_seconds"]
-    assert outage > 1.0
-    assert 0.5 * len(failed) / 100.0 <= outage <= len(failed) / 100.0 + 0.02
+    assert outage > 1.0 and report["load"]["outage_bound_seconds"] == 1.0
+    assert 0.5 * len(unserved) / 100.0 <= outage <= len(unserved) / 100.0 + 0.02
+    assert not result.sla("maxOutage").passed
     assert errors.observed == pytest.approx(len(failed) / len(window))
     # the p99 is the failures' wait: arrivals that got no answer waited out the timeout (the
     # whole request is bounded by it, so no more than that plus the send's own delay)
@@ -54,3 +60,33 @@ def test_open_loop_single_replica_pod_kill_fails_error_rate_and_p99(chaos_experi
     assert all(0.9 * exp.load.timeout_s <= r.latency_s <= exp.load.timeout_s
                + exp.load.drop_after_s + 0.2 for r in timeouts)
     assert p99.observed >= 0.9 * exp.load.timeout_s * 1000
+
+
+def test_open_loop_pod_kill_with_the_default_timeout_fails_max_outage(chaos_experiment) -> None:
+    """The same kill with the default client timeout (5 s): arrivals wait out the hang (about
+    3 s) and then succeed, so few or none fail; those not answered within the outage bound
+    (1 s) were not served all the same, and `maxOutage: 1s` fails."""
+    exp = load_experiment(EXPERIMENTS / "pod-kill-single-open-negative.yaml")
+    default_timeout = LoadProfile().timeout_s
+    assert default_timeout == 5.0 and exp.slas.max_outage_s == 1.0
+    exp = replace(exp, expect="pass", load=replace(exp.load, timeout_s=default_timeout))
+    result = chaos_experiment(exp)
+    assert result.error is None, result.error
+    assert result.verdict == "fail"
+    outage = result.sla("maxOutage")
+    assert not outage.passed and outage.observed is not None and outage.observed > 1.0
+    assert outage.bound_s == 1.0
+    report = json.loads(Path(result.report_path or "").read_text())
+    assert report["load"]["outage_bound_seconds"] == 1.0
+    [row] = [s for s in report["slas"] if s["name"] == "maxOutage"]
+    assert row["outage_bound_seconds"] == 1.0 and not row["passed"]
+    # the arrivals waited rather than failed: the outage is made of slow successes
+    origin = report["timeline"]["origin"]
+    start = origin + report["fault"]["window"]["start"]
+    end = origin + report["fault"]["window"]["end"]
+    window = [r for r in result.records if start <= r.t < end and not r.unfinished]
+    slow = [r for r in window if r.ok and r.latency_s >= 1.0]
+    failed = [r for r in window if not r.ok]
+    assert len(slow) > len(failed), (len(slow), len(failed))
+    print(f"default timeout: outage {outage.observed:.2f} s, {len(slow)} slow successes, "
+          f"{len(failed)} failed of {len(window)}")

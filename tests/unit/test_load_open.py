@@ -231,10 +231,13 @@ def _arrival(t: float, latency: float, ok: bool = True, sent: float | None = Non
                          None if dropped else (t if sent is None else sent))
 
 
-def test_open_loop_arrivals_need_no_stall_heuristic() -> None:
+def test_open_loop_arrivals_answered_after_the_bound_are_unserved_like_closed_ones() -> None:
+    # deliberately changed (issue 18): an arrival that waited 3 s for a success was counted
+    # served ("no stall heuristic"), so a 3 s hang under a 5 s timeout showed no outage at all
     slow_closed = RequestRecord(1.0, 3.0, True, 200)
     slow_arrival = _arrival(1.0, 3.0)
-    assert not tl.served(slow_closed) and tl.served(slow_arrival)
+    assert not tl.served(slow_closed) and not tl.served(slow_arrival)
+    assert tl.served(_arrival(1.0, 0.99)) and tl.served(slow_arrival, stall_s=3.5)
     assert not tl.served(_arrival(2.0, 0.1, ok=False, dropped=True))
 
 

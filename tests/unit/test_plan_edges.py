@@ -57,7 +57,7 @@ def test_every_kind_of_sla_result_is_exact() -> None:
                    max_restarts=1, steady_state_restored=True, expect_blocked=True)
     assert slas.evaluate(spec, obs) == [
         SLAResult("maxErrorRate", 0.1, 0.0, True, "ratio", "<="),
-        SLAResult("maxOutage", 1.0, 0.0, True, "s", "<="),
+        SLAResult("maxOutage", 1.0, 0.0, True, "s", "<=", bound_s=1.0),
         SLAResult("p95Latency", 95.0, pytest.approx(95.0), True, "ms", "<="),  # type: ignore[arg-type]
         SLAResult("p99Latency", 98.0, pytest.approx(99.0), False, "ms", "<="),  # type: ignore[arg-type]
         SLAResult("maxRecovery", 3.0, 3.0, True, "s", "<="),

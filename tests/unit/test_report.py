@@ -95,6 +95,7 @@ def test_report_keys_and_figures(tmp_path: Path) -> None:
         "send_lag_p99_ms",
         "error_rate_during_fault",
         "longest_outage_seconds",
+        "outage_bound_seconds",
         "outages",
         "p95_ms",
         "p99_ms",

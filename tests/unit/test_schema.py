@@ -45,6 +45,7 @@ GOOD_VARIANTS = [
     (FAULT_BLOCK + "  slas:\n",
      "    - {type: rollout, image: x}\n  slas:\n    expectStalled: false\n"),
     ("  expect: pass", "  expect: fail\n  seed: 42"),
+    ("    maxOutage: 1s", "    maxOutage: 1s\n    outageBound: 2500ms"),
     ("  name: pod-kill-replicated", "  name: pod-kill-replicated\n  tags: [smoke, slow-net, v1.2]"),
     ("    replicas: 3", "    replicas: 3\n    clusterScoped: allow"),
     ("  expect: pass", "  expect: pass\n  abort:\n    interval: 500ms\n    guards:\n"
@@ -116,6 +117,8 @@ BAD_VARIANTS = [
     (FAULT_BLOCK, "    - {type: rollout, args: [1]}\n"),
     (FAULT_BLOCK, "    - {type: rollback, image: x}\n"),
     ("    maxOutage: 1s", "    maxOutage: 1s\n    expectStalled: yes-please"),
+    ("    maxOutage: 1s", "    maxOutage: 1s\n    outageBound: soon"),
+    ("    maxOutage: 1s", "    maxOutage: 1s\n    outage_bound: 2s"),
     ("  faults:\n" + FAULT_BLOCK, "  faults: []\n"),
     ("    selector: {app: httpd}", "    selector: {version: 1}"),
     ("  name: pod-kill-replicated", "  name: pod-kill-replicated\n  tags: [smoke, skip]"),
