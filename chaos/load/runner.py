@@ -275,6 +275,10 @@ class LoadRun:
         """
         allowed = frozenset(h.lower() for h in allowed_hosts) | LOCAL_HOSTS
         host = check_target(target_base_url, allowed)
+        if in_cluster is not None and headers:  # whatever the scheme: never into a pod spec
+            raise LoadError(f"in-cluster load cannot send headers ({', '.join(headers)}): "
+                            "their values would be written into the worker pods' specs; "
+                            "send them with load from this machine")
         clear = cleartext_headers(host, list(headers or {}), all_secret=True)
         if clear:
             raise TargetRefused(f"load target {host!r}: refusing to send header(s) "
@@ -307,10 +311,6 @@ class LoadRun:
             if locustfile is not None:
                 raise ValueError("bad load profile: in-cluster workers run kube-chaos's own "
                                  "locustfiles only (their image holds no other)")
-            if headers:
-                raise LoadError(f"in-cluster load cannot send headers ({', '.join(headers)}): "
-                                "their values would be written into the worker pods' specs; "
-                                "send them with load from this machine")
             workers = in_cluster.workers
         user_file = (locustfile or (OPEN_LOOP_LOCUSTFILE if mode == "open"
                                     else DEFAULT_LOCUSTFILE)).resolve()

@@ -22,7 +22,7 @@ from urllib.parse import urlsplit
 import yaml
 from yaml.nodes import MappingNode, Node, ScalarNode, SequenceNode
 
-from chaos.errors import EXCERPT_CHARS, ExperimentInvalid, excerpt
+from chaos.errors import ExperimentInvalid, excerpt
 from chaos.model import yamlsafe
 from chaos.model.abort import (
     CONDITION_KINDS,
@@ -190,7 +190,10 @@ def _got(node: Node) -> str:
     if isinstance(value, bool):
         return "true" if value else "false"
     raw = str(node.value) if isinstance(node, ScalarNode) else repr(value)
-    return raw if len(raw) <= EXCERPT_CHARS else excerpt(raw)
+    # a number as written: short, and never quoted past 40 characters (10e100 spelled out)
+    if not raw.isprintable():
+        return excerpt(raw)
+    return raw if len(raw) <= 40 else raw[:37] + "..."
 
 
 def _is_null(node: Node) -> bool:
