@@ -62,7 +62,7 @@ def cmd_rollback(args: argparse.Namespace) -> int:
     states = load_journals([p for p in paths if p.exists()], set(undo.HANDLERS))
     for state in states:
         for problem in state.problems:
-            print(f"warning: {problem}", file=sys.stderr)
+            print(f"warning: {printable(problem)}", file=sys.stderr)
     unusable = [s for s in states
                 if s.unusable is not None or s.quarantined_records is not None]
     chosen, refused = _select(states, explicit=explicit, force=args.force)

@@ -155,11 +155,14 @@ def _plan_fault(kube: Kube, exp: Experiment, spec: Any, index: int, seed: int,
             kube, scope.namespace, spec.selector)))
         problems += blast.pod_violations(limits, spec.type, targets.names,
                                          exp.workload.replicas)
-    else:
-        assert isinstance(spec, NodeFault)
+    elif isinstance(spec, NodeFault):
         candidates = tuple(sorted(candidate_nodes(scope, spec.nodes)))
         problems += blast.node_violations(limits, spec.type, targets.names,
                                           targets.control_plane, spec.nodes.nodes)
+    else:  # control-plane-loss: its type names the control plane, as the run's check says
+        candidates = tuple(sorted(targets.control_plane))
+        problems += blast.node_violations(limits, spec.type, targets.names,
+                                          targets.control_plane, targets.control_plane)
     blocked: tuple[str, ...] = ()
     if isinstance(spec, Drain):
         blocked = tuple(_drain_blockers(kube, targets.names))

@@ -1531,7 +1531,8 @@ def _guard_url(ctx: _Ctx, node: Node, where: str) -> str:
     elif not parts.hostname:
         problem = "the URL names no host"
     elif parts.username is not None or parts.password is not None:
-        problem = "credentials in the URL would be written to reports; not allowed"
+        problem = ("credentials in the URL are not allowed (they would sit in the experiment "
+                   "file and travel with every check)")
     elif parts.fragment or any(c.isspace() or ord(c) < 32 for c in value):
         problem = "expected a URL without fragment or whitespace"
     elif port == 0:

@@ -89,3 +89,33 @@ def test_a_plan_of_another_version_is_refused(game_day: Path, tmp_path: Path) ->
         runner._as_reviewed(load_experiment(game_day / "x.yaml"), _env(tmp_path, v1))
     assert runner._as_reviewed(load_experiment(game_day / "x.yaml"),
                                _env(tmp_path, doc)).seed == 7
+
+
+def test_a_control_plane_loss_on_an_existing_workload_is_planned_not_crashed(
+        monkeypatch: pytest.MonkeyPatch) -> None:
+    """`kube-chaos plan` of a control-plane-loss against a running workload used to stop on
+    an ``assert isinstance(spec, NodeFault)``; it names the control-plane targets and checks
+    them against the blast radius, as the run does."""
+    from chaos.model.experiment import BlastRadius
+    from chaos.model.faults import ControlPlaneLoss
+
+    spec = ControlPlaneLoss(count=2)
+    monkeypatch.setattr(planner, "resolve", lambda scope, s: planner_targets(
+        ("cp-1", "cp-2")))
+    existing = SimpleNamespace(namespace="shop", kind="Deployment", name="web")
+    fake_exp: Any = SimpleNamespace(workload=SimpleNamespace(
+        existing=existing, selector=SimpleNamespace(), replicas=3))
+    problems: list[str] = []
+    plan = planner._plan_fault(KUBE, fake_exp, spec, 0, 7, BlastRadius(max_nodes=1), problems)
+    assert plan.kind == "Node" and plan.targets == ("cp-1", "cp-2")
+    assert plan.candidates == ("cp-1", "cp-2")
+    assert any("control-plane-loss" in p for p in problems), problems  # 2 nodes > maxNodes 1
+    problems.clear()
+    planner._plan_fault(KUBE, fake_exp, spec, 0, 7, BlastRadius(max_nodes=2), problems)
+    assert problems == []
+
+
+def planner_targets(names: tuple[str, ...]) -> Any:
+    from chaos.faults.targets import Targets
+
+    return Targets("Node", names, names)
