@@ -136,9 +136,10 @@ CASES = [
     ("  abort:\n" + G + "      - {type: http, url: 'ftp://127.0.0.1/x'}\n",
      "x.yaml:35: spec.abort.guards[0].url: expected an http:// or https:// URL, got "
      "'ftp://127.0.0.1/x'"),
+    # the error does not echo the credentials (issue 18)
     ("  abort:\n" + G + "      - {type: http, url: 'http://user:pw@127.0.0.1/x'}\n",
      "x.yaml:35: spec.abort.guards[0].url: credentials in the URL are not allowed (they would "
-     "sit in the experiment file and travel with every check), got 'http://***@127.0.0.1/x'"),  # the error does not echo them (issue 18)
+     "sit in the experiment file and travel with every check), got 'http://***@127.0.0.1/x'"),
     ("  abort:\n" + G + "      - {type: http, url: 'http:///x'}\n",
      "x.yaml:35: spec.abort.guards[0].url: the URL names no host, got 'http:///x'"),
     ("  abort:\n" + G + "      - {type: http, url: 'http://127.0.0.1:99999/'}\n",
