@@ -395,7 +395,9 @@ def recover(s: RunState, ports: RunPorts) -> None:
         if rs is not None and (rs > 0 or elapsed > 2.0):
             break
         if elapsed >= budget:
-            if rs is None and budget < natural - HOLD_SLACK_S and not s.abort.is_set():
+            # (a declared maxRecovery only: without one, the wait's length is our default)
+            if rs is None and exp.slas.max_recovery_s is not None \
+                    and budget < natural - HOLD_SLACK_S and not s.abort.is_set():
                 # not whole yet, and the wait ended on the run's budget, not its own bound
                 s.shortfalls.append(f"recovery waited {budget:.1f}s of {natural:g}s")
             break
@@ -413,14 +415,26 @@ def stop_guards(s: RunState) -> None:
 def tail(s: RunState, ports: RunPorts) -> None:
     """Keep the load running for the tail, then collect every record."""
     assert s.load is not None and s.observer is not None
-    s.clock.sleep(s.budgeted("tail ran", s.exp.load.tail_s, reserve_s=5.0))
-    if not s.load.running:  # judged on a window the load no longer covered
-        s.shortfalls.append(f"the load had stopped before the tail's end (load.maxDuration "
-                            f"{s.exp.load.max_duration_s:g}s; see {s.load.log_path})")
+    exp = s.exp
+    why = f"load.maxDuration {exp.load.max_duration_s:g}s; see {s.load.log_path}"
+    tail_start = s.clock.wall()
+    began_without_load = not s.load.running
+    if began_without_load:  # the fault and its recovery were judged without load
+        s.shortfalls.append(f"the load had stopped before the tail began ({why})")
+    s.clock.sleep(s.budgeted("tail ran", exp.load.tail_s, reserve_s=5.0))
+    stopped_by_itself = not s.load.running
     s.load.stop()
     stop_api_probe(s)
     result = s.load.wait(timeout=30)
     s.records, s.load_generators = result.records, result.generators
+    if stopped_by_itself and not began_without_load:
+        # the steady state is judged over the tail's last window: the load must cover one
+        last = last_record(s.records)
+        into = (last.t - tail_start) if last is not None else 0.0
+        window = min(exp.steady_state.window_s, exp.load.tail_s)
+        if into < window - HOLD_SLACK_S:
+            s.shortfalls.append(f"the load stopped {max(0.0, into):.1f}s into the tail, short "
+                                f"of the {window:g}s steady-state window ({why})")
     s.steady_restored = _steady_restored(s)
 
 

@@ -505,7 +505,8 @@ def cut_short(shortfalls: Sequence[str], timeout_s: float, timings: dict[str, fl
     where = ", ".join(f"{name} took {t:.1f}s" for t, name in spent)
     return (f"the run did not happen as declared, so no SLA was judged: {'; '.join(shortfalls)}"
             f" (the experiment's timeout is {timeout_s:g}s" + (f"; {where}" if where else "")
-            + "). Raise spec.timeout, or shorten what it must hold")
+            + "). Give it the time it declares: raise spec.timeout (and load.maxDuration, for "
+            "the load), or shorten what it must hold")
 
 
 def _autoscaling(exp: Experiment, events: Sequence[ClusterEvent],

@@ -1098,7 +1098,22 @@ def test_a_load_that_stopped_before_the_end_is_an_error(world: World, tmp_path: 
     world.load_ends_after_s = 8.0  # past the fault, before the tail's end
     result = _run(world, tmp_path)
     assert result.verdict == "error"
-    assert "the load had stopped before the tail's end" in (result.error or "")
+    assert "the load had stopped before the tail began" in (result.error or "")
+
+
+def test_a_load_that_stopped_early_in_the_tail_is_an_error(world: World,
+                                                           tmp_path: Path) -> None:
+    world.load_ends_after_s = 10.5  # 1 s into the tail: short of the 3 s steady window
+    result = _run(world, tmp_path)
+    assert result.verdict == "error"
+    assert "the load stopped 1.5s into the tail, short of the 3s steady-state window" in (
+        result.error or ""), result.error
+
+
+def test_a_load_that_covers_the_steady_window_of_the_tail_is_judged(world: World,
+                                                                     tmp_path: Path) -> None:
+    world.load_ends_after_s = 13.0  # 3.5 s into the tail: the steady window is covered
+    assert _run(world, tmp_path).verdict == "pass"
 
 
 def test_an_aborted_hold_is_aborted_not_cut_short(world: World, tmp_path: Path) -> None:
