@@ -27,7 +27,7 @@ from chaos.k8s.observe import Snapshot
 from chaos.model.abort import HaltMarker
 from chaos.model.apiprobe import ApiProbeData
 from chaos.model.experiment import BlastRadius, Experiment, FaultSpec, Selector
-from chaos.model.faults import ControlPlaneLoss, NodeFault
+from chaos.model.faults import NodeFault
 from chaos.model.hold import HOLD_SLACK_S
 from chaos.model.timeline import ClusterEvent, RequestRecord
 from chaos.monitor import GuardMonitor, HttpGet, build_checks, http_get
@@ -346,7 +346,7 @@ def check_blast_radius(s: RunState, spec: FaultSpec, targets: Targets | None) ->
     if targets.kind == "Node":
         # a control-plane-loss names the control plane by its very type
         named = (spec.nodes.nodes if isinstance(spec, NodeFault)
-                 else targets.control_plane if isinstance(spec, ControlPlaneLoss) else ())
+                 else targets.control_plane if spec.acts_on == "control-plane" else ())
         problems = blast.node_violations(limits, spec.type, targets.names,
                                          targets.control_plane, named)
     else:
@@ -363,7 +363,7 @@ def _announcing(s: RunState, ports: RunPorts, spec: FaultSpec
     audit trail and as Kubernetes Events on the objects it touches."""
     assert s.observer is not None
     observer = s.observer
-    kind = "Node" if isinstance(spec, NodeFault | ControlPlaneLoss) else "Pod"
+    kind = "Node" if spec.acts_on in ("nodes", "control-plane") else "Pod"
 
     def emit(what: str, name: str, detail: str = "") -> None:
         observer.emit(what, name, detail)
@@ -441,7 +441,7 @@ def tail(s: RunState, ports: RunPorts) -> None:
 def needs_api_probe(exp: Experiment) -> bool:
     """The API-server probe runs when the control plane is a target or its SLA is declared."""
     return exp.slas.max_api_outage_s is not None or any(
-        isinstance(f, ControlPlaneLoss) for f in exp.faults)
+        f.acts_on == "control-plane" for f in exp.faults)
 
 
 def stop_api_probe(s: RunState) -> None:

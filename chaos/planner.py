@@ -28,7 +28,7 @@ from chaos.k8s.client import Kube
 from chaos.k8s.workload import namespace_labels
 from chaos.load.target import allowed_hosts, check_target
 from chaos.model.experiment import PROTECTED_LABEL, BlastRadius, Experiment
-from chaos.model.faults import Drain, NodeFault, PodFault
+from chaos.model.faults import NodeFault, PodFault
 from chaos.plan import blast, permissions
 from chaos.plan.drain import plan_drain
 from chaos.safety import refuse_unless_ours
@@ -164,7 +164,7 @@ def _plan_fault(kube: Kube, exp: Experiment, spec: Any, index: int, seed: int,
         problems += blast.node_violations(limits, spec.type, targets.names,
                                           targets.control_plane, targets.control_plane)
     blocked: tuple[str, ...] = ()
-    if isinstance(spec, Drain):
+    if spec.evicts:  # PodDisruptionBudgets can block it: show the ones that would
         blocked = tuple(_drain_blockers(kube, targets.names))
     return FaultPlan(index, spec.type, targets.kind, candidates, targets.names,
                      drain_blocked_by=blocked)

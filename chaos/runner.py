@@ -46,7 +46,7 @@ from chaos.model.experiment import (
     Experiment,
     Selector,
 )
-from chaos.model.faults import LoadSpike
+from chaos.model.faults import declared
 from chaos.model.timeline import ClusterEvent, RequestRecord, SLAResult
 from chaos.monitor import http_get
 from chaos.plan import apiprobe as papi
@@ -441,7 +441,8 @@ def _evaluate(s: ph.RunState, env: RunEnv, ports: ph.RunPorts, started: float,
     restarts = prec.restarts(events, since=s.fault_t) if s.fault_t is not None else None
     abort = _abort_record(s)
     breach = abort.breach if abort is not None else None
-    lifts = [o.lifted_at for o in s.outcomes if o.type == "control-plane-loss" and o.lifted_at]
+    # the API server's figures count from the control plane's own lift
+    lifts = [o.lifted_at for o in s.outcomes if _acts_on(o) == "control-plane" and o.lifted_at]
     # every load figure of the run in one pass over its capture files, in bounded memory
     figs = run_figures(records, RunWindows(
         origin=started, fault_window=fault_window,
@@ -514,7 +515,7 @@ def _autoscaling(exp: Experiment, events: Sequence[ClusterEvent],
                  outcomes: Sequence[FaultOutcome], initial: Iterable[str]
                  ) -> tuple[pscale.Scaling, dict[str, object]] | None:
     """Scale-out and scale-in figures, for runs with a load-spike or a scaling SLA."""
-    spikes = [f for f in exp.faults if isinstance(f, LoadSpike)]
+    spikes = [f for f in exp.faults if f.shapes_load]
     if not spikes and exp.slas.max_scale_out_s is None and exp.slas.max_scale_in_s is None:
         return None
     ends = [t for o in outcomes for t in (o.lifted_at or o.ended_at,) if t is not None]
@@ -530,7 +531,7 @@ def _autoscaling(exp: Experiment, events: Sequence[ClusterEvent],
         v = ptl.latency_percentile(spiked, q, a, b)
         return None if v is None else round(v * 1000.0, 1)
 
-    ramp_end = start + (spikes[0].ramp_up_s if spikes else 0.0)
+    ramp_end = start + (spikes[0].ramp_s() if spikes else 0.0)
     windows = {"before": (start - exp.load.warmup_s, start), "ramp": (start, ramp_end),
                "hold": (ramp_end, hold_end), "after": (hold_end, hold_end + exp.load.tail_s)}
     latency = {name: {"p50_ms": p(50, a, b), "p95_ms": p(95, a, b), "p99_ms": p(99, a, b),
@@ -638,18 +639,37 @@ def _unique_dir(parent: Path, name: str) -> Path:
     raise ChaosError(f"too many runs of {name} under {parent}")
 
 
+def _acts_on(o: FaultOutcome) -> str | None:
+    cls = declared(o.type)
+    return cls.acts_on if cls is not None else None
+
+
+def _answer(outcomes: list[FaultOutcome], sla: str) -> bool | None:
+    """The answer the run gives the question ``sla`` expects one for (expectBlocked: was a
+    drain blocked?): yes when any fault asked it answered yes; None when no fault whose type
+    asks it ran, or none could tell. Each outcome's own typed ``answer``, else its type's
+    answer for a run that recorded none."""
+    told: list[bool] = []
+    for o in outcomes:
+        cls = declared(o.type)
+        question = cls.question if cls is not None else None
+        if question is None or question.sla != sla:
+            continue
+        answer = question.unrecorded if o.answer is None else o.answer
+        if answer is not None:
+            told.append(answer)
+    return any(told) if told else None
+
+
 def _drain_blocked(outcomes: list[FaultOutcome]) -> bool | None:
-    drains = [o for o in outcomes if o.type == "drain"]
-    if not drains:
-        return None
-    return any(bool(o.details.get("blocked")) for o in drains)
+    """Whether any drain was blocked (expectBlocked); None when no drain ran."""
+    return _answer(outcomes, "expectBlocked")
 
 
 def _rollout_stalled(outcomes: list[FaultOutcome]) -> bool | None:
-    """Whether any rollout stalled; None when no rollout ran or none could tell."""
-    told = [o.details.get("stalled") for o in outcomes if o.type == "rollout"]
-    known = [t for t in told if isinstance(t, bool)]
-    return any(known) if known else None
+    """Whether any rollout stalled (expectStalled); None when no rollout ran or none could
+    tell."""
+    return _answer(outcomes, "expectStalled")
 
 
 def _live(load: LoadRun, exp: Experiment) -> LoadRun:

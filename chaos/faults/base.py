@@ -122,6 +122,9 @@ class FaultOutcome:
     # faults that hold and then lift themselves: when the lift began (the runner measures
     # from it how long errors outlast the fault)
     lifted_at: float | None = None
+    # the answer to the question its type declares (``FaultSpec.question``; a drain: was it
+    # blocked? a rollout: did it stall?), judged by the SLA that expects one; None: not recorded
+    answer: bool | None = None
     details: dict[str, object] = field(default_factory=dict)
     undo: list[UndoAction] = field(default_factory=list)
     # the fault's holds (declared duration, granted by the budget, actually held); set by the

@@ -150,8 +150,9 @@ class DrainFault:
         if waiting or gone_by is None:  # ended on its deadline: was it the drain's own?
             ctx.cut_short(self.spec.timeout_s, deadline - start, "drain waited")
         blocked_by = sorted({pdb for r in blocked.values() for pdb in r.pdbs})
+        outcome.answer = bool(waiting)  # expectBlocked's answer
         outcome.details = {
-            "blocked": bool(waiting),
+            "blocked": outcome.answer,
             "blocked_by": blocked_by,
             "blocked_pods": sorted(waiting),
             "blocked_messages": sorted({r.message for r in blocked.values() if r.message}),

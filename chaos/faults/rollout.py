@@ -315,6 +315,7 @@ class RolloutFault:
             kept = not completed and old_ready > 0 and \
                 old_ready >= strategy.replicas - strategy.max_unavailable
         reason = _stall_reason(target.kind, followed)
+        outcome.answer = stalled  # expectStalled's answer
         outcome.details = {
             "target": str(target), "container": container, "change": change.describe(),
             "rollout_seconds": _r(followed.done_s),

@@ -9,7 +9,7 @@ from chaos.errors import NotEnoughTargets
 from chaos.k8s import nodes as knodes
 from chaos.k8s import pods as kpods
 from chaos.k8s.client import Kube
-from chaos.model.faults import ControlPlaneLoss, FaultSpec, NodeFault, NodeSelection, PodFault
+from chaos.model.faults import FaultSpec, NodeFault, NodeSelection, PodFault
 from chaos.model.selector import Selector
 from chaos.plan.select import choose
 
@@ -67,25 +67,25 @@ def node_targets(scope: Scope, spec: NodeFault) -> tuple[str, ...]:
                   salt=spec.salt(scope.index), count=spec.count)
 
 
-def control_plane_targets(scope: Scope, spec: ControlPlaneLoss
+def control_plane_targets(scope: Scope, spec: FaultSpec
                           ) -> tuple[tuple[str, ...], tuple[str, ...]]:
-    """(the chosen control-plane nodes, all of them): the fault's type is the request to hit
-    the control plane, so every control-plane node is a candidate."""
+    """(the chosen control-plane nodes, all of them), for a fault that ``acts_on`` the control
+    plane: its type is the request to hit it, so every control-plane node is a candidate."""
     members = tuple(sorted(n.name for n in knodes.list_nodes(scope.kube) if n.control_plane))
     return choose(members, seed=scope.seed, salt=spec.salt(scope.index),
-                  count=spec.count), members
+                  count=spec.nodes_hit() or 1), members
 
 
 def resolve(scope: Scope, spec: FaultSpec) -> Targets | None:
-    """The targets ``spec`` would hit now; None for a fault type that targets neither pods
-    nor nodes."""
+    """The targets ``spec`` would hit now (by what its type ``acts_on``); None for a fault
+    type that targets neither pods nor nodes."""
     if isinstance(spec, PodFault):
         return Targets("Pod", pod_targets(scope, spec))
     if isinstance(spec, NodeFault):
         names = node_targets(scope, spec)
         control = {n.name for n in knodes.list_nodes(scope.kube) if n.control_plane}
         return Targets("Node", names, tuple(n for n in names if n in control))
-    if isinstance(spec, ControlPlaneLoss):
+    if spec.acts_on == "control-plane":
         names, _ = control_plane_targets(scope, spec)
         return Targets("Node", names, names)
     return None

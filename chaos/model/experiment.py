@@ -253,3 +253,9 @@ class Experiment:
     seed: int | None = None
     blast_radius: BlastRadius = field(default_factory=BlastRadius)
     abort: AbortSpec = field(default_factory=AbortSpec)  # guards that stop the run early
+
+    @property
+    def exclusive(self) -> bool:
+        """Whether a run needs the cluster to itself: one of its faults' types declares so (what
+        a scheduler running experiments side by side must read before pairing this one)."""
+        return any(f.exclusive for f in self.faults)

@@ -46,19 +46,17 @@ from chaos.model.experiment import (
     ROLLOUT_KINDS,
     BlastRadius,
     ControllerRef,
-    Drain,
     ExistingWorkload,
     Experiment,
     FaultSpec,
     LoadProfile,
     NodeSelection,
-    Rollout,
     Selector,
     SLASpec,
     SteadyState,
     WorkloadSpec,
 )
-from chaos.model.faults import ControllerFault, ControlPlaneLoss, LoadSpike, NodeFault, PodFault
+from chaos.model.faults import ControllerFault, PodFault
 from chaos.model.manifests import (
     ManifestObject,
     cluster_scoped_refused,
@@ -655,7 +653,7 @@ def _with_spike(ctx: _Ctx, load: LoadProfile, load_node: Node | None,
                 faults: tuple[FaultSpec, ...], fault_nodes: list[Node]) -> LoadProfile:
     """A load-spike fault written into the open-loop schedule: the base rate through warm-up
     and the spike's delay, the ramp, the hold, then the base rate again."""
-    spikes = [(i, f) for i, f in enumerate(faults) if isinstance(f, LoadSpike)]
+    spikes = [(i, f) for i, f in enumerate(faults) if f.shapes_load]
     if not spikes:
         return load
     index, spike = spikes[0]
@@ -679,14 +677,9 @@ def _with_spike(ctx: _Ctx, load: LoadProfile, load_node: Node | None,
                         f"{where} (load-spike) writes the load's schedule itself: give "
                         "spec.load only the base rate, without steps or rampUp")
     base = load.rate_segments[-1][0]
-    segments: list[tuple[float, float, float | None]] = [
-        (base, base, load.warmup_s + spike.delay_s)]
-    if spike.ramp_up_s > 0:
-        segments.append((base, spike.rate, spike.ramp_up_s))
-    if spike.duration_s > spike.ramp_up_s:
-        segments.append((spike.rate, spike.rate, spike.duration_s - spike.ramp_up_s))
-    segments.append((base, base, None))
-    return dataclasses.replace(load, rate_segments=tuple(segments))
+    segments = spike.load_schedule(base, load.warmup_s + spike.delay_s)
+    assert segments is not None  # every fault that shapes_load gives its schedule
+    return dataclasses.replace(load, rate_segments=segments)
 
 
 def _check_blast_radius(ctx: _Ctx, faults_node: Node, faults: tuple[FaultSpec, ...],
@@ -700,10 +693,11 @@ def _check_blast_radius(ctx: _Ctx, faults_node: Node, faults: tuple[FaultSpec, .
                                           strict=True)):
         where = f"spec.faults[{i}]"
         problem = None
-        if isinstance(fault, NodeFault | ControlPlaneLoss):
+        nodes = fault.nodes_hit()
+        if nodes is not None:
             key = "count"
-            if fault.count > blast.max_nodes:
-                problem = (f"{fault.count} nodes exceeds the blast radius (maxNodes: "
+            if nodes > blast.max_nodes:
+                problem = (f"{nodes} nodes exceeds the blast radius (maxNodes: "
                            f"{blast.max_nodes}); raise spec.blastRadius to allow it")
         elif isinstance(fault, PodFault):
             key = "count" if fault.percent is None else "percent"
@@ -1572,23 +1566,27 @@ def _check_contradictions(ctx: _Ctx, spec: _Map, exp: Experiment) -> None:
     fault_nodes = list(cast(SequenceNode, spec.node_of("faults")).value)
     _check_timeline(ctx, spec, exp, fault_nodes)
     for i, (fault, node) in enumerate(zip(exp.faults, fault_nodes, strict=True)):
-        _check_pod_fault(ctx, exp.workload, fault, node, f"spec.faults[{i}]")
-        if isinstance(fault, ControllerFault):
+        if {"pod-count", "container", "probe"} & set(fault.manifest_checks):
+            _check_pod_fault(ctx, exp.workload, fault, node, f"spec.faults[{i}]")
+        if "controller" in fault.manifest_checks and isinstance(fault, ControllerFault):
             _check_controller_fault(ctx, exp.workload, fault, node, f"spec.faults[{i}]")
-    slas = cast(MappingNode, spec.node_of("slas"))
-    if exp.slas.expect_blocked is not None and not any(isinstance(f, Drain) for f in exp.faults):
-        raise ctx.error(
-            _field_node(slas, "expectBlocked") or slas,
-            "spec.slas.expectBlocked",
-            "says whether a drain was blocked, but no fault is a drain",
-        )
-    if exp.slas.expect_stalled is not None and \
-            not any(isinstance(f, Rollout) for f in exp.faults):
-        raise ctx.error(
-            _field_node(slas, "expectStalled") or slas,
-            "spec.slas.expectStalled",
-            "says whether a rollout stalled, but no fault is a rollout",
-        )
+    _check_questions(ctx, cast(MappingNode, spec.node_of("slas")), exp)
+
+
+def _check_questions(ctx: _Ctx, slas: MappingNode, exp: Experiment) -> None:
+    """An SLA expecting the answer to a fault type's question (expectBlocked: was a drain
+    blocked?) needs a fault of such a type: without one it would judge nothing."""
+    asked: dict[str, tuple[str, list[str]]] = {}  # SLA -> (what it says, the types answering)
+    for cls in FAULT_TYPES.values():
+        if cls.question is not None:
+            asked.setdefault(cls.question.sla, (cls.question.asks, []))[1].append(cls.type)
+    for sla, (asks, types) in asked.items():
+        key = _field_node(slas, sla)
+        if key is not None and not any(f.question is not None and f.question.sla == sla
+                                       for f in exp.faults):
+            raise ctx.error(key, f"spec.slas.{sla}",
+                            f"says {asks}, but no fault is " + " or ".join(f"a {t}"
+                                                                          for t in types))
 
 
 def _check_controller_fault(
@@ -1637,20 +1635,12 @@ def _field_node(node: Node, *keys: str) -> Node | None:
     return None
 
 
-def _fault_hold_s(fault: FaultSpec) -> float:
-    """The least time a fault keeps the run busy (the runner waits for each one in turn)."""
-    held = float(getattr(fault, "duration_s", None) or 0.0)
-    repeat = int(getattr(fault, "repeat", 1) or 1)
-    interval = float(getattr(fault, "interval_s", None) or 0.0)
-    return held + (repeat - 1) * interval
-
-
 def _check_timeline(ctx: _Ctx, spec: _Map, exp: Experiment, fault_nodes: list[Node]) -> None:
     """Warm-up, then each fault's delay and hold in turn, then the tail: all within timeout."""
     warmup, timeout = exp.load.warmup_s, exp.timeout_s
     elapsed = warmup
     for i, (fault, node) in enumerate(zip(exp.faults, fault_nodes, strict=True)):
-        elapsed += fault.delay_s + _fault_hold_s(fault)
+        elapsed += fault.delay_s + fault.hold_s()
         if elapsed > timeout:
             key = _field_node(node, "duration", "interval", "repeat", "delay")
             field = f"spec.faults[{i}]" + (f".{cast(ScalarNode, key).value}" if key else "")
@@ -1683,7 +1673,7 @@ def _check_pod_fault(
     matched = matching(ctx.objects, selector)
     count = getattr(fault, "count", None)
     count_key = _field_node(node, "count")
-    if isinstance(count, int) and count_key is not None:
+    if "pod-count" in fault.manifest_checks and isinstance(count, int) and count_key is not None:
         if all(selector.get(k) == v for k, v in workload.selector.items()):
             bound: int | None = workload.replicas
             what = f"the {workload.replicas} pod(s) of spec.workload.replicas"
@@ -1696,7 +1686,7 @@ def _check_pod_fault(
     if not templates or len(templates) != len(matched):
         return  # nothing (or not everything) known about the containers: checked at run time
     container = getattr(fault, "container", None)
-    if isinstance(container, str):
+    if "container" in fault.manifest_checks and isinstance(container, str):
         names = sorted({c for o in templates if o.template for c in o.template.containers})
         if container not in names:
             raise ctx.error(
@@ -1707,7 +1697,7 @@ def _check_pod_fault(
                 f"they have: {', '.join(names)}",
             )
     probe = getattr(fault, "probe", None)
-    if isinstance(probe, str) and not any(
+    if "probe" in fault.manifest_checks and isinstance(probe, str) and not any(
         o.template and probe in o.template.probes for o in templates
     ):
         shown = ", ".join(f"{o.ref} at {o.where}" for o in templates)

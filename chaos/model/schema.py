@@ -70,6 +70,27 @@ def _default(f: FieldInfo) -> str:
     return f"`{f.default}`"
 
 
+_ACTS_ON = {"pods": "the workload's pods", "nodes": "nodes",
+            "control-plane": "the control plane's nodes",
+            "controller": "the workload's Deployment or StatefulSet",
+            "nothing": "nothing in the cluster (the load)"}
+
+
+def _facets(cls: type[FaultSpec]) -> list[str]:
+    """What else the fault's type declares: what it hits, whether it needs the cluster to itself,
+    the permissions it adds to the Role, the SLA it answers."""
+    yaml = {f.attr: f.yaml for f in cls.field_infos()}
+    needs = "; ".join(a.describe() + (f" (with {yaml[a.when[0]]}: {a.when[1]})" if a.when else "")
+                      for a in cls.rbac) or "none beyond every run's"
+    lines = [f"- acts on: {_ACTS_ON[cls.acts_on]}",
+             f"- needs the cluster to itself: {'yes' if cls.exclusive else 'no'}, "
+             f"{cls.exclusive_why}",
+             f"- permissions it adds (`kube-chaos rbac`): {needs}"]
+    if cls.question is not None:
+        lines.append(f"- answers `slas.{cls.question.sla}`: {cls.question.asks}")
+    return lines
+
+
 def faults_markdown() -> str:
     lines = ["# Fault reference", "",
              "Generated from `chaos/model/faults.py` by `python -m chaos.model.schema`; do not "
@@ -78,6 +99,7 @@ def faults_markdown() -> str:
              "\"Bounds\", lists those of the other sections.", ""]
     for cls in FAULT_TYPES.values():
         lines += [f"## `{cls.type}`", "", cls.summary[0].upper() + cls.summary[1:] + ".", "",
+                  *_facets(cls), "",
                   "| field | default | allowed | meaning |", "|---|---|---|---|"]
         for f in cls.field_infos():
             name = ("`nodes` / `nodeSelector` / `podsOf`" if f.reader == "node-selection"

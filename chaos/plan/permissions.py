@@ -2,7 +2,8 @@
 SelfSubjectAccessReviews and what `kube-chaos rbac` turns into a Role and a ClusterRole.
 
 Namespaced wherever the API allows: only nodes (and, for drains, pods across namespaces)
-need cluster scope. Pure data over the experiment.
+need cluster scope. What each fault needs is its type's declared ``rbac``
+(chaos.model.faults). Pure data over the experiment.
 """
 
 from __future__ import annotations
@@ -11,14 +12,6 @@ from collections.abc import Iterable
 from dataclasses import dataclass
 
 from chaos.model.experiment import Experiment
-from chaos.model.faults import (
-    ContainerKill,
-    Cordon,
-    Drain,
-    NodeFault,
-    PodKill,
-    ProbeBreak,
-)
 
 NAMESPACED_KINDS = {  # kind -> (API group, resource) for manifests we create
     "Deployment": ("apps", "deployments"), "StatefulSet": ("apps", "statefulsets"),
@@ -86,18 +79,9 @@ def needed(exp: Experiment, namespace: str, manifest_kinds: Iterable[str] = ()
             group, resource = NAMESPACED_KINDS[existing.kind]
             perms += _each(read, group, resource, ns)
     for fault in exp.faults:
-        if isinstance(fault, PodKill):
-            perms += _each(("delete",), "", "pods", ns)
-        if isinstance(fault, ProbeBreak) and fault.method == "admin":
-            perms += _each(("get", "create"), "", "pods/proxy", ns)
-        if isinstance(fault, Cordon | Drain):
-            perms += _each(("patch",), "", "nodes", None)
-        if isinstance(fault, Drain):
-            perms += _each(("list",), "", "pods", None)  # every pod on the node
-            perms += _each(("create",), "", "pods/eviction", None)
-            perms += _each(("list",), "policy", "poddisruptionbudgets", None)
-        if isinstance(fault, NodeFault | ContainerKill):
-            perms += _each(("list",), "", "pods", ns)
+        for access in fault.permissions():
+            perms += _each(access.verbs, access.group, access.resource,
+                           None if access.cluster_wide else ns)
     return sorted(set(perms), key=Permission.key)
 
 

@@ -636,7 +636,7 @@ class DrainFault(FakeFault):
         obs._events.append(ClusterEvent(self.world.clock.wall() - 1.0, "restart", "web-c", ""))
         outcome = super().inject(ctx)
         ctx.emit("restart", PODS[1], "")
-        return replace(outcome, type="drain", details={"blocked": True})
+        return replace(outcome, type="drain", answer=True, details={"blocked": True})
 
 
 def test_what_the_run_measured_is_what_the_slas_judge(world: World, tmp_path: Path) -> None:

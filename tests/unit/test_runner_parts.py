@@ -53,11 +53,11 @@ def _env(tmp_path: Path, **over: Any) -> runner.RunEnv:
 
 @pytest.mark.parametrize(("outcomes", "blocked"), [
     ([], None),
-    ([FaultOutcome("pod-kill", details={"blocked": True})], None),  # only drains count
-    ([FaultOutcome("drain", details={"blocked": False})], False),
+    ([FaultOutcome("pod-kill", answer=True, details={"blocked": True})], None),  # only drains
+    ([FaultOutcome("drain", answer=False, details={"blocked": False})], False),
     ([FaultOutcome("drain")], False),  # nothing recorded: not blocked
-    ([FaultOutcome("drain", details={"blocked": False}),
-      FaultOutcome("drain", details={"blocked": True})], True),
+    ([FaultOutcome("drain", answer=False, details={"blocked": False}),
+      FaultOutcome("drain", answer=True, details={"blocked": True})], True),
 ])
 def test_drain_blocked_is_none_without_a_drain_else_whether_any_was_blocked(
         outcomes: list[FaultOutcome], blocked: bool | None) -> None:
