@@ -384,6 +384,17 @@ class ProbeBreak(PodFault):
         return []
 
 
+# what a rollout or rollback (and its undo, restore-template) does to the controller: read,
+# find, watch and patch it, read its revisions (a Deployment's ReplicaSets, a StatefulSet's
+# ControllerRevisions), and delete a StatefulSet's pods stuck on the old revision
+_CONTROLLER_RBAC = (
+    _namespaced("get", "list", "watch", "patch", group="apps", resource="deployments"),
+    _namespaced("get", "list", "watch", "patch", group="apps", resource="statefulsets"),
+    _namespaced("list", group="apps", resource="replicasets"),
+    _namespaced("list", group="apps", resource="controllerrevisions"),
+    _namespaced("list", "delete", resource="pods"))
+
+
 @dataclass(frozen=True, slots=True, kw_only=True)
 class ControllerFault(FaultSpec):
     """A fault on the workload's controller (its Deployment or StatefulSet) rather than on pods
@@ -410,7 +421,7 @@ class Rollout(ControllerFault):
         "template")
     schema_rules: ClassVar[Mapping[str, Any]] = {
         "anyOf": [{"required": ["image"]}, {"required": ["env"]}, {"required": ["args"]}]}
-    rbac: ClassVar[tuple[Access, ...]] = ()
+    rbac: ClassVar[tuple[Access, ...]] = _CONTROLLER_RBAC
     question: ClassVar[Question | None] = Question(
         "expectStalled", "whether a rollout stalled", unrecorded=None)
     container: str | None = option("container", v.STRING, "container to change (default: the "
@@ -441,7 +452,7 @@ class Rollback(ControllerFault):
         "roll a Deployment or StatefulSet back to its previous revision (kubectl rollout undo) "
         "and measure the time until it is whole again; after an earlier rollout of the same "
         "run, that rollout's recorded template is what the run restores at the end")
-    rbac: ClassVar[tuple[Access, ...]] = ()
+    rbac: ClassVar[tuple[Access, ...]] = _CONTROLLER_RBAC
     wait_s: float = option("wait", v.POSITIVE_DURATION, "stop watching after this long: the "
                            "workload is then reported not whole again", 120.0)
 

@@ -153,8 +153,14 @@ def test_a_type_that_forgets_what_it_hits_or_its_exclusivity_is_refused() -> Non
     assert registry(Declared) == {"comet": Declared}
 
 
-# what the Role must grant each fault type beyond every run's own rights, as `kube-chaos rbac`
-# derived it before the facets existed ("ns": the experiment's namespace, None: cluster-wide)
+# what the Role must grant each fault type beyond every run's own rights ("ns": the experiment's
+# namespace, None: cluster-wide): as `kube-chaos rbac` derived it before the facets existed,
+# except the controller faults, which had none (a run on an existing workload was refused its
+# first patch)
+_CONTROLLER = {*{(v, "apps", r, "ns") for v in ("get", "list", "watch", "patch")
+                 for r in ("deployments", "statefulsets")},
+               ("list", "apps", "replicasets", "ns"), ("list", "apps", "controllerrevisions", "ns"),
+               ("list", "", "pods", "ns"), ("delete", "", "pods", "ns")}
 ROLE = {
     "pod-kill": {("delete", "", "pods", "ns")},
     "container-kill": {("list", "", "pods", "ns")},
@@ -165,7 +171,7 @@ ROLE = {
     "node-loss": {("list", "", "pods", "ns")},
     "control-plane-loss": set(),
     "probe-break": set(),  # method: network (the default); admin below
-    "rollout": set(), "rollback": set(),
+    "rollout": _CONTROLLER, "rollback": _CONTROLLER,
     "partition": set(), "packet-loss": set(), "bandwidth": set(), "dns": set(), "latency": set(),
     "load-spike": set(),
 }
