@@ -70,9 +70,9 @@ def offences(where: str, source: str) -> list[str]:
         elif isinstance(node, ast.ImportFrom):
             found += [f"{where}:{line}: imports {a.name}" for a in node.names
                       if a.name in CONCRETE and (a.asname or a.name) not in exported]
-        elif isinstance(node, ast.Constant) and node.value in TYPE_NAMES:
-            if id(node) in compared or (where, node.value) not in COINCIDENCES:
-                found.append(f"{where}:{line}: {node.value!r}")
+        elif isinstance(node, ast.Constant) and node.value in TYPE_NAMES and (
+                id(node) in compared or (where, node.value) not in COINCIDENCES):
+            found.append(f"{where}:{line}: {node.value!r}")
     return found
 
 
