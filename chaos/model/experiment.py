@@ -35,7 +35,7 @@ from chaos.model.faults import (
 )
 from chaos.model.netvalues import Peer
 from chaos.model.selector import Selector
-from chaos.model.timeline import DEFAULT_OUTAGE_BOUND_S
+from chaos.model.slas import SLASpec
 
 __all__ = [
     "FAULT_TYPES",
@@ -188,53 +188,6 @@ class BlastRadius:
         return BlastRadius(max_pods=None if pods is None else int(pods),
                            max_percent=low(self.max_percent, other.max_percent),
                            max_nodes=min(self.max_nodes, other.max_nodes))
-
-
-@dataclass(frozen=True, slots=True)
-class SLASpec:
-    """Thresholds; ``None`` (or False for ``steady_state_restored``) means not declared."""
-
-    max_error_rate: float | None = None
-    max_outage_s: float | None = None
-    p95_latency_ms: float | None = None
-    p99_latency_ms: float | None = None
-    max_recovery_s: float | None = None
-    expected_restarts: int | None = None  # at least this many restarts observed
-    max_restarts: int | None = None
-    steady_state_restored: bool = False
-    expect_blocked: bool | None = None  # drains: was the drain blocked (e.g. by a PDB)?
-    expect_stalled: bool | None = None  # rollouts: did one stall (progress deadline)?
-    max_api_outage_s: float | None = None  # longest run of failed API-server probes
-    # autoscaling: from the first fault's start to the first added pod Ready, and from the end
-    # of the last fault's hold to the pod count back where it was before the faults
-    max_scale_out_s: float | None = None
-    max_scale_in_s: float | None = None
-    # not an SLA: how soon a request must be answered to count as served for maxOutage (and
-    # the outage figures and guards); a request answered later, or never, is unserved
-    outage_bound_s: float = DEFAULT_OUTAGE_BOUND_S
-
-    def declared(self) -> bool:
-        # expectBlocked/expectStalled: false is a real claim ("the drain gets through")
-        return (
-            any(
-                v is not None
-                for v in (
-                    self.max_error_rate,
-                    self.max_outage_s,
-                    self.p95_latency_ms,
-                    self.p99_latency_ms,
-                    self.max_recovery_s,
-                    self.expected_restarts,
-                    self.max_restarts,
-                    self.expect_blocked,
-                    self.expect_stalled,
-                    self.max_api_outage_s,
-                    self.max_scale_out_s,
-                    self.max_scale_in_s,
-                )
-            )
-            or self.steady_state_restored
-        )
 
 
 @dataclass(frozen=True, slots=True)

@@ -69,7 +69,6 @@ from chaos.model.manifests import (
 from chaos.model.netvalues import RATE_HINT, Peer, parse_cidr, parse_rate
 from chaos.model.rate import ARRIVAL_RATE_HINT, parse_arrival_rate
 from chaos.model.tags import marker_name, tag_problem
-from chaos.model.timeline import DEFAULT_OUTAGE_BOUND_S
 from chaos.model.values import (
     CONTROLLER_KINDS,
     MAX_ARRIVAL_RATE,
@@ -1213,6 +1212,7 @@ _CONVERTERS: dict[str, Callable[[_Ctx, Node, str], object]] = {
     "percent": _percent,
     "ratio": _ratio,
     "string": _string,
+    "bool": _bool,
     "selector": _selector,
     "node-names": _string_list,
     "image": _image,
@@ -1336,45 +1336,14 @@ def _node_selection(m: _Map, workload: WorkloadSpec) -> NodeSelection:
 
 
 def _slas(ctx: _Ctx, node: Node, where: str) -> SLASpec:
-    m = _Map(
-        ctx,
-        node,
-        where,
-        (
-            "maxErrorRate",
-            "maxOutage",
-            "p95Latency",
-            "p99Latency",
-            "maxRecovery",
-            "expectedRestarts",
-            "maxRestarts",
-            "steadyStateRestored",
-            "expectBlocked",
-            "expectStalled",
-            "maxApiOutage",
-            "maxScaleOutTime",
-            "maxScaleInTime",
-            "outageBound",
-        ),
-    )
-    p95 = m.get("p95Latency", _duration, None)
-    p99 = m.get("p99Latency", _duration, None)
-    slas = SLASpec(
-        max_error_rate=m.get("maxErrorRate", _ratio, None),
-        max_outage_s=m.get("maxOutage", _duration, None),
-        p95_latency_ms=p95 * 1000.0 if p95 is not None else None,
-        p99_latency_ms=p99 * 1000.0 if p99 is not None else None,
-        max_recovery_s=m.get("maxRecovery", _duration, None),
-        expected_restarts=m.get("expectedRestarts", _count_or_zero, None),
-        max_restarts=m.get("maxRestarts", _count_or_zero, None),
-        steady_state_restored=m.get("steadyStateRestored", _bool, False),
-        expect_blocked=m.get("expectBlocked", _bool, None),
-        expect_stalled=m.get("expectStalled", _bool, None),
-        max_api_outage_s=m.get("maxApiOutage", _duration, None),
-        max_scale_out_s=m.get("maxScaleOutTime", _positive_duration, None),
-        max_scale_in_s=m.get("maxScaleInTime", _positive_duration, None),
-        outage_bound_s=m.get("outageBound", _positive_duration, DEFAULT_OUTAGE_BOUND_S),
-    )
+    """spec.slas, read field by field as chaos.model.slas declares."""
+    infos = tuple(SLASpec.field_infos())
+    m = _Map(ctx, node, where, tuple(f.yaml for f in infos))
+    read: dict[str, Any] = {}  # typed by the field declarations it is read from
+    for f in infos:
+        value = m.get(f.yaml, _converter(f.value), f.default)
+        read[f.attr] = value * f.scale if value is not None and f.scale != 1.0 else value
+    slas = SLASpec(**read)
     if not slas.declared():
         raise ctx.error(
             node, where, "declare at least one SLA (an experiment without SLAs cannot fail)"
