@@ -33,6 +33,7 @@ from chaos.model.faults import (
     Rollback,
     Rollout,
 )
+from chaos.model.loadmodes import LOAD_MODES, LoadMode
 from chaos.model.netvalues import Peer
 from chaos.model.selector import Selector
 from chaos.model.slas import SLASpec
@@ -147,10 +148,8 @@ class LoadProfile:
     # a Host header): (header, variable); the values never enter reports or logs
     headers_from_env: tuple[tuple[str, str], ...] = ()
     tls_verify: bool = True
-    # "closed": ``users`` each send, wait for the answer, pause ``wait``, send again (a slow
-    # service slows the load). "open": arrivals on a schedule (``rate_segments``), sent
-    # whatever the service does; latency from each arrival's intended start.
-    mode: Literal["closed", "open"] = "closed"
+    # the name of a mode in chaos.model.loadmodes (closed loop, open loop); ``loop`` is it
+    mode: str = "closed"
     # (rate_from, rate_to, seconds or None = forever), arrivals per second; open mode only
     rate_segments: tuple[tuple[float, float, float | None], ...] = ()
     max_in_flight: int = 1000  # open mode: concurrent requests per load process
@@ -160,6 +159,11 @@ class LoadProfile:
     # >0 (spec.load.inCluster.workers): the workers are this many pods inside the target
     # cluster, reaching the Service by its cluster DNS name; the master runs here
     in_cluster_workers: int = 0
+
+    @property
+    def loop(self) -> LoadMode:
+        """The load mode: what it reads, how it drives locust."""
+        return LOAD_MODES[self.mode]
 
 
 @dataclass(frozen=True, slots=True)

@@ -59,6 +59,7 @@ from chaos.model.experiment import (
     WorkloadSpec,
 )
 from chaos.model.faults import ControllerFault, ControlPlaneLoss, LoadSpike, NodeFault, PodFault
+from chaos.model.loadmodes import LOAD_MODES
 from chaos.model.manifests import (
     ManifestObject,
     cluster_scoped_refused,
@@ -667,7 +668,7 @@ def _with_spike(ctx: _Ctx, load: LoadProfile, load_node: Node | None,
         raise ctx.error(fault_nodes[index], where, "a load-spike must be the first fault: its "
                         "place in the load's schedule is fixed before the run, which only the "
                         "first fault's start allows")
-    if load.mode != "open":
+    if not load.loop.schedules_arrivals:
         raise ctx.error(load_node or fault_nodes[index], "spec.load.mode",
                         "a load-spike raises the open-loop arrival rate: set mode: open and "
                         "the base rate (e.g. rate: 5/s)")
@@ -949,20 +950,16 @@ def _load(ctx: _Ctx, node: Node, where: str, workload: WorkloadSpec) -> LoadProf
         node,
         where,
         (
-            "users",
-            "spawnRate",
             "warmup",
             "tail",
             "maxDuration",
             "maxRequests",
-            "locustfile",
             "path",
-            "wait",
             "keepAlive",
             "url",
             "headersFromEnv",
             "tlsVerify",
-            *_OPEN_ONLY,
+            *_MODE_KEYS,
             "mode",
             "timeout",
             "workers",
@@ -974,16 +971,15 @@ def _load(ctx: _Ctx, node: Node, where: str, workload: WorkloadSpec) -> LoadProf
     if url is None and m.has("tlsVerify"):
         raise ctx.error(m.key_node("tlsVerify"), m.path("tlsVerify"),
                         "only meaningful with url: the NodePort load is plain http")
-    mode: Literal["closed", "open"] = m.get("mode", _load_mode, "closed")
-    wrong = _CLOSED_ONLY if mode == "open" else _OPEN_ONLY
-    for key in wrong:
-        if key in m.items:
-            raise ctx.error(m.key_node(key), m.path(key),
-                            f"only meaningful with mode: {'closed' if mode == 'open' else 'open'}"
-                            + (" (open mode sends arrivals at `rate`, not from users)"
-                               if mode == "open" else ""))
+    mode = m.get("mode", _load_mode, "closed")
+    loop = LOAD_MODES[mode]
+    for other in LOAD_MODES.values():
+        for key in other.keys if other is not loop else ():
+            if key in m.items:
+                raise ctx.error(m.key_node(key), m.path(key),
+                                f"only meaningful with mode: {other.name}{loop.foreign_hint}")
     segments: tuple[tuple[float, float, float | None], ...] = ()
-    if mode == "open":
+    if loop.schedules_arrivals:
         segments = _rate_segments(ctx, m)
     in_cluster = m.get("inCluster", _in_cluster, 0)
     if in_cluster:
@@ -1043,8 +1039,7 @@ def _check_in_cluster(ctx: _Ctx, m: _Map) -> None:
             raise ctx.error(m.key_node(key), m.path(key), f"not with inCluster: {why}")
 
 
-_OPEN_ONLY = ("rate", "rampUp", "steps", "maxInFlight", "dropAfter")
-_CLOSED_ONLY = ("users", "spawnRate", "wait", "locustfile")
+_MODE_KEYS = tuple(k for mode in LOAD_MODES.values() for k in mode.keys)
 _workers = _int_in(1, 64, "a number of worker processes from 1 to 64")
 _users = _at_most(_positive_int, MAX_USERS)
 _spawn_rate = _at_most(_positive_number, MAX_SPAWN_RATE, "/s")
@@ -1052,12 +1047,12 @@ _in_flight = _at_most(_positive_int, MAX_IN_FLIGHT)
 _max_requests = _at_most(_positive_int, MAX_REQUESTS)
 
 
-def _load_mode(ctx: _Ctx, node: Node, where: str) -> Literal["closed", "open"]:
+def _load_mode(ctx: _Ctx, node: Node, where: str) -> str:
     value = _string(ctx, node, where)
-    if value not in ("closed", "open"):
-        raise ctx.error(node, where, f"expected closed or open, got {excerpt(value)}"
-                        f"{_suggest(value, ['closed', 'open'])}")
-    return "open" if value == "open" else "closed"
+    if value not in LOAD_MODES:
+        raise ctx.error(node, where, f"expected {' or '.join(LOAD_MODES)}, got "
+                        f"{excerpt(value)}{_suggest(value, list(LOAD_MODES))}")
+    return value
 
 
 def _any_arrival_rate(ctx: _Ctx, node: Node, where: str) -> float:
