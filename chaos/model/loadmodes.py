@@ -10,7 +10,7 @@ locustfile, that file in ``chaos/load``.
 from __future__ import annotations
 
 from dataclasses import dataclass
-from typing import TYPE_CHECKING, ClassVar
+from typing import TYPE_CHECKING, Any, ClassVar
 
 from chaos.model import values as v
 
@@ -49,6 +49,8 @@ class LoadMode:
     locustfile_name: ClassVar[str] = ""  # kube-chaos's own locustfile for it, in chaos/load
     user_locustfile: ClassVar[bool] = True  # may spec.load.locustfile replace it?
     schedules_arrivals: ClassVar[bool] = False  # reads an arrival schedule (rate_segments)
+    # JSON Schema keywords that hold for spec.load in this mode (the parser enforces them)
+    schema_rules: ClassVar[dict[str, Any]] = {}
 
     @property
     def keys(self) -> tuple[str, ...]:
@@ -76,8 +78,7 @@ class ClosedLoop(LoadMode):
     fields = (
         LoadField("users", v.at_most(v.POSITIVE_INT, v.MAX_USERS, "1 to 100000")),
         LoadField("spawnRate", v.at_most(v.Value("positive-number", {
-            "type": "number", "exclusiveMinimum": 0}), v.MAX_SPAWN_RATE, "above 0"),
-            "users started per second"),
+            "type": "number", "exclusiveMinimum": 0}), v.MAX_SPAWN_RATE, "above 0")),
         LoadField("wait", v.DURATION),
         LoadField("locustfile", v.Value("path", {"anyOf": [
             {"type": "string", "minLength": 1}, {"type": "null"}]})),
@@ -116,6 +117,7 @@ class OpenLoop(LoadMode):
     locustfile_name = "openloop.py"
     user_locustfile = False
     schedules_arrivals = True
+    schema_rules = {"anyOf": [{"required": ["rate"]}, {"required": ["steps"]}]}
 
     def locust_users(self, users: int, processes: int) -> int:
         return processes  # every process runs one scheduler user
@@ -130,6 +132,44 @@ class OpenLoop(LoadMode):
 LOAD_MODES: dict[str, LoadMode] = {m.name: m for m in (ClosedLoop(), OpenLoop())}
 MODE_DOC = "; ".join(f"{m.name}{' (default)' if i == 0 else ''}: {m.summary}"
                      for i, m in enumerate(LOAD_MODES.values()))
+
+_WORKERS = {"type": "integer", "minimum": 1, "maximum": 64}
+# the spec.load fields every mode reads, in the schema's order around the modes' own
+COMMON_FIELDS = (
+    LoadField("warmup", v.DURATION),
+    LoadField("tail", v.DURATION),
+    LoadField("maxDuration", v.DURATION),
+    LoadField("maxRequests", v.Value("max-requests", {"anyOf": [
+        {"type": "integer", "minimum": 1, "maximum": v.MAX_REQUESTS}, {"type": "null"}]})),
+    LoadField("path", v.Value("url-path", {"type": "string", "pattern": "^/(?!/)[^\\s\\\\#]*$"}),
+              "path only; load always targets http://127.0.0.1:<nodePort>"),
+    LoadField("keepAlive", v.BOOL, "false: a new TCP connection per request (default true)"),
+    LoadField("url", v.Value("load-url", {"type": "string", "pattern": (
+        "^https?://([^/@?#\\s:\\[\\]]+|\\[[0-9A-Fa-f:.]+\\])(:(6553[0-5]|655[0-2][0-9]|"
+        "65[0-4][0-9]{2}|6[0-4][0-9]{3}|[1-5][0-9]{4}|[1-9][0-9]{0,3}))?/?$")}),
+        "base URL of the service instead of the NodePort; its host must be allowed with "
+        "--chaos-allow-host"),
+    LoadField("headersFromEnv", v.Value("headers-from-env", {
+        "type": "object", "minProperties": 1,
+        "propertyNames": {"pattern": "^[!#$%&'*+.^_`|~0-9A-Za-z-]+$"},
+        "additionalProperties": {"type": "string", "pattern": "^[A-Za-z_][A-Za-z0-9_]*$"}}),
+        "request headers whose values are read from environment variables, e.g. "
+        "{Authorization: STAGING_TOKEN}"),
+    LoadField("tlsVerify", v.BOOL, "verify the server's TLS certificate (default true)"),
+    LoadField("mode", v.enum(*LOAD_MODES), MODE_DOC),
+    LoadField("timeout", v.DURATION, "per request; unanswered by then is a failure "
+              "(default 5s)"),
+    LoadField("workers", v.Value("workers", _WORKERS), "locust worker processes on this "
+              "machine under one master (default 1: a single process)"),
+    LoadField("inCluster", v.Value("in-cluster", {
+        "type": "object", "additionalProperties": False, "required": ["workers"],
+        "properties": {"workers": {**_WORKERS, "description": "worker pods; open-mode "
+                                   "arrivals and maxRequests are split over them"}}}),
+        "run the locust workers as pods inside the target kind cluster (the master stays on "
+        "this machine); they reach spec.workload.service by its cluster DNS name. Not with "
+        "workers, url, locustfile or headersFromEnv"),
+)
+LOAD_FIELDS = (*COMMON_FIELDS, *(f for m in LOAD_MODES.values() for f in m.fields))
 
 
 def load_mode(name: str) -> LoadMode:

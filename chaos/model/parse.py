@@ -59,7 +59,7 @@ from chaos.model.experiment import (
     WorkloadSpec,
 )
 from chaos.model.faults import ControllerFault, ControlPlaneLoss, LoadSpike, NodeFault, PodFault
-from chaos.model.loadmodes import LOAD_MODES
+from chaos.model.loadmodes import LOAD_FIELDS, LOAD_MODES
 from chaos.model.manifests import (
     ManifestObject,
     cluster_scoped_refused,
@@ -949,22 +949,7 @@ def _load(ctx: _Ctx, node: Node, where: str, workload: WorkloadSpec) -> LoadProf
         ctx,
         node,
         where,
-        (
-            "warmup",
-            "tail",
-            "maxDuration",
-            "maxRequests",
-            "path",
-            "keepAlive",
-            "url",
-            "headersFromEnv",
-            "tlsVerify",
-            *_MODE_KEYS,
-            "mode",
-            "timeout",
-            "workers",
-            "inCluster",
-        ),
+        tuple(f.yaml for f in LOAD_FIELDS),
     )
     d = LoadProfile()
     url = m.get("url", _load_url, None)
@@ -1039,7 +1024,6 @@ def _check_in_cluster(ctx: _Ctx, m: _Map) -> None:
             raise ctx.error(m.key_node(key), m.path(key), f"not with inCluster: {why}")
 
 
-_MODE_KEYS = tuple(k for mode in LOAD_MODES.values() for k in mode.keys)
 _workers = _int_in(1, 64, "a number of worker processes from 1 to 64")
 _users = _at_most(_positive_int, MAX_USERS)
 _spawn_rate = _at_most(_positive_number, MAX_SPAWN_RATE, "/s")

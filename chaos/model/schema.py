@@ -16,6 +16,7 @@ from typing import Any
 
 from chaos.model import values as v
 from chaos.model.faults import FAULT_TYPES, FaultSpec, FieldInfo
+from chaos.model.loadmodes import LOAD_FIELDS, LOAD_MODES, LoadField
 from chaos.model.slas import SLASpec
 
 SCHEMA_PATH = Path(__file__).resolve().parents[1] / "schema" / "experiment.schema.json"
@@ -63,11 +64,32 @@ def slas_schema() -> dict[str, Any]:
             "minProperties": 1}
 
 
+def _field(f: LoadField) -> dict[str, Any]:
+    return {**f.value.schema, **({"description": f.doc} if f.doc else {})}
+
+
+def load_schema() -> dict[str, Any]:
+    """spec.load: every mode's fields, each allowed only in its own mode."""
+    default = next(iter(LOAD_MODES.values()))
+    rules = []
+    for mode in LOAD_MODES.values():
+        others = [k for m in LOAD_MODES.values() if m is not mode for k in m.keys]
+        is_mode: dict[str, Any] = {"properties": {"mode": {"const": mode.name}}}
+        if mode is not default:  # an absent mode is the default one
+            is_mode = {"required": ["mode"], **is_mode}
+        rules.append({"if": is_mode, "then": {
+            **mode.schema_rules, "not": {"anyOf": [{"required": [k]} for k in others]}}})
+    return {"type": "object", "additionalProperties": False,
+            "properties": {f.yaml: _field(f) for f in LOAD_FIELDS},
+            "dependentRequired": {"tlsVerify": ["url"]}, "allOf": rules}
+
+
 def experiment_schema(shipped: dict[str, Any]) -> dict[str, Any]:
-    """The shipped schema with its fault and SLA sections generated anew."""
+    """The shipped schema with its fault, load and SLA sections generated anew."""
     out: dict[str, Any] = json.loads(json.dumps(shipped))
     out["$defs"]["fault"] = fault_schema()
     out["properties"]["spec"]["properties"]["slas"] = slas_schema()
+    out["properties"]["spec"]["properties"]["load"] = load_schema()
     return out
 
 

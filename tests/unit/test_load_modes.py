@@ -46,3 +46,26 @@ def test_no_module_asks_which_mode_by_name() -> None:
     found = [f"{p.relative_to(ROOT)}:{i}" for p in sorted((ROOT / "chaos").rglob("*.py"))
              for i, line in enumerate(p.read_text().splitlines(), 1) if asked.search(line)]
     assert found == []
+
+
+@pytest.mark.parametrize(("load", "valid"), [
+    ({"users": 3, "wait": "1s"}, True),
+    ({"mode": "closed", "users": 3}, True),
+    ({"mode": "open", "rate": "5/s", "maxInFlight": 10}, True),
+    ({"mode": "open", "steps": [{"rate": 5, "duration": "2s"}]}, True),
+    ({"rate": "5/s"}, False),  # the default mode is closed: an open-loop field is refused
+    ({"mode": "closed", "dropAfter": "1s"}, False),
+    ({"mode": "open", "rate": "5/s", "users": 3}, False),
+    ({"mode": "open"}, False),  # no rate, no steps
+    ({"mode": "burst", "rate": "5/s"}, False),
+    ({"tlsVerify": False}, False),  # only with url
+])
+def test_the_generated_load_schema_holds_each_mode_to_its_fields(load: dict[str, object],
+                                                                 valid: bool) -> None:
+    import jsonschema
+
+    from chaos.model.schema import load_schema
+
+    schema = {"$defs": json.loads((ROOT / "chaos" / "schema" / "experiment.schema.json")
+                                  .read_text())["$defs"], **load_schema()}
+    assert jsonschema.Draft202012Validator(schema).is_valid(load) is valid
