@@ -228,9 +228,7 @@ def steady(s: RunState, ports: RunPorts) -> None:
     s.load = load = ports.start_load(url, exp, s.out_dir / "load", s.namespace)
     where = (f"service {exp.workload.service} from {exp.load.in_cluster_workers} worker pod(s)"
              if exp.load.in_cluster_workers else url)
-    s.say(f"load on {where}{exp.load.path}: " + (
-        f"open loop, {exp.load.rate_segments[-1][1]:g} arrivals/s" if exp.load.mode == "open"
-        else f"{exp.load.users} users"))
+    s.say(f"load on {where}{exp.load.path}: {exp.load.loop.describe(exp.load)}")
     if needs_api_probe(exp) and ports.start_api_probe is not None:
         s.api_probe = ports.start_api_probe()  # from the warm-up on: a baseline before faults
         s.api_probe.start()

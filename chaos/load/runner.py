@@ -29,6 +29,7 @@ from chaos.load.arrivals import check_segments
 from chaos.load.records import CaptureReader, CaptureRecords, RequestRecord
 from chaos.load.target import LOCAL_HOSTS, TargetRefused, check_target
 from chaos.model.credentials import cleartext_headers
+from chaos.model.loadmodes import load_mode
 
 if TYPE_CHECKING:
     from chaos.model.experiment import LoadProfile
@@ -294,15 +295,14 @@ class LoadRun:
             raise ValueError(f"bad load profile: max_requests={max_requests} (must be >= 1)")
         if not path.startswith("/"):
             raise ValueError(f"bad load profile: path {path!r} must start with '/'")
-        if mode not in ("closed", "open"):
-            raise ValueError(f"bad load profile: mode {mode!r} (closed or open)")
+        loop = load_mode(mode)
         if workers < 1 or max_in_flight < 1 or drop_after_s <= 0 or request_timeout_s <= 0:
             raise ValueError(f"bad load profile: workers={workers} max_in_flight="
                              f"{max_in_flight} drop_after_s={drop_after_s} "
                              f"request_timeout_s={request_timeout_s}")
-        if mode == "open":
-            if locustfile is not None:
-                raise ValueError("bad load profile: open mode runs its own locustfile")
+        if locustfile is not None and not loop.user_locustfile:
+            raise ValueError(f"bad load profile: {loop.name} mode runs its own locustfile")
+        if loop.schedules_arrivals:
             check_segments(rate_segments)
         if in_cluster is not None:
             if workers != 1 or in_cluster.workers < 1:
@@ -312,8 +312,7 @@ class LoadRun:
                 raise ValueError("bad load profile: in-cluster workers run kube-chaos's own "
                                  "locustfiles only (their image holds no other)")
             workers = in_cluster.workers
-        user_file = (locustfile or (OPEN_LOOP_LOCUSTFILE if mode == "open"
-                                    else DEFAULT_LOCUSTFILE)).resolve()
+        user_file = (locustfile or HERE / loop.locustfile_name).resolve()
         if not user_file.is_file() or user_file.suffix != ".py":
             raise ValueError(f"locustfile {user_file} is not an existing .py file")
 
@@ -324,14 +323,13 @@ class LoadRun:
             old.unlink(missing_ok=True)
 
         files = [str(user_file)] + ([str(CAPTURE_MODULE)] if capture else [])
-        # in open mode every process runs one scheduler user
-        n_users = workers if mode == "open" else users
+        n_users = loop.locust_users(users, workers)
         common = [sys.executable, "-m", "locust", "-f", ",".join(files)]
         run_args = [
             "--headless",
             "--host", host,
             "-u", str(n_users),
-            "-r", repr(float(n_users if mode == "open" else spawn_rate)),
+            "-r", repr(float(loop.locust_spawn_rate(n_users, spawn_rate))),
             "--run-time", f"{max(1, math.ceil(max_duration_s))}s",
             "--stop-timeout", f"{max(0, math.ceil(stop_timeout_s))}s",
             "--only-summary",

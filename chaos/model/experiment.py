@@ -33,9 +33,10 @@ from chaos.model.faults import (
     Rollback,
     Rollout,
 )
+from chaos.model.loadmodes import LOAD_MODES, LoadMode
 from chaos.model.netvalues import Peer
 from chaos.model.selector import Selector
-from chaos.model.timeline import DEFAULT_OUTAGE_BOUND_S
+from chaos.model.slas import SLASpec
 
 __all__ = [
     "FAULT_TYPES",
@@ -147,10 +148,8 @@ class LoadProfile:
     # a Host header): (header, variable); the values never enter reports or logs
     headers_from_env: tuple[tuple[str, str], ...] = ()
     tls_verify: bool = True
-    # "closed": ``users`` each send, wait for the answer, pause ``wait``, send again (a slow
-    # service slows the load). "open": arrivals on a schedule (``rate_segments``), sent
-    # whatever the service does; latency from each arrival's intended start.
-    mode: Literal["closed", "open"] = "closed"
+    # the name of a mode in chaos.model.loadmodes (closed loop, open loop); ``loop`` is it
+    mode: str = "closed"
     # (rate_from, rate_to, seconds or None = forever), arrivals per second; open mode only
     rate_segments: tuple[tuple[float, float, float | None], ...] = ()
     max_in_flight: int = 1000  # open mode: concurrent requests per load process
@@ -160,6 +159,11 @@ class LoadProfile:
     # >0 (spec.load.inCluster.workers): the workers are this many pods inside the target
     # cluster, reaching the Service by its cluster DNS name; the master runs here
     in_cluster_workers: int = 0
+
+    @property
+    def loop(self) -> LoadMode:
+        """The load mode: what it reads, how it drives locust."""
+        return LOAD_MODES[self.mode]
 
 
 @dataclass(frozen=True, slots=True)
@@ -188,53 +192,6 @@ class BlastRadius:
         return BlastRadius(max_pods=None if pods is None else int(pods),
                            max_percent=low(self.max_percent, other.max_percent),
                            max_nodes=min(self.max_nodes, other.max_nodes))
-
-
-@dataclass(frozen=True, slots=True)
-class SLASpec:
-    """Thresholds; ``None`` (or False for ``steady_state_restored``) means not declared."""
-
-    max_error_rate: float | None = None
-    max_outage_s: float | None = None
-    p95_latency_ms: float | None = None
-    p99_latency_ms: float | None = None
-    max_recovery_s: float | None = None
-    expected_restarts: int | None = None  # at least this many restarts observed
-    max_restarts: int | None = None
-    steady_state_restored: bool = False
-    expect_blocked: bool | None = None  # drains: was the drain blocked (e.g. by a PDB)?
-    expect_stalled: bool | None = None  # rollouts: did one stall (progress deadline)?
-    max_api_outage_s: float | None = None  # longest run of failed API-server probes
-    # autoscaling: from the first fault's start to the first added pod Ready, and from the end
-    # of the last fault's hold to the pod count back where it was before the faults
-    max_scale_out_s: float | None = None
-    max_scale_in_s: float | None = None
-    # not an SLA: how soon a request must be answered to count as served for maxOutage (and
-    # the outage figures and guards); a request answered later, or never, is unserved
-    outage_bound_s: float = DEFAULT_OUTAGE_BOUND_S
-
-    def declared(self) -> bool:
-        # expectBlocked/expectStalled: false is a real claim ("the drain gets through")
-        return (
-            any(
-                v is not None
-                for v in (
-                    self.max_error_rate,
-                    self.max_outage_s,
-                    self.p95_latency_ms,
-                    self.p99_latency_ms,
-                    self.max_recovery_s,
-                    self.expected_restarts,
-                    self.max_restarts,
-                    self.expect_blocked,
-                    self.expect_stalled,
-                    self.max_api_outage_s,
-                    self.max_scale_out_s,
-                    self.max_scale_in_s,
-                )
-            )
-            or self.steady_state_restored
-        )
 
 
 @dataclass(frozen=True, slots=True)

@@ -57,6 +57,7 @@ from chaos.model.experiment import (
     WorkloadSpec,
 )
 from chaos.model.faults import ControllerFault, PodFault
+from chaos.model.loadmodes import LOAD_FIELDS, LOAD_MODES
 from chaos.model.manifests import (
     ManifestObject,
     cluster_scoped_refused,
@@ -67,7 +68,6 @@ from chaos.model.manifests import (
 from chaos.model.netvalues import RATE_HINT, Peer, parse_cidr, parse_rate
 from chaos.model.rate import ARRIVAL_RATE_HINT, parse_arrival_rate
 from chaos.model.tags import marker_name, tag_problem
-from chaos.model.timeline import DEFAULT_OUTAGE_BOUND_S
 from chaos.model.values import (
     CONTROLLER_KINDS,
     MAX_ARRIVAL_RATE,
@@ -666,7 +666,7 @@ def _with_spike(ctx: _Ctx, load: LoadProfile, load_node: Node | None,
         raise ctx.error(fault_nodes[index], where, "a load-spike must be the first fault: its "
                         "place in the load's schedule is fixed before the run, which only the "
                         "first fault's start allows")
-    if load.mode != "open":
+    if not load.loop.schedules_arrivals:
         raise ctx.error(load_node or fault_nodes[index], "spec.load.mode",
                         "a load-spike raises the open-loop arrival rate: set mode: open and "
                         "the base rate (e.g. rate: 5/s)")
@@ -943,42 +943,22 @@ def _load(ctx: _Ctx, node: Node, where: str, workload: WorkloadSpec) -> LoadProf
         ctx,
         node,
         where,
-        (
-            "users",
-            "spawnRate",
-            "warmup",
-            "tail",
-            "maxDuration",
-            "maxRequests",
-            "locustfile",
-            "path",
-            "wait",
-            "keepAlive",
-            "url",
-            "headersFromEnv",
-            "tlsVerify",
-            *_OPEN_ONLY,
-            "mode",
-            "timeout",
-            "workers",
-            "inCluster",
-        ),
+        tuple(f.yaml for f in LOAD_FIELDS),
     )
     d = LoadProfile()
     url = m.get("url", _load_url, None)
     if url is None and m.has("tlsVerify"):
         raise ctx.error(m.key_node("tlsVerify"), m.path("tlsVerify"),
                         "only meaningful with url: the NodePort load is plain http")
-    mode: Literal["closed", "open"] = m.get("mode", _load_mode, "closed")
-    wrong = _CLOSED_ONLY if mode == "open" else _OPEN_ONLY
-    for key in wrong:
-        if key in m.items:
-            raise ctx.error(m.key_node(key), m.path(key),
-                            f"only meaningful with mode: {'closed' if mode == 'open' else 'open'}"
-                            + (" (open mode sends arrivals at `rate`, not from users)"
-                               if mode == "open" else ""))
+    mode = m.get("mode", _load_mode, "closed")
+    loop = LOAD_MODES[mode]
+    for other in LOAD_MODES.values():
+        for key in other.keys if other is not loop else ():
+            if key in m.items:
+                raise ctx.error(m.key_node(key), m.path(key),
+                                f"only meaningful with mode: {other.name}{loop.foreign_hint}")
     segments: tuple[tuple[float, float, float | None], ...] = ()
-    if mode == "open":
+    if loop.schedules_arrivals:
         segments = _rate_segments(ctx, m)
     in_cluster = m.get("inCluster", _in_cluster, 0)
     if in_cluster:
@@ -1038,8 +1018,6 @@ def _check_in_cluster(ctx: _Ctx, m: _Map) -> None:
             raise ctx.error(m.key_node(key), m.path(key), f"not with inCluster: {why}")
 
 
-_OPEN_ONLY = ("rate", "rampUp", "steps", "maxInFlight", "dropAfter")
-_CLOSED_ONLY = ("users", "spawnRate", "wait", "locustfile")
 _workers = _int_in(1, 64, "a number of worker processes from 1 to 64")
 _users = _at_most(_positive_int, MAX_USERS)
 _spawn_rate = _at_most(_positive_number, MAX_SPAWN_RATE, "/s")
@@ -1047,12 +1025,12 @@ _in_flight = _at_most(_positive_int, MAX_IN_FLIGHT)
 _max_requests = _at_most(_positive_int, MAX_REQUESTS)
 
 
-def _load_mode(ctx: _Ctx, node: Node, where: str) -> Literal["closed", "open"]:
+def _load_mode(ctx: _Ctx, node: Node, where: str) -> str:
     value = _string(ctx, node, where)
-    if value not in ("closed", "open"):
-        raise ctx.error(node, where, f"expected closed or open, got {excerpt(value)}"
-                        f"{_suggest(value, ['closed', 'open'])}")
-    return "open" if value == "open" else "closed"
+    if value not in LOAD_MODES:
+        raise ctx.error(node, where, f"expected {' or '.join(LOAD_MODES)}, got "
+                        f"{excerpt(value)}{_suggest(value, list(LOAD_MODES))}")
+    return value
 
 
 def _any_arrival_rate(ctx: _Ctx, node: Node, where: str) -> float:
@@ -1207,6 +1185,7 @@ _CONVERTERS: dict[str, Callable[[_Ctx, Node, str], object]] = {
     "percent": _percent,
     "ratio": _ratio,
     "string": _string,
+    "bool": _bool,
     "selector": _selector,
     "node-names": _string_list,
     "image": _image,
@@ -1330,45 +1309,14 @@ def _node_selection(m: _Map, workload: WorkloadSpec) -> NodeSelection:
 
 
 def _slas(ctx: _Ctx, node: Node, where: str) -> SLASpec:
-    m = _Map(
-        ctx,
-        node,
-        where,
-        (
-            "maxErrorRate",
-            "maxOutage",
-            "p95Latency",
-            "p99Latency",
-            "maxRecovery",
-            "expectedRestarts",
-            "maxRestarts",
-            "steadyStateRestored",
-            "expectBlocked",
-            "expectStalled",
-            "maxApiOutage",
-            "maxScaleOutTime",
-            "maxScaleInTime",
-            "outageBound",
-        ),
-    )
-    p95 = m.get("p95Latency", _duration, None)
-    p99 = m.get("p99Latency", _duration, None)
-    slas = SLASpec(
-        max_error_rate=m.get("maxErrorRate", _ratio, None),
-        max_outage_s=m.get("maxOutage", _duration, None),
-        p95_latency_ms=p95 * 1000.0 if p95 is not None else None,
-        p99_latency_ms=p99 * 1000.0 if p99 is not None else None,
-        max_recovery_s=m.get("maxRecovery", _duration, None),
-        expected_restarts=m.get("expectedRestarts", _count_or_zero, None),
-        max_restarts=m.get("maxRestarts", _count_or_zero, None),
-        steady_state_restored=m.get("steadyStateRestored", _bool, False),
-        expect_blocked=m.get("expectBlocked", _bool, None),
-        expect_stalled=m.get("expectStalled", _bool, None),
-        max_api_outage_s=m.get("maxApiOutage", _duration, None),
-        max_scale_out_s=m.get("maxScaleOutTime", _positive_duration, None),
-        max_scale_in_s=m.get("maxScaleInTime", _positive_duration, None),
-        outage_bound_s=m.get("outageBound", _positive_duration, DEFAULT_OUTAGE_BOUND_S),
-    )
+    """spec.slas, read field by field as chaos.model.slas declares."""
+    infos = tuple(SLASpec.field_infos())
+    m = _Map(ctx, node, where, tuple(f.yaml for f in infos))
+    read: dict[str, Any] = {}  # typed by the field declarations it is read from
+    for f in infos:
+        value = m.get(f.yaml, _converter(f.value), f.default)
+        read[f.attr] = value * f.scale if value is not None and f.scale != 1.0 else value
+    slas = SLASpec(**read)
     if not slas.declared():
         raise ctx.error(
             node, where, "declare at least one SLA (an experiment without SLAs cannot fail)"

@@ -1,7 +1,9 @@
-"""The JSON Schema's fault section and docs/faults.md, generated from the fault declarations.
+"""The JSON Schema's fault and SLA sections, docs/faults.md and the SLA table of
+docs/experiments.md, generated from the declarations.
 
-``python -m chaos.model.schema`` rewrites both shipped files; tests fail when either differs
-from what the declarations in ``chaos.model.faults`` generate (so nobody edits them by hand).
+``python -m chaos.model.schema`` rewrites the shipped files; tests fail when any differs from
+what the declarations in ``chaos.model.faults`` and ``chaos.model.slas`` generate (so nobody
+edits them by hand).
 """
 
 from __future__ import annotations
@@ -14,9 +16,15 @@ from typing import Any
 
 from chaos.model import values as v
 from chaos.model.faults import FAULT_TYPES, FaultSpec, FieldInfo
+from chaos.model.loadmodes import LOAD_FIELDS, LOAD_MODES, LoadField
+from chaos.model.slas import SLASpec
 
 SCHEMA_PATH = Path(__file__).resolve().parents[1] / "schema" / "experiment.schema.json"
 DOCS_PATH = Path(__file__).resolve().parents[2] / "docs" / "faults.md"
+EXPERIMENTS_DOC = Path(__file__).resolve().parents[2] / "docs" / "experiments.md"
+SLA_TABLE_BEGIN = ("<!-- SLA table: generated from chaos/model/slas.py by python -m "
+                   "chaos.model.schema -->")
+SLA_TABLE_END = "<!-- end of the generated SLA table -->"
 _NODE_KEYS = {"nodes": v.NODE_NAMES.schema, "nodeSelector": v.SELECTOR_REF,
               "podsOf": v.SELECTOR_REF}
 
@@ -49,11 +57,62 @@ def fault_schema() -> dict[str, Any]:
             "oneOf": [_variant(cls) for cls in FAULT_TYPES.values()]}
 
 
+def slas_schema() -> dict[str, Any]:
+    return {"type": "object", "additionalProperties": False,
+            "properties": {f.yaml: {**f.value.schema, "description": f.doc}
+                           for f in SLASpec.field_infos()},
+            "minProperties": 1}
+
+
+def _field(f: LoadField) -> dict[str, Any]:
+    return {**f.value.schema, **({"description": f.doc} if f.doc else {})}
+
+
+def load_schema() -> dict[str, Any]:
+    """spec.load: every mode's fields, each allowed only in its own mode."""
+    default = next(iter(LOAD_MODES.values()))
+    rules = []
+    for mode in LOAD_MODES.values():
+        others = [k for m in LOAD_MODES.values() if m is not mode for k in m.keys]
+        is_mode: dict[str, Any] = {"properties": {"mode": {"const": mode.name}}}
+        if mode is not default:  # an absent mode is the default one
+            is_mode = {"required": ["mode"], **is_mode}
+        rules.append({"if": is_mode, "then": {
+            **mode.schema_rules, "not": {"anyOf": [{"required": [k]} for k in others]}}})
+    return {"type": "object", "additionalProperties": False,
+            "properties": {f.yaml: _field(f) for f in LOAD_FIELDS},
+            "dependentRequired": {"tlsVerify": ["url"]}, "allOf": rules}
+
+
 def experiment_schema(shipped: dict[str, Any]) -> dict[str, Any]:
-    """The shipped schema with its fault section generated anew."""
+    """The shipped schema with its fault, load and SLA sections generated anew."""
     out: dict[str, Any] = json.loads(json.dumps(shipped))
     out["$defs"]["fault"] = fault_schema()
+    out["properties"]["spec"]["properties"]["slas"] = slas_schema()
+    out["properties"]["spec"]["properties"]["load"] = load_schema()
     return out
+
+
+def sla_table() -> str:
+    """docs/experiments.md's SLA table, markers included."""
+    lines = [SLA_TABLE_BEGIN, "| field | allowed | passes when | meaning |", "|---|---|---|---|"]
+    for f in SLASpec.field_infos():
+        allowed = f.value.bounds or ("true or false" if f.value.kind == "bool" else "—")
+        if f.check is None:
+            judged = "not judged"
+        elif f.check == "==":
+            judged = "what the run did is what it says"
+        else:
+            judged = f"measured {f.check} it ({f.unit})"
+        lines.append(f"| `{f.yaml}` | {allowed} | {judged} | {f.doc} |")
+    return "\n".join([*lines, SLA_TABLE_END])
+
+
+def experiments_doc(text: str) -> str:
+    """``text`` (docs/experiments.md) with its SLA table generated anew."""
+    start = text.index(SLA_TABLE_BEGIN)
+    end = text.index(SLA_TABLE_END) + len(SLA_TABLE_END)
+    return text[:start] + sla_table() + text[end:]
 
 
 def _default(f: FieldInfo) -> str:
@@ -115,7 +174,8 @@ def main() -> int:
     shipped = json.loads(SCHEMA_PATH.read_text())
     SCHEMA_PATH.write_text(json.dumps(experiment_schema(shipped), indent=2) + "\n")
     DOCS_PATH.write_text(faults_markdown())
-    print(f"wrote {SCHEMA_PATH} and {DOCS_PATH}")
+    EXPERIMENTS_DOC.write_text(experiments_doc(EXPERIMENTS_DOC.read_text()))
+    print(f"wrote {SCHEMA_PATH}, {DOCS_PATH} and {EXPERIMENTS_DOC}'s SLA table")
     return 0
 
 

@@ -56,6 +56,9 @@ SELECTOR_REF = {"$ref": "#/$defs/selector"}
 
 POSITIVE_INT = Value("positive-int", {"type": "integer", "minimum": 1})  # unbounded: prefer COUNT
 NON_NEGATIVE_INT = Value("non-negative-int", {"type": "integer", "minimum": 0})
+COUNT_OR_ZERO = Value("non-negative-int", {"type": "integer", "minimum": 0, "maximum": MAX_COUNT},
+                      high=MAX_COUNT, bounds="0 to 10000")
+BOOL = Value("bool", {"type": "boolean"})
 COUNT = Value("positive-int", {"type": "integer", "minimum": 1, "maximum": MAX_COUNT},
               high=MAX_COUNT, bounds="1 to 10000")
 # every duration is at most MAX_DURATION_S: the parser's rule, and $defs/duration's maximum

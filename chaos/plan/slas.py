@@ -4,9 +4,9 @@ from __future__ import annotations
 
 from collections.abc import Iterable, Sequence
 from dataclasses import dataclass, replace
-from typing import Literal
+from typing import Literal, cast
 
-from chaos.model.experiment import SLASpec
+from chaos.model.slas import SLAInfo, SLASpec
 from chaos.model.timeline import RequestRecord, SLAResult
 from chaos.plan.stream import LoadFigures, one_pass
 
@@ -36,19 +36,22 @@ class Observation:
     scale_in_s: float | None = None  # pod count back after the faults' hold
 
 
-def _upper(name: str, threshold: float, observed: float | None, unit: str) -> SLAResult:
-    passed = observed is not None and observed <= threshold
-    return SLAResult(name, threshold, observed, passed, unit, "<=")
+def _figure(obs: Observation, load: LoadFigures, name: str) -> object:
+    """The run record's figure an SLA reads: ``load.<field>`` or an Observation field."""
+    source, _, attr = name.rpartition(".")
+    return getattr(load if source == "load" else obs, attr)
 
 
-def _lower(name: str, threshold: float, observed: float | None, unit: str) -> SLAResult:
-    passed = observed is not None and observed >= threshold
-    return SLAResult(name, threshold, observed, passed, unit, ">=")
-
-
-def _equal(name: str, expected: bool, observed: bool | None) -> SLAResult:
-    value = None if observed is None else float(observed)
-    return SLAResult(name, float(expected), value, observed is expected, "bool", "==")
+def judge(info: SLAInfo, threshold: object, observed: object) -> SLAResult:
+    """One SLA's result, as its declaration says: a missing figure fails it."""
+    if info.check == "==":
+        seen = None if observed is None else float(cast(bool, observed))
+        return SLAResult(info.yaml, float(cast(bool, threshold)), seen,
+                         observed is threshold, info.unit, "==")
+    limit = cast(float, threshold)  # as declared: an int count stays one in report.json
+    value = None if observed is None else float(cast(float, observed)) * info.scale
+    passed = value is not None and (value <= limit if info.check == "<=" else value >= limit)
+    return SLAResult(info.yaml, limit, value, passed, info.unit, cast(str, info.check))
 
 
 def evaluate(slas: SLASpec, obs: Observation) -> list[SLAResult]:
@@ -57,41 +60,13 @@ def evaluate(slas: SLASpec, obs: Observation) -> list[SLAResult]:
     load = obs.load if obs.load is not None else one_pass(obs.records, start, end,
                                                           stall_s=slas.outage_bound_s)
     results: list[SLAResult] = []
-    if slas.max_error_rate is not None:
-        results.append(_upper("maxErrorRate", slas.max_error_rate, load.error_rate, "ratio"))
-    if slas.max_outage_s is not None:
-        # judged with the bound the figure was measured with (the runner's pass uses the
-        # experiment's), and the result says which
-        results.append(replace(_upper("maxOutage", slas.max_outage_s, load.longest_outage_s,
-                                      "s"), bound_s=load.outage_bound_s))
-    for name, seconds, limit in (
-        ("p95Latency", load.p95_s, slas.p95_latency_ms),
-        ("p99Latency", load.p99_s, slas.p99_latency_ms),
-    ):
-        if limit is not None:
-            observed = None if seconds is None else seconds * 1000.0
-            results.append(_upper(name, limit, observed, "ms"))
-    if slas.max_recovery_s is not None:
-        results.append(_upper("maxRecovery", slas.max_recovery_s, obs.recovery_seconds, "s"))
-    if slas.expected_restarts is not None:
-        observed_r = None if obs.restarts is None else float(obs.restarts)
-        results.append(_lower("expectedRestarts", slas.expected_restarts, observed_r, "count"))
-    if slas.max_restarts is not None:
-        observed_r = None if obs.restarts is None else float(obs.restarts)
-        results.append(_upper("maxRestarts", slas.max_restarts, observed_r, "count"))
-    if slas.steady_state_restored:
-        results.append(_equal("steadyStateRestored", True, obs.steady_state_restored))
-    if slas.expect_blocked is not None:
-        results.append(_equal("expectBlocked", slas.expect_blocked, obs.drain_blocked))
-    if slas.expect_stalled is not None:
-        results.append(_equal("expectStalled", slas.expect_stalled, obs.rollout_stalled))
-    if slas.max_api_outage_s is not None:
-        results.append(_upper("maxApiOutage", slas.max_api_outage_s, obs.api_longest_outage_s,
-                              "s"))
-    if slas.max_scale_out_s is not None:
-        results.append(_upper("maxScaleOutTime", slas.max_scale_out_s, obs.scale_out_s, "s"))
-    if slas.max_scale_in_s is not None:
-        results.append(_upper("maxScaleInTime", slas.max_scale_in_s, obs.scale_in_s, "s"))
+    for info, threshold in slas.judged():
+        result = judge(info, threshold, _figure(obs, load, cast(str, info.reads)))
+        if info.bound is not None:
+            # judged with the bound the figure was measured with (the runner's pass uses the
+            # experiment's), and the result says which
+            result = replace(result, bound_s=cast(float, _figure(obs, load, info.bound)))
+        results.append(result)
     return results
 
 

@@ -64,12 +64,18 @@ def test_the_generator_rewrites_the_schema_and_the_reference(
     schema_path.write_text(json.dumps(shipped))
     monkeypatch.setattr(sch, "SCHEMA_PATH", schema_path)
     monkeypatch.setattr(sch, "DOCS_PATH", docs_path)
+    guide = tmp_path / "experiments.md"
+    guide.write_text(f"# before\n{sch.SLA_TABLE_BEGIN}\n| stale |\n{sch.SLA_TABLE_END}\nafter\n")
+    monkeypatch.setattr(sch, "EXPERIMENTS_DOC", guide)
     assert sch.main() == 0
     written = schema_path.read_text()
     assert written == json.dumps(sch.experiment_schema(shipped), indent=2) + "\n"
     assert json.loads(written)["$defs"]["fault"] == sch.fault_schema()
     assert docs_path.read_text() == sch.faults_markdown()
-    assert capsys.readouterr().out == f"wrote {schema_path} and {docs_path}\n"
+    assert guide.read_text() == f"# before\n{sch.sla_table()}\nafter\n"
+    assert "| stale |" not in guide.read_text()
+    assert capsys.readouterr().out == (f"wrote {schema_path}, {docs_path} and {guide}'s SLA "
+                                       "table\n")
 
 
 @pytest.mark.parametrize(("value", "message"), [

@@ -147,3 +147,37 @@ def test_expect_blocked_false_alone_is_a_declared_sla() -> None:
     """'The drain must get through' is a claim that can fail; it was once refused as no SLA."""
     assert SLASpec(expect_blocked=False).declared()
     assert not SLASpec().declared()
+
+
+def test_every_declaration_reads_a_figure_the_run_record_has() -> None:
+    """A declared SLA names its figure by name: a typo, or a figure nobody measures, must fail
+    here rather than as an AttributeError after a run."""
+    import dataclasses
+
+    from chaos.model.slas import SETTINGS, SLA_INFOS
+    from chaos.plan.stream import LoadFigures
+
+    def figures(cls: type) -> set[str]:
+        return {f.name for f in dataclasses.fields(cls)} | {
+            k for k, v in vars(cls).items() if isinstance(v, property)}
+
+    observed, load = figures(Observation), figures(LoadFigures)
+    for info in SLA_INFOS:
+        for name in filter(None, (info.reads, info.bound)):
+            source, _, attr = name.rpartition(".")
+            assert attr in (load if source == "load" else observed), (info.yaml, name)
+    assert [s.yaml for s in SETTINGS] == ["outageBound"]  # read, never judged
+
+
+def test_every_declared_sla_yields_one_result_and_fails_unmeasured() -> None:
+    from chaos.model.slas import SLA_INFOS
+    from chaos.plan.stream import one_pass
+
+    empty = one_pass((), T0, T0 + 1.0, stall_s=1.0)
+    blank = Observation(records=(), fault_window=(T0, T0 + 1.0), load=empty)
+    for info in SLA_INFOS:
+        value = True if info.check == "==" else 1
+        (result,) = evaluate(SLASpec(**{info.attr: value}), blank)
+        assert (result.name, result.op, result.unit) == (info.yaml, info.check, info.unit)
+        if info.reads is not None and not info.reads.startswith("load."):
+            assert result.observed is None and not result.passed, info.yaml

@@ -163,6 +163,35 @@ def test_shipped_fault_reference_is_generated_from_the_declarations() -> None:
     assert DOCS_PATH.read_text() == faults_markdown()
 
 
+def test_shipped_sla_table_is_generated_from_the_declarations() -> None:
+    """Edit chaos/model/slas.py, then run `python -m chaos.model.schema`."""
+    from chaos.model.schema import EXPERIMENTS_DOC, experiments_doc
+
+    text = EXPERIMENTS_DOC.read_text()
+    assert experiments_doc(text) == text
+    assert "| `maxScaleInTime` |" in text and "| `outageBound` |" in text
+
+
+def test_schema_sla_section_lists_every_declared_sla_with_its_doc() -> None:
+    from chaos.model.slas import SLASpec
+
+    slas = SCHEMA["properties"]["spec"]["properties"]["slas"]
+    declared = [f.yaml for f in SLASpec.field_infos()]
+    assert list(slas["properties"]) == declared
+    assert all(p["description"] for p in slas["properties"].values())
+    assert slas["additionalProperties"] is False and slas["minProperties"] == 1
+
+
+def test_a_hand_edited_sla_section_is_caught_as_drift() -> None:
+    from chaos.model.schema import experiment_schema
+
+    edited = json.loads(json.dumps(SCHEMA))
+    edited["properties"]["spec"]["properties"]["slas"]["properties"]["maxOutage"] = {
+        "type": "number"}
+    assert experiment_schema(edited) != edited
+    assert experiment_schema(edited) == SCHEMA
+
+
 def test_every_declared_fault_type_is_in_the_schema_and_parses() -> None:
     from chaos.model.faults import FAULT_TYPES
 
