@@ -27,6 +27,7 @@ import re
 from collections.abc import Iterator, Sequence
 from pathlib import Path
 
+from chaos.errors import ChaosError, excerpt
 from chaos.model.timeline import RequestRecord
 
 __all__ = [
@@ -48,8 +49,9 @@ _VERSION = re.compile(r"# kube-chaos capture v(\d+)\b")
 _CLOCK = re.compile(r"# clock wall_minus_monotonic=(-?\d+(?:\.\d+)?)")
 
 
-class CaptureFormatError(ValueError):
-    """A complete capture line that does not follow the format (names file and line)."""
+class CaptureFormatError(ChaosError, ValueError):
+    """A complete capture line that does not follow the format (names file and line). A
+    ``ValueError`` too, as it was before it became a ``ChaosError``."""
 
 
 def _ok(ok: str) -> bool:
@@ -146,7 +148,7 @@ class CaptureReader:
                     continue
                 yield parse_line(raw, self._version)
             except ValueError as e:
-                raise CaptureFormatError(f"{self.path}:{self._line_no}: {e}: {raw!r}") from e
+                raise CaptureFormatError(f"{self.path}:{self._line_no}: {e}: {excerpt(raw)}") from e
 
 
 def iter_capture(path: Path, chunk_bytes: int = 1 << 20) -> Iterator[RequestRecord]:
