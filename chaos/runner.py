@@ -35,6 +35,7 @@ from chaos.k8s import workload as kw
 from chaos.k8s.apiprobe import ApiProbe, control_plane_nodes
 from chaos.k8s.client import Kube, client_version
 from chaos.k8s.observe import Observer
+from chaos.load.records import UpToMalformed
 from chaos.load.runner import POD_CONNECT_WAIT_S, LoadError, LoadRun
 from chaos.load.target import allowed_hosts, check_target
 from chaos.model.abort import Breach, GuardStats, HaltMarker
@@ -422,7 +423,9 @@ def _evaluate(s: ph.RunState, env: RunEnv, ports: ph.RunPorts, started: float,
               error: str | None, timings: dict[str, float],
               repeat: tuple[int, int] | None = None) -> ExperimentResult:
     """Judge the SLAs over what was observed and write the report."""
-    exp, records = s.exp, s.records
+    exp = s.exp
+    # a malformed capture line ends the reading there (and errors the run), not the report
+    records = UpToMalformed(s.records)
     undo_failed = ph.undo_failures(s)
     if s.shortfalls and error is None and not s.abort.is_set():
         error = cut_short(s.shortfalls, exp.timeout_s, timings)
@@ -451,6 +454,8 @@ def _evaluate(s: ph.RunState, env: RunEnv, ports: ph.RunPorts, started: float,
            if s.api_data is not None else None)
     scaled = (_autoscaling(exp, events, records, s.fault_t, s.outcomes, s.initial_ready)
               if s.fault_t is not None else None)
+    if records.problem is not None and error is None:
+        error, recovery_s = f"{type(records.problem).__name__}: {records.problem}", None
     if fault_window is not None and not error and breach is None and figs.fault is not None \
             and not figs.fault.requests:
         # the steady state needed at least one answer; an SLA over none judges nothing

@@ -24,7 +24,7 @@ from __future__ import annotations
 
 import heapq
 import re
-from collections.abc import Iterator, Sequence
+from collections.abc import Iterable, Iterator, Sequence
 from pathlib import Path
 
 from chaos.errors import ChaosError, excerpt
@@ -36,7 +36,8 @@ __all__ = [
     "CaptureFormatError",
     "CaptureReader",
     "CaptureRecords",
-    "RequestRecord",  # re-exported: the shared model type
+    "RequestRecord",
+    "UpToMalformed",  # re-exported: the shared model type
     "iter_capture",
     "iter_captures",
     "parse_capture",
@@ -205,6 +206,36 @@ class CaptureRecords:
 
     def __repr__(self) -> str:
         return f"CaptureRecords({len(self.paths)} file(s), {self.count} records)"
+
+
+class UpToMalformed:
+    """A run's records up to the first malformed capture line: each iteration stops there and
+    keeps the ``CaptureFormatError`` in ``problem``. The run's figures and its report are then
+    made of what was read, and the run names the line as its error, instead of the error
+    escaping the evaluation and costing the report."""
+
+    __slots__ = ("problem", "records")
+
+    def __init__(self, records: Iterable[RequestRecord]) -> None:
+        self.records = records
+        self.problem: CaptureFormatError | None = None
+
+    def __iter__(self) -> Iterator[RequestRecord]:
+        try:
+            yield from self.records
+        except CaptureFormatError as exc:
+            if self.problem is None:
+                self.problem = exc
+
+    @property
+    def last(self) -> RequestRecord | None:
+        """The last record in completion order: as the live reader saw it, or read."""
+        if isinstance(self.records, CaptureRecords):
+            return self.records.last
+        last = None
+        for last in self:  # noqa: B007  # the loop keeps the last one
+            pass
+        return last
 
 
 def parse_capture(path: Path) -> list[RequestRecord]:
