@@ -456,6 +456,7 @@ def _evaluate(s: ph.RunState, env: RunEnv, ports: ph.RunPorts, started: float,
               if s.fault_t is not None else None)
     if records.problem is not None and error is None:
         error, recovery_s = f"{type(records.problem).__name__}: {records.problem}", None
+    kept = s.records if records.problem is None else records  # as read, unless cut short
     if fault_window is not None and not error and breach is None and figs.fault is not None \
             and not figs.fault.requests:
         # the steady state needed at least one answer; an SLA over none judges nothing
@@ -477,7 +478,7 @@ def _evaluate(s: ph.RunState, env: RunEnv, ports: ph.RunPorts, started: float,
     server = ports.cluster.server_version()  # once, for the cluster and versions sections
     data = ReportData(
         experiment=exp, seed=s.seed, started_at=started, ended_at=ended, verdict=verdict,
-        records=records, events=tuple(events),
+        records=kept, events=tuple(events),
         faults=tuple(_fault_record(i, exp, o, figs) for i, o in enumerate(s.outcomes)),
         fault_window=fault_window, slas=tuple(sla_results), recovery_seconds=recovery_s,
         restarts=restarts, cluster=_cluster_info(env, s.namespace, server),
@@ -499,7 +500,7 @@ def _evaluate(s: ph.RunState, env: RunEnv, ports: ph.RunPorts, started: float,
         requests_total=figs.requests_total, requests_failed=figs.requests_failed,
         error_rate_during_fault=figs.fault.error_rate if figs.fault else None,
         restarts=restarts, faults=s.outcomes, report_path=report_path, namespace=s.namespace,
-        error=error, records=records, phases=timings, undo_failures=undo_failed, abort=abort)
+        error=error, records=kept, phases=timings, undo_failures=undo_failed, abort=abort)
 
 
 def cut_short(shortfalls: Sequence[str], timeout_s: float, timings: dict[str, float]) -> str:
