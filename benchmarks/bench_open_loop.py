@@ -428,7 +428,7 @@ def _podkill_once() -> None:
     from chaos.journal import Journal
     from chaos.k8s.client import connect
     from chaos.model.parse import load_experiment
-    from chaos.plugin import _image_provider
+    from chaos.plugin.environment import image_provider
     from chaos.runner import RunEnv, run_experiment
 
     exp = load_experiment(ROOT / "experiments" / "pod-kill-single-open-negative.yaml")
@@ -437,7 +437,7 @@ def _podkill_once() -> None:
     run_id = "bench-open-" + time.strftime("%Y%m%d-%H%M%S")
     env = RunEnv(kube=connect(cfg.kubeconfig, cfg.context), kubeconfig=str(cfg.kubeconfig),
                  run_id=run_id, reports_dir=ROOT / "reports", seed=7, cluster_name=cfg.name,
-                 journal=Journal.for_run(run_id), provide_images=_image_provider(cfg.name))
+                 journal=Journal.for_run(run_id), provide_images=image_provider(cfg.name))
     base = Path(tempfile.mkdtemp(prefix="kc-podkill-"))
     side: dict[str, object] = {}
     stop = threading.Event()

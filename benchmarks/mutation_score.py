@@ -28,7 +28,7 @@ COLUMNS = ("killed", "timeout", "mypy", "survived", "no tests", "other", "not ru
 GROUPS = (("chaos/model", "chaos/model/"), ("chaos/plan", "chaos/plan/"),
           ("chaos/journal.py", "chaos/journal.py"), ("chaos/phases.py", "chaos/phases.py"),
           ("chaos/runner.py", "chaos/runner.py"), ("chaos/faults", "chaos/faults/"),
-          ("chaos/plugin.py", "chaos/plugin.py"), ("chaos/safety.py", "chaos/safety.py"))
+          ("chaos/plugin", "chaos/plugin/"), ("chaos/safety.py", "chaos/safety.py"))
 
 
 def verdict(code: int | None) -> str:

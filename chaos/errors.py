@@ -178,6 +178,11 @@ class SLAViolated(ChaosError):
         return [r for r in self.results if not r.passed]
 
 
+class ExperimentError(ChaosError):
+    """An experiment could not be carried out (the cluster could not be prepared, the run
+    errored), or a negative control went undetected."""
+
+
 class ClusterError(ChaosError):
     """The test cluster (kind, Docker, the API server) is not usable."""
 

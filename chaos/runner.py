@@ -35,6 +35,7 @@ from chaos.k8s import workload as kw
 from chaos.k8s.apiprobe import ApiProbe, control_plane_nodes
 from chaos.k8s.client import Kube, client_version
 from chaos.k8s.observe import Observer
+from chaos.load.records import UpToMalformed
 from chaos.load.runner import POD_CONNECT_WAIT_S, LoadError, LoadRun
 from chaos.load.target import allowed_hosts, check_target
 from chaos.model.abort import Breach, GuardStats, HaltMarker
@@ -422,7 +423,9 @@ def _evaluate(s: ph.RunState, env: RunEnv, ports: ph.RunPorts, started: float,
               error: str | None, timings: dict[str, float],
               repeat: tuple[int, int] | None = None) -> ExperimentResult:
     """Judge the SLAs over what was observed and write the report."""
-    exp, records = s.exp, s.records
+    exp = s.exp
+    # a malformed capture line ends the reading there (and errors the run), not the report
+    records = UpToMalformed(s.records)
     undo_failed = ph.undo_failures(s)
     if s.shortfalls and error is None and not s.abort.is_set():
         error = cut_short(s.shortfalls, exp.timeout_s, timings)
@@ -452,6 +455,9 @@ def _evaluate(s: ph.RunState, env: RunEnv, ports: ph.RunPorts, started: float,
            if s.api_data is not None else None)
     scaled = (_autoscaling(exp, events, records, s.fault_t, s.outcomes, s.initial_ready)
               if s.fault_t is not None else None)
+    if records.problem is not None and error is None:
+        error, recovery_s = f"{type(records.problem).__name__}: {records.problem}", None
+    kept = s.records if records.problem is None else records  # as read, unless cut short
     if fault_window is not None and not error and breach is None and figs.fault is not None \
             and not figs.fault.requests:
         # the steady state needed at least one answer; an SLA over none judges nothing
@@ -473,7 +479,7 @@ def _evaluate(s: ph.RunState, env: RunEnv, ports: ph.RunPorts, started: float,
     server = ports.cluster.server_version()  # once, for the cluster and versions sections
     data = ReportData(
         experiment=exp, seed=s.seed, started_at=started, ended_at=ended, verdict=verdict,
-        records=records, events=tuple(events),
+        records=kept, events=tuple(events),
         faults=tuple(_fault_record(i, exp, o, figs) for i, o in enumerate(s.outcomes)),
         fault_window=fault_window, slas=tuple(sla_results), recovery_seconds=recovery_s,
         restarts=restarts, cluster=_cluster_info(env, s.namespace, server),
@@ -495,7 +501,7 @@ def _evaluate(s: ph.RunState, env: RunEnv, ports: ph.RunPorts, started: float,
         requests_total=figs.requests_total, requests_failed=figs.requests_failed,
         error_rate_during_fault=figs.fault.error_rate if figs.fault else None,
         restarts=restarts, faults=s.outcomes, report_path=report_path, namespace=s.namespace,
-        error=error, records=records, phases=timings, undo_failures=undo_failed, abort=abort)
+        error=error, records=kept, phases=timings, undo_failures=undo_failed, abort=abort)
 
 
 def cut_short(shortfalls: Sequence[str], timeout_s: float, timings: dict[str, float]) -> str:

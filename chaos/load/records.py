@@ -24,9 +24,10 @@ from __future__ import annotations
 
 import heapq
 import re
-from collections.abc import Iterator, Sequence
+from collections.abc import Iterable, Iterator, Sequence
 from pathlib import Path
 
+from chaos.errors import ChaosError, excerpt
 from chaos.model.timeline import RequestRecord
 
 __all__ = [
@@ -35,7 +36,8 @@ __all__ = [
     "CaptureFormatError",
     "CaptureReader",
     "CaptureRecords",
-    "RequestRecord",  # re-exported: the shared model type
+    "RequestRecord",
+    "UpToMalformed",  # re-exported: the shared model type
     "iter_capture",
     "iter_captures",
     "parse_capture",
@@ -48,8 +50,9 @@ _VERSION = re.compile(r"# kube-chaos capture v(\d+)\b")
 _CLOCK = re.compile(r"# clock wall_minus_monotonic=(-?\d+(?:\.\d+)?)")
 
 
-class CaptureFormatError(ValueError):
-    """A complete capture line that does not follow the format (names file and line)."""
+class CaptureFormatError(ChaosError, ValueError):
+    """A complete capture line that does not follow the format (names file and line). A
+    ``ValueError`` too, as it was before it became a ``ChaosError``."""
 
 
 def _ok(ok: str) -> bool:
@@ -146,7 +149,7 @@ class CaptureReader:
                     continue
                 yield parse_line(raw, self._version)
             except ValueError as e:
-                raise CaptureFormatError(f"{self.path}:{self._line_no}: {e}: {raw!r}") from e
+                raise CaptureFormatError(f"{self.path}:{self._line_no}: {e}: {excerpt(raw)}") from e
 
 
 def iter_capture(path: Path, chunk_bytes: int = 1 << 20) -> Iterator[RequestRecord]:
@@ -203,6 +206,36 @@ class CaptureRecords:
 
     def __repr__(self) -> str:
         return f"CaptureRecords({len(self.paths)} file(s), {self.count} records)"
+
+
+class UpToMalformed:
+    """A run's records up to the first malformed capture line: each iteration stops there and
+    keeps the ``CaptureFormatError`` in ``problem``. The run's figures and its report are then
+    made of what was read, and the run names the line as its error, instead of the error
+    escaping the evaluation and costing the report."""
+
+    __slots__ = ("problem", "records")
+
+    def __init__(self, records: Iterable[RequestRecord]) -> None:
+        self.records = records
+        self.problem: CaptureFormatError | None = None
+
+    def __iter__(self) -> Iterator[RequestRecord]:
+        try:
+            yield from self.records
+        except CaptureFormatError as exc:
+            if self.problem is None:
+                self.problem = exc
+
+    @property
+    def last(self) -> RequestRecord | None:
+        """The last record in completion order: as the live reader saw it, or read."""
+        if isinstance(self.records, CaptureRecords):
+            return self.records.last
+        last = None
+        for last in self:  # noqa: B007  # the loop keeps the last one
+            pass
+        return last
 
 
 def parse_capture(path: Path) -> list[RequestRecord]:

@@ -17,6 +17,7 @@ from dataclasses import dataclass
 from typing import Literal
 from urllib.parse import urlsplit
 
+from chaos.errors import ChaosError
 from chaos.model.abort import (
     ERROR_LIMIT,
     LOCAL_HOSTS,
@@ -197,7 +198,7 @@ class Sample:
         return "{" + inner + "}"
 
 
-class PromResponseError(ValueError):
+class PromResponseError(ChaosError, ValueError):
     """A body that is not a successful Prometheus instant-query answer."""
 
 

@@ -11,11 +11,13 @@ from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass
 from typing import Any
 
+from chaos.errors import ChaosError
+
 REVISION_ANNOTATION = "deployment.kubernetes.io/revision"
 TEMPLATE_HASH_LABEL = "pod-template-hash"
 
 
-class RevisionError(ValueError):
+class RevisionError(ChaosError, ValueError):
     """The change or the rollback cannot be made (no such container, no previous revision)."""
 
 

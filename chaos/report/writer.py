@@ -18,7 +18,6 @@ from datetime import UTC, datetime
 from pathlib import Path
 from typing import cast
 
-import chaos
 from chaos.errors import ReportInvalid
 from chaos.model.experiment import FaultSpec, Selector
 from chaos.plan.stream import RunFigures, RunWindows, run_figures
@@ -38,6 +37,7 @@ from chaos.report.types import (
     ReportDict,
     SLADict,
 )
+from chaos.version import __version__
 
 REPORT_NAME = "report.json"
 
@@ -165,7 +165,7 @@ def build_report(data: ReportData) -> ReportDict:
         for e in sorted(data.events, key=lambda e: e.t)
     ]
     exp = data.experiment
-    versions = {"kube-chaos": chaos.__version__, "python": platform.python_version()}
+    versions = {"kube-chaos": __version__, "python": platform.python_version()}
     versions.update(data.versions)
     cluster = _jsonable(dict(data.cluster))
     assert isinstance(cluster, dict)

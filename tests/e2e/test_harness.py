@@ -12,9 +12,9 @@ from pathlib import Path
 
 import pytest
 
+from chaos import assert_slas
 from chaos.errors import SLAViolated
 from chaos.model.parse import load_experiment
-from chaos.plugin import assert_slas
 
 pytestmark = pytest.mark.chaos
 EXPERIMENTS = Path(__file__).parents[2] / "experiments"

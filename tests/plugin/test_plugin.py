@@ -188,7 +188,7 @@ def test_cluster_scoped_manifest_object_is_a_collection_error(project: pytest.Py
 
 
 FAKE_RUNS = """\
-import chaos.plugin as plugin
+import chaos.plugin.environment as environment
 import chaos.runner as runner
 from chaos.errors import HaltActive
 from chaos.model.abort import Breach, HaltMarker
@@ -198,7 +198,7 @@ T0 = 1_700_000_000.0
 
 
 def pytest_configure(config):
-    plugin._environment = lambda config: object()
+    environment.run_env = lambda config: object()
 
     def run(exp, env, repeat=None):
         if exp.name.startswith("halted"):
@@ -240,8 +240,8 @@ def test_allow_host_option_and_ini(pytester: pytest.Pytester) -> None:
     pytester.makeini("[pytest]\nchaos_allow_host = prom.example.com grafana.example.com\n")
     pytester.makeconftest(
         "def pytest_configure(config):\n"
-        "    from chaos.plugin import _option\n"
-        "    print('HOSTS', _option(config, 'chaos_allow_host'))\n")
+        "    from chaos.plugin.options import option\n"
+        "    print('HOSTS', option(config, 'chaos_allow_host'))\n")
     result = pytester.runpytest("-s", "--co", "-q")
     result.stdout.fnmatch_lines(["HOSTS ['prom.example.com', 'grafana.example.com']"])
     result = pytester.runpytest("-s", "--co", "-q", "--chaos-allow-host=a.example.com")
@@ -251,10 +251,10 @@ def test_allow_host_option_and_ini(pytester: pytest.Pytester) -> None:
 def test_assert_slas_fails_an_aborted_run_naming_the_guard() -> None:
     from pathlib import Path as P
 
+    from chaos import assert_slas
     from chaos.errors import ExperimentAborted
     from chaos.model.abort import Breach
     from chaos.model.parse import parse_experiment
-    from chaos.plugin import assert_slas
     from chaos.report.data import AbortRecord
     from chaos.runner import ExperimentResult
 

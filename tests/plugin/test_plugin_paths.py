@@ -128,11 +128,11 @@ def test_kube_chaos_run_passes_allow_path_to_pytest(monkeypatch: pytest.MonkeyPa
 
 def test_a_rerun_keeps_the_allowed_paths(pytester: pytest.Pytester) -> None:
     """The recorded rerun command must parse its experiment as the run did."""
-    from chaos.plugin import _rerun_options
+    from chaos.plugin.options import rerun_options
 
     pytester.makeini("[pytest]\nchaos_allow_path = deploy\n")
     config = pytester.parseconfig()
-    options = _rerun_options(config)
+    options = rerun_options(config)
     assert options == (f"--allow-path={(pytester.path / 'deploy').resolve()}",)
     args = build_parser().parse_args(["run", "exp.yaml", *options])
     assert args.allow_path == [str((pytester.path / "deploy").resolve())]

@@ -49,7 +49,7 @@ spec:
 STUB_RUNS = '''\
 import pytest
 
-import chaos.plugin as plugin
+from chaos.plugin import environment, record
 from chaos.model.abort import Breach
 from chaos.model.timeline import SLAResult
 from chaos.plan.slas import verdict
@@ -90,8 +90,8 @@ def stub_run(config, node, exp, env, repeat=None):
 
 def pytest_configure(config):
     mp = pytest.MonkeyPatch()
-    mp.setattr(plugin, "_environment", lambda config: object())
-    mp.setattr(plugin, "_run_and_record", stub_run)
+    mp.setattr(environment, "run_env", lambda config: object())
+    mp.setattr(record, "run_and_record", stub_run)
     config.add_cleanup(mp.undo)
 '''
 

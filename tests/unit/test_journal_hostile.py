@@ -144,11 +144,11 @@ class Reporter:
 @pytest.mark.parametrize("name", sorted(HOSTILE))
 def test_session_start_replay_undoes_the_valid_and_quarantines_the_hostile(
         tmp_path: Path, monkeypatch: pytest.MonkeyPatch, cluster: Cluster, name: str) -> None:
-    from chaos.plugin import _roll_back_orphans
+    from chaos.plugin.environment import roll_back_orphans
 
     folder = hostile_dir(tmp_path, monkeypatch, name)
     reporter = Reporter()
-    _roll_back_orphans("kind-x", reporter)
+    roll_back_orphans("kind-x", reporter)
     text = "\n".join(reporter.lines)
     assert sorted(cluster.calls) == ["uncordon w1", "uncordon w2"]
     assert "undo left by a crashed run on kind-x: 2 of 2 confirmed" in text

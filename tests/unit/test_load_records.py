@@ -8,10 +8,17 @@ from pathlib import Path
 
 import pytest
 
-from chaos.errors import SafetyRefused
+from chaos.errors import ChaosError, SafetyRefused
 from chaos.load import CaptureReader, LoadRun, RequestRecord, check_local_target, parse_capture
 from chaos.load import runner as load_runner
-from chaos.load.records import CAPTURE_HEADER, CAPTURE_HEADER_V1, CaptureFormatError, parse_line
+from chaos.load.records import (
+    CAPTURE_HEADER,
+    CAPTURE_HEADER_V1,
+    CaptureFormatError,
+    CaptureRecords,
+    UpToMalformed,
+    parse_line,
+)
 
 
 def test_parse_line_ok_and_error() -> None:
@@ -53,6 +60,36 @@ def test_reader_names_file_and_line(tmp_path: Path) -> None:
     path.write_text(CAPTURE_HEADER_V1 + "10.0\t0.1\t1\t200\t\ngarbage\n")
     with pytest.raises(CaptureFormatError, match=r"c\.tsv:3: "):
         parse_capture(path)
+
+
+def test_a_malformed_line_is_a_chaos_error_quoting_a_short_excerpt(tmp_path: Path) -> None:
+    path = tmp_path / "c.tsv"
+    path.write_text(CAPTURE_HEADER_V1 + "10.0\t0.1\t1\t200\t\n" + "x" * 5000 + "\n")
+    with pytest.raises(ChaosError) as info:
+        parse_capture(path)
+    assert isinstance(info.value, CaptureFormatError) and isinstance(info.value, ValueError)
+    assert str(info.value).startswith(f"{path}:3: expected 5 tab-separated fields, got 1: 'xxx")
+    assert "(5,000 characters)" in str(info.value) and len(str(info.value)) < 250
+
+
+def test_up_to_malformed_reads_until_the_bad_line_and_keeps_it(tmp_path: Path) -> None:
+    path = tmp_path / "c.tsv"
+    good = "".join(f"{t}.0\t\t0.1\t1\t200\t\n" for t in range(10, 14))
+    path.write_text(CAPTURE_HEADER + good)
+    clean = UpToMalformed(CaptureRecords([path], 4, None))
+    whole = list(clean)
+    assert [r.t for r in whole] == [10.0, 11.0, 12.0, 13.0] and clean.problem is None
+    path.write_text(CAPTURE_HEADER + good[:good.index("12.0")] + "12.0\t\tslow\t1\t200\t\n"
+                    + good[good.index("13.0"):])
+    records = CaptureRecords([path], 4, None)
+    with pytest.raises(CaptureFormatError):  # the records alone stop the reader with an error
+        list(records)
+    read = UpToMalformed(records)
+    assert [r.t for r in read] == [10.0, 11.0]  # up to the line, and no further
+    assert read.problem is not None and f"{path}:4: " in str(read.problem)
+    assert [r.t for r in read] == [10.0, 11.0]  # every iteration, the same
+    assert read.last is None  # what the live reader saw (nothing here)
+    assert UpToMalformed(whole).last == whole[-1]  # records that do not know their last: read
 
 
 @pytest.mark.parametrize(

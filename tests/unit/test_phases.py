@@ -21,6 +21,7 @@ from chaos.faults.base import FaultContext, FaultOutcome
 from chaos.faults.targets import Targets
 from chaos.journal import Journal, UndoAction, UndoOutcome
 from chaos.k8s.observe import PodState, Snapshot
+from chaos.load.records import CAPTURE_HEADER, CaptureRecords
 from chaos.model import (
     Experiment,
     LoadProfile,
@@ -261,14 +262,15 @@ def world() -> World:
 def _run(world: World, tmp_path: Path, exp: Experiment | None = None,
          allow: tuple[str, ...] = ("kind-offline",), http: HttpGet | None = None,
          allow_hosts: tuple[str, ...] = (), fault: type[FakeFault] | None = None,
-         observer: type[FakeObserver] | None = None, **env_over: Any) -> Any:
+         observer: type[FakeObserver] | None = None, load: type[FakeLoad] = FakeLoad,
+         **env_over: Any) -> Any:
     faults = iter(range(1, 100))
     cluster = FakeCluster(world)
     if observer is not None:
         cluster.observer = lambda *a: observer(world)  # type: ignore[method-assign]
     ports = RunPorts(cluster=cluster,
                      start_load=lambda url, e, out, ns: world.loads.append((url, out))
-                     or FakeLoad(world),
+                     or load(world),
                      build_fault=lambda spec: (fault or FakeFault)(spec, world, next(faults)),
                      resolve_targets=lambda scope, spec: Targets("Pod", world.targets),
                      http_get=http or _no_http)
@@ -1123,3 +1125,46 @@ def test_an_aborted_hold_is_aborted_not_cut_short(world: World, tmp_path: Path) 
     assert result.verdict == "aborted"
     holds = _report(result)["fault"]["faults"][0]["holds"]
     assert holds[0]["aborted"] is True and holds[0]["held_s"] < 30.0
+
+
+class CaptureFileLoad(FakeLoad):
+    """What it answered, written as locust writes it: a capture file (v2), read back by the run
+    as a real run's is, streamed from disk."""
+
+    malformed = False  # a malformed line half-way (a torn write, a broken locust plugin)
+
+    def wait(self, timeout: float | None = None) -> Any:
+        out = self.w.loads[-1][1]
+        out.mkdir(parents=True, exist_ok=True)
+        path = out / "capture.tsv"
+        recs = self.records()
+        lines = [CAPTURE_HEADER] + [f"{r.t}\t\t{r.latency_s}\t{int(r.ok)}\t{r.status}\t\n"
+                                    for r in recs]
+        if self.malformed:
+            lines.insert(1 + len(recs) // 2, "1700000000.5\t\tnot-a-latency\t1\t200\t\n")
+        path.write_text("".join(lines))
+        return SimpleNamespace(records=CaptureRecords([path], len(recs), recs[-1]), generators=())
+
+
+class MalformedCaptureLoad(CaptureFileLoad):
+    malformed = True
+
+
+def test_a_malformed_capture_line_errors_the_run_and_keeps_its_report(world: World,
+                                                                      tmp_path: Path) -> None:
+    """The error names the file and line; report.json is still written (it was lost when the
+    error escaped the run), with what was read before the line."""
+    good = _run(world, tmp_path / "good", load=CaptureFileLoad)
+    assert good.verdict == "pass" and good.error is None  # the same run, its capture intact
+    result = _run(World(clock=FakeClock()), tmp_path / "bad", load=MalformedCaptureLoad)
+    assert result.verdict == "error" and result.slas == []
+    assert result.error is not None
+    assert result.error.startswith("CaptureFormatError: ")
+    line = 2 + good.requests_total // 2
+    assert (f"capture.tsv:{line}: could not convert string to float: 'not-a-latency'"
+            in result.error)
+    report = _report(result)
+    assert report["verdict"] == "error" and report["experiment"]["error"] == result.error
+    assert 0 < result.requests_total < good.requests_total  # what came before the line
+    assert report["load"]["requests_total"] == result.requests_total
+    assert len(list(result.records)) == result.requests_total  # and the result reads the same

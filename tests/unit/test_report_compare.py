@@ -132,7 +132,7 @@ def test_a_single_run_is_judged_against_the_range_of_the_other_side() -> None:
 def test_blast_radius_limits_reach_pytest_and_come_back_in_the_rerun_command(
         monkeypatch: pytest.MonkeyPatch) -> None:
     """A game day run under --max-* limits is rerun under the same limits."""
-    from chaos.plugin import _rerun_options
+    from chaos.plugin.options import rerun_options
 
     seen: list[list[str]] = []
     monkeypatch.setattr(pytest, "main", lambda argv: seen.append(list(argv)) or 0)
@@ -150,7 +150,7 @@ def test_blast_radius_limits_reach_pytest_and_come_back_in_the_rerun_command(
         def getini(self, name: str) -> object:
             return ""
 
-    options = _rerun_options(Config())  # type: ignore[arg-type]
+    options = rerun_options(Config())  # type: ignore[arg-type]
     assert options == ("--max-pods=2", "--max-percent=50.0")
     from chaos.cli import build_parser
 

@@ -675,10 +675,10 @@ class Reporter:
 
 def test_session_start_orphan_check_survives_bad_journals(state_dir: Path,
                                                           core: FakeCore) -> None:
-    from chaos.plugin import _roll_back_orphans
+    from chaos.plugin.environment import roll_back_orphans
 
     reporter = Reporter()
-    _roll_back_orphans("kind-x", reporter)
+    roll_back_orphans("kind-x", reporter)
     text = "\n".join(reporter.lines)
     assert "garbage.jsonl:1: not UTF-8" in text and "quarantined as" in text
     assert "live.jsonl on kind-x alone: its run may still be alive" in text

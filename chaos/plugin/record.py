@@ -1,0 +1,64 @@
+"""One experiment run from pytest (a YAML item or the chaos_experiment fixture): the result
+kept for the summary, SLA figures as JUnit properties, report.html next to report.json."""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from dataclasses import replace
+from pathlib import Path
+from typing import TYPE_CHECKING, Any
+
+import pytest
+
+from chaos.errors import HaltActive
+from chaos.plugin.session import STATE
+
+if TYPE_CHECKING:
+    from chaos.model.experiment import Experiment
+    from chaos.runner import ExperimentResult, RunEnv
+
+
+def as_experiment(experiment: str | Path | Experiment, overrides: dict[str, Any],
+                  allow_paths: tuple[Path, ...] = ()) -> Experiment:
+    from chaos.model.parse import load_experiment
+
+    exp = (load_experiment(experiment, allow_paths=allow_paths)
+           if isinstance(experiment, str | Path) else experiment)
+    return replace(exp, **overrides) if overrides else exp
+
+
+def run_and_record(config: pytest.Config, node: pytest.Item, exp: Experiment,
+                   env: RunEnv, repeat: tuple[int, int] | None = None) -> ExperimentResult:
+    from chaos.report.summary import junit_properties
+    from chaos.report.writer import load_report
+    from chaos.runner import run_experiment
+
+    try:
+        result = run_experiment(exp, env, repeat=repeat)
+    except HaltActive as exc:
+        node.session.shouldstop = str(exc)  # the kill switch stops the whole session
+        raise
+    config.stash[STATE].results.append(result)
+    if result.abort is not None and result.abort.breach is not None \
+            and result.abort.breach.type == "halt":
+        node.session.shouldstop = f"kube-chaos halt: {result.abort.breach.detail}"
+    if result.report_path is not None:
+        for key, value in junit_properties(load_report(result.report_path)):
+            node.user_properties.append((key, value))
+        html = _write_html(result.report_path, env.log)
+        if html is not None:
+            node.user_properties.append(("chaos.html", str(html)))
+    return result
+
+
+def _write_html(report_path: Path, log: Callable[[str], None]) -> Path | None:
+    """report.html next to report.json. A report page that cannot be drawn is named in the
+    log and never fails the experiment: report.json, the record, is already written."""
+    from chaos.report.html import write_experiment_html
+
+    try:
+        return write_experiment_html(report_path, index_href="../index.html")
+    except Exception as exc:
+        log(f"could not write the HTML report of {report_path}: {type(exc).__name__}: {exc}")
+        return None
+
