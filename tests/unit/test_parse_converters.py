@@ -1,8 +1,8 @@
 """The value converters the parser builds its tables from, called directly.
 
-The module-level converters (``_ratio``, ``_node_port`` ...) are built once at import; these
-tests build them again so their range checks and messages are exercised on their own, with
-the bounds at the edges where off-by-one mistakes live.
+The module-level converters of chaos.model.reader (``ratio``, ``node_port`` ...) are built
+once at import; these tests build them again so their range checks and messages are exercised
+on their own, with the bounds at the edges where off-by-one mistakes live.
 """
 
 from __future__ import annotations
@@ -15,11 +15,11 @@ import pytest
 import yaml
 
 from chaos.errors import ExperimentInvalid
-from chaos.model import parse as p
+from chaos.model import reader as p
 from chaos.model import values as v
 from chaos.model.faults import option
 
-CTX = p._Ctx(Path("x.yaml"))
+CTX = p.Ctx(Path("x.yaml"))
 
 
 def node(text: str) -> yaml.Node:
@@ -29,7 +29,7 @@ def node(text: str) -> yaml.Node:
     return root.value[1][1]
 
 
-def error(conv: Callable[[p._Ctx, yaml.Node, str], object], text: str) -> str:
+def error(conv: Callable[[p.Ctx, yaml.Node, str], object], text: str) -> str:
     with pytest.raises(ExperimentInvalid) as info:
         conv(CTX, node(text), "spec.f")
     assert (info.value.path, info.value.line, info.value.field) == ("x.yaml", 2, "spec.f")
@@ -37,40 +37,40 @@ def error(conv: Callable[[p._Ctx, yaml.Node, str], object], text: str) -> str:
 
 
 def test_int_in_accepts_its_closed_range_only() -> None:
-    conv = p._int_in(1, 5, "one to five")
+    conv = p.int_in(1, 5, "one to five")
     assert [conv(CTX, node(t), "spec.f") for t in ("1", "3", "5")] == [1, 3, 5]
     for bad, got in (("0", "0"), ("6", "6"), ("2.5", "2.5"), ("true", "true"),
                      ("'3'", "'3'"), ("[1]", "a list")):
         assert error(conv, bad) == f"expected one to five, got {got}"
-    unbounded = p._int_in(0, None, "a count")
+    unbounded = p.int_in(0, None, "a count")
     assert unbounded(CTX, node("0"), "f") == 0
     assert unbounded(CTX, node("1000000"), "f") == 1000000
     assert error(unbounded, "-1") == "expected a count, got -1"
 
 
 def test_number_in_accepts_its_range_and_returns_floats() -> None:
-    ratio = p._number_in(0.0, 1.0, "a ratio")
+    ratio = p.number_in(0.0, 1.0, "a ratio")
     values = [ratio(CTX, node(t), "spec.f") for t in ("0", "0.5", "1")]
     assert values == [0.0, 0.5, 1.0] and all(type(x) is float for x in values)
     for bad, got in (("1.01", "1.01"), ("-0.1", "-0.1"), (".nan", ".nan"), ("true", "true"),
                      ("'0.5'", "'0.5'"), ("{a: 1}", "a mapping")):
         assert error(ratio, bad) == f"expected a ratio, got {got}"
-    positive = p._number_in(0.0, None, "a positive number", low_open=True)
+    positive = p.number_in(0.0, None, "a positive number", low_open=True)
     assert positive(CTX, node("0.001"), "f") == 0.001
     assert positive(CTX, node("1.0e+9"), "f") == 1e9
     assert error(positive, "0") == "expected a positive number, got 0"
 
 
 def test_bool_is_a_yaml_boolean_only() -> None:
-    assert p._bool(CTX, node("true"), "f") is True
-    assert p._bool(CTX, node("false"), "f") is False
-    assert error(p._bool, "1") == "expected true or false, got 1"
-    assert error(p._bool, "'true'") == "expected true or false, got 'true'"
-    assert error(p._bool, "[true]") == "expected true or false, got a list"
+    assert p.boolean(CTX, node("true"), "f") is True
+    assert p.boolean(CTX, node("false"), "f") is False
+    assert error(p.boolean, "1") == "expected true or false, got 1"
+    assert error(p.boolean, "'true'") == "expected true or false, got 'true'"
+    assert error(p.boolean, "[true]") == "expected true or false, got a list"
 
 
 def test_enum_names_the_choices_and_suggests_the_closest() -> None:
-    conv = p._enum("always", "never", "on-failure")
+    conv = p.enum("always", "never", "on-failure")
     assert conv(CTX, node("never"), "f") == "never"
     assert error(conv, "nevr") == ("expected one of 'always', 'never', 'on-failure', got 'nevr' "
                                    "(did you mean 'never'?)")
@@ -100,11 +100,11 @@ URL_HINT = "expected a URL path starting with '/' (load always targets http://12
                                  "\"/a\\x01\""])
 def test_url_path_is_a_plain_path(bad: str) -> None:
     value = yaml.safe_load(bad)
-    assert error(p._url_path, bad) == f"{URL_HINT}, got {value!r}"
+    assert error(p.url_path, bad) == f"{URL_HINT}, got {value!r}"
 
 
 def test_url_path_may_carry_a_query() -> None:
-    assert p._url_path(CTX, node("/health?deep=1"), "f") == "/health?deep=1"
+    assert p.url_path(CTX, node("/health?deep=1"), "f") == "/health?deep=1"
 
 
 @pytest.mark.parametrize(("text", "field", "reason"), [
@@ -117,20 +117,20 @@ def test_url_path_may_carry_a_query() -> None:
 ])
 def test_selector_errors(text: str, field: str, reason: str) -> None:
     with pytest.raises(ExperimentInvalid) as info:
-        p._selector(CTX, node(text), "spec.f")
+        p.selector(CTX, node(text), "spec.f")
     assert (info.value.line, info.value.field, info.value.reason) == (2, field, reason)
 
 
 def test_a_label_value_may_have_63_characters() -> None:
-    assert p._selector(CTX, node("{app: " + "v" * 63 + "}"), "f") == {"app": "v" * 63}
+    assert p.selector(CTX, node("{app: " + "v" * 63 + "}"), "f") == {"app": "v" * 63}
 
 
 def test_booleans_are_shown_as_yaml_writes_them() -> None:
-    assert error(p._int_in(0, None, "a count"), "false") == "expected a count, got false"
+    assert error(p.int_in(0, None, "a count"), "false") == "expected a count, got false"
 
 
 def test_small_print_of_values() -> None:
-    assert error(p._int_in(0, None, "a count"), "null") == "expected a count, got null"
-    assert error(p._string, "[a]") == "expected a string, got a list"
-    assert error(p._positive_duration, "0s") == "expected a duration above zero, got '0s'"
-    assert p._positive_duration(CTX, node("500ms"), "f") == 0.5
+    assert error(p.int_in(0, None, "a count"), "null") == "expected a count, got null"
+    assert error(p.string, "[a]") == "expected a string, got a list"
+    assert error(p.positive_duration, "0s") == "expected a duration above zero, got '0s'"
+    assert p.positive_duration(CTX, node("500ms"), "f") == 0.5
