@@ -7,8 +7,12 @@ these, ``chaos.plan.guards`` judges readings against them, ``chaos.monitor`` doe
 
 from __future__ import annotations
 
+from collections.abc import Mapping
 from dataclasses import dataclass
-from typing import ClassVar, Literal
+from typing import Any, ClassVar, Literal
+
+from chaos.model import values as v
+from chaos.model.fields import option
 
 OnError = Literal["abort", "ignore"]
 
@@ -21,6 +25,16 @@ MAX_INTERVAL_S = 1.0  # "at least once a second"
 MIN_INTERVAL_S = 0.1
 # always allowed for HTTP and Prometheus guards; anything else needs --chaos-allow-host
 LOCAL_HOSTS = ("127.0.0.1", "localhost", "::1")
+# the value kinds only guards read
+GUARD_NAME_PATTERN = r"[A-Za-z0-9]([-A-Za-z0-9_.]{0,61}[A-Za-z0-9])?"
+GUARD_URL = v.Value("guard-url", {"type": "string",
+                                  "pattern": "^https?://[^\\s/?#@]+([/?][^\\s#]*)?$"})
+_STATUS = {"type": "integer", "minimum": 100, "maximum": 599}
+STATUS_CODES = v.Value("status-codes", {"anyOf": [
+    _STATUS, {"type": "array", "minItems": 1, "uniqueItems": True, "items": _STATUS}]})
+THRESHOLD = v.Value("threshold", {"type": "number", "minimum": -v.MAX_THRESHOLD,
+                                  "maximum": v.MAX_THRESHOLD})
+TIMEOUT_DOC = "per request, at most spec.abort.interval (default: the interval)"
 
 
 @dataclass(frozen=True, slots=True)
@@ -28,8 +42,20 @@ class Guard:
     """What every guard has: a name for the report, what to do when it cannot read."""
 
     type: ClassVar[str] = ""
-    name: str
-    on_error: OnError = "abort"
+    summary: ClassVar[str] = ""
+    # extra JSON Schema keywords for rules between fields (the parser enforces them in check())
+    schema_rules: ClassVar[Mapping[str, Any]] = {}
+    name: str = option("name", v.Value("guard-name", {
+        "type": "string", "pattern": f"^{GUARD_NAME_PATTERN}$", "not": {"const": "halt"}}),
+        "the guard's name in the report (default: its type, numbered when repeated)",
+        reader="own", required=False)
+    on_error: OnError = option("onError", v.enum("abort", "ignore"), f"abort (default): "
+                               f"{ERROR_LIMIT} evaluations in a row that cannot read anything "
+                               "breach", "abort")
+
+    def check(self) -> list[tuple[str, str]]:
+        """Rules between fields: (YAML field name, problem) pairs; empty when consistent."""
+        return []
 
 
 @dataclass(frozen=True, slots=True)
@@ -38,7 +64,9 @@ class OutageGuard(Guard):
     for longer than the stall threshold) must stay at or below ``max_s``."""
 
     type: ClassVar[str] = "outage"
-    max_s: float = 0.0
+    summary: ClassVar[str] = "the live load's current outage must stay at or below max"
+    max_s: float = option("max", v.POSITIVE_DURATION, "longest outage allowed while faults "
+                          "are active", 0.0, required=True)
 
 
 @dataclass(frozen=True, slots=True)
@@ -47,9 +75,13 @@ class ErrorRateGuard(Guard):
     (judged once the window holds ``min_requests``)."""
 
     type: ClassVar[str] = "error-rate"
-    max: float = 0.0
-    window_s: float = 5.0
-    min_requests: int = 5
+    summary: ClassVar[str] = "failed/all requests of the live load over the last window"
+    max: float = option("max", v.RATIO, "the share of failed requests allowed", 0.0,
+                        required=True)
+    window_s: float = option("window", v.POSITIVE_DURATION, "default 5s", 5.0)
+    min_requests: int = option("minRequests", v.at_most(v.POSITIVE_INT, v.MAX_MIN_REQUESTS,
+                                                        "1 to 1000000"),
+                               "judged once the window holds this many (default 5)", 5)
 
 
 @dataclass(frozen=True, slots=True)
@@ -58,10 +90,14 @@ class HttpGuard(Guard):
     timeout or a refused connection is a failed check; ``failures`` in a row breach."""
 
     type: ClassVar[str] = "http"
-    url: str = ""
-    timeout_s: float = 1.0
-    status: tuple[int, ...] = ()
-    failures: int = 1
+    summary: ClassVar[str] = ("GET url (no proxy, no redirects); failures checks in a row that "
+                              "fail breach")
+    url: str = option("url", GUARD_URL, "http(s) URL; hosts other than 127.0.0.1/localhost "
+                      "need --chaos-allow-host", "", required=True)
+    timeout_s: float = option("timeout", v.POSITIVE_DURATION, TIMEOUT_DOC, 1.0)
+    status: tuple[int, ...] = option("status", STATUS_CODES, "accepted status codes (default: "
+                                     "any 2xx)", ())
+    failures: int = option("failures", v.COUNT, "default 1", 1)
 
 
 @dataclass(frozen=True, slots=True)
@@ -70,12 +106,26 @@ class PrometheusGuard(Guard):
     [min, max]. An empty result breaches only with ``no_data: abort``."""
 
     type: ClassVar[str] = "prometheus"
-    url: str = ""
-    query: str = ""
-    min: float | None = None
-    max: float | None = None
-    timeout_s: float = 1.0
-    no_data: Literal["ignore", "abort"] = "ignore"
+    summary: ClassVar[str] = "instant PromQL query; every sample must lie within [min, max]"
+    schema_rules: ClassVar[Mapping[str, Any]] = {
+        "anyOf": [{"required": ["min"]}, {"required": ["max"]}]}
+    url: str = option("url", GUARD_URL, "Prometheus base URL (its /api/v1/query is used)", "",
+                      required=True)
+    query: str = option("query", v.STRING, "the PromQL query", "", required=True)
+    min: float | None = option("min", THRESHOLD, "the lowest value a sample may have", None)
+    max: float | None = option("max", THRESHOLD, "the highest value a sample may have", None)
+    timeout_s: float = option("timeout", v.POSITIVE_DURATION, TIMEOUT_DOC, 1.0)
+    no_data: Literal["ignore", "abort"] = option(
+        "noData", v.enum("ignore", "abort"), "an empty result: ignore (default) or abort",
+        "ignore")
+
+    def check(self) -> list[tuple[str, str]]:
+        if self.min is None and self.max is None:
+            return [("max", "give min, max or both: the bounds every sample of the query must "
+                     "stay within")]
+        if self.min is not None and self.max is not None and self.min > self.max:
+            return [("max", f"{self.max:g} is below min ({self.min:g})")]
+        return []
 
 
 # kind -> (namespaced?) for the kubernetes guard; chaos.k8s reads each through its typed API
@@ -89,6 +139,22 @@ CONDITION_KINDS: dict[str, bool] = {
     "Job": True,
 }
 CONDITION_STATUSES = ("True", "False", "Unknown")
+_CLUSTER_WIDE = [k for k, namespaced in CONDITION_KINDS.items() if not namespaced]
+
+
+@dataclass(frozen=True, slots=True, kw_only=True)
+class GuardObject:
+    """A kubernetes guard's ``object``: the one object whose condition it reads."""
+
+    schema_rules: ClassVar[Mapping[str, Any]] = {
+        "if": {"properties": {"kind": {"const": _CLUSTER_WIDE[0]} if len(_CLUSTER_WIDE) == 1
+                              else {"enum": _CLUSTER_WIDE}}},
+        "then": {"not": {"required": ["namespace"]}}}
+
+    kind: str = option("kind", v.enum(*CONDITION_KINDS), "the object's kind")
+    namespace: str | None = option("namespace", v.DNS_LABEL, "default: the run's namespace",
+                                   None)
+    name: str = option("name", v.DNS_SUBDOMAIN, "the object's name")
 
 
 @dataclass(frozen=True, slots=True)
@@ -97,11 +163,18 @@ class KubernetesGuard(Guard):
     missing condition or a missing object breaches."""
 
     type: ClassVar[str] = "kubernetes"
-    kind: str = ""
+    summary: ClassVar[str] = "the object's condition must have status"
+    # read from ``object`` (GuardObject) by the parser
+    kind: str = option("object", v.section(GuardObject), "the object whose condition is read",
+                       "", reader="section", required=True)
     object_name: str = ""
     namespace: str | None = None  # None: the run's namespace (namespaced kinds only)
-    condition: str = ""
-    status: str = "True"
+    condition: str = option("condition", v.Value("condition-type", {
+        "type": "string", "pattern": "^[A-Za-z][A-Za-z0-9.]*$"}), "the condition's type, "
+        "such as Ready or Available", "", required=True)
+    status: str = option("status", v.Value("condition-status", {"anyOf": [
+        {"enum": list(CONDITION_STATUSES)}, {"type": "boolean"}]}),
+        "the status the condition must have (default True)", "True")
 
 
 @dataclass(frozen=True, slots=True)
@@ -122,8 +195,13 @@ GUARD_TYPES: dict[str, type[Guard]] = {
 class AbortSpec:
     """``spec.abort``: every guard is evaluated every ``interval_s`` while faults are active."""
 
-    guards: tuple[Guard, ...] = ()
-    interval_s: float = DEFAULT_INTERVAL_S
+    schema_rules: ClassVar[Mapping[str, Any]] = {}
+
+    guards: tuple[Guard, ...] = option("guards", v.items({"$ref": "#/$defs/guard"}, "guards"),
+                                       "the guards, each by its type", (), reader="own",
+                                       required=True)
+    interval_s: float = option("interval", v.POSITIVE_DURATION, "how often each guard is "
+                               "evaluated: 100ms..1s (default 1s)", DEFAULT_INTERVAL_S)
 
     def urls(self) -> list[tuple[str, str]]:
         """(guard name, URL) of every guard that makes HTTP requests."""

@@ -5,11 +5,13 @@ Everything here is immutable and free of I/O; ``chaos.model.parse`` builds it fr
 
 from __future__ import annotations
 
-from dataclasses import dataclass, field
+from collections.abc import Mapping
+from dataclasses import dataclass
 from pathlib import Path
-from typing import Literal
+from typing import Any, ClassVar, Literal
 
 from chaos.errors import EXCERPT_CHARS, excerpt
+from chaos.model import values as v
 from chaos.model.abort import AbortSpec
 from chaos.model.faults import (
     FAULT_TYPES,
@@ -33,6 +35,7 @@ from chaos.model.faults import (
     Rollback,
     Rollout,
 )
+from chaos.model.fields import option
 from chaos.model.loadmodes import LOAD_MODES, LoadMode
 from chaos.model.netvalues import Peer
 from chaos.model.selector import Selector
@@ -71,6 +74,8 @@ __all__ = [
 ]
 
 
+API_VERSION = "kube-chaos/v1"
+KIND = "Experiment"
 # Namespaces no experiment may target, whatever it says (plus any namespace labelled
 # kube-chaos.io/protected=true, checked against the cluster).
 PROTECTED_NAMESPACES = ("kube-system", "kube-public", "kube-node-lease")
@@ -85,9 +90,15 @@ class ExistingWorkload:
     its namespace. ``kind``/``name`` name its controller, whose rollout must be complete
     before any fault; without them the selector's Ready pods are the whole check."""
 
-    namespace: str
-    kind: str | None = None  # one of ROLLOUT_KINDS
-    name: str | None = None
+    schema_rules: ClassVar[Mapping[str, Any]] = {
+        "dependentRequired": {"kind": ["name"], "name": ["kind"]}}
+
+    namespace: str = option("namespace", v.Value("dns-label", {
+        **v.DNS_LABEL_REF, "not": {"enum": list(PROTECTED_NAMESPACES)}}),
+        "its namespace; never a protected one")
+    kind: str | None = option("kind", v.enum(*ROLLOUT_KINDS), "the controller whose rollout "
+                              "must be complete before any fault (with name)", None)
+    name: str | None = option("name", v.DNS_SUBDOMAIN, "the controller's name (with kind)", None)
 
 
 @dataclass(frozen=True, slots=True)
@@ -106,22 +117,38 @@ class ObjectRef:
 
 @dataclass(frozen=True, slots=True)
 class WorkloadSpec:
-    manifests: tuple[Path, ...]
-    selector: Selector
-    service: str
-    node_port: int | None  # None when spec.load.url names where the load goes
-    replicas: int
-    url_path: str = "/"
-    namespace_scoped: bool = True
+    schema_rules: ClassVar[Mapping[str, Any]] = {"oneOf": [
+        {"required": ["manifests"]}, {"required": ["existing"], "not": {"required": ["images"]}}]}
+
+    # read by the parser itself: either manifests or existing
+    manifests: tuple[Path, ...] = option(
+        "manifests", v.FILES, "paths relative to the experiment file, inside its folder "
+        "(another folder needs --chaos-allow-path)", reader="own", required=False)
+    selector: Selector = option("selector", v.SELECTOR, "the labels of the workload's pods")
+    service: str = option("service", v.DNS_LABEL, "the Service the load goes through")
+    # None when spec.load.url names where the load goes (then optional)
+    node_port: int | None = option("nodePort", v.NODE_PORT, "the Service's NodePort the load "
+                                   "reaches on 127.0.0.1 (not needed with spec.load.url)",
+                                   required=False)
+    replicas: int = option("replicas", v.COUNT, "the Ready pods the steady state waits for")
+    url_path: str = option("path", v.URL_PATH, "path only; load always targets "
+                           "http://127.0.0.1:<nodePort>", "/")
+    namespace_scoped: bool = option("namespaceScoped", v.BOOL, "the workload lives in the "
+                                    "run's own namespace (default true)", True)
     # images to copy from the local Docker engine into a kind cluster before deploying
     # (there is no registry); images kube-chaos builds itself need not be listed
-    images: tuple[str, ...] = ()
+    images: tuple[str, ...] = option("images", v.IMAGE_LIST, "images to load from the local "
+                                     "Docker engine into a kind cluster before deploying", ())
     # Cluster-scoped objects the manifests create (ClusterRole, CRD, ...), in manifest order.
     # Parsing refuses them unless the experiment says ``clusterScoped: allow``; the namespace's
     # deletion does not remove them, so the runner must track and delete each one itself.
-    cluster_scoped: Literal["refuse", "allow"] = "refuse"
+    cluster_scoped: Literal["refuse", "allow"] = option(
+        "clusterScoped", v.enum("refuse", "allow"), "allow: cluster-scoped objects in the "
+        "manifests are created, tracked and deleted after the run", "refuse")
     cluster_objects: tuple[ObjectRef, ...] = ()
-    existing: ExistingWorkload | None = None  # then manifests is empty
+    existing: ExistingWorkload | None = option(  # then manifests is empty
+        "existing", v.section(ExistingWorkload), "a workload that is already running: nothing "
+        "is created or deleted, its namespace is never deleted", None, reader="section")
 
 
 @dataclass(frozen=True, slots=True)
@@ -168,9 +195,16 @@ class LoadProfile:
 
 @dataclass(frozen=True, slots=True)
 class SteadyState:
-    max_error_rate: float = 0.0
-    ready_replicas: int | None = None
-    window_s: float = 3.0
+    """What the workload must show before the faults, and again after them."""
+
+    schema_rules: ClassVar[Mapping[str, Any]] = {}
+
+    max_error_rate: float = option("maxErrorRate", v.RATIO, "the share of failed requests "
+                                   "allowed in the window (default 0)", 0.0)
+    # None: spec.workload.replicas (the parser fills it in)
+    ready_replicas: int | None = option("readyReplicas", v.COUNT_OR_ZERO, "Ready pods "
+                                        "(default: spec.workload.replicas)", None)
+    window_s: float = option("window", v.DURATION, "how long it must hold (default 3s)", 3.0)
 
 
 @dataclass(frozen=True, slots=True)
@@ -179,9 +213,12 @@ class BlastRadius:
     (and by `kube-chaos plan`). Nodes default to one at a time; control-plane nodes only when
     an experiment names them."""
 
-    max_pods: int | None = None
-    max_percent: float | None = None  # of the workload's replicas
-    max_nodes: int = 1
+    schema_rules: ClassVar[Mapping[str, Any]] = {}
+
+    max_pods: int | None = option("maxPods", v.COUNT, "pods one fault may hit", None)
+    max_percent: float | None = option("maxPercent", v.PERCENT, "percent of "
+                                       "spec.workload.replicas one fault may hit", None)
+    max_nodes: int = option("maxNodes", v.COUNT, "default 1: one node at a time", 1)
 
     def merged(self, other: BlastRadius) -> BlastRadius:
         """The stricter of two limits each (experiment file and command line)."""
@@ -196,20 +233,47 @@ class BlastRadius:
 
 @dataclass(frozen=True, slots=True)
 class Experiment:
-    name: str
-    workload: WorkloadSpec
-    load: LoadProfile
-    steady_state: SteadyState
-    faults: tuple[FaultSpec, ...]
-    slas: SLASpec
-    description: str = ""
+    """One experiment file; each declared field says where in the document it sits."""
+
+    # JSON Schema keywords for spec: without spec.load.url the load needs the NodePort
+    schema_rules: ClassVar[Mapping[str, Any]] = {
+        "if": {"required": ["load"], "properties": {"load": {"required": ["url"]}}},
+        "else": {"properties": {"workload": {"required": ["nodePort"]}}}}
+
+    name: str = option("name", v.DNS_LABEL, "the experiment's name (the pytest item's)",
+                       at="metadata")
+    workload: WorkloadSpec = option("workload", v.section(WorkloadSpec), "what to deploy, or "
+                                    "the running workload to use", reader="section", at="spec")
+    load: LoadProfile = option("load", v.section(LoadProfile), "the load sent while the "
+                               "faults act", reader="section", required=False, at="spec")
+    steady_state: SteadyState = option(
+        "steadyState", v.section(SteadyState), "what must hold before the faults and again "
+        "after them", reader="section", required=False, at="spec")
+    faults: tuple[FaultSpec, ...] = option(
+        "faults", v.items({"$ref": "#/$defs/fault"}, "faults"), "the faults, in turn",
+        reader="own", at="spec")
+    slas: SLASpec = option("slas", v.section(SLASpec), "what must hold for the experiment to "
+                           "pass", reader="section", at="spec")
+    description: str = option("description", v.TEXT, "what the experiment shows", "",
+                              at="metadata")
     path: Path | None = None
-    timeout_s: float = 300.0
-    expect: Literal["pass", "fail"] = "pass"
-    tags: tuple[str, ...] = field(default=())
-    seed: int | None = None
-    blast_radius: BlastRadius = field(default_factory=BlastRadius)
-    abort: AbortSpec = field(default_factory=AbortSpec)  # guards that stop the run early
+    timeout_s: float = option("timeout", v.POSITIVE_DURATION, "the whole run's limit "
+                              "(default 300s)", 300.0, at="spec")
+    expect: Literal["pass", "fail"] = option("expect", v.enum("pass", "fail"), "fail: the "
+                                             "SLAs are expected to be violated", "pass",
+                                             at="spec")
+    tags: tuple[str, ...] = option("tags", v.TAGS, "pytest markers ('-' and '.' read as '_'); "
+                                   "not pytest's own markers or Python keywords", (),
+                                   at="metadata")
+    seed: int | None = option("seed", v.SEED, "the seed of every random choice (default: a "
+                              "new one, recorded)", None, at="spec")
+    blast_radius: BlastRadius = option(
+        "blastRadius", v.section(BlastRadius), "how much one fault may hit; checked against "
+        "its resolved targets before it acts", BlastRadius(), reader="section", at="spec")
+    abort: AbortSpec = option(  # guards that stop the run early
+        "abort", v.section(AbortSpec), "abort guards, evaluated at least once a second while "
+        "faults are active; the first breach undoes every fault at once and the verdict is "
+        "aborted", AbortSpec(), reader="section", at="spec")
 
     @property
     def exclusive(self) -> bool:

@@ -32,12 +32,12 @@ Nothing outside this module and ``chaos.faults`` names a concrete fault class or
 
 from __future__ import annotations
 
-import dataclasses
 from collections.abc import Iterator, Mapping
 from dataclasses import dataclass
 from typing import Any, ClassVar, Literal
 
 from chaos.model import values as v
+from chaos.model.fields import FieldInfo, field_infos, option
 from chaos.model.netvalues import Peer
 from chaos.model.selector import Selector
 
@@ -105,30 +105,6 @@ class Question:
     unrecorded: bool | None
 
 
-# How a field is read. "value": one YAML key read as ``Value``; the groups read several keys
-# with rules of their own (see chaos.model.parse): "pod-selector" (selector, defaulting to the
-# workload's and checked against its manifests), "count-or-percent" (one of the two),
-# "node-selection" (one of nodes, nodeSelector, podsOf).
-Reader = Literal["value", "pod-selector", "count-or-percent", "node-selection"]
-
-
-def option(yaml: str, value: v.Value, doc: str, default: Any = dataclasses.MISSING,
-           reader: Reader = "value") -> Any:
-    """A fault field: its YAML name, how its value is read and described, what it means."""
-    return dataclasses.field(default=default, metadata={
-        "yaml": yaml, "value": value, "doc": doc, "reader": reader})
-
-
-@dataclass(frozen=True, slots=True)
-class FieldInfo:
-    attr: str
-    yaml: str
-    value: v.Value
-    doc: str
-    reader: Reader
-    default: Any  # dataclasses.MISSING when required
-
-
 @dataclass(frozen=True, slots=True, kw_only=True)
 class FaultSpec:
     """Base of every fault type; ``type`` is the YAML ``type`` value."""
@@ -153,10 +129,7 @@ class FaultSpec:
 
     @classmethod
     def field_infos(cls) -> Iterator[FieldInfo]:
-        for f in dataclasses.fields(cls):
-            meta = f.metadata
-            yield FieldInfo(attr=f.name, yaml=meta["yaml"], value=meta["value"], doc=meta["doc"],
-                            reader=meta["reader"], default=f.default)
+        return field_infos(cls)
 
     def check(self) -> list[tuple[str, str]]:
         """Rules between fields: (YAML field name, problem) pairs; empty when consistent."""

@@ -141,7 +141,7 @@ COMMON_FIELDS = (
     LoadField("maxDuration", v.DURATION),
     LoadField("maxRequests", v.Value("max-requests", {"anyOf": [
         {"type": "integer", "minimum": 1, "maximum": v.MAX_REQUESTS}, {"type": "null"}]})),
-    LoadField("path", v.Value("url-path", {"type": "string", "pattern": "^/(?!/)[^\\s\\\\#]*$"}),
+    LoadField("path", v.URL_PATH,
               "path only; load always targets http://127.0.0.1:<nodePort>"),
     LoadField("keepAlive", v.BOOL, "false: a new TCP connection per request (default true)"),
     LoadField("url", v.Value("load-url", {"type": "string", "pattern": (

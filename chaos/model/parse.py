@@ -2,9 +2,11 @@
 
 The document is composed once, by the bounded reader (``chaos.model.yamlsafe``), so every node
 keeps its ``start_mark``; every problem is reported as ``ExperimentInvalid`` with file, 1-based
-line and dotted field path. The workload manifests are read here too (``chaos.model.manifests``),
-so that what the experiment says and what the manifests create are checked against each other
-before anything is deployed.
+line and dotted field path. Each section is read from its declarations (``chaos.model.sections``
+through the generic reader, ``chaos.model.reader``); this module assembles them and checks what
+they say about each other. The workload manifests are read here too
+(``chaos.model.manifests``), so that what the experiment says and what the manifests create are
+checked against each other before anything is deployed.
 """
 
 from __future__ import annotations
@@ -12,47 +14,30 @@ from __future__ import annotations
 import dataclasses
 import math
 import os
-import re
 from collections.abc import Sequence
 from pathlib import Path
-from typing import Any, Literal, cast
+from typing import cast
 
 from yaml.nodes import MappingNode, Node, ScalarNode, SequenceNode
 
 from chaos.errors import ExperimentInvalid, excerpt
 from chaos.model import reader as r
-from chaos.model import yamlsafe
-from chaos.model.abort import (
-    CONDITION_KINDS,
-    GUARD_TYPES,
-    MAX_INTERVAL_S,
-    MIN_INTERVAL_S,
-    AbortSpec,
-    ErrorRateGuard,
-    Guard,
-    HttpGuard,
-    KubernetesGuard,
-    OutageGuard,
-    PrometheusGuard,
-)
-from chaos.model.credentials import cleartext_headers
+from chaos.model import sections, yamlsafe
+from chaos.model.abort import AbortSpec
 from chaos.model.experiment import (
+    API_VERSION,
     FAULT_TYPES,
-    PROTECTED_NAMESPACES,
-    ROLLOUT_KINDS,
+    KIND,
     BlastRadius,
-    ExistingWorkload,
     Experiment,
     FaultSpec,
     LoadProfile,
-    NodeSelection,
     Selector,
-    SLASpec,
     SteadyState,
     WorkloadSpec,
 )
 from chaos.model.faults import ControllerFault, PodFault
-from chaos.model.loadmodes import LOAD_FIELDS, LOAD_MODES
+from chaos.model.fields import field_infos
 from chaos.model.manifests import (
     ManifestObject,
     cluster_scoped_refused,
@@ -60,10 +45,6 @@ from chaos.model.manifests import (
     pod_count,
     read_manifest,
 )
-from chaos.model.values import MAX_MIN_REQUESTS, MAX_SEED
-
-API_VERSION = "kube-chaos/v1"
-KIND = "Experiment"
 
 
 def load_experiment(path: str | os.PathLike[str], *,
@@ -112,78 +93,49 @@ def _experiment(ctx: r.Ctx, root: Node) -> Experiment:
     kind = top.req("kind", r.string)
     if kind != KIND:
         raise ctx.error(top.node_of("kind"), "kind", f"expected {KIND!r}, got {excerpt(kind)}")
+    declared = list(field_infos(Experiment))
+    meta = r.Map(ctx, top.require("metadata"), "metadata",
+                 [f.yaml for f in declared if f.at == "metadata"])
+    about = r.read_fields(meta, Experiment, only=("name", "description", "tags"))
+    spec = r.Map(ctx, top.require("spec"), "spec", [f.yaml for f in declared if f.at == "spec"])
 
-    meta = r.Map(ctx, top.require("metadata"), "metadata", ("name", "description", "tags"))
-    name = meta.req("name", r.dns_name)
-    description = meta.get("description", r.string, "")
-    no_tags: tuple[str, ...] = ()
-    tags = meta.get("tags", r.tags, no_tags)
-
-    spec = r.Map(
-        ctx,
-        top.require("spec"),
-        "spec",
-        ("workload", "load", "steadyState", "faults", "slas", "timeout", "expect", "seed",
-         "blastRadius", "abort"),
-    )
     load_node = spec.node_of("load") if spec.has("load") else None
     url_given = isinstance(load_node, MappingNode) and any(
         isinstance(k, ScalarNode) and k.value == "url" for k, _ in load_node.value)
     workload = _workload(ctx, spec.require("workload"), "spec.workload", url_given)
     load = (
-        _load(ctx, spec.node_of("load"), "spec.load", workload)
+        sections.load(ctx, spec.node_of("load"), "spec.load", workload)
         if spec.has("load")
         else LoadProfile(path=workload.url_path)
     )
     steady = (
-        _steady(ctx, spec.node_of("steadyState"), "spec.steadyState", workload)
+        sections.steady_state(ctx, spec.node_of("steadyState"), "spec.steadyState", workload)
         if spec.has("steadyState")
         else SteadyState(ready_replicas=workload.replicas)
     )
     faults_node = spec.require("faults")
     faults = tuple(
-        _fault(ctx, n, f"spec.faults[{i}]", workload)
+        sections.fault(ctx, n, f"spec.faults[{i}]", workload)
         for i, n in enumerate(r.items_of(ctx, faults_node, "spec.faults"))
     )
     load = _with_spike(ctx, load, load_node, faults, r.items_of(ctx, faults_node, "spec.faults"))
-    slas = _slas(ctx, spec.require("slas"), "spec.slas")
-    timeout = spec.get("timeout", r.positive_duration, 300.0)
+    slas = sections.slas(ctx, spec.require("slas"), "spec.slas")
+    timeout = r.read_fields(spec, Experiment, only=("timeout_s",))["timeout_s"]
     if timeout < load.max_duration_s:
         raise ctx.error(
             spec.node_of("timeout"),
             "spec.timeout",
             f"{timeout:g}s is shorter than spec.load.maxDuration ({load.max_duration_s:g}s)",
         )
-    expect = spec.get("expect", r.enum("pass", "fail"), "pass")
-    seed = spec.get("seed", r.bounded(r.non_negative_int, MAX_SEED), None)
-    blast = spec.get("blastRadius", _blast_radius, BlastRadius())
+    run = r.read_fields(spec, Experiment, only=("expect", "seed"))
+    blast = spec.get("blastRadius", r.section(BlastRadius), BlastRadius())
     _check_blast_radius(ctx, faults_node, faults, blast, workload)
-    abort = spec.get("abort", _abort, AbortSpec())
-    experiment = Experiment(
-        name=name,
-        description=description,
-        path=ctx.path,
-        workload=workload,
-        load=load,
-        steady_state=steady,
-        faults=faults,
-        slas=slas,
-        timeout_s=timeout,
-        expect=cast(Literal["pass", "fail"], expect),
-        tags=tags,
-        seed=seed,
-        blast_radius=blast,
-        abort=abort,
-    )
+    abort = spec.get("abort", sections.abort, AbortSpec())
+    experiment = Experiment(**about, **run, path=ctx.path, workload=workload, load=load,
+                            steady_state=steady, faults=faults, slas=slas, timeout_s=timeout,
+                            blast_radius=blast, abort=abort)
     _check_contradictions(ctx, spec, experiment)
     return experiment
-
-
-def _blast_radius(ctx: r.Ctx, node: Node, where: str) -> BlastRadius:
-    m = r.Map(ctx, node, where, ("maxPods", "maxPercent", "maxNodes"))
-    return BlastRadius(max_pods=m.get("maxPods", r.count, None),
-                       max_percent=m.get("maxPercent", r.percent, None),
-                       max_nodes=m.get("maxNodes", r.count, 1))
 
 
 def _with_spike(ctx: r.Ctx, load: LoadProfile, load_node: Node | None,
@@ -260,80 +212,35 @@ def _check_blast_radius(ctx: r.Ctx, faults_node: Node, faults: tuple[FaultSpec, 
 
 
 def _workload(ctx: r.Ctx, node: Node, where: str, url_given: bool = False) -> WorkloadSpec:
-    m = r.Map(
-        ctx,
-        node,
-        where,
-        (
-            "manifests",
-            "selector",
-            "service",
-            "nodePort",
-            "path",
-            "replicas",
-            "namespaceScoped",
-            "clusterScoped",
-            "images",
-            "existing",
-        ),
-    )
+    m = r.section_map(ctx, node, where, WorkloadSpec)
     existing = None
     if m.has("existing"):
         if m.has("manifests"):
             raise ctx.error(m.key_node("existing"), m.path("existing"),
                             "give either manifests (deploy a workload) or existing (use one "
                             "that is already running), not both")
-        existing = m.req("existing", _existing_workload)
+        existing = m.req("existing", sections.existing_workload)
         manifests: tuple[Path, ...] = ()
     else:
         if not m.has("manifests") and "manifests" not in m.items:
             raise ctx.error(node, m.path("manifests"), "required field missing (or give "
                             "existing: {namespace: ..} for a workload that is already running)")
-        manifests_node = m.require("manifests")
-        manifests = tuple(
-            r.existing_file(ctx, n, f"{where}.manifests[{i}]")
-            for i, n in enumerate(r.items_of(ctx, manifests_node, f"{where}.manifests"))
-        )
-    selector = m.req("selector", r.selector)
-    cluster_scoped = m.get("clusterScoped", r.enum("refuse", "allow"), "refuse")
-    ctx.objects = _read_manifests(ctx, manifests, cluster_scoped == "allow")
-    r.check_matches(ctx, m.node_of("selector"), f"{where}.selector", selector, manifests)
+        manifests = m.req("manifests", r.files)
+    first = r.read_fields(m, WorkloadSpec, only=("selector", "cluster_scoped"))
+    ctx.objects = _read_manifests(ctx, manifests, first["cluster_scoped"] == "allow")
+    r.check_matches(ctx, m.node_of("selector"), f"{where}.selector", first["selector"],
+                    manifests)
+    rest = r.read_fields(m, WorkloadSpec, skip=tuple(first),
+                         require=() if url_given else ("node_port",))
     workload = WorkloadSpec(
-        manifests=manifests,
-        selector=selector,
-        service=m.req("service", r.dns_name),
-        node_port=(m.get("nodePort", r.node_port, None) if url_given
-                   else m.req("nodePort", r.node_port)),
-        replicas=m.req("replicas", r.count),
-        url_path=m.get("path", r.url_path, "/"),
-        namespace_scoped=m.get("namespaceScoped", r.boolean, True),
-        images=m.get("images", r.image_list, ()),
-        cluster_scoped=cast(Literal["refuse", "allow"], cluster_scoped),
-        cluster_objects=tuple(o.ref for o in ctx.objects if o.cluster_scoped),
-        existing=existing,
-    )
+        manifests=manifests, **first, **rest, existing=existing,
+        cluster_objects=tuple(o.ref for o in ctx.objects if o.cluster_scoped))
     if existing is not None and workload.images:
         raise ctx.error(m.node_of("images"), m.path("images"), "an existing workload already "
                         "runs its images: kube-chaos loads images only for manifests it deploys")
     _check_service(ctx, m, workload)
     _check_replicas(ctx, m, workload)
     return workload
-
-
-def _existing_workload(ctx: r.Ctx, node: Node, where: str) -> ExistingWorkload:
-    m = r.Map(ctx, node, where, ("namespace", "kind", "name"))
-    kind = m.get("kind", r.enum(*ROLLOUT_KINDS), None)
-    name = m.get("name", r.dns_subdomain, None)
-    if (kind is None) != (name is None):
-        missing = "name" if name is None else "kind"
-        raise ctx.error(node, m.path(missing), "give kind and name together (the controller "
-                        "whose rollout must be complete before any fault), or neither")
-    namespace = m.req("namespace", r.dns_name)
-    if namespace in PROTECTED_NAMESPACES:
-        raise ctx.error(m.node_of("namespace"), m.path("namespace"),
-                        f"{namespace} is a protected namespace: no experiment may target it")
-    return ExistingWorkload(namespace=namespace, kind=kind, name=name)
-
 
 
 def _read_manifests(
@@ -422,363 +329,6 @@ def _check_replicas(ctx: r.Ctx, m: r.Map, workload: WorkloadSpec) -> None:
         f"{workload.replicas}, but the manifests run {count} pod(s) matching "
         f"{workload.selector.to_label_selector()!r} ({parts})",
     )
-
-
-def _load(ctx: r.Ctx, node: Node, where: str, workload: WorkloadSpec) -> LoadProfile:
-    m = r.Map(
-        ctx,
-        node,
-        where,
-        tuple(f.yaml for f in LOAD_FIELDS),
-    )
-    d = LoadProfile()
-    url = m.get("url", r.load_url, None)
-    if url is None and m.has("tlsVerify"):
-        raise ctx.error(m.key_node("tlsVerify"), m.path("tlsVerify"),
-                        "only meaningful with url: the NodePort load is plain http")
-    mode = m.get("mode", r.load_mode, "closed")
-    loop = LOAD_MODES[mode]
-    for other in LOAD_MODES.values():
-        for key in other.keys if other is not loop else ():
-            if key in m.items:
-                raise ctx.error(m.key_node(key), m.path(key),
-                                f"only meaningful with mode: {other.name}{loop.foreign_hint}")
-    segments: tuple[tuple[float, float, float | None], ...] = ()
-    if loop.schedules_arrivals:
-        segments = _rate_segments(ctx, m)
-    in_cluster = m.get("inCluster", _in_cluster, 0)
-    if in_cluster:
-        _check_in_cluster(ctx, m)
-    no_headers: tuple[tuple[str, str], ...] = ()
-    headers = m.get("headersFromEnv", r.headers_from_env, no_headers)
-    clear = cleartext_headers(url, [h for h, _ in headers], all_secret=True) if url else []
-    if clear:
-        raise ctx.error(m.key_node("headersFromEnv"), m.path("headersFromEnv"),
-                        f"{', '.join(clear)} would travel in clear text: {url} is plain http to "
-                        "another machine than this one; use https (plain http only to "
-                        "127.0.0.1, localhost or ::1)")
-    return LoadProfile(
-        in_cluster_workers=in_cluster,
-        mode=mode,
-        rate_segments=segments,
-        max_in_flight=m.get("maxInFlight", r.in_flight, d.max_in_flight),
-        drop_after_s=m.get("dropAfter", r.positive_duration, d.drop_after_s),
-        timeout_s=m.get("timeout", r.positive_duration, d.timeout_s),
-        workers=m.get("workers", r.workers, d.workers),
-        url=url,
-        headers_from_env=headers,
-        tls_verify=m.get("tlsVerify", r.boolean, True),
-        users=m.get("users", r.users, d.users),
-        spawn_rate=m.get("spawnRate", r.spawn_rate, d.spawn_rate),
-        warmup_s=m.get("warmup", r.duration, d.warmup_s),
-        tail_s=m.get("tail", r.duration, d.tail_s),
-        max_duration_s=m.get("maxDuration", r.positive_duration, d.max_duration_s),
-        max_requests=m.get("maxRequests", r.max_requests, None),
-        locustfile=m.get("locustfile", r.existing_file, None),
-        path=m.get("path", r.url_path, workload.url_path),
-        wait_ms=m.get("wait", r.duration, d.wait_ms / 1000.0) * 1000.0,
-        keep_alive=m.get("keepAlive", r.boolean, d.keep_alive),
-    )
-
-
-def _in_cluster(ctx: r.Ctx, node: Node, where: str) -> int:
-    m = r.Map(ctx, node, where, ("workers",))
-    workers: int = m.req("workers", r.workers)
-    return workers
-
-
-# what in-cluster workers cannot do, and why
-_NOT_IN_CLUSTER = {
-    "workers": "local worker processes and in-cluster workers are one or the other: the pods "
-               "are the workers (give inCluster.workers)",
-    "url": "in-cluster workers reach spec.workload.service by its cluster DNS name; url is "
-           "for load from this machine to a service elsewhere",
-    "locustfile": "the worker image holds kube-chaos's own locustfiles only",
-    "headersFromEnv": "the header values would be written into the worker pods' specs",
-}
-
-
-def _check_in_cluster(ctx: r.Ctx, m: r.Map) -> None:
-    for key, why in _NOT_IN_CLUSTER.items():
-        if key in m.items:
-            raise ctx.error(m.key_node(key), m.path(key), f"not with inCluster: {why}")
-
-
-
-
-def _rate_segments(ctx: r.Ctx, m: r.Map) -> tuple[tuple[float, float, float | None], ...]:
-    """rampUp (from 0 to the first rate), then each step, then ``rate`` (or the last step's)
-    for as long as the load runs."""
-    if not m.has("rate") and not m.has("steps"):
-        raise ctx.error(m.node, m.path("rate"), "mode: open needs an arrival rate (e.g. "
-                        "rate: 200/s) or steps")
-    steps: list[tuple[float, float]] = []
-    if m.has("steps"):
-        for i, item in enumerate(r.items_of(ctx, m.node_of("steps"), m.path("steps"))):
-            sm = r.Map(ctx, item, f"{m.path('steps')}[{i}]", ("rate", "duration"))
-            steps.append((sm.req("rate", r.arrival_rate), sm.req("duration", r.positive_duration)))
-        if not steps:
-            raise ctx.error(m.node_of("steps"), m.path("steps"), "expected a non-empty list")
-    final = m.get("rate", r.arrival_rate, steps[-1][0] if steps else 0.0)
-    first = steps[0][0] if steps else final
-    segments: list[tuple[float, float, float | None]] = []
-    ramp = m.get("rampUp", r.duration, 0.0)
-    if ramp > 0:
-        segments.append((0.0, first, ramp))
-    segments += [(rate, rate, seconds) for rate, seconds in steps]
-    segments.append((final, final, None))
-    return tuple(segments)
-
-
-
-def _steady(ctx: r.Ctx, node: Node, where: str, workload: WorkloadSpec) -> SteadyState:
-    m = r.Map(ctx, node, where, ("maxErrorRate", "readyReplicas", "window"))
-    ready = m.get("readyReplicas", r.count_or_zero, workload.replicas)
-    if ready is not None and ready > workload.replicas:
-        raise ctx.error(
-            m.node_of("readyReplicas"),
-            m.path("readyReplicas"),
-            f"{ready} is more than spec.workload.replicas ({workload.replicas}): the steady "
-            "state could never be reached",
-        )
-    return SteadyState(
-        max_error_rate=m.get("maxErrorRate", r.ratio, 0.0),
-        ready_replicas=ready,
-        window_s=m.get("window", r.duration, 3.0),
-    )
-
-
-_NODE_SELECTION_KEYS = ("nodes", "nodeSelector", "podsOf")
-
-
-
-def _yaml_keys(cls: type[FaultSpec]) -> tuple[str, ...]:
-    keys: list[str] = []
-    for f in cls.field_infos():
-        keys += _NODE_SELECTION_KEYS if f.reader == "node-selection" else (f.yaml,)
-    return tuple(keys)
-
-
-def _fault(ctx: r.Ctx, node: Node, where: str, workload: WorkloadSpec) -> FaultSpec:
-    """One fault, read field by field as its class in chaos.model.faults declares."""
-    if not isinstance(node, MappingNode):
-        raise ctx.error(node, where, f"expected a mapping with a 'type', got {r.got(node)}")
-    known = ", ".join(sorted(FAULT_TYPES))
-    type_node = next(
-        (v for k, v in node.value if isinstance(k, ScalarNode) and k.value == "type"), None
-    )
-    if type_node is None or r.is_null(type_node):
-        raise ctx.error(node, f"{where}.type", f"required field missing; known types: {known}")
-    ftype = r.string(ctx, type_node, f"{where}.type")
-    if ftype not in FAULT_TYPES:
-        raise ctx.error(
-            type_node,
-            f"{where}.type",
-            f"unknown fault type {excerpt(ftype)}{r.suggest(ftype, list(FAULT_TYPES))}; "
-            f"known types: {known}",
-        )
-    cls = FAULT_TYPES[ftype]
-    m = r.Map(ctx, node, where, ("type", *_yaml_keys(cls)))
-    kwargs: dict[str, Any] = {}  # typed by the field declarations it is read from
-    for f in cls.field_infos():
-        if f.reader == "value":
-            conv = r.converter(f.value)
-            kwargs[f.attr] = (m.req(f.yaml, conv) if f.default is dataclasses.MISSING
-                              else m.get(f.yaml, conv, f.default))
-        elif f.reader == "pod-selector":
-            selector = m.get(f.yaml, r.selector, workload.selector)
-            if m.has(f.yaml):
-                r.check_matches(ctx, m.node_of(f.yaml), m.path(f.yaml), selector,
-                               workload.manifests)
-            kwargs[f.attr] = selector
-        elif f.reader == "count-or-percent":
-            kwargs["count"], kwargs["percent"] = _count_or_percent(m)
-        elif f.reader == "node-selection":
-            kwargs[f.attr] = _node_selection(m, workload)
-    selection = kwargs.get("nodes")
-    count = kwargs.get("count")
-    if isinstance(selection, NodeSelection) and selection.nodes and isinstance(count, int) \
-            and count > len(selection.nodes):
-        raise ctx.error(
-            m.node_of("count"),
-            m.path("count"),
-            f"{count} exceeds the {len(selection.nodes)} node(s) listed in {m.path('nodes')}",
-        )
-    spec = cls(**kwargs)
-    for name, problem in spec.check():
-        raise ctx.error(m.node_of(name) if name in m.items else node, m.path(name), problem)
-    return spec
-
-
-
-def _count_or_percent(m: r.Map) -> tuple[int | None, float | None]:
-    if m.has("count") and m.has("percent"):
-        raise m.ctx.error(
-            m.key_node("percent"), m.path("percent"), "give either count or percent, not both"
-        )
-    if m.has("percent"):
-        return None, m.get("percent", r.percent, None)
-    return m.get("count", r.count, 1), None
-
-
-def _node_selection(m: r.Map, workload: WorkloadSpec) -> NodeSelection:
-    given = [k for k in ("nodes", "nodeSelector", "podsOf") if m.has(k)]
-    if len(given) > 1:
-        raise m.ctx.error(
-            m.key_node(given[1]),
-            m.path(given[1]),
-            f"give only one of nodes, nodeSelector, podsOf (found {', '.join(given)})",
-        )
-    if given == ["nodes"]:
-        names = m.req("nodes", r.string_list)
-        if len(set(names)) != len(names):
-            raise m.ctx.error(m.node_of("nodes"), m.path("nodes"), "node names must be unique")
-        return NodeSelection(nodes=names)
-    if given == ["nodeSelector"]:
-        return NodeSelection(node_selector=m.req("nodeSelector", r.selector))
-    return NodeSelection(pods_of=m.get("podsOf", r.selector, workload.selector))
-
-
-def _slas(ctx: r.Ctx, node: Node, where: str) -> SLASpec:
-    """spec.slas, read field by field as chaos.model.slas declares."""
-    infos = tuple(SLASpec.field_infos())
-    m = r.Map(ctx, node, where, tuple(f.yaml for f in infos))
-    read: dict[str, Any] = {}  # typed by the field declarations it is read from
-    for f in infos:
-        value = m.get(f.yaml, r.converter(f.value), f.default)
-        read[f.attr] = value * f.scale if value is not None and f.scale != 1.0 else value
-    slas = SLASpec(**read)
-    if not slas.declared():
-        raise ctx.error(
-            node, where, "declare at least one SLA (an experiment without SLAs cannot fail)"
-        )
-    if (
-        slas.expected_restarts is not None
-        and slas.max_restarts is not None
-        and slas.expected_restarts > slas.max_restarts
-    ):
-        raise ctx.error(
-            m.node_of("maxRestarts"),
-            m.path("maxRestarts"),
-            f"{slas.max_restarts} is below expectedRestarts ({slas.expected_restarts})",
-        )
-    return slas
-
-
-# --------------------------------------------------------------------------- abort guards
-
-_GUARD_KEYS: dict[str, tuple[str, ...]] = {
-    "outage": ("max",),
-    "error-rate": ("max", "window", "minRequests"),
-    "http": ("url", "timeout", "status", "failures"),
-    "prometheus": ("url", "query", "min", "max", "timeout", "noData"),
-    "kubernetes": ("object", "condition", "status"),
-}
-
-
-def _abort(ctx: r.Ctx, node: Node, where: str) -> AbortSpec:
-    m = r.Map(ctx, node, where, ("interval", "guards"))
-    interval = m.get("interval", r.positive_duration, AbortSpec().interval_s)
-    if not MIN_INTERVAL_S <= interval <= MAX_INTERVAL_S:
-        raise ctx.error(m.node_of("interval"), m.path("interval"),
-                        f"{interval:g}s: guards are evaluated at least once a second, at most "
-                        f"every {MIN_INTERVAL_S:g}s (give {MIN_INTERVAL_S * 1000:g}ms..1s)")
-    items = r.items_of(ctx, m.require("guards"), m.path("guards"))
-    guards: list[Guard] = []
-    names: dict[str, int] = {}
-    for i, item in enumerate(items):
-        guard = _guard(ctx, item, f"{where}.guards[{i}]", interval, names)
-        names[guard.name] = i
-        guards.append(guard)
-    return AbortSpec(guards=tuple(guards), interval_s=interval)
-
-
-def _guard(ctx: r.Ctx, node: Node, where: str, interval: float,
-           names: dict[str, int]) -> Guard:
-    """One guard, by its type; its name must be unique (the report names the guard)."""
-    if not isinstance(node, MappingNode):
-        raise ctx.error(node, where, f"expected a mapping with a 'type', got {r.got(node)}")
-    known = ", ".join(GUARD_TYPES)
-    type_node = next(
-        (v for k, v in node.value if isinstance(k, ScalarNode) and k.value == "type"), None
-    )
-    if type_node is None or r.is_null(type_node):
-        raise ctx.error(node, f"{where}.type", f"required field missing; known types: {known}")
-    gtype = r.string(ctx, type_node, f"{where}.type")
-    if gtype not in GUARD_TYPES:
-        raise ctx.error(type_node, f"{where}.type",
-                        f"unknown guard type {excerpt(gtype)}"
-                        f"{r.suggest(gtype, list(GUARD_TYPES))}; "
-                        f"known types: {known}")
-    keys = _GUARD_KEYS[gtype]
-    own = "name"
-    m = r.Map(ctx, node, where, ("type", own, "onError", *keys))
-    if m.has(own):
-        name = m.req(own, r.string)
-        if not r.GUARD_NAME.fullmatch(name) or name == "halt":
-            raise ctx.error(m.node_of(own), m.path(own),
-                            "expected letters, digits, '-', '_' or '.' (at most 63, not "
-                            f"'halt', the built-in kill switch), got {excerpt(name)}")
-        if name in names:
-            raise ctx.error(m.node_of(own), m.path(own),
-                            f"{excerpt(name)} already names spec.abort.guards[{names[name]}]")
-    else:
-        name, n = gtype, 1
-        while name in names:
-            n += 1
-            name = f"{gtype}-{n}"
-    on_error = cast(Literal["abort", "ignore"], m.get("onError", r.enum("abort", "ignore"),
-                                                      "abort"))
-    if gtype == "outage":
-        return OutageGuard(name=name, on_error=on_error, max_s=m.req("max", r.positive_duration))
-    if gtype == "error-rate":
-        return ErrorRateGuard(name=name, on_error=on_error, max=m.req("max", r.ratio),
-                              window_s=m.get("window", r.positive_duration, 5.0),
-                              min_requests=m.get("minRequests",
-                                                 r.bounded(r.positive_int, MAX_MIN_REQUESTS), 5))
-    if gtype == "kubernetes":
-        return _kubernetes_guard(ctx, m, name, on_error)
-    timeout = m.get("timeout", r.positive_duration, interval)
-    if timeout > interval:
-        raise ctx.error(m.node_of("timeout"), m.path("timeout"),
-                        f"{timeout:g}s is longer than spec.abort.interval ({interval:g}s): a "
-                        "hanging check would leave the guard unevaluated for longer than that")
-    if gtype == "http":
-        return HttpGuard(name=name, on_error=on_error, url=m.req("url", r.guard_url),
-                         timeout_s=timeout, status=m.get("status", r.status_codes, ()),
-                         failures=m.get("failures", r.count, 1))
-    low = m.get("min", r.threshold, None)
-    high = m.get("max", r.threshold, None)
-    if low is None and high is None:
-        raise ctx.error(node, m.path("max"), "give min, max or both: the bounds every sample "
-                        "of the query must stay within")
-    if low is not None and high is not None and low > high:
-        raise ctx.error(m.node_of("max"), m.path("max"), f"{high:g} is below min ({low:g})")
-    return PrometheusGuard(
-        name=name, on_error=on_error, url=m.req("url", r.guard_url),
-        query=m.req("query", r.string), min=low, max=high, timeout_s=timeout,
-        no_data=cast(Literal["ignore", "abort"],
-                     m.get("noData", r.enum("ignore", "abort"), "ignore")))
-
-
-def _kubernetes_guard(ctx: r.Ctx, m: r.Map, name: str,
-                      on_error: Literal["abort", "ignore"]) -> KubernetesGuard:
-    obj = r.Map(ctx, m.require("object"), m.path("object"), ("kind", "name", "namespace"))
-    kind = obj.req("kind", r.enum(*CONDITION_KINDS))
-    namespace = obj.get("namespace", r.dns_name, None)
-    if namespace is not None and not CONDITION_KINDS[kind]:
-        raise ctx.error(obj.node_of("namespace"), obj.path("namespace"),
-                        f"a {kind} is not namespaced")
-    condition = m.req("condition", r.string)
-    if not re.fullmatch(r"[A-Za-z][A-Za-z0-9.]*", condition):
-        raise ctx.error(m.node_of("condition"), m.path("condition"),
-                        f"expected a condition type such as Ready or Available, got "
-                        f"{excerpt(condition)}")
-    return KubernetesGuard(name=name, on_error=on_error, kind=kind,
-                           object_name=obj.req("name", r.dns_subdomain), namespace=namespace,
-                           condition=condition,
-                           status=m.get("status", r.condition_status, "True"))
-
 
 
 # --------------------------------------------------------------------------- cross-field checks

@@ -9,13 +9,14 @@ and ``converter(value)`` is the one for a declared ``Value`` kind with its bound
 
 from __future__ import annotations
 
+import dataclasses
 import difflib
 import math
 import os
 import re
 from collections.abc import Callable, Sequence
 from pathlib import Path
-from typing import Literal, TypeVar, cast
+from typing import Any, Literal, TypeVar, cast
 from urllib.parse import urlsplit
 
 import yaml
@@ -26,6 +27,7 @@ from chaos.model.abort import CONDITION_STATUSES
 from chaos.model.credentials import redact_url
 from chaos.model.duration import parse_duration
 from chaos.model.faults import ControllerRef
+from chaos.model.fields import field_infos
 from chaos.model.loadmodes import LOAD_MODES
 from chaos.model.manifests import ManifestObject
 from chaos.model.netvalues import RATE_HINT, Peer, parse_cidr, parse_rate
@@ -34,6 +36,8 @@ from chaos.model.selector import Selector
 from chaos.model.tags import marker_name, tag_problem
 from chaos.model.values import (
     CONTROLLER_KINDS,
+    DNS_LABEL_PATTERN,
+    LABEL_VALUE_PATTERN,
     MAX_ARRIVAL_RATE,
     MAX_COUNT,
     MAX_DURATION_S,
@@ -42,22 +46,22 @@ from chaos.model.values import (
     MAX_SPAWN_RATE,
     MAX_THRESHOLD,
     MAX_USERS,
+    NODE_PORT_RANGE,
     SIGNALS,
     Value,
 )
 
 DURATION_HINT = "a non-negative duration such as 30s, 1m30s or 500ms"
-DNS_LABEL = re.compile(r"[a-z0-9]([-a-z0-9]{0,61}[a-z0-9])?")
+DNS_LABEL = re.compile(DNS_LABEL_PATTERN)
 _LABEL_KEY = re.compile(
     r"([a-z0-9]([-a-z0-9.]*[a-z0-9])?/)?[A-Za-z0-9]([-A-Za-z0-9_.]*[A-Za-z0-9])?"
 )
-_LABEL_VALUE = re.compile(r"([A-Za-z0-9]([-A-Za-z0-9_.]*[A-Za-z0-9])?)?")
+_LABEL_VALUE = re.compile(LABEL_VALUE_PATTERN)
 # an image reference as Docker parses it, loosely: [host[:port]/]path[:tag][@digest]
 _IMAGE_REF = re.compile(
     r"([a-zA-Z0-9.-]+(:[0-9]+)?/)?[a-z0-9]+([._/-][a-z0-9]+)*(:[\w][\w.-]{0,127})?"
     r"(@sha256:[0-9a-f]{64})?"
 )
-NODE_PORT_RANGE = (30000, 32767)
 
 T = TypeVar("T")
 N = TypeVar("N", int, float)
@@ -663,40 +667,6 @@ def peer(ctx: Ctx, node: Node, where: str) -> Peer:
     return Peer(cidrs=tuple(dict.fromkeys(cidrs)))
 
 
-CONVERTERS: dict[str, Callable[[Ctx, Node, str], object]] = {
-    "positive-int": positive_int,
-    "non-negative-int": non_negative_int,
-    "duration": duration,
-    "positive-duration": positive_duration,
-    "whole-seconds": whole_seconds,
-    "percent": percent,
-    "ratio": ratio,
-    "string": string,
-    "bool": boolean,
-    "selector": selector,
-    "node-names": string_list,
-    "image": image,
-    "controller-ref": controller_ref,
-    "env-map": env_map,
-    "string-list": args,
-    "rate": bit_rate,
-    "arrival-rate": arrival_rate,
-    "peer": peer,
-}
-
-
-def converter(value: Value) -> Callable[[Ctx, Node, str], object]:
-    if value.kind == "enum":
-        return enum(*value.choices)
-    if value.kind == "signal":
-        return signal
-    conv = CONVERTERS[value.kind]
-    if value.high is None:
-        return conv
-    return bounded(cast(Callable[[Ctx, Node, str], float], conv), value.high, value.unit)
-
-
-
 def signal(ctx: Ctx, node: Node, where: str) -> str:
     raw = string(ctx, node, where)
     name = raw.upper().removeprefix("SIG")
@@ -767,3 +737,98 @@ def threshold(ctx: Ctx, node: Node, where: str) -> float:
         raise ctx.error(node, where, f"expected a number from -{MAX_THRESHOLD:g} to "
                         f"{MAX_THRESHOLD:g}, got {got(node)}")
     return float(value)
+
+
+def condition_type(ctx: Ctx, node: Node, where: str) -> str:
+    value = string(ctx, node, where)
+    if not re.fullmatch(r"[A-Za-z][A-Za-z0-9.]*", value):
+        raise ctx.error(node, where, f"expected a condition type such as Ready or Available, "
+                        f"got {excerpt(value)}")
+    return value
+
+
+def files(ctx: Ctx, node: Node, where: str) -> tuple[Path, ...]:
+    return tuple(existing_file(ctx, n, f"{where}[{i}]")
+                 for i, n in enumerate(items_of(ctx, node, where)))
+
+
+# --------------------------------------------------------------------------- declarations
+
+CONVERTERS: dict[str, Callable[[Ctx, Node, str], object]] = {
+    "positive-int": positive_int,
+    "non-negative-int": non_negative_int,
+    "duration": duration,
+    "positive-duration": positive_duration,
+    "whole-seconds": whole_seconds,
+    "percent": percent,
+    "ratio": ratio,
+    "string": string,
+    "bool": boolean,
+    "selector": selector,
+    "node-names": string_list,
+    "image": image,
+    "controller-ref": controller_ref,
+    "env-map": env_map,
+    "string-list": args,
+    "rate": bit_rate,
+    "arrival-rate": arrival_rate,
+    "peer": peer,
+    "signal": signal,
+    "dns-label": dns_name,
+    "dns-subdomain": dns_subdomain,
+    "node-port": node_port,
+    "url-path": url_path,
+    "files": files,
+    "image-list": image_list,
+    "tags": tags,
+    "guard-url": guard_url,
+    "status-codes": status_codes,
+    "threshold": threshold,
+    "condition-status": condition_status,
+    "condition-type": condition_type,
+}
+
+
+def converter(value: Value) -> Callable[[Ctx, Node, str], object]:
+    """The converter of a declared value kind, with the value's upper bound."""
+    if value.kind == "enum":
+        return enum(*value.choices)
+    conv = CONVERTERS[value.kind]
+    if value.high is None:
+        return conv
+    return bounded(cast(Callable[[Ctx, Node, str], float], conv), value.high, value.unit)
+
+
+def section_map(ctx: Ctx, node: Node, where: str, cls: type, *extra: str) -> Map:
+    """``node`` as the mapping of the fields ``cls`` declares (and ``extra`` keys)."""
+    return Map(ctx, node, where, (*extra, *(f.yaml for f in field_infos(cls))))
+
+
+def read_fields(m: Map, cls: type, *, only: Sequence[str] | None = None,
+                skip: Sequence[str] = (), defaults: dict[str, object] | None = None,
+                require: Sequence[str] = ()) -> dict[str, Any]:
+    """The fields ``cls`` declares with ``reader="value"``, read from ``m`` in declaration order:
+    attribute name -> value (typed by the declarations it is read from). A required field
+    missing is an error; an absent optional one takes ``defaults[attr]`` or its declared
+    default. ``only``/``skip`` choose the attributes; ``require`` makes optional ones required."""
+    out: dict[str, Any] = {}
+    for f in field_infos(cls):
+        if f.reader != "value" or f.attr in skip or (only is not None and f.attr not in only):
+            continue
+        conv = converter(f.value)
+        if f.required or f.attr in require:
+            out[f.attr] = m.req(f.yaml, conv)
+        else:
+            default = f.default if defaults is None else defaults.get(f.attr, f.default)
+            out[f.attr] = m.get(f.yaml, conv, None if default is dataclasses.MISSING else default)
+    return out
+
+
+def section(cls: Callable[..., T]) -> Callable[[Ctx, Node, str], T]:
+    """The converter of a mapping whose fields the dataclass ``cls`` declares, all read as
+    values: an instance of ``cls``."""
+    def conv(ctx: Ctx, node: Node, where: str) -> T:
+        kind = cast(type, cls)
+        return cls(**read_fields(section_map(ctx, node, where, kind), kind))
+
+    return conv

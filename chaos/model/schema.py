@@ -15,7 +15,8 @@ from pathlib import Path
 from typing import Any
 
 from chaos.model import values as v
-from chaos.model.faults import FAULT_TYPES, FaultSpec, FieldInfo
+from chaos.model.faults import FAULT_TYPES, FaultSpec
+from chaos.model.fields import FieldInfo
 from chaos.model.loadmodes import LOAD_FIELDS, LOAD_MODES, LoadField
 from chaos.model.slas import SLASpec
 

@@ -1,7 +1,7 @@
 """SLAs, each declared once: its YAML key, the kind of value with its bounds, how it is judged
 (comparator), the figure of the run record it reads, and what it means.
 
-The parser reads ``spec.slas`` from these declarations (``chaos.model.parse``), the JSON
+The parser reads ``spec.slas`` from these declarations (``chaos.model.sections``), the JSON
 Schema's slas section and docs/experiments.md's SLA table are generated from them
 (``chaos.model.schema``), and ``chaos.plan.slas.evaluate`` judges each one the same way.
 Adding an SLA means one field here and, when it reads a new figure, that figure in

@@ -1,15 +1,18 @@
 """Kinds of values an experiment field can hold: how the parser reads one and how the JSON
 Schema describes it, named once so both come from the same declaration.
 
-The parser maps each ``Value.kind`` to its converter (``chaos.model.parse``); the schema
+The reader maps each ``Value.kind`` to its converter (``chaos.model.reader``); the schema
 generator (``chaos.model.schema``) emits ``Value.schema``.
 """
 
 from __future__ import annotations
 
+import keyword
 from collections.abc import Mapping
 from dataclasses import dataclass, field
 from typing import Any
+
+from chaos.model.tags import RESERVED_MARKERS
 
 SIGNALS = ("KILL", "TERM", "INT", "HUP", "QUIT", "ABRT", "USR1", "USR2")
 
@@ -37,6 +40,8 @@ class Value:
     high: float | None = None  # the largest value allowed (the parser refuses more)
     unit: str = ""  # how ``high`` is shown: "" (a number), "s" (a duration), "/s" (a rate)
     bounds: str = ""  # the allowed range as docs/faults.md shows it
+    # kind "section": the dataclass whose field declarations are this mapping's fields
+    section: type | None = None
 
 
 def at_most(value: Value, high: float, bounds: str) -> Value:
@@ -51,8 +56,27 @@ def at_most(value: Value, high: float, bounds: str) -> Value:
     return Value(value.kind, schema, value.choices, high, value.unit, bounds)
 
 
+# What the reader checks and the schema states, written once (the reader compiles them).
+DNS_LABEL_PATTERN = r"[a-z0-9]([-a-z0-9]{0,61}[a-z0-9])?"
+LABEL_VALUE_PATTERN = r"([A-Za-z0-9]([-A-Za-z0-9_.]*[A-Za-z0-9])?)?"
+# the schema's spelling of chaos.model.duration's rule
+DURATION_PATTERN = r"\s*(([0-9]+(\.[0-9]+)?(ms|h|m|s))+|[0-9]+(\.[0-9]+)?)\s*"
+NODE_PORT_RANGE = (30000, 32767)
+
+# The schema's $defs: value kinds many fields share, each referred to by "$ref".
+DEFS: dict[str, Mapping[str, Any]] = {
+    "duration": {
+        "description": "30s, 1m30s, 500ms, 1h, or a number of seconds; at most 7 days "
+                       f"({int(MAX_DURATION_S)}s)",
+        "anyOf": [{"type": "number", "minimum": 0, "maximum": int(MAX_DURATION_S)},
+                  {"type": "string", "pattern": f"^{DURATION_PATTERN}$"}]},
+    "selector": {"type": "object", "minProperties": 1, "additionalProperties": {
+        "type": "string", "maxLength": 63, "pattern": f"^{LABEL_VALUE_PATTERN}$"}},
+    "dnsLabel": {"type": "string", "pattern": f"^{DNS_LABEL_PATTERN}$"},
+}
 DURATION_REF = {"$ref": "#/$defs/duration"}
 SELECTOR_REF = {"$ref": "#/$defs/selector"}
+DNS_LABEL_REF = {"$ref": "#/$defs/dnsLabel"}
 
 POSITIVE_INT = Value("positive-int", {"type": "integer", "minimum": 1})  # unbounded: prefer COUNT
 NON_NEGATIVE_INT = Value("non-negative-int", {"type": "integer", "minimum": 0})
@@ -118,3 +142,31 @@ STRING_LIST = Value("string-list", {"type": "array", "items": {"type": "string"}
 
 def enum(*choices: str) -> Value:
     return Value("enum", {"enum": list(choices)}, choices)
+
+
+def section(cls: type) -> Value:
+    """A mapping whose fields ``cls`` declares (chaos.model.fields)."""
+    return Value("section", {}, section=cls)
+
+
+def items(of: Mapping[str, Any], kind: str) -> Value:
+    """A non-empty list of ``of``."""
+    return Value(kind, {"type": "array", "minItems": 1, "items": dict(of)})
+
+
+TEXT = Value("string", {"type": "string"})
+DNS_LABEL = Value("dns-label", DNS_LABEL_REF)
+DNS_SUBDOMAIN = Value("dns-subdomain", {"type": "string", "minLength": 1, "maxLength": 253})
+NODE_PORT = Value("node-port", {"type": "integer", "minimum": NODE_PORT_RANGE[0],
+                                "maximum": NODE_PORT_RANGE[1]})
+URL_PATH = Value("url-path", {"type": "string", "pattern": "^/(?!/)[^\\s\\\\#]*$"})
+FILES = Value("files", {"type": "array", "items": {"type": "string", "minLength": 1},
+                        "minItems": 1})
+IMAGE_LIST = Value("image-list", {"type": "array", "items": {"type": "string", "minLength": 1},
+                                  "minItems": 1})
+SEED = Value("non-negative-int", {"type": "integer", "minimum": 0, "maximum": MAX_SEED},
+             high=MAX_SEED, bounds="0 to 2^53-1")
+TAGS = Value("tags", {
+    "type": "array", "minItems": 1, "uniqueItems": True,
+    "items": {"type": "string", "pattern": "^[A-Za-z][A-Za-z0-9_.-]*$",
+              "not": {"enum": sorted({*keyword.kwlist, *RESERVED_MARKERS})}}})

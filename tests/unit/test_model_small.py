@@ -12,7 +12,7 @@ import pytest
 from chaos.model import Selector, format_duration, parse_duration
 from chaos.model import schema as sch
 from chaos.model import values as v
-from chaos.model.faults import FieldInfo
+from chaos.model.fields import FieldInfo
 
 
 @pytest.mark.parametrize(("seconds", "text"), [

@@ -17,7 +17,7 @@ import yaml
 from chaos.errors import ExperimentInvalid
 from chaos.model import reader as p
 from chaos.model import values as v
-from chaos.model.faults import option
+from chaos.model.fields import option
 
 CTX = p.Ctx(Path("x.yaml"))
 
