@@ -1,9 +1,10 @@
-"""The JSON Schema's fault and SLA sections, docs/faults.md and the SLA table of
-docs/experiments.md, generated from the declarations.
+"""The whole JSON Schema, docs/faults.md and the SLA table of docs/experiments.md, generated
+from the declarations.
 
-``python -m chaos.model.schema`` rewrites the shipped files; tests fail when any differs from
-what the declarations in ``chaos.model.faults`` and ``chaos.model.slas`` generate (so nobody
-edits them by hand).
+Every section of the schema comes from the fields its dataclass declares (``chaos.model.fields``:
+experiment.py, abort.py, faults.py, slas.py; loadmodes.py for spec.load) and the shared
+``$defs`` from chaos.model.values. ``python -m chaos.model.schema`` rewrites the shipped files;
+tests fail when any differs from what the declarations generate (so nobody edits them by hand).
 """
 
 from __future__ import annotations
@@ -15,8 +16,10 @@ from pathlib import Path
 from typing import Any
 
 from chaos.model import values as v
+from chaos.model.abort import GUARD_TYPES, Guard
+from chaos.model.experiment import API_VERSION, KIND, Experiment, LoadProfile
 from chaos.model.faults import FAULT_TYPES, FaultSpec
-from chaos.model.fields import FieldInfo
+from chaos.model.fields import At, FieldInfo, field_infos
 from chaos.model.loadmodes import LOAD_FIELDS, LOAD_MODES, LoadField
 from chaos.model.slas import SLASpec
 
@@ -85,13 +88,68 @@ def load_schema() -> dict[str, Any]:
             "dependentRequired": {"tlsVerify": ["url"]}, "allOf": rules}
 
 
-def experiment_schema(shipped: dict[str, Any]) -> dict[str, Any]:
-    """The shipped schema with its fault, load and SLA sections generated anew."""
-    out: dict[str, Any] = json.loads(json.dumps(shipped))
-    out["$defs"]["fault"] = fault_schema()
-    out["properties"]["spec"]["properties"]["slas"] = slas_schema()
-    out["properties"]["spec"]["properties"]["load"] = load_schema()
+def value_schema(f: FieldInfo) -> dict[str, Any]:
+    """A declared field's schema: its value's (a section's, for a mapping of declared fields),
+    with its doc as the description."""
+    body = section_schema(f.value.section) if f.value.section is not None else dict(f.value.schema)
+    return {**body, **({"description": f.doc} if f.doc else {})}
+
+
+def section_schema(cls: type) -> dict[str, Any]:
+    """A mapping of the fields ``cls`` declares, with its ``schema_rules``."""
+    if cls is LoadProfile:
+        return load_schema()
+    if cls is SLASpec:
+        return slas_schema()
+    infos = list(field_infos(cls))
+    out: dict[str, Any] = {"type": "object", "additionalProperties": False,
+                           "properties": {f.yaml: value_schema(f) for f in infos}}
+    required = [f.yaml for f in infos if f.required]
+    if required:
+        out["required"] = required
+    out.update(getattr(cls, "schema_rules", {}))
     return out
+
+
+def _guard_variant(cls: type[Guard]) -> dict[str, Any]:
+    infos = list(field_infos(cls))
+    out: dict[str, Any] = {
+        "type": "object", "description": cls.summary, "additionalProperties": False,
+        "properties": {"type": {"const": cls.type}, **{f.yaml: value_schema(f) for f in infos}},
+        "required": ["type", *(f.yaml for f in infos if f.required)]}
+    out.update(cls.schema_rules)
+    return out
+
+
+def guard_schema() -> dict[str, Any]:
+    return {"type": "object", "required": ["type"],
+            "properties": {"type": {"enum": list(GUARD_TYPES)}},
+            "oneOf": [_guard_variant(cls) for cls in GUARD_TYPES.values()]}
+
+
+def _part(at: At) -> dict[str, Any]:
+    """metadata or spec: the Experiment's fields declared there."""
+    infos = [f for f in field_infos(Experiment) if f.at == at]
+    return {"type": "object", "additionalProperties": False,
+            "properties": {f.yaml: value_schema(f) for f in infos},
+            "required": [f.yaml for f in infos if f.required]}
+
+
+def experiment_schema() -> dict[str, Any]:
+    """The whole schema, from the declarations."""
+    return {
+        "$schema": "https://json-schema.org/draft/2020-12/schema",
+        "$id": "https://github.com/kube-chaos/kube-chaos/chaos/schema/experiment.schema.json",
+        "title": "kube-chaos Experiment",
+        "description": "A chaos experiment: workload, load, faults and SLAs. See "
+                       "docs/experiments.md.",
+        "$defs": {**{k: dict(d) for k, d in v.DEFS.items()}, "fault": fault_schema(),
+                  "guard": guard_schema()},
+        "type": "object", "additionalProperties": False,
+        "properties": {"apiVersion": {"const": API_VERSION}, "kind": {"const": KIND},
+                       "metadata": _part("metadata"),
+                       "spec": {**_part("spec"), **Experiment.schema_rules}},
+        "required": ["apiVersion", "kind", "metadata", "spec"]}
 
 
 def sla_table() -> str:
@@ -172,8 +230,7 @@ def faults_markdown() -> str:
 
 
 def main() -> int:
-    shipped = json.loads(SCHEMA_PATH.read_text())
-    SCHEMA_PATH.write_text(json.dumps(experiment_schema(shipped), indent=2) + "\n")
+    SCHEMA_PATH.write_text(json.dumps(experiment_schema(), indent=2) + "\n")
     DOCS_PATH.write_text(faults_markdown())
     EXPERIMENTS_DOC.write_text(experiments_doc(EXPERIMENTS_DOC.read_text()))
     print(f"wrote {SCHEMA_PATH}, {DOCS_PATH} and {EXPERIMENTS_DOC}'s SLA table")

@@ -1,5 +1,5 @@
 """The generic reader: a section read from its field declarations (chaos.model.fields), with the
-errors, bounds and defaults the declarations give."""
+errors, bounds and defaults the declarations give; and the schema generated from the same."""
 
 from __future__ import annotations
 
@@ -14,6 +14,7 @@ from chaos.errors import ExperimentInvalid
 from chaos.model import reader as r
 from chaos.model import values as v
 from chaos.model.fields import field_infos, option
+from chaos.model.schema import section_schema
 
 
 @dataclass(frozen=True, kw_only=True)
@@ -73,3 +74,12 @@ def test_a_section_converter_builds_the_dataclass() -> None:
     node = yaml.compose("toy: {count: 4, port: 30001}", Loader=yaml.SafeLoader).value[0][1]
     toy = r.section(Toy)(r.Ctx(None), node, "toy")
     assert toy == Toy(count=4, wait=3.0, mode="fast", note=None, port=30001)
+
+
+def test_the_schema_of_a_section_comes_from_the_same_declarations() -> None:
+    schema = section_schema(Toy)
+    assert schema["required"] == ["count"]  # port: required=False, though it has no default
+    assert list(schema["properties"]) == ["count", "wait", "mode", "note", "port"]
+    assert schema["properties"]["count"] == {**v.COUNT.schema, "description": "how many"}
+    assert schema["additionalProperties"] is False
+    assert schema["not"] == {"required": ["note", "wait"]}

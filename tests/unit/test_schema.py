@@ -11,6 +11,7 @@ import pytest
 import yaml
 
 from chaos.errors import ExperimentInvalid
+from chaos.model import yamlsafe
 from chaos.model.parse import parse_experiment
 
 ROOT = Path(__file__).resolve().parents[2]
@@ -150,11 +151,14 @@ def test_schema_and_parser_reject(good: str, exp_dir: Path, old: str, new: str) 
         parse_experiment(text, exp_dir / "x.yaml")
 
 
-def test_shipped_schema_fault_section_is_generated_from_the_declarations() -> None:
-    """Edit chaos/model/faults.py, then run `python -m chaos.model.schema`."""
-    from chaos.model.schema import experiment_schema
+def test_the_whole_shipped_schema_is_generated_from_the_declarations() -> None:
+    """Edit the declarations (chaos/model/experiment.py, abort.py, faults.py, slas.py,
+    loadmodes.py, values.py), then run `python -m chaos.model.schema`: the file is exactly what
+    they generate, $defs and every section included."""
+    from chaos.model.schema import SCHEMA_PATH, experiment_schema
 
-    assert experiment_schema(SCHEMA) == SCHEMA
+    assert experiment_schema() == SCHEMA
+    assert SCHEMA_PATH.read_text() == json.dumps(experiment_schema(), indent=2) + "\n"
 
 
 def test_shipped_fault_reference_is_generated_from_the_declarations() -> None:
@@ -182,14 +186,59 @@ def test_schema_sla_section_lists_every_declared_sla_with_its_doc() -> None:
     assert slas["additionalProperties"] is False and slas["minProperties"] == 1
 
 
-def test_a_hand_edited_sla_section_is_caught_as_drift() -> None:
+@pytest.mark.parametrize("path", [
+    ("properties", "spec", "properties", "slas", "properties", "maxOutage"),
+    ("properties", "spec", "properties", "workload", "properties", "replicas"),
+    ("properties", "spec", "properties", "steadyState", "properties", "window"),
+    ("properties", "spec", "properties", "blastRadius", "properties", "maxNodes"),
+    ("properties", "spec", "properties", "abort", "properties", "interval"),
+    ("properties", "metadata", "properties", "tags"),
+    ("$defs", "guard", "oneOf", 1, "properties", "minRequests"),
+    ("$defs", "duration"),
+    ("$defs", "dnsLabel"),
+])
+def test_a_hand_edited_schema_is_caught_as_drift(path: tuple[str | int, ...]) -> None:
     from chaos.model.schema import experiment_schema
 
     edited = json.loads(json.dumps(SCHEMA))
-    edited["properties"]["spec"]["properties"]["slas"]["properties"]["maxOutage"] = {
-        "type": "number"}
-    assert experiment_schema(edited) != edited
-    assert experiment_schema(edited) == SCHEMA
+    parent: Any = edited
+    for key in path[:-1]:
+        parent = parent[key]
+    assert path[-1] in parent
+    parent[path[-1]] = {"type": "number"}
+    assert experiment_schema() != edited
+    assert experiment_schema() == SCHEMA
+
+
+CORPUS = ROOT / "tests" / "unit" / "corpus"
+SCHEMA_ACCEPTS = {line for line in (CORPUS / "schema-accepts.txt").read_text().splitlines()
+                  if line and not line.startswith("#")}
+
+
+def _document(path: Path) -> object:
+    """The file's data, read within the bounds the parser keeps (so no bomb is expanded); a file
+    that is no single YAML document raises ExperimentInvalid."""
+    text = yamlsafe.read_text(path)
+    if len(yamlsafe.compose_documents(text, str(path))) != 1:
+        raise ExperimentInvalid("not one document", path=str(path), line=1, field="document")
+    return yaml.safe_load(text)
+
+
+def test_the_schema_judges_the_hostile_corpus_as_pinned() -> None:
+    """The corpus through the JSON schema: every file it accepts is one only the parser can
+    refuse (schema-accepts.txt: rules between fields, the manifests, the file system); every
+    other readable file is refused by the schema too. Run with the bundled experiments, which
+    it accepts, so the same schema both accepts and refuses."""
+    accepted, refused = set(), set()
+    for path in sorted(CORPUS.glob("*.yaml")):
+        try:
+            data = _document(path)
+        except (ExperimentInvalid, yaml.YAMLError):
+            continue  # not YAML a schema could judge: the parser's own reading refuses it
+        (accepted if VALIDATOR.is_valid(data) else refused).add(path.name)
+    assert accepted == SCHEMA_ACCEPTS
+    assert len(refused) >= 150
+    assert all(VALIDATOR.is_valid(_document(p)) for p in BUNDLED) and len(BUNDLED) >= 10
 
 
 def test_every_declared_fault_type_is_in_the_schema_and_parses() -> None:
