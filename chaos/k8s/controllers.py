@@ -170,7 +170,8 @@ def watch_until(kube: Kube, namespace: str, kind: str, name: str,
     current one first) until it returns True; returns that version. None when ``timeout_s``
     runs out, ``stop()`` turns true, or the object is deleted. A dropped watch is re-opened
     (``chaos.k8s.wait.wait_for``, on a deadline of ``timeout_s``)."""
-    _apps(kube, kind)  # refuses any other kind
+    if kind not in KINDS:
+        raise ClusterError(f"not a Deployment or StatefulSet: {kind}")
     return wait_for(kube, namespace, kind, name, until, Deadline(SYSTEM_CLOCK, timeout_s),
                     stop=stop)
 
