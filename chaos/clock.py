@@ -5,7 +5,7 @@ from __future__ import annotations
 import threading
 import time
 from collections.abc import Callable
-from typing import Protocol, runtime_checkable
+from typing import Final, Protocol, runtime_checkable
 
 
 class Ticker(Protocol):
@@ -152,17 +152,30 @@ class FakeClock:
         self._wall += step
 
 
+SYSTEM_CLOCK: Final[Clock] = SystemClock()  # for the waits that are not given a clock
+
+
 class Deadline:
-    """A budget of ``seconds`` measured on ``clock.monotonic()`` from construction."""
+    """A budget of ``seconds`` on ``clock.monotonic()`` from construction. Every bounded wait
+    of the harness goes through one (a test drives it with a :class:`FakeClock`); a budget
+    that is already spent (zero or negative) is expired at once, as ``now + seconds`` was."""
 
     __slots__ = ("_clock", "_end", "seconds")
 
     def __init__(self, clock: Clock, seconds: float) -> None:
-        if seconds < 0:
-            raise ValueError(f"deadline must be non-negative, got {seconds}")
         self._clock = clock
-        self.seconds = seconds
-        self._end = clock.monotonic() + seconds
+        self.seconds = max(0.0, seconds)
+        self._end = clock.monotonic() + self.seconds
+
+    @property
+    def clock(self) -> Clock:
+        return self._clock
+
+    @property
+    def end(self) -> float:
+        """The ``clock.monotonic()`` reading it ends at, for the float deadlines the runner
+        and the faults share (``RunState.deadline``, ``FaultContext.deadline``)."""
+        return self._end
 
     def remaining(self) -> float:
         return max(0.0, self._end - self._clock.monotonic())
@@ -173,3 +186,31 @@ class Deadline:
     def check(self, what: str) -> None:
         if self.expired():
             raise TimeoutError(f"{what}: deadline of {self.seconds:g}s exceeded")
+
+    def within(self, seconds: float) -> Deadline:
+        """A deadline ``seconds`` from now, never past this one."""
+        return Deadline(self._clock, min(seconds, self.remaining()))
+
+    def sleep(self, seconds: float) -> bool:
+        """Sleep ``seconds``, cut at the end; whether time remains after it."""
+        self._clock.sleep(min(max(0.0, seconds), self.remaining()))
+        return not self.expired()
+
+    def wait(self, event: threading.Event, seconds: float | None = None) -> bool:
+        """Wait until ``event`` is set, at most ``seconds`` (default: all that remains) and
+        never past the end; whether it is set."""
+        left = self.remaining()
+        return self._clock.wait(event, left if seconds is None else min(max(0.0, seconds), left))
+
+    def until(self, predicate: Callable[[], bool], interval_s: float) -> bool:
+        """Call ``predicate`` at once and then every ``interval_s`` until it holds (True) or
+        the deadline passes (False); the last call is made at the end, so a condition that
+        became true while we slept is not missed."""
+        if interval_s <= 0:
+            raise ValueError(f"a poll needs a positive interval, got {interval_s}")
+        while True:
+            if predicate():
+                return True
+            if self.expired():
+                return False
+            self.sleep(interval_s)

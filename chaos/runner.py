@@ -16,7 +16,7 @@ from pathlib import Path
 from chaos import __version__ as KUBE_CHAOS_VERSION
 from chaos import phases as ph
 from chaos.audit import AUDIT_NAME, AuditLog, who
-from chaos.clock import Clock, SystemClock
+from chaos.clock import Clock, Deadline, SystemClock
 from chaos.errors import (
     ChaosError,
     ExperimentAborted,
@@ -201,11 +201,11 @@ class KubeCluster:
                     "cluster": self.env.cluster_name or "", "namespace": namespace}))
             for o in exp.workload.cluster_objects]  # journaled before they exist
         docs = kw.apply_documents(self.kube, namespace, manifests)
-        started = self.env.clock.monotonic()
+        budget = Deadline(self.env.clock, timeout_s)
         kw.wait_rollouts(self.kube, namespace, pmanifests.rollout_targets(docs), timeout_s)
         if exp.workload.node_port is not None and exp.load.url is None:
-            left = timeout_s - (self.env.clock.monotonic() - started)
-            self._wait_serving(ph.load_url(exp) + exp.load.path, min(30.0, max(left, 1.0)))
+            self._wait_serving(ph.load_url(exp) + exp.load.path,
+                               min(30.0, max(budget.remaining(), 1.0)))
         return created
 
     def _wait_serving(self, url: str, timeout_s: float, streak: int = 3) -> None:
@@ -214,11 +214,10 @@ class KubeCluster:
         state judged meanwhile fails on our own deploy, not on the workload. Wait until
         ``streak`` GETs in a row get an HTTP answer below 500; past the deadline, go on and let
         the steady state judge (and name) it."""
-        clock = self.env.clock
-        deadline = clock.monotonic() + timeout_s
+        deadline = Deadline(self.env.clock, timeout_s)
         ok = 0
         last = ""
-        while clock.monotonic() < deadline:
+        while not deadline.expired():
             answer = http_get(url, 1.0)
             if answer.status is not None and answer.status < 500:
                 ok += 1
@@ -227,7 +226,7 @@ class KubeCluster:
             else:
                 ok = 0
                 last = answer.error or f"HTTP {answer.status}"
-            clock.sleep(0.1)
+            deadline.sleep(0.1)
         self.env.log(f"{url} still not serving after {timeout_s:.0f}s ({last}); steady state "
                      "will judge it")
 
@@ -367,7 +366,7 @@ def run_experiment(exp: Experiment, env: RunEnv, ports: ph.RunPorts | None = Non
     with (namespace or _namespace)(env, exp, keep) as ns:
         state = ph.RunState(
             exp=exp, namespace=ns, seed=exp.seed if exp.seed is not None else env.seed,
-            clock=clock, deadline=clock.monotonic() + exp.timeout_s,
+            clock=clock, deadline=Deadline(clock, exp.timeout_s).end,
             out_dir=_unique_dir(env.reports_dir / env.run_id, exp.name), journal=env.journal,
             kubeconfig=env.kubeconfig, cluster_name=env.cluster_name, log=env.log)
         state.audit = _audit_log(env, state)

@@ -12,9 +12,9 @@ from __future__ import annotations
 import os
 import shutil
 import subprocess
-import time
 from pathlib import Path
 
+from chaos.clock import SYSTEM_CLOCK, Deadline
 from chaos.cluster.progress import Progress
 from chaos.cluster.shell import apt_get, capture, which
 from chaos.errors import DockerUnavailable
@@ -94,13 +94,10 @@ def _start_dockerd(progress: Progress) -> None:
             subprocess.Popen(
                 argv, stdout=log, stderr=log, stdin=subprocess.DEVNULL, start_new_session=True
             )
-        deadline = time.monotonic() + 60
-        while not engine_answers():
-            if time.monotonic() > deadline:
-                raise DockerUnavailable(
-                    f"dockerd did not answer within 60 s; read {DOCKERD_LOG} for the reason."
-                )
-            time.sleep(1)
+        if not Deadline(SYSTEM_CLOCK, 60).until(engine_answers, 1.0):
+            raise DockerUnavailable(
+                f"dockerd did not answer within 60 s; read {DOCKERD_LOG} for the reason."
+            )
 
 
 def _raise_inotify_limits(progress: Progress) -> None:

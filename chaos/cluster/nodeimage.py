@@ -16,6 +16,7 @@ import time
 from dataclasses import dataclass
 from pathlib import Path
 
+from chaos.clock import SYSTEM_CLOCK, Deadline
 from chaos.cluster import gobuild, rootfs
 from chaos.cluster.cache import cache_root, digest, file_digest
 from chaos.cluster.progress import Progress
@@ -252,11 +253,9 @@ def _preload(base_tag: str, tag: str, tars: list[Path], log: Path) -> None:
     try:
         subprocess.run(["docker", "exec", "-d", name, "sh", "-c",
                         "containerd >/var/log/containerd-build.log 2>&1"], check=True)
-        deadline = time.monotonic() + 60
-        while capture(["docker", "exec", name, "ctr", "version"]).returncode != 0:
-            if time.monotonic() > deadline:
-                raise BuildFailed("start containerd in build container", log, "no socket in 60s")
-            time.sleep(0.5)
+        if not Deadline(SYSTEM_CLOCK, 60).until(
+                lambda: capture(["docker", "exec", name, "ctr", "version"]).returncode == 0, 0.5):
+            raise BuildFailed("start containerd in build container", log, "no socket in 60s")
         for tar in tars:
             run_logged(f"import {tar.name}",
                        ["docker", "exec", "-i", name, "ctr", "--namespace=k8s.io", "images",

@@ -3,13 +3,12 @@
 from __future__ import annotations
 
 import contextlib
-import time
 from collections.abc import Callable, Iterator
 from dataclasses import dataclass, field
 from typing import Any, Protocol, TypeVar
 
 from chaos.abort import AbortSignal
-from chaos.clock import Clock
+from chaos.clock import SYSTEM_CLOCK, Clock, Deadline
 from chaos.errors import InjectionFailed
 from chaos.faults.targets import Scope
 from chaos.journal import Journal, UndoAction, UndoOutcome
@@ -50,6 +49,10 @@ class FaultContext:
 
     def remaining(self) -> float:
         return self.deadline - self.clock.monotonic()
+
+    def budget(self, seconds: float) -> Deadline:
+        """A deadline ``seconds`` from now on the context's clock, never past the run's."""
+        return Deadline(self.clock, min(seconds, self.remaining()))
 
     @property
     def aborted(self) -> bool:
@@ -101,13 +104,12 @@ class FaultContext:
     def await_state(self, predicate: Callable[[Snapshot], bool], timeout_s: float) -> bool:
         """Wait, on the Observer's changes, until ``predicate`` holds for its state; False when
         ``timeout_s`` (never past the deadline) runs out first, or the run is aborted."""
-        deadline = self.clock.monotonic() + max(0.0, min(timeout_s, self.remaining()))
+        deadline = self.budget(timeout_s)
         snap = self.observer.snapshot()
         while not predicate(snap):
-            left = deadline - self.clock.monotonic()
-            if left <= 0 or self.aborted:  # an abort wakes the Observer's waiters
+            if deadline.expired() or self.aborted:  # an abort wakes the Observer's waiters
                 return False
-            snap = self.observer.wait_change(snap.version, left)
+            snap = self.observer.wait_change(snap.version, deadline.remaining())
         return True
 
 
@@ -117,7 +119,7 @@ class FaultOutcome:
 
     type: str
     targets: list[str] = field(default_factory=list)
-    started_at: float = field(default_factory=time.time)
+    started_at: float = field(default_factory=SYSTEM_CLOCK.wall)  # faults pass their clock's
     ended_at: float | None = None
     # faults that hold and then lift themselves: when the lift began (the runner measures
     # from it how long errors outlast the fault)

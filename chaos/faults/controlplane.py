@@ -13,7 +13,6 @@ another member's address cannot rejoin.
 from __future__ import annotations
 
 import ipaddress
-import time
 from dataclasses import dataclass, field
 
 from chaos.errors import ClusterError, InjectionFailed
@@ -55,7 +54,7 @@ class ControlPlaneLossFault:
             raise InjectionFailed(
                 "control-plane-loss needs the node containers of a kind cluster (docker "
                 "pause/stop); the cluster name is not known, so this cluster is not supported")
-        outcome = FaultOutcome(type=spec.type)
+        outcome = FaultOutcome(type=spec.type, started_at=ctx.clock.wall())
         targets, members = control_plane_targets(ctx.scope(), spec)
         outcome.targets = list(targets)
         for node in targets:
@@ -91,7 +90,7 @@ class ControlPlaneLossFault:
                 ctx.hold(spec.duration_s)
         finally:
             restored_at = clock.monotonic()
-            outcome.lifted_at = time.time()
+            outcome.lifted_at = ctx.clock.wall()
             restore_errors = self._restore_all(spec.mode, addresses, lost_at)
             outcome.undo = list(self.pending)
             errors = undo_errors(undo_pending(ctx, self.pending, f"control-plane-loss undone "
@@ -116,7 +115,7 @@ class ControlPlaneLossFault:
                 n for n in after if after[n] and after[n] != addresses.get(n))
         if restore_errors or errors:
             outcome.details["undo_errors"] = [*restore_errors, *errors]
-        outcome.ended_at = time.time()
+        outcome.ended_at = ctx.clock.wall()
         return outcome
 
     @staticmethod

@@ -17,7 +17,7 @@ class LoadSpikeFault:
 
     def inject(self, ctx: FaultContext) -> FaultOutcome:
         spec = self.spec
-        outcome = FaultOutcome(type=spec.type)
+        outcome = FaultOutcome(type=spec.type, started_at=ctx.clock.wall())
         detail = (f"arrivals ramp to {spec.rate:g}/s over {spec.ramp_up_s:g}s, held until "
                   f"{spec.duration_s:g}s")
         outcome.details = {"rate_per_s": spec.rate, "ramp_up_s": spec.ramp_up_s,

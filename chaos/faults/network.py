@@ -19,7 +19,6 @@ tell "the fault held" from "the rule matched nothing".
 from __future__ import annotations
 
 import contextlib
-import time
 from collections.abc import Callable
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, field
@@ -92,7 +91,7 @@ class _NetFault:
 
     def inject(self, ctx: FaultContext) -> FaultOutcome:
         spec = self.spec
-        outcome = FaultOutcome(type=spec.type)
+        outcome = FaultOutcome(type=spec.type, started_at=ctx.clock.wall())
         if not ctx.cluster_name:
             raise InjectionFailed(f"{spec.type} acts inside pods' network namespaces on their "
                                   f"kind nodes (docker exec): it needs a kind cluster")
@@ -120,14 +119,14 @@ class _NetFault:
                 before, ctx.observer.snapshot(), targets)
             # the fault ends when the lift begins: figures measured from here include the
             # lift's own Docker round trips, as a user ending the fault would see them
-            outcome.lifted_at = time.time()
+            outcome.lifted_at = ctx.clock.wall()
             _each(targets, self._lift_quietly)
-            outcome.details["lift_s"] = round(time.time() - outcome.lifted_at, 3)
+            outcome.details["lift_s"] = round(ctx.clock.wall() - outcome.lifted_at, 3)
         finally:
             outcome.undo = list(self.pending)
             errors = undo_errors(self.undo(ctx))
             if outcome.lifted_at is None:  # not held to the end: lifted by the undo itself
-                outcome.lifted_at = time.time()
+                outcome.lifted_at = ctx.clock.wall()
         outcome.details.update({
             "duration_s": spec.duration_s,
             "held_s": round(held_s, 3),
@@ -138,7 +137,7 @@ class _NetFault:
         })
         if errors:
             outcome.details["undo_errors"] = errors
-        outcome.ended_at = time.time()
+        outcome.ended_at = ctx.clock.wall()
         return outcome
 
     def undo(self, ctx: FaultContext) -> list[UndoOutcome]:

@@ -7,10 +7,10 @@ experiment, and ``kube-chaos rollback`` does it after a crash.
 
 from __future__ import annotations
 
-import time
 from collections.abc import Callable
 from dataclasses import dataclass, field
 
+from chaos.clock import Deadline
 from chaos.errors import InjectionFailed
 from chaos.faults.base import FaultContext, FaultOutcome, implements
 from chaos.faults.targets import node_targets
@@ -61,7 +61,7 @@ class CordonFault:
     pending: list[UndoAction] = field(default_factory=list)
 
     def inject(self, ctx: FaultContext) -> FaultOutcome:
-        outcome = FaultOutcome(type=self.spec.type)
+        outcome = FaultOutcome(type=self.spec.type, started_at=ctx.clock.wall())
         targets = choose_nodes(ctx, self.spec)
         outcome.targets = list(targets)
         try:
@@ -78,7 +78,7 @@ class CordonFault:
             errors = undo_errors(undo_pending(ctx, self.pending))
             if errors:
                 outcome.details["undo_errors"] = errors
-        outcome.ended_at = time.time()
+        outcome.ended_at = ctx.clock.wall()
         return outcome
 
     def undo(self, ctx: FaultContext) -> list[UndoOutcome]:
@@ -93,7 +93,7 @@ class DrainFault:
     pending: list[UndoAction] = field(default_factory=list)
 
     def inject(self, ctx: FaultContext) -> FaultOutcome:
-        outcome = FaultOutcome(type=self.spec.type)
+        outcome = FaultOutcome(type=self.spec.type, started_at=ctx.clock.wall())
         targets = choose_nodes(ctx, self.spec)
         outcome.targets = list(targets)
         try:
@@ -104,7 +104,8 @@ class DrainFault:
         outcome.undo = list(self.pending)
         clock = ctx.clock
         start = clock.monotonic()
-        deadline = min(start + self.spec.timeout_s, ctx.deadline)
+        budget = ctx.budget(self.spec.timeout_s)
+        deadline = budget.end
 
         evicted: list[str] = []
         skipped: list[dict[str, str]] = []
@@ -138,7 +139,7 @@ class DrainFault:
                 elif result.status == "namespace-terminating":
                     skipped.append({"pod": key, "node": "", "reason": "namespace terminating: "
                                     "deleted by the namespace controller (waited for)"})
-            if not waiting or clock.monotonic() + POLL_S > deadline:
+            if not waiting or budget.remaining() < POLL_S:
                 break
             if ctx.sleep(POLL_S):  # a refused eviction is retried, as kubectl drain does
                 break  # ... unless the run is aborted
@@ -168,7 +169,7 @@ class DrainFault:
         if waiting:
             ctx.emit("event", ",".join(targets),
                      f"drain blocked by PDB {', '.join(blocked_by) or '?'}")
-        outcome.ended_at = time.time()
+        outcome.ended_at = ctx.clock.wall()
         ctx.emit("fault-end", ",".join(targets),
                  "drain blocked" if waiting else f"drained in {drain_seconds or 0:.1f}s")
         return outcome
@@ -208,7 +209,7 @@ class NodeLossFault:
                 "node-loss needs the node containers of a kind cluster (docker stop/pause); "
                 "the cluster name is not known, so this cluster is not supported"
             )
-        outcome = FaultOutcome(type=self.spec.type)
+        outcome = FaultOutcome(type=self.spec.type, started_at=ctx.clock.wall())
         targets = choose_nodes(ctx, self.spec)
         outcome.targets = list(targets)
         for node in targets:
@@ -237,16 +238,15 @@ class NodeLossFault:
                 docker_s[node] = round(clock.monotonic() - lost_at[node], 3)
             notready: dict[str, float] = {}
             with ctx.holding(self.spec.duration_s) as granted:
-                hold_end = clock.monotonic() + granted
+                hold = Deadline(clock, granted)
                 snap = ctx.observer.snapshot()
                 while True:  # the Observer records node-notready; we time it per node
                     for node in targets:
                         if node not in notready and snap.nodes.get(node) is False:
                             notready[node] = clock.monotonic() - lost_at[node]
-                    now = clock.monotonic()
-                    if now >= hold_end or ctx.aborted:  # an abort wakes wait_change
+                    if hold.expired() or ctx.aborted:  # an abort wakes wait_change
                         break
-                    snap = ctx.observer.wait_change(snap.version, hold_end - now)
+                    snap = ctx.observer.wait_change(snap.version, hold.remaining())
         finally:
             restored_at = clock.monotonic()
             outcome.undo = list(self.pending)
@@ -268,7 +268,7 @@ class NodeLossFault:
         }
         if errors:
             outcome.details["undo_errors"] = errors
-        outcome.ended_at = time.time()
+        outcome.ended_at = ctx.clock.wall()
         return outcome
 
     def undo(self, ctx: FaultContext) -> list[UndoOutcome]:

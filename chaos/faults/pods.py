@@ -7,7 +7,6 @@ rollback show what happened.
 
 from __future__ import annotations
 
-import time
 from dataclasses import dataclass
 
 from chaos.errors import InjectionFailed
@@ -24,7 +23,7 @@ class PodKillFault:
     spec: PodKill
 
     def inject(self, ctx: FaultContext) -> FaultOutcome:
-        outcome = FaultOutcome(type=self.spec.type)
+        outcome = FaultOutcome(type=self.spec.type, started_at=ctx.clock.wall())
         for round_no in range(self.spec.repeat):
             if ctx.aborted:
                 break
@@ -45,7 +44,7 @@ class PodKillFault:
                 outcome.targets.append(name)
         outcome.details = {"grace_period_s": self.spec.grace_period_s,
                            "rounds": self.spec.repeat, "interval_s": self.spec.interval_s}
-        outcome.ended_at = time.time()
+        outcome.ended_at = ctx.clock.wall()
         ctx.emit("fault-end", ",".join(outcome.targets), "pod-kill")
         return outcome
 
@@ -71,7 +70,7 @@ class ContainerKillFault:
                 "container-kill needs access to the node's container runtime; it is supported "
                 "on kind clusters (the node containers must be reachable with docker exec)"
             )
-        outcome = FaultOutcome(type=self.spec.type)
+        outcome = FaultOutcome(type=self.spec.type, started_at=ctx.clock.wall())
         by_name = {p.name: p for p in kpods.running_pods(ctx.kube, ctx.namespace,
                                                          self.spec.selector)}
         targets = pod_targets(ctx.scope(), self.spec)
@@ -88,7 +87,7 @@ class ContainerKillFault:
             outcome.details.setdefault("restart_count_before", {})[name] = (  # type: ignore[index]
                 pod.restart_counts.get(container, 0))
             outcome.details.setdefault("pod_uid", {})[name] = pod.uid  # type: ignore[index]
-        outcome.ended_at = time.time()
+        outcome.ended_at = ctx.clock.wall()
         ctx.emit("fault-end", ",".join(outcome.targets), "container-kill")
         return outcome
 

@@ -8,7 +8,6 @@ Kubernetes produced (endpoints left/rejoined, restart and its latency) are recor
 
 from __future__ import annotations
 
-import time
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -50,7 +49,7 @@ class ProbeBreakFault:
 
     def inject(self, ctx: FaultContext) -> FaultOutcome:
         spec = self.spec
-        outcome = FaultOutcome(type=spec.type)
+        outcome = FaultOutcome(type=spec.type, started_at=ctx.clock.wall())
         if spec.method == "network" and not ctx.cluster_name:
             raise InjectionFailed("probe-break network mode needs the node containers of a kind "
                                   "cluster (docker exec); use method: admin")
@@ -67,7 +66,7 @@ class ProbeBreakFault:
             broken_at = clock.monotonic()
             for t in targets:
                 t.broken_at = broken_at
-                t.broken_wall = time.time()
+                t.broken_wall = ctx.clock.wall()
             with ctx.holding(spec.duration_s) as granted:
                 self._observe(ctx, targets, broken_at, broken_at + granted, phase="break")
         finally:
@@ -113,7 +112,7 @@ class ProbeBreakFault:
         }
         if errors:
             outcome.details["undo_errors"] = errors
-        outcome.ended_at = time.time()
+        outcome.ended_at = ctx.clock.wall()
         return outcome
 
     def undo(self, ctx: FaultContext) -> list[UndoOutcome]:

@@ -12,7 +12,6 @@ from __future__ import annotations
 
 import json
 import threading
-import time
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
 from typing import Any
@@ -279,7 +278,7 @@ class RolloutFault:
 
     def inject(self, ctx: FaultContext) -> FaultOutcome:
         spec = self.spec
-        outcome = FaultOutcome(type=spec.type)
+        outcome = FaultOutcome(type=spec.type, started_at=ctx.clock.wall())
         target = _resolve(ctx, spec.target, "rollout")
         outcome.targets = [str(target)]
         strategy = _strategy(target, "rollout")
@@ -298,7 +297,7 @@ class RolloutFault:
         outcome.undo = list(self.pending)
         ctx.emit("fault-start", str(target), f"rollout {change.describe()}")
         patched_at = ctx.clock.monotonic()
-        outcome.started_at = time.time()
+        outcome.started_at = ctx.clock.wall()
         after = _patch(ctx, target, template, f"rollout of {target}")
         generation = int(after["metadata"].get("generation") or 0)
         followed = _follow(ctx, target, generation, patched_at, strategy, old, spec.wait_s)
@@ -337,7 +336,7 @@ class RolloutFault:
         outcome.details["summary"] = _summary(strategy, followed, stalled=stalled, reason=reason,
                                               old_ready=old_ready, kept=kept,
                                               wait_s=spec.wait_s)
-        outcome.ended_at = time.time()
+        outcome.ended_at = ctx.clock.wall()
         ctx.emit("fault-end", str(target), str(outcome.details["summary"]))
         return outcome
 
@@ -389,7 +388,7 @@ class RollbackFault:
 
     def inject(self, ctx: FaultContext) -> FaultOutcome:
         spec = self.spec
-        outcome = FaultOutcome(type=spec.type)
+        outcome = FaultOutcome(type=spec.type, started_at=ctx.clock.wall())
         target = _resolve(ctx, spec.target, "rollback")
         outcome.targets = [str(target)]
         strategy = _strategy(target, "rollback")
@@ -419,7 +418,7 @@ class RollbackFault:
         ctx.emit("fault-start", str(target),
                  f"rollback to revision {previous.revision} ({previous.name})")
         patched_at = ctx.clock.monotonic()
-        outcome.started_at = time.time()
+        outcome.started_at = ctx.clock.wall()
         after = _patch(ctx, target, previous.template, f"rollback of {target}")
         generation = int(after["metadata"].get("generation") or 0)
         followed = _follow(ctx, target, generation, patched_at, strategy, old, spec.wait_s,
@@ -447,7 +446,7 @@ class RollbackFault:
         outcome.details["summary"] = (
             f"rollback to revision {previous.revision}: {whole}"
             + (f"; forced out {', '.join(forced)}" if forced else ""))
-        outcome.ended_at = time.time()
+        outcome.ended_at = ctx.clock.wall()
         ctx.emit("fault-end", str(target), str(outcome.details["summary"]))
         return outcome
 

@@ -10,16 +10,16 @@ from __future__ import annotations
 
 import contextlib
 import json
-import time
 from collections.abc import Callable, Mapping
 from typing import Any, Literal
 
-from kubernetes import watch
 from kubernetes.client.exceptions import ApiException
 from urllib3.exceptions import HTTPError
 
+from chaos.clock import SYSTEM_CLOCK, Deadline
 from chaos.errors import ClusterError
 from chaos.k8s.client import Kube
+from chaos.k8s.wait import wait_for
 from chaos.model.selector import Selector
 from chaos.plan import revisions as prev
 from chaos.plan import rollout as prollout
@@ -27,7 +27,6 @@ from chaos.plan import rollout as prollout
 Kind = Literal["Deployment", "StatefulSet"]
 KINDS: tuple[Kind, ...] = ("Deployment", "StatefulSet")
 JSON_PATCH = "application/json-patch+json"
-WATCH_CHUNK_S = 5  # each watch request ends after this long, so a stop request is seen
 
 
 def _apps(kube: Kube, kind: str) -> tuple[Callable[..., Any], Callable[..., Any],
@@ -169,32 +168,12 @@ def watch_until(kube: Kube, namespace: str, kind: str, name: str,
                 stop: Callable[[], bool] = lambda: False) -> dict[str, Any] | None:
     """Watch one Deployment or StatefulSet, calling ``until`` with every version of it (the
     current one first) until it returns True; returns that version. None when ``timeout_s``
-    runs out, ``stop()`` turns true, or the object is deleted. A dropped watch is re-opened."""
-    _, _, list_fn = _apps(kube, kind)
-    deadline = time.monotonic() + timeout_s
-    while not stop():
-        left = deadline - time.monotonic()
-        if left <= 0:
-            return None
-        chunk = max(1, int(min(left, WATCH_CHUNK_S)))
-        w = watch.Watch()
-        try:
-            for event in w.stream(list_fn, namespace, field_selector=f"metadata.name={name}",
-                                  timeout_seconds=chunk, _request_timeout=chunk + 5,
-                                  deserialize=False):
-                if event.get("type") == "DELETED":
-                    return None
-                obj = event.get("object")
-                if event.get("type") in ("ADDED", "MODIFIED") and isinstance(obj, dict) \
-                        and until(obj):
-                    return obj
-                if stop() or time.monotonic() >= deadline:
-                    return None
-        except (ApiException, HTTPError, OSError, ValueError):
-            time.sleep(min(1.0, max(0.0, deadline - time.monotonic())))
-        finally:
-            w.stop()
-    return None
+    runs out, ``stop()`` turns true, or the object is deleted. A dropped watch is re-opened
+    (``chaos.k8s.wait.wait_for``, on a deadline of ``timeout_s``)."""
+    if kind not in KINDS:
+        raise ClusterError(f"not a Deployment or StatefulSet: {kind}")
+    return wait_for(kube, namespace, kind, name, until, Deadline(SYSTEM_CLOCK, timeout_s),
+                    stop=stop)
 
 
 def await_rollout(kube: Kube, namespace: str, kind: str, name: str, generation: int,

@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import time
 from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
@@ -11,6 +10,7 @@ from kubernetes import watch
 from kubernetes.client.exceptions import ApiException
 from urllib3.exceptions import HTTPError
 
+from chaos.clock import SYSTEM_CLOCK, Deadline
 from chaos.errors import ClusterError
 from chaos.k8s.client import Kube, connect
 
@@ -70,9 +70,9 @@ def cluster_problems(kubeconfig: Path, context: str, expected_nodes: int) -> lis
 def wait_cluster_ready(kubeconfig: Path, context: str, expected_nodes: int,
                        timeout_s: float) -> None:
     """Block until healthy, re-checking whenever a node or kube-system pod changes."""
-    deadline = time.monotonic() + timeout_s
+    deadline = Deadline(SYSTEM_CLOCK, timeout_s)
     problems = ["not checked yet"]
-    while time.monotonic() < deadline:
+    while not deadline.expired():
         problems = cluster_problems(kubeconfig, context, expected_nodes)
         if not problems:
             return
@@ -81,10 +81,10 @@ def wait_cluster_ready(kubeconfig: Path, context: str, expected_nodes: int,
             # a short watch: wakes us on the next pod change instead of a blind sleep
             w = watch.Watch()
             for _ in w.stream(kube.core.list_namespaced_pod, "kube-system",
-                              timeout_seconds=max(1, int(min(5, deadline - time.monotonic())))):
+                              timeout_seconds=max(1, int(min(5, deadline.remaining())))):
                 w.stop()
         except (ApiException, HTTPError, ClusterError, OSError):
-            time.sleep(1)
+            deadline.sleep(1)
     raise ClusterError(
         f"cluster not Ready within {timeout_s:.0f}s: " + "; ".join(problems[:8])
     )

@@ -22,6 +22,7 @@ from kubernetes import watch
 from kubernetes.client.exceptions import ApiException
 from urllib3.exceptions import HTTPError
 
+from chaos.clock import SYSTEM_CLOCK, Deadline
 from chaos.k8s.client import Kube
 from chaos.k8s.health import node_ready
 from chaos.model.experiment import Selector
@@ -106,9 +107,9 @@ class Observer:
                                  name=f"kube-chaos-watch-{name}")
             t.start()
             self._threads.append(t)
-        deadline = time.monotonic() + sync_timeout_s
+        deadline = Deadline(SYSTEM_CLOCK, sync_timeout_s)
         for _name, ev in self._synced.items():
-            ev.wait(max(0.0, deadline - time.monotonic()))
+            deadline.wait(ev)
 
     def stop(self, join_s: float = 0.5) -> None:
         """Stop watching. A thread blocked in a watch read ends by itself when the read times
@@ -117,9 +118,9 @@ class Observer:
         self._stop.set()
         with self._cond:
             self._cond.notify_all()
-        deadline = time.monotonic() + join_s
+        deadline = Deadline(SYSTEM_CLOCK, join_s)
         for t in self._threads:
-            t.join(timeout=max(0.0, deadline - time.monotonic()))
+            t.join(timeout=deadline.remaining())
 
     def emit(self, kind: str, name: str, detail: str = "") -> None:
         with self._cond:
@@ -131,13 +132,12 @@ class Observer:
 
     def wait_change(self, version: int, timeout_s: float) -> Snapshot:
         """The state once it differs from ``version`` (or when time runs out or we stop)."""
-        deadline = time.monotonic() + timeout_s
+        deadline = Deadline(SYSTEM_CLOCK, timeout_s)
         with self._cond:
             while self._version == version and not self._stop.is_set():
-                remaining = deadline - time.monotonic()
-                if remaining <= 0:
+                if deadline.expired():
                     break
-                self._cond.wait(remaining)
+                self._cond.wait(deadline.remaining())
             return self._snapshot()
 
     def _snapshot(self) -> Snapshot:
@@ -162,13 +162,12 @@ class Observer:
 
     def wait_for(self, predicate: Callable[[Observer], bool], timeout_s: float) -> bool:
         """Block until `predicate(self)` holds (re-checked on every event) or time runs out."""
-        deadline = time.monotonic() + timeout_s
+        deadline = Deadline(SYSTEM_CLOCK, timeout_s)
         with self._cond:
             while not predicate(self):
-                remaining = deadline - time.monotonic()
-                if remaining <= 0 or self._stop.is_set():
+                if deadline.expired() or self._stop.is_set():
                     return predicate(self)
-                self._cond.wait(min(remaining, 1.0))
+                self._cond.wait(min(deadline.remaining(), 1.0))
             return True
 
     # -- watch loops --------------------------------------------------------------------------

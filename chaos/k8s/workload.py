@@ -4,17 +4,18 @@ from __future__ import annotations
 
 import re
 import secrets
-import time
 from collections.abc import Sequence
 from pathlib import Path
 from typing import Any
 
-from kubernetes import client, utils, watch
+from kubernetes import client, utils
 from kubernetes.client.exceptions import ApiException
 from urllib3.exceptions import HTTPError
 
+from chaos.clock import SYSTEM_CLOCK, Deadline
 from chaos.errors import ChaosError, ClusterError, excerpt
 from chaos.k8s.client import Kube
+from chaos.k8s.wait import wait_for
 from chaos.model.manifests import CLUSTER_SCOPED_KINDS, load_manifest_documents
 from chaos.plan import rollout
 from chaos.plan.manifests import WorkloadRef
@@ -24,6 +25,7 @@ MANAGER = "kube-chaos"
 MANAGED = {MANAGED_BY: MANAGER}  # on everything kube-chaos creates outside a namespace of its own
 # on every namespace kube-chaos creates (the run's id): rollback deletes no namespace without it
 RUN_LABEL = "kube-chaos/run"
+ROLLOUT_CHUNK_S = 10.0  # each watch of a rollout lasts at most this long
 
 
 class DeployFailed(ChaosError):
@@ -78,13 +80,16 @@ def delete_namespace(kube: Kube, name: str, wait_s: float = 0) -> None:
         if exc.status != 404:
             raise ClusterError(f"cannot delete namespace {name}: {exc.reason}") from exc
         return
-    deadline = time.monotonic() + wait_s
-    while time.monotonic() < deadline:
-        try:
-            kube.core.read_namespace(name)
-        except ApiException:
-            return
-        time.sleep(0.5)
+    if wait_s > 0:
+        Deadline(SYSTEM_CLOCK, wait_s).until(lambda: not _namespace_exists(kube, name), 0.5)
+
+
+def _namespace_exists(kube: Kube, name: str) -> bool:
+    try:
+        kube.core.read_namespace(name)
+    except ApiException:
+        return False
+    return True
 
 
 Manifest = tuple[Path, dict[str, Any]]  # a document and the file it came from
@@ -143,7 +148,7 @@ def apply_manifests(kube: Kube, namespace: str, manifests: Sequence[Path], *,
 def _create_retrying_ports(kube: Kube, doc: dict[str, Any], namespace: str) -> None:
     """A NodePort freed by the previous test's namespace can take a moment to be released;
     one still held after 30 s is an error naming the port and the Service holding it."""
-    deadline = time.monotonic() + 30
+    deadline = Deadline(SYSTEM_CLOCK, 30)
     while True:
         try:
             utils.create_from_dict(kube.api, doc, namespace=namespace)
@@ -152,9 +157,9 @@ def _create_retrying_ports(kube: Kube, doc: dict[str, Any], namespace: str) -> N
             text = " ".join(str(e.body) for e in exc.api_exceptions)
             if "already allocated" not in text:
                 raise
-            if time.monotonic() > deadline:
+            if deadline.expired():
                 raise DeployFailed(_port_conflict(kube, doc)) from exc
-            time.sleep(1)
+            deadline.sleep(1)
 
 
 def _port_conflict(kube: Kube, doc: dict[str, Any]) -> str:
@@ -193,41 +198,30 @@ def wait_rollouts(kube: Kube, namespace: str, refs: Sequence[WorkloadRef],
                   timeout_s: float) -> None:
     """Until every listed Deployment, StatefulSet and DaemonSet has rolled out, all within one
     deadline."""
-    deadline = time.monotonic() + timeout_s
+    deadline = Deadline(SYSTEM_CLOCK, timeout_s)
     for ref in refs:
-        wait_rollout(kube, namespace, ref, max(1.0, deadline - time.monotonic()))
-
-
-def _lister(kube: Kube, kind: str) -> Any:
-    return {"Deployment": kube.apps.list_namespaced_deployment,
-            "StatefulSet": kube.apps.list_namespaced_stateful_set,
-            "DaemonSet": kube.apps.list_namespaced_daemon_set}[kind]
+        wait_rollout(kube, namespace, ref, max(1.0, deadline.remaining()))
 
 
 def wait_rollout(kube: Kube, namespace: str, ref: WorkloadRef, timeout_s: float) -> None:
     """Until the controller's rollout is complete (``chaos.plan.rollout`` has the rules)."""
-    deadline = time.monotonic() + timeout_s
-    last = "not observed yet"
-    while True:
-        remaining = deadline - time.monotonic()
-        if remaining <= 0:
+    deadline = Deadline(SYSTEM_CLOCK, timeout_s)
+    last = ["not observed yet"]
+
+    def done(obj: dict[str, Any]) -> bool:
+        state = rollout.status(ref.kind, obj)
+        last[0] = state.summary
+        return state.done
+
+    def failed(exc: Exception) -> None:
+        last[0] = f"watch failed: {exc}"
+
+    # None: the deadline passed, or the object was deleted (watched again, until the deadline)
+    while wait_for(kube, namespace, ref.kind, ref.name, done, deadline, chunk_s=ROLLOUT_CHUNK_S,
+                   on_error=failed) is None:
+        if deadline.expired():
             raise DeployFailed(f"{ref} in {namespace} not ready within "
-                               f"{timeout_s:.0f}s: {last}{_pod_hints(kube, namespace)}")
-        w = watch.Watch()
-        try:
-            for ev in w.stream(_lister(kube, ref.kind), namespace,
-                               field_selector=f"metadata.name={ref.name}",
-                               timeout_seconds=max(1, int(min(remaining, 10)))):
-                state = rollout.status(ref.kind, kube.api.sanitize_for_serialization(ev["object"]))
-                last = state.summary
-                if state.done:
-                    w.stop()
-                    return
-        except (ApiException, HTTPError) as exc:
-            last = f"watch failed: {exc}"
-            time.sleep(1)
-        finally:
-            w.stop()
+                               f"{timeout_s:.0f}s: {last[0]}{_pod_hints(kube, namespace)}")
 
 
 def _pod_hints(kube: Kube, namespace: str) -> str:

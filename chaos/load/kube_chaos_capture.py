@@ -348,6 +348,8 @@ class Collector:
         for client_id, peer in self.peers.items():
             if peer.total is None:
                 runner.send_message(MSG_FLUSH, None, client_id=client_id)
+        # a hand deadline on purpose: this module runs inside locust (also in the worker image,
+        # chaos.cluster.locust_image.MODULES) where chaos.clock is not shipped
         deadline = time.monotonic() + self.final_wait_s
         while time.monotonic() < deadline and any(p.total is None for p in self.peers.values()):
             gevent.sleep(0.05)

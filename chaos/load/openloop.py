@@ -159,6 +159,8 @@ class Senders:
 
     def _wait_for_answers(self, within_s: float) -> None:
         """Until every sender is idle again (a join would also wait for the idle ones)."""
+        # a hand deadline on purpose: this module runs inside locust (also in the worker image,
+        # chaos.cluster.locust_image.MODULES) where chaos.clock is not shipped
         deadline = time.monotonic() + within_s
         while len(self.idle) < len(self.group) and time.monotonic() < deadline:
             self.waiting = True

@@ -24,6 +24,7 @@ from pathlib import Path
 from types import TracebackType
 from typing import TYPE_CHECKING, Protocol, TypedDict
 
+from chaos.clock import SYSTEM_CLOCK, Deadline
 from chaos.errors import ChaosError
 from chaos.load.arrivals import check_segments
 from chaos.load.records import CaptureReader, CaptureRecords, RequestRecord
@@ -516,13 +517,13 @@ class LoadRun:
     def wait_first_record(self, timeout_s: float, poll_s: float = 0.2) -> bool:
         """Wait until some record arrived (the in-cluster workers have connected and are
         sending), the run ended, or ``timeout_s`` passed; whether a record arrived."""
-        deadline = time.monotonic() + timeout_s
-        while time.monotonic() < deadline and self.running:
+        deadline = Deadline(SYSTEM_CLOCK, timeout_s)
+        while not deadline.expired() and self.running:
             with self._reader_lock:
                 self._poll()  # counts what it reads: nothing read here is lost to the run
                 if self._count:
                     return True
-            time.sleep(poll_s)
+            deadline.sleep(poll_s)
         return bool(len(self.records()))
 
     def records_since(self, t: float) -> list[RequestRecord]:
@@ -553,10 +554,10 @@ class LoadRun:
             self._stop_reason = "stopped"
         for proc in self._procs:
             self._signal(proc, signal.SIGTERM)
-        deadline = time.monotonic() + grace_s
+        deadline = Deadline(SYSTEM_CLOCK, grace_s)
         for proc in self._procs:
             try:
-                proc.wait(timeout=max(0.1, deadline - time.monotonic()))
+                proc.wait(timeout=max(0.1, deadline.remaining()))
             except subprocess.TimeoutExpired:
                 if proc is self._proc:
                     self._stop_reason = "killed"
@@ -583,10 +584,10 @@ class LoadRun:
             self.stop()
         if any(p.poll() is None for p in self._procs[1:]):
             # the master is done: its workers quit with it, or are stopped now
-            deadline = time.monotonic() + 10.0
+            deadline = Deadline(SYSTEM_CLOCK, 10.0)
             for proc in self._procs[1:]:
                 with contextlib.suppress(subprocess.TimeoutExpired):
-                    proc.wait(timeout=max(0.1, deadline - time.monotonic()))
+                    proc.wait(timeout=max(0.1, deadline.remaining()))
             self.stop(grace_s=5.0)
         if self._pods is not None:
             self._pods.remove()  # the master is done with them
