@@ -175,16 +175,20 @@ def test_streamed_records_reach_the_master_exactly(server: Server, tmp_path: Pat
     assert all(len(f) > 10 for f in per_file), [len(f) for f in per_file]
     for worker, records in zip(result.streamed, per_file, strict=True):
         assert worker.sent == worker.records == len(records), worker
-        assert worker.offset_s is not None and abs(worker.offset_s) < 0.01  # one machine
-        assert worker.error_bound_s is not None and worker.samples >= 1
+        # one machine: the true offset is 0, so it must lie within the estimate's own bound
+        # (a fixed 10 ms failed on a loaded 2-core machine, where round trips grow)
+        assert worker.offset_s is not None and worker.error_bound_s is not None
+        assert abs(worker.offset_s) <= worker.error_bound_s + 1e-4, worker
+        assert worker.samples >= 1
     assert len(result.records) == sum(len(f) for f in per_file) <= 1000
     merged = list(result.records)
     assert sorted(merged, key=lambda r: (r.end, r.t)) == sorted(
         (r for f in per_file for r in f), key=lambda r: (r.end, r.t)), "every record, once"
     # one timeline: a file is in the order its requests completed, which can differ from the
-    # order of their computed ends by the write's own delay (well under a millisecond)
+    # order of their computed ends by the write's own delay (well under a millisecond when the
+    # machine is idle, tens of ms on a loaded one); files laid end to end would step back ~3 s
     ends = [r.end for r in merged]
-    assert max((a - b for a, b in itertools.pairwise(ends)), default=0.0) < 0.005
+    assert max((a - b for a, b in itertools.pairwise(ends)), default=0.0) < 0.1
     assert result.clock_offsets_s == tuple(w.offset_s for w in result.streamed)
     assert [g["index"] for g in result.generators] == [0, 1]
     if mode == "open":  # the schedule split over the pods: each keeps every other arrival
