@@ -63,6 +63,8 @@ class World:
     events: list[tuple[str, str, str]]
     undone: list[UndoAction] = field(default_factory=list)
     failing: dict[str, str] = field(default_factory=dict)  # undo kind -> reason it fails
+    # undo kind -> what the handler does to the fake cluster (puts it back)
+    effects: dict[str, Callable[[UndoAction], None]] = field(default_factory=dict)
     # what the journal held (kinds pending) at each named moment, for "journaled before acting"
     seen: dict[str, list[str]] = field(default_factory=dict)
 
@@ -95,6 +97,8 @@ def make_world(tmp_path: Path, monkeypatch: pytest.MonkeyPatch, *, deadline: flo
         world.undone.append(action)
         if action.kind in world.failing:
             raise RuntimeError(world.failing[action.kind])
+        if action.kind in world.effects:
+            world.effects[action.kind](action)
         return None
 
     for kind in handled:
