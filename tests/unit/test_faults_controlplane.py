@@ -109,7 +109,7 @@ def test_all_undos_are_journaled_then_the_nodes_lost_and_restored_in_address_ord
 
 
 def test_one_of_three_keeps_quorum(world: tuple[World, Docker]) -> None:
-    w, d = world
+    w, _d = world
     outcome = fcp.ControlPlaneLossFault(ControlPlaneLoss(count=1)).inject(w.ctx)
     assert outcome.details["quorum_kept"] is True and outcome.details["lost"] == 1
     assert outcome.details["control_planes"] == 3 and len(outcome.targets) == 1
@@ -176,7 +176,7 @@ def test_a_failed_pause_restores_what_was_lost_and_runs_every_undo(
 
     monkeypatch.setattr(knodes, "docker", second_pause_fails)
     fault = fcp.ControlPlaneLossFault(ControlPlaneLoss(count=3))
-    with pytest.raises(InjectionFailed, match="^docker pause cp1 failed: Error: frozen$"):
+    with pytest.raises(InjectionFailed, match=r"^docker pause cp1 failed: Error: frozen$"):
         fault.inject(w.ctx)
     assert d.verbs("pause") == [("pause", "cp3"), ("pause", "cp1")]
     assert d.verbs("unpause") == [("unpause", "cp3")]  # cp1's pause failed: not lost
@@ -209,7 +209,7 @@ def test_an_abort_before_any_loss_loses_and_holds_nothing(world: tuple[World, Do
 
 def test_restore_all_skips_running_and_gone_nodes_and_names_what_it_cannot_read(
         world: tuple[World, Docker]) -> None:
-    w, d = world
+    _w, d = world
     d.state = {"cp1": "paused", "cp2": "running", "cp3": "paused", "cp4": "exited"}
     d.info_error = {"cp3"}
     lost = {"cp1": 0.0, "cp2": 0.0, "cp3": 0.0, "cp4": 0.0, "cp9": 0.0}

@@ -378,7 +378,7 @@ def test_packet_loss_without_a_peer_drops_from_all_traffic(
 
 def test_counters_that_cannot_be_read_are_none_not_zero(
         world: tuple[FaultContext, Nodes], monkeypatch: pytest.MonkeyPatch) -> None:
-    ctx, nodes = world
+    ctx, _nodes = world
 
     def read(node: str, pid: int, table: str, family: str) -> str | None:
         if table.endswith("b_1"):
@@ -413,7 +413,7 @@ def test_qdisc_stats_that_cannot_be_read_are_none(world: tuple[FaultContext, Nod
 
 def test_qdisc_figures_and_latency_checks_each_node_once(
         world: tuple[FaultContext, Nodes], monkeypatch: pytest.MonkeyPatch) -> None:
-    ctx, nodes = world
+    ctx, _nodes = world
     asked: list[str] = []
 
     def netem(node: str) -> str | None:
@@ -490,7 +490,7 @@ def test_each_runs_every_target_then_raises_the_first_error() -> None:
         if t.name != "a":
             raise InjectionFailed(f"failed on {t.name}")
 
-    with pytest.raises(InjectionFailed, match="^failed on b$"):
+    with pytest.raises(InjectionFailed, match=r"^failed on b$"):
         fnet._each(targets, fn)
     assert sorted(done) == ["a", "b", "c"]
     fnet._each([], fn)  # no target: no pool error
@@ -511,9 +511,9 @@ def test_read_each_turns_a_chaos_error_into_none_but_not_other_bugs() -> None:
 
 def test_a_peer_that_is_not_an_address_is_refused_with_the_peer_named(
         world: tuple[FaultContext, Nodes], monkeypatch: pytest.MonkeyPatch) -> None:
-    ctx, nodes = world
+    ctx, _nodes = world
     monkeypatch.setattr(fnet.kpeers, "resolve", lambda kube, ns, peer: ["10.0.0.1", "bogus"])
-    with pytest.raises(InjectionFailed, match="^peer pods tier=frontend: .*bogus"):
+    with pytest.raises(InjectionFailed, match=r"^peer pods tier=frontend: .*bogus"):
         build(Partition(selector=BACKENDS, count=1, duration_s=1,
                         peer=Peer(selector=FRONTENDS))).inject(ctx)
     assert not ctx.journal.path.exists() or pending_in(ctx.journal.path) == []

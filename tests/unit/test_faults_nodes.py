@@ -152,7 +152,7 @@ def test_a_node_that_vanishes_is_refused_and_what_was_cordoned_put_back(
     w, c = world
     c.vanish.add("w2")
     fault = fnodes.CordonFault(Cordon(nodes=sel("w1", "w2"), count=2))
-    with pytest.raises(InjectionFailed, match="^node w2 disappeared$"):
+    with pytest.raises(InjectionFailed, match=r"^node w2 disappeared$"):
         fault.inject(w.ctx)
     assert c.unschedulable["w1"] is False and w.pending_kinds() == []
     assert [a.params["node"] for a in w.undone] == ["w1"]
@@ -170,7 +170,7 @@ def test_a_cordon_with_a_duration_holds_then_uncordons(world: tuple[World, Clust
 
 
 def test_a_cordon_cut_by_the_budget_holds_what_is_left(world: tuple[World, Cluster]) -> None:
-    w, c = world
+    w, _c = world
     w.ctx.deadline = 12.5
     outcome = fnodes.CordonFault(Cordon(nodes=sel("w1"), duration_s=45.0)).inject(w.ctx)
     assert outcome.details["held_s"] == 12.5
@@ -440,14 +440,14 @@ def test_a_failed_docker_call_is_named_and_the_journaled_restore_still_runs(
     w, c = lost
     c.docker_rc = 1
     fault = fnodes.NodeLossFault(NodeLoss(nodes=sel("w1"), mode="pause"))
-    with pytest.raises(InjectionFailed, match="^docker pause w1 failed: Error: cannot pause$"):
+    with pytest.raises(InjectionFailed, match=r"^docker pause w1 failed: Error: cannot pause$"):
         fault.inject(w.ctx)
     assert [a.kind for a in w.undone] == ["unpause-node"] and w.pending_kinds() == []
     assert fault.pending == []
 
 
 def test_a_restore_that_fails_is_in_the_outcome(lost: tuple[World, Cluster]) -> None:
-    w, c = lost
+    w, _c = lost
     w.failing["unpause-node"] = "docker gone"
     outcome = fnodes.NodeLossFault(NodeLoss(nodes=sel("w1"), duration_s=5.0,
                                                      mode="pause")).inject(w.ctx)

@@ -125,7 +125,7 @@ def test_an_aborted_run_kills_nothing_more(world: tuple[World, Pods]) -> None:
 def test_a_failed_delete_is_the_faults_error(world: tuple[World, Pods]) -> None:
     w, fake = world
     fake.fail_delete = True
-    with pytest.raises(InjectionFailed, match="cannot delete pod ns/web-.: Forbidden"):
+    with pytest.raises(InjectionFailed, match=r"cannot delete pod ns/web-.: Forbidden"):
         fpods.PodKillFault(PodKill(selector=SEL)).inject(w.ctx)
 
 

@@ -190,7 +190,7 @@ def test_a_network_liveness_break_blocks_the_probe_port_and_times_the_restart(
 
 def test_no_kill_event_is_no_kill_time_and_a_replaced_pod_is_not_counted(
         world: tuple[World, Pods]) -> None:
-    w, p = world
+    w, _p = world
     scripted(w, restarts_at=2.0, uid="uid-replacement")
     outcome = fprobes.ProbeBreakFault(ProbeBreak(selector=SEL, probe="liveness",
                                                  duration_s=5.0)).inject(w.ctx)
@@ -222,8 +222,8 @@ def test_a_startup_break_without_a_running_container_is_undone_and_refused(
     w, p = world
     p.pods["web-1"] = v1pod("web-1", startup=probe())
     p.reread["web-1"] = v1pod("web-1", startup=probe(), running=False)
-    with pytest.raises(InjectionFailed, match="^probe-break startup: web-1 has no running "
-                                              "container$"):
+    with pytest.raises(InjectionFailed, match=r"^probe-break startup: web-1 has no running "
+                                              r"container$"):
         fprobes.ProbeBreakFault(ProbeBreak(selector=SEL, probe="startup")).inject(w.ctx)
     assert p.of("kill") == [] and w.pending_kinds() == []
     assert [a.kind for a in w.undone] == ["unblock-probe"]
@@ -246,8 +246,8 @@ def test_a_startup_break_by_admin_is_refused_before_anything_is_journaled(
 def test_network_mode_needs_a_kind_cluster(world: tuple[World, Pods]) -> None:
     w, p = world
     w.ctx.cluster_name = None
-    with pytest.raises(InjectionFailed, match="network mode needs the node containers of a kind "
-                                              "cluster .docker exec.; use method: admin"):
+    with pytest.raises(InjectionFailed, match=r"network mode needs the node containers of a kind "
+                                              r"cluster .docker exec.; use method: admin"):
         fprobes.ProbeBreakFault(ProbeBreak(selector=SEL)).inject(w.ctx)
     assert p.calls == []
     scripted(w)  # admin mode works without one
@@ -321,7 +321,7 @@ def test_a_failed_admin_call_still_runs_the_journaled_undo(world: tuple[World, P
 
 
 def test_an_undo_that_fails_is_in_the_outcome(world: tuple[World, Pods]) -> None:
-    w, p = world
+    w, _p = world
     scripted(w, rejoins=None)
     w.failing["unblock-probe"] = "table still there"
     outcome = fprobes.ProbeBreakFault(ProbeBreak(selector=SEL, duration_s=2.0)).inject(w.ctx)
@@ -332,7 +332,7 @@ def test_an_undo_that_fails_is_in_the_outcome(world: tuple[World, Pods]) -> None
 
 def test_a_pod_that_never_rejoins_is_followed_a_minute_or_to_the_deadline(
         world: tuple[World, Pods]) -> None:
-    w, p = world
+    w, _p = world
     scripted(w, rejoins=None)
     outcome = fprobes.ProbeBreakFault(ProbeBreak(selector=SEL, duration_s=10.0)).inject(w.ctx)
     assert w.clock.monotonic() == 10.0 + fprobes.REJOIN_WAIT_S == 70.0
