@@ -551,3 +551,17 @@ def test_the_base_network_fault_leaves_its_hooks_to_each_type() -> None:
         fnet._QdiscFault(spec=Dns(selector=BACKENDS)).qdisc()
     assert fnet._never(Snapshot(1, MappingProxyType({}), frozenset(), MappingProxyType({}))) \
         is False
+
+
+def test_each_runs_one_worker_per_target_up_to_the_cap(monkeypatch: pytest.MonkeyPatch) -> None:
+    sizes: list[int] = []
+    real = fnet.ThreadPoolExecutor
+
+    def pool(max_workers: int) -> Any:
+        sizes.append(max_workers)
+        return real(max_workers=max_workers)
+
+    monkeypatch.setattr(fnet, "ThreadPoolExecutor", pool)
+    for n in (0, 3, 8, 20):
+        fnet._each([fnet._Target(str(i), "", "", "") for i in range(n)], lambda t: None)
+    assert sizes == [1, 3, 8, 8] and fnet.MAX_PARALLEL == 8

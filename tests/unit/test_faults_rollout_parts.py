@@ -469,9 +469,20 @@ def test_a_rollout_followed_until_the_budget_ran_out_is_recorded_as_cut(
 
     monkeypatch.setattr(kc, "watch_until", endless)
     clock = FakeClock()
-    ctx = context(journal, ScriptedObserver(clock, [rsnap(1, *OLD)]), clock, [])
+    observer = ScriptedObserver(clock, [rsnap(1, *OLD)])
+    looks: list[float] = []
+    real_wait = observer.wait_change
+
+    def wait_change(version: int, timeout_s: float) -> Any:
+        looks.append(timeout_s)
+        return real_wait(version, timeout_s)
+
+    observer.wait_change = wait_change  # type: ignore[method-assign]
+    ctx = context(journal, observer, clock, [])
     ctx.deadline = 10.0
     outcome = RolloutFault(Rollout(image="web:2", wait_s=120)).inject(ctx)
+    assert looks[0] == fr.LOOK_S == 0.25  # the controller's verdict is looked at this often
+    assert len(looks) == 40
     assert ctx.budget_cuts == ["rollout followed 10.0s of 120s"]
     assert outcome.details["unfinished"] is True and clock.monotonic() == 10.0
     assert outcome.details["wait_s"] == 120
