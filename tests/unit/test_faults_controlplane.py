@@ -239,3 +239,11 @@ def test_restart_order_puts_nodes_without_an_address_last_by_name() -> None:
     assert fcp.restart_order({"b": "", "a": "junk", "c": "10.0.0.9", "d": "10.0.0.10"}) == \
         ["c", "d", "a", "b"]
     assert fcp.restart_order({"x": "10.0.0.2", "y": "9.0.0.200"}) == ["y", "x"]
+
+
+def test_a_pending_restore_is_run_by_undo(world: tuple[World, Docker]) -> None:
+    w, d = world
+    fault = fcp.ControlPlaneLossFault(ControlPlaneLoss())
+    fault.pending.append(w.ctx.record_undo("start-node", node="cp1"))
+    assert [o.status for o in fault.undo(w.ctx)] == ["undone"]
+    assert w.pending_kinds() == [] and fault.pending == []

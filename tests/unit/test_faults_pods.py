@@ -15,6 +15,7 @@ from chaos.faults import targets
 from chaos.k8s import pods as kpods
 from chaos.k8s.pods import PodView
 from chaos.model.experiment import ContainerKill, PodKill
+from chaos.plan.select import choose
 
 
 class Pods:
@@ -27,21 +28,25 @@ class Pods:
         self.killed: list[tuple[str, str, str]] = []
         self.clock: Any = None
         self.fail_delete = False
+        self.kube: Any = None
+        self.replace = True  # the ReplicaSet replaces each deleted pod
 
     def running(self, kube: Any, ns: str, selector: Any) -> list[PodView]:
-        assert (ns, selector) == ("ns", SEL)
+        assert (kube, ns, selector) == (self.kube, "ns", SEL)
         return [PodView(n, f"uid-{n}", f"node-{n[-1]}", "Running", True, "10.0.0.1",
                         ("app", "sidecar"), container_ids={"app": f"cid-{n}-app"},
                         restart_counts={"app": 2} if n == "web-a" else {})
                 for n in self.live]
 
     def delete(self, kube: Any, ns: str, name: str, grace: int | None) -> None:
+        assert kube is self.kube
         if self.fail_delete:
             raise InjectionFailed(f"cannot delete pod {ns}/{name}: Forbidden")
         self.deleted.append((ns, name, grace, self.clock.monotonic()))
-        self.live.remove(name)
-        self.made += 1
-        self.live.append(f"web-new{self.made}")
+        if self.replace:
+            self.live.remove(name)
+            self.made += 1
+            self.live.append(f"web-new{self.made}")
 
     def kill(self, node: str, cid: str, signal: str) -> None:
         self.killed.append((node, cid, signal))
@@ -52,6 +57,7 @@ def world(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> tuple[World, Pods]
     w = make_world(tmp_path, monkeypatch)
     fake = Pods()
     fake.clock = w.clock
+    fake.kube = w.ctx.kube
     monkeypatch.setattr(kpods, "running_pods", fake.running)
     monkeypatch.setattr(kpods, "delete_pod", fake.delete)
     monkeypatch.setattr(kpods, "kill_container_on_node", fake.kill)
@@ -173,10 +179,35 @@ def test_container_kill_needs_the_node_runtime(tmp_path: Path, monkeypatch: pyte
                                                world: tuple[World, Pods]) -> None:
     w, fake = world
     w.ctx.cluster_name = None
-    with pytest.raises(InjectionFailed, match="container-kill needs access to the node's "
-                                              "container runtime"):
+    with pytest.raises(InjectionFailed) as info:
         fpods.ContainerKillFault(ContainerKill(selector=SEL)).inject(w.ctx)
+    assert str(info.value) == (
+        "container-kill needs access to the node's container runtime; it is supported on kind "
+        "clusters (the node containers must be reachable with docker exec)")
     w.ctx.cluster_name = ""
     with pytest.raises(InjectionFailed):
         fpods.ContainerKillFault(ContainerKill(selector=SEL)).inject(w.ctx)
     assert fake.killed == []
+
+
+def test_each_round_chooses_with_its_own_salt(world: tuple[World, Pods]) -> None:
+    w, fake = world
+    fake.replace = False  # the same three pods every round: only the salt tells rounds apart
+    spec = PodKill(selector=SEL, repeat=3, interval_s=1.0)
+    pool = ["web-a", "web-b", "web-c"]
+    expected = [choose(pool, seed=w.ctx.seed, salt=spec.salt(0, r), count=1)[0]
+                for r in range(3)]
+    assert len(set(expected)) > 1, "a seed whose rounds differ"
+    fpods.PodKillFault(spec).inject(w.ctx)
+    assert [n for _, n, _, _ in fake.deleted] == expected
+
+
+def test_an_abort_between_rounds_still_reports_what_was_killed(
+        world: tuple[World, Pods]) -> None:
+    w, fake = world
+    w.clock.every(5.0, w.ctx.abort.event.set, "guard")
+    outcome = fpods.PodKillFault(PodKill(selector=SEL, repeat=3, interval_s=10.0)).inject(w.ctx)
+    assert len(fake.deleted) == 1 and w.clock.monotonic() == 5.0
+    assert outcome.details == {"grace_period_s": None, "rounds": 3, "interval_s": 10.0}
+    assert outcome.ended_at is not None
+    assert w.events[-1] == ("fault-end", outcome.targets[0], "pod-kill")

@@ -49,6 +49,7 @@ class Api:
         self.calls: list[tuple[Any, ...]] = []
 
     def list_nodes(self, kube: Any, label_selector: str | None = None) -> list[NodeView]:
+        assert kube is KUBE
         self.calls.append(("list_nodes", label_selector))
         if label_selector is None:
             return list(self.nodes)
@@ -56,10 +57,12 @@ class Api:
         return [n for n in self.nodes if n.labels.get(key) == value]
 
     def list_pods(self, kube: Any, ns: str, selector: Selector) -> list[PodView]:
+        assert kube is KUBE
         self.calls.append(("list_pods", ns, selector))
         return self.pods.get(selector, [])
 
     def running_pods(self, kube: Any, ns: str, selector: Selector) -> list[PodView]:
+        assert kube is KUBE
         self.calls.append(("running_pods", ns, selector))
         return [p for p in self.pods.get(selector, []) if not p.deleting]
 

@@ -36,44 +36,54 @@ class Cluster:
         self.pods: dict[str, list[PodInfo]] = {}
         self.bound: dict[str, set[str]] = {}  # node -> pod names still bound to it
         self.gone_after = 2.0  # an evicted pod leaves its node this long after the eviction
+        self.gone_for: dict[str, float] = {}  # ... or this long, for these pods
         self.leaving: dict[str, float] = {}  # pod name -> when it leaves
         self.evictions: dict[str, list[EvictionResult]] = {}  # scripted, the last one repeats
         self.containers = {"w1": "running", "w2": "running"}
         self.docker_rc = 0
         self.docker_s = 1.5
+        self.wait_step = 1.0  # a pod watch wakes up at most this long after it began
 
     # API
     def list_nodes(self, kube: Any, label_selector: str | None = None) -> list[NodeView]:
+        assert kube is self.w.ctx.kube
         return [NodeView(n, True, u, "") for n, u in self.unschedulable.items()]
 
     def get_node(self, kube: Any, name: str) -> NodeView | None:
+        assert kube is self.w.ctx.kube
         if name in self.vanish:
             return None
         return NodeView(name, True, self.unschedulable[name], "")
 
     def cordon(self, kube: Any, name: str) -> None:
+        assert kube is self.w.ctx.kube
         self.calls.append(("cordon", name, self.w.pending_kinds()))
         self.unschedulable[name] = True
 
     def pods_on_node(self, kube: Any, node: str) -> list[PodInfo]:
+        assert kube is self.w.ctx.kube
         return self.pods.get(node, [])
 
     def evict(self, kube: Any, ns: str, name: str, grace: int | None) -> EvictionResult:
+        assert kube is self.w.ctx.kube
         self.calls.append(("evict", ns, name, grace, self.w.clock.monotonic()))
         script = self.evictions[name]
         result = script.pop(0) if len(script) > 1 else script[0]
         if result.status in ("evicted", "namespace-terminating"):
-            self.leaving[name] = self.w.clock.monotonic() + self.gone_after
+            self.leaving[name] = self.w.clock.monotonic() + self.gone_for.get(name,
+                                                                              self.gone_after)
         return result
 
     def pod_names_on_node(self, kube: Any, node: str, namespace: str | None = None) -> set[str]:
+        assert kube is self.w.ctx.kube
         now = self.w.clock.monotonic()
         return {f"ns/{p}" for p in self.bound.get(node, set())
                 if p not in self.leaving or self.leaving[p] > now}
 
     def wait_pod_change(self, kube: Any, nodes: tuple[str, ...], timeout_s: float) -> None:
+        assert kube is self.w.ctx.kube
         self.calls.append(("wait_pod_change", nodes, timeout_s))
-        self.w.clock.advance(timeout_s)
+        self.w.clock.advance(min(timeout_s, self.wait_step))
 
     # Docker
     def container_state(self, name: str) -> str | None:
@@ -101,7 +111,7 @@ def world(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> tuple[World, Clust
         monkeypatch.setattr(knodes, name, getattr(c, name))
     monkeypatch.setattr(knodes, "eviction_tolerations",
                         lambda kube, ns, selector: {"not-ready": 30, "unreachable": None}
-                        if (ns, selector) == ("ns", "app=web") else {})
+                        if (kube, ns, selector) == (w.ctx.kube, "ns", "app=web") else {})
 
     def uncordon(action: UndoAction) -> None:
         c.unschedulable[action.params["node"]] = False
@@ -220,8 +230,9 @@ def test_a_drain_cordons_evicts_and_waits_until_the_pods_have_left(
                         ("fault-start", "w1", "drain: evicting 1 pod(s)"),
                         ("event", "ns/web-1", "evicted"),
                         ("fault-end", "w1", "drained in 2.0s")]
-    assert [call[2] for call in c.of("wait_pod_change")] == [1.0, 1.0]
+    assert c.of("wait_pod_change") == [("wait_pod_change", ("w1",), 1.0)] * 2
     assert w.ctx.budget_cuts == [] and c.unschedulable["w1"] is True
+    assert outcome.ended_at is not None
     assert [o.status for o in fault.undo(w.ctx)] == ["undone"]
     assert c.unschedulable["w1"] is False
 
@@ -490,3 +501,56 @@ def test_hold_without_a_duration_holds_nothing(world: tuple[World, Cluster]) -> 
     w, _ = world
     assert fnodes._hold(w.ctx, None) == 0.0 and w.ctx.holds == []
     assert fnodes._hold(w.ctx, 2.0) == 2.0 and w.clock.monotonic() == 2.0
+
+
+def test_a_drain_of_several_nodes_keeps_every_nodes_findings(
+        world: tuple[World, Cluster]) -> None:
+    w, c = world
+    w.clock.advance(100.0)  # a drain measured from its own start, not the clock's zero
+    w.ctx.deadline = 103.0
+    c.wait_step = 1 / 3
+    c.gone_after = 2.1
+    c.pods["w1"] = [rs_pod("web-1"), rs_pod("ds-1", owner="DaemonSet"), rs_pod("bare", owner=None)]
+    c.pods["w2"] = [rs_pod("web-2", node="w2"), rs_pod("ds-2", node="w2", owner="DaemonSet"),
+                    rs_pod("bare-2", node="w2", owner=None)]
+    c.bound = {"w1": {"web-1"}, "w2": {"web-2"}}
+    c.evictions["web-1"] = [EvictionResult("ns/web-1", "evicted")]
+    c.evictions["web-2"] = [EvictionResult("ns/web-2", "blocked", ("strict",), "no")]
+    outcome = fnodes.DrainFault(Drain(nodes=sel("w1", "w2"), count=2, timeout_s=10.0)
+                                ).inject(w.ctx)
+    d = outcome.details
+    assert [s["pod"] for s in d["skipped"]] == ["ns/ds-1", "ns/ds-2"]  # type: ignore[index]
+    assert [r["node"] for r in d["refused"]] == ["w1", "w2"]  # type: ignore[index]
+    assert w.kinds("fault-start")[-1] == ("w1,w2", "drain: evicting 2 pod(s)")
+    assert ("event", "w1,w2", "drain blocked by PDB strict") in w.events
+    assert w.events[-1] == ("fault-end", "w1,w2", "drain blocked")
+    assert w.ctx.budget_cuts == ["drain waited 3.0s of 10s"]
+
+
+def test_drain_seconds_are_measured_from_the_drains_start_and_rounded(
+        world: tuple[World, Cluster]) -> None:
+    w, c = world
+    w.clock.advance(100.0)
+    w.ctx.deadline = 700.0
+    c.wait_step = 1 / 3
+    c.gone_after = 2.1
+    c.gone_for = {"web-2": 0.5}  # the last node's pod leaves first: both nodes are watched
+    c.pods = {"w1": [rs_pod("web-1")], "w2": [rs_pod("web-2", node="w2")]}
+    c.bound = {"w1": {"web-1"}, "w2": {"web-2"}}
+    c.evictions["web-1"] = [EvictionResult("ns/web-1", "evicted")]
+    c.evictions["web-2"] = [EvictionResult("ns/web-2", "evicted")]
+    outcome = fnodes.DrainFault(Drain(nodes=sel("w1", "w2"), count=2, timeout_s=60.0)
+                                ).inject(w.ctx)
+    assert outcome.details["drain_seconds"] == 2.333
+    assert outcome.details["evicted"] == ["ns/web-1", "ns/web-2"]
+    assert w.events[-1] == ("fault-end", "w1,w2", "drained in 2.3s")
+    assert {call[1] for call in c.of("wait_pod_change")} == {("w1", "w2")}
+
+
+def test_a_pending_restore_is_run_by_undo(world: tuple[World, Cluster]) -> None:
+    w, c = world
+    fault = fnodes.NodeLossFault(NodeLoss(nodes=sel("w1")))
+    fault.pending.append(w.ctx.record_undo("start-node", node="w1"))
+    c.containers["w1"] = "exited"
+    assert [o.status for o in fault.undo(w.ctx)] == ["undone"]
+    assert c.containers["w1"] == "running" and w.pending_kinds() == []

@@ -62,11 +62,12 @@ class Pods:
         self.reread: dict[str, k.V1Pod | None] = {}  # what a second read finds
 
     def running(self, kube: Any, ns: str, selector: Any) -> list[PodView]:
-        assert (ns, selector) == ("ns", SEL)
+        assert (kube, ns, selector) == (self.w.ctx.kube, "ns", SEL)
         return [PodView(n, f"uid-{n}", f"node-{n}", "Running", True, "10.0.0.1", ("app",))
                 for n in self.pods]
 
     def read_pod(self, kube: Any, ns: str, name: str) -> k.V1Pod | None:
+        assert (kube, ns) == (self.w.ctx.kube, "ns")
         self.calls.append(("read_pod", ns, name))
         if name in self.reread and sum(c[2] == name for c in self.calls) > 1:
             return self.reread[name]
@@ -74,6 +75,7 @@ class Pods:
 
     def admin_call(self, kube: Any, ns: str, pod: str, port: int, verb: str, which: str,
                    after: int) -> None:
+        assert kube is self.w.ctx.kube
         self.calls.append(("admin", ns, pod, port, verb, which, after, self.w.pending_kinds()))
         if self.admin_error:
             raise InjectionFailed(self.admin_error)
@@ -86,7 +88,7 @@ class Pods:
         self.calls.append(("kill", node, cid, signal))
 
     def event_times(self, kube: Any, ns: str, pod: str, reason: str, since: float) -> list[float]:
-        assert (ns, reason) == ("ns", "Killing")
+        assert (kube, ns, reason) == (self.w.ctx.kube, "ns", "Killing")
         return [since + t for t in self.kills.get(pod, [])]
 
     def of(self, what: str) -> list[tuple[Any, ...]]:
@@ -363,3 +365,23 @@ def test_observe_times_leaving_rejoining_and_restarts_per_phase(
 
 def test_r_rounds_and_keeps_none() -> None:
     assert fprobes._r(None) is None and fprobes._r(1.23456) == 1.235
+
+
+def test_an_admin_break_whose_pod_vanished_before_the_port_was_read_is_refused(
+        world: tuple[World, Pods]) -> None:
+    w, p = world
+    p.pods["web-1"] = v1pod("web-1", liveness=probe(handler="exec"))
+    p.reread["web-1"] = None
+    with pytest.raises(InjectionFailed, match="^probe-break admin: pod web-1 declares no "
+                                              "container port$"):
+        fprobes.ProbeBreakFault(ProbeBreak(selector=SEL, probe="liveness",
+                                           method="admin")).inject(w.ctx)
+    assert p.of("admin") == [] and w.pending_kinds() == []
+
+
+def test_a_pending_undo_is_run_by_undo_with_the_probe_named(world: tuple[World, Pods]) -> None:
+    w, _ = world
+    fault = fprobes.ProbeBreakFault(ProbeBreak(selector=SEL, probe="liveness"))
+    fault.pending.append(w.ctx.record_undo("unblock-probe", pod="web-1"))
+    assert [o.status for o in fault.undo(w.ctx)] == ["undone"]
+    assert w.kinds("fault-end") == [("web-1", "probe-break liveness cleared")]
