@@ -242,7 +242,7 @@ def test_restart_order_puts_nodes_without_an_address_last_by_name() -> None:
 
 
 def test_a_pending_restore_is_run_by_undo(world: tuple[World, Docker]) -> None:
-    w, d = world
+    w, _ = world
     fault = fcp.ControlPlaneLossFault(ControlPlaneLoss())
     fault.pending.append(w.ctx.record_undo("start-node", node="cp1"))
     assert [o.status for o in fault.undo(w.ctx)] == ["undone"]

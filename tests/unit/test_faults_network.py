@@ -112,12 +112,16 @@ def world(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> tuple[FaultContext
                  "netem_unavailable"):
         monkeypatch.setattr(netns, name, getattr(nodes, name))
 
+    cluster = SimpleNamespace(context="kind-x")
+
     def running(kube: Any, ns: str, selector: Selector) -> list[PodView]:
+        assert (kube, ns) == (cluster, "ns")
         return [PodView(n, f"uid-{n}", node, "Running", True, ip, ("httpd",))
                 for n, (node, ip) in PODS.items()]
 
     monkeypatch.setattr(fnet.kpods, "running_pods", running)
-    monkeypatch.setattr(fnet.kpeers, "resolve", lambda kube, ns, peer: list(PEER_IPS))
+    monkeypatch.setattr(fnet.kpeers, "resolve", lambda kube, ns, peer: list(PEER_IPS)
+                        if (kube, ns) == (cluster, "ns") else [])
 
     def confirm(action: UndoAction) -> str | None:
         nodes.note(f"undo {action.params.get('table') or action.params.get('pod')}")
@@ -126,7 +130,7 @@ def world(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> tuple[FaultContext
     monkeypatch.setitem(undo.HANDLERS, "delete-nft-table", confirm)
     monkeypatch.setitem(undo.HANDLERS, "delete-qdisc", confirm)
     clock = FakeClock()
-    ctx = FaultContext(kube=SimpleNamespace(context="kind-x"),  # type: ignore[arg-type]
+    ctx = FaultContext(kube=cluster,  # type: ignore[arg-type]
                        namespace="ns", journal=journal, seed=3, clock=clock,
                        workload_selector=Selector.of({"app": "tiers"}), cluster_name="x",
                        kubeconfig="", emit=lambda *e: nodes.note(f"event {e[0]} {e[1]}"),

@@ -49,8 +49,18 @@ def journal(tmp_path: Path) -> Journal:
 
 @pytest.fixture
 def api(journal: Journal, monkeypatch: pytest.MonkeyPatch) -> FakeAPI:
+    """test_fault_rollout's fake API, which also checks each call names the namespace."""
     fake = FakeAPI(journal, deployment(1))
     fake.install(monkeypatch)
+    for name in ("read", "find", "patch_template", "watch_until", "revisions",
+                 "force_stuck_pods"):
+        real = getattr(kc, name)
+
+        def checked(kube: Any, ns: str, *args: Any, _real: Any = real, **kwargs: Any) -> Any:
+            assert kube is not None and ns == "ns"
+            return _real(kube, ns, *args, **kwargs)
+
+        monkeypatch.setattr(kc, name, checked)
     return fake
 
 

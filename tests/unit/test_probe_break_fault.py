@@ -372,8 +372,8 @@ def test_an_admin_break_whose_pod_vanished_before_the_port_was_read_is_refused(
     w, p = world
     p.pods["web-1"] = v1pod("web-1", liveness=probe(handler="exec"))
     p.reread["web-1"] = None
-    with pytest.raises(InjectionFailed, match="^probe-break admin: pod web-1 declares no "
-                                              "container port$"):
+    with pytest.raises(InjectionFailed, match=r"^probe-break admin: pod web-1 declares no "
+                                              r"container port$"):
         fprobes.ProbeBreakFault(ProbeBreak(selector=SEL, probe="liveness",
                                            method="admin")).inject(w.ctx)
     assert p.of("admin") == [] and w.pending_kinds() == []
