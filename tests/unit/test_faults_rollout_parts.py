@@ -520,3 +520,17 @@ def test_a_rollout_outcome_names_its_change_and_revisions(api: FakeAPI, journal:
     assert events[0] == ("fault-start", "Deployment/web", "rollout image=web:2")
     assert outcome.ended_at is not None and outcome.started_at <= outcome.ended_at
     assert [a.kind for a in fault.pending] == ["restore-template"]
+
+
+@pytest.mark.parametrize(("fault", "detail"), [
+    (RolloutFault(Rollout(image="web:2")), "rollout undone: template restored"),
+    (RollbackFault(Rollback()), "rollback undone: template restored"),
+])
+def test_undo_restores_the_recorded_template_and_says_so(
+        tmp_path: Path, monkeypatch: pytest.MonkeyPatch, fault: Any, detail: str) -> None:
+    w = make_world(tmp_path, monkeypatch, handled=("restore-template",))
+    fault.pending.append(w.ctx.record_undo("restore-template", workload="Deployment/web"))
+    assert [(o.action.kind, o.status) for o in fault.undo(w.ctx)] == \
+        [("restore-template", "undone")]
+    assert w.kinds("fault-end") == [("", detail)]
+    assert w.pending_kinds() == [] and fault.pending == [] and fault.undo(w.ctx) == []
