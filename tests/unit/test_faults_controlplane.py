@@ -85,6 +85,7 @@ def test_all_undos_are_journaled_then_the_nodes_lost_and_restored_in_address_ord
     w, d = world
     fault = fcp.ControlPlaneLossFault(ControlPlaneLoss(count=3, duration_s=20.0))
     outcome = fault.inject(w.ctx)
+    assert outcome.type == "control-plane-loss"
     assert d.verbs("pause") == [("pause", "cp3"), ("pause", "cp1"), ("pause", "cp2")]
     assert all(c[3] == ["unpause-node"] * 3 for c in d.calls if c[0] == "pause")
     assert [c[2] for c in d.calls if c[0] == "pause"] == [600.0, 599.5, 599.0]
@@ -148,8 +149,11 @@ def test_a_pause_has_no_address_check_and_the_ready_wait_has_a_floor(
 def test_control_plane_loss_needs_a_kind_cluster(world: tuple[World, Docker]) -> None:
     w, d = world
     w.ctx.cluster_name = None
-    with pytest.raises(InjectionFailed, match="control-plane-loss needs the node containers"):
+    with pytest.raises(InjectionFailed) as info:
         fcp.ControlPlaneLossFault(ControlPlaneLoss()).inject(w.ctx)
+    assert str(info.value) == (
+        "control-plane-loss needs the node containers of a kind cluster (docker pause/stop); "
+        "the cluster name is not known, so this cluster is not supported")
     assert d.calls == [] and w.pending_kinds() == []
 
 

@@ -159,3 +159,13 @@ def test_resolve_gives_the_plan_what_the_fault_will_hit(api: Api) -> None:
     assert cps == t.Targets("Node", ("cp1", "cp2"), ("cp1", "cp2"))
     assert t.resolve(scope(), LoadSpike(rate=5.0, duration_s=10.0)) is None
     assert t.Targets("Pod", ("a",)).control_plane == ()
+
+
+def test_control_plane_targets_use_the_faults_own_salt(api: Api) -> None:
+    api.nodes = [node(f"cp{i}", True) for i in range(1, 8)]
+    members = [f"cp{i}" for i in range(1, 8)]
+    spec = ControlPlaneLoss(count=2)
+    expected = choose(members, seed=5, salt="fault-3:control-plane-loss", count=2)
+    for other in ("None", "fault-None:control-plane-loss"):
+        assert choose(members, seed=5, salt=other, count=2) != expected  # a telling seed
+    assert t.control_plane_targets(scope(index=3), spec) == (expected, tuple(members))

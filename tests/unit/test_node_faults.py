@@ -30,7 +30,7 @@ class Cluster:
 
     def __init__(self, w: World) -> None:
         self.w = w
-        self.unschedulable = {"w1": False, "w2": False, "w3": True}
+        self.unschedulable = {"a0": True, "w1": False, "w2": False, "w3": True}
         self.vanish: set[str] = set()  # nodes whose read finds nothing
         self.calls: list[tuple[Any, ...]] = []
         self.pods: dict[str, list[PodInfo]] = {}
@@ -148,9 +148,9 @@ def test_cordon_journals_each_uncordon_before_cordoning_and_leaves_it_for_the_en
 
 def test_a_node_already_cordoned_is_not_ours_to_uncordon(world: tuple[World, Cluster]) -> None:
     w, c = world
-    fault = fnodes.CordonFault(Cordon(nodes=sel("w3", "w1"), count=2))
+    fault = fnodes.CordonFault(Cordon(nodes=sel("w3", "w1", "a0"), count=3))
     outcome = fault.inject(w.ctx)
-    assert outcome.details["already_cordoned"] == ["w3"]
+    assert outcome.details["already_cordoned"] == ["a0", "w3"]  # a0 first: w1 still cordoned
     assert [a.params["node"] for a in outcome.undo] == ["w1"]
     assert [call[1] for call in c.of("cordon")] == ["w1"]
     fault.undo(w.ctx)
@@ -554,3 +554,30 @@ def test_a_pending_restore_is_run_by_undo(world: tuple[World, Cluster]) -> None:
     c.containers["w1"] = "exited"
     assert [o.status for o in fault.undo(w.ctx)] == ["undone"]
     assert c.containers["w1"] == "running" and w.pending_kinds() == []
+
+
+def test_node_loss_figures_are_timed_from_their_own_starts_and_rounded(
+        lost: tuple[World, Cluster]) -> None:
+    w, c = lost
+    w.clock.advance(100.0)
+    w.ctx.deadline = 700.0
+    c.docker_s = 1.23456
+    w.observer.step = 0.6789
+    outcome = fnodes.NodeLossFault(NodeLoss(nodes=sel("w1"), duration_s=10.0,
+                                            mode="pause")).inject(w.ctx)
+    assert outcome.type == "node-loss" and outcome.targets == ["w1"]
+    d = outcome.details
+    # NotReady 3 s after the pause returned, seen on the first change after that
+    assert d["docker_command_s"] == {"w1": 1.235}
+    assert d["time_to_notready_s"] == {"w1": 4.629}  # 1.23456 + 5 x 0.6789
+    assert d["held_s"] == 11.235  # from the pause's start to the restore
+    assert d["time_to_ready_after_restore_s"] == {"w1": 2.037}  # 3 x 0.6789
+    # the hold's waits end with it (the Ready waits after the restore may use the budget)
+    hold_waits = [t for _, t in w.observer.waits if t < 100.0]
+    assert len(hold_waits) == 15 and max(hold_waits) <= 10.0
+
+
+def test_a_cordon_hold_is_reported_to_the_millisecond(world: tuple[World, Cluster]) -> None:
+    w, _ = world
+    outcome = fnodes.CordonFault(Cordon(nodes=sel("w1"), duration_s=12.34567)).inject(w.ctx)
+    assert outcome.details["held_s"] == 12.346
