@@ -534,3 +534,65 @@ def test_undo_restores_the_recorded_template_and_says_so(
         [("restore-template", "undone")]
     assert w.kinds("fault-end") == [("", detail)]
     assert w.pending_kinds() == [] and fault.pending == [] and fault.undo(w.ctx) == []
+
+
+def test_a_rollback_outcome_in_full(api: FakeAPI, journal: Journal,
+                                    monkeypatch: pytest.MonkeyPatch) -> None:
+    """Every field of a StatefulSet rollback's outcome: a stale done status of the previous
+    generation is not taken for this one's, two forced pods and two errors are joined."""
+    _sts_api(api)
+    stale = sts("db-2", "db-2", readyReplicas=1, updatedReplicas=1)  # generation 2, done
+    stale["spec"]["replicas"] = 1
+    final = api.after[-1]
+    api.after = [stale, final]
+    kinds: list[str] = []
+    real_revisions = kc.revisions
+
+    def revisions(kube: Any, ns: str, kind: str) -> Any:
+        kinds.append(kind)
+        return real_revisions(kube, ns, kind)
+
+    def force(kube: Any, ns: str, obj: dict[str, Any]) -> list[str]:
+        assert kube is not None and ns == "ns" and obj["metadata"]["generation"] == 3
+        raise ClusterError("cannot delete db-1")
+
+    def watch_then_fail(kube: Any, ns: str, kind: str, name: str, until: Any, timeout_s: float,
+                        stop: Any = None) -> None:
+        for obj in api.after:
+            if until(copy.deepcopy(obj)):
+                break
+        raise ClusterError("watch closed")
+
+    monkeypatch.setattr(kc, "revisions", revisions)
+    monkeypatch.setattr(kc, "force_stuck_pods", force)
+    monkeypatch.setattr(kc, "watch_until", watch_then_fail)
+    clock = FakeClock(monotonic=50.0)
+    ctx = context(journal, ScriptedObserver(clock, [rsnap(1)]), clock, [])
+    outcome = RollbackFault(Rollback(target=ControllerRef("StatefulSet", "db"), wait_s=4)
+                            ).inject(ctx)
+    assert kinds == ["StatefulSet"]
+    assert outcome.type == "rollback" and outcome.targets == ["StatefulSet/db"]
+    assert outcome.started_at is not None and outcome.ended_at is not None
+    d = outcome.details
+    assert d["target"] == "StatefulSet/db" and d["wait_s"] == 4
+    assert d["rollback_seconds"] == 0.0 and d["completed"] is True  # the final status, not stale
+    assert d["last_status"] == "2/2 ready, 2 updated"
+    assert d["whole"] is False and d["whole_seconds"] is None
+    assert d["watch_error"] == "ClusterError: watch closed; cannot delete db-1"
+    assert d["pods_observed"] is True  # its pods carry the workload's labels
+
+
+def test_forced_pods_are_listed_in_the_summary(api: FakeAPI, journal: Journal,
+                                              monkeypatch: pytest.MonkeyPatch) -> None:
+    _sts_api(api)
+    monkeypatch.setattr(kc, "force_stuck_pods", lambda kube, ns, obj: ["db-0", "db-1"])
+    clock = FakeClock()
+    ready = [pod("db-0", "db-1"), pod("db-1", "db-1")]
+    outcome = RollbackFault(Rollback(target=ControllerRef("StatefulSet", "db"))).inject(
+        context(journal, ScriptedObserver(clock, [rsnap(1, *ready)]), clock, []))
+    assert str(outcome.details["summary"]).endswith("; forced out db-0, db-1")
+
+
+def test_a_status_without_a_generation_is_older_than_the_first_change(w: World) -> None:
+    watch = fr._ControllerWatch(w.ctx, target(), 1, 30.0)
+    assert watch._seen({"metadata": {}, "status": {}}) is False and watch.last is None

@@ -169,3 +169,13 @@ def test_control_plane_targets_use_the_faults_own_salt(api: Api) -> None:
     for other in ("None", "fault-None:control-plane-loss"):
         assert choose(members, seed=5, salt=other, count=2) != expected  # a telling seed
     assert t.control_plane_targets(scope(index=3), spec) == (expected, tuple(members))
+
+
+def test_node_targets_use_the_faults_own_salt(api: Api) -> None:
+    names = tuple(f"n{i}" for i in range(1, 8))
+    api.nodes = [node(n) for n in names]
+    spec = Cordon(nodes=NodeSelection(nodes=names), count=2)
+    expected = choose(names, seed=5, salt="fault-3:cordon", count=2)
+    for other in ("None", "fault-None:cordon"):
+        assert choose(names, seed=5, salt=other, count=2) != expected  # a telling seed
+    assert t.node_targets(scope(index=3), spec) == expected

@@ -385,3 +385,11 @@ def test_a_pending_undo_is_run_by_undo_with_the_probe_named(world: tuple[World, 
     fault.pending.append(w.ctx.record_undo("unblock-probe", pod="web-1"))
     assert [o.status for o in fault.undo(w.ctx)] == ["undone"]
     assert w.kinds("fault-end") == [("web-1", "probe-break liveness cleared")]
+
+
+def test_no_time_left_after_the_hold_means_no_rejoin_watch(world: tuple[World, Pods]) -> None:
+    w, _ = world
+    scripted(w, rejoins=None)
+    w.ctx.deadline = 20.0
+    fprobes.ProbeBreakFault(ProbeBreak(selector=SEL, duration_s=20.0)).inject(w.ctx)
+    assert w.clock.monotonic() == 20.0
