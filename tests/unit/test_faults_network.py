@@ -569,3 +569,34 @@ def test_each_runs_one_worker_per_target_up_to_the_cap(monkeypatch: pytest.Monke
     for n in (0, 3, 8, 20):
         fnet._each([fnet._Target(str(i), "", "", "") for i in range(n)], lambda t: None)
     assert sizes == [1, 3, 8, 8] and fnet.MAX_PARALLEL == 8
+
+
+def test_every_netns_call_names_the_targets_node_sandbox_table_and_family(
+        world: tuple[FaultContext, Nodes], monkeypatch: pytest.MonkeyPatch) -> None:
+    ctx, nodes = world
+    calls: list[tuple[Any, ...]] = []
+    for name in ("load_table", "drop_table", "read_table", "set_root_qdisc", "drop_root_qdisc",
+                 "qdisc_stats", "check_root_free"):
+        real = getattr(nodes, name)
+
+        def spy(*args: Any, _name: str = name, _real: Any = real) -> Any:
+            calls.append((_name, *args))
+            return _real(*args)
+
+        monkeypatch.setattr(netns, name, spy)
+    spec = Dns(selector=BACKENDS, count=None, percent=100, mode="block", duration_s=1)
+    build(spec).inject(ctx)
+    table = "kube_chaos_dns_b_2"
+    [load] = [c for c in calls if c[0] == "load_table" and c[3] == table]
+    assert load[1:3] == ("w2", 1002) and load[5] == "netdev"
+    assert load[4].startswith(f"table netdev {table} ")
+    assert [c for c in calls if c[0] in ("read_table", "drop_table") and c[3] == table] == [
+        ("read_table", "w2", 1002, table, "netdev"), ("drop_table", "w2", 1002, table, "netdev")]
+    calls.clear()
+    build(Bandwidth(selector=BACKENDS, count=None, percent=100, rate_bps=1_000_000,
+                    duration_s=1)).inject(ctx)
+    mine = [c for c in calls if c[1:3] == ("w1", 1001)]
+    assert [c[0] for c in mine] == ["check_root_free", "set_root_qdisc", "qdisc_stats",
+                                    "drop_root_qdisc"]
+    assert all(c[3] == "eth0" for c in mine)
+    assert mine[1][4] == ["tbf", "rate", "1000000bit", "burst", "6056", "latency", "200ms"]
