@@ -600,3 +600,48 @@ def test_every_netns_call_names_the_targets_node_sandbox_table_and_family(
                                     "drop_root_qdisc"]
     assert all(c[3] == "eth0" for c in mine)
     assert mine[1][4] == ["tbf", "rate", "1000000bit", "burst", "6056", "latency", "200ms"]
+
+
+def test_packet_loss_with_a_peer_loads_rules_for_that_peer_only(
+        world: tuple[FaultContext, Nodes], monkeypatch: pytest.MonkeyPatch) -> None:
+    ctx, nodes = world
+    peer = Peer(selector=FRONTENDS)
+    asked: list[Any] = []
+
+    def resolve(kube: Any, ns: str, p: Any) -> list[str]:
+        asked.append(p)
+        return list(PEER_IPS)
+
+    monkeypatch.setattr(fnet.kpeers, "resolve", resolve)
+    build(PacketLoss(selector=BACKENDS, count=None, percent=100, loss=30, duration_s=1,
+                     peer=peer)).inject(ctx)
+    assert asked == [peer]
+    scripts: dict[str, str] = {}
+    monkeypatch.setattr(netns, "load_table", lambda node, pid, table, script, family:
+                        scripts.__setitem__(table, script))
+    build(PacketLoss(selector=BACKENDS, count=1, loss=30, duration_s=1, peer=peer)).inject(ctx)
+    [script] = scripts.values()
+    assert "10.244.1.9" in script and "10.244.2.9" in script
+    scripts.clear()
+    build(PacketLoss(selector=BACKENDS, count=1, loss=30, duration_s=1)).inject(ctx)
+    [script] = scripts.values()
+    assert "10.244.1.9" not in script
+
+
+def test_a_peer_with_no_address_for_any_target_names_them_all(
+        world: tuple[FaultContext, Nodes], monkeypatch: pytest.MonkeyPatch) -> None:
+    ctx, _ = world
+    monkeypatch.setattr(fnet.kpeers, "resolve", lambda kube, ns, peer: [])
+    with pytest.raises(InjectionFailed, match=r"for b-1, b-2, b-3: the fault would do nothing$"):
+        build(Partition(selector=BACKENDS, count=None, percent=100, duration_s=1,
+                        peer=Peer(selector=FRONTENDS))).inject(ctx)
+
+
+def test_observed_loss_is_a_percentage_to_two_decimals(
+        world: tuple[FaultContext, Nodes], monkeypatch: pytest.MonkeyPatch) -> None:
+    ctx, _ = world
+    monkeypatch.setattr(netns, "read_table", lambda node, pid, table, family: (
+        "  counter packets 300 bytes 1 numgen random mod 10000 < 3000 counter packets 100 "
+        "bytes 1 drop\n"))
+    outcome = build(PacketLoss(selector=BACKENDS, count=1, loss=30, duration_s=1)).inject(ctx)
+    assert list(outcome.details["observed_loss_percent"].values()) == [33.33]  # type: ignore[union-attr]

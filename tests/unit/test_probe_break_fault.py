@@ -167,7 +167,7 @@ def test_a_network_liveness_break_blocks_the_probe_port_and_times_the_restart(
         world: tuple[World, Pods]) -> None:
     w, p = world
     scripted(w, leaves=None, restarts_at=13.0)
-    p.kills["web-1"] = [12.5, 40.0]
+    p.kills["web-1"] = [12.34567, 40.0]
     outcome = fprobes.ProbeBreakFault(ProbeBreak(selector=SEL, probe="liveness",
                                                  duration_s=30.0)).inject(w.ctx)
     table = kprobes.table_name("web-1")
@@ -182,7 +182,7 @@ def test_a_network_liveness_break_blocks_the_probe_port_and_times_the_restart(
     assert d["method"] == "network" and d["probe"] == "liveness"
     assert d["predicted_restart_latency_s"] == 5 + 4 * 3
     assert d["predicted_kill_window_s"] == [8, 14]
-    assert d["kill_decided_after_s"] == {"web-1": 12.5}
+    assert d["kill_decided_after_s"] == {"web-1": 12.346}
     assert d["observed_restart_latency_s"] == {"web-1": 13.0}
     assert d["restart_count_after"] == {"web-1": 2}
     assert d["left_endpoints_after_s"] == {"web-1": None}
@@ -239,9 +239,12 @@ def test_a_startup_break_by_admin_is_refused_before_anything_is_journaled(
         world: tuple[World, Pods]) -> None:
     w, p = world
     p.pods["web-1"] = v1pod("web-1", startup=probe())
-    with pytest.raises(InjectionFailed, match="probe-break startup needs method: network"):
+    with pytest.raises(InjectionFailed) as info:
         fprobes.ProbeBreakFault(ProbeBreak(selector=SEL, probe="startup",
                                            method="admin")).inject(w.ctx)
+    assert str(info.value) == (
+        "probe-break startup needs method: network: a startup probe only runs after a "
+        "container (re)start, and the workload's admin state does not survive one")
     assert w.pending_kinds() == [] and p.of("admin") == []
 
 
@@ -353,13 +356,16 @@ def test_observe_times_leaving_rejoining_and_restarts_per_phase(
               snap(2, [PodState("web-1", "uid-web-1", "n", True, 1)], []),
               snap(3, [PodState("web-1", "uid-web-1", "n", True, 2)], [])]
     w.observer.states = states
+    w.clock.advance(10.0)  # times are from ``since`` and the break, not the clock's zero
+    t.broken_at = 8.0
     fault = fprobes.ProbeBreakFault(ProbeBreak(selector=SEL))
-    fault._observe(w.ctx, [t], since=0.0, until=5.0, phase="break")
+    fault._observe(w.ctx, [t], since=10.0, until=15.0, phase="break")
     assert (t.left_endpoints_s, t.restarted_s, t.restarts_after) == (1.0, 4.0, 2)
-    assert t.rejoined_endpoints_s is None and w.clock.monotonic() == 5.0
+    assert t.rejoined_endpoints_s is None and w.clock.monotonic() == 15.0
+    assert [timeout for _, timeout in w.observer.waits] == [5.0, 4.0, 3.0, 2.0, 1.0]
     w.observer.states = [snap(4, [], []), snap(5, [], ["web-1"])]
-    fault._observe(w.ctx, [t], since=5.0, until=50.0, phase="rejoin")
-    assert t.rejoined_endpoints_s == 1.0 and w.clock.monotonic() == 6.0
+    fault._observe(w.ctx, [t], since=15.0, until=60.0, phase="rejoin")
+    assert t.rejoined_endpoints_s == 1.0 and w.clock.monotonic() == 16.0
     assert t.left_endpoints_s == 1.0  # a rejoin does not touch what the break measured
 
 
