@@ -32,6 +32,7 @@ class Docker:
         self.fail: dict[str, str] = {}  # verb -> stderr
         self.info_error: set[str] = set()
         self.after_stop: dict[str, str] = {}  # the address a stopped node comes back on
+        self.step = 0.5  # how long each docker pause/stop/unpause/start takes
 
     def docker(self, *args: str, timeout: float = 60) -> subprocess.CompletedProcess[str]:
         verb, node = args[0], args[-1]
@@ -41,7 +42,7 @@ class Docker:
         if verb == "inspect":
             assert args[1:3] == ("-f", FMT) and timeout == 30
             return subprocess.CompletedProcess(args, 0, f"{self.address.get(node, '')} \n", "")
-        self.w.clock.advance(0.5)
+        self.w.clock.advance(self.step)
         if verb == "stop":
             self.address[node] = self.after_stop.get(node, self.address[node])
         self.state[node] = {"pause": "paused", "stop": "exited"}.get(verb, "running")
@@ -251,3 +252,31 @@ def test_a_pending_restore_is_run_by_undo(world: tuple[World, Docker]) -> None:
     fault.pending.append(w.ctx.record_undo("start-node", node="cp1"))
     assert [o.status for o in fault.undo(w.ctx)] == ["undone"]
     assert w.pending_kinds() == [] and fault.pending == []
+
+
+def test_timings_are_from_their_own_starts_to_the_millisecond(world: tuple[World, Docker]
+                                                              ) -> None:
+    w, d = world
+    w.clock.advance(100.0)
+    w.ctx.deadline = 700.0
+    d.step = 0.12345
+    outcome = fcp.ControlPlaneLossFault(ControlPlaneLoss(count=3, duration_s=10.0)
+                                        ).inject(w.ctx)
+    dd = outcome.details
+    assert dd["docker_command_s"] == {"cp3": 0.123, "cp1": 0.123, "cp2": 0.123}
+    assert dd["held_s"] == 10.37  # 3 pauses of 0.12345 s, then the 10 s hold
+    assert dd["back_ready_after_restore_s"] == 0.37  # 3 unpauses
+    d.step = 0.1234567
+    outcome = fcp.ControlPlaneLossFault(ControlPlaneLoss(count=1, duration_s=1.0)).inject(w.ctx)
+    assert list(outcome.details["docker_command_s"].values()) == [0.123]  # type: ignore[union-attr]
+    assert outcome.details["back_ready_after_restore_s"] == 0.123
+    assert outcome.details["held_s"] == 1.123
+
+
+def test_a_restore_failure_alone_is_reported(world: tuple[World, Docker]) -> None:
+    w, d = world
+    d.fail["unpause"] = "Error: cannot unpause"
+    w.effects["unpause-node"] = lambda action: None  # the undo's own retry then succeeds
+    outcome = fcp.ControlPlaneLossFault(ControlPlaneLoss(count=1)).inject(w.ctx)
+    [node] = outcome.targets
+    assert outcome.details["undo_errors"] == [f"docker unpause {node}: Error: cannot unpause"]

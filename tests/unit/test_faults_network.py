@@ -604,7 +604,7 @@ def test_every_netns_call_names_the_targets_node_sandbox_table_and_family(
 
 def test_packet_loss_with_a_peer_loads_rules_for_that_peer_only(
         world: tuple[FaultContext, Nodes], monkeypatch: pytest.MonkeyPatch) -> None:
-    ctx, nodes = world
+    ctx, _nodes = world
     peer = Peer(selector=FRONTENDS)
     asked: list[Any] = []
 
