@@ -645,3 +645,27 @@ def test_observed_loss_is_a_percentage_to_two_decimals(
         "bytes 1 drop\n"))
     outcome = build(PacketLoss(selector=BACKENDS, count=1, loss=30, duration_s=1)).inject(ctx)
     assert list(outcome.details["observed_loss_percent"].values()) == [33.33]  # type: ignore[union-attr]
+
+
+def test_locate_asks_each_targets_node_for_its_sandbox_and_interface(
+        world: tuple[FaultContext, Nodes], monkeypatch: pytest.MonkeyPatch) -> None:
+    ctx, _ = world
+    asked: list[tuple[Any, ...]] = []
+
+    def running_pid(node: str, uid: str, what: str) -> int:
+        asked.append(("pid", node, uid, what))
+        return 4000 + int(uid[-1])
+
+    def default_dev(node: str, pid: int) -> str:
+        asked.append(("dev", node, pid))
+        return f"veth{pid}"
+
+    monkeypatch.setattr(netns, "running_pid", running_pid)
+    monkeypatch.setattr(netns, "default_dev", default_dev)
+    outcome = build(Dns(selector=BACKENDS, count=None, percent=100, duration_s=1.23456)
+                    ).inject(ctx)
+    assert sorted(asked) == [("dev", "w1", 4001), ("dev", "w2", 4002), ("dev", "w2", 4003),
+                             ("pid", "w1", "uid-b-1", "pod b-1"),
+                             ("pid", "w2", "uid-b-2", "pod b-2"),
+                             ("pid", "w2", "uid-b-3", "pod b-3")]
+    assert outcome.details["held_s"] == 1.235

@@ -596,3 +596,112 @@ def test_forced_pods_are_listed_in_the_summary(api: FakeAPI, journal: Journal,
 def test_a_status_without_a_generation_is_older_than_the_first_change(w: World) -> None:
     watch = fr._ControllerWatch(w.ctx, target(), 1, 30.0)
     assert watch._seen({"metadata": {}, "status": {}}) is False and watch.last is None
+
+
+def test_rollout_and_rollback_refusals_say_which_fault_refused(
+        api: FakeAPI, journal: Journal, monkeypatch: pytest.MonkeyPatch) -> None:
+    clock = FakeClock()
+    ctx = context(journal, ScriptedObserver(clock, [rsnap(1, *OLD)]), clock, [])
+    assert api.current is not None
+    api.current["spec"]["paused"] = True
+    with pytest.raises(InjectionFailed, match=r"^rollout: Deployment/web is paused"):
+        RolloutFault(Rollout(image="web:2")).inject(ctx)
+    with pytest.raises(InjectionFailed, match=r"^rollback: Deployment/web is paused"):
+        RollbackFault(Rollback()).inject(ctx)
+    api.current["spec"]["paused"] = False
+    monkeypatch.setattr(kc, "find", lambda kube, ns, sel: [])
+    with pytest.raises(InjectionFailed, match=r"^rollout: 0 Deployments"):
+        RolloutFault(Rollout(image="web:2")).inject(ctx)
+    with pytest.raises(InjectionFailed, match=r"^rollback: 0 Deployments"):
+        RollbackFault(Rollback()).inject(ctx)
+    with pytest.raises(InjectionFailed) as info:
+        RolloutFault(Rollout(image="web:1", target=ControllerRef("Deployment", "web"))
+                     ).inject(ctx)
+    assert str(info.value) == ("rollout of Deployment/web: image=web:1 is what the template "
+                               "already says: there is nothing to roll out")
+
+    def conflict(*args: Any, **kwargs: Any) -> Any:
+        raise ClusterError("409 Conflict")
+
+    monkeypatch.setattr(kc, "patch_template", conflict)
+    with pytest.raises(InjectionFailed, match=r"^rollout of Deployment/web: 409 Conflict$"):
+        RolloutFault(Rollout(image="web:2", target=ControllerRef("Deployment", "web"))
+                     ).inject(ctx)
+
+
+def test_a_rollout_ignores_a_done_status_of_the_previous_generation(
+        api: FakeAPI, journal: Journal) -> None:
+    stale = deployment(1, replicas=2, readyReplicas=2, updatedReplicas=2, availableReplicas=2)
+    stale["spec"]["replicas"] = 2
+    api.after = [stale, deployment(2, **DONE)]
+    clock = FakeClock()
+    events: list[tuple[str, str, str]] = []
+    outcome = RolloutFault(Rollout(image="web:2", args=("--fast",))).inject(
+        context(journal, ScriptedObserver(clock, [rsnap(1, *OLD)]), clock, events))
+    d = outcome.details
+    assert outcome.type == "rollout" and outcome.targets == ["Deployment/web"]
+    assert d["last_status"] == "3/3 ready, 3 updated, 3 available"
+    assert "image=web:2" in str(d["change"]) and "--fast" in str(d["change"])
+    assert d["stalled_after_s"] is None and d["stalled"] is False
+    assert events[-1] == ("fault-end", "Deployment/web", d["summary"])
+    [(template, _)] = api.patches
+    assert template["spec"]["containers"][0]["args"] == ["--fast"]
+
+
+def test_a_statefulset_not_complete_within_its_wait_is_stalled(
+        api: FakeAPI, journal: Journal) -> None:
+    api.current = sts()
+    api.after = []  # the watch sees nothing: not complete within wait
+    clock = FakeClock()
+    outcome = RolloutFault(Rollout(image="web:2", target=ControllerRef("StatefulSet", "db"),
+                                   wait_s=3)).inject(
+        context(journal, ScriptedObserver(clock, [rsnap(1, *OLD)]), clock, []))
+    d = outcome.details
+    assert d["stalled"] is True and d["unfinished"] is False and d["completed"] is False
+    assert d["stall_reason"] == "not complete within wait (a StatefulSet has no progress " \
+                                "deadline)"
+    done = sts("db-3", "db-3", readyReplicas=2, updatedReplicas=2)
+    done["metadata"]["generation"] = done["status"]["observedGeneration"] = 3
+    api.current, api.after = sts(), [done]
+    outcome = RolloutFault(Rollout(image="web:2", target=ControllerRef("StatefulSet", "db"))
+                           ).inject(context(journal, ScriptedObserver(clock, [rsnap(1, *OLD)]),
+                                            clock, []))
+    assert outcome.details["stalled"] is False and outcome.details["completed"] is True
+
+
+def test_old_pods_kept_serving_within_the_unavailability_allowed(
+        api: FakeAPI, journal: Journal) -> None:
+    assert api.current is not None
+    api.current["spec"]["strategy"]["rollingUpdate"] = {"maxSurge": 1, "maxUnavailable": 1}
+    api.after = [deployment(2, observedGeneration=1)]
+    clock = FakeClock()
+    pods = [pod("web-o1", "old"), pod("web-o2", "old"), pod("web-o3", "old", ready=False)]
+    outcome = RolloutFault(Rollout(image="web:2", wait_s=2)).inject(
+        context(journal, ScriptedObserver(clock, [rsnap(1, *pods)]), clock, []))
+    assert outcome.details["old_ready_at_end"] == 2
+    assert outcome.details["old_pods_kept_serving"] is True  # 2 >= 3 - 1
+
+
+def test_replicasets_read_the_deployments_own_kind_and_name(
+        w: World, monkeypatch: pytest.MonkeyPatch) -> None:
+    asked: list[tuple[str, ...]] = []
+
+    def read(kube: Any, ns: str, kind: str, name: str) -> dict[str, Any]:
+        asked.append(("read", kind, name))
+        now = deployment(3)
+        del now["metadata"]["annotations"]
+        return now
+
+    def revisions(kube: Any, ns: str, kind: str) -> list[dict[str, Any]]:
+        asked.append(("revisions", kind))
+        return [{"metadata": {"name": "web-x", "ownerReferences": [{"uid": "uid-web"}]}}]
+
+    monkeypatch.setattr(kc, "read", read)
+    monkeypatch.setattr(kc, "revisions", revisions)
+    assert fr._replicasets(w.ctx, target(), "2") == {
+        "revision_before": "2", "revision_after": "", "new_replicaset": None,
+        "old_replicaset": None}
+    assert asked == [("read", "Deployment", "web"), ("revisions", "Deployment")]
+    assert fr._r(1.23456) == 1.235
+    assert fr._stall_reason("Deployment", followed(stalled=1.0, message="X")) == \
+        "ProgressDeadlineExceeded: X"
