@@ -112,12 +112,16 @@ def world(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> tuple[FaultContext
                  "netem_unavailable"):
         monkeypatch.setattr(netns, name, getattr(nodes, name))
 
+    cluster = SimpleNamespace(context="kind-x")
+
     def running(kube: Any, ns: str, selector: Selector) -> list[PodView]:
+        assert (kube, ns) == (cluster, "ns")
         return [PodView(n, f"uid-{n}", node, "Running", True, ip, ("httpd",))
                 for n, (node, ip) in PODS.items()]
 
     monkeypatch.setattr(fnet.kpods, "running_pods", running)
-    monkeypatch.setattr(fnet.kpeers, "resolve", lambda kube, ns, peer: list(PEER_IPS))
+    monkeypatch.setattr(fnet.kpeers, "resolve", lambda kube, ns, peer: list(PEER_IPS)
+                        if (kube, ns) == (cluster, "ns") else [])
 
     def confirm(action: UndoAction) -> str | None:
         nodes.note(f"undo {action.params.get('table') or action.params.get('pod')}")
@@ -126,7 +130,7 @@ def world(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> tuple[FaultContext
     monkeypatch.setitem(undo.HANDLERS, "delete-nft-table", confirm)
     monkeypatch.setitem(undo.HANDLERS, "delete-qdisc", confirm)
     clock = FakeClock()
-    ctx = FaultContext(kube=SimpleNamespace(context="kind-x"),  # type: ignore[arg-type]
+    ctx = FaultContext(kube=cluster,  # type: ignore[arg-type]
                        namespace="ns", journal=journal, seed=3, clock=clock,
                        workload_selector=Selector.of({"app": "tiers"}), cluster_name="x",
                        kubeconfig="", emit=lambda *e: nodes.note(f"event {e[0]} {e[1]}"),
@@ -291,3 +295,377 @@ def test_the_report_measures_how_long_errors_outlast_the_lift(tmp_path: Path) ->
     assert figures["last_unserved_after_lift_s"] == pytest.approx(0.5)
     assert "errors_stop_after_lift_s" not in _fault_record(
         0, exp, FaultOutcome(type="pod-kill"), figs).figures
+
+
+# --- each fault's details, the lift, the helpers (issue 18: every branch reached offline) ------
+
+
+class GoneObserver(FakeObserver):
+    """b-2 is replaced (new uid) and b-3 deleted by the time the fault has held."""
+
+    def __init__(self, clock: FakeClock) -> None:
+        super().__init__(clock)
+        self.after = False
+
+    def snapshot(self) -> Snapshot:
+        base = super().snapshot()
+        if not self.after:
+            return base
+        pods = dict(base.pods)
+        pods["b-2"] = PodState("b-2", "uid-new", "w2", True, 0)
+        del pods["b-3"]
+        return Snapshot(2, MappingProxyType(pods), frozenset(), MappingProxyType({}))
+
+    def wait_change(self, version: int, timeout_s: float) -> Snapshot:
+        self.after = True
+        return super().wait_change(version, timeout_s)
+
+
+def test_a_partition_outcome_names_its_peer_targets_and_journaled_undos(
+        world: tuple[FaultContext, Nodes]) -> None:
+    ctx, nodes = world
+    peer = Peer(selector=FRONTENDS)
+    outcome = build(Partition(selector=BACKENDS, count=None, percent=100, duration_s=4,
+                              peer=peer)).inject(ctx)
+    d = outcome.details
+    assert d["peer"] == "pods tier=frontend" and d["direction"] == "both"
+    assert d["duration_s"] == 4 and d["held_s"] == 4.0
+    assert d["nodes"] == {"b-1": "w1", "b-2": "w2", "b-3": "w2"}
+    assert d["pod_ips"] == {n: ip for n, (_, ip) in PODS.items()}
+    assert d["targets_gone_during_fault"] == []
+    assert isinstance(d["lift_s"], float) and d["lift_s"] >= 0 and "undo_errors" not in d
+    assert dict(outcome.undo[0].params) == {
+        "node": "w1", "pod": "b-1", "pod_uid": "uid-b-1", "table": "kube_chaos_partition_b_1",
+        "family": "netdev", "namespace": "ns"}
+    assert "event fault-start b-1" in nodes.log
+    assert outcome.type == "partition" and outcome.targets == ["b-1", "b-2", "b-3"]
+
+
+def test_the_fault_start_says_what_each_fault_does(world: tuple[FaultContext, Nodes],
+                                                  monkeypatch: pytest.MonkeyPatch) -> None:
+    ctx, _ = world
+    seen: list[tuple[str, str, str]] = []
+    ctx.emit = lambda k, n, d: seen.append((k, n, d))
+    cases = [
+        (Partition(selector=BACKENDS, count=1, duration_s=1, peer=Peer(selector=FRONTENDS),
+                   direction="egress"),
+         "partition: egress with pods tier=frontend dropped on eth0"),
+        (PacketLoss(selector=BACKENDS, count=1, loss=12.5, duration_s=1),
+         "packet-loss: 12.5 % of both packets (all traffic) dropped on eth0"),
+        (PacketLoss(selector=BACKENDS, count=1, loss=30, duration_s=1, direction="ingress",
+                    peer=Peer(selector=FRONTENDS)),
+         "packet-loss: 30 % of ingress packets (pods tier=frontend) dropped on eth0"),
+        (Dns(selector=BACKENDS, count=1, mode="fail", duration_s=1), "dns: queries rejected"),
+        (Dns(selector=BACKENDS, count=1, mode="block", duration_s=1),
+         "dns: queries dropped on eth0"),
+        (Bandwidth(selector=BACKENDS, count=1, rate_bps=1_000_000, duration_s=1),
+         "bandwidth: tbf rate 1000000bit burst 6056 latency 200ms on eth0"),
+        (Latency(selector=BACKENDS, count=1, latency_s=0.1, duration_s=1),
+         "latency: netem delay 100ms on eth0"),
+    ]
+    for spec, text in cases:
+        seen.clear()
+        build(spec).inject(ctx)
+        assert [e[2] for e in seen if e[0] == "fault-start"] == [text]
+        assert [e[2] for e in seen if e[0] == "fault-end"] == [f"{spec.type} lifted"]
+
+
+def test_packet_loss_without_a_peer_drops_from_all_traffic(
+        world: tuple[FaultContext, Nodes]) -> None:
+    ctx, _ = world
+    outcome = build(PacketLoss(selector=BACKENDS, count=1, loss=30, duration_s=2,
+                               direction="egress")).inject(ctx)
+    d = outcome.details
+    assert "peer" not in d and d["direction"] == "egress" and d["loss_percent"] == 30
+    assert d["observed_loss_percent"] == {outcome.targets[0]: 31.0}
+
+
+def test_counters_that_cannot_be_read_are_none_not_zero(
+        world: tuple[FaultContext, Nodes], monkeypatch: pytest.MonkeyPatch) -> None:
+    ctx, _nodes = world
+
+    def read(node: str, pid: int, table: str, family: str) -> str | None:
+        if table.endswith("b_1"):
+            raise InjectionFailed("nft list failed")
+        if table.endswith("b_2"):
+            return None
+        return "  counter packets 0 bytes 0 numgen random mod 10000 < 3000 counter packets 0 " \
+               "bytes 0 drop\n"
+
+    monkeypatch.setattr(netns, "read_table", read)
+    outcome = build(PacketLoss(selector=BACKENDS, count=None, percent=100, loss=30,
+                               duration_s=1)).inject(ctx)
+    d = outcome.details
+    assert d["matched_packets"] == {"b-1": None, "b-2": None, "b-3": 0}
+    assert d["dropped_packets"] == {"b-1": None, "b-2": None, "b-3": 0}
+    assert d["observed_loss_percent"] == {"b-1": None, "b-2": None, "b-3": None}
+
+
+def test_qdisc_stats_that_cannot_be_read_are_none(world: tuple[FaultContext, Nodes],
+                                                  monkeypatch: pytest.MonkeyPatch) -> None:
+    ctx, _ = world
+    monkeypatch.setattr(netns, "qdisc_stats", lambda node, pid, dev: None)
+    outcome = build(Bandwidth(selector=BACKENDS, count=1, rate_bps=1_000_000,
+                              duration_s=1)).inject(ctx)
+    (t,) = outcome.targets
+    assert outcome.details["sent_bytes"] == {t: None}
+    assert outcome.details["dropped_packets"] == {t: None}
+    assert dict(outcome.undo[0].params) == {"node": PODS[t][0], "pod": t, "pod_uid": f"uid-{t}",
+                                            "dev": "eth0", "namespace": "ns"}
+    assert outcome.undo[0].kind == "delete-qdisc"
+
+
+def test_qdisc_figures_and_latency_checks_each_node_once(
+        world: tuple[FaultContext, Nodes], monkeypatch: pytest.MonkeyPatch) -> None:
+    ctx, _nodes = world
+    asked: list[str] = []
+
+    def netem(node: str) -> str | None:
+        asked.append(node)
+        return None
+
+    monkeypatch.setattr(netns, "netem_unavailable", netem)
+    outcome = build(Latency(selector=BACKENDS, count=None, percent=100, latency_s=0.05,
+                            duration_s=1)).inject(ctx)
+    assert asked == ["w1", "w2"]
+    assert outcome.details["qdisc"] == "netem delay 50ms"
+    assert outcome.details["dropped_packets"] == {"b-1": 2, "b-2": 2, "b-3": 2}
+    assert outcome.details["sent_bytes"] == {"b-1": 5000, "b-2": 5000, "b-3": 5000}
+
+
+def test_a_lift_that_fails_is_left_to_the_journaled_undo(
+        world: tuple[FaultContext, Nodes], monkeypatch: pytest.MonkeyPatch) -> None:
+    ctx, nodes = world
+
+    def drop(node: str, pid: int, table: str, family: str) -> None:
+        raise InjectionFailed("nft delete failed")
+
+    monkeypatch.setattr(netns, "drop_table", drop)
+    outcome = build(Dns(selector=BACKENDS, count=1, mode="block", duration_s=2)).inject(ctx)
+    assert outcome.details["mode"] == "block"
+    assert [e for e in nodes.log if e.startswith("undo")] == [
+        f"undo kube_chaos_dns_{outcome.targets[0].replace('-', '_')}"]
+    assert pending_in(ctx.journal.path) == [] and "undo_errors" not in outcome.details
+
+
+def test_an_undo_that_fails_is_in_the_outcome_and_stays_pending(
+        world: tuple[FaultContext, Nodes], monkeypatch: pytest.MonkeyPatch) -> None:
+    ctx, _ = world
+
+    def fail(action: UndoAction) -> str | None:
+        raise RuntimeError("netns busy")
+
+    monkeypatch.setitem(undo.HANDLERS, "delete-nft-table", fail)
+    outcome = build(Dns(selector=BACKENDS, count=1, duration_s=1)).inject(ctx)
+    [error] = outcome.details["undo_errors"]  # type: ignore[misc]
+    assert error.startswith("delete-nft-table(") and error.endswith("FAILED: netns busy")
+    assert len(pending_in(ctx.journal.path)) == 1
+
+
+def test_targets_replaced_or_deleted_during_the_fault_are_named(
+        world: tuple[FaultContext, Nodes]) -> None:
+    ctx, _ = world
+    ctx.observer = GoneObserver(ctx.clock)  # type: ignore[assignment]
+    outcome = build(Partition(selector=BACKENDS, count=None, percent=100, duration_s=2,
+                              peer=Peer(selector=FRONTENDS))).inject(ctx)
+    assert outcome.details["targets_gone_during_fault"] == ["b-2", "b-3"]
+
+
+def test_gone_only_counts_pods_watched_from_the_start() -> None:
+    t = [fnet._Target("a", "u-a", "n", ""), fnet._Target("b", "u-b", "n", ""),
+         fnet._Target("c", "u-c", "n", ""), fnet._Target("d", "u-d", "n", "")]
+
+    def s(*pods: tuple[str, str]) -> Snapshot:
+        return Snapshot(1, MappingProxyType({n: PodState(n, u, "n", True, 0) for n, u in pods}),
+                        frozenset(), MappingProxyType({}))
+
+    before = s(("a", "u-a"), ("b", "old"), ("d", "u-d"))  # c unseen, b already another pod
+    after = s(("a", "u-a"), ("d", "u-d2"))
+    assert fnet._gone(before, after, t) == ["d"]
+    assert fnet._gone(before, s(("d", "u-d")), t) == ["a"]
+
+
+def test_each_runs_every_target_then_raises_the_first_error() -> None:
+    done: list[str] = []
+    targets = [fnet._Target(n, "", "", "") for n in ("a", "b", "c")]
+
+    def fn(t: fnet._Target) -> None:
+        done.append(t.name)
+        if t.name != "a":
+            raise InjectionFailed(f"failed on {t.name}")
+
+    with pytest.raises(InjectionFailed, match=r"^failed on b$"):
+        fnet._each(targets, fn)
+    assert sorted(done) == ["a", "b", "c"]
+    fnet._each([], fn)  # no target: no pool error
+
+
+def test_read_each_turns_a_chaos_error_into_none_but_not_other_bugs() -> None:
+    targets = [fnet._Target(n, "", "", "") for n in ("a", "b")]
+
+    def read(t: fnet._Target) -> str | None:
+        if t.name == "a":
+            raise InjectionFailed("x")
+        return "ok"
+
+    assert fnet._read_each(targets, read) == {"a": None, "b": "ok"}
+    with pytest.raises(ZeroDivisionError):
+        fnet._read_each(targets, lambda t: str(1 / 0))
+
+
+def test_a_peer_that_is_not_an_address_is_refused_with_the_peer_named(
+        world: tuple[FaultContext, Nodes], monkeypatch: pytest.MonkeyPatch) -> None:
+    ctx, _nodes = world
+    monkeypatch.setattr(fnet.kpeers, "resolve", lambda kube, ns, peer: ["10.0.0.1", "bogus"])
+    with pytest.raises(InjectionFailed, match=r"^peer pods tier=frontend: .*bogus"):
+        build(Partition(selector=BACKENDS, count=1, duration_s=1,
+                        peer=Peer(selector=FRONTENDS))).inject(ctx)
+    assert not ctx.journal.path.exists() or pending_in(ctx.journal.path) == []
+
+
+def test_a_fault_cut_by_the_budget_holds_what_is_left(world: tuple[FaultContext, Nodes]) -> None:
+    ctx, _ = world
+    ctx.deadline = 7.0
+    outcome = build(Dns(selector=BACKENDS, count=1, duration_s=30)).inject(ctx)
+    assert outcome.details["held_s"] == 7.0 and ctx.holds[-1].granted_s == 7.0
+    assert ctx.holds[-1].planned_s == 30
+
+
+def test_a_fault_that_fails_before_its_lift_is_lifted_by_its_undo(
+        world: tuple[FaultContext, Nodes]) -> None:
+    ctx, nodes = world
+    nodes.fail_load_on = "b_1"
+    with pytest.raises(InjectionFailed):
+        build(Dns(selector=BACKENDS, count=None, percent=100, duration_s=5)).inject(ctx)
+    assert ctx.holds == [] and not any(e.startswith("lift") for e in nodes.log)
+
+
+def test_the_base_network_fault_leaves_its_hooks_to_each_type() -> None:
+    base = fnet._NetFault(spec=Dns(selector=BACKENDS))
+    t = fnet._Target("a", "u", "n", "")
+    assert base.describe(t) == "dns"
+    for hook in (lambda: base.undo_record(None, t), lambda: base.act(t),  # type: ignore[arg-type]
+                 lambda: base.lift(t)):
+        with pytest.raises(NotImplementedError):
+            hook()
+    table = fnet._TableFault(spec=Dns(selector=BACKENDS))
+    with pytest.raises(NotImplementedError):
+        table.rules(t)
+    with pytest.raises(NotImplementedError):
+        fnet._QdiscFault(spec=Dns(selector=BACKENDS)).qdisc()
+    assert fnet._never(Snapshot(1, MappingProxyType({}), frozenset(), MappingProxyType({}))) \
+        is False
+
+
+def test_each_runs_one_worker_per_target_up_to_the_cap(monkeypatch: pytest.MonkeyPatch) -> None:
+    sizes: list[int] = []
+    real = fnet.ThreadPoolExecutor
+
+    def pool(max_workers: int) -> Any:
+        sizes.append(max_workers)
+        return real(max_workers=max_workers)
+
+    monkeypatch.setattr(fnet, "ThreadPoolExecutor", pool)
+    for n in (0, 3, 8, 20):
+        fnet._each([fnet._Target(str(i), "", "", "") for i in range(n)], lambda t: None)
+    assert sizes == [1, 3, 8, 8] and fnet.MAX_PARALLEL == 8
+
+
+def test_every_netns_call_names_the_targets_node_sandbox_table_and_family(
+        world: tuple[FaultContext, Nodes], monkeypatch: pytest.MonkeyPatch) -> None:
+    ctx, nodes = world
+    calls: list[tuple[Any, ...]] = []
+    for name in ("load_table", "drop_table", "read_table", "set_root_qdisc", "drop_root_qdisc",
+                 "qdisc_stats", "check_root_free"):
+        real = getattr(nodes, name)
+
+        def spy(*args: Any, _name: str = name, _real: Any = real) -> Any:
+            calls.append((_name, *args))
+            return _real(*args)
+
+        monkeypatch.setattr(netns, name, spy)
+    spec = Dns(selector=BACKENDS, count=None, percent=100, mode="block", duration_s=1)
+    build(spec).inject(ctx)
+    table = "kube_chaos_dns_b_2"
+    [load] = [c for c in calls if c[0] == "load_table" and c[3] == table]
+    assert load[1:3] == ("w2", 1002) and load[5] == "netdev"
+    assert load[4].startswith(f"table netdev {table} ")
+    assert [c for c in calls if c[0] in ("read_table", "drop_table") and c[3] == table] == [
+        ("read_table", "w2", 1002, table, "netdev"), ("drop_table", "w2", 1002, table, "netdev")]
+    calls.clear()
+    build(Bandwidth(selector=BACKENDS, count=None, percent=100, rate_bps=1_000_000,
+                    duration_s=1)).inject(ctx)
+    mine = [c for c in calls if c[1:3] == ("w1", 1001)]
+    assert [c[0] for c in mine] == ["check_root_free", "set_root_qdisc", "qdisc_stats",
+                                    "drop_root_qdisc"]
+    assert all(c[3] == "eth0" for c in mine)
+    assert mine[1][4] == ["tbf", "rate", "1000000bit", "burst", "6056", "latency", "200ms"]
+
+
+def test_packet_loss_with_a_peer_loads_rules_for_that_peer_only(
+        world: tuple[FaultContext, Nodes], monkeypatch: pytest.MonkeyPatch) -> None:
+    ctx, _nodes = world
+    peer = Peer(selector=FRONTENDS)
+    asked: list[Any] = []
+
+    def resolve(kube: Any, ns: str, p: Any) -> list[str]:
+        asked.append(p)
+        return list(PEER_IPS)
+
+    monkeypatch.setattr(fnet.kpeers, "resolve", resolve)
+    build(PacketLoss(selector=BACKENDS, count=None, percent=100, loss=30, duration_s=1,
+                     peer=peer)).inject(ctx)
+    assert asked == [peer]
+    scripts: dict[str, str] = {}
+    monkeypatch.setattr(netns, "load_table", lambda node, pid, table, script, family:
+                        scripts.__setitem__(table, script))
+    build(PacketLoss(selector=BACKENDS, count=1, loss=30, duration_s=1, peer=peer)).inject(ctx)
+    [script] = scripts.values()
+    assert "10.244.1.9" in script and "10.244.2.9" in script
+    scripts.clear()
+    build(PacketLoss(selector=BACKENDS, count=1, loss=30, duration_s=1)).inject(ctx)
+    [script] = scripts.values()
+    assert "10.244.1.9" not in script
+
+
+def test_a_peer_with_no_address_for_any_target_names_them_all(
+        world: tuple[FaultContext, Nodes], monkeypatch: pytest.MonkeyPatch) -> None:
+    ctx, _ = world
+    monkeypatch.setattr(fnet.kpeers, "resolve", lambda kube, ns, peer: [])
+    with pytest.raises(InjectionFailed, match=r"for b-1, b-2, b-3: the fault would do nothing$"):
+        build(Partition(selector=BACKENDS, count=None, percent=100, duration_s=1,
+                        peer=Peer(selector=FRONTENDS))).inject(ctx)
+
+
+def test_observed_loss_is_a_percentage_to_two_decimals(
+        world: tuple[FaultContext, Nodes], monkeypatch: pytest.MonkeyPatch) -> None:
+    ctx, _ = world
+    monkeypatch.setattr(netns, "read_table", lambda node, pid, table, family: (
+        "  counter packets 300 bytes 1 numgen random mod 10000 < 3000 counter packets 100 "
+        "bytes 1 drop\n"))
+    outcome = build(PacketLoss(selector=BACKENDS, count=1, loss=30, duration_s=1)).inject(ctx)
+    assert list(outcome.details["observed_loss_percent"].values()) == [33.33]  # type: ignore[union-attr]
+
+
+def test_locate_asks_each_targets_node_for_its_sandbox_and_interface(
+        world: tuple[FaultContext, Nodes], monkeypatch: pytest.MonkeyPatch) -> None:
+    ctx, _ = world
+    asked: list[tuple[Any, ...]] = []
+
+    def running_pid(node: str, uid: str, what: str) -> int:
+        asked.append(("pid", node, uid, what))
+        return 4000 + int(uid[-1])
+
+    def default_dev(node: str, pid: int) -> str:
+        asked.append(("dev", node, pid))
+        return f"veth{pid}"
+
+    monkeypatch.setattr(netns, "running_pid", running_pid)
+    monkeypatch.setattr(netns, "default_dev", default_dev)
+    outcome = build(Dns(selector=BACKENDS, count=None, percent=100, duration_s=1.23456)
+                    ).inject(ctx)
+    assert sorted(asked) == [("dev", "w1", 4001), ("dev", "w2", 4002), ("dev", "w2", 4003),
+                             ("pid", "w1", "uid-b-1", "pod b-1"),
+                             ("pid", "w2", "uid-b-2", "pod b-2"),
+                             ("pid", "w2", "uid-b-3", "pod b-3")]
+    assert outcome.details["held_s"] == 1.235

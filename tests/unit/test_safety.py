@@ -5,6 +5,7 @@ from __future__ import annotations
 
 from pathlib import Path
 from types import SimpleNamespace
+from typing import Any
 
 import pytest
 from kubernetes.client.rest import ApiException
@@ -66,3 +67,41 @@ def test_marker_problem_names_the_field_that_differs() -> None:
     assert marker_problem(moved, IDENTITY) == (
         "the kube-system/kube-chaos-cluster marker does not match this cluster (server is "
         "'https://10.0.0.1:6443', the cluster's is 'https://127.0.0.1:41234')")
+
+
+# --- the gate itself (chaos.safety.refuse_unless_ours), as every path calls it ------------------
+
+
+def test_the_gate_refuses_with_what_was_asked_the_reason_and_the_allow_flag() -> None:
+    from chaos.safety import refuse_unless_ours
+
+    kube: Any = SimpleNamespace(context="prod-eu")
+    with pytest.raises(SafetyRefused) as info:
+        refuse_unless_ours(kube, (), lambda k: "no marker", doing="roll back",
+                           way_out="--allow-context")
+    assert str(info.value) == (
+        "refusing to roll back context 'prod-eu': it is not a kind cluster provisioned by "
+        "kube-chaos (no marker). If this really is a cluster you may break, allow it with "
+        "--allow-context=prod-eu.")
+    with pytest.raises(SafetyRefused) as default:
+        refuse_unless_ours(kube, ["other"], lambda k: "no marker")
+    assert str(default.value) == (
+        "refusing to inject faults into context 'prod-eu': it is not a kind cluster "
+        "provisioned by kube-chaos (no marker). If this really is a cluster you may break, "
+        "allow it with --chaos-allow-context=prod-eu (or the chaos_allow_context ini option).")
+
+
+def test_the_gate_lets_an_allowed_context_through_without_asking_the_cluster(
+        monkeypatch: pytest.MonkeyPatch) -> None:
+    from chaos.k8s import health
+    from chaos.safety import refuse_unless_ours
+
+    asked: list[object] = []
+    monkeypatch.setattr(health, "provisioned_problem", lambda k: asked.append(k) or "foreign")
+    kube: Any = SimpleNamespace(context="prod-eu")
+    refuse_unless_ours(kube, iter(["dev", "prod-eu"]))  # any iterable, read once
+    assert asked == []
+    with pytest.raises(SafetyRefused, match=r"\(foreign\)"):
+        refuse_unless_ours(kube, ["dev"])  # the default check is the provisioned marker's
+    assert asked == [kube]
+    refuse_unless_ours(kube, [], lambda k: None)  # a cluster the check finds ours
