@@ -22,11 +22,11 @@ from pathlib import Path
 from kubernetes import client, watch
 
 from chaos.cluster.config import ClusterConfig
-from chaos.journal import Journal
+from chaos.engine.runner import RunEnv, run_experiment
+from chaos.journal.store import Journal
 from chaos.k8s import workload as kw
 from chaos.k8s.client import connect
 from chaos.model.parse import load_experiment
-from chaos.runner import RunEnv, run_experiment
 
 
 def configured_seconds(exp) -> float:  # type: ignore[no-untyped-def]

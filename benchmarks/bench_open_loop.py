@@ -351,9 +351,9 @@ def _rate_row(label: str, rate: int, records: Sequence[RequestRecord], duration:
 def bench_incluster(args: argparse.Namespace) -> None:
     from chaos.cluster.config import ClusterConfig
     from chaos.cluster.images import provide
+    from chaos.engine.incluster import prepare, service_url
     from chaos.faults.undo import settle
-    from chaos.incluster import prepare, service_url
-    from chaos.journal import Journal, UndoAction
+    from chaos.journal.store import Journal, UndoAction
     from chaos.k8s import workload as kw
     from chaos.k8s.client import connect
     from chaos.plan.manifests import rollout_targets
@@ -425,11 +425,11 @@ def bench_podkill(args: argparse.Namespace) -> None:
 
 def _podkill_once() -> None:
     from chaos.cluster.config import ClusterConfig
-    from chaos.journal import Journal
+    from chaos.engine.runner import RunEnv, run_experiment
+    from chaos.journal.store import Journal
     from chaos.k8s.client import connect
     from chaos.model.parse import load_experiment
     from chaos.plugin.environment import image_provider
-    from chaos.runner import RunEnv, run_experiment
 
     exp = load_experiment(ROOT / "experiments" / "pod-kill-single-open-negative.yaml")
     url = f"http://127.0.0.1:{exp.workload.node_port}"

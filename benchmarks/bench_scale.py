@@ -432,7 +432,7 @@ def bench_drain(kube: Kube, kubeconfig: str, pods: int, workdir: Path, *, tag: s
     from chaos.clock import SystemClock
     from chaos.faults.base import FaultContext
     from chaos.faults.nodes import DrainFault
-    from chaos.journal import Journal, pending_in
+    from chaos.journal.store import Journal, pending_in
     from chaos.k8s.observe import Observer
     from chaos.model.experiment import Selector
     from chaos.model.faults import Drain, NodeSelection

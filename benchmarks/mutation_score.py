@@ -26,9 +26,10 @@ KILLED = ("killed", "timeout", "mypy")
 COLUMNS = ("killed", "timeout", "mypy", "survived", "no tests", "other", "not run", "total")
 # the groups of the issue, in its order
 GROUPS = (("chaos/model", "chaos/model/"), ("chaos/plan", "chaos/plan/"),
-          ("chaos/journal.py", "chaos/journal.py"), ("chaos/phases.py", "chaos/phases.py"),
-          ("chaos/runner.py", "chaos/runner.py"), ("chaos/faults", "chaos/faults/"),
-          ("chaos/plugin", "chaos/plugin/"), ("chaos/safety.py", "chaos/safety.py"))
+          ("chaos/journal/store.py", "chaos/journal/store.py"),
+          ("chaos/engine/phases.py", "chaos/engine/phases.py"),
+          ("chaos/engine/runner.py", "chaos/engine/runner.py"), ("chaos/faults", "chaos/faults/"),
+          ("chaos/plugin", "chaos/plugin/"), ("chaos/k8s/safety.py", "chaos/k8s/safety.py"))
 
 
 def verdict(code: int | None) -> str:

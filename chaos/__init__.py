@@ -27,11 +27,11 @@ _EXPORTS: dict[str, str] = {
     # run an experiment and judge it
     "load_experiment": "chaos.model.parse",
     "parse_experiment": "chaos.model.parse",
-    "run_experiment": "chaos.runner",
-    "assert_slas": "chaos.assertions",
+    "run_experiment": "chaos.engine.runner",
+    "assert_slas": "chaos.engine.assertions",
     # what a run needs and gives back
-    "RunEnv": "chaos.runner",
-    "ExperimentResult": "chaos.runner",
+    "RunEnv": "chaos.engine.runner",
+    "ExperimentResult": "chaos.engine.runner",
     "FaultOutcome": "chaos.faults.base",
     "AbortRecord": "chaos.report.data",
     "SLAResult": "chaos.model",
@@ -99,7 +99,10 @@ __all__ = [  # the same names as _EXPORTS (tests/unit/test_public_api.py checks 
 ]
 
 if TYPE_CHECKING:
-    from chaos.assertions import assert_slas as assert_slas
+    from chaos.engine.assertions import assert_slas as assert_slas
+    from chaos.engine.runner import ExperimentResult as ExperimentResult
+    from chaos.engine.runner import RunEnv as RunEnv
+    from chaos.engine.runner import run_experiment as run_experiment
     from chaos.errors import ChaosError as ChaosError
     from chaos.errors import ClusterError as ClusterError
     from chaos.errors import ExperimentAborted as ExperimentAborted
@@ -128,14 +131,11 @@ if TYPE_CHECKING:
     from chaos.model.parse import load_experiment as load_experiment
     from chaos.model.parse import parse_experiment as parse_experiment
     from chaos.report.data import AbortRecord as AbortRecord
-    from chaos.runner import ExperimentResult as ExperimentResult
-    from chaos.runner import RunEnv as RunEnv
-    from chaos.runner import run_experiment as run_experiment
 
 
 def __getattr__(name: str) -> object:
     """A public name, from its defining module, looked up at each access (a test that patches
-    ``chaos.runner.run_experiment`` patches ``chaos.run_experiment`` too)."""
+    ``chaos.engine.runner.run_experiment`` patches ``chaos.run_experiment`` too)."""
     module = _EXPORTS.get(name)
     if module is None:
         raise AttributeError(f"module 'chaos' has no attribute {name!r}")

@@ -10,7 +10,7 @@ from __future__ import annotations
 
 from collections.abc import Callable, Iterable
 
-from chaos.cluster import engine, kind
+from chaos.cluster import engine, kind, kindload
 from chaos.cluster.config import ClusterConfig
 from chaos.cluster.progress import Progress
 from chaos.cluster.workload_image import DEFAULT_TAG, build_httpd
@@ -39,7 +39,7 @@ def provide(cfg: ClusterConfig, images: Iterable[str], progress: Progress | None
         build = BUILTIN.get(image)
         if build is not None:
             build(progress)
-        kind.ensure_loaded(cfg, image, progress)
+        kindload.ensure_loaded(cfg, image, progress)
     return wanted
 
 

@@ -6,30 +6,24 @@ kindest/node image when a registry answers; otherwise our offline build.
 
 from __future__ import annotations
 
-import json
 import socket
 import time
 from dataclasses import dataclass, replace
 from pathlib import Path
 
-from chaos.cluster import engine, gobuild, loadbalancer, nodeimage
+from chaos.cluster import engine, loadbalancer, nodeimage
+from chaos.cluster import metrics_server as ms
 from chaos.cluster.cache import cache_root
 from chaos.cluster.config import ClusterConfig, kind_config, shape_of
+from chaos.cluster.kindload import kind_binary
 from chaos.cluster.progress import Progress
-from chaos.cluster.shell import capture, run_logged, which
+from chaos.cluster.shell import capture, run_logged
 from chaos.cluster.versions import PINS
 from chaos.errors import ClusterError, PortInUse
 
 PUBLIC_NODE_IMAGE = "kindest/node:{version}"
 MARKER_LABEL = "io.x-k8s.kind.cluster"
 ROLE_LABEL = "io.x-k8s.kind.role"
-
-
-def kind_binary(progress: Progress) -> str:
-    found = which("kind")
-    if found:
-        return found
-    return str(gobuild.install_kind(PINS, cache_root(), progress))
 
 
 def registry_answers(timeout: float = 3.0) -> bool:
@@ -110,8 +104,6 @@ def up(cfg: ClusterConfig, progress: Progress | None = None, wait_s: float = 300
     reused cluster gets it) and wait until the metrics API reports every node."""
     info = _up(cfg, progress or Progress(), wait_s, adopt_shape)
     if metrics_server:
-        from chaos.cluster import metrics_server as ms  # imports this module
-
         ms.install(cfg, progress, nodes=len([n for n in info.nodes
                                              if not n.endswith("external-load-balancer")]))
     return info
@@ -224,30 +216,6 @@ def status(cfg: ClusterConfig) -> dict[str, object]:
     if containers and cfg.kubeconfig.exists():
         result.update(health.cluster_summary(cfg.kubeconfig, cfg.context))
     return result
-
-
-def load_image(cfg: ClusterConfig, image: str, progress: Progress | None = None) -> None:
-    """What `kind load docker-image` does: copy a local image into every node."""
-    progress = progress or Progress()
-    kind = kind_binary(progress)
-    log = cfg.state_dir / "kind.log"
-    with progress.step(f"loading {image} into {cfg.name!r}"):
-        run_logged(f"kind load docker-image {image}",
-                   [kind, "load", "docker-image", image, "--name", cfg.name], log, timeout=600)
-
-
-def ensure_loaded(cfg: ClusterConfig, image: str, progress: Progress | None = None) -> None:
-    """Load `image` unless this cluster already got this exact image ID from us."""
-    want = capture(["docker", "image", "inspect", "--format", "{{.Id}}", image]).stdout.strip()
-    if not want:
-        raise ClusterError(f"image {image!r} is not in the local Docker engine; build it first")
-    record = cfg.state_dir / "loaded-images.json"
-    loaded: dict[str, str] = json.loads(record.read_text()) if record.exists() else {}
-    if loaded.get(image) == want:
-        return
-    load_image(cfg, image, progress)
-    loaded[image] = want
-    record.write_text(json.dumps(loaded, indent=1))
 
 
 def node_image_identity(name: str) -> dict[str, str] | None:

@@ -14,7 +14,7 @@ import subprocess
 import time
 from pathlib import Path
 
-from chaos.cluster import kind
+from chaos.cluster import kindload
 from chaos.cluster.cache import cache_root, file_digest
 from chaos.cluster.config import ClusterConfig
 from chaos.cluster.gobuild import build_kubernetes, go_install
@@ -92,7 +92,7 @@ def install(cfg: ClusterConfig, progress: Progress | None = None, wait_s: float 
     root = cache_root()
     kubectl = str(build_kubernetes(pins, root, progress) / "kubectl")
     tag = build_image(pins, progress)
-    kind.ensure_loaded(cfg, tag, progress)
+    kindload.ensure_loaded(cfg, tag, progress)
     log = cfg.state_dir / "metrics-server.log"
     base = [kubectl, "--kubeconfig", str(cfg.kubeconfig), "--context", cfg.context]
     running = capture([*base, "-n", "kube-system", "get", "deployment", "metrics-server", "-o",

@@ -11,7 +11,7 @@ from chaos.abort import AbortSignal
 from chaos.clock import SYSTEM_CLOCK, Clock, Deadline
 from chaos.errors import InjectionFailed
 from chaos.faults.targets import Scope
-from chaos.journal import Journal, UndoAction, UndoOutcome
+from chaos.journal.store import Journal, UndoAction, UndoOutcome
 from chaos.k8s.client import Kube
 from chaos.k8s.observe import ObserverView, Snapshot
 from chaos.model.experiment import FaultSpec, Selector

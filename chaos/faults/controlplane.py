@@ -19,7 +19,7 @@ from chaos.errors import ClusterError, InjectionFailed
 from chaos.faults.base import FaultContext, FaultOutcome, implements
 from chaos.faults.targets import control_plane_targets
 from chaos.faults.undo import undo_errors, undo_pending
-from chaos.journal import UndoAction, UndoOutcome
+from chaos.journal.store import UndoAction, UndoOutcome
 from chaos.k8s import nodes as knodes
 from chaos.model.faults import ControlPlaneLoss
 from chaos.plan.quorum import quorum_kept

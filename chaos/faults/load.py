@@ -6,7 +6,7 @@ marks its start and end on the timeline."""
 from __future__ import annotations
 
 from chaos.faults.base import FaultContext, FaultOutcome, implements
-from chaos.journal import UndoOutcome
+from chaos.journal.store import UndoOutcome
 from chaos.model.faults import LoadSpike
 
 

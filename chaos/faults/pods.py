@@ -12,7 +12,7 @@ from dataclasses import dataclass
 from chaos.errors import InjectionFailed
 from chaos.faults.base import FaultContext, FaultOutcome, implements
 from chaos.faults.targets import pod_targets
-from chaos.journal import UndoOutcome
+from chaos.journal.store import UndoOutcome
 from chaos.k8s import pods as kpods
 from chaos.model.experiment import ContainerKill, PodKill
 

@@ -15,7 +15,7 @@ from chaos.errors import InjectionFailed
 from chaos.faults.base import FaultContext, FaultOutcome, implements
 from chaos.faults.targets import pod_targets
 from chaos.faults.undo import undo_errors, undo_pending
-from chaos.journal import UndoAction, UndoOutcome
+from chaos.journal.store import UndoAction, UndoOutcome
 from chaos.k8s import netns
 from chaos.k8s import pods as kpods
 from chaos.k8s import probes as kprobes

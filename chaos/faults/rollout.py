@@ -19,7 +19,7 @@ from typing import Any
 from chaos.errors import ChaosError, InjectionFailed
 from chaos.faults.base import FaultContext, FaultOutcome, implements
 from chaos.faults.undo import undo_pending
-from chaos.journal import UndoAction, UndoOutcome
+from chaos.journal.store import UndoAction, UndoOutcome
 from chaos.k8s import controllers as kc
 from chaos.k8s.observe import Snapshot
 from chaos.model.experiment import ControllerRef, Rollback, Rollout, Selector

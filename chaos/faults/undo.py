@@ -23,7 +23,7 @@ from pathlib import Path
 from typing import TYPE_CHECKING
 
 from chaos.errors import ClusterError, RollbackFailed, SafetyRefused
-from chaos.journal import (
+from chaos.journal.store import (
     Journal,
     JournalState,
     UndoAction,
@@ -39,8 +39,8 @@ from chaos.k8s import objects as kobjects
 from chaos.k8s import probes as kprobes
 from chaos.k8s import workload as kw
 from chaos.k8s.client import Kube, connect
+from chaos.k8s.safety import refuse_unless_ours
 from chaos.model.experiment import PROTECTED_LABEL, PROTECTED_NAMESPACES
-from chaos.safety import refuse_unless_ours
 
 if TYPE_CHECKING:
     from chaos.faults.base import FaultContext

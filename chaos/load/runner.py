@@ -81,7 +81,7 @@ POD_CONNECT_WAIT_S = 90  # the master gives up when the pods have not all connec
 
 
 class PodLauncher(Protocol):
-    """Starts locust worker pods (chaos.incluster.LoadPods is the real one)."""
+    """Starts locust worker pods (chaos.engine.incluster.LoadPods is the real one)."""
 
     def launch(self, index: int, args: Sequence[str], env: Mapping[str, str]) -> None: ...
 

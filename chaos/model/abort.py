@@ -2,7 +2,8 @@
 
 A guard is evaluated at least once a second while faults are active; the first breach undoes
 every fault at once and the verdict is ``aborted``. Immutable and free of I/O; the parser builds
-these, ``chaos.plan.guards`` judges readings against them, ``chaos.monitor`` does the reading.
+these, ``chaos.plan.guards`` judges readings against them, ``chaos.engine.monitor`` does
+the reading.
 """
 
 from __future__ import annotations

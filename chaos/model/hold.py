@@ -3,7 +3,7 @@
 A fault that holds (a probe break, a partition, a node loss, a load spike) is judged on the
 assumption that it held for its declared ``duration``. When the run's budget (spec.timeout)
 runs out first, the hold is cut, and whatever the SLAs would say is about a different
-experiment: such a run is ``error``, never pass or fail (chaos.phases, chaos.runner).
+experiment: such a run is ``error``, never pass or fail (chaos.engine.phases, chaos.engine.runner).
 """
 
 from __future__ import annotations

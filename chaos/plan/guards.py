@@ -1,8 +1,8 @@
 """Abort guards as pure decisions: readings in, verdicts out.
 
-``chaos.monitor`` reads (the live load's records, an HTTP status, a Prometheus response body, an
-object's conditions, the halt marker) and hands each reading here; nothing in this module does
-I/O. Every function answers with a ``Reading``: ok, failed (counts towards a guard's
+``chaos.engine.monitor`` reads (the live load's records, an HTTP status, a Prometheus response
+body, an object's conditions, the halt marker) and hands each reading here; nothing in this
+module does I/O. Every function answers with a ``Reading``: ok, failed (counts towards a guard's
 ``failures``), error (nothing could be read) or no-data; ``judge`` turns a guard's streak of
 readings into a breach.
 """

@@ -22,7 +22,7 @@ from chaos.plugin.options import (
 from chaos.plugin.session import SINK, STATE
 
 if TYPE_CHECKING:
-    from chaos.runner import RunEnv
+    from chaos.engine.runner import RunEnv
 
 
 def run_env(config: pytest.Config) -> RunEnv:
@@ -30,9 +30,9 @@ def run_env(config: pytest.Config) -> RunEnv:
     state = config.stash[STATE]
     if state.env is not None:
         return state.env
-    from chaos.journal import Journal
+    from chaos.engine.runner import RunEnv
+    from chaos.journal.store import Journal
     from chaos.k8s.client import connect
-    from chaos.runner import RunEnv
 
     kubeconfig = option(config, "chaos_kubeconfig")
     context = option(config, "chaos_context")
@@ -90,7 +90,7 @@ def run_env(config: pytest.Config) -> RunEnv:
 
 def _session_manifest(cluster_name: str | None) -> dict[str, Any]:
     """The session-wide part of every report's manifest, read once."""
-    from chaos.provenance import source_revision
+    from chaos.report.provenance import source_revision
 
     out: dict[str, Any] = {"kube_chaos": source_revision(), "node_image": None,
                            "kind_config": None}
@@ -157,7 +157,7 @@ def roll_back_orphans(context: str, reporter: Any, allow_contexts: tuple[str, ..
     an unreadable journal or record is named and quarantined, a live run's journal is left
     alone, and every undo that talks to the cluster passes the safety gate first."""
     from chaos.faults.undo import HANDLERS, rollback_all
-    from chaos.journal import all_journals, load_journals, warn_problems
+    from chaos.journal.store import all_journals, load_journals, warn_problems
 
     def say(line: str, **markup: bool) -> None:
         if reporter is not None:

@@ -15,9 +15,9 @@ from chaos.plugin.options import allowed_paths
 from chaos.plugin.record import as_experiment
 
 if TYPE_CHECKING:
+    from chaos.engine.runner import ExperimentResult, RunEnv
     from chaos.load.runner import LoadRun
     from chaos.model.experiment import Experiment
-    from chaos.runner import ExperimentResult, RunEnv
 
 
 @pytest.fixture(scope="session")
@@ -47,7 +47,7 @@ def chaos_seed(chaos_env: RunEnv) -> int:
 def chaos_namespace(chaos_env: RunEnv, request: pytest.FixtureRequest) -> Iterator[str]:
     """A unique namespace for this test, deleted afterwards unless kept by option (its
     deletion journaled first, so a killed run's namespace is rolled back too)."""
-    from chaos.runner import check_safety, journaled_namespace
+    from chaos.engine.runner import check_safety, journaled_namespace
 
     try:
         check_safety(chaos_env)  # a fixture deploys too: the same gate as experiments

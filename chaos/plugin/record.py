@@ -14,8 +14,8 @@ from chaos.errors import HaltActive
 from chaos.plugin.session import STATE
 
 if TYPE_CHECKING:
+    from chaos.engine.runner import ExperimentResult, RunEnv
     from chaos.model.experiment import Experiment
-    from chaos.runner import ExperimentResult, RunEnv
 
 
 def as_experiment(experiment: str | Path | Experiment, overrides: dict[str, Any],
@@ -29,9 +29,9 @@ def as_experiment(experiment: str | Path | Experiment, overrides: dict[str, Any]
 
 def run_and_record(config: pytest.Config, node: pytest.Item, exp: Experiment,
                    env: RunEnv, repeat: tuple[int, int] | None = None) -> ExperimentResult:
+    from chaos.engine.runner import run_experiment
     from chaos.report.summary import junit_properties
     from chaos.report.writer import load_report
-    from chaos.runner import run_experiment
 
     try:
         result = run_experiment(exp, env, repeat=repeat)

@@ -19,7 +19,7 @@ from chaos.errors import ChaosError
 from chaos.plugin.options import option, repeat_count
 
 if TYPE_CHECKING:
-    from chaos.runner import ExperimentResult, RunEnv
+    from chaos.engine.runner import ExperimentResult, RunEnv
 
 
 @dataclass

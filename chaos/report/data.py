@@ -74,7 +74,7 @@ class ReportData:
     # every undo of the run, in order: {id, kind, action, status, reason, at, journal, ...}
     undo: tuple[Mapping[str, object], ...] = ()
     abort: AbortRecord | None = None  # None: the guards never ran (no fault was reached)
-    manifest: ManifestDict | None = None  # what produced the run (chaos.provenance)
+    manifest: ManifestDict | None = None  # what produced the run (chaos.report.provenance)
     # the API-server probe's figures (chaos.plan.apiprobe.figures), None when it did not run
     api_server: Mapping[str, object] | None = None
     # in-cluster load: each worker pod's measured clock offset to the master (already applied

@@ -242,8 +242,8 @@ class ReportDict(TypedDict):
     verdict: str
     timeline: TimelineDict
     versions: dict[str, str]
-    # every undo of the run in order (chaos.journal.UndoOutcome.as_dict): an entry whose status
-    # is not "undone" is still pending in the journal
+    # every undo of the run in order (chaos.journal.store.UndoOutcome.as_dict): an entry whose
+    # status is not "undone" is still pending in the journal
     undo: list[JSONValue]
     abort: AbortDict | None  # null when no guard ran (the run ended before its first fault)
     manifest: ManifestDict | None  # null in reports older than schema 4

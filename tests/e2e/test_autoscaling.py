@@ -16,7 +16,7 @@ import pytest
 from chaos.cluster import metrics_server
 from chaos.cluster.cache import cache_root
 from chaos.cluster.versions import PINS
-from chaos.runner import ExperimentResult, RunEnv
+from chaos.engine.runner import ExperimentResult, RunEnv
 
 pytestmark = pytest.mark.chaos
 EXPERIMENTS = Path(__file__).parents[2] / "experiments"

@@ -10,11 +10,11 @@ from pathlib import Path
 import pytest
 from kubernetes import client
 
-from chaos.cluster import kind
+from chaos.cluster import kind, kindload
 from chaos.cluster.config import ClusterConfig
 from chaos.cluster.progress import Progress
+from chaos.engine.runner import RunEnv
 from chaos.k8s import health
-from chaos.runner import RunEnv
 
 pytestmark = pytest.mark.chaos
 WORKLOADS = Path(__file__).parents[2] / "experiments" / "workloads"
@@ -129,7 +129,7 @@ def test_cluster_down_leaves_no_containers_or_kubeconfig(chaos_env: RunEnv) -> N
     user_kubeconfig = Path.home() / ".kube" / "config"
     if user_kubeconfig.exists():
         assert "kind-kc-downtest" not in user_kubeconfig.read_text()
-    assert cfg.name not in kind.existing_clusters(kind.kind_binary(Progress(quiet=True)))
+    assert cfg.name not in kind.existing_clusters(kindload.kind_binary(Progress(quiet=True)))
 
 
 def test_taken_port_is_a_one_paragraph_error_not_a_traceback(chaos_env: RunEnv) -> None:

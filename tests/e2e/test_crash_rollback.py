@@ -25,10 +25,10 @@ from test_faults_helpers import (
     wait_for,
 )
 
-from chaos.journal import pending_in
+from chaos.engine.runner import RunEnv
+from chaos.journal.store import pending_in
 from chaos.k8s import nodes as knodes
 from chaos.k8s import probes as kprobes
-from chaos.runner import RunEnv
 
 pytestmark = [pytest.mark.chaos, pytest.mark.timeout(300)]
 
@@ -40,7 +40,7 @@ VICTIM = textwrap.dedent("""
     from test_faults_helpers import Cluster, make_ctx
     from chaos.faults.nodes import CordonFault, DrainFault, NodeLossFault
     from chaos.faults.probes import ProbeBreakFault
-    from chaos.journal import Journal
+    from chaos.journal.store import Journal
     from chaos.k8s.client import connect
     from chaos.model.experiment import (Cordon, Drain, NodeLoss, NodeSelection, ProbeBreak,
                                         Selector)
@@ -85,7 +85,7 @@ def rollback_cmd() -> list[str]:
     if exe and subprocess.run([exe, "rollback", "--help"], capture_output=True,
                               check=False).returncode == 0:
         return [exe, "rollback"]
-    return [sys.executable, "-m", "chaos.cli_rollback"]
+    return [sys.executable, "-m", "chaos.cli.rollback"]
 
 
 def rollback(journal: Path) -> subprocess.CompletedProcess[str]:

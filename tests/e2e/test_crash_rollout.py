@@ -25,9 +25,9 @@ from test_faults_helpers import (
     wait_for,
 )
 
-from chaos.journal import pending_in
+from chaos.engine.runner import RunEnv
+from chaos.journal.store import pending_in
 from chaos.k8s import controllers as kc
-from chaos.runner import RunEnv
 
 pytestmark = [pytest.mark.chaos, pytest.mark.timeout(300)]
 
@@ -39,7 +39,7 @@ VICTIM = textwrap.dedent("""
     sys.path.insert(0, sys.argv[6])
     from test_faults_helpers import Cluster, make_ctx
     from chaos.faults.rollout import RolloutFault
-    from chaos.journal import Journal
+    from chaos.journal.store import Journal
     from chaos.k8s.client import connect
     from chaos.model.experiment import Rollout
 

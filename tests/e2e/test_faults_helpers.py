@@ -22,13 +22,13 @@ from typing import Any
 import pytest
 
 from chaos.clock import SystemClock
+from chaos.engine.runner import RunEnv, check_safety
 from chaos.faults.base import FaultContext
-from chaos.journal import Journal
+from chaos.journal.store import Journal
 from chaos.k8s import nodes as knodes
 from chaos.k8s.client import Kube, connect
 from chaos.k8s.observe import Observer
 from chaos.model.experiment import Selector
-from chaos.runner import RunEnv, check_safety
 
 ROOT = Path(__file__).resolve().parents[2]
 WORKLOADS = ROOT / "experiments" / "workloads"
@@ -64,11 +64,11 @@ def cluster_from_env(env: RunEnv | None = None) -> Cluster:
 
 
 def ensure_workload_image(cluster: Cluster) -> None:
-    from chaos.cluster import kind
+    from chaos.cluster import kindload
     from chaos.cluster.config import ClusterConfig
     from chaos.cluster.workload_image import build_httpd
 
-    kind.ensure_loaded(ClusterConfig(name=cluster.name), build_httpd())
+    kindload.ensure_loaded(ClusterConfig(name=cluster.name), build_httpd())
 
 
 def kubectl_path() -> str:

@@ -21,11 +21,11 @@ from test_faults_helpers import (
     workers,
 )
 
+from chaos.engine.runner import RunEnv
 from chaos.faults.nodes import CordonFault, DrainFault, NodeLossFault
-from chaos.journal import Journal, pending_in
+from chaos.journal.store import Journal, pending_in
 from chaos.k8s import nodes as knodes
 from chaos.model.experiment import Cordon, Drain, NodeLoss, NodeSelection, Selector
-from chaos.runner import RunEnv
 
 pytestmark = [pytest.mark.chaos, pytest.mark.timeout(420)]
 

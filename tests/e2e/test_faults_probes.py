@@ -16,12 +16,12 @@ from test_faults_helpers import (
     pods,
 )
 
+from chaos.engine.runner import RunEnv
 from chaos.errors import InjectionFailed
 from chaos.faults.probes import ProbeBreakFault
-from chaos.journal import Journal, pending_in
+from chaos.journal.store import Journal, pending_in
 from chaos.k8s import probes as kprobes
 from chaos.model.experiment import ProbeBreak, Selector
-from chaos.runner import RunEnv
 
 pytestmark = [pytest.mark.chaos, pytest.mark.timeout(300)]
 

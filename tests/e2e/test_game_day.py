@@ -20,16 +20,16 @@ from typing import Any
 import pytest
 from test_faults_helpers import Cluster, kubectl
 
-from chaos.audit import read_audit
-from chaos.cluster import kind
+from chaos.cluster import kind, kindload
 from chaos.cluster.config import ClusterConfig, PortMapping
 from chaos.cluster.workload_image import build_httpd
+from chaos.engine.runner import RunEnv, run_experiment
 from chaos.errors import SafetyRefused
-from chaos.journal import Journal
+from chaos.journal.audit import read_audit
+from chaos.journal.store import Journal
 from chaos.k8s.client import connect
 from chaos.k8s.health import MARKER_NAME, MARKER_NAMESPACE
 from chaos.model.parse import parse_experiment
-from chaos.runner import RunEnv, run_experiment
 
 pytestmark = [pytest.mark.chaos, pytest.mark.timeout(900)]
 
@@ -124,7 +124,7 @@ def staging() -> Iterator[Staging]:
         # staging is not ours: no marker, and its workloads arrive by kubectl
         kubectl(cluster, "-n", MARKER_NAMESPACE, "delete", "configmap", MARKER_NAME,
                 "--ignore-not-found")
-        kind.ensure_loaded(cfg, build_httpd())  # stands in for the team's registry
+        kindload.ensure_loaded(cfg, build_httpd())  # stands in for the team's registry
         kubectl(cluster, "apply", "-f", "-", stdin=STAGING)
         kubectl(cluster, "-n", "shop", "rollout", "status", "deployment/web", "--timeout=180s",
                 timeout=200)
@@ -266,7 +266,7 @@ def test_drain_game_day_on_an_existing_statefulset(staging: Staging, tmp_path: P
 
 def test_plan_lists_what_the_run_hits_and_a_changed_cluster_is_refused(
         staging: Staging, tmp_path: Path) -> None:
-    from chaos.planner import plan_document, plan_experiment
+    from chaos.engine.preview import plan_document, plan_experiment
 
     exp = _experiment(staging, tmp_path, kind_="Deployment", name="web", app="web",
                       node_port=30080, fault="{type: pod-kill, count: 1, gracePeriod: 0}",
@@ -355,7 +355,7 @@ def test_the_documented_plan_then_run_from_a_relative_folder_passes_the_gate(
 
 def test_blast_radius_and_protected_namespaces_are_refused_at_plan_time(
         staging: Staging, tmp_path: Path) -> None:
-    from chaos.planner import plan_experiment
+    from chaos.engine.preview import plan_experiment
 
     env = _env(staging, tmp_path)
     exp = _experiment(staging, tmp_path, kind_="Deployment", name="web", app="web",
@@ -398,7 +398,7 @@ def test_the_rbac_output_is_sufficient_and_every_rule_is_needed(staging: Staging
 
     import yaml as pyyaml
 
-    from chaos.planner import plan_experiment
+    from chaos.engine.preview import plan_experiment
 
     exp = _experiment(staging, tmp_path, kind_="Deployment", name="web", app="web",
                       node_port=30080, fault="{type: pod-kill, count: 1, gracePeriod: 0}",

@@ -24,11 +24,11 @@ from typing import Any
 
 import pytest
 
+from chaos.engine.runner import ExperimentResult, RunEnv, run_experiment
 from chaos.errors import HaltActive
 from chaos.k8s import halt as khalt
 from chaos.k8s import nodes as knodes
 from chaos.model.parse import load_experiment
-from chaos.runner import ExperimentResult, RunEnv, run_experiment
 
 pytestmark = [pytest.mark.chaos, pytest.mark.timeout(600)]
 WORKLOADS = Path(__file__).parents[2] / "experiments" / "workloads"

@@ -15,12 +15,12 @@ from urllib.parse import urlsplit
 
 import pytest
 
-from chaos.incluster import prepare, service_url
+from chaos.engine.incluster import prepare, service_url
+from chaos.engine.runner import RunEnv
 from chaos.k8s.loadpods import LABEL
 from chaos.load.records import parse_capture
 from chaos.load.runner import LoadRun
 from chaos.model.parse import load_experiment
-from chaos.runner import RunEnv
 
 pytestmark = pytest.mark.chaos
 WORKLOADS = Path(__file__).parents[2] / "experiments" / "workloads"

@@ -19,7 +19,7 @@ from pathlib import Path
 
 import pytest
 
-from chaos.runner import RunEnv
+from chaos.engine.runner import RunEnv
 
 ROOT = Path(__file__).resolve().parents[2]
 NODE_PORT = 30085  # published on 127.0.0.1 by the kind cluster; no other test uses it

@@ -16,8 +16,8 @@ from pathlib import Path
 
 import pytest
 
-from chaos.journal import pending_in
-from chaos.runner import RunEnv
+from chaos.engine.runner import RunEnv
+from chaos.journal.store import pending_in
 
 pytestmark = pytest.mark.chaos
 WORKLOAD = Path(__file__).parents[2] / "experiments" / "workloads" / "httpd-replicated.yaml"

@@ -29,10 +29,11 @@ from test_faults_helpers import (
     wait_for,
 )
 
+from chaos.engine.runner import RunEnv
 from chaos.errors import InjectionFailed
 from chaos.faults import build
 from chaos.faults.base import FaultOutcome
-from chaos.journal import Journal, pending_in
+from chaos.journal.store import Journal, pending_in
 from chaos.k8s import netns
 from chaos.model.experiment import (
     Bandwidth,
@@ -46,7 +47,6 @@ from chaos.model.experiment import (
 )
 from chaos.model.parse import load_experiment
 from chaos.plan import netrules
-from chaos.runner import RunEnv
 
 pytestmark = [pytest.mark.chaos, pytest.mark.timeout(600)]
 

@@ -22,10 +22,10 @@ from network_helpers import Pod, Tiers, get, tiers_namespace
 from test_crash_rollback import rollback
 from test_faults_helpers import Cluster, cluster_from_env, ensure_workload_image, wait_for
 
-from chaos.journal import pending_in, read_journal
+from chaos.engine.runner import RunEnv
+from chaos.journal.store import pending_in, read_journal
 from chaos.k8s import netns
 from chaos.plan import netrules
-from chaos.runner import RunEnv
 
 pytestmark = [pytest.mark.chaos, pytest.mark.timeout(400)]
 
@@ -36,7 +36,7 @@ VICTIM = textwrap.dedent("""
     sys.path.insert(0, sys.argv[7])
     from test_faults_helpers import Cluster, make_ctx
     from chaos.faults import build
-    from chaos.journal import Journal
+    from chaos.journal.store import Journal
     from chaos.k8s.client import connect
     from chaos.model.experiment import (Bandwidth, Dns, Latency, PacketLoss, Partition, Peer,
                                         Selector)

@@ -27,13 +27,13 @@ from test_faults_helpers import (
     wait_for,
 )
 
+from chaos.engine.runner import RunEnv
 from chaos.errors import InjectionFailed
 from chaos.faults.rollout import RollbackFault, RolloutFault
-from chaos.journal import Journal, pending_in
+from chaos.journal.store import Journal, pending_in
 from chaos.k8s import controllers as kc
 from chaos.model.experiment import ControllerRef, Rollback, Rollout
 from chaos.model.parse import load_experiment
-from chaos.runner import RunEnv
 
 pytestmark = [pytest.mark.chaos, pytest.mark.timeout(600)]
 EXPERIMENTS = Path(__file__).parents[2] / "experiments"

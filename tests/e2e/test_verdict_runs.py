@@ -27,7 +27,7 @@ from typing import Any
 
 import pytest
 
-from chaos.runner import RunEnv
+from chaos.engine.runner import RunEnv
 
 pytestmark = [pytest.mark.chaos, pytest.mark.timeout(600)]
 

@@ -74,7 +74,7 @@ def test_assert_slas_is_an_assertion_users_can_expect():
 STUB_RUN = '''\
 import pytest
 
-import chaos.runner
+import chaos.engine.runner
 from chaos.model.timeline import SLAResult
 from chaos.plan.slas import verdict
 from chaos.plugin import environment
@@ -84,7 +84,7 @@ def run(exp, env, repeat=None):
     slow = exp.name.endswith("-slow")
     slas = [SLAResult("maxErrorRate", 0.01, 0.002, True, "ratio"),
             SLAResult("maxOutage", 1.0, 3.25 if slow else 0.4, not slow, "s", bound_s=1.0)]
-    return chaos.runner.ExperimentResult(
+    return chaos.engine.runner.ExperimentResult(
         experiment=exp, verdict=verdict(slas, exp.expect), slas=slas, recovery_seconds=6.5,
         longest_outage_s=3.25 if slow else 0.4, requests_total=400, requests_failed=1,
         error_rate_during_fault=0.002, restarts=0, faults=[], report_path=None, namespace="ns")
@@ -93,7 +93,7 @@ def run(exp, env, repeat=None):
 def pytest_configure(config):
     mp = pytest.MonkeyPatch()
     mp.setattr(environment, "run_env", lambda config: object())
-    mp.setattr(chaos.runner, "run_experiment", run)
+    mp.setattr(chaos.engine.runner, "run_experiment", run)
     config.add_cleanup(mp.undo)
 '''
 

@@ -189,7 +189,7 @@ def test_cluster_scoped_manifest_object_is_a_collection_error(project: pytest.Py
 
 FAKE_RUNS = """\
 import chaos.plugin.environment as environment
-import chaos.runner as runner
+import chaos.engine.runner as runner
 from chaos.errors import HaltActive
 from chaos.model.abort import Breach, HaltMarker
 from chaos.report.data import AbortRecord
@@ -252,11 +252,11 @@ def test_assert_slas_fails_an_aborted_run_naming_the_guard() -> None:
     from pathlib import Path as P
 
     from chaos import assert_slas
+    from chaos.engine.runner import ExperimentResult
     from chaos.errors import ExperimentAborted
     from chaos.model.abort import Breach
     from chaos.model.parse import parse_experiment
     from chaos.report.data import AbortRecord
-    from chaos.runner import ExperimentResult
 
     exp = parse_experiment(GOOD.replace("[workloads/httpd-replicated.yaml]",
                                         f"[{WORKLOADS / 'httpd-replicated.yaml'}]"), P("x.yaml"))

@@ -54,7 +54,7 @@ from chaos.model.abort import Breach
 from chaos.model.timeline import SLAResult
 from chaos.plan.slas import verdict
 from chaos.report.data import AbortRecord
-from chaos.runner import ExperimentResult
+from chaos.engine.runner import ExperimentResult
 
 T0 = 1_700_000_000.0
 HELD = [SLAResult("maxErrorRate", 0.01, 0.0, True, "ratio"),

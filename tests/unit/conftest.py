@@ -66,7 +66,7 @@ def dead_writer(monkeypatch: pytest.MonkeyPatch) -> None:
     """Journal records written from now on look like a crashed run's: their pid is gone."""
     import socket
 
-    from chaos import journal
+    from chaos.journal import store as journal
 
     monkeypatch.setattr(journal, "this_writer",
                         lambda: journal.Writer(DEAD_PID, socket.gethostname(), 1))

@@ -15,7 +15,7 @@ import pytest
 from chaos.clock import FakeClock
 from chaos.faults import undo
 from chaos.faults.base import FaultContext
-from chaos.journal import Journal, UndoAction, pending_in
+from chaos.journal.store import Journal, UndoAction, pending_in
 from chaos.k8s.observe import PodState, Snapshot
 from chaos.model.selector import Selector
 

@@ -10,13 +10,13 @@ from typing import Any
 
 import pytest
 
+from chaos.engine.phases import needs_api_probe
 from chaos.errors import ExperimentInvalid
 from chaos.faults.controlplane import restart_order
 from chaos.model import ControlPlaneLoss, SLASpec
 from chaos.model.apiprobe import ApiProbeData, LeaseReading, MemberReading
 from chaos.model.parse import parse_experiment
 from chaos.model.timeline import RequestRecord
-from chaos.phases import needs_api_probe
 from chaos.plan import apiprobe as papi
 from chaos.plan import slas as pslas
 from chaos.plan.quorum import quorum, quorum_kept
@@ -154,7 +154,7 @@ def three_control_planes(monkeypatch: pytest.MonkeyPatch, tmp_path: Path) -> Any
 
     from chaos.faults import controlplane as fcp
     from chaos.faults import undo
-    from chaos.journal import read_journal
+    from chaos.journal.store import read_journal
     from chaos.k8s import nodes as knodes
 
     names = ("cp1", "cp2", "cp3")
@@ -189,7 +189,7 @@ def three_control_planes(monkeypatch: pytest.MonkeyPatch, tmp_path: Path) -> Any
 def test_every_undo_is_journaled_before_the_first_node_is_lost(three_control_planes: Any
                                                               ) -> None:
     from chaos.faults.controlplane import ControlPlaneLossFault
-    from chaos.journal import read_journal
+    from chaos.journal.store import read_journal
 
     ctx, clock, observer, docker, journaled = three_control_planes(None)
     outcome = ControlPlaneLossFault(ControlPlaneLoss(count=2, duration_s=30.0)).inject(ctx)

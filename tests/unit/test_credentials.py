@@ -13,10 +13,10 @@ from test_report import T0, data
 
 from chaos.abort import AbortSignal
 from chaos.clock import FakeClock
+from chaos.engine.monitor import GuardMonitor, HttpAnswer, build_checks
 from chaos.errors import SafetyRefused
 from chaos.model.abort import AbortSpec, HaltMarker, HttpGuard, PrometheusGuard
 from chaos.model.credentials import cleartext_headers, redact_text, redact_url, url_secrets
-from chaos.monitor import GuardMonitor, HttpAnswer, build_checks
 from chaos.plan import guards as pg
 from chaos.report import junit_properties, summary_row, summary_table, write_report
 from chaos.report.data import AbortRecord
@@ -88,7 +88,7 @@ def test_guard_credentials_reach_the_request_but_no_report(tmp_path: Path) -> No
 
 
 def test_guards_refused_by_host_are_named_without_their_credentials() -> None:
-    from chaos.runner import check_guard_hosts
+    from chaos.engine.runner import check_guard_hosts
 
     url = "https://bob:hunter2@prom.example/?token=t0ps3cret"
     assert pg.disallowed([("p", url)], ()) == [

@@ -37,7 +37,7 @@ TYPE_NAMES = set(FAULT_TYPES)
 # case, which would be asking which fault this is.
 COINCIDENCES = {
     ("k8s/nodes.py", "cordon"),  # the verb in "cannot cordon node x" (the fault's own action)
-    ("cli_rollback.py", "rollback"),  # the `kube-chaos rollback` subcommand's name
+    ("cli/rollback.py", "rollback"),  # the `kube-chaos rollback` subcommand's name
     ("plan/netrules.py", "latency"),  # tc's tbf option `latency <ms>`, not the latency fault
     ("plan/rollout.py", "partition"),  # a StatefulSet's spec.updateStrategy.rollingUpdate field
 }
@@ -246,7 +246,7 @@ def test_what_each_type_acts_on() -> None:
 
 
 def test_each_question_is_judged_by_its_sla_from_the_typed_answer() -> None:
-    from chaos import runner
+    from chaos.engine import runner
 
     asked = {t: cls.question.sla for t, cls in FAULT_TYPES.items() if cls.question}
     assert asked == {"drain": "expectBlocked", "rollout": "expectStalled"}

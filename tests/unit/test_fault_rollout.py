@@ -21,7 +21,7 @@ from chaos.errors import InjectionFailed, RollbackFailed
 from chaos.faults import undo
 from chaos.faults.base import FaultContext
 from chaos.faults.rollout import RollbackFault, RolloutFault
-from chaos.journal import Journal, UndoAction, pending_in
+from chaos.journal.store import Journal, UndoAction, pending_in
 from chaos.k8s import controllers as kc
 from chaos.k8s.observe import PodState, Snapshot
 from chaos.model.experiment import ControllerRef, Rollback, Rollout, Selector

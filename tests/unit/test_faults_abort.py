@@ -17,7 +17,7 @@ from chaos.faults import nodes as fnodes
 from chaos.faults import pods as fpods
 from chaos.faults import probes as fprobes
 from chaos.faults.base import FaultContext
-from chaos.journal import Journal, read_journal
+from chaos.journal.store import Journal, read_journal
 from chaos.k8s import nodes as knodes
 from chaos.k8s import pods as kpods
 from chaos.k8s.observe import Snapshot

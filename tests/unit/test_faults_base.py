@@ -13,7 +13,7 @@ from chaos.errors import InjectionFailed
 from chaos.faults import base
 from chaos.faults.base import FaultOutcome, build, implementations, implements
 from chaos.faults.load import LoadSpikeFault
-from chaos.journal import read_journal
+from chaos.journal.store import read_journal
 from chaos.model.faults import LoadSpike, PodKill
 from chaos.model.hold import Hold
 

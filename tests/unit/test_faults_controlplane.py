@@ -13,7 +13,7 @@ from fault_world import World, make_world
 
 from chaos.errors import ClusterError, InjectionFailed
 from chaos.faults import controlplane as fcp
-from chaos.journal import UndoAction
+from chaos.journal.store import UndoAction
 from chaos.k8s import nodes as knodes
 from chaos.k8s.nodes import ContainerInfo, NodeView
 from chaos.model.faults import ControlPlaneLoss

@@ -30,7 +30,7 @@ from chaos.clock import FakeClock
 from chaos.errors import ClusterError, InjectionFailed
 from chaos.faults import rollout as fr
 from chaos.faults.rollout import RollbackFault, RolloutFault
-from chaos.journal import Journal, UndoAction
+from chaos.journal.store import Journal, UndoAction
 from chaos.k8s import controllers as kc
 from chaos.k8s.observe import PodState
 from chaos.model.experiment import ControllerRef, Rollback, Rollout

@@ -9,7 +9,8 @@ from typing import Any
 import pytest
 from kubernetes.client.exceptions import ApiException
 
-from chaos import cli, cli_halt
+from chaos import cli
+from chaos.cli import halt as cli_halt
 from chaos.errors import ClusterError
 from chaos.k8s import client as kclient
 from chaos.k8s import halt as khalt

@@ -7,7 +7,7 @@ from pathlib import Path
 
 import pytest
 
-from chaos.journal import Journal, JournalWarning, UndoAction, orphaned, pending_in
+from chaos.journal.store import Journal, JournalWarning, UndoAction, orphaned, pending_in
 
 
 def test_pending_is_what_has_no_done_line_newest_first(tmp_path: Path) -> None:

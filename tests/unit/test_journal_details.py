@@ -12,9 +12,9 @@ from pathlib import Path
 
 import pytest
 
-from chaos import journal as jmod
 from chaos.errors import JournalWriteFailed
-from chaos.journal import (
+from chaos.journal import store as jmod
+from chaos.journal.store import (
     Journal,
     JournalProblem,
     UndoAction,

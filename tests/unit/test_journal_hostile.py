@@ -13,10 +13,10 @@ from pathlib import Path
 
 import pytest
 
-from chaos import cli_rollback
-from chaos import journal as jmod
+from chaos.cli import rollback as cli_rollback
 from chaos.faults import undo
-from chaos.journal import Journal, UndoAction, Writer, load_journal, read_journal
+from chaos.journal import store as jmod
+from chaos.journal.store import Journal, UndoAction, Writer, load_journal, read_journal
 
 HOST = socket.gethostname()
 SECRET = "TEMPLATE-SECRET-" + "s" * 200  # deep in a record: must never reach the console

@@ -12,9 +12,9 @@ from pathlib import Path
 
 import pytest
 
-from chaos import journal as jmod
-from chaos.audit import AuditLog, read_audit
-from chaos.journal import Journal, UndoAction, load_journal
+from chaos.journal import store as jmod
+from chaos.journal.audit import AuditLog, read_audit
+from chaos.journal.store import Journal, UndoAction, load_journal
 
 TEMPLATE = json.dumps({"spec": {"containers": [{"name": "web", "env": [{"value": "s3cr3t"}]}]}})
 

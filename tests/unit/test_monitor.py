@@ -13,9 +13,7 @@ import pytest
 
 from chaos.abort import AbortSignal
 from chaos.clock import FakeClock, SystemClock
-from chaos.errors import GuardUnusable
-from chaos.model.abort import AbortSpec, Breach, HaltMarker, HttpGuard, OutageGuard
-from chaos.monitor import (
+from chaos.engine.monitor import (
     GuardCheck,
     GuardMonitor,
     HttpAnswer,
@@ -23,6 +21,8 @@ from chaos.monitor import (
     http_get,
     prometheus_query_url,
 )
+from chaos.errors import GuardUnusable
+from chaos.model.abort import AbortSpec, Breach, HaltMarker, HttpGuard, OutageGuard
 from chaos.plan import guards as pg
 
 

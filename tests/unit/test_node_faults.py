@@ -13,7 +13,7 @@ from fault_world import World, make_world, snap
 
 from chaos.errors import InjectionFailed
 from chaos.faults import nodes as fnodes
-from chaos.journal import UndoAction
+from chaos.journal.store import UndoAction
 from chaos.k8s import nodes as knodes
 from chaos.k8s.nodes import EvictionResult, NodeView
 from chaos.model.experiment import Cordon, Drain, NodeLoss, NodeSelection

@@ -1,6 +1,6 @@
 """The run core without a cluster: phases in order, the undo on every exit path, safety,
 verdicts and negative controls, against fakes of the cluster, the Observer, the load and the
-faults (chaos.phases.RunPorts). Time is a FakeClock: nothing here sleeps."""
+faults (chaos.engine.phases.RunPorts). Time is a FakeClock: nothing here sleeps."""
 
 from __future__ import annotations
 
@@ -14,12 +14,15 @@ from typing import Any
 
 import pytest
 
-from chaos import phases as ph
 from chaos.clock import FakeClock
+from chaos.engine import phases as ph
+from chaos.engine.monitor import HttpAnswer, HttpGet
+from chaos.engine.phases import RunPorts
+from chaos.engine.runner import RunEnv, run_experiment
 from chaos.errors import HaltActive, InjectionFailed, SafetyRefused
 from chaos.faults.base import FaultContext, FaultOutcome
 from chaos.faults.targets import Targets
-from chaos.journal import Journal, UndoAction, UndoOutcome
+from chaos.journal.store import Journal, UndoAction, UndoOutcome
 from chaos.k8s.observe import PodState, Snapshot
 from chaos.load.records import CAPTURE_HEADER, CaptureRecords
 from chaos.model import (
@@ -41,9 +44,6 @@ from chaos.model.abort import (
     PrometheusGuard,
 )
 from chaos.model.timeline import ClusterEvent, RequestRecord
-from chaos.monitor import HttpAnswer, HttpGet
-from chaos.phases import RunPorts
-from chaos.runner import RunEnv, run_experiment
 
 SEL = Selector.of({"app": "web"})
 PODS = ("web-a", "web-b", "web-c")
@@ -856,7 +856,7 @@ def test_the_longest_outage_counts_only_from_the_fault_on(world: World, tmp_path
 
 
 def test_the_audit_trail_records_who_what_and_every_undo(world: World, tmp_path: Path) -> None:
-    from chaos.audit import read_audit
+    from chaos.journal.audit import read_audit
 
     result = _run(world, tmp_path)
     trail = read_audit(Path(result.report_path).parent / "audit.jsonl")

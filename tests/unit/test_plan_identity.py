@@ -12,9 +12,10 @@ from typing import Any
 
 import pytest
 
-from chaos import planner, runner
+from chaos.engine import preview as planner
+from chaos.engine import runner
 from chaos.errors import SafetyRefused
-from chaos.journal import Journal
+from chaos.journal.store import Journal
 from chaos.model.parse import load_experiment
 
 ROOT = Path(__file__).resolve().parents[2]

@@ -14,7 +14,7 @@ from kubernetes import client as k
 
 from chaos.errors import InjectionFailed
 from chaos.faults import probes as fprobes
-from chaos.journal import UndoAction
+from chaos.journal.store import UndoAction
 from chaos.k8s import netns
 from chaos.k8s import pods as kpods
 from chaos.k8s import probes as kprobes

@@ -1,7 +1,7 @@
 import hashlib
 from pathlib import Path
 
-from chaos.provenance import build_manifest, source_revision
+from chaos.report.provenance import build_manifest, source_revision
 
 
 def test_manifest_hashes_files_and_builds_a_rerun_command(tmp_path: Path) -> None:

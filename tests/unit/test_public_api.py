@@ -44,7 +44,8 @@ def test_each_name_is_the_object_its_module_defines(name: str) -> None:
 def test_star_import_and_unknown_names() -> None:
     namespace: dict[str, object] = {}
     exec("from chaos import *", namespace)  # what a user may write
-    assert namespace["run_experiment"] is importlib.import_module("chaos.runner").run_experiment
+    runner = importlib.import_module("chaos.engine.runner")
+    assert namespace["run_experiment"] is runner.run_experiment
     assert "_EXPORTS" not in namespace
     with pytest.raises(AttributeError, match="no attribute 'run_experimnet'"):
         _ = chaos.run_experimnet  # type: ignore[attr-defined]
@@ -52,18 +53,18 @@ def test_star_import_and_unknown_names() -> None:
 
 
 def test_a_patched_runner_is_what_chaos_hands_out(monkeypatch: pytest.MonkeyPatch) -> None:
-    import chaos.runner
+    import chaos.engine.runner
 
     def fake(*args: object, **kwargs: object) -> None:
         return None
 
-    monkeypatch.setattr(chaos.runner, "run_experiment", fake)
+    monkeypatch.setattr(chaos.engine.runner, "run_experiment", fake)
     assert chaos.run_experiment is fake
 
 
 def test_importing_chaos_pulls_in_no_cluster_client_load_generator_or_runner() -> None:
     code = ("import sys, chaos, chaos.errors; "
-            "print(sorted(m for m in ('kubernetes', 'locust', 'gevent', 'chaos.runner', "
+            "print(sorted(m for m in ('kubernetes', 'locust', 'gevent', 'chaos.engine.runner', "
             "'chaos.plugin') if m in sys.modules))")
     out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True,
                          check=True, cwd=ROOT).stdout

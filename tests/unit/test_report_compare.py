@@ -87,7 +87,7 @@ def test_cli_exits_non_zero_on_regression_and_writes_the_step_summary(
 def test_rerun_replays_the_recorded_command_and_names_changed_files(
         tmp_path: Path, monkeypatch: pytest.MonkeyPatch,
         capsys: pytest.CaptureFixture[str]) -> None:
-    import chaos.cli_run as cli_run
+    import chaos.cli.run as cli_run
 
     exp = tmp_path / "exp.yaml"
     exp.write_text("changed since\n")

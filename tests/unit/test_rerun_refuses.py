@@ -11,10 +11,10 @@ from typing import Any
 import pytest
 from test_report_compare import manifest, runs
 
-import chaos.cli as cli
-import chaos.cli_halt as cli_halt
-import chaos.cli_rollback as cli_rollback
-import chaos.cli_run as cli_run
+import chaos.cli.cluster as cli_cluster
+import chaos.cli.halt as cli_halt
+import chaos.cli.rollback as cli_rollback
+import chaos.cli.run as cli_run
 from chaos.cli import main
 from chaos.errors import RerunRefused
 from chaos.report.rerun import rerun_plan
@@ -29,7 +29,8 @@ def ran(monkeypatch: pytest.MonkeyPatch) -> list[tuple[str, Any]]:
     monkeypatch.setattr(pytest, "main", lambda *a, **k: seen.append(("pytest", a)) or 0)
     monkeypatch.setattr(cli_rollback, "cmd_rollback",
                         lambda args: seen.append(("rollback", args)) or 0)
-    monkeypatch.setattr(cli, "cmd_cluster_down", lambda args: seen.append(("down", args)) or 0)
+    monkeypatch.setattr(cli_cluster, "cmd_cluster_down",
+                        lambda args: seen.append(("down", args)) or 0)
     for name in dir(cli_halt):
         if name.startswith("cmd_"):
             monkeypatch.setattr(cli_halt, name, lambda args: seen.append(("halt", args)) or 0)
@@ -168,7 +169,7 @@ def test_rerun_plan_argv_is_typed_and_repeat_from_the_command_line_wins(tmp_path
 
 
 def test_files_a_report_names_are_hashed_only_when_regular(tmp_path: Path) -> None:
-    from chaos.provenance import file_sha256
+    from chaos.report.provenance import file_sha256
 
     (tmp_path / "f").write_text("x")
     assert file_sha256(tmp_path / "f") is not None

@@ -10,10 +10,11 @@ from typing import Any
 
 import pytest
 
-from chaos import runner
+from chaos.engine import runner
+from chaos.engine.monitor import HttpAnswer
 from chaos.errors import ChaosError
 from chaos.faults.base import FaultOutcome
-from chaos.journal import Journal
+from chaos.journal.store import Journal
 from chaos.k8s import workload as kw
 from chaos.model import (
     Experiment,
@@ -24,7 +25,6 @@ from chaos.model import (
     SteadyState,
     WorkloadSpec,
 )
-from chaos.monitor import HttpAnswer
 from chaos.report.data import FaultRecord
 
 SEL = Selector.of({"app": "web"})
@@ -278,7 +278,7 @@ def test_the_last_spec_of_three(tmp_path: Path) -> None:
 
 def test_in_cluster_load_goes_to_the_service_dns_name_through_pods(
         tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
-    import chaos.incluster as incluster
+    import chaos.engine.incluster as incluster
 
     exp = _exp()
     exp = replace(exp, load=replace(exp.load, in_cluster_workers=2))

@@ -10,10 +10,10 @@ from typing import Any
 import pytest
 from kubernetes.client.rest import ApiException
 
+from chaos.engine.runner import RunEnv, check_safety
 from chaos.errors import SafetyRefused
-from chaos.journal import Journal
+from chaos.journal.store import Journal
 from chaos.k8s.health import marker_problem
-from chaos.runner import RunEnv, check_safety
 
 IDENTITY = {"kube-system-uid": "5f0c-uid", "server": "https://127.0.0.1:41234"}
 
@@ -69,11 +69,11 @@ def test_marker_problem_names_the_field_that_differs() -> None:
         "'https://10.0.0.1:6443', the cluster's is 'https://127.0.0.1:41234')")
 
 
-# --- the gate itself (chaos.safety.refuse_unless_ours), as every path calls it ------------------
+# --- the gate itself (chaos.k8s.safety.refuse_unless_ours), as every path calls it --------------
 
 
 def test_the_gate_refuses_with_what_was_asked_the_reason_and_the_allow_flag() -> None:
-    from chaos.safety import refuse_unless_ours
+    from chaos.k8s.safety import refuse_unless_ours
 
     kube: Any = SimpleNamespace(context="prod-eu")
     with pytest.raises(SafetyRefused) as info:
@@ -94,7 +94,7 @@ def test_the_gate_refuses_with_what_was_asked_the_reason_and_the_allow_flag() ->
 def test_the_gate_lets_an_allowed_context_through_without_asking_the_cluster(
         monkeypatch: pytest.MonkeyPatch) -> None:
     from chaos.k8s import health
-    from chaos.safety import refuse_unless_ours
+    from chaos.k8s.safety import refuse_unless_ours
 
     asked: list[object] = []
     monkeypatch.setattr(health, "provisioned_problem", lambda k: asked.append(k) or "foreign")

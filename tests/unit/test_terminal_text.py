@@ -10,10 +10,10 @@ import pytest
 from test_report import data
 from test_report_compare import manifest
 
-from chaos import cli_rollback
 from chaos.cli import main
+from chaos.cli import rollback as cli_rollback
 from chaos.faults import undo
-from chaos.journal import Journal, UndoAction
+from chaos.journal.store import Journal, UndoAction
 from chaos.report import build_report
 from chaos.report.text import excerpt, printable
 

@@ -7,10 +7,10 @@ from pathlib import Path
 
 import pytest
 
-from chaos import cli_rollback
+from chaos.cli import rollback as cli_rollback
 from chaos.errors import RollbackFailed
 from chaos.faults import undo
-from chaos.journal import Journal, UndoAction, pending_in
+from chaos.journal.store import Journal, UndoAction, pending_in
 
 _stamp = itertools.count(1000)
 

@@ -19,13 +19,13 @@ import pytest
 from kubernetes.client.exceptions import ApiException
 from urllib3.exceptions import ProtocolError
 
-from chaos import cli_rollback
+from chaos.cli import rollback as cli_rollback
 from chaos.clock import FakeClock
 from chaos.errors import ClusterError, JournalWriteFailed, RollbackFailed
 from chaos.faults import nodes as fnodes
 from chaos.faults import undo
 from chaos.faults.base import FaultContext
-from chaos.journal import Journal, UndoAction, UndoOutcome, read_journal
+from chaos.journal.store import Journal, UndoAction, UndoOutcome, read_journal
 from chaos.k8s import health, netns
 from chaos.k8s import nodes as knodes
 from chaos.k8s import probes as kprobes

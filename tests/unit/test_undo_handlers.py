@@ -13,7 +13,7 @@ import pytest
 
 from chaos.errors import ClusterError, DockerUnavailable, RollbackFailed
 from chaos.faults import undo
-from chaos.journal import UndoAction
+from chaos.journal.store import UndoAction
 from chaos.k8s import nodes as knodes
 from chaos.k8s import probes as kprobes
 from chaos.k8s import workload as kw
@@ -362,7 +362,7 @@ def test_ready_timeout_defaults_to_three_minutes(given: str, timeout: float) -> 
 def test_undo_pending_ends_each_confirmed_fault_on_the_timeline(tmp_path: Path) -> None:
     from chaos.clock import FakeClock
     from chaos.faults.base import FaultContext
-    from chaos.journal import Journal
+    from chaos.journal.store import Journal
     from chaos.model.experiment import Selector
 
     events: list[tuple[str, str, str]] = []
@@ -398,7 +398,7 @@ def test_undo_pending_ends_each_confirmed_fault_on_the_timeline(tmp_path: Path) 
 
 def test_settle_names_exceptions_without_a_message_by_their_type(
         tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
-    from chaos.journal import Journal
+    from chaos.journal.store import Journal
 
     j = Journal(tmp_path / "run.jsonl")
     act = j.record(UndoAction("mine", {}, id="a1", created=1.0))
@@ -421,7 +421,7 @@ def test_settle_names_exceptions_without_a_message_by_their_type(
 
 
 def test_a_dry_run_names_each_action_and_its_journal(tmp_path: Path) -> None:
-    from chaos.journal import Journal
+    from chaos.journal.store import Journal
 
     j = Journal(tmp_path / "run.jsonl")
     j.record(UndoAction("mine", {}, id="a1", created=1.0))

@@ -11,7 +11,7 @@ from pathlib import Path
 import pytest
 
 from chaos.faults import undo
-from chaos.journal import Journal, UndoAction, read_journal
+from chaos.journal.store import Journal, UndoAction, read_journal
 from chaos.k8s import netns
 from chaos.k8s import nodes as knodes
 

@@ -18,10 +18,10 @@ import pytest
 from kubernetes.client.exceptions import ApiException
 from kubernetes.dynamic.exceptions import NotFoundError
 
-from chaos import cli_rollback
+from chaos.cli import rollback as cli_rollback
 from chaos.errors import RollbackFailed
 from chaos.faults import undo
-from chaos.journal import Journal, UndoAction, read_journal
+from chaos.journal.store import Journal, UndoAction, read_journal
 from chaos.k8s import objects as kobjects
 from chaos.k8s import workload as kw
 from chaos.model.experiment import PROTECTED_LABEL

@@ -23,9 +23,9 @@ def _experiments(paths: list[str], allow_paths: list[str] | None = None):  # typ
 
 
 def cmd_plan(args: argparse.Namespace) -> int:
+    from chaos.engine.preview import format_plan, plan_document, plan_experiment
     from chaos.k8s.client import connect
     from chaos.model.experiment import BlastRadius
-    from chaos.planner import format_plan, plan_document, plan_experiment
 
     exps = _experiments(args.paths, args.allow_path)
     kube = connect(args.kubeconfig, args.context)

@@ -94,7 +94,7 @@ class LoadView(Protocol):
 
 
 class ClusterReads(Protocol):
-    """What guards read from the cluster (chaos.runner.KubeCluster implements it)."""
+    """What guards read from the cluster (chaos.engine.runner.KubeCluster implements it)."""
 
     def halt_marker(self, timeout_s: float) -> HaltMarker | None: ...
 

@@ -7,7 +7,7 @@ import sys
 from collections.abc import Sequence
 from pathlib import Path
 
-from chaos.journal import (
+from chaos.journal.store import (
     JournalState,
     UndoAction,
     UndoOutcome,
@@ -125,7 +125,7 @@ def configure(p: argparse.ArgumentParser) -> None:
 
 
 def main(argv: Sequence[str] | None = None) -> int:
-    """Stand-alone entry (`python -m chaos.cli_rollback`), same options as `kube-chaos rollback`."""
+    """Stand-alone entry (`python -m chaos.cli.rollback`), same options as `kube-chaos rollback`."""
     parser = argparse.ArgumentParser(prog="kube-chaos rollback")
     configure(parser)
     args = parser.parse_args(argv)

@@ -17,10 +17,10 @@ import subprocess
 from collections.abc import Mapping, Sequence
 from pathlib import Path
 
-import chaos
+from chaos import version
 from chaos.report.types import JSONValue, ManifestDict, ManifestFileDict
 
-PACKAGE_DIR = Path(chaos.__file__).resolve().parent
+PACKAGE_DIR = Path(version.__file__).resolve().parent
 
 
 def file_sha256(path: Path) -> str | None:
@@ -43,7 +43,7 @@ def file_entry(path: Path | None) -> ManifestFileDict | None:
 def source_revision() -> dict[str, JSONValue]:
     """kube-chaos's version, and its git commit and dirty flag when it runs from a checkout
     (an installed wheel has no .git: commit null)."""
-    out: dict[str, JSONValue] = {"version": chaos.__version__, "commit": None, "dirty": None}
+    out: dict[str, JSONValue] = {"version": version.__version__, "commit": None, "dirty": None}
     root = PACKAGE_DIR.parent
     if not (root / ".git").exists():
         return out

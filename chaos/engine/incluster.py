@@ -14,13 +14,13 @@ import uuid
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
 
-from chaos.cluster import kind
+from chaos.cluster import kind, kindload
 from chaos.cluster.config import ClusterConfig
 from chaos.cluster.locust_image import ensure_image
 from chaos.cluster.progress import Progress
 from chaos.errors import ChaosError
 from chaos.faults.undo import settle
-from chaos.journal import Journal, UndoAction, UndoOutcome
+from chaos.journal.store import Journal, UndoAction, UndoOutcome
 from chaos.k8s import loadpods
 from chaos.k8s.client import Kube
 from chaos.load.runner import InCluster
@@ -66,7 +66,7 @@ def provide_worker_image(cluster: str, progress: Progress | None = None) -> str:
     idempotent, so the run's set-up does it before the experiment's clock starts."""
     progress = progress or Progress()
     image = ensure_image(progress=progress)
-    kind.ensure_loaded(ClusterConfig(name=cluster), image, progress)
+    kindload.ensure_loaded(ClusterConfig(name=cluster), image, progress)
     return image
 
 

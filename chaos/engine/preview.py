@@ -25,13 +25,13 @@ from chaos.k8s import access
 from chaos.k8s import nodes as knodes
 from chaos.k8s import pods as kpods
 from chaos.k8s.client import Kube
+from chaos.k8s.safety import refuse_unless_ours
 from chaos.k8s.workload import namespace_labels
 from chaos.load.target import allowed_hosts, check_target
 from chaos.model.experiment import PROTECTED_LABEL, BlastRadius, Experiment
 from chaos.model.faults import NodeFault, PodFault
 from chaos.plan import blast, permissions
 from chaos.plan.drain import plan_drain
-from chaos.safety import refuse_unless_ours
 
 # 2: ``file`` is the experiment file's resolved path (version 1 kept the path as typed, so a
 # relative plan never matched the run's absolute path)
@@ -86,7 +86,7 @@ def experiment_identity(path: Path | None) -> tuple[str | None, str | None]:
 def plan_experiment(exp: Experiment, kube: Kube, *, seed: int,
                     allow_contexts: tuple[str, ...] = (), allow_hosts: tuple[str, ...] = (),
                     limits: BlastRadius | None = None) -> ExperimentPlan:
-    from chaos.phases import load_url
+    from chaos.engine.phases import load_url
 
     seed = exp.seed if exp.seed is not None else seed
     existing = exp.workload.existing

@@ -117,7 +117,7 @@ def add_halt_command(sub: argparse._SubParsersAction[argparse.ArgumentParser]) -
 
 
 def main(argv: Sequence[str] | None = None) -> int:
-    """Stand-alone entry (`python -m chaos.cli_halt`), same options as `kube-chaos halt`."""
+    """Stand-alone entry (`python -m chaos.cli.halt`), same options as `kube-chaos halt`."""
     parser = argparse.ArgumentParser(prog="kube-chaos halt")
     configure(parser)
     args = parser.parse_args(argv)

@@ -1,4 +1,4 @@
-"""Run one experiment end to end, as the phases of chaos.phases over explicit state.
+"""Run one experiment end to end, as the phases of chaos.engine.phases over explicit state.
 
 deploy -> steady -> inject -> recover -> tail; then, whatever happened (SLA breach, an error,
 Ctrl-C, SIGTERM, pytest-timeout expiry), cleanup undoes every fault whose undo was journaled
@@ -13,10 +13,9 @@ from collections.abc import Callable, Iterable, Iterator, Sequence
 from dataclasses import dataclass, field, replace
 from pathlib import Path
 
-from chaos import __version__ as KUBE_CHAOS_VERSION
-from chaos import phases as ph
-from chaos.audit import AUDIT_NAME, AuditLog, who
 from chaos.clock import Clock, Deadline, SystemClock
+from chaos.engine import phases as ph
+from chaos.engine.monitor import http_get
 from chaos.errors import (
     ChaosError,
     ExperimentAborted,
@@ -27,7 +26,8 @@ from chaos.errors import (
 from chaos.faults import build as build_fault
 from chaos.faults.base import FaultOutcome
 from chaos.faults.undo import settle
-from chaos.journal import Journal, UndoAction
+from chaos.journal.audit import AUDIT_NAME, AuditLog, who
+from chaos.journal.store import Journal, UndoAction
 from chaos.k8s import conditions as kconditions
 from chaos.k8s import events as k8s_events
 from chaos.k8s import halt as khalt
@@ -35,6 +35,7 @@ from chaos.k8s import workload as kw
 from chaos.k8s.apiprobe import ApiProbe, control_plane_nodes
 from chaos.k8s.client import Kube, client_version
 from chaos.k8s.observe import Observer
+from chaos.k8s.safety import refuse_unless_ours
 from chaos.load.records import UpToMalformed
 from chaos.load.runner import POD_CONNECT_WAIT_S, LoadError, LoadRun
 from chaos.load.target import allowed_hosts, check_target
@@ -49,7 +50,6 @@ from chaos.model.experiment import (
 )
 from chaos.model.faults import declared
 from chaos.model.timeline import ClusterEvent, RequestRecord, SLAResult
-from chaos.monitor import http_get
 from chaos.plan import apiprobe as papi
 from chaos.plan import autoscale as pscale
 from chaos.plan import guards as pguards
@@ -62,7 +62,7 @@ from chaos.plan.stream import RunFigures, RunWindows, last_record, run_figures
 from chaos.report.data import AbortRecord, FaultRecord, ReportData
 from chaos.report.types import JSONValue, ManifestDict
 from chaos.report.writer import write_report
-from chaos.safety import refuse_unless_ours
+from chaos.version import __version__ as KUBE_CHAOS_VERSION
 
 
 @dataclass
@@ -182,7 +182,7 @@ class KubeCluster:
                     doc.get("kind") == "HorizontalPodAutoscaler" for _, doc in manifests):
                 self.env.provide_metrics()  # an HPA without the metrics API never scales
         if exp.load.in_cluster_workers and self.env.cluster_name is not None:
-            from chaos.incluster import provide_worker_image
+            from chaos.engine.incluster import provide_worker_image
 
             provide_worker_image(self.env.cluster_name)
 
@@ -271,7 +271,7 @@ class KubeCluster:
 
 def start_load(env: RunEnv, url: str, exp: Experiment, out: Path, namespace: str) -> LoadRun:
     """Load from this machine at ``url``; or, with spec.load.inCluster, from worker pods in
-    ``namespace`` at the Service's cluster DNS name (chaos.incluster)."""
+    ``namespace`` at the Service's cluster DNS name (chaos.engine.incluster)."""
     hosts = allowed_hosts(env.allow_hosts)
     workers = exp.load.in_cluster_workers
     if not workers:
@@ -280,7 +280,7 @@ def start_load(env: RunEnv, url: str, exp: Experiment, out: Path, namespace: str
         raise LoadError(f"{exp.name}: spec.load.inCluster needs a kind cluster kube-chaos made "
                         "(the worker image is loaded into its nodes, the master listens on "
                         "its network); this run's cluster is not one")
-    from chaos.incluster import prepare, service_url
+    from chaos.engine.incluster import prepare, service_url
 
     port = kw.service_port(env.kube, namespace, exp.workload.service, exp.workload.node_port)
     target = service_url(exp.workload.service, namespace, port)
@@ -402,7 +402,7 @@ def run_experiment(exp: Experiment, env: RunEnv, ports: ph.RunPorts | None = Non
 def _as_reviewed(exp: Experiment, env: RunEnv) -> Experiment:
     """Resolve the plan again; refuse to start when it differs from the reviewed one (the
     cluster changed: other pods, replicas, PDBs, permissions...). The run uses its seed."""
-    from chaos.planner import differences, plan_experiment, reviewed_digest
+    from chaos.engine.preview import differences, plan_experiment, reviewed_digest
 
     assert env.plan is not None
     digest, seed = reviewed_digest(env.plan, exp.name)
@@ -586,7 +586,7 @@ def _manifest(env: RunEnv, s: ph.RunState, server: str | None,
                 exp, replace(exp, seed=None))
         except ChaosError as exc:
             errors.append(f"experiment file: {exc}")
-    from chaos.provenance import build_manifest
+    from chaos.report.provenance import build_manifest
 
     return build_manifest(
         seed=s.seed, experiment=exp.path, exact=exact, manifests=exp.workload.manifests,

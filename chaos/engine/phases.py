@@ -3,7 +3,7 @@
 deploy -> steady -> inject -> recover -> tail, then (always) cleanup and evaluate. Each phase
 reads and writes ``RunState``; the I/O they need comes through ``RunPorts`` so the whole
 sequence runs against fakes in unit tests (tests/unit/test_phases.py) and against a real
-cluster everywhere else (``chaos.runner.cluster_ports``).
+cluster everywhere else (``chaos.engine.runner.cluster_ports``).
 """
 
 from __future__ import annotations
@@ -15,13 +15,14 @@ from pathlib import Path
 from typing import Protocol
 
 from chaos.abort import AbortSignal
-from chaos.audit import AuditLog
 from chaos.clock import Clock
+from chaos.engine.monitor import GuardMonitor, HttpGet, build_checks, http_get
 from chaos.errors import ExperimentAborted, InjectionFailed, SafetyRefused, SteadyStateFailed
 from chaos.faults.base import Fault, FaultContext, FaultOutcome
 from chaos.faults.targets import Scope, Targets, resolve
 from chaos.faults.undo import settle, undo_errors
-from chaos.journal import Journal, UndoAction, UndoOutcome
+from chaos.journal.audit import AuditLog
+from chaos.journal.store import Journal, UndoAction, UndoOutcome
 from chaos.k8s.client import Kube
 from chaos.k8s.observe import Snapshot
 from chaos.model.abort import HaltMarker
@@ -30,7 +31,6 @@ from chaos.model.experiment import BlastRadius, Experiment, FaultSpec, Selector
 from chaos.model.faults import NodeFault
 from chaos.model.hold import HOLD_SLACK_S
 from chaos.model.timeline import ClusterEvent, RequestRecord
-from chaos.monitor import GuardMonitor, HttpGet, build_checks, http_get
 from chaos.plan import blast
 from chaos.plan import recovery as prec
 from chaos.plan.stream import last_record, one_pass
@@ -89,7 +89,7 @@ class ApiProbePort(Protocol):
 
 
 class ClusterPort(Protocol):
-    """The cluster operations of one run (chaos.runner.KubeCluster is the real one)."""
+    """The cluster operations of one run (chaos.engine.runner.KubeCluster is the real one)."""
 
     @property
     def kube(self) -> Kube: ...

@@ -1,16 +1,11 @@
-"""`kube-chaos` command line: cluster, run, rollback, report, halt."""
+"""`kube-chaos cluster ...`: provision and inspect the kind test cluster (chaos.cluster)."""
 
 from __future__ import annotations
 
 import argparse
 import json
-import sys
-import textwrap
-from collections.abc import Callable, Sequence
 
 from chaos.errors import ChaosError
-
-Handler = Callable[[argparse.Namespace], int]
 
 
 def _cluster_config(args: argparse.Namespace):  # type: ignore[no-untyped-def]
@@ -109,13 +104,7 @@ def _add_cluster_options(p: argparse.ArgumentParser) -> None:
                    help="seconds to wait for all nodes and kube-system pods (default: 300)")
 
 
-def build_parser() -> argparse.ArgumentParser:
-    parser = argparse.ArgumentParser(
-        prog="kube-chaos",
-        description="Chaos experiments for Kubernetes, with live load and recovery SLAs.",
-    )
-    sub = parser.add_subparsers(dest="command", required=True)
-
+def add_commands(sub: argparse._SubParsersAction[argparse.ArgumentParser]) -> None:
     cluster = sub.add_parser("cluster", help="provision and inspect the kind test cluster")
     csub = cluster.add_subparsers(dest="action", required=True)
     for name, handler, help_text in (
@@ -152,30 +141,3 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("components", nargs="*", metavar="COMPONENT",
                    help="what to build (default: all)")
     p.set_defaults(handler=cmd_prebuild)
-
-    from chaos import cli_halt, cli_run
-
-    cli_run.add_commands(sub)
-    from chaos import cli_plan
-
-    cli_plan.add_commands(sub)
-    cli_halt.add_halt_command(sub)
-    return parser
-
-
-def main(argv: Sequence[str] | None = None) -> int:
-    parser = build_parser()
-    args = parser.parse_args(argv)
-    handler: Handler = args.handler
-    try:
-        return handler(args)
-    except ChaosError as exc:
-        print(textwrap.fill(f"kube-chaos: error: {exc}", width=100), file=sys.stderr)
-        return 2
-    except KeyboardInterrupt:
-        print("kube-chaos: interrupted", file=sys.stderr)
-        return 130
-
-
-if __name__ == "__main__":
-    sys.exit(main())

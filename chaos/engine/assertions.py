@@ -7,7 +7,7 @@ from typing import TYPE_CHECKING
 from chaos.errors import ExperimentAborted, ExperimentError, SLAViolated
 
 if TYPE_CHECKING:
-    from chaos.runner import ExperimentResult
+    from chaos.engine.runner import ExperimentResult
 
 
 def assert_slas(result: ExperimentResult) -> None:
