@@ -351,6 +351,7 @@ def _rate_row(label: str, rate: int, records: Sequence[RequestRecord], duration:
 def bench_incluster(args: argparse.Namespace) -> None:
     from chaos.cluster.config import ClusterConfig
     from chaos.cluster.images import provide
+    from chaos.cluster.workers import KindWorkers
     from chaos.engine.incluster import prepare, service_url
     from chaos.faults.undo import settle
     from chaos.journal.store import Journal, UndoAction
@@ -359,6 +360,7 @@ def bench_incluster(args: argparse.Namespace) -> None:
     from chaos.plan.manifests import rollout_targets
 
     cfg = ClusterConfig(name="kube-chaos")
+    pods_image = KindWorkers(cfg.name)
     kube = connect(cfg.kubeconfig, cfg.context)
     run_id = f"bench-incluster-{int(time.time())}"
     journal = Journal.for_run(run_id)
@@ -380,7 +382,7 @@ def bench_incluster(args: argparse.Namespace) -> None:
         kw.wait_rollouts(kube, ns, rollout_targets(d for _, d in docs), 120)
         time.sleep(3)  # kube-proxy programs the NodePort
         started = time.monotonic()
-        prepare(cfg.name, kube, ns, args.pods, journal, str(cfg.kubeconfig))
+        prepare(cfg.name, kube, ns, args.pods, journal, str(cfg.kubeconfig), pods_image)
         print(f"worker image built/loaded in {time.monotonic() - started:.1f}s", flush=True)
         for workers in (1, 2):
             for rate in args.rates:
@@ -392,7 +394,8 @@ def bench_incluster(args: argparse.Namespace) -> None:
                     break
         url = service_url("httpd", ns, 80)
         for rate in args.rates:
-            in_cluster = prepare(cfg.name, kube, ns, args.pods, journal, str(cfg.kubeconfig))
+            in_cluster = prepare(cfg.name, kube, ns, args.pods, journal, str(cfg.kubeconfig),
+                                 pods_image)
             started = time.monotonic()
             with LoadRun.start(url, users=1, spawn_rate=1, max_duration_s=duration,
                                out_dir=base / f"pods-{rate}", mode="open",

@@ -5,6 +5,9 @@ gateway address; each worker pod runs the locust worker image (chaos.cluster.loc
 reaches the Service under test by its cluster DNS name, and streams its records to the master
 (see kube_chaos_capture.Collector). Every pod's deletion is journaled before the pod is made,
 so a crashed run leaves them to ``kube-chaos rollback`` like everything else it creates.
+
+The worker image and the master's address come in through a ``WorkerImage`` port (for kind:
+chaos.cluster.workers.KindWorkers, wired by the plugin): run-time code never provisions.
 """
 
 from __future__ import annotations
@@ -13,17 +16,27 @@ import contextlib
 import uuid
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
+from typing import Protocol
 
-from chaos.cluster import kind, kindload
-from chaos.cluster.config import ClusterConfig
-from chaos.cluster.locust_image import ensure_image
-from chaos.cluster.progress import Progress
 from chaos.errors import ChaosError
 from chaos.faults.undo import settle
 from chaos.journal.store import Journal, UndoAction, UndoOutcome
 from chaos.k8s import loadpods
 from chaos.k8s.client import Kube
 from chaos.load.runner import InCluster
+
+
+class WorkerImage(Protocol):
+    """Where in-cluster workers come from: their image on the cluster's nodes, and the address
+    they reach this machine's locust master at."""
+
+    def image(self) -> str:
+        """The worker image, built (or reused) and on every node; idempotent."""
+        ...
+
+    def gateway(self) -> str:
+        """This machine's address on the cluster's network ("" when it has none)."""
+        ...
 
 
 @dataclass
@@ -61,21 +74,12 @@ def service_url(service: str, namespace: str, port: int, scheme: str = "http") -
     return f"{scheme}://{service}.{namespace}.svc.cluster.local:{port}"
 
 
-def provide_worker_image(cluster: str, progress: Progress | None = None) -> str:
-    """Build (or reuse) the worker image and load it into the kind cluster ``cluster``:
-    idempotent, so the run's set-up does it before the experiment's clock starts."""
-    progress = progress or Progress()
-    image = ensure_image(progress=progress)
-    kindload.ensure_loaded(ClusterConfig(name=cluster), image, progress)
-    return image
-
-
 def prepare(cluster: str, kube: Kube, namespace: str, workers: int, journal: Journal,
-            kubeconfig: str, progress: Progress | None = None) -> InCluster:
-    """Build (or reuse) the worker image, load it into the kind cluster ``cluster``, and
-    return what LoadRun needs to start ``workers`` pods in ``namespace``."""
-    image = provide_worker_image(cluster, progress)
-    gateway = kind.network_gateway()
+            kubeconfig: str, images: WorkerImage) -> InCluster:
+    """The worker image onto the cluster ``cluster`` (through ``images``), and what LoadRun
+    needs to start ``workers`` pods in ``namespace``."""
+    image = images.image()
+    gateway = images.gateway()
     if not gateway:
         raise ChaosError("no address of this machine on the kind network")
     pods = LoadPods(kube, namespace, image, journal,

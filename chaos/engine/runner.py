@@ -14,6 +14,7 @@ from dataclasses import dataclass, field, replace
 from pathlib import Path
 
 from chaos.clock import Clock, Deadline, SystemClock
+from chaos.engine import incluster
 from chaos.engine import phases as ph
 from chaos.engine.monitor import http_get
 from chaos.errors import (
@@ -92,6 +93,9 @@ class RunEnv:
     # metrics-server onto the cluster (kind clusters kube-chaos made), for experiments that
     # deploy a HorizontalPodAutoscaler; None where the cluster has its own metrics pipeline
     provide_metrics: Callable[[], None] | None = None
+    # the in-cluster load's worker image and master address (chaos.cluster.workers for kind);
+    # None where spec.load.inCluster cannot run
+    worker_image: incluster.WorkerImage | None = None
     # the reproducibility manifest's session-wide part (kube-chaos revision, kind node image
     # and config), and the `kube-chaos run` options that target the same cluster again
     session_manifest: dict[str, JSONValue] = field(default_factory=dict)
@@ -181,10 +185,8 @@ class KubeCluster:
             if self.env.provide_metrics is not None and any(
                     doc.get("kind") == "HorizontalPodAutoscaler" for _, doc in manifests):
                 self.env.provide_metrics()  # an HPA without the metrics API never scales
-        if exp.load.in_cluster_workers and self.env.cluster_name is not None:
-            from chaos.engine.incluster import provide_worker_image
-
-            provide_worker_image(self.env.cluster_name)
+        if exp.load.in_cluster_workers and self.env.worker_image is not None:
+            self.env.worker_image.image()
 
     def deploy(self, exp: Experiment, namespace: str, timeout_s: float,
                journal: Journal) -> list[UndoAction]:
@@ -276,16 +278,14 @@ def start_load(env: RunEnv, url: str, exp: Experiment, out: Path, namespace: str
     workers = exp.load.in_cluster_workers
     if not workers:
         return _live(LoadRun.from_profile(url, exp.load, out, hosts), exp)
-    if env.cluster_name is None:
+    if env.cluster_name is None or env.worker_image is None:
         raise LoadError(f"{exp.name}: spec.load.inCluster needs a kind cluster kube-chaos made "
                         "(the worker image is loaded into its nodes, the master listens on "
                         "its network); this run's cluster is not one")
-    from chaos.engine.incluster import prepare, service_url
-
     port = kw.service_port(env.kube, namespace, exp.workload.service, exp.workload.node_port)
-    target = service_url(exp.workload.service, namespace, port)
-    in_cluster = prepare(env.cluster_name, env.kube, namespace, workers, env.journal,
-                         env.kubeconfig)
+    target = incluster.service_url(exp.workload.service, namespace, port)
+    in_cluster = incluster.prepare(env.cluster_name, env.kube, namespace, workers, env.journal,
+                                   env.kubeconfig, env.worker_image)
     host = target.split("//", 1)[1].rsplit(":", 1)[0]
     run = _live(LoadRun.from_profile(target, exp.load, out, hosts | {host},
                                      in_cluster=in_cluster), exp)

@@ -22,6 +22,7 @@ from chaos.plugin.options import (
 from chaos.plugin.session import SINK, STATE
 
 if TYPE_CHECKING:
+    from chaos.engine.incluster import WorkerImage
     from chaos.engine.runner import RunEnv
 
 
@@ -83,6 +84,7 @@ def run_env(config: pytest.Config) -> RunEnv:
         plan=reviewed_plan(config),
         provide_images=image_provider(cluster_name) if cluster_name else None,
         provide_metrics=_metrics_provider(cluster_name) if cluster_name else None,
+        worker_image=_worker_image(cluster_name) if cluster_name else None,
         session_manifest=_session_manifest(cluster_name),
         rerun_options=rerun_options(config))
     return state.env
@@ -148,6 +150,13 @@ def _metrics_provider(cluster_name: str) -> Callable[[], None]:
             done.append(True)
 
     return provide
+
+
+def _worker_image(cluster_name: str) -> WorkerImage:
+    """The in-cluster load's worker image for a kind cluster: built and loaded on first use."""
+    from chaos.cluster.workers import KindWorkers
+
+    return KindWorkers(cluster_name)
 
 
 def roll_back_orphans(context: str, reporter: Any, allow_contexts: tuple[str, ...] = ()

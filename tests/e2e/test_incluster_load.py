@@ -93,8 +93,9 @@ def test_incluster_workers_stream_every_record_with_measured_clocks(
     manifest = tmp_path / "httpd.yaml"
     manifest.write_text(MANIFEST)
     chaos_deploy(manifest, images=["kube-chaos/httpd:dev"])
+    assert chaos_env.worker_image is not None, "the plugin wires the kind cluster's workers"
     in_cluster = prepare(chaos_env.cluster_name, chaos_env.kube, chaos_namespace, 2,
-                         chaos_env.journal, chaos_env.kubeconfig)
+                         chaos_env.journal, chaos_env.kubeconfig, chaos_env.worker_image)
     assert in_cluster.bind_host.count(".") == 3 and not in_cluster.bind_host.startswith("0.")
     url = service_url("httpd", chaos_namespace, 80)
     started = time.monotonic()

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import ast
 from pathlib import Path
+from typing import Any
 
 import pytest
 
@@ -57,3 +58,109 @@ def test_the_arrival_schedule_is_loadable_by_path_in_the_locust_process() -> Non
 
     names = _imports(PKG / "load" / "arrivals.py")
     assert all(n.split(".")[0] in sys.stdlib_module_names or n == "__future__" for n in names)
+
+
+# --- the package's layers and cycles (the import-linter contracts of pyproject.toml) -----------
+
+
+def _layers_contract() -> list[str]:
+    import tomllib
+
+    config = tomllib.loads((PKG.parent / "pyproject.toml").read_text())
+    contracts = config["tool"]["importlinter"]["contracts"]
+    [layers] = [c for c in contracts if c["name"].startswith("Layers:")]
+    return [name.strip() for line in layers["layers"] for name in line.split("|")]
+
+
+def test_every_package_of_chaos_is_in_a_layer() -> None:
+    """A new package (or top-level module) must be placed: the contract covers them all."""
+    here = {p.stem if p.is_file() else p.name for p in PKG.iterdir()
+            if (p.is_dir() and (p / "__init__.py").exists())
+            or (p.suffix == ".py" and p.name != "__init__.py")}
+    placed = {name.removeprefix("chaos.") for name in _layers_contract()}
+    assert here - placed == set(), "add them to the layers contract in pyproject.toml"
+    assert placed - here == set(), "the contract names packages that do not exist"
+
+
+def sibling_cycles(graph: Any, top: str) -> list[list[str]]:
+    """Cycles among siblings at every level under ``top`` (each sibling with everything below
+    it): a cycle hidden by a function-level import counts, as it does at run time."""
+    found: list[list[str]] = []
+    parents = [top, *sorted(m for m in graph.find_descendants(top) if graph.find_children(m))]
+    for parent in parents:
+        kids = sorted(graph.find_children(parent))
+        edges = {a: [b for b in kids if b != a and graph.direct_import_exists(
+            importer=a, imported=b, as_packages=True)] for a in kids}
+        found += [sorted(c) for c in _components(edges) if len(c) > 1]
+    return found
+
+
+def _components(edges: dict[str, list[str]]) -> list[list[str]]:
+    """Strongly connected components (Tarjan), iteration order fixed by ``edges``."""
+    index: dict[str, int] = {}
+    low: dict[str, int] = {}
+    stack: list[str] = []
+    out: list[list[str]] = []
+
+    def visit(v: str) -> None:
+        index[v] = low[v] = len(index)
+        stack.append(v)
+        for w in edges[v]:
+            if w not in index:
+                visit(w)
+                low[v] = min(low[v], low[w])
+            elif w in stack:
+                low[v] = min(low[v], index[w])
+        if low[v] == index[v]:
+            component: list[str] = []
+            while True:
+                w = stack.pop()
+                component.append(w)
+                if w == v:
+                    break
+            out.append(component)
+
+    for v in edges:
+        if v not in index:
+            visit(v)
+    return out
+
+
+def test_chaos_has_no_import_cycle_between_siblings() -> None:
+    """No two modules or packages side by side import each other, directly or round a loop
+    (kind <-> metrics_server and cli <-> cli_run were two, hidden in functions). Imports only
+    the type checker follows (under TYPE_CHECKING) run nothing and are left out."""
+    import grimp
+
+    graph = grimp.build_graph("chaos", cache_dir=None, exclude_type_checking_imports=True)
+    assert sibling_cycles(graph, "chaos") == []
+
+
+def test_a_cycle_hidden_in_a_function_is_found(tmp_path: Path,
+                                               monkeypatch: pytest.MonkeyPatch) -> None:
+    import grimp
+
+    pkg = tmp_path / "cyclic"
+    (pkg / "inner").mkdir(parents=True)
+    (pkg / "__init__.py").write_text("")
+    (pkg / "inner" / "__init__.py").write_text("")
+    (pkg / "inner" / "up.py").write_text("def f():\n    from cyclic.inner import down\n")
+    (pkg / "inner" / "down.py").write_text("from cyclic.inner import up\n")
+    (pkg / "leaf.py").write_text("import cyclic.inner.up\n")
+    monkeypatch.syspath_prepend(str(tmp_path))
+    graph = grimp.build_graph("cyclic", cache_dir=None)
+    assert sibling_cycles(graph, "cyclic") == [["cyclic.inner.down", "cyclic.inner.up"]]
+    (pkg / "inner" / "up.py").write_text("def f():\n    return 1\n")  # broken: no cycle left
+    graph = grimp.build_graph("cyclic", cache_dir=None)
+    assert sibling_cycles(graph, "cyclic") == []
+
+
+def test_run_time_code_cannot_reach_provisioning() -> None:
+    """The engine gets the in-cluster workers' image through a port (RunEnv.worker_image):
+    no chain of imports leads from it, the faults or the load to chaos.cluster."""
+    import grimp
+
+    graph = grimp.build_graph("chaos", cache_dir=None)
+    for package in ("chaos.engine", "chaos.faults", "chaos.load", "chaos.k8s"):
+        assert graph.find_shortest_chain(importer=package, imported="chaos.cluster",
+                                         as_packages=True) is None, package

@@ -142,6 +142,62 @@ def test_prepare_provides_metrics_server_only_for_an_hpa(
     assert calls == ["metrics"] * provided
 
 
+
+class _Workers:
+    """A WorkerImage port that records what the run asked of it."""
+
+    def __init__(self, gateway: str = "172.18.0.1") -> None:
+        self.calls: list[str] = []
+        self._gateway = gateway
+
+    def image(self) -> str:
+        self.calls.append("image")
+        return "kube-chaos/locust-worker:test"
+
+    def gateway(self) -> str:
+        self.calls.append("gateway")
+        return self._gateway
+
+
+@pytest.mark.parametrize(("workers", "asked"), [(2, ["image"]), (0, [])])
+def test_prepare_asks_the_worker_port_for_the_image_only_for_in_cluster_load(
+        tmp_path: Path, monkeypatch: pytest.MonkeyPatch, workers: int, asked: list[str]) -> None:
+    """The run builds nothing itself: the worker image comes from the port the plugin wired,
+    before the experiment's clock starts, and only when the load runs in the cluster."""
+    monkeypatch.setattr(kw, "read_manifests", lambda paths, allow_cluster_scoped: [])
+    port = _Workers()
+    exp = replace(_exp(), load=replace(_exp().load, in_cluster_workers=workers))
+    runner.KubeCluster(_env(tmp_path, cluster_name="kube-chaos", worker_image=port)).prepare(exp)
+    assert port.calls == asked
+
+
+def test_in_cluster_load_without_a_worker_port_is_refused_before_any_pod(
+        tmp_path: Path) -> None:
+    """A kind cluster named, but no port to provide the worker image (a RunEnv built by hand):
+    refused with the reason, nothing started."""
+    exp = replace(_exp(), load=replace(_exp().load, in_cluster_workers=2))
+    env = _env(tmp_path, cluster_name="kube-chaos")
+    with pytest.raises(runner.LoadError, match="needs a kind cluster kube-chaos made"):
+        runner.start_load(env, "http://127.0.0.1:30080", exp, tmp_path, "ns1")
+    assert env.journal.pending() == []
+
+
+def test_incluster_prepare_takes_image_and_address_from_the_port(tmp_path: Path) -> None:
+    from chaos.engine import incluster
+
+    kube = SimpleNamespace(context="kind-kube-chaos")
+    journal = Journal(tmp_path / "j.jsonl")
+    port = _Workers()
+    got = incluster.prepare("kube-chaos", kube, "ns1", 3, journal, "/k",  # type: ignore[arg-type]
+                            port)
+    assert port.calls == ["image", "gateway"]
+    assert (got.workers, got.bind_host) == (3, "172.18.0.1")
+    assert got.launcher.image == "kube-chaos/locust-worker:test"  # type: ignore[attr-defined]
+    with pytest.raises(incluster.ChaosError, match="no address of this machine"):
+        incluster.prepare("kube-chaos", kube, "ns1", 3, journal, "/k",  # type: ignore[arg-type]
+                          _Workers(gateway=""))
+
+
 class _Clock:
     def __init__(self) -> None:
         self.t = 0.0
@@ -285,7 +341,7 @@ def test_in_cluster_load_goes_to_the_service_dns_name_through_pods(
     with pytest.raises(runner.LoadError, match="needs a kind cluster kube-chaos made"):
         runner.start_load(_env(tmp_path), "http://127.0.0.1:30080", exp, tmp_path, "ns1")
 
-    env = _env(tmp_path, cluster_name="kube-chaos")
+    env = _env(tmp_path, cluster_name="kube-chaos", worker_image="workers")
     monkeypatch.setattr(kw, "service_port", lambda kube, ns, svc, node_port: 8080)
     prepared: list[Any] = []
     monkeypatch.setattr(incluster, "prepare", lambda *a: prepared.append(a) or "pods")
@@ -304,7 +360,8 @@ def test_in_cluster_load_goes_to_the_service_dns_name_through_pods(
 
     monkeypatch.setattr(runner.LoadRun, "from_profile", from_profile)
     runner.start_load(env, "http://127.0.0.1:30080", exp, tmp_path, "ns1")
-    assert prepared == [("kube-chaos", env.kube, "ns1", 2, env.journal, env.kubeconfig)]
+    assert prepared == [("kube-chaos", env.kube, "ns1", 2, env.journal, env.kubeconfig,
+                         "workers")]
     url, hosts, in_cluster = seen[0]
     assert url == "http://web.ns1.svc.cluster.local:8080" and in_cluster == "pods"
     assert "web.ns1.svc.cluster.local" in hosts and "127.0.0.1" in hosts
