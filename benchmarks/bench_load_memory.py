@@ -9,7 +9,7 @@ after a lift; the steady-state window at the end) two ways, and prints the child
 
 - ``held``: what the runner did before records were streamed: every record parsed into a list,
   then the ``chaos.plan.timeline`` functions over it;
-- ``streamed``: what ``chaos.engine.runner._evaluate`` does now: ``chaos.plan.stream.run_figures``
+- ``streamed``: what ``chaos.report.evaluate.evaluate`` does now: ``chaos.plan.stream.run_figures``
   over ``chaos.load.records.CaptureRecords`` (the files read in 1 MiB chunks, folded into
   counters, histograms, a reorder buffer and one small bucket per 0.1 s).
 

@@ -28,7 +28,9 @@ COLUMNS = ("killed", "timeout", "mypy", "survived", "no tests", "other", "not ru
 GROUPS = (("chaos/model", "chaos/model/"), ("chaos/plan", "chaos/plan/"),
           ("chaos/journal/store.py", "chaos/journal/store.py"),
           ("chaos/engine/phases.py", "chaos/engine/phases.py"),
-          ("chaos/engine/runner.py", "chaos/engine/runner.py"), ("chaos/faults", "chaos/faults/"),
+          ("chaos/engine/runner.py", "chaos/engine/runner.py"),
+          ("chaos/report/evaluate.py", "chaos/report/evaluate.py"),
+          ("chaos/faults", "chaos/faults/"),
           ("chaos/plugin", "chaos/plugin/"), ("chaos/k8s/safety.py", "chaos/k8s/safety.py"))
 
 

@@ -49,18 +49,12 @@ from chaos.model.experiment import (
     Experiment,
     Selector,
 )
-from chaos.model.faults import declared
-from chaos.model.timeline import ClusterEvent, RequestRecord, SLAResult
-from chaos.plan import apiprobe as papi
-from chaos.plan import autoscale as pscale
+from chaos.model.timeline import RequestRecord, SLAResult
 from chaos.plan import guards as pguards
 from chaos.plan import manifests as pmanifests
-from chaos.plan import recovery as prec
-from chaos.plan import slas as pslas
-from chaos.plan import timeline as ptl
 from chaos.plan.manifests import WorkloadRef
-from chaos.plan.stream import RunFigures, RunWindows, last_record, run_figures
-from chaos.report.data import AbortRecord, FaultRecord, ReportData
+from chaos.report.data import AbortRecord
+from chaos.report.evaluate import RunRecord, evaluate
 from chaos.report.types import JSONValue, ManifestDict
 from chaos.report.writer import write_report
 from chaos.version import __version__ as KUBE_CHAOS_VERSION
@@ -421,140 +415,43 @@ def _as_reviewed(exp: Experiment, env: RunEnv) -> Experiment:
 def _evaluate(s: ph.RunState, env: RunEnv, ports: ph.RunPorts, started: float,
               error: str | None, timings: dict[str, float],
               repeat: tuple[int, int] | None = None) -> ExperimentResult:
-    """Judge the SLAs over what was observed and write the report."""
-    exp = s.exp
+    """Gather what the run observed, have it judged (chaos.report.evaluate), write the
+    report."""
     # a malformed capture line ends the reading there (and errors the run), not the report
     records = UpToMalformed(s.records)
-    undo_failed = ph.undo_failures(s)
-    if s.shortfalls and error is None and not s.abort.is_set():
-        error = cut_short(s.shortfalls, exp.timeout_s, timings)
-    if undo_failed and error is None:
-        error = ("undo not confirmed (still pending in the journal; run `kube-chaos rollback`): "
-                 + "; ".join(undo_failed))
     events = s.observer.events() if s.observer is not None else []
     ended = env.clock.wall()
-    fault_window = None
-    last = last_record(records)
-    if s.fault_t is not None:
-        fault_window = (s.fault_t, max(last.end if last else ended, s.fault_t))
-    recovery_s = (prec.recovery_seconds(events, s.fault_t, s.desired, s.initial_ready,
-                                        s.initial_endpoints)
-                  if s.fault_t is not None and not error and not s.abort.is_set() else None)
-    restarts = prec.restarts(events, since=s.fault_t) if s.fault_t is not None else None
-    abort = _abort_record(s)
-    breach = abort.breach if abort is not None else None
-    # the API server's figures count from the control plane's own lift
-    lifts = [o.lifted_at for o in s.outcomes if _acts_on(o) == "control-plane" and o.lifted_at]
-    # every load figure of the run in one pass over its capture files, in bounded memory
-    figs = run_figures(records, RunWindows(
-        origin=started, fault_window=fault_window,
-        lifts=tuple(o.lifted_at for o in s.outcomes if o.lifted_at is not None)),
-        stall_s=exp.slas.outage_bound_s)
-    api = (papi.figures(s.api_data, fault_window, min(lifts) if lifts else None)
-           if s.api_data is not None else None)
-    scaled = (_autoscaling(exp, events, records, s.fault_t, s.outcomes, s.initial_ready)
-              if s.fault_t is not None else None)
-    if records.problem is not None and error is None:
-        error, recovery_s = f"{type(records.problem).__name__}: {records.problem}", None
-    kept = s.records if records.problem is None else records  # as read, unless cut short
-    if fault_window is not None and not error and breach is None and figs.fault is not None \
-            and not figs.fault.requests:
-        # the steady state needed at least one answer; an SLA over none judges nothing
-        error = cut_short(["no request started during the fault window"], exp.timeout_s,
-                          timings)
-    sla_results: list[SLAResult] = []
-    if fault_window is not None and not error and breach is None:
-        obs = pslas.Observation(records=(), load=figs.fault, fault_window=fault_window,
-                                recovery_seconds=recovery_s, restarts=restarts,
-                                steady_state_restored=s.steady_restored,
-                                drain_blocked=_drain_blocked(s.outcomes),
-                                rollout_stalled=_rollout_stalled(s.outcomes),
-                                api_longest_outage_s=api["longest_outage_s"] if api else None,
-                                scale_out_s=scaled[0].scale_out_s if scaled else None,
-                                scale_in_s=scaled[0].scale_in_s if scaled else None)
-        sla_results = pslas.evaluate(exp.slas, obs)
-    verdict = pslas.verdict(sla_results, exp.expect, errored=error is not None,
-                            aborted=breach is not None)
     server = ports.cluster.server_version()  # once, for the cluster and versions sections
-    data = ReportData(
-        experiment=exp, seed=s.seed, started_at=started, ended_at=ended, verdict=verdict,
-        records=kept, events=tuple(events),
-        faults=tuple(_fault_record(i, exp, o, figs) for i, o in enumerate(s.outcomes)),
-        fault_window=fault_window, slas=tuple(sla_results), recovery_seconds=recovery_s,
-        restarts=restarts, cluster=_cluster_info(env, s.namespace, server),
-        versions=_versions(server), error=error,
-        undo=tuple(o.as_dict() for o in ph.undo_outcomes(s)), abort=abort,
-        manifest=_manifest(env, s, server, repeat),
-        api_server=api, load_generators=s.load_generators, load=figs,
-        autoscaling=scaled[1] if scaled else None)
+    undo_failed = ph.undo_failures(s)
+    data = evaluate(RunRecord(
+        experiment=s.exp, seed=s.seed, started_at=started, ended_at=ended, records=records,
+        kept=s.records, events=tuple(events), outcomes=tuple(s.outcomes), fault_t=s.fault_t,
+        initial_ready=frozenset(s.initial_ready),
+        initial_endpoints=frozenset(s.initial_endpoints), steady_restored=s.steady_restored,
+        shortfalls=tuple(s.shortfalls), aborted=s.abort.is_set(), abort=_abort_record(s),
+        api_data=s.api_data, undo_failures=tuple(undo_failed),
+        undo=tuple(o.as_dict() for o in ph.undo_outcomes(s)), error=error, timings=timings,
+        cluster=_cluster_info(env, s.namespace, server), versions=_versions(server),
+        manifest=_manifest(env, s, server, repeat), load_generators=s.load_generators))
     for outcome in ph.undo_outcomes(s):
         s.record("undo", action=outcome.action.describe(), status=outcome.status,
                  reason=outcome.reason, done_at=outcome.at)
-    s.record("run-end", verdict=verdict, error=error)
+    s.record("run-end", verdict=data.verdict, error=data.error)
     mark = env.clock.monotonic()
     report_path = write_report(s.out_dir, data)
     timings["report"] = round(env.clock.monotonic() - mark, 3)
+    figs = data.load
+    fault = figs.fault if figs is not None else None
     return ExperimentResult(
-        experiment=exp, verdict=verdict, slas=sla_results, recovery_seconds=recovery_s,
-        longest_outage_s=figs.fault.longest_outage_s if figs.fault else None,
-        requests_total=figs.requests_total, requests_failed=figs.requests_failed,
-        error_rate_during_fault=figs.fault.error_rate if figs.fault else None,
-        restarts=restarts, faults=s.outcomes, report_path=report_path, namespace=s.namespace,
-        error=error, records=kept, phases=timings, undo_failures=undo_failed, abort=abort)
-
-
-def cut_short(shortfalls: Sequence[str], timeout_s: float, timings: dict[str, float]) -> str:
-    """Why a run is not judged: what fell short, and where the budget went (the phases that
-    took the longest first), e.g. "load-spike held 0.0s of 100s: ... deploy took 179.5s"."""
-    spent = sorted(((t, name) for name, t in timings.items() if name != "setup" and t >= 1.0),
-                   reverse=True)[:3]
-    where = ", ".join(f"{name} took {t:.1f}s" for t, name in spent)
-    return (f"the run did not happen as declared, so no SLA was judged: {'; '.join(shortfalls)}"
-            f" (the experiment's timeout is {timeout_s:g}s" + (f"; {where}" if where else "")
-            + "). Give it the time it declares: raise spec.timeout (and load.maxDuration, for "
-            "the load), or shorten what it must hold")
-
-
-def _autoscaling(exp: Experiment, events: Sequence[ClusterEvent],
-                 records: Iterable[RequestRecord], start: float,
-                 outcomes: Sequence[FaultOutcome], initial: Iterable[str]
-                 ) -> tuple[pscale.Scaling, dict[str, object]] | None:
-    """Scale-out and scale-in figures, for runs with a load-spike or a scaling SLA."""
-    spikes = [f for f in exp.faults if f.shapes_load]
-    if not spikes and exp.slas.max_scale_out_s is None and exp.slas.max_scale_in_s is None:
-        return None
-    ends = [t for o in outcomes for t in (o.lifted_at or o.ended_at,) if t is not None]
-    hold_end = max(ends, default=start)
-    names = sorted(initial)
-    fig = pscale.scaling(events, start, hold_end, names, names)
-
-    # one pass over the capture files: only the records of the spike's windows are held
-    first, last = start - exp.load.warmup_s, hold_end + exp.load.tail_s
-    spiked = [r for r in records if first <= r.t < last]
-
-    def p(q: float, a: float, b: float) -> float | None:
-        v = ptl.latency_percentile(spiked, q, a, b)
-        return None if v is None else round(v * 1000.0, 1)
-
-    ramp_end = start + (spikes[0].ramp_s() if spikes else 0.0)
-    windows = {"before": (start - exp.load.warmup_s, start), "ramp": (start, ramp_end),
-               "hold": (ramp_end, hold_end), "after": (hold_end, hold_end + exp.load.tail_s)}
-    latency = {name: {"p50_ms": p(50, a, b), "p95_ms": p(95, a, b), "p99_ms": p(99, a, b),
-                      "requests": len(ptl.in_window(spiked, a, b))}
-               for name, (a, b) in windows.items() if b > a}
-    out: dict[str, object] = {
-        # every time in seconds since the faults' start (report.json's fault window start)
-        "hold_end_s": _rounded(hold_end - start),
-        "initial_pods": fig.initial_pods, "peak_pods": fig.peak_pods,
-        "first_rescale_s": _rounded(fig.first_rescale_s),
-        "first_pod_added_s": _rounded(fig.first_pod_added_s),
-        "scale_out_s": _rounded(fig.scale_out_s), "scale_in_s": _rounded(fig.scale_in_s),
-        "rescales": [{"t_s": t, "message": m} for t, m in fig.rescales],
-        "latency_ms": latency,
-        "series": [{"t_s": round(pt.t - start, 3), "pods": pt.pods, "ready": pt.ready}
-                   for pt in fig.series],
-    }
-    return fig, out
+        experiment=s.exp, verdict=data.verdict, slas=list(data.slas),
+        recovery_seconds=data.recovery_seconds,
+        longest_outage_s=fault.longest_outage_s if fault else None,
+        requests_total=figs.requests_total if figs is not None else 0,
+        requests_failed=figs.requests_failed if figs is not None else 0,
+        error_rate_during_fault=fault.error_rate if fault else None,
+        restarts=data.restarts, faults=s.outcomes, report_path=report_path,
+        namespace=s.namespace, error=data.error, records=data.records, phases=timings,
+        undo_failures=undo_failed, abort=data.abort)
 
 
 def _manifest(env: RunEnv, s: ph.RunState, server: str | None,
@@ -644,70 +541,12 @@ def _unique_dir(parent: Path, name: str) -> Path:
     raise ChaosError(f"too many runs of {name} under {parent}")
 
 
-def _acts_on(o: FaultOutcome) -> str | None:
-    cls = declared(o.type)
-    return cls.acts_on if cls is not None else None
-
-
-def _answer(outcomes: list[FaultOutcome], sla: str) -> bool | None:
-    """The answer the run gives the question ``sla`` expects one for (expectBlocked: was a
-    drain blocked?): yes when any fault asked it answered yes; None when no fault whose type
-    asks it ran, or none could tell. Each outcome's own typed ``answer``, else its type's
-    answer for a run that recorded none."""
-    told: list[bool] = []
-    for o in outcomes:
-        cls = declared(o.type)
-        question = cls.question if cls is not None else None
-        if question is None or question.sla != sla:
-            continue
-        answer = question.unrecorded if o.answer is None else o.answer
-        if answer is not None:
-            told.append(answer)
-    return any(told) if told else None
-
-
-def _drain_blocked(outcomes: list[FaultOutcome]) -> bool | None:
-    """Whether any drain was blocked (expectBlocked); None when no drain ran."""
-    return _answer(outcomes, "expectBlocked")
-
-
-def _rollout_stalled(outcomes: list[FaultOutcome]) -> bool | None:
-    """Whether any rollout stalled (expectStalled); None when no rollout ran or none could
-    tell."""
-    return _answer(outcomes, "expectStalled")
-
-
 def _live(load: LoadRun, exp: Experiment) -> LoadRun:
     """Keep as many seconds of recent records as the live readers need (the rest of the run
     stays on disk): the steady-state window, and each load guard's lookback."""
     load.recent_s = max(load.recent_s, pguards.live_seconds(exp.abort.guards,
                                                             exp.steady_state.window_s))
     return load
-
-
-def _fault_record(index: int, exp: Experiment, o: FaultOutcome,
-                  figs: RunFigures | None = None) -> FaultRecord:
-    figures: dict[str, float | None] = {}
-    lift = figs.lifts.get(o.lifted_at) if figs and o.lifted_at is not None else None
-    if lift is not None and figs is not None and figs.requests_total:
-        # how long errors outlast a fault that lifted itself: new requests, and every error
-        figures["errors_stop_after_lift_s"] = _rounded(lift.errors_stop_after_s)
-        figures["last_unserved_after_lift_s"] = round(lift.last_unserved_after_s, 3)
-    for key, value in o.details.items():
-        if isinstance(value, int | float):  # bool is an int: blocked -> 1.0
-            figures[key] = float(value)
-        elif isinstance(value, dict):  # per-target figures, e.g. time_to_notready_s[node]
-            for sub, v in value.items():
-                if isinstance(v, int | float) or v is None:
-                    figures[f"{key}[{sub}]"] = None if v is None else float(v)
-    spec = exp.faults[index] if index < len(exp.faults) else exp.faults[-1]
-    return FaultRecord(index=index, spec=spec, targets=tuple(o.targets), started_at=o.started_at,
-                       ended_at=o.ended_at, figures=figures, details=dict(o.details),
-                       holds=tuple(o.holds))
-
-
-def _rounded(value: float | None) -> float | None:
-    return None if value is None else round(value, 3)
 
 
 def _cluster_info(env: RunEnv, namespace: str, server: str | None

@@ -246,19 +246,19 @@ def test_what_each_type_acts_on() -> None:
 
 
 def test_each_question_is_judged_by_its_sla_from_the_typed_answer() -> None:
-    from chaos.engine import runner
+    from chaos.report import evaluate
 
     asked = {t: cls.question.sla for t, cls in FAULT_TYPES.items() if cls.question}
     assert asked == {"drain": "expectBlocked", "rollout": "expectStalled"}
     # the typed answer counts, the details (the report's copy) are not read
-    assert runner._drain_blocked([FaultOutcome("drain", details={"blocked": True})]) is False
-    assert runner._drain_blocked([FaultOutcome("drain", answer=True)]) is True
-    assert runner._rollout_stalled([FaultOutcome("rollout", details={"stalled": True})]) is None
-    assert runner._rollout_stalled([FaultOutcome("rollout", answer=False),
-                                    FaultOutcome("rollout", answer=True)]) is True
+    assert evaluate._drain_blocked([FaultOutcome("drain", details={"blocked": True})]) is False
+    assert evaluate._drain_blocked([FaultOutcome("drain", answer=True)]) is True
+    assert evaluate._rollout_stalled([FaultOutcome("rollout", details={"stalled": True})]) is None
+    assert evaluate._rollout_stalled([FaultOutcome("rollout", answer=False),
+                                      FaultOutcome("rollout", answer=True)]) is True
     # an answer from a type that asks another question, or an unknown type, counts for nothing
-    assert runner._drain_blocked([FaultOutcome("rollout", answer=True),
-                                  FaultOutcome("meteor", answer=True)]) is None
+    assert evaluate._drain_blocked([FaultOutcome("rollout", answer=True),
+                                    FaultOutcome("meteor", answer=True)]) is None
 
 
 @pytest.mark.parametrize(("sla", "message"), [

@@ -25,6 +25,7 @@ from chaos.model import (
     SteadyState,
     WorkloadSpec,
 )
+from chaos.report import evaluate
 from chaos.report.data import FaultRecord
 
 SEL = Selector.of({"app": "web"})
@@ -61,7 +62,7 @@ def _env(tmp_path: Path, **over: Any) -> runner.RunEnv:
 ])
 def test_drain_blocked_is_none_without_a_drain_else_whether_any_was_blocked(
         outcomes: list[FaultOutcome], blocked: bool | None) -> None:
-    assert runner._drain_blocked(outcomes) is blocked
+    assert evaluate._drain_blocked(outcomes) is blocked
 
 
 # --- fault outcomes in the report --------------------------------------------------------------
@@ -73,7 +74,7 @@ def test_fault_record_keeps_numbers_and_per_target_numbers_as_figures() -> None:
         "pod-kill", targets=["web-a"], started_at=10.0, ended_at=12.5,
         details={"count": 2, "blocked": True, "reason": "pdb", "skip": None,
                  "time_to_notready_s": {"w1": 1.5, "w2": None, "w3": "n/a"}})
-    record = runner._fault_record(1, exp, outcome)
+    record = evaluate._fault_record(1, exp, outcome)
     assert record == FaultRecord(
         index=1, spec=exp.faults[1], targets=("web-a",), started_at=10.0, ended_at=12.5,
         figures={"count": 2.0, "blocked": 1.0, "time_to_notready_s[w1]": 1.5,
@@ -84,9 +85,9 @@ def test_fault_record_keeps_numbers_and_per_target_numbers_as_figures() -> None:
 
 def test_a_fault_outcome_beyond_the_declared_faults_takes_the_last_spec() -> None:
     exp = _exp()
-    assert runner._fault_record(0, exp, FaultOutcome("pod-kill")).spec is exp.faults[0]
-    assert runner._fault_record(2, exp, FaultOutcome("pod-kill")).spec is exp.faults[1]
-    assert runner._fault_record(5, exp, FaultOutcome("pod-kill")).spec is exp.faults[1]
+    assert evaluate._fault_record(0, exp, FaultOutcome("pod-kill")).spec is exp.faults[0]
+    assert evaluate._fault_record(2, exp, FaultOutcome("pod-kill")).spec is exp.faults[1]
+    assert evaluate._fault_record(5, exp, FaultOutcome("pod-kill")).spec is exp.faults[1]
 
 
 # --- the real cluster port ---------------------------------------------------------------------
@@ -329,7 +330,7 @@ def test_the_last_spec_of_three(tmp_path: Path) -> None:
     from dataclasses import replace
 
     exp = replace(_exp(), faults=(*_exp().faults, PodKill(selector=SEL, count=3)))
-    assert runner._fault_record(7, exp, FaultOutcome("pod-kill")).spec is exp.faults[2]
+    assert evaluate._fault_record(7, exp, FaultOutcome("pod-kill")).spec is exp.faults[2]
 
 
 def test_in_cluster_load_goes_to_the_service_dns_name_through_pods(

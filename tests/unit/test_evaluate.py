@@ -1,0 +1,160 @@
+"""Judging a run (chaos.report.evaluate): observations in, the report's data out, no cluster.
+
+Each error path is shown to win only where it should: a run cut short, an undo left pending, a
+malformed capture line, a fault window without a request; an abort is a verdict, not an error;
+and a clean run is judged by its SLAs, passing or failing on the records alone.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterator
+from dataclasses import FrozenInstanceError, replace
+from pathlib import Path
+
+import pytest
+
+from chaos.faults.base import FaultOutcome
+from chaos.load.records import UpToMalformed
+from chaos.model import (
+    Experiment,
+    LoadProfile,
+    Selector,
+    SLASpec,
+    SteadyState,
+    WorkloadSpec,
+)
+from chaos.model.abort import Breach
+from chaos.model.faults import PodKill
+from chaos.model.timeline import ClusterEvent, RequestRecord
+from chaos.report.data import AbortRecord
+from chaos.report.evaluate import RunRecord, cut_short, evaluate
+
+SEL = Selector(labels=(("app", "web"),))
+FAULT_T = 105.0
+
+
+def _exp(**slas: float) -> Experiment:
+    return Experiment(
+        name="judged", workload=WorkloadSpec(manifests=(Path("w.yaml"),), selector=SEL,
+                                             service="web", node_port=30080, replicas=2),
+        load=LoadProfile(), steady_state=SteadyState(), faults=(PodKill(selector=SEL),),
+        slas=SLASpec(**slas))  # type: ignore[arg-type]
+
+
+def _records(failing: range = range(0)) -> list[RequestRecord]:
+    """One request a second from t=100 to t=119; those whose index is in ``failing`` fail."""
+    return [RequestRecord(t=100.0 + i, latency_s=0.01, ok=i not in failing,
+                          status=503 if i in failing else 200) for i in range(20)]
+
+
+def _run(recs: list[RequestRecord] | None = None, **over: object) -> RunRecord:
+    recs = _records() if recs is None else recs
+    run = RunRecord(
+        experiment=_exp(max_error_rate=0.1), seed=7, started_at=95.0, ended_at=130.0,
+        records=UpToMalformed(recs), kept=recs, fault_t=FAULT_T,
+        outcomes=(FaultOutcome("pod-kill", targets=["web-1"], started_at=FAULT_T,
+                               ended_at=FAULT_T + 0.5),),
+        initial_ready=frozenset({"web-1", "web-2"}), timings={"deploy": 12.0})
+    return replace(run, **over)  # type: ignore[arg-type]
+
+
+def test_a_clean_run_is_judged_by_its_slas_and_passes() -> None:
+    data = evaluate(_run())
+    assert (data.verdict, data.error) == ("pass", None)
+    assert [(r.name, r.passed) for r in data.slas] == [("maxErrorRate", True)]
+    assert data.fault_window == (FAULT_T, 119.01)
+    assert data.seed == 7 and data.faults[0].targets == ("web-1",)
+    assert data.load is not None and data.load.requests_total == 20
+
+
+def test_errors_in_the_fault_window_fail_the_sla() -> None:
+    data = evaluate(_run(_records(failing=range(6, 12))))
+    assert (data.verdict, data.error) == ("fail", None)
+    [sla] = data.slas
+    assert sla.name == "maxErrorRate" and not sla.passed and sla.observed == pytest.approx(6 / 15)
+
+
+def test_a_run_cut_short_is_an_error_naming_where_the_budget_went() -> None:
+    data = evaluate(_run(shortfalls=("pod-kill held 0.0s of 30s",),
+                         timings={"setup": 300.0, "deploy": 179.5, "steady": 0.4}))
+    assert data.verdict == "error" and data.slas == ()
+    assert data.error is not None and data.error.startswith(
+        "the run did not happen as declared, so no SLA was judged: pod-kill held 0.0s of 30s")
+    assert "deploy took 179.5s" in data.error and "setup" not in data.error
+    assert data.recovery_seconds is None
+
+
+def test_the_runs_own_error_is_kept_over_a_shortfall() -> None:
+    data = evaluate(_run(error="InjectionFailed: no pod matched", shortfalls=("tail",)))
+    assert (data.verdict, data.error) == ("error", "InjectionFailed: no pod matched")
+
+
+def test_an_abort_is_a_verdict_not_an_error_and_judges_no_sla() -> None:
+    breach = Breach("errors", "http", 503, "2xx", "HTTP 503", 110.0)
+    data = evaluate(_run(aborted=True, abort=AbortRecord(breach=breach, undo_complete_at=111.0),
+                         shortfalls=("pod-kill held 5.0s of 30s",)))
+    assert (data.verdict, data.error, data.slas) == ("aborted", None, ())
+    assert data.abort is not None and data.abort.breach_to_undo_s == 1.0
+
+
+def test_an_undo_left_pending_errors_the_run() -> None:
+    data = evaluate(_run(undo_failures=("uncordon node kind-worker: timed out",)))
+    assert data.verdict == "error" and data.slas == ()
+    assert data.error == ("undo not confirmed (still pending in the journal; run `kube-chaos "
+                          "rollback`): uncordon node kind-worker: timed out")
+
+
+class _Malformed(Exception):
+    pass
+
+
+class _CutCapture:
+    """A capture whose line 11 is malformed: each pass stops there and names it."""
+
+    def __init__(self, records: list[RequestRecord]) -> None:
+        self.records = records
+        self.problem: Exception | None = None
+
+    def __iter__(self) -> Iterator[RequestRecord]:
+        yield from self.records[:11]
+        self.problem = _Malformed("capture.jsonl:12: not JSON")
+
+
+def test_a_malformed_capture_line_errors_the_run_and_keeps_what_was_read() -> None:
+    capture = _CutCapture(_records())
+    data = evaluate(_run(records=capture, kept=_records()))
+    assert data.error == "_Malformed: capture.jsonl:12: not JSON"
+    assert data.verdict == "error" and data.recovery_seconds is None and data.slas == ()
+    assert data.records is capture  # the report holds what was read, not the full list
+
+
+def test_a_fault_window_without_a_request_judges_nothing() -> None:
+    early = [r for r in _records() if r.t < FAULT_T - 1]
+    data = evaluate(_run(early, fault_t=FAULT_T, ended_at=130.0))
+    assert data.verdict == "error" and data.slas == ()
+    assert data.error is not None and "no request started during the fault window" in data.error
+
+
+def test_recovery_and_restarts_are_read_from_the_events() -> None:
+    events = (ClusterEvent(FAULT_T + 0.2, "pod-deleted", "web-1"),
+              ClusterEvent(FAULT_T + 0.3, "pod-notready", "web-1"),
+              ClusterEvent(FAULT_T + 2.0, "pod-ready", "web-3"),
+              ClusterEvent(FAULT_T + 3.0, "restart", "web-2"))
+    data = evaluate(_run(events=events))
+    assert data.verdict == "pass"
+    assert data.recovery_seconds == pytest.approx(2.0)
+    assert data.restarts == 1
+
+
+def test_judging_is_pure_the_same_record_gives_the_same_report() -> None:
+    run = _run(_records(failing=range(7, 9)))
+    assert evaluate(run) == evaluate(run)
+    with pytest.raises(FrozenInstanceError):
+        run.error = "changed"  # type: ignore[misc]
+
+
+def test_cut_short_names_at_most_the_three_longest_phases() -> None:
+    text = cut_short(["tail"], 60, {"deploy": 5.0, "steady": 4.0, "inject": 3.0, "recover": 2.0,
+                                    "setup": 99.0, "tail": 0.5})
+    assert "deploy took 5.0s, steady took 4.0s, inject took 3.0s)" in text
+    assert "recover" not in text and "setup" not in text and "timeout is 60s" in text
