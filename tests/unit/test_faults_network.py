@@ -277,11 +277,11 @@ def test_network_faults_need_node_containers(world: tuple[FaultContext, Nodes]) 
 
 
 def test_the_report_measures_how_long_errors_outlast_the_lift(tmp_path: Path) -> None:
-    from chaos.engine.runner import _fault_record
     from chaos.faults.base import FaultOutcome
     from chaos.model.parse import load_experiment
     from chaos.model.timeline import RequestRecord
     from chaos.plan.stream import RunWindows, run_figures
+    from chaos.report.evaluate import _fault_record
 
     exp = load_experiment(Path(__file__).resolve().parents[2] / "experiments"
                           / "net-partition-backend-negative.yaml")
