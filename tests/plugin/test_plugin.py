@@ -188,6 +188,8 @@ def test_cluster_scoped_manifest_object_is_a_collection_error(project: pytest.Py
 
 
 FAKE_RUNS = """\
+import pytest
+
 import chaos.plugin.environment as environment
 import chaos.engine.runner as runner
 from chaos.errors import HaltActive
@@ -198,7 +200,11 @@ T0 = 1_700_000_000.0
 
 
 def pytest_configure(config):
-    environment.run_env = lambda config: object()
+    # undone when the inner session ends: a process that imported chaos.runner before (mutmut's
+    # does) keeps the module across pytester sessions, and a stub left in it leaks into the next
+    mp = pytest.MonkeyPatch()
+    config.add_cleanup(mp.undo)
+    mp.setattr(environment, "run_env", lambda config: object())
 
     def run(exp, env, repeat=None):
         if exp.name.startswith("halted"):
@@ -210,7 +216,7 @@ def pytest_configure(config):
             error_rate_during_fault=None, restarts=None, faults=[], report_path=None,
             namespace="ns", abort=AbortRecord(breach, T0 + 0.3))
 
-    runner.run_experiment = run
+    mp.setattr(runner, "run_experiment", run)
 """
 
 

@@ -76,6 +76,7 @@ def offences(where: str, source: str) -> list[str]:
     return found
 
 
+@pytest.mark.source_rules
 def test_no_module_outside_the_declarations_and_implementations_names_a_fault_type() -> None:
     found = []
     for path in sorted(PKG.rglob("*.py")):

@@ -19,6 +19,7 @@ PURE = [
 FORBIDDEN = ("kubernetes", "locust", "gevent", "chaos.k8s", "chaos.faults", "chaos.cluster")
 
 
+@pytest.mark.source_rules
 @pytest.mark.parametrize("path", PURE, ids=[str(p.relative_to(PKG)) for p in PURE])
 def test_pure_module_imports(path: Path) -> None:
     tree = ast.parse(path.read_text())
@@ -34,6 +35,7 @@ def _imports(path: Path) -> list[str]:
     return names + [n.module or "" for n in ast.walk(tree) if isinstance(n, ast.ImportFrom)]
 
 
+@pytest.mark.source_rules
 def test_only_chaos_k8s_imports_the_kubernetes_client() -> None:
     offenders = {
         str(p.relative_to(PKG)): [m for m in _imports(p) if m.split(".")[0] == "kubernetes"]
@@ -42,6 +44,7 @@ def test_only_chaos_k8s_imports_the_kubernetes_client() -> None:
     assert {k: v for k, v in offenders.items() if v} == {}
 
 
+@pytest.mark.source_rules
 def test_only_the_locust_subprocess_files_import_locust() -> None:
     allowed = {"load/locustfile.py", "load/kube_chaos_capture.py", "load/openloop.py"}
     offenders = {

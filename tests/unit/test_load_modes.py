@@ -40,6 +40,7 @@ def test_an_unknown_mode_is_refused_naming_the_known_ones() -> None:
         load_mode("burst")
 
 
+@pytest.mark.source_rules
 def test_no_module_asks_which_mode_by_name() -> None:
     """The mode's facets answer; `mode == "open"` branches are what this replaced."""
     asked = re.compile(r"""mode\s*[!=]=\s*["'](open|closed)["']""")

@@ -75,12 +75,14 @@ def _package_sources() -> list[Path]:
                   and p not in LOCUST_SIDE)
 
 
+@pytest.mark.source_rules
 @pytest.mark.parametrize("path", _package_sources(), ids=lambda p: str(p.relative_to(CHAOS)))
 def test_no_hand_deadline_outside_the_clock(path: Path) -> None:
     assert hand_deadlines(path.read_text()) == [], \
         f"{path}: use chaos.clock.Deadline (remaining/expired/sleep/wait/until)"
 
 
+@pytest.mark.source_rules
 @pytest.mark.parametrize("path", sorted((CHAOS / "faults").glob("*.py")), ids=lambda p: p.name)
 def test_faults_read_time_from_their_context(path: Path) -> None:
     assert time_module_uses(path.read_text()) == [], f"{path}: use ctx.clock"
@@ -102,6 +104,7 @@ def test_the_checks_catch_a_hand_deadline_and_a_time_read() -> None:
     assert time_module_uses("at = ctx.clock.wall()\n") == []
 
 
+@pytest.mark.source_rules
 def test_only_the_self_contained_locust_modules_are_exempt() -> None:
     """The exemption holds only while those files import nothing of chaos (they cannot)."""
     assert LOCUST_SIDE and all(p.exists() for p in LOCUST_SIDE)

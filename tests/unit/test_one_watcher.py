@@ -31,6 +31,7 @@ def polling_calls(source: str) -> list[str]:
     return found
 
 
+@pytest.mark.source_rules
 @pytest.mark.parametrize("path", sorted(FAULTS.glob("*.py")), ids=lambda p: p.name)
 def test_faults_do_not_poll_what_the_observer_watches(path: Path) -> None:
     assert polling_calls(path.read_text()) == []

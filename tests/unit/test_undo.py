@@ -148,6 +148,7 @@ def test_dry_run_runs_and_marks_nothing(tmp_path: Path) -> None:
     assert len(pending_in(j.path)) == 1
 
 
+@pytest.mark.source_rules
 def test_every_journaled_kind_has_a_real_handler() -> None:
     """Every undo kind the code journals (record_undo("...") or UndoAction(kind="...")) can be
     replayed by `kube-chaos rollback`."""
