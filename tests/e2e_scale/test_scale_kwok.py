@@ -75,7 +75,10 @@ def test_observer_sees_every_churned_pod(observed: dict[str, object]) -> None:
     assert isinstance(r["lag_p95_ms"], float) and isinstance(r["lag_p50_ms"], float)
     assert r["lag_p95_ms"] >= r["lag_p50_ms"]
     assert isinstance(r["rss_synced_mb"], float) and r["rss_synced_mb"] > 20
-    assert isinstance(r["rss_hwm_mb"], float) and r["rss_hwm_mb"] >= r["rss_synced_mb"]
+    # the kernel reads RSS from per-CPU counters that are batched, and only raises VmHWM when
+    # RSS is about to shrink, so a later VmHWM can read a little under an earlier VmRSS (CI saw
+    # 85.4 after 85.6): a whole MB below it is a real miss, not counter slack
+    assert isinstance(r["rss_hwm_mb"], float) and r["rss_hwm_mb"] >= r["rss_synced_mb"] - 1.0
     assert isinstance(r["cpu_churn_s"], float) and r["cpu_churn_s"] > 0
     table = bench.observer_table([r])
     assert f"| {PODS} " in table
