@@ -355,17 +355,41 @@ def items_of(ctx: Ctx, node: Node, where: str, *, nonempty: bool = True) -> list
     return list(node.value)
 
 
+def type_tag(ctx: Ctx, node: Node, where: str, kinds: Sequence[str], noun: str) -> str:
+    """The ``type`` of a tagged section (a fault, a guard), read before the rest: it says which
+    fields the section may hold. Missing, unknown or misspelt types name the known ones."""
+    if not isinstance(node, MappingNode):
+        raise ctx.error(node, where, f"expected a mapping with a 'type', got {got(node)}")
+    known = ", ".join(kinds)
+    type_node = next(
+        (v for k, v in node.value if isinstance(k, ScalarNode) and k.value == "type"), None
+    )
+    if type_node is None or is_null(type_node):
+        raise ctx.error(node, f"{where}.type", f"required field missing; known types: {known}")
+    kind = string(ctx, type_node, f"{where}.type")
+    if kind not in kinds:
+        raise ctx.error(type_node, f"{where}.type", f"unknown {noun} type {excerpt(kind)}"
+                        f"{suggest(kind, list(kinds))}; known types: {known}")
+    return kind
+
+
 def string_list(ctx: Ctx, node: Node, where: str) -> tuple[str, ...]:
     return tuple(string(ctx, n, f"{where}[{i}]") for i, n in enumerate(items_of(ctx, node, where)))
 
 
-def selector(ctx: Ctx, node: Node, where: str) -> Selector:
+def pairs_of(ctx: Ctx, node: Node, where: str, shape: str,
+             noun: str) -> list[tuple[Node, Node]]:
+    """The key/value node pairs of a non-empty mapping (labels, environment variables)."""
     if not isinstance(node, MappingNode):
-        raise ctx.error(node, where, f"expected a mapping of label: value, got {got(node)}")
+        raise ctx.error(node, where, f"expected a mapping of {shape}, got {got(node)}")
     if not node.value:
-        raise ctx.error(node, where, "expected at least one label")
+        raise ctx.error(node, where, f"expected at least one {noun}")
+    return list(node.value)
+
+
+def selector(ctx: Ctx, node: Node, where: str) -> Selector:
     labels: dict[str, str] = {}
-    for key_node, value_node in node.value:
+    for key_node, value_node in pairs_of(ctx, node, where, "label: value", "label"):
         key = value_of(key_node)
         if not isinstance(key, str) or not _LABEL_KEY.fullmatch(key):
             raise ctx.error(key_node, where, f"expected a label name, got {got(key_node)}")
@@ -407,12 +431,8 @@ def controller_ref(ctx: Ctx, node: Node, where: str) -> ControllerRef:
 
 
 def env_map(ctx: Ctx, node: Node, where: str) -> tuple[tuple[str, str], ...]:
-    if not isinstance(node, MappingNode):
-        raise ctx.error(node, where, f"expected a mapping of NAME: value, got {got(node)}")
-    if not node.value:
-        raise ctx.error(node, where, "expected at least one variable")
     seen: dict[str, str] = {}
-    for key_node, value_node in node.value:
+    for key_node, value_node in pairs_of(ctx, node, where, "NAME: value", "variable"):
         key = value_of(key_node) if isinstance(key_node, ScalarNode) else None
         if not isinstance(key, str) or not _ENV_NAME.fullmatch(key):
             raise ctx.error(key_node, where, f"expected an environment variable name (letters, "

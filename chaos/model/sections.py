@@ -10,7 +10,7 @@ from __future__ import annotations
 import dataclasses
 from typing import Any
 
-from yaml.nodes import MappingNode, Node, ScalarNode
+from yaml.nodes import Node
 
 from chaos.errors import excerpt
 from chaos.model import reader as r
@@ -186,22 +186,7 @@ def _yaml_keys(cls: type[FaultSpec]) -> tuple[str, ...]:
 
 def fault(ctx: r.Ctx, node: Node, where: str, workload: WorkloadSpec) -> FaultSpec:
     """One fault, read field by field as its class in chaos.model.faults declares."""
-    if not isinstance(node, MappingNode):
-        raise ctx.error(node, where, f"expected a mapping with a 'type', got {r.got(node)}")
-    known = ", ".join(sorted(FAULT_TYPES))
-    type_node = next(
-        (v for k, v in node.value if isinstance(k, ScalarNode) and k.value == "type"), None
-    )
-    if type_node is None or r.is_null(type_node):
-        raise ctx.error(node, f"{where}.type", f"required field missing; known types: {known}")
-    ftype = r.string(ctx, type_node, f"{where}.type")
-    if ftype not in FAULT_TYPES:
-        raise ctx.error(
-            type_node,
-            f"{where}.type",
-            f"unknown fault type {excerpt(ftype)}{r.suggest(ftype, list(FAULT_TYPES))}; "
-            f"known types: {known}",
-        )
+    ftype = r.type_tag(ctx, node, where, sorted(FAULT_TYPES), "fault")
     cls = FAULT_TYPES[ftype]
     m = r.Map(ctx, node, where, ("type", *_yaml_keys(cls)))
     kwargs: dict[str, Any] = {}  # typed by the field declarations it is read from
@@ -313,19 +298,7 @@ def abort(ctx: r.Ctx, node: Node, where: str) -> AbortSpec:
 def _guard(ctx: r.Ctx, node: Node, where: str, interval: float,
            names: dict[str, int]) -> Guard:
     """One guard, read as its type declares; its name must be unique (the report names it)."""
-    if not isinstance(node, MappingNode):
-        raise ctx.error(node, where, f"expected a mapping with a 'type', got {r.got(node)}")
-    known = ", ".join(GUARD_TYPES)
-    type_node = next(
-        (v for k, v in node.value if isinstance(k, ScalarNode) and k.value == "type"), None
-    )
-    if type_node is None or r.is_null(type_node):
-        raise ctx.error(node, f"{where}.type", f"required field missing; known types: {known}")
-    gtype = r.string(ctx, type_node, f"{where}.type")
-    if gtype not in GUARD_TYPES:
-        raise ctx.error(type_node, f"{where}.type",
-                        f"unknown guard type {excerpt(gtype)}"
-                        f"{r.suggest(gtype, list(GUARD_TYPES))}; known types: {known}")
+    gtype = r.type_tag(ctx, node, where, list(GUARD_TYPES), "guard")
     cls = GUARD_TYPES[gtype]
     m = r.section_map(ctx, node, where, cls, "type")
     if m.has("name"):
