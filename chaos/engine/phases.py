@@ -29,7 +29,7 @@ from chaos.model.abort import HaltMarker
 from chaos.model.apiprobe import ApiProbeData
 from chaos.model.experiment import BlastRadius, Experiment, FaultSpec, Selector
 from chaos.model.faults import NodeFault
-from chaos.model.hold import HOLD_SLACK_S
+from chaos.model.hold import HOLD_SLACK_S, shortfall
 from chaos.model.timeline import ClusterEvent, RequestRecord
 from chaos.plan import blast
 from chaos.plan import recovery as prec
@@ -188,8 +188,8 @@ class RunState:
         """The seconds a declared wait of ``planned_s`` may take, keeping ``reserve_s`` of the
         budget for what follows; a cut is recorded as a shortfall (the run is then `error`)."""
         granted = max(0.0, min(planned_s, self.left() - reserve_s))
-        if granted < planned_s - HOLD_SLACK_S:
-            self.shortfalls.append(f"{what} {granted:.1f}s of {planned_s:g}s")
+        if (cut := shortfall(what, granted, planned_s)) is not None:
+            self.shortfalls.append(cut)
         return granted
 
     @property
@@ -394,10 +394,11 @@ def recover(s: RunState, ports: RunPorts) -> None:
             break
         if elapsed >= budget:
             # (a declared maxRecovery only: without one, the wait's length is our default)
-            if rs is None and exp.slas.max_recovery_s is not None \
-                    and budget < natural - HOLD_SLACK_S and not s.abort.is_set():
+            cut = shortfall("recovery waited", budget, natural)
+            if rs is None and exp.slas.max_recovery_s is not None and cut is not None \
+                    and not s.abort.is_set():
                 # not whole yet, and the wait ended on the run's budget, not its own bound
-                s.shortfalls.append(f"recovery waited {budget:.1f}s of {natural:g}s")
+                s.shortfalls.append(cut)
             break
         # re-judged on every change, and at least every 2 s (the never-disrupted case)
         snap = s.observer.wait_change(snap.version, max(0.0, min(budget - elapsed, 2.0)))

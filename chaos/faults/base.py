@@ -15,7 +15,7 @@ from chaos.journal.store import Journal, UndoAction, UndoOutcome
 from chaos.k8s.client import Kube
 from chaos.k8s.observe import ObserverView, Snapshot
 from chaos.model.experiment import FaultSpec, Selector
-from chaos.model.hold import HOLD_SLACK_S, Hold
+from chaos.model.hold import Hold, shortfall
 
 
 @dataclass
@@ -79,8 +79,9 @@ class FaultContext:
     def cut_short(self, planned_s: float, granted_s: float, what: str) -> None:
         """Record that the budget cut a declared wait of ``planned_s`` to ``granted_s``, and
         the wait ended on that cut (an outcome observed early is no cut)."""
-        if granted_s < planned_s - HOLD_SLACK_S and not self.aborted:
-            self.budget_cuts.append(f"{what} {granted_s:.1f}s of {planned_s:g}s")
+        cut = shortfall(what, granted_s, planned_s)
+        if cut is not None and not self.aborted:
+            self.budget_cuts.append(cut)
 
     def hold(self, planned_s: float) -> float:
         """Sleep through a declared hold (cut short by an abort); returns the seconds held."""

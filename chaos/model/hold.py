@@ -15,6 +15,15 @@ from dataclasses import dataclass
 HOLD_SLACK_S = 0.25
 
 
+def shortfall(what: str, got_s: float, planned_s: float) -> str | None:
+    """How a declared wait of ``planned_s`` that got only ``got_s`` is recorded ("tail ran
+    1.2s of 5s"), or None when it got what it declared, within the slack. A recorded shortfall
+    makes the run `error`: its SLAs would be judged on a shorter experiment than declared."""
+    if got_s < planned_s - HOLD_SLACK_S:
+        return f"{what} {got_s:.1f}s of {planned_s:g}s"
+    return None
+
+
 @dataclass(frozen=True, slots=True)
 class Hold:
     """One hold: the seconds declared, the part the run's budget granted, the seconds held,
