@@ -9,32 +9,12 @@ the chaos tests error naming it, and the pure one still passes.
 
 from __future__ import annotations
 
-import shutil
-from pathlib import Path
-
 import pytest
+from plugin_project import add_workload, experiment
 
 pytest_plugins = ["pytester"]
 
-WORKLOADS = Path(__file__).parents[2] / "experiments" / "workloads"
-
-KILL = """\
-apiVersion: kube-chaos/v1
-kind: Experiment
-metadata: {name: kill-one}
-spec:
-  workload:
-    manifests: [workloads/httpd-replicated.yaml]
-    selector: {app: httpd}
-    service: httpd
-    nodePort: 30080
-    replicas: 3
-  load: {users: 2, warmup: 2s, tail: 2s, maxDuration: 30s}
-  faults:
-    - {type: pod-kill, count: 1}
-  slas: {maxOutage: 1s, maxErrorRate: 0.01}
-  timeout: 60s
-"""
+KILL = experiment(slas="{maxOutage: 1s, maxErrorRate: 0.01}")
 
 # what a user writes: nothing in it knows about the stub
 PLAIN_TESTS = '''\
@@ -100,8 +80,7 @@ def pytest_configure(config):
 
 @pytest.fixture
 def project(pytester: pytest.Pytester) -> pytest.Pytester:
-    (pytester.path / "experiments" / "workloads").mkdir(parents=True)
-    shutil.copy(WORKLOADS / "httpd-replicated.yaml", pytester.path / "experiments" / "workloads")
+    add_workload(pytester.path / "experiments" / "workloads")
     (pytester.path / "experiments" / "kill.yaml").write_text(KILL)
     (pytester.path / "test_checkout.py").write_text(PLAIN_TESTS)
     return pytester

@@ -2,38 +2,17 @@
 
 from __future__ import annotations
 
-import shutil
-from pathlib import Path
-
 import pytest
+from plugin_project import WORKLOADS, add_workload, experiment
 
 pytest_plugins = ["pytester"]
 
-WORKLOADS = Path(__file__).parents[2] / "experiments" / "workloads"
-
-GOOD = """\
-apiVersion: kube-chaos/v1
-kind: Experiment
-metadata: {name: kill-one, tags: [smoke]}
-spec:
-  workload:
-    manifests: [workloads/httpd-replicated.yaml]
-    selector: {app: httpd}
-    service: httpd
-    nodePort: 30080
-    replicas: 3
-  load: {users: 2, warmup: 2s, tail: 2s, maxDuration: 30s}
-  faults:
-    - {type: pod-kill, count: 1}
-  slas: {maxOutage: 1s}
-  timeout: 60s
-"""
+GOOD = experiment(tags="[smoke]")
 
 
 @pytest.fixture
 def project(pytester: pytest.Pytester) -> pytest.Pytester:
-    (pytester.path / "workloads").mkdir()
-    shutil.copy(WORKLOADS / "httpd-replicated.yaml", pytester.path / "workloads")
+    add_workload(pytester.path / "workloads")
     return pytester
 
 

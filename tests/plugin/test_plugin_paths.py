@@ -7,34 +7,14 @@ folder; a file that is not a manifest (a key, a token) is reported without its c
 
 from __future__ import annotations
 
-import shutil
-from pathlib import Path
-
 import pytest
+from plugin_project import add_workload, experiment
 
 from chaos.cli import build_parser, main
 
 pytest_plugins = ["pytester"]
 
-WORKLOADS = Path(__file__).parents[2] / "experiments" / "workloads"
-
-EXPERIMENT = """\
-apiVersion: kube-chaos/v1
-kind: Experiment
-metadata: {name: kill-one}
-spec:
-  workload:
-    manifests: [MANIFEST]
-    selector: {app: httpd}
-    service: httpd
-    nodePort: 30080
-    replicas: 3
-  load: {users: 2, warmup: 2s, tail: 2s, maxDuration: 30s}
-  faults:
-    - {type: pod-kill, count: 1}
-  slas: {maxOutage: 1s}
-  timeout: 60s
-"""
+EXPERIMENT = experiment(manifest="MANIFEST")
 KEY_BODY = "MIIEowIBAAKCAQEAfakeKEYbodyThatMustNotBePrintedXq3Jz0s1w2e3r4t5y6u7i8o9p0"
 TOKEN = "ghp_FAKEtokenThatMustNotBePrinted0123456789abcdef"
 PEM = f"-----BEGIN RSA PRIVATE KEY-----\n{KEY_BODY}\n{KEY_BODY[::-1]}\n" \
@@ -44,8 +24,7 @@ PEM = f"-----BEGIN RSA PRIVATE KEY-----\n{KEY_BODY}\n{KEY_BODY[::-1]}\n" \
 @pytest.fixture
 def layout(pytester: pytest.Pytester) -> pytest.Pytester:
     """experiments/ beside deploy/, as README's "In your own project" lays them out."""
-    (pytester.path / "deploy").mkdir()
-    shutil.copy(WORKLOADS / "httpd-replicated.yaml", pytester.path / "deploy" / "shop.yaml")
+    add_workload(pytester.path / "deploy", "shop.yaml")
     (pytester.path / "experiments").mkdir()
     (pytester.path / "experiments" / "kill.yaml").write_text(
         EXPERIMENT.replace("MANIFEST", "../deploy/shop.yaml"))

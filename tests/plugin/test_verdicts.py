@@ -8,14 +8,12 @@ be deleted with every test still passing: each case here fails without the branc
 
 from __future__ import annotations
 
-import shutil
 from pathlib import Path
 
 import pytest
+from plugin_project import add_workload, experiment
 
 pytest_plugins = ["pytester"]
-
-WORKLOADS = Path(__file__).parents[2] / "experiments" / "workloads"
 
 VERDICTS = ("pass", "fail", "error", "aborted")
 EXPECTS = ("pass", "fail")
@@ -23,24 +21,10 @@ EXPECTS = ("pass", "fail")
 
 def _experiment(verdict: str, expect: str) -> str:
     """The experiment's name tells the stub run which verdict to return."""
-    return f"""\
-apiVersion: kube-chaos/v1
-kind: Experiment
-metadata: {{name: {verdict}-expect-{expect}}}
-spec:
-  workload:
-    manifests: [workloads/httpd-replicated.yaml]
-    selector: {{app: httpd}}
-    service: httpd
-    nodePort: 30080
-    replicas: 3
-  load: {{users: 2, warmup: 2s, tail: 2s, maxDuration: 40s}}
-  faults:
-    - {{type: probe-break, probe: readiness, count: 1, duration: 30s, method: admin}}
-  slas: {{maxErrorRate: 0.01, maxOutage: 0.5s}}
-  timeout: 40s
-  expect: {expect}
-"""
+    return experiment(f"{verdict}-expect-{expect}", expect=expect, max_duration="40s",
+                      timeout="40s", slas="{maxErrorRate: 0.01, maxOutage: 0.5s}",
+                      fault="{type: probe-break, probe: readiness, count: 1, duration: 30s, "
+                            "method: admin}")
 
 
 # The run replaced for the inner session only: patched in pytest_configure, restored by the
@@ -98,8 +82,7 @@ def pytest_configure(config):
 
 @pytest.fixture
 def project(pytester: pytest.Pytester) -> pytest.Pytester:
-    (pytester.path / "workloads").mkdir()
-    shutil.copy(WORKLOADS / "httpd-replicated.yaml", pytester.path / "workloads")
+    add_workload(pytester.path / "workloads")
     (pytester.path / "conftest.py").write_text(STUB_RUNS)
     return pytester
 
@@ -199,8 +182,7 @@ def test_one_failing_item_in_a_directory_makes_the_session_exit_1(
         project: pytest.Pytester) -> None:
     suite = project.path / "suite"
     suite.mkdir()
-    (suite / "workloads").mkdir()
-    shutil.copy(WORKLOADS / "httpd-replicated.yaml", suite / "workloads")
+    add_workload(suite / "workloads")
     (suite / "a.yaml").write_text(_experiment("pass", "pass"))
     (suite / "b.yaml").write_text(_experiment("fail", "pass"))
     result = _run(project, "suite")
