@@ -1,0 +1,89 @@
+"""The locks concurrent runs on one cluster share: across the processes of a session (its
+pytest-xdist workers) and across sessions on this machine, as files in one folder per cluster.
+
+- the cluster: experiments whose faults stay inside their own namespace hold it shared; one
+  whose fault reaches past it (a node, the control plane, every pod's CPU) holds it alone, so
+  nothing runs beside it and nothing it does lands on another experiment's figures
+  (chaos.plan.claims says which, from the fault declarations);
+- a key per named thing only one run may hold at a time (a fixed NodePort, a cluster-scoped
+  object): taken in sorted order, after the cluster lock, so two runs never wait on each other;
+- a NodePort picked for ``nodePort: auto``: tried without waiting, the first free one is kept.
+
+filelock does the locking (a SQLite reader/writer lock for the cluster, whose pending writer
+holds back new readers, so an exclusive experiment is not starved; flock files for the keys).
+A crashed process's locks go with it: the kernel drops them.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import hashlib
+import re
+from collections.abc import Iterable, Iterator
+from pathlib import Path
+
+from filelock import FileLock, ReadWriteLock, Timeout
+
+from chaos.errors import ChaosError
+
+_UNSAFE = re.compile(r"[^A-Za-z0-9._-]+")
+
+
+class LockTimeout(ChaosError):
+    """A lock was not granted in time (another run held it throughout)."""
+
+
+def folder_for(root: Path, cluster: str) -> Path:
+    """One folder per cluster (a kind cluster's name, a kubeconfig context): readable, and
+    unique even when two names differ only in characters a file name cannot hold."""
+    digest = hashlib.sha256(cluster.encode()).hexdigest()[:10]
+    return root / f"{_UNSAFE.sub('_', cluster)[:60]}-{digest}"
+
+
+class ClusterLocks:
+    def __init__(self, folder: Path) -> None:
+        folder.mkdir(parents=True, exist_ok=True)
+        self.folder = folder
+
+    @contextlib.contextmanager
+    def cluster(self, *, exclusive: bool, timeout_s: float = -1) -> Iterator[None]:
+        """Hold the cluster shared, or alone (``exclusive``); ``timeout_s`` -1 waits forever."""
+        # one instance per hold: an instance is reused per path and thread otherwise, and a
+        # thread that holds it shared could not then wait for it exclusively
+        lock = ReadWriteLock(self.folder / "cluster.db", is_singleton=False)
+        try:
+            acquire = lock.write_lock if exclusive else lock.read_lock
+            with acquire(timeout=timeout_s):
+                yield
+        except Timeout as exc:
+            mode = "alone" if exclusive else "shared"
+            raise LockTimeout(f"the cluster could not be held {mode} within {timeout_s:g}s: "
+                              f"another run held it (locks in {self.folder})") from exc
+        finally:
+            lock.close()
+
+    @contextlib.contextmanager
+    def keys(self, names: Iterable[str], timeout_s: float = -1) -> Iterator[None]:
+        """Hold every named key, waiting for each in sorted order."""
+        with contextlib.ExitStack() as stack:
+            for name in sorted(set(names)):
+                lock = FileLock(self._key_file(name), is_singleton=False)
+                try:
+                    stack.enter_context(lock.acquire(timeout=timeout_s))
+                except Timeout as exc:
+                    raise LockTimeout(f"{name} was held by another run throughout "
+                                      f"{timeout_s:g}s (locks in {self.folder})") from exc
+            yield
+
+    def try_key(self, name: str) -> FileLock | None:
+        """The key's lock, held, when no one else holds it; else None at once."""
+        lock = FileLock(self._key_file(name), is_singleton=False)
+        try:
+            lock.acquire(blocking=False)
+        except Timeout:
+            return None
+        return lock
+
+    def _key_file(self, name: str) -> Path:
+        return self.folder / f"key-{_UNSAFE.sub('_', name)}.lock"
+
