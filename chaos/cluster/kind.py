@@ -13,7 +13,7 @@ from pathlib import Path
 
 from chaos.cluster import engine, loadbalancer, nodeimage
 from chaos.cluster import metrics_server as ms
-from chaos.cluster.cache import cache_root
+from chaos.cluster.cache import build_lock, cache_root
 from chaos.cluster.config import ClusterConfig, kind_config, shape_of
 from chaos.cluster.kindload import kind_binary
 from chaos.cluster.progress import Progress
@@ -102,7 +102,12 @@ def up(cfg: ClusterConfig, progress: Progress | None = None, wait_s: float = 300
     pytest plugin names a cluster without knowing its shape, and must not recreate an HA
     cluster as a single control plane). ``metrics_server``: install it too (idempotent, so a
     reused cluster gets it) and wait until the metrics API reports every node."""
-    info = _up(cfg, progress or Progress(), wait_s, adopt_shape)
+    progress = progress or Progress()
+    # one process at a time makes or checks a cluster: the workers of a parallel session all
+    # reach this on their first experiment, and the first one's cluster is the others' reuse
+    with build_lock(cache_root(), f"cluster-{cfg.name}", lambda: progress.say(
+            f"waiting for another process setting up cluster {cfg.name!r}")):
+        info = _up(cfg, progress, wait_s, adopt_shape)
     if metrics_server:
         ms.install(cfg, progress, nodes=len([n for n in info.nodes
                                              if not n.endswith("external-load-balancer")]))

@@ -11,7 +11,7 @@ from __future__ import annotations
 import json
 
 from chaos.cluster import gobuild
-from chaos.cluster.cache import cache_root
+from chaos.cluster.cache import build_lock, cache_root
 from chaos.cluster.config import ClusterConfig
 from chaos.cluster.progress import Progress
 from chaos.cluster.shell import capture, run_logged, which
@@ -37,14 +37,17 @@ def load_image(cfg: ClusterConfig, image: str, progress: Progress | None = None)
 
 
 def ensure_loaded(cfg: ClusterConfig, image: str, progress: Progress | None = None) -> None:
-    """Load `image` unless this cluster already got this exact image ID from us."""
+    """Load `image` unless this cluster already got this exact image ID from us. Experiments
+    running at once (pytest-xdist workers) load onto one cluster: the record of what it got is
+    read and written under the cluster's own lock, one load at a time."""
     want = capture(["docker", "image", "inspect", "--format", "{{.Id}}", image]).stdout.strip()
     if not want:
         raise ClusterError(f"image {image!r} is not in the local Docker engine; build it first")
-    record = cfg.state_dir / "loaded-images.json"
-    loaded: dict[str, str] = json.loads(record.read_text()) if record.exists() else {}
-    if loaded.get(image) == want:
-        return
-    load_image(cfg, image, progress)
-    loaded[image] = want
-    record.write_text(json.dumps(loaded, indent=1))
+    with build_lock(cache_root(), f"load-{cfg.name}"):
+        record = cfg.state_dir / "loaded-images.json"
+        loaded: dict[str, str] = json.loads(record.read_text()) if record.exists() else {}
+        if loaded.get(image) == want:
+            return
+        load_image(cfg, image, progress)
+        loaded[image] = want
+        record.write_text(json.dumps(loaded, indent=1))

@@ -15,7 +15,7 @@ import time
 from pathlib import Path
 
 from chaos.cluster import kindload
-from chaos.cluster.cache import cache_root, file_digest
+from chaos.cluster.cache import build_lock, cache_root, file_digest
 from chaos.cluster.config import ClusterConfig
 from chaos.cluster.gobuild import build_kubernetes, go_install
 from chaos.cluster.progress import Progress
@@ -92,6 +92,12 @@ def install(cfg: ClusterConfig, progress: Progress | None = None, wait_s: float 
     root = cache_root()
     kubectl = str(build_kubernetes(pins, root, progress) / "kubectl")
     tag = build_image(pins, progress)
+    with build_lock(root, f"metrics-server-{cfg.name}"):  # workers of one session: one install
+        return _install(cfg, progress, wait_s, kubectl, tag, nodes)
+
+
+def _install(cfg: ClusterConfig, progress: Progress, wait_s: float, kubectl: str, tag: str,
+             nodes: int) -> float:
     kindload.ensure_loaded(cfg, tag, progress)
     log = cfg.state_dir / "metrics-server.log"
     base = [kubectl, "--kubeconfig", str(cfg.kubeconfig), "--context", cfg.context]

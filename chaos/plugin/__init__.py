@@ -8,6 +8,7 @@
                   chaos_load, chaos_experiment;
 - collect.py      every YAML experiment file collected as test items with the `chaos` marker;
 - items.py        an experiment item: run, and fail naming why;
+- parallel.py     experiments side by side (pytest-xdist), each holding its claims as locks;
 - terminal.py     the summary table at the end of the run.
 
 pytest registers this module: the hooks and fixtures it finds here are those re-exported
@@ -26,11 +27,13 @@ from chaos.plugin.fixtures import (
     pytest_runtest_makereport,
 )
 from chaos.plugin.options import pytest_addoption
+from chaos.plugin.parallel import pytest_cmdline_main, pytest_collection_modifyitems
 from chaos.plugin.session import (
     pytest_configure,
     pytest_configure_node,
     pytest_report_header,
     pytest_sessionfinish,
+    pytest_testnodedown,
 )
 from chaos.plugin.terminal import pytest_terminal_summary
 
@@ -43,11 +46,14 @@ __all__ = [
     "chaos_namespace",
     "chaos_seed",
     "pytest_addoption",
+    "pytest_cmdline_main",
     "pytest_collect_file",
+    "pytest_collection_modifyitems",
     "pytest_configure",
     "pytest_configure_node",
     "pytest_report_header",
     "pytest_runtest_makereport",
     "pytest_sessionfinish",
     "pytest_terminal_summary",
+    "pytest_testnodedown",
 ]

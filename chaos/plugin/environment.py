@@ -75,7 +75,7 @@ def run_env(config: pytest.Config) -> RunEnv:
         kube=kube, kubeconfig=kubeconfig, run_id=state.run_id,
         reports_dir=Path(option(config, "chaos_reports") or "reports"),
         seed=state.seed, cluster_name=cluster_name,
-        journal=Journal.for_run(state.run_id),
+        journal=Journal.for_run(_journal_name(config, state.run_id)),
         keep_namespace=option(config, "chaos_keep_namespace") or "never",
         allow_contexts=tuple(allow), log=log,
         allow_hosts=tuple(option(config, "chaos_allow_host") or ()),
@@ -88,6 +88,13 @@ def run_env(config: pytest.Config) -> RunEnv:
         session_manifest=_session_manifest(cluster_name),
         rerun_options=rerun_options(config))
     return state.env
+
+
+def _journal_name(config: pytest.Config, run_id: str) -> str:
+    """One journal per process: an xdist worker's runs (its id, gw0, gw1, ...) are in its own,
+    so a crashed worker's pending undos are replayed alone and no two writers share a file."""
+    workerinput = getattr(config, "workerinput", None)
+    return f"{run_id}-{workerinput['workerid']}" if workerinput else run_id
 
 
 def _session_manifest(cluster_name: str | None) -> dict[str, Any]:

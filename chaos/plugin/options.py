@@ -52,6 +52,9 @@ def pytest_addoption(parser: pytest.Parser) -> None:
     opt("allow-host", "host that load (spec.load.url), HTTP and Prometheus abort guards may "
         "reach besides 127.0.0.1, localhost and ::1 (repeatable; ini: whitespace-separated)",
         ini_type="args", action="append", default=[])
+    opt("parallel", "run up to N experiments at once (pytest-xdist workers; `auto`: two per "
+        "core, at most 8); those whose faults reach past their namespace still run alone, and "
+        "two that name one NodePort take turns", default=None)
     opt("allow-path", "folder an experiment's manifests and locustfile may be in besides the "
         "experiment file's own folder (repeatable; ini: whitespace-separated, relative to the "
         "ini file)", ini_type="paths", action="append", default=[])

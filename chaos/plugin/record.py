@@ -11,7 +11,7 @@ from typing import TYPE_CHECKING, Any
 import pytest
 
 from chaos.errors import HaltActive
-from chaos.plugin.session import STATE
+from chaos.plugin.parallel import REPORT_PROPERTY, claims_held
 
 if TYPE_CHECKING:
     from chaos.engine.runner import ExperimentResult, RunEnv
@@ -34,15 +34,16 @@ def run_and_record(config: pytest.Config, node: pytest.Item, exp: Experiment,
     from chaos.report.writer import load_report
 
     try:
-        result = run_experiment(exp, env, repeat=repeat)
+        with claims_held(env, exp, node):
+            result = run_experiment(exp, env, repeat=repeat)
     except HaltActive as exc:
         node.session.shouldstop = str(exc)  # the kill switch stops the whole session
         raise
-    config.stash[STATE].results.append(result)
     if result.abort is not None and result.abort.breach is not None \
             and result.abort.breach.type == "halt":
         node.session.shouldstop = f"kube-chaos halt: {result.abort.breach.detail}"
     if result.report_path is not None:
+        node.user_properties.append((REPORT_PROPERTY, str(result.report_path)))
         for key, value in junit_properties(load_report(result.report_path)):
             node.user_properties.append((key, value))
         html = _write_html(result.report_path, env.log)

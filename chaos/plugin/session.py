@@ -10,7 +10,7 @@ import signal
 import threading
 import time
 from collections.abc import Callable
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any
 
 import pytest
@@ -19,7 +19,7 @@ from chaos.errors import ChaosError
 from chaos.plugin.options import option, repeat_count
 
 if TYPE_CHECKING:
-    from chaos.engine.runner import ExperimentResult, RunEnv
+    from chaos.engine.runner import RunEnv
 
 
 @dataclass
@@ -28,13 +28,13 @@ class ChaosState:
 
     env: RunEnv | None = None
     created_cluster: str | None = None
-    results: list[ExperimentResult] = field(default_factory=list)
     seed: int = 0
     run_id: str = ""
     repeat: int = 1  # --chaos-repeat
 
 
 STATE = pytest.StashKey[ChaosState]()
+CREATED_CLUSTER = "chaos_created_cluster"  # xdist workeroutput: a cluster a worker made
 SINK = pytest.StashKey[Callable[[str], None]]()
 
 
@@ -119,6 +119,15 @@ def pytest_configure_node(node: Any) -> None:  # pragma: no cover - xdist hook
     node.workerinput["chaos_seed"] = state.seed
 
 
+@pytest.hookimpl(optionalhook=True)
+def pytest_testnodedown(node: Any, error: Any) -> None:  # pragma: no cover - xdist hook
+    """A worker that created the cluster hands it to the controller, to delete at its end."""
+    created = getattr(node, "workeroutput", {}).get(CREATED_CLUSTER)
+    state = node.config.stash.get(STATE, None)
+    if created and state is not None:
+        state.created_cluster = created
+
+
 def pytest_report_header(config: pytest.Config) -> str:
     state = config.stash[STATE]
     return f"kube-chaos: seed {state.seed}, run {state.run_id}"
@@ -128,6 +137,11 @@ def pytest_report_header(config: pytest.Config) -> str:
 def pytest_sessionfinish(session: pytest.Session) -> None:
     state = session.config.stash.get(STATE, None)
     if state is None or state.created_cluster is None:
+        return
+    workeroutput = getattr(session.config, "workeroutput", None)
+    if workeroutput is not None:
+        # an xdist worker: others may still run on it; the controller deletes it after them
+        workeroutput[CREATED_CLUSTER] = state.created_cluster
         return
     if option(session.config, "chaos_keep_cluster"):
         return

@@ -8,6 +8,7 @@ from typing import Any
 
 import pytest
 
+from chaos.plugin.parallel import REPORT_PROPERTY
 from chaos.plugin.session import STATE
 
 
@@ -15,13 +16,13 @@ def pytest_terminal_summary(terminalreporter: Any, config: pytest.Config) -> Non
     if hasattr(config, "workerinput"):
         return
     state = config.stash.get(STATE, None)
-    if state is None or not state.results:
+    paths = report_paths(terminalreporter.stats)
+    if state is None or not paths:
         return
     from chaos.report.repeats import group, repeat_table, summarise
     from chaos.report.summary import summary_row, summary_table
     from chaos.report.writer import load_report
 
-    paths = [r.report_path for r in state.results if r.report_path is not None]
     loaded = [load_report(p) for p in paths]
     rows = [summary_row(r) for r in loaded]
     terminalreporter.write_sep("=", "kube-chaos experiments")
@@ -36,6 +37,19 @@ def pytest_terminal_summary(terminalreporter: Any, config: pytest.Config) -> Non
         index = _write_index(run_dir, [p for p in paths if p.parent.parent == run_dir])
         if index is not None:
             terminalreporter.write_line(f"html: {index}")
+
+
+def report_paths(stats: dict[str, list[Any]]) -> list[Path]:
+    """The report each experiment wrote, in the order their tests ended, read from the test
+    reports pytest keeps: in one process, and from xdist's workers, whose reports carry the
+    same user properties to the controller."""
+    found: dict[str, None] = {}
+    for reports in stats.values():
+        for report in reports:
+            for key, value in getattr(report, "user_properties", ()):
+                if key == REPORT_PROPERTY:
+                    found.setdefault(str(value))
+    return [Path(p) for p in found]
 
 
 def _write_index(run_dir: Path, paths: list[Path]) -> Path | None:
