@@ -157,9 +157,9 @@ def node_ports(config: pytest.Config) -> tuple[int, ...] | None:
     low, high = NODE_PORT_RANGE
     ports: dict[int, None] = {}
     for part in str(raw).replace(" ", "").split(","):
-        first, _, last = part.partition("-")
+        first, dash, last = part.partition("-")
         try:
-            a, b = int(first), int(last or first)
+            a, b = int(first), int(last if dash else first)
         except ValueError:
             a, b = 0, -1
         if not low <= a <= b <= high:
