@@ -386,6 +386,8 @@ def run_experiment(exp: Experiment, env: RunEnv, ports: ph.RunPorts | None = Non
             node_port=node_port)
         state.audit = _audit_log(env, state)
         state.limits = env.blast_radius
+        if exp.workload.node_port == "auto" and node_port is not None:
+            state.say(f"nodePort: auto picked {node_port}")
         state.record("run-start", timeout_s=exp.timeout_s,
                      experiment_file=str(exp.path) if exp.path else None)
         timings: dict[str, float] = {"setup": setup_s}

@@ -228,8 +228,11 @@ def test_the_runner_deploys_loads_and_reports_on_the_picked_port(tmp_path: Path)
     world = World(clock=FakeClock(), node_port=30082,
                   ports_in_use={30080: "other/web", 30081: "other/api"})
     exp = replace(_phases_exp(), workload=replace(_phases_exp().workload, node_port="auto"))
-    result = _run(world, tmp_path, exp, node_ports=PUBLISHED, lock_dir=tmp_path / "locks")
+    said: list[str] = []
+    result = _run(world, tmp_path, exp, node_ports=PUBLISHED, lock_dir=tmp_path / "locks",
+                  log=said.append)
     assert result.verdict == "pass", result.error
+    assert "[offline] nodePort: auto picked 30082" in said
     assert world.deployed_ports == [30082]
     assert [url for url, _ in world.loads] == ["http://127.0.0.1:30082"]
     assert _report(result)["cluster"]["node_port"] == 30082
