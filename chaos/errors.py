@@ -80,6 +80,10 @@ class NotEnoughTargets(InjectionFailed):
     """Target selection asked for more pods or nodes than exist."""
 
 
+class NodePortUnavailable(InjectionFailed):
+    """``nodePort: auto`` found no free port among those the cluster publishes on 127.0.0.1."""
+
+
 class RollbackFailed(ChaosError):
     """Undoing a fault failed; the cluster may still carry it (see ``kube-chaos rollback``)."""
 

@@ -100,12 +100,17 @@ class ClusterPort(Protocol):
         ...
 
     def deploy(self, exp: Experiment, namespace: str, timeout_s: float,
-               journal: Journal) -> list[UndoAction]:
-        """Deploy (or check) the workload; returns the undo, journaled before the act, of
+               journal: Journal, node_port: int | None) -> list[UndoAction]:
+        """Deploy (or check) the workload, its Service on ``node_port`` for ``nodePort: auto``
+        (the run's, RunState.node_port); returns the undo, journaled before the act, of
         anything created outside the namespace (cluster-scoped objects)."""
         ...
 
     def node_port(self, namespace: str, service: str) -> int | None: ...
+
+    def node_ports_in_use(self) -> dict[int, str]:
+        """Every NodePort a Service of the cluster holds -> that Service (namespace/name)."""
+        ...
 
     def observer(self, namespace: str, selector: Selector, service: str) -> ObserverPort: ...
 
@@ -148,6 +153,9 @@ class RunState:
     kubeconfig: str
     cluster_name: str | None
     log: Callable[[str], None]
+    # the NodePort the load reaches on 127.0.0.1: the fixed one, or the pick of nodePort: auto
+    # (chaos.engine.ports); None with spec.load.url
+    node_port: int | None = None
     observer: ObserverPort | None = None
     load: LoadPort | None = None
     fault_t: float | None = None  # wall time of the first fault
@@ -207,12 +215,14 @@ def deploy(s: RunState, ports: RunPorts) -> None:
     """Deploy the workload, check its Service, start watching it."""
     exp = s.exp
     s.say(f"deploying into namespace {s.namespace}")
-    s.created += ports.cluster.deploy(exp, s.namespace, min(120.0, s.left()), s.journal)
-    if exp.workload.node_port is not None:
+    s.created += ports.cluster.deploy(exp, s.namespace, min(120.0, s.left()), s.journal,
+                                      s.node_port)
+    if s.node_port is not None:
         port = ports.cluster.node_port(s.namespace, exp.workload.service)
-        if port != exp.workload.node_port:
+        if port != s.node_port:
+            said = ("the run set" if exp.workload.node_port == "auto" else "experiment says")
             raise InjectionFailed(f"service {exp.workload.service} has nodePort {port}, "
-                                  f"experiment says {exp.workload.node_port}")
+                                  f"{said} {s.node_port}")
     s.observer = ports.cluster.observer(s.namespace, exp.workload.selector,
                                         exp.workload.service)
     s.observer.start()
@@ -224,7 +234,7 @@ def deploy(s: RunState, ports: RunPorts) -> None:
 def steady(s: RunState, ports: RunPorts) -> None:
     """Start the load, warm up, and require the declared steady state before any fault."""
     exp, clock = s.exp, s.clock
-    url = load_url(exp)
+    url = load_url(exp, s.node_port)
     s.load = load = ports.start_load(url, exp, s.out_dir / "load", s.namespace)
     where = (f"service {exp.workload.service} from {exp.load.in_cluster_workers} worker pod(s)"
              if exp.load.in_cluster_workers else url)
@@ -449,9 +459,14 @@ def stop_api_probe(s: RunState) -> None:
         s.api_data = s.api_probe.data()
 
 
-def load_url(exp: Experiment) -> str:
-    """Where the load goes: ``spec.load.url``, else the kind cluster's published NodePort."""
-    return exp.load.url or f"http://127.0.0.1:{exp.workload.node_port}"
+def load_url(exp: Experiment, node_port: int | None = None) -> str:
+    """Where the load goes: ``spec.load.url``, else the NodePort published on 127.0.0.1: the
+    run's (``node_port``), else the fixed one; ``nodePort: auto`` before a run picked its port
+    has none, and the URL names the host alone."""
+    if exp.load.url:
+        return exp.load.url
+    port = node_port if node_port is not None else exp.workload.node_port
+    return f"http://127.0.0.1:{port}" if isinstance(port, int) else "http://127.0.0.1"
 
 
 PHASES: tuple[Callable[[RunState, RunPorts], None], ...] = (deploy, steady, inject, recover,

@@ -101,6 +101,8 @@ def plan_experiment(exp: Experiment, kube: Kube, *, seed: int,
         check_target(url, allowed_hosts(allow_hosts))
     except SafetyRefused as exc:
         problems.append(str(exc))
+    if exp.workload.node_port == "auto" and exp.load.url is None:
+        url += ":<nodePort: auto, a free published port picked at run time>"
     merged = exp.blast_radius if limits is None else exp.blast_radius.merged(limits)
     faults = []
     for index, spec in enumerate(exp.faults):

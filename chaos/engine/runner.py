@@ -12,11 +12,13 @@ import platform
 from collections.abc import Callable, Iterable, Iterator, Sequence
 from dataclasses import dataclass, field, replace
 from pathlib import Path
+from urllib.parse import urlsplit
 
 from chaos.clock import Clock, Deadline, SystemClock
 from chaos.engine import incluster
 from chaos.engine import phases as ph
 from chaos.engine.monitor import http_get
+from chaos.engine.ports import held_node_port
 from chaos.errors import (
     ChaosError,
     ExperimentAborted,
@@ -94,6 +96,12 @@ class RunEnv:
     # and config), and the `kube-chaos run` options that target the same cluster again
     session_manifest: dict[str, JSONValue] = field(default_factory=dict)
     rerun_options: tuple[str, ...] = ()
+    # the NodePorts the cluster publishes on 127.0.0.1, in the order ``nodePort: auto`` tries
+    # them (chaos.engine.ports); empty: auto cannot run here
+    node_ports: tuple[int, ...] = ()
+    # this cluster's folder of run locks (chaos.engine.locks.folder_for), shared by every
+    # process running experiments on it; None: no other process picks ports beside this one
+    lock_dir: Path | None = None
 
 
 @dataclass
@@ -183,13 +191,17 @@ class KubeCluster:
             self.env.worker_image.image()
 
     def deploy(self, exp: Experiment, namespace: str, timeout_s: float,
-               journal: Journal) -> list[UndoAction]:
+               journal: Journal, node_port: int | None) -> list[UndoAction]:
         existing = exp.workload.existing
         if existing is not None:
             self._check_existing(existing, timeout_s)
             return []
         allow = exp.workload.cluster_scoped == "allow"
         manifests = kw.read_manifests(exp.workload.manifests, allow_cluster_scoped=allow)
+        if exp.workload.node_port == "auto":  # the Service gets the port the run picked
+            docs = pmanifests.with_node_port([doc for _, doc in manifests],
+                                             exp.workload.service, node_port)
+            manifests = [(path, doc) for (path, _), doc in zip(manifests, docs, strict=True)]
         created = [journal.record(UndoAction(
             kind="delete-object", params={"api_version": o.api_version, "kind": o.kind,
                                           "name": o.name},
@@ -199,8 +211,8 @@ class KubeCluster:
         docs = kw.apply_documents(self.kube, namespace, manifests)
         budget = Deadline(self.env.clock, timeout_s)
         kw.wait_rollouts(self.kube, namespace, pmanifests.rollout_targets(docs), timeout_s)
-        if exp.workload.node_port is not None and exp.load.url is None:
-            self._wait_serving(ph.load_url(exp) + exp.load.path,
+        if node_port is not None and exp.load.url is None:
+            self._wait_serving(ph.load_url(exp, node_port) + exp.load.path,
                                min(30.0, max(budget.remaining(), 1.0)))
         return created
 
@@ -228,6 +240,9 @@ class KubeCluster:
 
     def node_port(self, namespace: str, service: str) -> int | None:
         return kw.node_port_of(self.kube, namespace, service)
+
+    def node_ports_in_use(self) -> dict[int, str]:
+        return kw.node_ports_in_use(self.kube)
 
     def _check_existing(self, existing: ExistingWorkload, timeout_s: float) -> None:
         """Read-only: the namespace may be targeted and the named controller has rolled out."""
@@ -267,7 +282,9 @@ class KubeCluster:
 
 def start_load(env: RunEnv, url: str, exp: Experiment, out: Path, namespace: str) -> LoadRun:
     """Load from this machine at ``url``; or, with spec.load.inCluster, from worker pods in
-    ``namespace`` at the Service's cluster DNS name (chaos.engine.incluster)."""
+    ``namespace`` at the Service's cluster DNS name (chaos.engine.incluster), on the Service
+    port behind ``url``'s NodePort (inCluster refuses spec.load.url: ``url`` is the run's
+    ``http://127.0.0.1:<nodePort>``)."""
     hosts = allowed_hosts(env.allow_hosts)
     workers = exp.load.in_cluster_workers
     if not workers:
@@ -276,7 +293,7 @@ def start_load(env: RunEnv, url: str, exp: Experiment, out: Path, namespace: str
         raise LoadError(f"{exp.name}: spec.load.inCluster needs a kind cluster kube-chaos made "
                         "(the worker image is loaded into its nodes, the master listens on "
                         "its network); this run's cluster is not one")
-    port = kw.service_port(env.kube, namespace, exp.workload.service, exp.workload.node_port)
+    port = kw.service_port(env.kube, namespace, exp.workload.service, urlsplit(url).port)
     target = incluster.service_url(exp.workload.service, namespace, port)
     in_cluster = incluster.prepare(env.cluster_name, env.kube, namespace, workers, env.journal,
                                    env.kubeconfig, env.worker_image)
@@ -357,14 +374,20 @@ def run_experiment(exp: Experiment, env: RunEnv, ports: ph.RunPorts | None = Non
     mark = clock.monotonic()
     ports.cluster.prepare(exp)
     setup_s = round(clock.monotonic() - mark, 3)
-    with (namespace or _namespace)(env, exp, keep) as ns:
+    # the port is the run's until its namespace, Services and all, is deleted (or kept)
+    with held_node_port(exp, env.node_ports, ports.cluster.node_ports_in_use,
+                        env.lock_dir) as node_port, \
+            (namespace or _namespace)(env, exp, keep) as ns:
         state = ph.RunState(
             exp=exp, namespace=ns, seed=exp.seed if exp.seed is not None else env.seed,
             clock=clock, deadline=Deadline(clock, exp.timeout_s).end,
             out_dir=_unique_dir(env.reports_dir / env.run_id, exp.name), journal=env.journal,
-            kubeconfig=env.kubeconfig, cluster_name=env.cluster_name, log=env.log)
+            kubeconfig=env.kubeconfig, cluster_name=env.cluster_name, log=env.log,
+            node_port=node_port)
         state.audit = _audit_log(env, state)
         state.limits = env.blast_radius
+        if exp.workload.node_port == "auto" and node_port is not None:
+            state.say(f"nodePort: auto picked {node_port}")
         state.record("run-start", timeout_s=exp.timeout_s,
                      experiment_file=str(exp.path) if exp.path else None)
         timings: dict[str, float] = {"setup": setup_s}
@@ -431,7 +454,7 @@ def _evaluate(s: ph.RunState, env: RunEnv, ports: ph.RunPorts, started: float,
         shortfalls=tuple(s.shortfalls), aborted=s.abort.is_set(), abort=_abort_record(s),
         api_data=s.api_data, undo_failures=tuple(undo_failed),
         undo=tuple(o.as_dict() for o in ph.undo_outcomes(s)), error=error, timings=timings,
-        cluster=_cluster_info(env, s.namespace, server), versions=_versions(server),
+        cluster=_cluster_info(env, s, server), versions=_versions(server),
         manifest=_manifest(env, s, server, repeat), load_generators=s.load_generators))
     for outcome in ph.undo_outcomes(s):
         s.record("undo", action=outcome.action.describe(), status=outcome.status,
@@ -549,10 +572,12 @@ def _live(load: LoadRun, exp: Experiment) -> LoadRun:
     return load
 
 
-def _cluster_info(env: RunEnv, namespace: str, server: str | None
+def _cluster_info(env: RunEnv, s: ph.RunState, server: str | None
                   ) -> dict[str, str | int | float | bool | list[str] | None]:
+    # node_port: where the load went on 127.0.0.1 (the pick of nodePort: auto); None with
+    # spec.load.url
     return {"context": env.kube.context, "kind_cluster": env.cluster_name,
-            "namespace": namespace, "server_version": server}
+            "namespace": s.namespace, "node_port": s.node_port, "server_version": server}
 
 
 def _versions(server: str | None) -> dict[str, str]:

@@ -162,19 +162,30 @@ def _create_retrying_ports(kube: Kube, doc: dict[str, Any], namespace: str) -> N
             deadline.sleep(1)
 
 
+def node_ports_in_use(kube: Kube) -> dict[int, str]:
+    """Every NodePort a Service of the cluster holds, with that Service ("namespace/name")."""
+    try:
+        services: list[Any] = kube.core.list_service_for_all_namespaces().items
+    except (ApiException, HTTPError) as exc:
+        raise ClusterError(f"cannot list the cluster's Services: {exc}") from exc
+    held: dict[int, str] = {}
+    for svc in services:
+        for port in svc.spec.ports or ():
+            if port.node_port:
+                held.setdefault(int(port.node_port),
+                                f"{svc.metadata.namespace}/{svc.metadata.name}")
+    return held
+
+
 def _port_conflict(kube: Kube, doc: dict[str, Any]) -> str:
     wanted: set[int] = {int(p["nodePort"]) for p in (doc.get("spec") or {}).get("ports") or ()
                         if isinstance(p, dict) and isinstance(p.get("nodePort"), int)}
-    holders = []
     try:
-        services: list[Any] = kube.core.list_service_for_all_namespaces().items
-    except (ApiException, HTTPError):
-        services = []
-    for svc in services:
-        for port in svc.spec.ports or ():
-            if port.node_port in wanted:
-                holders.append(f"nodePort {port.node_port} is held by Service "
-                               f"{svc.metadata.namespace}/{svc.metadata.name}")
+        in_use = node_ports_in_use(kube)
+    except ClusterError:
+        in_use = {}
+    holders = [f"nodePort {port} is held by Service {svc}"
+               for port, svc in sorted(in_use.items()) if port in wanted]
     name = (doc.get("metadata") or {}).get("name")
     held = "; ".join(holders) or f"nodePort(s) {sorted(wanted)} already allocated"
     return (f"cannot create Service {name}: {held}. If that namespace was left by a crashed "

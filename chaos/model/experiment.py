@@ -126,10 +126,12 @@ class WorkloadSpec:
         "(another folder needs --chaos-allow-path)", reader="own", required=False)
     selector: Selector = option("selector", v.SELECTOR, "the labels of the workload's pods")
     service: str = option("service", v.DNS_LABEL, "the Service the load goes through")
-    # None when spec.load.url names where the load goes (then optional)
-    node_port: int | None = option("nodePort", v.NODE_PORT, "the Service's NodePort the load "
-                                   "reaches on 127.0.0.1 (not needed with spec.load.url)",
-                                   required=False)
+    # None when spec.load.url names where the load goes (then optional); "auto": each run
+    # picks a free port among those the cluster publishes and sets it on the Service
+    node_port: int | Literal["auto"] | None = option(
+        "nodePort", v.NODE_PORT_OR_AUTO, "the Service's NodePort the load reaches on "
+        "127.0.0.1, or auto: each run picks a free published port and sets it on the Service "
+        "(not needed with spec.load.url)", required=False)
     replicas: int = option("replicas", v.COUNT, "the Ready pods the steady state waits for")
     url_path: str = option("path", v.URL_PATH, "path only; load always targets "
                            "http://127.0.0.1:<nodePort>", "/")

@@ -270,9 +270,20 @@ def _read_manifests(
 def _check_service(ctx: r.Ctx, m: r.Map, workload: WorkloadSpec) -> None:
     """The load goes to 127.0.0.1:<nodePort> through ``service``: the manifests must agree.
 
-    Skipped when the manifests define no Service at all (something else creates it).
+    Skipped when the manifests define no Service at all (something else creates it), unless
+    ``nodePort: auto``: the run sets the port it picks on that Service, so it must be there.
     """
     services = {o.ref.name: o for o in ctx.objects if o.service is not None}
+    auto = workload.node_port == "auto"
+    if auto and not services:
+        why = ("an existing workload's Service is never changed" if workload.existing
+               else "the workload manifests define no Service")
+        raise ctx.error(
+            m.node_of("nodePort"),
+            m.path("nodePort"),
+            f"auto sets the port each run picks on Service {workload.service!r} before it is "
+            f"created, but {why}: give its fixed nodePort (or spec.load.url)",
+        )
     if not services:
         return
     name = workload.service
@@ -292,9 +303,10 @@ def _check_service(ctx: r.Ctx, m: r.Map, workload: WorkloadSpec) -> None:
             m.node_of("service"),
             m.path("service"),
             f"Service {name!r} ({svc.where}) is of type {facts.type}; the load reaches it on "
-            f"127.0.0.1:{workload.node_port}, so it needs type: NodePort",
+            f"127.0.0.1:{'<the port it picks>' if auto else workload.node_port}, so it needs "
+            "type: NodePort",
         )
-    if workload.node_port not in facts.node_ports:
+    if not auto and workload.node_port not in facts.node_ports:  # auto: the run sets it
         declared = (
             f"declares nodePort {', '.join(str(p) for p in facts.node_ports)}"
             if facts.node_ports

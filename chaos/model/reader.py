@@ -268,6 +268,18 @@ node_port = int_in(
 )
 
 
+def node_port_or_auto(ctx: Ctx, node: Node, where: str) -> int | Literal["auto"]:
+    """A fixed NodePort, or ``auto`` (the run picks a free one of the published ports)."""
+    expected = f"a NodePort between {NODE_PORT_RANGE[0]} and {NODE_PORT_RANGE[1]}, or auto"
+    value = scalar(ctx, node, where, expected)
+    if value == "auto":
+        return "auto"
+    if isinstance(value, str):
+        raise ctx.error(node, where, f"expected {expected}, got {got(node)}"
+                        f"{suggest(value, ['auto'])}")
+    return node_port(ctx, node, where)
+
+
 def number_in(
     low: float, high: float | None, expected: str, *, low_open: bool = False
 ) -> Callable[[Ctx, Node, str], float]:
@@ -797,6 +809,7 @@ CONVERTERS: dict[str, Callable[[Ctx, Node, str], object]] = {
     "dns-label": dns_name,
     "dns-subdomain": dns_subdomain,
     "node-port": node_port,
+    "node-port-or-auto": node_port_or_auto,
     "url-path": url_path,
     "files": files,
     "image-list": image_list,

@@ -159,6 +159,9 @@ DNS_LABEL = Value("dns-label", DNS_LABEL_REF)
 DNS_SUBDOMAIN = Value("dns-subdomain", {"type": "string", "minLength": 1, "maxLength": 253})
 NODE_PORT = Value("node-port", {"type": "integer", "minimum": NODE_PORT_RANGE[0],
                                 "maximum": NODE_PORT_RANGE[1]})
+# ``auto``: each run picks a free port among those the cluster publishes on 127.0.0.1
+NODE_PORT_OR_AUTO = Value("node-port-or-auto", {"anyOf": [dict(NODE_PORT.schema),
+                                                          {"const": "auto"}]})
 URL_PATH = Value("url-path", {"type": "string", "pattern": "^/(?!/)[^\\s\\\\#]*$"})
 FILES = Value("files", {"type": "array", "items": {"type": "string", "minLength": 1},
                         "minItems": 1})

@@ -5,9 +5,11 @@ Pure functions over the parsed documents (plain dicts, as the YAML reader return
 
 from __future__ import annotations
 
-from collections.abc import Iterable, Mapping
+from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass
 from typing import Any
+
+from chaos.errors import InjectionFailed
 
 # Controllers whose rollout the harness waits for before it measures anything.
 ROLLOUT_KINDS = ("Deployment", "StatefulSet", "DaemonSet")
@@ -54,3 +56,27 @@ def referenced_images(docs: Iterable[Mapping[str, Any]]) -> tuple[str, ...]:
                 if isinstance(image, str) and image:
                     seen.setdefault(image)
     return tuple(seen)
+
+
+def with_node_port(docs: Sequence[dict[str, Any]], service: str,
+                   port: int | None) -> list[dict[str, Any]]:
+    """The documents with Service ``service``'s first port set to NodePort ``port`` (None: left
+    to the cluster to allocate), for ``nodePort: auto``. Its other ports lose any nodePort they
+    declare, so two runs of one manifest never ask for the same one. ``docs`` is not changed."""
+    for index, doc in enumerate(docs):
+        meta = doc.get("metadata")
+        if doc.get("kind") != "Service" or not isinstance(meta, Mapping) \
+                or meta.get("name") != service:
+            continue
+        spec = doc.get("spec")
+        ports = spec.get("ports") if isinstance(spec, dict) else None
+        if not isinstance(spec, dict) or not isinstance(ports, list) or not ports \
+                or not all(isinstance(p, dict) for p in ports):
+            raise InjectionFailed(f"Service {service} declares no ports: nodePort: auto has "
+                                  "none to set")
+        changed = [{k: v for k, v in p.items() if k != "nodePort"} for p in ports]
+        if port is not None:
+            changed[0]["nodePort"] = port
+        return [*docs[:index], {**doc, "spec": {**spec, "ports": changed}}, *docs[index + 1:]]
+    raise InjectionFailed(f"the workload manifests define no Service {service}: nodePort: auto "
+                          "has no Service to set the port it picked on")

@@ -15,6 +15,7 @@ from chaos.errors import HaltActive
 from chaos.plugin.options import (
     allowed_paths,
     blast_limits,
+    node_ports,
     option,
     rerun_options,
     reviewed_plan,
@@ -49,6 +50,10 @@ def run_env(config: pytest.Config) -> RunEnv:
             else:
                 reporter.write_line(f"kube-chaos: {msg}")
 
+    from chaos.cluster.cache import cache_root
+    from chaos.engine.locks import folder_for
+
+    published = node_ports(config)  # before anything is made: a typo stops here
     if kubeconfig is None:
         from chaos.cluster import kind
         from chaos.cluster.config import ClusterConfig
@@ -61,12 +66,18 @@ def run_env(config: pytest.Config) -> RunEnv:
         if not info.reused:
             state.created_cluster = cfg.name
         kubeconfig, context, cluster_name = str(info.kubeconfig), info.context, cfg.name
+        if published is None:
+            published = tuple(p.node_port for p in cfg.ports)
     else:
         kubeconfig = str(Path(kubeconfig).expanduser())
         cluster_name = None
     kube = connect(kubeconfig, context)
     if cluster_name is None and kube.context.startswith("kind-"):
         cluster_name = kube.context.removeprefix("kind-")
+    # the run locks every process running experiments on this cluster shares: a kind
+    # cluster's by its name (made here, or reached through a kubeconfig's kind-<name>
+    # context: the same folder either way), another's by its kubeconfig context
+    lock_dir = folder_for(cache_root() / "locks", cluster_name or kube.context)
     allow = option(config, "chaos_allow_context") or []
     # undoing leftovers is welcome even halted; through the same safety gate as the run
     roll_back_orphans(kube.context, reporter, tuple(allow))
@@ -86,7 +97,8 @@ def run_env(config: pytest.Config) -> RunEnv:
         provide_metrics=_metrics_provider(cluster_name) if cluster_name else None,
         worker_image=_worker_image(cluster_name) if cluster_name else None,
         session_manifest=_session_manifest(cluster_name),
-        rerun_options=rerun_options(config))
+        rerun_options=rerun_options(config),
+        node_ports=published or (), lock_dir=lock_dir)
     return state.env
 
 

@@ -58,6 +58,10 @@ def pytest_addoption(parser: pytest.Parser) -> None:
     opt("allow-path", "folder an experiment's manifests and locustfile may be in besides the "
         "experiment file's own folder (repeatable; ini: whitespace-separated, relative to the "
         "ini file)", ini_type="paths", action="append", default=[])
+    opt("node-ports", "NodePorts the cluster publishes on 127.0.0.1, which experiments with "
+        "nodePort: auto pick from, e.g. 30080-30099 or 30080,30085-30089 (default: the "
+        "30080-30099 of a kind cluster kube-chaos made or reused; none for --chaos-kubeconfig)",
+        default=None)
 
 
 _INI_NAMES: dict[str, str] = {}  # option dest -> its ini name, where they differ
@@ -143,3 +147,27 @@ def blast_limits(config: pytest.Config) -> BlastRadius | None:
         raise pytest.UsageError("blast-radius limits must be positive (percent: 0 < p <= 100)")
     return BlastRadius(max_pods=pods, max_percent=percent, max_nodes=nodes)
 
+
+
+def node_ports(config: pytest.Config) -> tuple[int, ...] | None:
+    """--chaos-node-ports as ports in the order given (None: not given): comma-separated
+    ports and ranges, each a NodePort."""
+    from chaos.model.values import NODE_PORT_RANGE
+
+    raw = option(config, "chaos_node_ports")
+    if raw in (None, ""):
+        return None
+    low, high = NODE_PORT_RANGE
+    ports: dict[int, None] = {}
+    for part in str(raw).replace(" ", "").split(","):
+        first, dash, last = part.partition("-")
+        try:
+            a, b = int(first), int(last if dash else first)
+        except ValueError:
+            a, b = 0, -1
+        if not low <= a <= b <= high:
+            raise pytest.UsageError(
+                f"--chaos-node-ports: {part!r} is not a NodePort or a range of them ({low}-"
+                f"{high}, e.g. 30080-30099 or 30080,30085)")
+        ports.update(dict.fromkeys(range(a, b + 1)))
+    return tuple(ports)

@@ -89,6 +89,8 @@ class World:
     conditions: dict[str, str] | None = field(default_factory=lambda: {"Available": "True"})
     prepare_s: float = 0.0  # the harness's set-up (image builds, metrics-server) takes this long
     deploy_s: float = 0.0  # the workload takes this long to roll out
+    deployed_ports: list[int | None] = field(default_factory=list)  # what each deploy was given
+    ports_in_use: dict[int, str] = field(default_factory=dict)  # NodePort -> Service holding it
 
 
 class FakeObserver:
@@ -222,8 +224,9 @@ class FakeCluster:
         self.world.clock.advance(self.world.prepare_s)
 
     def deploy(self, exp: Experiment, namespace: str, timeout_s: float,
-               journal: Journal) -> list[UndoAction]:
+               journal: Journal, node_port: int | None) -> list[UndoAction]:
         self.world.log.append("deploy")
+        self.world.deployed_ports.append(node_port)
         self.world.clock.advance(self.world.deploy_s)
         self.world.deploy_timeouts.append(timeout_s)
         if self.world.fail_at == "deploy":
@@ -232,6 +235,10 @@ class FakeCluster:
 
     def node_port(self, namespace: str, service: str) -> int | None:
         return self.world.node_port
+
+    def node_ports_in_use(self) -> dict[int, str]:
+        self.world.log.append("node-ports-listed")
+        return dict(self.world.ports_in_use)
 
     def observer(self, namespace: str, selector: Selector, service: str) -> FakeObserver:
         return FakeObserver(self.world)
@@ -729,7 +736,8 @@ def test_the_run_hands_faults_the_environment_and_reports_it(world: World,
     assert (ctx.cluster_name, ctx.kubeconfig, ctx.seed) == ("kc", "/kc", 11)
     report = _report(result)
     assert report["cluster"] == {"context": "kind-offline", "kind_cluster": "kc",
-                                 "namespace": "kc-offline-abc123", "server_version": "v1.34.4"}
+                                 "namespace": "kc-offline-abc123", "node_port": 30080,
+                                 "server_version": "v1.34.4"}
     assert report["versions"] == {"kube-chaos": __version__,
                                   "python": platform.python_version(),
                                   "kubernetes-client": client_version(),

@@ -114,7 +114,7 @@ def test_prepare_provides_images_and_deploy_applies_and_waits_for_the_rollouts(
     cluster.prepare(_exp(images=("tool:2",)))
     assert calls == [("read", (Path("w.yaml"),), False), ("images", ("tool:2",), ("web:1",))]
     calls.clear()
-    assert cluster.deploy(_exp(images=("tool:2",)), "ns1", 42.0, journal) == []
+    assert cluster.deploy(_exp(images=("tool:2",)), "ns1", 42.0, journal, 30080) == []
     assert calls == [
         ("read", (Path("w.yaml"),), False),
         ("apply", env.kube, "ns1", [("w.yaml", docs[0])]),
@@ -137,7 +137,8 @@ def test_prepare_provides_metrics_server_only_for_an_hpa(
     monkeypatch.setattr(runner, "http_get", lambda url, timeout: HttpAnswer(200))
     calls: list[str] = []
     env = _env(tmp_path, provide_metrics=lambda: calls.append("metrics"))
-    runner.KubeCluster(env).deploy(_exp(), "ns1", 42.0, Journal(tmp_path / "journal.jsonl"))
+    runner.KubeCluster(env).deploy(_exp(), "ns1", 42.0, Journal(tmp_path / "journal.jsonl"),
+                                    30080)
     assert calls == []  # never inside the experiment's budget
     runner.KubeCluster(env).prepare(_exp())
     assert calls == ["metrics"] * provided
