@@ -77,9 +77,10 @@ def pytest_cmdline_main(config: pytest.Config) -> Generator[None, Any, Any]:
 def pytest_collection_modifyitems(session: pytest.Session, config: pytest.Config,
                                   items: list[pytest.Item]) -> None:
     """Experiments that share the cluster first, those that need it alone after them (stable
-    otherwise): the shared ones run side by side, then the exclusive ones one by one, rather
-    than every exclusive one stopping the others midway. Every worker collects the same
-    order (xdist requires it)."""
+    otherwise), so xdist hands the exclusive ones out last and they mostly run one by one at
+    the end rather than each stopping the others midway (mostly: a worker may still be busy
+    with a shared one it was handed earlier; the locks, not the order, keep them apart).
+    Every worker collects the same order (xdist requires it)."""
     from chaos.plan.claims import claims_of
 
     def alone(item: pytest.Item) -> bool:

@@ -102,8 +102,6 @@ def test_an_exclusive_experiment_overlaps_nothing_and_one_port_is_taken_in_turn(
     # the shared ones did run side by side (3 workers, 4 shared runs, one port held twice)
     shared = [w["shared-a"], w["shared-b"], w["same-port-1"], w["same-port-2"]]
     assert any(_overlap(a, b) for i, a in enumerate(shared) for b in shared[i + 1:])
-    # the exclusive one was ordered after the shared ones
-    assert alone["start"] >= max(r["end"] for r in shared) - 0.05
 
 
 @pytest.mark.parametrize("locked", [True, False])

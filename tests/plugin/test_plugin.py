@@ -167,6 +167,8 @@ def test_cluster_scoped_manifest_object_is_a_collection_error(project: pytest.Py
 
 
 FAKE_RUNS = """\
+from types import SimpleNamespace
+
 import pytest
 
 import chaos.plugin.environment as environment
@@ -183,7 +185,8 @@ def pytest_configure(config):
     # does) keeps the module across pytester sessions, and a stub left in it leaks into the next
     mp = pytest.MonkeyPatch()
     config.add_cleanup(mp.undo)
-    mp.setattr(environment, "run_env", lambda config: object())
+    # the run environment as far as the plugin reads it: no lock folder, a log
+    mp.setattr(environment, "run_env", lambda config: SimpleNamespace(lock_dir=None, log=print))
 
     def run(exp, env, repeat=None):
         if exp.name.startswith("halted"):

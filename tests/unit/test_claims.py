@@ -47,7 +47,10 @@ def test_the_rule_is_each_fault_types_declaration_not_a_list_of_names(
 
 
 def test_a_fixed_node_port_is_a_key_and_a_load_url_needs_none() -> None:
-    kill = _load("pod-kill-replicated")
+    auto = _load("pod-kill-replicated")
+    assert auto.workload.node_port == "auto"
+    assert claims_of(auto).keys == frozenset(), "an auto port is picked free, not waited for"
+    kill = replace(auto, workload=replace(auto.workload, node_port=30080))
     assert claims_of(kill).keys == {"nodePort-30080"}
     other = replace(kill, workload=replace(kill.workload, node_port=30081))
     assert claims_of(other).keys == {"nodePort-30081"}

@@ -173,7 +173,7 @@ def test_bundled_network_experiments_parse_and_name_the_tiers() -> None:
     assert len(files) >= 4
     for f in files:
         exp = load_experiment(f)
-        assert exp.workload.node_port == 30084, f"{f.name}: NodePort 30084 is ours"
+        assert exp.workload.node_port == "auto", f"{f.name}: a free published port per run"
         doc = yaml.safe_load(f.read_text())
         assert doc["spec"]["workload"]["manifests"] == ["workloads/tiers.yaml"]
         assert exp.load.max_duration_s <= 90, f"{f.name}: keep network experiments short"
