@@ -65,7 +65,8 @@ def pytest_cmdline_main(config: pytest.Config) -> Generator[None, Any, Any]:
     # before xdist reads its options (its own hook is tryfirst; wrappers run before it). Never
     # in a worker: xdist calls this hook there too, with the controller's options, and a
     # worker that read --chaos-parallel would start workers of its own, without end
-    n = None if hasattr(config, "workerinput") else degree(config)
+    # (not mutated: a mutant without this guard starts processes until memory runs out)
+    n = None if hasattr(config, "workerinput") else degree(config)  # pragma: no mutate
     if n is not None and n > 1 and not config.getoption("numprocesses", None):
         if not config.pluginmanager.hasplugin("xdist"):
             raise pytest.UsageError("--chaos-parallel needs pytest-xdist (a kube-chaos "
