@@ -62,6 +62,10 @@ class SLASpec:
     max_error_rate: float | None = sla(
         "maxErrorRate", v.RATIO, "the share of requests in the fault window that failed",
         check="<=", reads="load.error_rate", unit="ratio")
+    max_failed_requests: int | None = sla(
+        "maxFailedRequests", v.COUNT_OR_ZERO, "at most this many requests in the fault window "
+        "failed: an error budget in requests rather than a share (0: not one may fail)",
+        check="<=", reads="load.failed_requests", unit="count")
     max_outage_s: float | None = sla(
         "maxOutage", v.DURATION, "the longest stretch in the fault window without a request "
         "served (answered successfully within outageBound)", check="<=",

@@ -123,6 +123,12 @@ class LoadFigures:
         return self.failures / self.requests if self.requests else None
 
     @property
+    def failed_requests(self) -> int | None:
+        """The window's failures; None when no request started in it (then 0 failures would
+        say the service held when nothing measured it)."""
+        return self.failures if self.requests else None
+
+    @property
     def longest_outage_s(self) -> float | None:
         """None when nothing started in the window (unmeasured), else 0.0 or more."""
         if not self.requests:

@@ -28,9 +28,13 @@ def _report(result) -> dict:  # type: ignore[no-untyped-def]
 
 
 def test_pod_kill_on_replicated_workload_keeps_serving(chaos_experiment, request) -> None:
-    result = chaos_experiment(EXPERIMENTS / "pod-kill-replicated.yaml")
+    exp = load_experiment(EXPERIMENTS / "pod-kill-replicated.yaml")
+    # a budget this run cannot spend: the SLA is judged, and passes, on a measured count
+    result = chaos_experiment(replace(exp, slas=replace(exp.slas, max_failed_requests=10000)))
     assert result.error is None
     assert result.verdict == "pass", [str(s) for s in result.slas]
+    budget = result.sla("maxFailedRequests")
+    assert budget.passed and budget.observed is not None and budget.observed >= 0
     report = _report(result)
     assert report.keys() >= REPORT_KEYS
     assert report["load"]["requests_total"] > 1000, "load ran throughout the experiment"
@@ -50,7 +54,9 @@ def test_negative_control_single_replica_breaks_continuity(chaos_experiment) -> 
     """The same pod kill with one replica must be *reported* as an outage."""
     exp = load_experiment(EXPERIMENTS / "pod-kill-single-negative.yaml")
     # judged as a normal experiment; recovery must be seen to exceed a 1 s threshold too
-    exp = replace(exp, expect="pass", slas=replace(exp.slas, max_recovery_s=1.0))
+    # and an error budget of not one failed request (maxFailedRequests) must be seen spent
+    exp = replace(exp, expect="pass", slas=replace(exp.slas, max_recovery_s=1.0,
+                                                   max_failed_requests=0))
     result = chaos_experiment(exp)
     assert result.error is None
     assert result.verdict == "fail"
@@ -58,6 +64,8 @@ def test_negative_control_single_replica_breaks_continuity(chaos_experiment) -> 
     assert not outage.passed and outage.observed is not None and outage.observed > 1.0
     recovery = result.sla("maxRecovery")
     assert not recovery.passed and recovery.observed is not None and recovery.observed > 1.0
+    failed = result.sla("maxFailedRequests")
+    assert not failed.passed and failed.observed is not None and failed.observed >= 1
     report = _report(result)
     assert report["load"]["longest_outage_seconds"] > 1.0
     assert report["load"]["outages"], "the report lists the outage window"

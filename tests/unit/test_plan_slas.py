@@ -42,6 +42,8 @@ def one(slas: SLASpec, o: Observation) -> SLAResult:
 # (spec that passes, spec that fails, expected observed value, name, unit)
 CASES = [
     (SLASpec(max_error_rate=0.3), SLASpec(max_error_rate=0.2), 230 / 800, "maxErrorRate", "ratio"),
+    (SLASpec(max_failed_requests=230), SLASpec(max_failed_requests=229), 230.0,
+     "maxFailedRequests", "count"),
     (SLASpec(max_outage_s=2.5), SLASpec(max_outage_s=2.0), 2.3, "maxOutage", "s"),
     (SLASpec(p95_latency_ms=20), SLASpec(p95_latency_ms=10), 20.0, "p95Latency", "ms"),
     (SLASpec(p99_latency_ms=25), SLASpec(p99_latency_ms=19), 20.0, "p99Latency", "ms"),
