@@ -19,12 +19,14 @@ from __future__ import annotations
 import contextlib
 import hashlib
 import re
-from collections.abc import Iterable, Iterator
+import time
+from collections.abc import Callable, Iterable, Iterator
 from pathlib import Path
 
 from filelock import FileLock, ReadWriteLock, Timeout
 
 from chaos.errors import ChaosError
+from chaos.plan.claims import Claims
 
 _UNSAFE = re.compile(r"[^A-Za-z0-9._-]+")
 
@@ -87,3 +89,20 @@ class ClusterLocks:
     def _key_file(self, name: str) -> Path:
         return self.folder / f"key-{_UNSAFE.sub('_', name)}.lock"
 
+
+
+@contextlib.contextmanager
+def hold_claims(folder: Path | None, claims: Claims,
+                say: Callable[[str], None]) -> Iterator[None]:
+    """Hold what a run claims: the cluster (shared, or alone), then its keys. No folder (a
+    cluster whose locks are not known): nothing is held."""
+    if folder is None:
+        yield
+        return
+    locks = ClusterLocks(folder)
+    started = time.monotonic()
+    with locks.cluster(exclusive=not claims.shares_cluster), locks.keys(claims.keys):
+        waited = time.monotonic() - started
+        if waited >= 1.0:
+            say(f"waited {waited:.0f}s to hold {claims.describe()}")
+        yield

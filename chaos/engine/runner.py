@@ -17,6 +17,7 @@ from urllib.parse import urlsplit
 from chaos.clock import Clock, Deadline, SystemClock
 from chaos.engine import incluster
 from chaos.engine import phases as ph
+from chaos.engine.locks import hold_claims
 from chaos.engine.monitor import http_get
 from chaos.engine.ports import held_node_port
 from chaos.errors import (
@@ -54,6 +55,7 @@ from chaos.model.experiment import (
 from chaos.model.timeline import RequestRecord, SLAResult
 from chaos.plan import guards as pguards
 from chaos.plan import manifests as pmanifests
+from chaos.plan.claims import claims_of
 from chaos.plan.manifests import WorkloadRef
 from chaos.report.data import AbortRecord
 from chaos.report.evaluate import RunRecord, evaluate
@@ -362,6 +364,18 @@ def run_experiment(exp: Experiment, env: RunEnv, ports: ph.RunPorts | None = Non
         exp = _as_reviewed(exp, env)
     ports = ports or cluster_ports(env)
     check_not_halted(env, ports.cluster)
+    # what the run claims (the cluster shared or alone, fixed NodePorts, cluster-scoped
+    # objects) is held until it has cleaned up, across processes and sessions: experiments run
+    # side by side (--chaos-parallel, or two sessions on one cluster) never overlap where they
+    # conflict. The wait is before the run: its clock starts once the claims are held.
+    with hold_claims(env.lock_dir, claims_of(exp), lambda line: env.log(f"[{exp.name}] {line}")):
+        return _run(exp, env, ports, namespace, repeat)
+
+
+def _run(exp: Experiment, env: RunEnv, ports: ph.RunPorts,
+         namespace: Callable[[RunEnv, Experiment, Callable[[], bool]],
+                             contextlib.AbstractContextManager[str]] | None,
+         repeat: tuple[int, int] | None) -> ExperimentResult:
     clock = env.clock
     started = clock.wall()
     verdict: list[str] = []

@@ -1,6 +1,7 @@
 """Experiments in parallel: pytest-xdist runs the items in worker processes
 (`--chaos-parallel N`, or xdist's own `-n N`), and each run holds what it claims
-(chaos.plan.claims) as locks (chaos.engine.locks) while it runs. Experiments whose faults stay in
+(chaos.plan.claims) as locks (chaos.engine.locks.hold_claims, taken by run_experiment itself)
+while it runs. Experiments whose faults stay in
 their own namespace share the cluster; one whose fault reaches past it (a node, the control
 plane, the nodes' CPU) waits until it has the cluster alone; two that name the same NodePort
 take turns.
@@ -18,10 +19,8 @@ from the items' user properties for the summary, and deletes a cluster a worker 
 
 from __future__ import annotations
 
-import contextlib
 import os
-import time
-from collections.abc import Generator, Iterator
+from collections.abc import Generator
 from typing import TYPE_CHECKING, Any
 
 import pytest
@@ -29,8 +28,7 @@ import pytest
 from chaos.plugin.options import option
 
 if TYPE_CHECKING:
-    from chaos.engine.runner import RunEnv
-    from chaos.model.experiment import Experiment
+    pass
 
 REPORT_PROPERTY = "chaos.report"
 CLAIMS_PROPERTY = "chaos.claims"
@@ -89,25 +87,3 @@ def pytest_collection_modifyitems(session: pytest.Session, config: pytest.Config
         return exp is not None and not claims_of(exp).shares_cluster
 
     items[:] = sorted(items, key=alone)
-
-
-@contextlib.contextmanager
-def claims_held(env: RunEnv, exp: Experiment, node: pytest.Item) -> Iterator[None]:
-    """Hold what ``exp`` claims while it runs: the cluster (shared or alone), then its keys
-    (fixed NodePorts, cluster-scoped objects). The time spent waiting is not the experiment's:
-    its budget starts when it does."""
-    from chaos.engine.locks import ClusterLocks
-    from chaos.plan.claims import claims_of
-
-    claims = claims_of(exp)
-    node.user_properties.append((CLAIMS_PROPERTY, claims.describe()))
-    if env.lock_dir is None:
-        yield
-        return
-    locks = ClusterLocks(env.lock_dir)
-    started = time.monotonic()
-    with locks.cluster(exclusive=not claims.shares_cluster), locks.keys(claims.keys):
-        waited = time.monotonic() - started
-        if waited >= 1.0:
-            env.log(f"[{exp.name}] waited {waited:.0f}s for {claims.describe()}")
-        yield

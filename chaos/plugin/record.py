@@ -11,7 +11,8 @@ from typing import TYPE_CHECKING, Any
 import pytest
 
 from chaos.errors import HaltActive
-from chaos.plugin.parallel import REPORT_PROPERTY, claims_held
+from chaos.plan.claims import claims_of
+from chaos.plugin.parallel import CLAIMS_PROPERTY, REPORT_PROPERTY
 
 if TYPE_CHECKING:
     from chaos.engine.runner import ExperimentResult, RunEnv
@@ -34,8 +35,8 @@ def run_and_record(config: pytest.Config, node: pytest.Item, exp: Experiment,
     from chaos.report.writer import load_report
 
     try:
-        with claims_held(env, exp, node):
-            result = run_experiment(exp, env, repeat=repeat)
+        node.user_properties.append((CLAIMS_PROPERTY, claims_of(exp).describe()))
+        result = run_experiment(exp, env, repeat=repeat)  # holding its claims (locks)
     except HaltActive as exc:
         node.session.shouldstop = str(exc)  # the kill switch stops the whole session
         raise

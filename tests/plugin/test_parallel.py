@@ -13,8 +13,9 @@ from plugin_project import add_workload, experiment
 
 pytest_plugins = ["pytester"]
 
-# the run replaced in each worker: a window [start, end] per experiment, appended to a file the
-# test reads (O_APPEND lines from several processes)
+# the run's body replaced in each worker (run_experiment itself, which holds the claims, is
+# real): a window [start, end] per experiment, appended to a file the test reads (O_APPEND
+# lines from several processes)
 STUB = '''\
 import json, os, time
 from types import SimpleNamespace
@@ -28,7 +29,7 @@ WINDOWS = os.environ["CHAOS_TEST_WINDOWS"]
 LOCKS = os.environ["CHAOS_TEST_LOCKS"]
 
 
-def run(exp, env, repeat=None):
+def body(exp, env, ports, namespace, repeat):
     start = time.time()
     time.sleep(1.5)
     end = time.time()
@@ -44,9 +45,15 @@ def run(exp, env, repeat=None):
 def pytest_configure(config):
     mp = pytest.MonkeyPatch()
     config.add_cleanup(mp.undo)
-    env = SimpleNamespace(lock_dir=__import__("pathlib").Path(LOCKS), log=print)
+    env = SimpleNamespace(lock_dir=__import__("pathlib").Path(LOCKS), log=print,
+                          allow_hosts=(), plan=None)
     mp.setattr(environment, "run_env", lambda config: env)
-    mp.setattr(runner, "run_experiment", run)
+    # the real run_experiment, which holds the claims; its cluster checks and the run itself
+    # (what follows once the claims are held) replaced
+    for check in ("check_safety", "check_guard_hosts", "check_not_halted"):
+        mp.setattr(runner, check, lambda *args: None)
+    mp.setattr(runner, "cluster_ports", lambda env: SimpleNamespace(cluster=None))
+    mp.setattr(runner, "_run", body)
 '''
 
 

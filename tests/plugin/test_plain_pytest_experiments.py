@@ -52,8 +52,6 @@ def test_assert_slas_is_an_assertion_users_can_expect():
 '''
 
 STUB_RUN = '''\
-from types import SimpleNamespace
-
 import pytest
 
 import chaos.engine.runner
@@ -74,8 +72,7 @@ def run(exp, env, repeat=None):
 
 def pytest_configure(config):
     mp = pytest.MonkeyPatch()
-    # the run environment as far as the plugin reads it: no lock folder, a log
-    mp.setattr(environment, "run_env", lambda config: SimpleNamespace(lock_dir=None, log=print))
+    mp.setattr(environment, "run_env", lambda config: object())
     mp.setattr(chaos.engine.runner, "run_experiment", run)
     config.add_cleanup(mp.undo)
 '''

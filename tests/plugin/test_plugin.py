@@ -167,8 +167,6 @@ def test_cluster_scoped_manifest_object_is_a_collection_error(project: pytest.Py
 
 
 FAKE_RUNS = """\
-from types import SimpleNamespace
-
 import pytest
 
 import chaos.plugin.environment as environment
@@ -185,8 +183,7 @@ def pytest_configure(config):
     # does) keeps the module across pytester sessions, and a stub left in it leaks into the next
     mp = pytest.MonkeyPatch()
     config.add_cleanup(mp.undo)
-    # the run environment as far as the plugin reads it: no lock folder, a log
-    mp.setattr(environment, "run_env", lambda config: SimpleNamespace(lock_dir=None, log=print))
+    mp.setattr(environment, "run_env", lambda config: object())
 
     def run(exp, env, repeat=None):
         if exp.name.startswith("halted"):

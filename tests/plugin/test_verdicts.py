@@ -31,8 +31,6 @@ def _experiment(verdict: str, expect: str) -> str:
 # config's cleanup (the inner session runs in this process). Each SLA list is checked against
 # chaos.plan.slas.verdict, so that every case is one the runner can really return.
 STUB_RUNS = '''\
-from types import SimpleNamespace
-
 import pytest
 
 from chaos.plugin import environment, record
@@ -76,8 +74,7 @@ def stub_run(config, node, exp, env, repeat=None):
 
 def pytest_configure(config):
     mp = pytest.MonkeyPatch()
-    # the run environment as far as the plugin reads it: no lock folder, a log
-    mp.setattr(environment, "run_env", lambda config: SimpleNamespace(lock_dir=None, log=print))
+    mp.setattr(environment, "run_env", lambda config: object())
     mp.setattr(record, "run_and_record", stub_run)
     config.add_cleanup(mp.undo)
 '''
