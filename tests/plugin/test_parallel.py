@@ -90,6 +90,7 @@ def suite(pytester: pytest.Pytester, monkeypatch: pytest.MonkeyPatch,
     return pytester, windows
 
 
+@pytest.mark.spawns_sessions
 def test_an_exclusive_experiment_overlaps_nothing_and_one_port_is_taken_in_turn(
         suite: tuple[pytest.Pytester, Path]) -> None:
     pytester, windows = suite
@@ -111,6 +112,7 @@ def test_an_exclusive_experiment_overlaps_nothing_and_one_port_is_taken_in_turn(
     assert any(_overlap(a, b) for i, a in enumerate(shared) for b in shared[i + 1:])
 
 
+@pytest.mark.spawns_sessions
 @pytest.mark.parametrize("locked", [True, False])
 def test_two_runs_on_two_workers_overlap_only_without_the_locks(
         suite: tuple[pytest.Pytester, Path], locked: bool) -> None:
