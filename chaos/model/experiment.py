@@ -131,7 +131,8 @@ class WorkloadSpec:
     node_port: int | Literal["auto"] | None = option(
         "nodePort", v.NODE_PORT_OR_AUTO, "the Service's NodePort the load reaches on "
         "127.0.0.1, or auto: each run picks a free published port and sets it on the Service "
-        "(not needed with spec.load.url)", required=False)
+        "(default: the nodePort the Service in the manifests declares, auto when it declares "
+        "none; not needed with spec.load.url)", required=False)
     replicas: int = option("replicas", v.COUNT, "the Ready pods the steady state waits for")
     url_path: str = option("path", v.URL_PATH, "path only; load always targets "
                            "http://127.0.0.1:<nodePort>", "/")
@@ -237,10 +238,9 @@ class BlastRadius:
 class Experiment:
     """One experiment file; each declared field says where in the document it sits."""
 
-    # JSON Schema keywords for spec: without spec.load.url the load needs the NodePort
-    schema_rules: ClassVar[Mapping[str, Any]] = {
-        "if": {"required": ["load"], "properties": {"load": {"required": ["url"]}}},
-        "else": {"properties": {"workload": {"required": ["nodePort"]}}}}
+    # JSON Schema keywords for spec: none today (without spec.load.url the NodePort comes from
+    # the manifests' Service when not given, which only the parser can read)
+    schema_rules: ClassVar[Mapping[str, Any]] = {}
 
     name: str = option("name", v.DNS_LABEL, "the experiment's name (the pytest item's)",
                        at="metadata")

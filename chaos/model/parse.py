@@ -16,7 +16,7 @@ import math
 import os
 from collections.abc import Sequence
 from pathlib import Path
-from typing import cast
+from typing import Literal, cast
 
 from yaml.nodes import MappingNode, Node, ScalarNode, SequenceNode
 
@@ -230,11 +230,13 @@ def _workload(ctx: r.Ctx, node: Node, where: str, url_given: bool = False) -> Wo
     ctx.objects = _read_manifests(ctx, manifests, first["cluster_scoped"] == "allow")
     r.check_matches(ctx, m.node_of("selector"), f"{where}.selector", first["selector"],
                     manifests)
-    rest = r.read_fields(m, WorkloadSpec, skip=tuple(first),
-                         require=() if url_given else ("node_port",))
+    rest = r.read_fields(m, WorkloadSpec, skip=tuple(first))
     workload = WorkloadSpec(
         manifests=manifests, **first, **rest, existing=existing,
         cluster_objects=tuple(o.ref for o in ctx.objects if o.cluster_scoped))
+    if workload.node_port is None and not url_given:
+        workload = dataclasses.replace(
+            workload, node_port=_default_node_port(ctx, node, m, workload))
     if existing is not None and workload.images:
         raise ctx.error(m.node_of("images"), m.path("images"), "an existing workload already "
                         "runs its images: kube-chaos loads images only for manifests it deploys")
@@ -265,6 +267,25 @@ def _read_manifests(
             objects.append(obj)
     return tuple(objects)
 
+
+
+def _default_node_port(ctx: r.Ctx, node: Node, m: r.Map,
+                       workload: WorkloadSpec) -> int | Literal["auto"]:
+    """Without ``nodePort`` (and without spec.load.url) the Service in the manifests says:
+    the nodePort it declares, or ``auto`` when it declares none (a free published port per
+    run). No such Service to read (an existing workload, or one something else creates):
+    the field is required."""
+    svc = next((o.service for o in ctx.objects
+                if o.service is not None and o.ref.name == workload.service), None)
+    if svc is None:
+        raise ctx.error(node, m.path("nodePort"), "required field missing: the load reaches "
+                        "the workload on 127.0.0.1:<nodePort>, and the manifests define no "
+                        f"Service {workload.service!r} to take it from (or give spec.load.url)")
+    if len(svc.node_ports) > 1:
+        raise ctx.error(node, m.path("nodePort"), f"required field missing: Service "
+                        f"{workload.service!r} declares nodePorts "
+                        f"{', '.join(map(str, svc.node_ports))}; name the one the load uses")
+    return svc.node_ports[0] if svc.node_ports else "auto"
 
 
 def _check_service(ctx: r.Ctx, m: r.Map, workload: WorkloadSpec) -> None:

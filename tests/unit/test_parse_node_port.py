@@ -125,6 +125,33 @@ def test_auto_on_an_existing_workload_is_refused(good: str, exp_dir: Path) -> No
         "give its fixed nodePort (or spec.load.url)")
 
 
-def test_omitting_nodeport_is_not_auto(good: str, exp_dir: Path) -> None:
-    assert _error(exp_dir, good, "30080", DEPLOYMENT + _service(), extra=(
-        "    nodePort: 30080\n", "")) == "x.yaml:8: spec.workload.nodePort: required field missing"
+OMIT = ("    nodePort: 30080\n", "")
+
+
+def test_omitted_nodeport_is_the_services_own_or_auto_when_it_declares_none(
+        good: str, exp_dir: Path) -> None:
+    exp, data = _load(exp_dir, good, "30080",
+                      DEPLOYMENT + _service(node_port=", nodePort: 30085"), extra=OMIT)
+    assert exp.workload.node_port == 30085
+    VALIDATOR.validate(data)
+    exp, data = _load(exp_dir, good, "30080", DEPLOYMENT + _service(), extra=OMIT)
+    assert exp.workload.node_port == "auto"
+    VALIDATOR.validate(data)
+
+
+def test_omitted_nodeport_is_refused_when_the_manifests_cannot_say(good: str,
+                                                                   exp_dir: Path) -> None:
+    assert _error(exp_dir, good, "30080", DEPLOYMENT, extra=OMIT) == (
+        "x.yaml:8: spec.workload.nodePort: required field missing: the load reaches the "
+        "workload on 127.0.0.1:<nodePort>, and the manifests define no Service 'httpd' to "
+        "take it from (or give spec.load.url)")
+    two = DEPLOYMENT + _service().replace(
+        "ports: [{port: 80, targetPort: 8080}]",
+        "ports: [{name: a, port: 80, targetPort: 8080, nodePort: 30085}, "
+        "{name: b, port: 81, targetPort: 8081, nodePort: 30086}]")
+    assert _error(exp_dir, good, "30080", two, extra=OMIT) == (
+        "x.yaml:8: spec.workload.nodePort: required field missing: Service 'httpd' declares "
+        "nodePorts 30085, 30086; name the one the load uses")
+    # a ClusterIP Service declares no nodePort: auto, then refused for its type as before
+    assert "is of type ClusterIP" in _error(exp_dir, good, "30080",
+                                            DEPLOYMENT + _service("ClusterIP"), extra=OMIT)

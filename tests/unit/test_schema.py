@@ -66,7 +66,6 @@ GOOD_VARIANTS = [
 ]
 ABORT_HEAD = "  expect: pass\n  abort:\n    guards:\n      - "
 BAD_VARIANTS = [
-    ("    nodePort: 30080\n", ""),
     ("    wait: 50ms", "    wait: 50ms\n    url: ftp://shop.example"),
     ("    wait: 50ms", "    wait: 50ms\n    url: https://user:pw@shop.example"),
     ("    wait: 50ms", "    wait: 50ms\n    tlsVerify: false"),
@@ -149,6 +148,18 @@ def test_schema_and_parser_reject(good: str, exp_dir: Path, old: str, new: str) 
     assert not VALIDATOR.is_valid(yaml.safe_load(text))
     with pytest.raises(ExperimentInvalid):
         parse_experiment(text, exp_dir / "x.yaml")
+
+
+def test_an_omitted_node_port_is_accepted_by_both_and_read_from_the_service(
+        good: str, exp_dir: Path) -> None:
+    """(Refused by both until issue 20: the parser now takes the Service's own nodePort, or
+    auto when it declares none; the schema cannot read manifests, so it no longer asks.)"""
+    (exp_dir / "workloads" / "httpd.yaml").write_text(
+        "apiVersion: v1\nkind: Service\nmetadata: {name: httpd}\nspec:\n  type: NodePort\n"
+        "  ports: [{port: 80, nodePort: 30086}]\n")
+    text = _doc(good, "    nodePort: 30080\n", "")
+    assert VALIDATOR.is_valid(yaml.safe_load(text))
+    assert parse_experiment(text, exp_dir / "x.yaml").workload.node_port == 30086
 
 
 def test_the_whole_shipped_schema_is_generated_from_the_declarations() -> None:
