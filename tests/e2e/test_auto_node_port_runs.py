@@ -23,7 +23,7 @@ from chaos.engine.runner import RunEnv, run_experiment
 from chaos.model.parse import load_experiment
 from chaos.plan.claims import node_port_key
 
-pytestmark = [pytest.mark.chaos, pytest.mark.timeout(420)]
+pytestmark = [pytest.mark.chaos]  # the default timeout: see tests/e2e/conftest.py
 
 WORKLOAD = Path(__file__).parents[2] / "experiments" / "workloads" / "httpd-replicated.yaml"
 PUBLISHED = tuple(range(30080, 30100))
