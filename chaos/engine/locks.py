@@ -7,7 +7,10 @@ pytest-xdist workers) and across sessions on this machine, as files in one folde
   (chaos.plan.claims says which, from the fault declarations);
 - a key per named thing only one run may hold at a time (a fixed NodePort, a cluster-scoped
   object): taken in sorted order, after the cluster lock, so two runs never wait on each other;
-- a NodePort picked for ``nodePort: auto``: tried without waiting, the first free one is kept.
+- a NodePort picked for ``nodePort: auto``: tried without waiting, the first free one is kept;
+- a session's pace: how many of its runs go at once (its parallel degree at first), as slots;
+  lowered when a run's load generator fell behind (chaos.plan.generator), so the runs after it
+  get more of the machine.
 
 filelock does the locking (a SQLite reader/writer lock for the cluster, whose pending writer
 holds back new readers, so an exclusive experiment is not starved; flock files for the keys).
@@ -106,3 +109,57 @@ def hold_claims(folder: Path | None, claims: Claims,
         if waited >= 1.0:
             say(f"waited {waited:.0f}s to hold {claims.describe()}")
         yield
+
+
+class Pace:
+    """How many runs of one session (``session``: its run id, shared by its xdist workers) go
+    at once: ``degree`` slots at first, each run holding one; :meth:`back_off` halves them.
+    The slots are flock files like the keys, so a crashed worker's slot frees itself; the
+    current number is a small file, written under a lock of its own."""
+
+    def __init__(self, folder: Path, session: str, degree: int, poll_s: float = 0.5) -> None:
+        folder.mkdir(parents=True, exist_ok=True)
+        self.name = _UNSAFE.sub("_", session)
+        self.folder = folder
+        self.start = max(1, degree)
+        self.poll_s = poll_s
+
+    @property
+    def _file(self) -> Path:
+        return self.folder / f"pace-{self.name}"
+
+    def degree(self) -> int:
+        """The slots now: the starting degree until a back-off wrote fewer."""
+        try:
+            return max(1, min(self.start, int(self._file.read_text())))
+        except (OSError, ValueError):
+            return self.start
+
+    def back_off(self) -> tuple[int, int]:
+        """Halve the slots (never below one); (before, after)."""
+        with FileLock(self.folder / f"pace-{self.name}.lock", is_singleton=False):
+            before = self.degree()
+            after = max(1, before // 2)
+            self._file.write_text(f"{after}\n")
+        return before, after
+
+    @contextlib.contextmanager
+    def slot(self, say: Callable[[str], None]) -> Iterator[int]:
+        """Hold a free slot among the current ones, waiting (and saying so) until one is."""
+        started = time.monotonic()
+        while True:
+            for i in range(self.degree()):
+                lock = FileLock(self.folder / f"pace-{self.name}-{i}.lock", is_singleton=False)
+                try:
+                    lock.acquire(blocking=False)
+                except Timeout:
+                    continue
+                try:
+                    waited = time.monotonic() - started
+                    if waited >= 1.0:
+                        say(f"waited {waited:.0f}s for one of {self.degree()} run slots")
+                    yield i
+                finally:
+                    lock.release()
+                return
+            time.sleep(self.poll_s)

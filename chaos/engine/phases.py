@@ -33,6 +33,7 @@ from chaos.model.hold import HOLD_SLACK_S, shortfall
 from chaos.model.timeline import ClusterEvent, RequestRecord
 from chaos.plan import blast
 from chaos.plan import recovery as prec
+from chaos.plan.generator import CpuTimes
 from chaos.plan.stream import last_record, one_pass
 
 # -- the ports: what the phases need from the world ---------------------------------------------
@@ -61,6 +62,10 @@ class LoadResultPort(Protocol):
     # load.generators); empty for load from this machine
     @property
     def generators(self) -> tuple[dict[str, float | int | str | None], ...]: ...
+
+    # what the local load processes got of the CPUs while they sent (None: not measured)
+    @property
+    def cpu(self) -> CpuTimes | None: ...
 
 
 class LoadPort(Protocol):
@@ -180,6 +185,7 @@ class RunState:
     api_probe: ApiProbePort | None = None
     api_data: ApiProbeData | None = None  # what the probe recorded, once it stopped
     load_generators: tuple[dict[str, float | int | str | None], ...] = ()
+    load_cpu: CpuTimes | None = None  # what the local load processes got of the CPUs
     # what did not run as declared because the run's budget ran out (a fault's hold, the
     # warm-up, the recovery wait, the tail, the load): such a run is `error`, never judged
     shortfalls: list[str] = field(default_factory=list)
@@ -435,7 +441,7 @@ def tail(s: RunState, ports: RunPorts) -> None:
     s.load.stop()
     stop_api_probe(s)
     result = s.load.wait(timeout=30)
-    s.records, s.load_generators = result.records, result.generators
+    s.records, s.load_generators, s.load_cpu = result.records, result.generators, result.cpu
     if stopped_by_itself and not began_without_load:
         # the steady state is judged over the tail's last window: the load must cover one
         last = last_record(s.records)

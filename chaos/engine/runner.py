@@ -17,7 +17,7 @@ from urllib.parse import urlsplit
 from chaos.clock import Clock, Deadline, SystemClock
 from chaos.engine import incluster
 from chaos.engine import phases as ph
-from chaos.engine.locks import hold_claims
+from chaos.engine.locks import Pace, hold_claims
 from chaos.engine.monitor import http_get
 from chaos.engine.ports import held_node_port
 from chaos.errors import (
@@ -56,6 +56,7 @@ from chaos.model.timeline import RequestRecord, SLAResult
 from chaos.plan import guards as pguards
 from chaos.plan import manifests as pmanifests
 from chaos.plan.claims import claims_of
+from chaos.plan.generator import overloaded
 from chaos.plan.manifests import WorkloadRef
 from chaos.report.data import AbortRecord
 from chaos.report.evaluate import RunRecord, evaluate
@@ -104,6 +105,9 @@ class RunEnv:
     # this cluster's folder of run locks (chaos.engine.locks.folder_for), shared by every
     # process running experiments on it; None: no other process picks ports beside this one
     lock_dir: Path | None = None
+    # how many experiments this session runs at once (its xdist workers); above 1, each run
+    # takes one of the session's slots (chaos.engine.locks.Pace), fewer after an overload
+    parallel: int = 1
 
 
 @dataclass
@@ -364,12 +368,34 @@ def run_experiment(exp: Experiment, env: RunEnv, ports: ph.RunPorts | None = Non
         exp = _as_reviewed(exp, env)
     ports = ports or cluster_ports(env)
     check_not_halted(env, ports.cluster)
+
+    def say(line: str) -> None:
+        env.log(f"[{exp.name}] {line}")
+
     # what the run claims (the cluster shared or alone, fixed NodePorts, cluster-scoped
     # objects) is held until it has cleaned up, across processes and sessions: experiments run
     # side by side (--chaos-parallel, or two sessions on one cluster) never overlap where they
     # conflict. The wait is before the run: its clock starts once the claims are held.
-    with hold_claims(env.lock_dir, claims_of(exp), lambda line: env.log(f"[{exp.name}] {line}")):
-        return _run(exp, env, ports, namespace, repeat)
+    # Side by side, a run takes one of its session's slots first (always in the order slot,
+    # cluster, keys: no two runs wait on each other). A run whose load generator fell behind
+    # is not judged (chaos.plan.generator): the session then runs fewer at once, and this run
+    # goes again with them, once. One at a time already, there is nothing to give it.
+    pace = Pace(env.lock_dir, env.run_id, env.parallel) \
+        if env.lock_dir is not None and env.parallel > 1 else None
+
+    def attempt() -> ExperimentResult:
+        with pace.slot(say) if pace is not None else contextlib.nullcontext(0), \
+                hold_claims(env.lock_dir, claims_of(exp), say):
+            return _run(exp, env, ports, namespace, repeat)
+
+    result = attempt()
+    if pace is not None and overloaded(result.error):
+        before, after = pace.back_off()
+        if after < before:
+            say(f"its load generator fell behind with {before} experiments at once: "
+                f"{after} from now, and this one again ({result.report_path} kept)")
+            result = attempt()
+    return result
 
 
 def _run(exp: Experiment, env: RunEnv, ports: ph.RunPorts,
@@ -469,7 +495,8 @@ def _evaluate(s: ph.RunState, env: RunEnv, ports: ph.RunPorts, started: float,
         api_data=s.api_data, undo_failures=tuple(undo_failed),
         undo=tuple(o.as_dict() for o in ph.undo_outcomes(s)), error=error, timings=timings,
         cluster=_cluster_info(env, s, server), versions=_versions(server),
-        manifest=_manifest(env, s, server, repeat), load_generators=s.load_generators))
+        manifest=_manifest(env, s, server, repeat), load_generators=s.load_generators,
+        load_cpu=s.load_cpu))
     for outcome in ph.undo_outcomes(s):
         s.record("undo", action=outcome.action.describe(), status=outcome.status,
                  reason=outcome.reason, done_at=outcome.at)

@@ -139,7 +139,8 @@ class Senders:
     def _hand_over(self, intended: float, due: float) -> None:
         late = time.monotonic() - due
         if late > DROP_AFTER_S:
-            self._drop(intended, late, f"due {late * 1000:.0f} ms ago (bound "
+            # "late," opens the text on purpose: chaos.model.timeline.LATE_DROP reads it
+            self._drop(intended, late, f"late, due {late * 1000:.0f} ms ago (bound "
                                        f"{DROP_AFTER_S * 1000:.0f} ms): generator overloaded")
             return
         if not self.idle and len(self.group) < MAX_IN_FLIGHT:

@@ -28,9 +28,11 @@ from chaos.clock import SYSTEM_CLOCK, Deadline
 from chaos.errors import ChaosError
 from chaos.load.arrivals import check_segments
 from chaos.load.records import CaptureReader, CaptureRecords, RequestRecord
+from chaos.load.schedstat import CpuWatch
 from chaos.load.target import LOCAL_HOSTS, TargetRefused, check_target
 from chaos.model.credentials import cleartext_headers
 from chaos.model.loadmodes import load_mode
+from chaos.plan.generator import CpuTimes
 
 if TYPE_CHECKING:
     from chaos.model.experiment import LoadProfile
@@ -152,6 +154,9 @@ class LoadResult:
     streamed: tuple[StreamedWorker, ...] = ()  # in-cluster workers: clocks and counts
     failures: int = 0  # counted while the files were read
     dropped: int = 0
+    # what the processes sending from this machine got of its CPUs while they sent
+    # (chaos.load.schedstat); None: not measured (in-cluster workers, no /proc, too short)
+    cpu: CpuTimes | None = None
 
     @property
     def generators(self) -> tuple[dict[str, float | int | str | None], ...]:
@@ -170,6 +175,15 @@ class _Proc:
     args: tuple[str, ...]
     env: Mapping[str, str]
     capture: Path | None
+
+
+def _has_record(path: Path) -> bool:
+    try:
+        with path.open("rb") as f:
+            head = f.read(4096)
+    except OSError:
+        return False
+    return any(line and not line.startswith(b"#") for line in head.split(b"\n")[:-1])
 
 
 def _free_port(host: str = "127.0.0.1") -> int:
@@ -208,6 +222,7 @@ class LoadRun:
         started_at: float,
         mode: str = "closed",
         pods: PodLauncher | None = None,
+        senders: Sequence[int] = (),
     ) -> None:
         self._pods = pods
         self._procs = list(procs)  # [0] decides the run (the single process, or the master)
@@ -232,6 +247,10 @@ class LoadRun:
         self._reader_lock = threading.Lock()
         self._stop_reason: str | None = None
         self._result: LoadResult | None = None
+        # the local processes that send (``senders``: pids), sampled from their first record
+        self._sent = False
+        self._cpu = CpuWatch(senders, self._sending)
+        self._cpu.start()
 
     @classmethod
     def start(
@@ -440,6 +459,8 @@ class LoadRun:
             started_at=started_at,
             mode=mode,
             pods=in_cluster.launcher if in_cluster else None,
+            senders=[p.pid for p, spec in zip(popens, procs, strict=True)
+                     if spec.capture is not None],
         )
 
     @classmethod
@@ -476,6 +497,13 @@ class LoadRun:
             workers=profile.workers,
             in_cluster=in_cluster,
         )
+
+    def _sending(self) -> bool:
+        """Whether a capture file holds a record yet (its head has a line that is not a
+        comment); read from the watcher's thread, without the readers' lock."""
+        if not self._sent:
+            self._sent = self._count > 0 or any(_has_record(p) for p in self.capture_paths)
+        return self._sent
 
     @property
     def pid(self) -> int:
@@ -544,6 +572,7 @@ class LoadRun:
         try:
             self._stop(grace_s)
         finally:
+            self._cpu.stop()
             if self._pods is not None:
                 self._pods.remove()
 
@@ -591,6 +620,7 @@ class LoadRun:
             self.stop(grace_s=5.0)
         if self._pods is not None:
             self._pods.remove()  # the master is done with them
+        self._cpu.stop()  # every process has exited: its last sample is in
         returncode = self._proc.returncode
         ended_at = time.time()
         with self._reader_lock:
@@ -630,6 +660,7 @@ class LoadRun:
             streamed=self.streamed(),
             failures=failures,
             dropped=dropped,
+            cpu=self._cpu.figures(),
         )
         return self._result
 

@@ -189,6 +189,9 @@ class LoadProfile:
     # >0 (spec.load.inCluster.workers): the workers are this many pods inside the target
     # cluster, reaching the Service by its cluster DNS name; the master runs here
     in_cluster_workers: int = 0
+    # the load generator's own lateness the run tolerates (chaos.plan.generator): beyond it
+    # the figures measure the load machine, and the run is an error, not a verdict
+    max_generator_lag_s: float = 0.1
 
     @property
     def loop(self) -> LoadMode:

@@ -159,6 +159,10 @@ COMMON_FIELDS = (
     LoadField("mode", v.enum(*LOAD_MODES), MODE_DOC),
     LoadField("timeout", v.DURATION, "per request; unanswered by then is a failure "
               "(default 5s)"),
+    LoadField("maxGeneratorLag", v.POSITIVE_DURATION, "the load generator's own lateness the run "
+              "tolerates: open-loop send lag p99, and in both modes its processes' mean wait "
+              "for a CPU; beyond it the run is an error, `load generator overloaded`, not a "
+              "verdict on the service (default 100ms)"),
     LoadField("workers", v.Value("workers", _WORKERS), "locust worker processes on this "
               "machine under one master (default 1: a single process)"),
     LoadField("inCluster", v.Value("in-cluster", {

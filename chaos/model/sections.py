@@ -93,6 +93,8 @@ def load(ctx: r.Ctx, node: Node, where: str, workload: WorkloadSpec) -> LoadProf
         max_in_flight=m.get("maxInFlight", r.in_flight, d.max_in_flight),
         drop_after_s=m.get("dropAfter", r.positive_duration, d.drop_after_s),
         timeout_s=m.get("timeout", r.positive_duration, d.timeout_s),
+        max_generator_lag_s=m.get("maxGeneratorLag", r.positive_duration,
+                                  d.max_generator_lag_s),
         workers=m.get("workers", r.workers, d.workers),
         url=url,
         headers_from_env=headers,

@@ -32,6 +32,9 @@ EventKind = Literal[
 
 # the error text the open-loop locustfile gives an arrival still in flight at stop
 UNFINISHED = "Unfinished:"
+# ... and an arrival it dropped because it was itself too late to send it (not the service:
+# every sender may be idle); its "no free sender" drops wait on the service instead
+LATE_DROP = "Dropped: late,"
 
 
 @dataclass(frozen=True, slots=True)
@@ -61,6 +64,12 @@ class RequestRecord:
     def dropped(self) -> bool:
         """An open-loop arrival that could not be sent on time (always a failure)."""
         return self.scheduled and self.sent is None
+
+    @property
+    def late_drop(self) -> bool:
+        """A dropped arrival that the generator itself reached too late (chaos.plan.generator:
+        the load machine fell behind, whatever the service did)."""
+        return self.dropped and (self.error or "").startswith(LATE_DROP)
 
     @property
     def unfinished(self) -> bool:

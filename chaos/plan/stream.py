@@ -271,6 +271,8 @@ class RunFigures:
     # open-loop arrivals sent but unanswered when the load stopped: in none of the figures
     requests_in_flight_at_stop: int
     send_lag_p99_s: float | None
+    # open-loop arrivals dropped because the generator reached them too late (in ``dropped``)
+    requests_dropped_late: int
     rps: float | None
     first_t: float | None
     buckets: tuple[Bucket, ...]
@@ -334,7 +336,7 @@ class RunPass:
         self._heap: list[tuple[float, int, bool, RequestRecord]] = []
         self._seq = 0
         self.peak_buffer = 0
-        self.total = self.failed = self.dropped = self.unfinished = 0
+        self.total = self.failed = self.dropped = self.unfinished = self.late = 0
         self._lag = LatencyHistogram()
         self._first_t = math.inf
         self._last_end = -math.inf
@@ -364,6 +366,7 @@ class RunPass:
         if not r.ok:
             self._error(r)
         self.dropped += r.dropped
+        self.late += r.late_drop
         if r.scheduled and r.sent is not None:
             self._lag.add(r.sent - r.t)
         end = r.t + r.latency_s
@@ -466,7 +469,7 @@ class RunPass:
         return RunFigures(
             requests_total=self.total, requests_failed=self.failed,
             requests_dropped=self.dropped, requests_in_flight_at_stop=self.unfinished,
-            send_lag_p99_s=lag,
+            send_lag_p99_s=lag, requests_dropped_late=self.late,
             rps=self.total / span if self.total and span > 0 else None,
             first_t=self._first_t if self.total else None, buckets=tuple(buckets),
             fault=self._fault.finish() if self._fault is not None else None,

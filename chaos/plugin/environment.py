@@ -98,8 +98,14 @@ def run_env(config: pytest.Config) -> RunEnv:
         worker_image=_worker_image(cluster_name) if cluster_name else None,
         session_manifest=_session_manifest(cluster_name),
         rerun_options=rerun_options(config),
-        node_ports=published or (), lock_dir=lock_dir)
+        node_ports=published or (), lock_dir=lock_dir, parallel=_workers(config))
     return state.env
+
+
+def _workers(config: pytest.Config) -> int:
+    """How many processes of this session run experiments: its xdist workers, or this one."""
+    workerinput = getattr(config, "workerinput", None)
+    return int(workerinput.get("workercount", 1)) if workerinput else 1
 
 
 def _journal_name(config: pytest.Config, run_id: str) -> str:

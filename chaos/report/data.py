@@ -10,6 +10,7 @@ from chaos.model.abort import Breach, GuardStats
 from chaos.model.experiment import Experiment, FaultSpec
 from chaos.model.hold import Hold
 from chaos.model.timeline import ClusterEvent, RequestRecord, SLAResult
+from chaos.plan.generator import GeneratorFigures
 from chaos.plan.stream import RunFigures
 from chaos.plan.timeline import DEFAULT_BUCKET_S
 from chaos.report.types import ManifestDict
@@ -83,4 +84,7 @@ class ReportData:
     # the load figures of ``records`` (chaos.plan.stream.run_figures with this run's windows),
     # when the runner computed them in its one pass; None: the writer computes them
     load: RunFigures | None = None
+    # the load generator's own lateness and its bound (chaos.plan.generator); None in reports
+    # judged before it was measured
+    generator: GeneratorFigures | None = None
     autoscaling: Mapping[str, object] | None = None  # chaos.plan.autoscale figures

@@ -23,6 +23,7 @@ from chaos.plan import autoscale as pscale
 from chaos.plan import recovery as prec
 from chaos.plan import slas as pslas
 from chaos.plan import timeline as ptl
+from chaos.plan.generator import CpuTimes, GeneratorFigures, overload_error
 from chaos.plan.stream import RunFigures, RunWindows, last_record, run_figures
 from chaos.report.data import AbortRecord, FaultRecord, ReportData
 from chaos.report.types import ManifestDict
@@ -88,6 +89,7 @@ class RunRecord:
     versions: Mapping[str, str] = field(default_factory=dict)
     manifest: ManifestDict | None = None
     load_generators: tuple[Mapping[str, float | int | str | None], ...] = ()
+    load_cpu: CpuTimes | None = None  # the local load processes' CPU counters, while they sent
 
 
 def evaluate(run: RunRecord) -> ReportData:
@@ -126,6 +128,10 @@ def evaluate(run: RunRecord) -> ReportData:
     if records.problem is not None and error is None:
         error, recovery_s = f"{type(records.problem).__name__}: {records.problem}", None
     kept = run.kept if records.problem is None else records  # as read, unless cut short
+    generator = GeneratorFigures(exp.load.max_generator_lag_s, figs.send_lag_p99_s,
+                                 figs.requests_dropped_late, run.load_cpu)
+    if generator.overload is not None and error is None and breach is None:
+        error, recovery_s = overload_error(generator.overload), None
     if fault_window is not None and not error and breach is None and figs.fault is not None \
             and not figs.fault.requests:
         # the steady state needed at least one answer; an SLA over none judges nothing
@@ -151,7 +157,7 @@ def evaluate(run: RunRecord) -> ReportData:
         fault_window=fault_window, slas=tuple(sla_results), recovery_seconds=recovery_s,
         restarts=restarts, cluster=run.cluster, versions=run.versions, error=error,
         undo=run.undo, abort=run.abort, manifest=run.manifest, api_server=api,
-        load_generators=run.load_generators, load=figs,
+        load_generators=run.load_generators, load=figs, generator=generator,
         autoscaling=scaled[1] if scaled else None)
 
 

@@ -87,6 +87,20 @@ class ErrorKindDict(TypedDict):
     last: float
 
 
+class GeneratorDict(TypedDict):
+    """The load generator's own lateness (chaos.plan.generator), milliseconds; None: not
+    measured (closed loop has no send lag; in-cluster pods have no local counters)."""
+
+    bound_ms: float
+    overloaded: bool
+    reason: str | None
+    send_lag_p99_ms: float | None
+    late_drops: int
+    cpu_seconds: float | None
+    cpu_wait_seconds: float | None
+    mean_cpu_wait_ms: float | None
+
+
 class LoadDict(TypedDict):
     # "closed" (users) or "open" (arrivals on a schedule); absent in reports written before
     # open-loop load existed, which were all closed
@@ -101,6 +115,9 @@ class LoadDict(TypedDict):
     # open loop: arrivals sent but unanswered when the load stopped (captured with the error
     # "Unfinished: ..." at their intended start, and left out of every other figure)
     requests_in_flight_at_stop: NotRequired[int]
+    # whether the load generator kept its schedule; absent in reports written before it was
+    # measured
+    generator: NotRequired[GeneratorDict]
     # the failures by message, most frequent first, at most 20 messages (the rest "(other)")
     errors: NotRequired[list[ErrorKindDict]]
     error_rate_during_fault: float | None

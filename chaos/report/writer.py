@@ -20,6 +20,7 @@ from typing import cast
 
 from chaos.errors import ReportInvalid
 from chaos.model.experiment import FaultSpec, Selector
+from chaos.plan.generator import GeneratorFigures
 from chaos.plan.stream import RunFigures, RunWindows, run_figures
 from chaos.report.data import AbortRecord, ReportData
 from chaos.report.types import (
@@ -31,6 +32,7 @@ from chaos.report.types import (
     EventDict,
     FaultDict,
     FaultRecoveryDict,
+    GeneratorDict,
     JSONValue,
     LoadDict,
     OutageDict,
@@ -118,6 +120,8 @@ def build_report(data: ReportData) -> ReportDict:
     }
     if data.load_generators:
         load["generators"] = [dict(g) for g in data.load_generators]
+    if data.generator is not None:
+        load["generator"] = generator_dict(data.generator)
     faults: list[FaultDict] = [
         {
             "index": f.index,
@@ -213,6 +217,19 @@ def build_report(data: ReportData) -> ReportDict:
         "autoscaling": (cast(dict[str, JSONValue], _jsonable(dict(data.autoscaling)))
                         if data.autoscaling is not None else None),
     }
+
+
+def generator_dict(g: GeneratorFigures) -> GeneratorDict:
+    cpu = g.cpu
+    wait = g.mean_cpu_wait_s
+    return {"bound_ms": _num(g.bound_s * 1000.0, 3) or 0.0, "overloaded": g.overload is not None,
+            "reason": g.overload,
+            "send_lag_p99_ms": _num(g.send_lag_p99_s * 1000.0, 3)
+            if g.send_lag_p99_s is not None else None,
+            "late_drops": g.late_drops,
+            "cpu_seconds": _num(cpu.cpu_s, 3) if cpu is not None else None,
+            "cpu_wait_seconds": _num(cpu.wait_s, 3) if cpu is not None else None,
+            "mean_cpu_wait_ms": _num(wait * 1000.0, 3) if wait is not None else None}
 
 
 def figures_of(data: ReportData) -> RunFigures:

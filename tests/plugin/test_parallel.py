@@ -46,7 +46,7 @@ def pytest_configure(config):
     mp = pytest.MonkeyPatch()
     config.add_cleanup(mp.undo)
     env = SimpleNamespace(lock_dir=__import__("pathlib").Path(LOCKS), log=print,
-                          allow_hosts=(), plan=None)
+                          allow_hosts=(), plan=None, parallel=2, run_id="session")
     mp.setattr(environment, "run_env", lambda config: env)
     # the real run_experiment, which holds the claims; its cluster checks and the run itself
     # (what follows once the claims are held) replaced

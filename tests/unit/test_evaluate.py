@@ -26,6 +26,7 @@ from chaos.model import (
 from chaos.model.abort import Breach
 from chaos.model.faults import PodKill
 from chaos.model.timeline import ClusterEvent, RequestRecord
+from chaos.plan.generator import CpuTimes
 from chaos.report.data import AbortRecord
 from chaos.report.evaluate import RunRecord, cut_short, evaluate
 
@@ -158,3 +159,60 @@ def test_cut_short_names_at_most_the_three_longest_phases() -> None:
                                     "setup": 99.0, "tail": 0.5})
     assert "deploy took 5.0s, steady took 4.0s, inject took 3.0s)" in text
     assert "recover" not in text and "setup" not in text and "timeout is 60s" in text
+
+
+def _open(lag_s: float, n: int = 20) -> list[RequestRecord]:
+    """Open-loop arrivals one a second from t=100, each sent ``lag_s`` after it was due."""
+    return [RequestRecord(t=100.0 + i, latency_s=lag_s + 0.01, ok=True, status=200,
+                          scheduled=True, sent=100.0 + i + lag_s) for i in range(n)]
+
+
+def test_a_generator_that_sent_late_errors_the_run_and_blames_the_load_machine() -> None:
+    data = evaluate(_run(_open(0.25)))
+    assert (data.verdict, data.slas) == ("error", ())
+    assert data.error is not None and data.error.startswith(
+        "load generator overloaded: send lag p99 250 ms (bound 100 ms)")
+    assert "--chaos-parallel" in data.error and "maxGeneratorLag" in data.error
+    assert data.generator is not None and data.generator.send_lag_p99_s == pytest.approx(0.25)
+
+
+def test_a_generator_within_its_bound_leaves_the_run_to_its_slas() -> None:
+    data = evaluate(_run(_open(0.05)))
+    assert (data.verdict, data.error) == ("pass", None)
+    assert data.generator is not None and data.generator.overload is None
+
+
+def test_the_bound_is_the_experiments_own() -> None:
+    run = _run(_open(0.05))
+    tight = replace(run.experiment, load=LoadProfile(max_generator_lag_s=0.02))
+    data = evaluate(replace(run, experiment=tight))
+    assert data.verdict == "error" and "(bound 20 ms)" in (data.error or "")
+
+
+def test_one_arrival_the_generator_reached_too_late_errors_the_run() -> None:
+    recs = _open(0.001)
+    recs[3] = RequestRecord(t=103.0, latency_s=0.6, ok=False, status=0, scheduled=True,
+                            error="Dropped: late, due 600 ms ago (bound 500 ms): generator "
+                                  "overloaded")
+    data = evaluate(_run(recs))
+    assert data.verdict == "error"
+    assert "1 arrival(s) dropped because the generator reached them too late" in (data.error or "")
+    # a drop for want of a free sender waits on the service: the SLAs judge that one
+    recs[3] = replace(recs[3], error="Dropped: no free sender within 500 ms (2 in flight)")
+    assert evaluate(_run(recs)).error is None
+
+
+def test_load_processes_starved_of_cpu_error_a_closed_loop_run() -> None:
+    starved = evaluate(_run(load_cpu=CpuTimes(cpu_s=2.0, wait_s=30.0, slices=200)))
+    assert starved.verdict == "error" and "waited 150 ms for a CPU per wake-up" in (
+        starved.error or "")
+    fed = evaluate(_run(load_cpu=CpuTimes(cpu_s=2.0, wait_s=0.4, slices=200)))
+    assert (fed.verdict, fed.error) == ("pass", None)
+    assert fed.generator is not None and fed.generator.mean_cpu_wait_s == pytest.approx(0.002)
+
+
+def test_an_abort_is_still_an_abort_when_the_generator_was_late() -> None:
+    breach = Breach("errors", "http", 503, "2xx", "HTTP 503", 110.0)
+    data = evaluate(_run(_open(0.5), aborted=True,
+                         abort=AbortRecord(breach=breach, undo_complete_at=111.0)))
+    assert (data.verdict, data.error) == ("aborted", None)

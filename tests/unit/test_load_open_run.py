@@ -17,6 +17,7 @@ import pytest
 
 from chaos.load import LoadRun
 from chaos.plan import timeline as tl
+from chaos.plan.generator import GeneratorFigures
 
 pytestmark = pytest.mark.timeout(120)
 
@@ -249,3 +250,29 @@ def test_tls_verify_decides_whether_a_self_signed_endpoint_is_served(
         assert all("CERTIFICATE_VERIFY_FAILED" in (r.error or "") for r in recs), recs[0].error
     else:
         assert all(r.ok and r.status == 200 for r in recs), recs[0].error
+
+
+def test_a_schedule_faster_than_the_generator_can_send_is_its_own_overload(
+        server: Server, tmp_path: Path) -> None:
+    """Negative control for chaos.plan.generator on a real generator: 20,000 arrivals/s is
+    more than one locust process sends on this machine (≈ 200 µs of CPU each), so its
+    scheduler falls behind and drops arrivals as its own lateness, whatever the server does."""
+    with LoadRun.start(server.url, users=1, spawn_rate=1, max_duration_s=2, out_dir=tmp_path,
+                       mode="open", rate_segments=[(20000.0, 20000.0, None)], max_in_flight=20,
+                       drop_after_s=0.2, request_timeout_s=2, max_requests=60000) as run:
+        result = run.wait(timeout=60)
+    late = [r for r in result.records if r.late_drop]
+    assert late and all(r.dropped and not r.ok for r in late)
+    figs = GeneratorFigures(0.1, None, len(late), result.cpu)
+    assert figs.overload is not None and "too late to send" in figs.overload
+
+
+def test_a_real_run_reports_the_cpu_its_generator_got(server: Server, tmp_path: Path) -> None:
+    with LoadRun.start(server.url, users=1, spawn_rate=1, max_duration_s=3, out_dir=tmp_path,
+                       mode="open", rate_segments=[(50.0, 50.0, None)]) as run:
+        result = run.wait(timeout=40)
+    assert not [r for r in result.records if r.late_drop]
+    cpu = result.cpu
+    assert cpu is not None and cpu.cpu_s > 0 and cpu.slices > 0 and cpu.mean_wait_s is not None
+    # well inside a 100 ms bound on any machine that can run the suite
+    assert cpu.mean_wait_s < 0.1

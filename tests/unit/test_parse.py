@@ -132,9 +132,9 @@ CASES = [
         "    users: 10",
         "    userz: 10",
         "x.yaml:15: spec.load.userz: unknown field (did you mean 'users'?); allowed: "
-        "dropAfter, headersFromEnv, inCluster, keepAlive, locustfile, maxDuration, maxInFlight, "
-        "maxRequests, mode, path, rampUp, rate, spawnRate, steps, tail, timeout, tlsVerify, url, "
-        "users, wait, warmup, workers",
+        "dropAfter, headersFromEnv, inCluster, keepAlive, locustfile, maxDuration, "
+        "maxGeneratorLag, maxInFlight, maxRequests, mode, path, rampUp, rate, spawnRate, steps, "
+        "tail, timeout, tlsVerify, url, users, wait, warmup, workers",
     ),
     (
         "    - type: pod-kill",

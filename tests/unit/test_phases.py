@@ -166,7 +166,7 @@ class FakeLoad:
             self.w.log.append("load.stop")
 
     def wait(self, timeout: float | None = None) -> Any:
-        return SimpleNamespace(records=tuple(self.records()), generators=())
+        return SimpleNamespace(records=tuple(self.records()), generators=(), cpu=None)
 
 
 @dataclass
@@ -1151,7 +1151,7 @@ class CaptureFileLoad(FakeLoad):
         if self.malformed:
             lines.insert(1 + len(recs) // 2, "1700000000.5\t\tnot-a-latency\t1\t200\t\n")
         path.write_text("".join(lines))
-        return SimpleNamespace(records=CaptureRecords([path], len(recs), recs[-1]), generators=())
+        return SimpleNamespace(records=CaptureRecords([path], len(recs), recs[-1]), generators=(), cpu=None)
 
 
 class MalformedCaptureLoad(CaptureFileLoad):

@@ -11,6 +11,7 @@ from typing import Any
 import pytest
 
 from chaos.engine import runner
+from chaos.engine.locks import Pace
 from chaos.engine.monitor import HttpAnswer
 from chaos.errors import ChaosError
 from chaos.faults.base import FaultOutcome
@@ -25,6 +26,7 @@ from chaos.model import (
     SteadyState,
     WorkloadSpec,
 )
+from chaos.plan.generator import overload_error
 from chaos.report import evaluate
 from chaos.report.data import FaultRecord
 
@@ -368,3 +370,68 @@ def test_in_cluster_load_goes_to_the_service_dns_name_through_pods(
     assert url == "http://web.ns1.svc.cluster.local:8080" and in_cluster == "pods"
     assert "web.ns1.svc.cluster.local" in hosts and "127.0.0.1" in hosts
     assert seen[1] == ("waited", runner.POD_CONNECT_WAIT_S)
+
+
+# --- a run whose load generator fell behind ------------------------------------------------
+
+
+def _overloads(monkeypatch: pytest.MonkeyPatch, errors: list[str | None]) -> list[int]:
+    """run_experiment's own run replaced: each attempt ends with the next error of ``errors``;
+    the list returned fills with each attempt's slot."""
+    for name in ("check_safety", "check_target", "check_guard_hosts", "check_not_halted"):
+        monkeypatch.setattr(runner, name, lambda *a, **k: None)
+    slots: list[int] = []
+
+    def one_run(exp: Experiment, env: runner.RunEnv, *rest: object) -> runner.ExperimentResult:
+        slots.append(Pace(env.lock_dir, env.run_id, env.parallel).degree())  # type: ignore[arg-type]
+        error = errors.pop(0)
+        return runner.ExperimentResult(
+            experiment=exp, verdict="error" if error else "pass", slas=[],
+            recovery_seconds=None, longest_outage_s=None, requests_total=1, requests_failed=0,
+            error_rate_during_fault=None, restarts=None, faults=[], report_path=None,
+            namespace="n", error=error)
+
+    monkeypatch.setattr(runner, "_run", one_run)
+    return slots
+
+
+OVERLOAD = overload_error("send lag p99 300 ms (bound 100 ms)")
+
+
+def test_an_overloaded_run_backs_the_session_off_and_goes_again_once(
+        tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    paces = _overloads(monkeypatch, [OVERLOAD, None])
+    said: list[str] = []
+    env = _env(tmp_path, lock_dir=tmp_path / "locks", parallel=4, log=said.append)
+    result = runner.run_experiment(_exp(), env, ports=SimpleNamespace(cluster=None))  # type: ignore[arg-type]
+    assert (result.verdict, result.error) == ("pass", None)
+    assert paces == [4, 2]  # the second attempt ran at the lowered pace
+    assert any("fell behind with 4 experiments at once: 2 from now" in s for s in said)
+
+
+def test_a_second_overload_is_the_verdict_there_is_no_third_try(
+        tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    paces = _overloads(monkeypatch, [OVERLOAD, OVERLOAD, None])
+    env = _env(tmp_path, lock_dir=tmp_path / "locks", parallel=4)
+    result = runner.run_experiment(_exp(), env, ports=SimpleNamespace(cluster=None))  # type: ignore[arg-type]
+    assert result.verdict == "error" and result.error == OVERLOAD and paces == [4, 2]
+
+
+@pytest.mark.parametrize("parallel", [1, 2])
+def test_one_at_a_time_an_overload_is_the_verdict_at_once(
+        tmp_path: Path, monkeypatch: pytest.MonkeyPatch, parallel: int) -> None:
+    paces = _overloads(monkeypatch, [OVERLOAD, None])
+    lock_dir = tmp_path / "locks"
+    if parallel == 2:  # already backed off to one by an earlier run of the session
+        Pace(lock_dir, "r", 2).back_off()
+    env = _env(tmp_path, lock_dir=lock_dir, parallel=parallel)
+    result = runner.run_experiment(_exp(), env, ports=SimpleNamespace(cluster=None))  # type: ignore[arg-type]
+    assert result.error == OVERLOAD and len(paces) == 1
+
+
+def test_any_other_error_is_never_run_again(tmp_path: Path,
+                                            monkeypatch: pytest.MonkeyPatch) -> None:
+    paces = _overloads(monkeypatch, ["InjectionFailed: no pod matched", None])
+    env = _env(tmp_path, lock_dir=tmp_path / "locks", parallel=4)
+    result = runner.run_experiment(_exp(), env, ports=SimpleNamespace(cluster=None))  # type: ignore[arg-type]
+    assert result.error == "InjectionFailed: no pod matched" and paces == [4]
