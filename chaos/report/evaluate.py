@@ -13,6 +13,7 @@ from collections.abc import Iterable, Iterator, Mapping, Sequence
 from dataclasses import dataclass, field
 from typing import Protocol
 
+from chaos.errors import SteadyStateFailed
 from chaos.model.apiprobe import ApiProbeData
 from chaos.model.experiment import Experiment
 from chaos.model.faults import declared
@@ -130,7 +131,10 @@ def evaluate(run: RunRecord) -> ReportData:
     kept = run.kept if records.problem is None else records  # as read, unless cut short
     generator = GeneratorFigures(exp.load.max_generator_lag_s, figs.send_lag_p99_s,
                                  figs.requests_dropped_late, run.load_cpu)
-    if generator.overload is not None and error is None and breach is None:
+    # the generator's lateness is judged before anything read from the load: a steady state
+    # that failed on its figures (late drops are failures) is not the service's failure either
+    if generator.overload is not None and breach is None and (
+            error is None or error.startswith(f"{SteadyStateFailed.__name__}:")):
         error, recovery_s = overload_error(generator.overload), None
     if fault_window is not None and not error and breach is None and figs.fault is not None \
             and not figs.fault.requests:

@@ -216,3 +216,14 @@ def test_an_abort_is_still_an_abort_when_the_generator_was_late() -> None:
     data = evaluate(_run(_open(0.5), aborted=True,
                          abort=AbortRecord(breach=breach, undo_complete_at=111.0)))
     assert (data.verdict, data.error) == ("aborted", None)
+
+
+def test_a_steady_state_failed_on_an_overloaded_generators_figures_is_its_overload() -> None:
+    steady = "SteadyStateFailed: error rate 0.31 > 0 over the last 3s"
+    data = evaluate(_run(_open(0.3), error=steady, fault_t=None, outcomes=()))
+    assert data.verdict == "error" and (data.error or "").startswith("load generator overloaded")
+    # any other error of the run is its own, overloaded or not
+    other = evaluate(_run(_open(0.3), error="InjectionFailed: no pod matched"))
+    assert other.error == "InjectionFailed: no pod matched"
+    # and a steady state that failed with the generator on time is the service's
+    assert evaluate(_run(_open(0.01), error=steady)).error == steady

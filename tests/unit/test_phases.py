@@ -1151,7 +1151,8 @@ class CaptureFileLoad(FakeLoad):
         if self.malformed:
             lines.insert(1 + len(recs) // 2, "1700000000.5\t\tnot-a-latency\t1\t200\t\n")
         path.write_text("".join(lines))
-        return SimpleNamespace(records=CaptureRecords([path], len(recs), recs[-1]), generators=(), cpu=None)
+        return SimpleNamespace(records=CaptureRecords([path], len(recs), recs[-1]),
+                               generators=(), cpu=None)
 
 
 class MalformedCaptureLoad(CaptureFileLoad):
