@@ -99,16 +99,29 @@ def evaluate(run: RunRecord) -> ReportData:
     records = run.records
     error = run.error
     breach = run.abort.breach if run.abort is not None else None
+    fault_window = None
+    last = last_record(records)
+    if run.fault_t is not None:
+        fault_window = (run.fault_t, max(last.end if last else run.ended_at, run.fault_t))
+    # every load figure of the run in one pass over its capture files, in bounded memory
+    figs = run_figures(records, RunWindows(
+        origin=run.started_at, fault_window=fault_window,
+        lifts=tuple(o.lifted_at for o in run.outcomes if o.lifted_at is not None)),
+        stall_s=exp.slas.outage_bound_s)
+    generator = GeneratorFigures(exp.load.max_generator_lag_s, figs.send_lag_p99_s,
+                                 figs.requests_dropped_late, run.load_cpu)
+    # the generator's lateness comes before anything read from the load or its timing: a
+    # steady state that failed on its figures (late drops are failures) is not the service's
+    # failure, and a load that ran out of time may have run out of it for the same reason
+    if generator.overload is not None and breach is None and (
+            error is None or error.startswith(f"{SteadyStateFailed.__name__}:")):
+        error = overload_error(generator.overload)
     if run.shortfalls and error is None and not run.aborted:
         error = cut_short(run.shortfalls, exp.timeout_s, run.timings)
     if run.undo_failures and error is None:
         error = ("undo not confirmed (still pending in the journal; run `kube-chaos rollback`): "
                  + "; ".join(run.undo_failures))
     events = run.events
-    fault_window = None
-    last = last_record(records)
-    if run.fault_t is not None:
-        fault_window = (run.fault_t, max(last.end if last else run.ended_at, run.fault_t))
     desired = exp.steady_state.ready_replicas or exp.workload.replicas
     recovery_s = (prec.recovery_seconds(events, run.fault_t, desired, set(run.initial_ready),
                                         set(run.initial_endpoints))
@@ -117,11 +130,6 @@ def evaluate(run: RunRecord) -> ReportData:
     # the API server's figures count from the control plane's own lift
     lifts = [o.lifted_at for o in run.outcomes
              if _acts_on(o) == "control-plane" and o.lifted_at]
-    # every load figure of the run in one pass over its capture files, in bounded memory
-    figs = run_figures(records, RunWindows(
-        origin=run.started_at, fault_window=fault_window,
-        lifts=tuple(o.lifted_at for o in run.outcomes if o.lifted_at is not None)),
-        stall_s=exp.slas.outage_bound_s)
     api = (papi.figures(run.api_data, fault_window, min(lifts) if lifts else None)
            if run.api_data is not None else None)
     scaled = (_autoscaling(exp, events, records, run.fault_t, run.outcomes, run.initial_ready)
@@ -129,13 +137,6 @@ def evaluate(run: RunRecord) -> ReportData:
     if records.problem is not None and error is None:
         error, recovery_s = f"{type(records.problem).__name__}: {records.problem}", None
     kept = run.kept if records.problem is None else records  # as read, unless cut short
-    generator = GeneratorFigures(exp.load.max_generator_lag_s, figs.send_lag_p99_s,
-                                 figs.requests_dropped_late, run.load_cpu)
-    # the generator's lateness is judged before anything read from the load: a steady state
-    # that failed on its figures (late drops are failures) is not the service's failure either
-    if generator.overload is not None and breach is None and (
-            error is None or error.startswith(f"{SteadyStateFailed.__name__}:")):
-        error, recovery_s = overload_error(generator.overload), None
     if fault_window is not None and not error and breach is None and figs.fault is not None \
             and not figs.fault.requests:
         # the steady state needed at least one answer; an SLA over none judges nothing

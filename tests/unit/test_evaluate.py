@@ -227,3 +227,10 @@ def test_a_steady_state_failed_on_an_overloaded_generators_figures_is_its_overlo
     assert other.error == "InjectionFailed: no pod matched"
     # and a steady state that failed with the generator on time is the service's
     assert evaluate(_run(_open(0.01), error=steady)).error == steady
+
+
+def test_an_overload_is_named_over_a_shortfall_it_may_have_caused() -> None:
+    data = evaluate(_run(_open(0.3), shortfalls=("the load had stopped before the tail",)))
+    assert (data.error or "").startswith("load generator overloaded")
+    assert evaluate(_run(_open(0.01), shortfalls=("tail",))).error.startswith(  # type: ignore[union-attr]
+        "the run did not happen as declared")
