@@ -108,3 +108,17 @@ def test_an_autoscaling_run_draws_its_pods_over_time_and_others_do_not() -> None
     assert 'id="series-pods"' in svg and 'id="series-ready"' in svg
     plain = build_report(data())
     assert plain["autoscaling"] is None and 'id="series-pods"' not in timeline_svg(plain)
+
+
+def test_the_page_says_whether_the_load_generator_kept_its_schedule() -> None:
+    report = build_report(data())
+    assert 'id="generator"' not in render_experiment(report)  # a report from before the check
+    report["load"]["generator"] = {
+        "bound_ms": 100.0, "overloaded": False, "reason": None, "send_lag_p99_ms": None,
+        "late_drops": 0, "cpu_seconds": 1.5, "cpu_wait_seconds": 0.01, "mean_cpu_wait_ms": 0.4}
+    page = render_experiment(report)
+    assert "kept its schedule (bound 100 ms)" in page and 'class="muted">load generator' in page
+    assert "<b>0.4 ms</b><span>generator CPU wait per wake-up</span>" in page
+    report["load"]["generator"].update(overloaded=True, reason="send lag p99 250 ms (bound 100 ms)")
+    page = render_experiment(report)
+    assert 'class="bad">load generator: overloaded, send lag p99 250 ms (bound 100 ms)' in page
