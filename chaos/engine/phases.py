@@ -80,6 +80,9 @@ class LoadPort(Protocol):
 
     def stop(self) -> None: ...
 
+    # what the local load processes got of the CPUs so far (None: not measured)
+    def cpu_times(self) -> CpuTimes | None: ...
+
     def wait(self, timeout: float | None = None) -> LoadResultPort: ...
 
 
@@ -504,6 +507,9 @@ def cleanup(s: RunState) -> None:
         if not s.records:
             with contextlib.suppress(Exception):
                 s.records = s.load.records()
+        if s.load_cpu is None:  # a run that ended before its tail: judged on these too
+            with contextlib.suppress(Exception):
+                s.load_cpu = s.load.cpu_times()
     with contextlib.suppress(Exception):
         stop_api_probe(s)
     if s.observer is not None:

@@ -498,6 +498,10 @@ class LoadRun:
             in_cluster=in_cluster,
         )
 
+    def cpu_times(self) -> CpuTimes | None:
+        """What the sending processes got of the CPUs so far (all of it once they stopped)."""
+        return self._cpu.figures()
+
     def _sending(self) -> bool:
         """Whether a capture file holds a record yet (its head has a line that is not a
         comment); read from the watcher's thread, without the readers' lock."""

@@ -86,7 +86,7 @@ class CpuWatch:
     def figures(self) -> CpuTimes | None:
         """What the processes got between their first and last samples; None when no
         process was sampled twice while it sent (too short a run, or no /proc)."""
-        spans = [self._last[pid] - first for pid, first in self._first.items()
+        spans = [self._last[pid] - first for pid, first in list(self._first.items())
                  if self._last[pid] is not first]
         if not spans:
             return None

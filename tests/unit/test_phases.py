@@ -44,6 +44,7 @@ from chaos.model.abort import (
     PrometheusGuard,
 )
 from chaos.model.timeline import ClusterEvent, RequestRecord
+from chaos.plan.generator import CpuTimes
 
 SEL = Selector.of({"app": "web"})
 PODS = ("web-a", "web-b", "web-c")
@@ -77,6 +78,7 @@ class World:
     node_port: int = 30080  # what the deployed Service says
     ready_pods: tuple[str, ...] = PODS  # Ready when the run starts
     load_answers: bool = True  # False: requests hang, none completes
+    load_cpu: CpuTimes | None = None  # what the load processes got of the CPUs
     load_dies: bool = False  # the load generator exits at once
     load_ends_after_s: float | None = None  # the load generator exits this long after its start
     load_starts_after_s: float = 0.0  # its first request (a busy machine starts locust slowly)
@@ -166,7 +168,10 @@ class FakeLoad:
             self.w.log.append("load.stop")
 
     def wait(self, timeout: float | None = None) -> Any:
-        return SimpleNamespace(records=tuple(self.records()), generators=(), cpu=None)
+        return SimpleNamespace(records=tuple(self.records()), generators=(), cpu=self.w.load_cpu)
+
+    def cpu_times(self) -> CpuTimes | None:
+        return self.w.load_cpu
 
 
 @dataclass
@@ -338,6 +343,22 @@ def test_an_sla_breach_fails_and_a_negative_control_passes_on_it(world: World,
     negative = _run(world, tmp_path, _experiment(expect="fail", name="offline-negative"))
     assert negative.verdict == "pass"
     assert negative.sla("maxErrorRate").passed is False
+
+
+def test_a_run_stopped_before_its_tail_is_still_judged_on_its_generators_cpu(
+        world: World, tmp_path: Path) -> None:
+    """The steady state fails on the load's figures, so the tail (where the load's result is
+    collected) never comes: cleanup reads the generator's CPU, and a starved generator is
+    named instead of the service."""
+    start = world.clock.wall()
+    world.outages = [(start, start + 100)]
+    world.load_cpu = CpuTimes(cpu_s=2.0, wait_s=30.0, slices=200)
+    result = _run(world, tmp_path)
+    assert result.verdict == "error"
+    assert (result.error or "").startswith("load generator overloaded: its processes waited "
+                                           "150 ms for a CPU per wake-up")
+    world.load_cpu = CpuTimes(cpu_s=2.0, wait_s=0.2, slices=200)
+    assert "SteadyStateFailed" in (_run(world, tmp_path).error or "")
 
 
 def test_a_negative_control_that_sees_nothing_fails(world: World, tmp_path: Path) -> None:
