@@ -34,6 +34,12 @@ from chaos.plan.claims import Claims
 _UNSAFE = re.compile(r"[^A-Za-z0-9._-]+")
 
 
+class PaceWarning(UserWarning):
+    """A session ran fewer experiments at once because a run's load generator fell behind: a
+    warning, so pytest lists it in its summary, from xdist workers too (their own terminal
+    output is not shown)."""
+
+
 class LockTimeout(ChaosError):
     """A lock was not granted in time (another run held it throughout)."""
 

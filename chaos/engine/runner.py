@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import contextlib
 import platform
+import warnings
 from collections.abc import Callable, Iterable, Iterator, Sequence
 from dataclasses import dataclass, field, replace
 from pathlib import Path
@@ -17,7 +18,7 @@ from urllib.parse import urlsplit
 from chaos.clock import Clock, Deadline, SystemClock
 from chaos.engine import incluster
 from chaos.engine import phases as ph
-from chaos.engine.locks import Pace, hold_claims
+from chaos.engine.locks import Pace, PaceWarning, hold_claims
 from chaos.engine.monitor import http_get
 from chaos.engine.ports import held_node_port
 from chaos.errors import (
@@ -392,8 +393,11 @@ def run_experiment(exp: Experiment, env: RunEnv, ports: ph.RunPorts | None = Non
     if pace is not None and overloaded(result.error):
         before, after = pace.back_off()
         if after < before:
-            say(f"its load generator fell behind with {before} experiments at once: "
-                f"{after} from now, and this one again ({result.report_path} kept)")
+            why = (f"{exp.name}: its load generator fell behind with {before} experiments at "
+                   f"once: {after} from now, and this one again (its report "
+                   f"{result.report_path} kept)")
+            say(why)
+            warnings.warn(why, PaceWarning, stacklevel=2)
             result = attempt()
     return result
 

@@ -6,6 +6,8 @@ cleared it in report.json, in both load modes."""
 from __future__ import annotations
 
 import json
+import subprocess
+import sys
 from dataclasses import replace
 from pathlib import Path
 
@@ -16,6 +18,7 @@ from chaos.model.timeline import LATE_DROP
 
 pytestmark = pytest.mark.chaos
 EXPERIMENTS = Path(__file__).parents[2] / "experiments"
+WORKLOAD = EXPERIMENTS / "workloads" / "httpd-replicated.yaml"
 
 
 def _generator(report_path: Path | None) -> dict[str, object]:
@@ -69,3 +72,64 @@ def test_a_generator_that_keeps_its_schedule_leaves_the_run_to_its_slas(
         assert isinstance(lag, float) and 0 <= lag < 100.0
     else:
         assert lag is None  # closed-loop users have no schedule to be late for
+
+
+def _suite_experiment(name: str, load: str, lag: str) -> str:
+    return f"""\
+apiVersion: kube-chaos/v1
+kind: Experiment
+metadata: {{name: {name}}}
+spec:
+  workload:
+    manifests: [workloads/httpd.yaml]
+    selector: {{app: httpd}}
+    service: httpd
+    nodePort: auto
+    replicas: 3
+  load: {{{load}, warmup: 2s, tail: 3s, maxGeneratorLag: {lag}}}
+  steadyState: {{maxErrorRate: 0.0, readyReplicas: 3, window: 1s}}
+  faults:
+    - {{type: pod-kill, count: 1, gracePeriod: 0}}
+  slas: {{maxErrorRate: 0.3, maxOutage: 10s, maxRecovery: 60s}}
+  timeout: 90s
+"""
+
+
+@pytest.mark.timeout(600)
+def test_side_by_side_an_overloaded_run_halves_the_pace_and_goes_again(
+        chaos_env, tmp_path: Path) -> None:  # type: ignore[no-untyped-def]
+    """A session of its own with `--chaos-parallel 2`, as a user runs a folder: one experiment
+    asks more arrivals than its generator can send, the other is an ordinary pod kill. The
+    overloaded one errors, the session's pace halves to one (the warning says so in pytest's
+    summary, from the xdist worker) and it goes once more, with both reports kept; the other
+    is judged and passes (its bound is raised: the overloaded generator beside it takes CPU,
+    and this test is about the pace, not about it)."""
+    assert chaos_env.cluster_name, "needs the session's kind cluster"
+    folder = tmp_path / "suite"
+    (folder / "workloads").mkdir(parents=True)
+    (folder / "workloads" / "httpd.yaml").write_text(WORKLOAD.read_text())
+    (folder / "overloaded.yaml").write_text(_suite_experiment(
+        "overloaded", "mode: open, rate: 50000, maxInFlight: 50, maxDuration: 10s, "
+        "maxRequests: 400000", "100ms"))
+    (folder / "steady.yaml").write_text(_suite_experiment(
+        "steady", "users: 2, spawnRate: 2, wait: 50ms, maxDuration: 60s", "2s"))
+    reports = tmp_path / "reports"
+    proc = subprocess.run(
+        [sys.executable, "-m", "pytest", "-p", "no:cacheprovider", "-m", "chaos", str(folder),
+         "--rootdir", str(folder), "-v", "--chaos-parallel", "2",
+         "--chaos-cluster-name", chaos_env.cluster_name, "--chaos-keep-cluster",
+         "--chaos-reports", str(reports)],
+        capture_output=True, text=True, timeout=540, cwd=folder, check=False)
+    out = proc.stdout
+    print(out[-4000:])
+    assert proc.returncode == 1, out[-3000:] + proc.stderr[-2000:]
+    assert "1 failed, 1 passed" in out
+    assert "PaceWarning" in out and "overloaded: its load generator fell behind with 2 " \
+        "experiments at once: 1 from now" in " ".join(out.split())
+    found = {p.parent.name: json.loads(p.read_text()) for p in reports.glob("*/*/report.json")}
+    assert set(found) == {"overloaded", "overloaded-2", "steady"}, sorted(found)
+    for name in ("overloaded", "overloaded-2"):
+        assert found[name]["verdict"] == "error"
+        assert found[name]["experiment"]["error"].startswith("load generator overloaded:")
+        assert found[name]["load"]["generator"]["overloaded"] is True
+    assert found["steady"]["verdict"] == "pass"

@@ -11,7 +11,7 @@ from typing import Any
 import pytest
 
 from chaos.engine import runner
-from chaos.engine.locks import Pace
+from chaos.engine.locks import Pace, PaceWarning
 from chaos.engine.monitor import HttpAnswer
 from chaos.errors import ChaosError
 from chaos.faults.base import FaultOutcome
@@ -403,7 +403,9 @@ def test_an_overloaded_run_backs_the_session_off_and_goes_again_once(
     paces = _overloads(monkeypatch, [OVERLOAD, None])
     said: list[str] = []
     env = _env(tmp_path, lock_dir=tmp_path / "locks", parallel=4, log=said.append)
-    result = runner.run_experiment(_exp(), env, ports=SimpleNamespace(cluster=None))  # type: ignore[arg-type]
+    with pytest.warns(PaceWarning, match="parts: its load generator fell behind with 4 "
+                      "experiments at once: 2 from now"):
+        result = runner.run_experiment(_exp(), env, ports=SimpleNamespace(cluster=None))  # type: ignore[arg-type]
     assert (result.verdict, result.error) == ("pass", None)
     assert paces == [4, 2]  # the second attempt ran at the lowered pace
     assert any("fell behind with 4 experiments at once: 2 from now" in s for s in said)
@@ -413,7 +415,8 @@ def test_a_second_overload_is_the_verdict_there_is_no_third_try(
         tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
     paces = _overloads(monkeypatch, [OVERLOAD, OVERLOAD, None])
     env = _env(tmp_path, lock_dir=tmp_path / "locks", parallel=4)
-    result = runner.run_experiment(_exp(), env, ports=SimpleNamespace(cluster=None))  # type: ignore[arg-type]
+    with pytest.warns(PaceWarning):
+        result = runner.run_experiment(_exp(), env, ports=SimpleNamespace(cluster=None))  # type: ignore[arg-type]
     assert result.verdict == "error" and result.error == OVERLOAD and paces == [4, 2]
 
 
