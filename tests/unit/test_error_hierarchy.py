@@ -25,6 +25,7 @@ LOCUST_SIDE = {"chaos.load.locustfile", "chaos.load.openloop", "chaos.load.kube_
 ALLOWED = {
     # a category for warnings.warn (a journal line skipped, named), never raised
     "chaos.journal.store.JournalWarning": "a warning category, not an error",
+    "chaos.engine.locks.PaceWarning": "a warning category (the session's pace halved)",
     # raised and caught inside chaos.model.yamlsafe, always turned into ExperimentInvalid there
     "chaos.model.yamlsafe._LibyamlTooDeep": "private control flow: retried with the pure loader",
     "chaos.model.yamlsafe._Refused": "private control flow: becomes ExperimentInvalid",
