@@ -11,6 +11,7 @@ from dataclasses import replace
 from pathlib import Path
 
 import pytest
+from generator_checks import assert_kept_schedule
 
 from chaos import assert_slas
 from chaos.errors import SLAViolated
@@ -38,6 +39,7 @@ def test_pod_kill_on_replicated_workload_keeps_serving(chaos_experiment, request
     report = _report(result)
     assert report.keys() >= REPORT_KEYS
     assert report["load"]["requests_total"] > 1000, "load ran throughout the experiment"
+    assert_kept_schedule(report)  # closed loop
     assert report["recovery"]["recovery_seconds"] > 0, "the killed pod was really replaced"
     assert all(s["observed"] is not None for s in report["slas"])
     # the killed pod is gone and a new one took its place

@@ -11,6 +11,7 @@ from dataclasses import replace
 from pathlib import Path
 
 import pytest
+from generator_checks import assert_kept_schedule
 
 from chaos.model import LoadProfile
 from chaos.model.parse import load_experiment
@@ -39,6 +40,7 @@ def test_open_loop_single_replica_pod_kill_fails_error_rate_and_p99(chaos_experi
     # or answered only after the 1 s outage bound, the send lag included): on a 10 ms grid it
     # lasts 10 ms per unserved arrival in it, no more
     report = json.loads(Path(result.report_path or "").read_text())
+    assert_kept_schedule(report)  # open loop: judged, so its generator kept up
     origin = report["timeline"]["origin"]
     start = origin + report["fault"]["window"]["start"]
     end = origin + report["fault"]["window"]["end"]
