@@ -24,7 +24,7 @@ from chaos.model import (
     WorkloadSpec,
 )
 from chaos.model.abort import Breach
-from chaos.model.faults import PodKill
+from chaos.model.faults import LoadSpike, PodKill
 from chaos.model.timeline import ClusterEvent, RequestRecord
 from chaos.plan.generator import CpuTimes
 from chaos.report.data import AbortRecord
@@ -234,3 +234,46 @@ def test_an_overload_is_named_over_a_shortfall_it_may_have_caused() -> None:
     assert (data.error or "").startswith("load generator overloaded")
     assert evaluate(_run(_open(0.01), shortfalls=("tail",))).error.startswith(  # type: ignore[union-attr]
         "the run did not happen as declared")
+
+
+def test_a_load_spike_run_reports_its_scaling_and_each_windows_latency() -> None:
+    """The HPA figures a load-spike run reports, every field pinned: the pods over time, the
+    first rescale, the first added pod and its Ready (scale-out), the count back (scale-in),
+    and the latency percentiles of the four windows: before (warm-up), ramp, hold, after
+    (tail). Records every 0.25 s, latencies rising within each window so that p50, p95 and
+    p99 differ and a record on a window's edge counts in the window it opens."""
+    spike = LoadSpike(rate=80.0, ramp_up_s=4.0, duration_s=10.0)
+    recs = []
+    for k in range(100):  # t = 100 .. 124.75
+        t = 100.0 + 0.25 * k
+        base, i = ((10, k) if t < 105 else (50, k - 20) if t < 109 else
+                   (200, 2 * (k - 36)) if t < 115 else (20, k - 60))
+        recs.append(RequestRecord(t=t, latency_s=(base + i) / 1000.0, ok=True, status=200))
+    events = (ClusterEvent(106.0, "event", "hpa", "SuccessfulRescale New size: 3; reason: cpu"),
+              ClusterEvent(107.0, "pod-added", "web-3"), ClusterEvent(110.0, "pod-ready", "web-3"),
+              ClusterEvent(118.0, "pod-deleted", "web-3"))
+    exp = replace(_exp(), faults=(spike,), load=LoadProfile(warmup_s=5.0, tail_s=10.0),
+                  slas=SLASpec(max_scale_out_s=6.0, max_scale_in_s=2.0))
+    data = evaluate(_run(recs, experiment=exp, events=events,
+                         outcomes=(FaultOutcome("load-spike", started_at=FAULT_T,
+                                                ended_at=115.0),)))
+    assert data.autoscaling == {
+        "hold_end_s": 10.0, "initial_pods": 2, "peak_pods": 3, "first_rescale_s": 1.0,
+        "first_pod_added_s": 2.0, "scale_out_s": 5.0, "scale_in_s": 3.0,
+        "rescales": [{"t_s": 1.0, "message": "SuccessfulRescale New size: 3; reason: cpu"}],
+        "latency_ms": {
+            "before": {"p50_ms": 19.0, "p95_ms": 28.0, "p99_ms": 29.0, "requests": 20},
+            "ramp": {"p50_ms": 57.0, "p95_ms": 65.0, "p99_ms": 65.0, "requests": 16},
+            "hold": {"p50_ms": 222.0, "p95_ms": 244.0, "p99_ms": 246.0, "requests": 24},
+            "after": {"p50_ms": 39.0, "p95_ms": 57.0, "p99_ms": 59.0, "requests": 40}},
+        "series": [{"t_s": 0.0, "pods": 2, "ready": 2}, {"t_s": 2.0, "pods": 3, "ready": 2},
+                   {"t_s": 5.0, "pods": 3, "ready": 3}, {"t_s": 13.0, "pods": 2, "ready": 2}]}
+    # the scaling SLAs read the same figures: out in 5 s passes 6 s, in after 3 s fails 2 s
+    assert [(r.name, r.passed, r.observed) for r in data.slas] == [
+        ("maxScaleOutTime", True, 5.0), ("maxScaleInTime", False, 3.0)]
+
+
+def test_without_a_spike_or_a_scaling_sla_there_are_no_scaling_figures() -> None:
+    assert evaluate(_run()).autoscaling is None
+    only_sla = replace(_exp(), slas=SLASpec(max_scale_in_s=30.0))
+    assert evaluate(_run(experiment=only_sla)).autoscaling is not None
