@@ -212,3 +212,47 @@ def test_an_abort_gives_the_control_plane_back_at_once(three_control_planes: Any
                                                      mode="stop")).inject(ctx)
     assert clock.monotonic() == 4.0 and outcome.details["aborted"] is True
     assert set(docker.containers.values()) == {"running"}
+
+
+def test_every_figure_of_the_api_server_section_at_once() -> None:
+    """The report's api_server section, every field pinned (checked by hand): probes every
+    0.5 s failing 101.5-103 and at 105, etcd's readyz failing at 102 and 103, the controller
+    manager's lease moving from cp1 to cp2 through an unreadable sample, the scheduler's
+    staying on cp1 (a new process on the same node), cp1's etcd member unhealthy or
+    unreachable from 101 to 103, the fault window 101-106 and its lift at 102."""
+    data = ApiProbeData(
+        requests=probes("...xxxx...x..", t0=100.0, step=0.5),
+        etcd_ready=probes("..xx.....", t0=100.0, step=1.0),
+        leases=(LeaseReading(100.0, "kube-controller-manager", "cp1_a"),
+                LeaseReading(101.5, "kube-controller-manager", None),
+                LeaseReading(102.5, "kube-controller-manager", "cp2_b"),
+                LeaseReading(99.0, "kube-scheduler", "cp1_c"),
+                LeaseReading(103.0, "kube-scheduler", "cp1_d")),
+        members=(MemberReading(100.0, "cp1", True), MemberReading(101.0, "cp1", None),
+                 MemberReading(102.0, "cp1", False), MemberReading(103.0, "cp1", True),
+                 MemberReading(100.0, "cp2", True), MemberReading(103.0, "cp2", True)),
+        interval_s=0.5, server="https://127.0.0.1:6443")
+    assert papi.figures(data, (101.0, 106.0), lifted_at=102.0) == {
+        "server": "https://127.0.0.1:6443", "interval_s": 0.5, "requests": 13, "failed": 5,
+        "error_rate_during_fault": 0.5, "longest_outage_s": 2.0,
+        "outage_windows": [{"start_s": 0.5, "end_s": 2.5, "seconds": 2.0, "failures": 4},
+                           {"start_s": 4.0, "end_s": 4.5, "seconds": 0.5, "failures": 1}],
+        "etcd_ready_longest_outage_s": 2.0,
+        "etcd_ready_outage_windows": [{"start_s": 1.0, "end_s": 3.0, "seconds": 2.0,
+                                       "failures": 2}],
+        "lease_changes": [{"lease": "kube-controller-manager", "at_s": 1.5,
+                           "holder_from": "cp1", "holder_to": "cp2"}],
+        "reelection_s": {"kube-controller-manager": 1.5, "kube-scheduler": None},
+        "holders_before": {"kube-scheduler": "cp1", "kube-controller-manager": "cp1"},
+        "holders_after": {"kube-scheduler": "cp1", "kube-controller-manager": "cp2"},
+        "etcd_members": {
+            "cp1": {"samples": 4, "unhealthy_samples": 2, "longest_unhealthy_s": 2.0,
+                    "unhealthy_windows": [{"start_s": 0.0, "end_s": 2.0, "seconds": 2.0,
+                                           "failures": 2}]},
+            "cp2": {"samples": 2, "unhealthy_samples": 0, "unhealthy_windows": [],
+                    "longest_unhealthy_s": 0.0}},
+        "lifted_at_s": 1.0, "back_after_lift_s": 1.5}
+    # with no fault, times count from the first probe and nothing is "during the fault"
+    bare = papi.figures(data, None)
+    assert bare["outage_windows"][0]["start_s"] == 1.5 and bare["lifted_at_s"] is None
+    assert bare["error_rate_during_fault"] == round(5 / 13, 4)  # rounded to 4 places
