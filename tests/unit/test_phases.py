@@ -1198,3 +1198,33 @@ def test_a_malformed_capture_line_errors_the_run_and_keeps_its_report(world: Wor
     assert 0 < result.requests_total < good.requests_total  # what came before the line
     assert report["load"]["requests_total"] == result.requests_total
     assert len(list(result.records)) == result.requests_total  # and the result reads the same
+
+
+def test_a_faults_start_and_end_go_to_the_audit_and_onto_each_target_as_events() -> None:
+    """The faults' emit (phases._announcing): every event onto the timeline; the start and
+    the end of a fault also into the audit trail and, as Kubernetes Events, onto each object
+    it names (pods, or nodes for node faults; a container's pod; at most 20)."""
+    from chaos.model.faults import Cordon, NodeSelection, PodKill
+
+    timeline: list[tuple[str, str, str]] = []
+    audit: list[tuple[str, dict[str, object]]] = []
+    events: list[tuple[str, str, str, str, str]] = []
+    s = SimpleNamespace(observer=SimpleNamespace(emit=lambda *a: timeline.append(a)),
+                        record=lambda what, **f: audit.append((what, f)), namespace="ns",
+                        exp=SimpleNamespace(name="exp"))
+    ports = SimpleNamespace(cluster=SimpleNamespace(announce=lambda *a: events.append(a)))
+    emit = ph._announcing(s, ports, PodKill(selector=Selector.of({"app": "web"})))  # type: ignore[arg-type]
+    emit("pod-deleted", "web-1", "")
+    assert timeline == [("pod-deleted", "web-1", "")] and audit == [] and events == []
+    emit("fault-start", "web-1,web-2/httpd,", "grace 0s")
+    assert audit == [("fault-start", {"fault": "pod-kill", "target": "web-1,web-2/httpd,",
+                                      "detail": "grace 0s"})]
+    assert events == [("ns", "Pod", "web-1", "KubeChaosFault", "kube-chaos pod-kill (exp): "
+                       "grace 0s"), ("ns", "Pod", "web-2", "KubeChaosFault",
+                                     "kube-chaos pod-kill (exp): grace 0s")]
+    events.clear()
+    node_emit = ph._announcing(s, ports, Cordon(nodes=NodeSelection(nodes=("n0",))))  # type: ignore[arg-type]
+    node_emit("fault-end", ",".join(f"n{i}" for i in range(25)), "uncordoned")
+    assert len(events) == 20 and events[0] == ("ns", "Node", "n0", "KubeChaosFaultEnded",
+                                               "kube-chaos cordon (exp): uncordoned")
+    assert timeline[-1] == ("fault-end", ",".join(f"n{i}" for i in range(25)), "uncordoned")
