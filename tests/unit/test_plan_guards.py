@@ -238,3 +238,60 @@ def test_disallowed_names_each_guard() -> None:
     urls = [("up", "http://127.0.0.1:9090"), ("shop", "https://shop.example.com/h")]
     assert pg.disallowed(urls, ()) == [
         "guard shop: https://shop.example.com/h (host shop.example.com)"]
+
+
+# -- every reading whole: value, threshold and the words the report and the audit show ----------
+
+
+def test_every_live_load_reading_whole() -> None:
+    R = pg.Reading
+    outage = OutageGuard(name="outage", max_s=2.0)
+    records = [*_steady(5), *(_rec(5 + i * 0.1, ok=False) for i in range(40))]
+    assert pg.outage_reading(outage, records, T0 + 7.2, True) == R(
+        "failed", 2.2, 2.0, f"outage of 2.20s going on (since {T0 + 5.0:.3f}) exceeds 2s")
+    assert pg.outage_reading(outage, _steady(5), T0 + 5.0, True) == R("ok", 0.0, 2.0)
+    assert pg.outage_reading(outage, records, T0 + 7.2, False) == R(
+        "error", None, 2.0, "the load generator is not running: no live outage to measure")
+    rate = ErrorRateGuard(name="errors", max=0.2, window_s=2.0, min_requests=5)
+    # a window of exactly 2 s, both ends in: 21 requests at 0.1 s, the last 5 failed
+    window = [*_steady(5), *(_rec(5 + i * 0.1, ok=False) for i in range(5))]
+    assert pg.error_rate_reading(rate, window, T0 + 5.4, True) == R(
+        "failed", round(5 / 21, 4), 0.2, "error rate 0.238 (5/21) over the last 2s exceeds 0.2")
+    assert pg.error_rate_reading(rate, _steady(5), T0 + 4.9, True) == R("ok", 0.0, 0.2)
+    assert pg.error_rate_reading(rate, [_rec(0)], T0 + 0.5, True) == R(
+        "no-data", None, 0.2, "1 request(s) in the last 2s, fewer than minRequests 5")
+    assert pg.error_rate_reading(rate, window, T0 + 5.4, False) == R(
+        "error", None, 0.2, "the load generator is not running: no live error rate")
+
+
+def test_every_http_prometheus_and_condition_reading_whole() -> None:
+    R = pg.Reading
+    http = HttpGuard(name="ready", url="http://127.0.0.1:30086/readyz")
+    assert pg.http_reading(http, 204, None) == R("ok", 204, "2xx")
+    assert pg.http_reading(http, 503, None) == R(
+        "failed", 503, "2xx", "GET http://127.0.0.1:30086/readyz: HTTP 503, expected 2xx")
+    assert pg.http_reading(http, None, None) == R(
+        "failed", "no response", "2xx", "GET http://127.0.0.1:30086/readyz: no response")
+    assert pg.http_reading(http, 199, None).status == "failed"
+    assert pg.http_reading(http, 300, None).status == "failed"
+    assert pg.http_reading(http, 299, None).status == "ok"
+    band = PrometheusGuard(name="rate", url="http://p", query="q", min=0.0, max=0.05)
+    assert pg.prometheus_reading(band, _vector(({"a": "1"}, "0.01"), ({"a": "2"}, "0.03"))) \
+        == R("ok", 0.01, ">= 0 and <= 0.05")  # with a min, the lowest sample is shown
+    assert pg.prometheus_reading(band, _vector(({"a": "1"}, "0.2"))) == R(
+        "failed", 0.2, ">= 0 and <= 0.05", 'q = 0.2 for {a="1"}, must be >= 0 and <= 0.05')
+    low = PrometheusGuard(name="up", url="http://p", query="up", min=1.0)
+    assert pg.prometheus_reading(low, _vector(({"i": "a"}, "3"), ({"i": "b"}, "2"))) == R(
+        "ok", 2.0, ">= 1")  # the lowest, nearest its min
+    assert pg.prometheus_reading(low, _vector()) == R(
+        "no-data", "no data", ">= 1", "up returned no sample (noData: ignore)")
+    only_max = PrometheusGuard(name="lag", url="http://p", query="lag", max=5.0)
+    assert pg.prometheus_reading(only_max, _vector(({}, "5"))) == R("ok", 5.0, "<= 5")
+    assert pg.prometheus_reading(only_max, "<html>").detail.startswith("lag: not JSON")
+    cond = KubernetesGuard(name="avail", kind="Deployment", object_name="web",
+                           condition="Available")
+    assert pg.condition_reading(cond, "ns", {"Available": "True"}) == R("ok", "True", "True")
+    assert pg.condition_reading(cond, None, {}) == R(
+        "failed", "absent", "True", "Deployment/web has no Available condition")
+    assert pg.condition_reading(cond, "ns", None) == R(
+        "failed", "absent", "True", "Deployment/web in ns does not exist")
