@@ -66,6 +66,8 @@ def main() -> int:
     parser = argparse.ArgumentParser(description=__doc__.split("\n", 1)[0])
     parser.add_argument("--mutants", type=Path, default=Path("mutants"))
     parser.add_argument("--survivors", action="store_true", help="list the mutants not killed")
+    parser.add_argument("--by-function", action="store_true",
+                        help="count the mutants not killed per function, most first")
     args = parser.parse_args()
     results = load(args.mutants)
     if not results:
@@ -87,7 +89,27 @@ def main() -> int:
             for name, v in sorted(verdicts.items()):
                 if v not in KILLED and v != "not run":
                     print(f"{v}: {name}")
+    if args.by_function:
+        print()
+        print("| function | not killed |")
+        print("|---|---:|")
+        for name, n in by_function(results).most_common():
+            print(f"| `{name}` | {n} |")
     return 0
+
+
+def by_function(results: dict[str, dict[str, str]]) -> Counter[str]:
+    """Mutants not killed (survived, no tests, other) per mutated function, by its dotted name
+    (mutmut's ``x_`` prefix and ``__mutmut_<n>`` suffix taken off)."""
+    counts: Counter[str] = Counter()
+    for verdicts in results.values():
+        for name, v in verdicts.items():
+            if v not in KILLED and v != "not run":
+                module, _, func = name.partition("__mutmut_")[0].rpartition(".")
+                # x_<function>, or xǁ<Class>ǁ<method>
+                func = func.removeprefix("x_") if func.startswith("x_") else func[2:]
+                counts[f"{module}.{func.replace('ǁ', '.')}"] += 1
+    return counts
 
 
 if __name__ == "__main__":
