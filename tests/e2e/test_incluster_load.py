@@ -50,6 +50,10 @@ spec:
     tail: 6s
     maxDuration: 90s
     inCluster: {{workers: 2}}
+    # the worker pods share the kind nodes' CPUs with the cluster: under a cold CI run's load
+    # their send lag p99 reached 173 ms (2026-12-06). The one SLA is the error rate, which a
+    # late send does not change (an arrival dropped as late still errors the run)
+    maxGeneratorLag: 1s
   steadyState: {{maxErrorRate: 0.0, readyReplicas: 1, window: 3s}}
   faults:
     - {{type: pod-kill, count: 1, gracePeriod: 0}}
@@ -170,5 +174,9 @@ def test_incluster_load_fails_the_error_rate_of_a_single_replica_pod_kill(
     assert result.undo_failures == []
     pending = [a for a in chaos_env.journal.pending() if a.params.get("kind") == "Pod"]
     assert pending == []
+    generator = report["load"]["generator"]
+    assert generator["overloaded"] is False and generator["bound_ms"] == 1000.0, generator
+    assert generator["cpu_seconds"] is None  # pods: no local counters; their send lag counts
     print(f"in-cluster negative control: {took:.1f}s, error rate {errors.observed:.3f}, "
-          f"{report['load']['requests_total']} records")
+          f"{report['load']['requests_total']} records, send lag p99 "
+          f"{generator['send_lag_p99_ms']} ms")
