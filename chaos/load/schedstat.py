@@ -88,9 +88,4 @@ class CpuWatch:
         process was sampled twice while it sent (too short a run, or no /proc)."""
         spans = [self._last[pid] - first for pid, first in list(self._first.items())
                  if self._last[pid] is not first]
-        if not spans:
-            return None
-        total = CpuTimes()
-        for span in spans:
-            total = total + span
-        return total
+        return sum(spans, CpuTimes()) if spans else None

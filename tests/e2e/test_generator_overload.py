@@ -7,12 +7,11 @@ generator_checks.assert_kept_schedule."""
 from __future__ import annotations
 
 import json
-import subprocess
-import sys
 from dataclasses import replace
 from pathlib import Path
 
 import pytest
+from suite_runs import run_suite, suite_experiment
 
 from chaos.model.parse import load_experiment
 from chaos.model.timeline import LATE_DROP
@@ -51,24 +50,11 @@ def test_negative_control_a_schedule_the_generator_cannot_keep_is_not_blamed_on_
 
 
 def _suite_experiment(name: str, load: str, lag: str) -> str:
-    return f"""\
-apiVersion: kube-chaos/v1
-kind: Experiment
-metadata: {{name: {name}}}
-spec:
-  workload:
-    manifests: [workloads/httpd.yaml]
-    selector: {{app: httpd}}
-    service: httpd
-    nodePort: auto
-    replicas: 3
-  load: {{{load}, warmup: 2s, tail: 3s, maxGeneratorLag: {lag}}}
-  steadyState: {{maxErrorRate: 0.0, readyReplicas: 3, window: 1s}}
-  faults:
-    - {{type: pod-kill, count: 1, gracePeriod: 0}}
-  slas: {{maxErrorRate: 0.3, maxOutage: 10s, maxRecovery: 60s}}
-  timeout: 90s
-"""
+    return suite_experiment(
+        name, manifest="httpd.yaml", port="auto",
+        load=f"{load}, warmup: 2s, tail: 3s, maxGeneratorLag: {lag}",
+        fault="{type: pod-kill, count: 1, gracePeriod: 0}",
+        slas="maxErrorRate: 0.3, maxOutage: 10s, maxRecovery: 60s", timeout="90s")
 
 
 @pytest.mark.timeout(600)
@@ -90,12 +76,7 @@ def test_side_by_side_an_overloaded_run_halves_the_pace_and_goes_again(
     (folder / "steady.yaml").write_text(_suite_experiment(
         "steady", "users: 2, spawnRate: 2, wait: 50ms, maxDuration: 60s", "2s"))
     reports = tmp_path / "reports"
-    proc = subprocess.run(
-        [sys.executable, "-m", "pytest", "-p", "no:cacheprovider", "-m", "chaos", str(folder),
-         "--rootdir", str(folder), "-v", "--chaos-parallel", "2",
-         "--chaos-cluster-name", chaos_env.cluster_name, "--chaos-keep-cluster",
-         "--chaos-reports", str(reports)],
-        capture_output=True, text=True, timeout=540, cwd=folder, check=False)
+    proc = run_suite(folder, chaos_env.cluster_name, reports, parallel=2)
     out = proc.stdout
     print(out[-4000:])
     assert proc.returncode == 1, out[-3000:] + proc.stderr[-2000:]

@@ -14,13 +14,12 @@ same timeline check failing without the locks) is tests/plugin/test_parallel.py'
 from __future__ import annotations
 
 import json
-import subprocess
-import sys
 from datetime import datetime
 from pathlib import Path
 from typing import Any
 
 import pytest
+from suite_runs import run_suite, suite_experiment
 
 from chaos.engine.runner import RunEnv
 
@@ -31,24 +30,11 @@ PORT = 30097
 
 
 def _experiment(name: str, port: str, fault: str) -> str:
-    return f"""\
-apiVersion: kube-chaos/v1
-kind: Experiment
-metadata: {{name: {name}}}
-spec:
-  workload:
-    manifests: [workloads/httpd-{port}.yaml]
-    selector: {{app: httpd}}
-    service: httpd
-    nodePort: {port}
-    replicas: 3
-  load: {{users: 2, spawnRate: 2, warmup: 2s, tail: 3s, maxDuration: 90s, wait: 50ms}}
-  steadyState: {{maxErrorRate: 0.0, readyReplicas: 3, window: 1s}}
-  faults:
-    - {fault}
-  slas: {{maxErrorRate: 0.3, maxOutage: 10s, maxRecovery: 60s}}
-  timeout: 150s
-"""
+    return suite_experiment(
+        name, manifest=f"httpd-{port}.yaml", port=port,
+        load="users: 2, spawnRate: 2, warmup: 2s, tail: 3s, maxDuration: 90s, wait: 50ms",
+        fault=fault, slas="maxErrorRate: 0.3, maxOutage: 10s, maxRecovery: 60s",
+        timeout="150s")
 
 
 def _window(report: dict[str, Any]) -> tuple[float, float]:
@@ -81,12 +67,7 @@ def test_a_node_fault_runs_alone_and_one_port_is_taken_in_turn(chaos_env: RunEnv
     for name, body in runs.items():
         (folder / f"{name}.yaml").write_text(body)
     reports = tmp_path / "reports"
-    proc = subprocess.run(
-        [sys.executable, "-m", "pytest", "-p", "no:cacheprovider", "-m", "chaos", str(folder),
-         "--rootdir", str(folder), "-v", "--chaos-parallel", "3",
-         "--chaos-cluster-name", chaos_env.cluster_name, "--chaos-keep-cluster",
-         "--chaos-reports", str(reports)],
-        capture_output=True, text=True, timeout=540, cwd=folder, check=False)
+    proc = run_suite(folder, chaos_env.cluster_name, reports, parallel=3)
     print(proc.stdout[-3000:])
     assert proc.returncode == 0, proc.stdout[-3000:] + proc.stderr[-2000:]
     assert "4 passed" in proc.stdout
