@@ -31,6 +31,7 @@ from chaos.model.experiment import BlastRadius, Experiment, FaultSpec, Selector
 from chaos.model.faults import NodeFault
 from chaos.model.hold import HOLD_SLACK_S, shortfall
 from chaos.model.timeline import ClusterEvent, RequestRecord
+from chaos.node.runtime import NodeRuntime
 from chaos.plan import blast
 from chaos.plan import recovery as prec
 from chaos.plan.generator import CpuTimes
@@ -164,6 +165,7 @@ class RunState:
     # the NodePort the load reaches on 127.0.0.1: the fixed one, or the pick of nodePort: auto
     # (chaos.engine.ports); None with spec.load.url
     node_port: int | None = None
+    node: NodeRuntime | None = None  # how faults reach the nodes; None: they cannot
     observer: ObserverPort | None = None
     load: LoadPort | None = None
     fault_t: float | None = None  # wall time of the first fault
@@ -330,7 +332,7 @@ def inject(s: RunState, ports: RunPorts) -> None:
             clock=s.clock, workload_selector=s.exp.workload.selector,
             cluster_name=s.cluster_name, kubeconfig=s.kubeconfig,
             emit=_announcing(s, ports, spec), observer=s.observer, deadline=s.deadline,
-            index=index, abort=s.abort)
+            index=index, abort=s.abort, node=s.node)
         check_blast_radius(s, spec, ports.resolve_targets(ctx.scope(), spec))
         s.active.append((fault, ctx))  # before inject: a half-done fault is undone too
         s.contexts.append(ctx)

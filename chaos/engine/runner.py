@@ -54,6 +54,8 @@ from chaos.model.experiment import (
     Selector,
 )
 from chaos.model.timeline import RequestRecord, SLAResult
+from chaos.node.access import for_cluster
+from chaos.node.runtime import NodeRuntime
 from chaos.plan import guards as pguards
 from chaos.plan import manifests as pmanifests
 from chaos.plan.claims import claims_of
@@ -77,6 +79,9 @@ class RunEnv:
     seed: int
     cluster_name: str | None  # kind cluster (node containers reachable), else None
     journal: Journal
+    # how node-level faults reach the nodes; left None, it is docker for a kind cluster
+    # (chaos.node.access.for_cluster) and none elsewhere (node-level faults then refuse)
+    node: NodeRuntime | None = None
     keep_namespace: str = "never"  # never | on-failure | always
     allow_contexts: tuple[str, ...] = ()
     allow_hosts: tuple[str, ...] = ()  # load (and checks) may reach these besides 127.0.0.1
@@ -109,6 +114,10 @@ class RunEnv:
     # how many experiments this session runs at once (its xdist workers); above 1, each run
     # takes one of the session's slots (chaos.engine.locks.Pace), fewer after an overload
     parallel: int = 1
+
+    def __post_init__(self) -> None:
+        if self.node is None:
+            self.node = for_cluster(self.cluster_name)
 
 
 @dataclass
@@ -320,7 +329,8 @@ def cluster_ports(env: RunEnv) -> ph.RunPorts:
         build_fault=build_fault,
         # etcd members are read inside kind's nodes; elsewhere only through the API
         start_api_probe=lambda: ApiProbe(env.kube, control_plane_nodes(env.kube)
-                                         if env.cluster_name else []))
+                                         if env.cluster_name and env.node else [],
+                                         node=env.node))
 
 
 @contextlib.contextmanager
@@ -427,7 +437,7 @@ def _run(exp: Experiment, env: RunEnv, ports: ph.RunPorts,
             clock=clock, deadline=Deadline(clock, exp.timeout_s).end,
             out_dir=_unique_dir(env.reports_dir / env.run_id, exp.name), journal=env.journal,
             kubeconfig=env.kubeconfig, cluster_name=env.cluster_name, log=env.log,
-            node_port=node_port)
+            node_port=node_port, node=env.node)
         state.audit = _audit_log(env, state)
         state.limits = env.blast_radius
         if exp.workload.node_port == "auto" and node_port is not None:
@@ -621,7 +631,9 @@ def _cluster_info(env: RunEnv, s: ph.RunState, server: str | None
                   ) -> dict[str, str | int | float | bool | list[str] | None]:
     # node_port: where the load went on 127.0.0.1 (the pick of nodePort: auto); None with
     # spec.load.url
+    # node_access: how node-level faults reached the nodes ("docker"); None: they could not
     return {"context": env.kube.context, "kind_cluster": env.cluster_name,
+            "node_access": env.node.access if env.node is not None else None,
             "namespace": s.namespace, "node_port": s.node_port, "server_version": server}
 
 

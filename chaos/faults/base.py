@@ -16,6 +16,7 @@ from chaos.k8s.client import Kube
 from chaos.k8s.observe import ObserverView, Snapshot
 from chaos.model.experiment import FaultSpec, Selector
 from chaos.model.hold import Hold, shortfall
+from chaos.node.runtime import NodeRuntime
 
 
 @dataclass
@@ -43,6 +44,9 @@ class FaultContext:
     # waits other than holds that the run's budget cut before they could end as declared (a
     # drain blocked for less than its timeout, a rollout followed for less than its wait)
     budget_cuts: list[str] = field(default_factory=list)
+    # how node-level actions reach the nodes (chaos.node); None: this run has no node access,
+    # and node-level faults refuse (``need_node``)
+    node: NodeRuntime | None = None
 
     def scope(self) -> Scope:
         return Scope(self.kube, self.namespace, self.seed, self.index, self.workload_selector)
@@ -96,7 +100,15 @@ class FaultContext:
             "context": self.kube.context,
             "cluster": self.cluster_name or "",
             "namespace": self.namespace,
+            # how the undo reaches the nodes again (chaos.node.access.for_access)
+            "node_access": self.node.access if self.node is not None else "",
         }
+
+    def need_node(self, refusal: str) -> NodeRuntime:
+        """The node runtime, or InjectionFailed(``refusal``) when this run has none."""
+        if self.node is None:
+            raise InjectionFailed(refusal)
+        return self.node
 
     def record_undo(self, kind: str, **params: str) -> UndoAction:
         """Journal the undo before the fault acts; JournalWriteFailed stops the fault."""

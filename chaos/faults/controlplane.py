@@ -20,16 +20,9 @@ from chaos.faults.base import FaultContext, FaultOutcome, implements
 from chaos.faults.targets import control_plane_targets
 from chaos.faults.undo import undo_errors, undo_pending
 from chaos.journal.store import UndoAction, UndoOutcome
-from chaos.k8s import nodes as knodes
 from chaos.model.faults import ControlPlaneLoss
+from chaos.node.runtime import RESTORE, LossMode, NodeRuntime
 from chaos.plan.quorum import quorum_kept
-
-
-def _address(node: str) -> str:
-    proc = knodes.docker("inspect", "-f",
-                         "{{range .NetworkSettings.Networks}}{{.IPAddress}} {{end}}", node,
-                         timeout=30)
-    return proc.stdout.split()[0] if proc.returncode == 0 and proc.stdout.split() else ""
 
 
 def restart_order(addresses: dict[str, str]) -> list[str]:
@@ -50,18 +43,22 @@ class ControlPlaneLossFault:
 
     def inject(self, ctx: FaultContext) -> FaultOutcome:
         spec = self.spec
-        if not ctx.cluster_name:
-            raise InjectionFailed(
-                "control-plane-loss needs the node containers of a kind cluster (docker "
-                "pause/stop); the cluster name is not known, so this cluster is not supported")
+        rt = ctx.need_node(
+            "control-plane-loss needs the node containers of a kind cluster (docker "
+            "pause/stop); the cluster name is not known, so this cluster is not supported")
+        if not rt.supports(spec.mode):
+            raise InjectionFailed(f"control-plane-loss mode: {spec.mode} needs docker access to "
+                                  f"kind node containers; this run reaches its nodes through "
+                                  f"{rt.access}")
         outcome = FaultOutcome(type=spec.type, started_at=ctx.clock.wall())
         targets, members = control_plane_targets(ctx.scope(), spec)
         outcome.targets = list(targets)
         for node in targets:
-            if knodes.container_state(node) != "running":
+            state = rt.state(node)
+            if state is None or state.status != "running":
                 raise InjectionFailed(f"control-plane-loss: container {node} is not running "
                                       f"(is {ctx.cluster_name!r} a kind cluster on this host?)")
-        addresses = {node: _address(node) for node in targets}
+        addresses = {node: rt.address(node) for node in targets}
         clock = ctx.clock
         lost_at: dict[str, float] = {}
         docker_s: dict[str, float] = {}
@@ -81,9 +78,9 @@ class ControlPlaneLossFault:
                 if ctx.aborted:
                     break
                 lost_at[node] = clock.monotonic()
-                proc = knodes.docker(spec.mode, node, timeout=max(30.0, ctx.remaining()))
+                proc = rt.power(node, spec.mode, timeout=max(30.0, ctx.remaining()))
                 if proc.returncode != 0:
-                    raise InjectionFailed(f"docker {spec.mode} {node} failed: "
+                    raise InjectionFailed(f"{rt.access} {spec.mode} {node} failed: "
                                           f"{proc.stderr.strip()}")
                 docker_s[node] = round(clock.monotonic() - lost_at[node], 3)
             if lost_at:
@@ -91,12 +88,12 @@ class ControlPlaneLossFault:
         finally:
             restored_at = clock.monotonic()
             outcome.lifted_at = ctx.clock.wall()
-            restore_errors = self._restore_all(spec.mode, addresses, lost_at)
+            restore_errors = self._restore_all(rt, spec.mode, addresses, lost_at)
             outcome.undo = list(self.pending)
             errors = undo_errors(undo_pending(ctx, self.pending, f"control-plane-loss undone "
                                                                  f"({spec.mode})"))
             back_s = round(clock.monotonic() - restored_at, 3)
-        after = {node: _address(node) for node in lost_at} if spec.mode == "stop" else {}
+        after = {node: rt.address(node) for node in lost_at} if spec.mode == "stop" else {}
         outcome.details = {
             "mode": spec.mode,
             "duration_s": spec.duration_s,
@@ -119,23 +116,23 @@ class ControlPlaneLossFault:
         return outcome
 
     @staticmethod
-    def _restore_all(mode: str, addresses: dict[str, str], lost_at: dict[str, float]
-                     ) -> list[str]:
+    def _restore_all(rt: NodeRuntime, mode: LossMode, addresses: dict[str, str],
+                     lost_at: dict[str, float]) -> list[str]:
         """Unpause (or start, in address order) every lost node now; the journaled undos then
         confirm each. Failures are returned, never raised: the undos retry and report them."""
-        verb = "start" if mode == "stop" else "unpause"
+        verb = RESTORE[mode]
         problems = []
         for node in restart_order({n: addresses.get(n, "") for n in lost_at}):
             try:
-                info = knodes.container_info(node)
+                info = rt.state(node)
             except ClusterError as exc:
                 problems.append(f"{node}: {exc}")
                 continue
             if info is None or (info.up and not info.paused):
                 continue
-            proc = knodes.docker(verb, node, timeout=120)
+            proc = rt.power(node, verb, timeout=120)
             if proc.returncode != 0:
-                problems.append(f"docker {verb} {node}: {proc.stderr.strip()}")
+                problems.append(f"{rt.access} {verb} {node}: {proc.stderr.strip()}")
         return problems
 
     def undo(self, ctx: FaultContext) -> list[UndoOutcome]:

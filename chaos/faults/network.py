@@ -29,7 +29,6 @@ from chaos.faults.base import FaultContext, FaultOutcome, implements
 from chaos.faults.targets import pod_targets
 from chaos.faults.undo import undo_errors, undo_pending
 from chaos.journal.store import UndoAction, UndoOutcome
-from chaos.k8s import netns
 from chaos.k8s import peers as kpeers
 from chaos.k8s import pods as kpods
 from chaos.k8s.observe import Snapshot
@@ -43,6 +42,8 @@ from chaos.model.experiment import (
     Peer,
 )
 from chaos.model.netvalues import format_rate
+from chaos.node import netns
+from chaos.node.runtime import NodeRuntime
 from chaos.plan import netrules
 
 MAX_PARALLEL = 8  # docker exec calls in flight at once
@@ -88,12 +89,12 @@ class _NetFault:
 
     spec: NetworkFault
     pending: list[UndoAction] = field(default_factory=list)
+    node: NodeRuntime | None = field(default=None, repr=False)  # the run's, set by inject
 
     def inject(self, ctx: FaultContext) -> FaultOutcome:
         spec = self.spec
         outcome = FaultOutcome(type=spec.type, started_at=ctx.clock.wall())
-        if not ctx.cluster_name:
-            raise InjectionFailed(f"{spec.type} acts inside pods' network namespaces on their "
+        self.node = ctx.need_node(f"{spec.type} acts inside pods' network namespaces on their "
                                   f"kind nodes (docker exec): it needs a kind cluster")
         running = {p.name: p for p in kpods.running_pods(ctx.kube, ctx.namespace, spec.selector)}
         names = pod_targets(ctx.scope(), spec)  # the choice the plan and blast radius saw
@@ -143,10 +144,14 @@ class _NetFault:
     def undo(self, ctx: FaultContext) -> list[UndoOutcome]:
         return undo_pending(ctx, self.pending, f"{self.spec.type} lifted")
 
-    @staticmethod
-    def _locate(t: _Target) -> None:
-        t.pid = netns.running_pid(t.node, t.uid, f"pod {t.name}")
-        t.dev = netns.default_dev(t.node, t.pid)
+    @property
+    def rt(self) -> NodeRuntime:
+        assert self.node is not None, "inject sets the node runtime first"
+        return self.node
+
+    def _locate(self, t: _Target) -> None:
+        t.pid = netns.running_pid(self.rt, t.node, t.uid, f"pod {t.name}")
+        t.dev = netns.default_dev(self.rt, t.node, t.pid)
 
     def _lift_quietly(self, t: _Target) -> None:
         # unconfirmed: the journaled undo that follows retries, confirms and reports
@@ -214,15 +219,15 @@ class _TableFault(_NetFault):
 
     def act(self, t: _Target) -> None:
         rules = self.rules(t)
-        netns.load_table(t.node, t.pid, self.table(t), netrules.render(self.table(t), rules),
-                         rules.family)
+        netns.load_table(self.rt, t.node, t.pid, self.table(t),
+                         netrules.render(self.table(t), rules), rules.family)
 
     def lift(self, t: _Target) -> None:
-        netns.drop_table(t.node, t.pid, self.table(t), self.family(t))
+        netns.drop_table(self.rt, t.node, t.pid, self.table(t), self.family(t))
 
     def measure(self, targets: list[_Target], outcome: FaultOutcome) -> None:
-        listings = _read_each(targets, lambda t: netns.read_table(t.node, t.pid, self.table(t),
-                                                                  self.family(t)))
+        listings = _read_each(targets, lambda t: netns.read_table(
+            self.rt, t.node, t.pid, self.table(t), self.family(t)))
         found = {n: netrules.counters(text) if text is not None else None
                  for n, text in listings.items()}
         outcome.details["matched_packets"] = {n: c.matched if c else None for n, c in found.items()}
@@ -321,7 +326,7 @@ class _QdiscFault(_NetFault):
         raise NotImplementedError
 
     def prepare(self, ctx: FaultContext, targets: list[_Target], outcome: FaultOutcome) -> None:
-        _each(targets, lambda t: netns.check_root_free(t.node, t.pid, t.dev))
+        _each(targets, lambda t: netns.check_root_free(self.rt, t.node, t.pid, t.dev))
         outcome.details["qdisc"] = " ".join(self.qdisc())
 
     def undo_record(self, ctx: FaultContext, t: _Target) -> dict[str, str]:
@@ -329,16 +334,17 @@ class _QdiscFault(_NetFault):
                 "dev": t.dev, "namespace": ctx.namespace}
 
     def act(self, t: _Target) -> None:
-        netns.set_root_qdisc(t.node, t.pid, t.dev, self.qdisc())
+        netns.set_root_qdisc(self.rt, t.node, t.pid, t.dev, self.qdisc())
 
     def lift(self, t: _Target) -> None:
-        netns.drop_root_qdisc(t.node, t.pid, t.dev)
+        netns.drop_root_qdisc(self.rt, t.node, t.pid, t.dev)
 
     def describe(self, t: _Target) -> str:
         return f"{' '.join(self.qdisc())} on {t.dev}"
 
     def measure(self, targets: list[_Target], outcome: FaultOutcome) -> None:
-        texts = _read_each(targets, lambda t: netns.qdisc_stats(t.node, t.pid, t.dev))
+        texts = _read_each(targets,
+                           lambda t: netns.qdisc_stats(self.rt, t.node, t.pid, t.dev))
         stats = {n: netrules.qdisc_stats(text) if text is not None else None
                  for n, text in texts.items()}
         outcome.details["sent_bytes"] = {n: s.sent_bytes if s else None for n, s in stats.items()}
@@ -376,7 +382,7 @@ class LatencyFault(_QdiscFault):
 
     def prepare(self, ctx: FaultContext, targets: list[_Target], outcome: FaultOutcome) -> None:
         for node in sorted({t.node for t in targets}):
-            why = netns.netem_unavailable(node)
+            why = netns.netem_unavailable(self.rt, node)
             if why is not None:
                 raise InjectionFailed(f"latency refused, nothing was injected: {why}")
         super().prepare(ctx, targets, outcome)

@@ -198,23 +198,26 @@ class DrainFault:
 @implements(NodeLoss)
 @dataclass
 class NodeLossFault:
-    """Stop (or pause) a kind node container: the kubelet stops reporting, like a lost machine."""
+    """Stop (or pause) a node's machine (kind: its container, through ``ctx.node``): the kubelet
+    stops reporting, like a lost machine."""
 
     spec: NodeLoss
     pending: list[UndoAction] = field(default_factory=list)
 
     def inject(self, ctx: FaultContext) -> FaultOutcome:
-        if not ctx.cluster_name:
-            raise InjectionFailed(
-                "node-loss needs the node containers of a kind cluster (docker stop/pause); "
-                "the cluster name is not known, so this cluster is not supported"
-            )
+        rt = ctx.need_node(
+            "node-loss needs the node containers of a kind cluster (docker stop/pause); "
+            "the cluster name is not known, so this cluster is not supported")
+        if not rt.supports(self.spec.mode):
+            raise InjectionFailed(f"node-loss mode: {self.spec.mode} needs docker access to kind "
+                                  f"node containers; this run reaches its nodes through "
+                                  f"{rt.access}")
         outcome = FaultOutcome(type=self.spec.type, started_at=ctx.clock.wall())
         targets = choose_nodes(ctx, self.spec)
         outcome.targets = list(targets)
         for node in targets:
-            if knodes.container_state(node) is None:
-                raise InjectionFailed(f"node-loss: no docker container named {node} (is "
+            if rt.state(node) is None:
+                raise InjectionFailed(f"node-loss: no {rt.access} container named {node} (is "
                                       f"{ctx.cluster_name!r} a kind cluster on this host?)")
         tolerations = _workload_tolerations(ctx)
         clock = ctx.clock
@@ -231,9 +234,9 @@ class NodeLossFault:
                                                     ready_timeout_s=f"{ready_timeout:.0f}"))
                 ctx.emit("fault-start", node, f"node-loss ({self.spec.mode})")
                 lost_at[node] = clock.monotonic()  # `docker stop` itself takes a few seconds
-                proc = knodes.docker(self.spec.mode, node, timeout=max(30.0, ctx.remaining()))
+                proc = rt.power(node, self.spec.mode, timeout=max(30.0, ctx.remaining()))
                 if proc.returncode != 0:
-                    raise InjectionFailed(f"docker {self.spec.mode} {node} failed: "
+                    raise InjectionFailed(f"{rt.access} {self.spec.mode} {node} failed: "
                                           f"{proc.stderr.strip()}")
                 docker_s[node] = round(clock.monotonic() - lost_at[node], 3)
             notready: dict[str, float] = {}

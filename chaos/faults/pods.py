@@ -15,6 +15,7 @@ from chaos.faults.targets import pod_targets
 from chaos.journal.store import UndoOutcome
 from chaos.k8s import pods as kpods
 from chaos.model.experiment import ContainerKill, PodKill
+from chaos.node import tasks
 
 
 @implements(PodKill)
@@ -65,11 +66,9 @@ class ContainerKillFault:
     spec: ContainerKill
 
     def inject(self, ctx: FaultContext) -> FaultOutcome:
-        if not ctx.cluster_name:
-            raise InjectionFailed(
-                "container-kill needs access to the node's container runtime; it is supported "
-                "on kind clusters (the node containers must be reachable with docker exec)"
-            )
+        rt = ctx.need_node(
+            "container-kill needs access to the node's container runtime; it is supported "
+            "on kind clusters (the node containers must be reachable with docker exec)")
         outcome = FaultOutcome(type=self.spec.type, started_at=ctx.clock.wall())
         by_name = {p.name: p for p in kpods.running_pods(ctx.kube, ctx.namespace,
                                                          self.spec.selector)}
@@ -82,7 +81,7 @@ class ContainerKillFault:
                 raise InjectionFailed(f"container-kill: {name} has no running container "
                                       f"{container!r} (containers: {', '.join(pod.containers)})")
             ctx.emit("fault-start", name, f"container-kill {container} SIG{self.spec.signal}")
-            kpods.kill_container_on_node(pod.node, cid, self.spec.signal)
+            tasks.kill_container(rt, pod.node, cid, self.spec.signal)
             outcome.targets.append(f"{name}/{container}")
             outcome.details.setdefault("restart_count_before", {})[name] = (  # type: ignore[index]
                 pod.restart_counts.get(container, 0))

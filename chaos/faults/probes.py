@@ -16,12 +16,14 @@ from chaos.faults.base import FaultContext, FaultOutcome, implements
 from chaos.faults.targets import pod_targets
 from chaos.faults.undo import undo_errors, undo_pending
 from chaos.journal.store import UndoAction, UndoOutcome
-from chaos.k8s import netns
 from chaos.k8s import pods as kpods
 from chaos.k8s import probes as kprobes
 from chaos.model.experiment import ProbeBreak
+from chaos.node import netns, tasks
 
 REJOIN_WAIT_S = 60.0
+NETWORK_NEEDS_NODE = ("probe-break network mode needs the node containers of a kind cluster "
+                      "(docker exec); use method: admin")
 PROBES = ("readiness", "liveness", "startup")
 
 
@@ -50,9 +52,8 @@ class ProbeBreakFault:
     def inject(self, ctx: FaultContext) -> FaultOutcome:
         spec = self.spec
         outcome = FaultOutcome(type=spec.type, started_at=ctx.clock.wall())
-        if spec.method == "network" and not ctx.cluster_name:
-            raise InjectionFailed("probe-break network mode needs the node containers of a kind "
-                                  "cluster (docker exec); use method: admin")
+        if spec.method == "network":
+            ctx.need_node(NETWORK_NEEDS_NODE)
         running = {p.name: p for p in kpods.running_pods(ctx.kube, ctx.namespace, spec.selector)}
         names = pod_targets(ctx.scope(), spec)
         warnings: list[str] = []
@@ -168,7 +169,8 @@ class ProbeBreakFault:
                                        pod_uid=t.uid, table=table, namespace=ctx.namespace)
             self.pending.append(t.action)
             ctx.emit("fault-start", t.name, f"probe-break {spec.probe} (network, port {port})")
-            kprobes.block(t.node, t.uid, table, port, netns.node_addresses(t.node))
+            rt = ctx.need_node(NETWORK_NEEDS_NODE)
+            netns.block_probe(rt, t.node, t.uid, table, port, netns.node_addresses(rt, t.node))
             if spec.probe == "startup":
                 self._restart_into_startup(ctx, t)
 
@@ -185,7 +187,7 @@ class ProbeBreakFault:
             raise InjectionFailed(f"probe-break startup: {t.name} has no running container")
         ctx.emit("event", t.name, "probe-break startup: container restarted into its startup "
                                   "probe")
-        kpods.kill_container_on_node(view.node, cid, "KILL")
+        tasks.kill_container(ctx.need_node(NETWORK_NEEDS_NODE), view.node, cid, "KILL")
 
     def _observe(self, ctx: FaultContext, targets: list[_Target], since: float, until: float,
                  phase: str) -> None:

@@ -33,7 +33,6 @@ from chaos.journal.store import (
     warn_problems,
 )
 from chaos.k8s import controllers as kcontrollers
-from chaos.k8s import netns
 from chaos.k8s import nodes as knodes
 from chaos.k8s import objects as kobjects
 from chaos.k8s import probes as kprobes
@@ -41,6 +40,9 @@ from chaos.k8s import workload as kw
 from chaos.k8s.client import Kube, connect
 from chaos.k8s.safety import refuse_unless_ours
 from chaos.model.experiment import PROTECTED_LABEL, PROTECTED_NAMESPACES
+from chaos.node import netns
+from chaos.node.access import LEGACY_ACCESS, for_access
+from chaos.node.runtime import NodeMachineState, NodeRuntime, PowerVerb
 
 if TYPE_CHECKING:
     from chaos.faults.base import FaultContext
@@ -60,6 +62,12 @@ def kube_for(action: UndoAction) -> Kube:
         raise RollbackFailed(f"{action.describe()}: its target names no {' and no '.join(missing)}"
                              f"; refusing to fall back to the default kubeconfig")
     return connect(target["kubeconfig"], target["context"])
+
+
+def node_for(action: UndoAction) -> NodeRuntime:
+    """The node runtime the action's target names (``node_access``, recorded by the run that
+    journaled it; journals from before it was recorded reached their nodes with docker)."""
+    return for_access(action.target.get("node_access", LEGACY_ACCESS))
 
 
 def _param(action: UndoAction, name: str) -> str:
@@ -122,41 +130,43 @@ def _wait_ready(action: UndoAction, node: str) -> None:
                          f"{timeout:g}s ({why})")
 
 
-def _docker_or_fail(action: UndoAction, verb: str, node: str) -> None:
-    proc = knodes.docker(verb, node, timeout=120)
+def _power_or_fail(rt: NodeRuntime, verb: PowerVerb, node: str) -> None:
+    proc = rt.power(node, verb, timeout=120)
     if proc.returncode != 0:
-        raise RollbackFailed(f"docker {verb} {node}: "
+        raise RollbackFailed(f"{rt.access} {verb} {node}: "
                              f"{proc.stderr.strip() or proc.stdout.strip() or proc.returncode}")
 
 
-def _inspect(node: str, doing: str) -> knodes.ContainerInfo | None:
+def _inspect(rt: NodeRuntime, node: str, doing: str) -> NodeMachineState | None:
     try:
-        return knodes.container_info(node)
+        return rt.state(node)
     except ClusterError as exc:
         raise RollbackFailed(f"{doing}: {exc}") from exc
 
 
 def _restore_node(action: UndoAction) -> str | None:
     """Start a stopped node container or unpause a paused one, confirm with `docker inspect`
-    that it runs unpaused, then wait until the node is Ready."""
+    (the node runtime's ``state``) that it runs unpaused, then wait until the node is Ready."""
     node = _param(action, "node")
-    info = _inspect(node, f"cannot tell whether node container {node} runs")
+    rt = node_for(action)
+    info = _inspect(rt, node, f"cannot tell whether node container {node} runs")
     if info is None:
         return f"node container {node} no longer exists (cluster deleted): nothing to restore"
-    verb = None
+    verb: PowerVerb | None = None
     if info.paused:
         verb = "unpause"
     elif not info.up:
         verb = "start"
     if verb is not None:
-        _docker_or_fail(action, verb, node)
-        after = _inspect(node, f"docker {verb} {node} answered, but cannot confirm the "
-                               f"container runs")
+        _power_or_fail(rt, verb, node)
+        after = _inspect(rt, node, f"{rt.access} {verb} {node} answered, but cannot confirm "
+                                   f"the container runs")
         if after is None:
             return f"node container {node} disappeared (cluster deleted): nothing to restore"
         if not after.up:
             raise RollbackFailed(f"node container {node} is {after.status}"
-                                 f"{' (paused)' if after.paused else ''} after docker {verb}")
+                                 f"{' (paused)' if after.paused else ''} after {rt.access} "
+                                 f"{verb}")
     _wait_ready(action, node)
     return None
 
@@ -224,8 +234,9 @@ def undo_clear_admin_probe(action: UndoAction) -> str | None:
 
 
 def undo_unblock_probe(action: UndoAction) -> str | None:
-    return kprobes.unblock(_param(action, "node"), _param(action, "pod_uid"),
-                           _param(action, "table"))
+    """Probe break's network block: its nft table deleted, and listed again to confirm."""
+    return netns.delete_table(node_for(action), _param(action, "node"),
+                              _param(action, "pod_uid"), _param(action, "table"))
 
 
 # --- controllers ------------------------------------------------------------------------------
@@ -280,14 +291,14 @@ def undo_delete_nft_table(action: UndoAction) -> str | None:
     if family not in ("inet", "netdev"):
         raise RollbackFailed(f"{action.describe()}: parameter 'family' is {family!r}, not inet "
                              f"or netdev")
-    return netns.delete_table(_param(action, "node"), _param(action, "pod_uid"),
-                              _param(action, "table"), family)
+    return netns.delete_table(node_for(action), _param(action, "node"),
+                              _param(action, "pod_uid"), _param(action, "table"), family)
 
 
 def undo_delete_qdisc(action: UndoAction) -> str | None:
     """Bandwidth, latency: our root qdisc removed from the pod's interface, and confirmed."""
-    return netns.delete_root_qdisc(_param(action, "node"), _param(action, "pod_uid"),
-                                   _param(action, "dev"))
+    return netns.delete_root_qdisc(node_for(action), _param(action, "node"),
+                                   _param(action, "pod_uid"), _param(action, "dev"))
 
 
 def undo_none(action: UndoAction) -> str | None:

@@ -10,9 +10,11 @@ outage it is there to measure. Threads, so a hung request delays only its own se
 from __future__ import annotations
 
 import copy
+import subprocess
 import threading
 import time
 from collections.abc import Callable
+from typing import Protocol
 
 from kubernetes import client
 from kubernetes.client.exceptions import ApiException
@@ -25,6 +27,14 @@ from chaos.model.timeline import RequestRecord
 
 LEASES = ("kube-controller-manager", "kube-scheduler")
 ETCD_HEALTH = "http://127.0.0.1:2381/health"  # kubeadm's etcd --listen-metrics-urls
+
+
+class NodeExec(Protocol):
+    """What the probe needs of the run's node runtime (chaos.node.runtime.NodeRuntime): a
+    command run on a node."""
+
+    def exec(self, node: str, *argv: str, stdin: str | None = None,
+             timeout: float = 30) -> subprocess.CompletedProcess[str]: ...
 
 
 def _prober(kube: Kube) -> client.ApiClient:
@@ -49,10 +59,14 @@ class ApiProbe:
     """Start, stop, then read ``data()``; never raises from its threads."""
 
     def __init__(self, kube: Kube, members: list[str], interval_s: float = 0.1,
-                 timeout_s: float = 1.0, wall: Callable[[], float] = time.time) -> None:
+                 timeout_s: float = 1.0, wall: Callable[[], float] = time.time,
+                 node: NodeExec | None = None) -> None:
+        """``members``: the control-plane nodes whose etcd is read through ``node`` (none
+        without a node runtime)."""
         self.api = _prober(kube)
         self.coordination = client.CoordinationV1Api(self.api)
-        self.members = list(members)
+        self.node = node
+        self.members = list(members) if node is not None else []
         self.interval_s = interval_s
         self.timeout_s = timeout_s
         self.wall = wall
@@ -113,7 +127,8 @@ class ApiProbe:
 
     def _member(self, node: str) -> MemberReading:
         t = self.wall()
-        proc = knodes.docker("exec", node, "curl", "-s", "-m", "1", ETCD_HEALTH, timeout=3)
+        assert self.node is not None  # no members without one
+        proc = self.node.exec(node, "curl", "-s", "-m", "1", ETCD_HEALTH, timeout=3)
         out = (proc.stdout or proc.stderr).strip()
         if proc.returncode != 0:
             return MemberReading(t, node, None, out[:200] or f"exit {proc.returncode}")

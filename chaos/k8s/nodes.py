@@ -1,9 +1,9 @@
-"""Nodes as plain data, and the node operations node faults need (cordon, evict, watch Ready)."""
+"""Nodes as plain data, and the node operations node faults need through the API (cordon,
+evict, watch Ready); what is done on the node itself is chaos.node's."""
 
 from __future__ import annotations
 
 import json
-import subprocess
 import time
 from collections.abc import Mapping
 from dataclasses import dataclass, field
@@ -13,7 +13,7 @@ from kubernetes import client, watch
 from kubernetes.client.exceptions import ApiException
 from urllib3.exceptions import HTTPError
 
-from chaos.errors import ClusterError, DockerUnavailable, InjectionFailed, RollbackFailed
+from chaos.errors import ClusterError, InjectionFailed, RollbackFailed
 from chaos.k8s.client import Kube
 from chaos.plan.drain import PodInfo
 
@@ -233,72 +233,6 @@ def evict(kube: Kube, namespace: str, name: str,
     except HTTPError as exc:
         raise InjectionFailed(f"cannot evict pod {key}: {exc}") from exc
     return EvictionResult(key, "evicted")
-
-
-# --- the kind node container ------------------------------------------------------------------
-
-def docker(*args: str, timeout: float = 60) -> subprocess.CompletedProcess[str]:
-    """Run the docker CLI (kind node containers); never raises on a non-zero exit."""
-    try:
-        return subprocess.run(["docker", *args], capture_output=True, text=True,
-                              timeout=timeout, check=False)
-    except (OSError, subprocess.TimeoutExpired) as exc:
-        return subprocess.CompletedProcess(["docker", *args], 125, "", str(exc))
-
-
-@dataclass(frozen=True, slots=True)
-class ContainerInfo:
-    """`docker inspect` of a node container: what an undo must see before it says "undone"."""
-
-    status: str  # running, paused, exited, created, restarting, dead
-    running: bool
-    paused: bool
-
-    @property
-    def up(self) -> bool:
-        return self.status == "running" and self.running and not self.paused
-
-
-_NO_SUCH = ("no such object", "no such container")
-# the daemon itself did not answer: the container may well exist (its error text can also say
-# "no such file or directory", about the socket)
-_DAEMON_TROUBLE = ("cannot connect", "docker daemon", "docker api", "docker.sock",
-                   "is the docker daemon running", "connection refused", "timed out")
-
-
-def docker_unreachable(proc: subprocess.CompletedProcess[str]) -> bool:
-    """The docker CLI could not talk to the engine (not: the engine said no)."""
-    text = f"{proc.stderr}\n{proc.stdout}".lower()
-    if any(s in text for s in _DAEMON_TROUBLE):
-        return True
-    # 125-127: our wrapper (no docker binary, timeout) or the CLI failing before the engine
-    return proc.returncode in (125, 126, 127) and not any(s in text for s in _NO_SUCH)
-
-
-def container_info(name: str) -> ContainerInfo | None:
-    """State of a node container. None only when Docker answers that it does not exist (the
-    cluster was deleted); DockerUnavailable when Docker could not answer at all."""
-    proc = docker("inspect", "--type", "container", "-f", "{{json .State}}", name, timeout=30)
-    err = (proc.stderr.strip() or proc.stdout.strip() or f"exit {proc.returncode}")
-    if proc.returncode != 0:
-        if not docker_unreachable(proc) and any(s in err.lower() for s in _NO_SUCH):
-            return None
-        raise DockerUnavailable(f"docker inspect {name}: {err}")
-    try:
-        state = json.loads(proc.stdout)
-    except ValueError:
-        state = None
-    if not isinstance(state, dict) or not isinstance(state.get("Status"), str):
-        raise DockerUnavailable(f"docker inspect {name}: unexpected output {proc.stdout[:200]!r}")
-    return ContainerInfo(status=state["Status"], running=bool(state.get("Running")),
-                         paused=bool(state.get("Paused")))
-
-
-def container_state(name: str) -> str | None:
-    """`running`, `paused`, `exited`, ... for a node container, None when it does not exist;
-    raises DockerUnavailable when Docker cannot tell."""
-    info = container_info(name)
-    return None if info is None else info.status
 
 
 # --- waits: short watches that wake on the next change, each bounded by the caller ------------

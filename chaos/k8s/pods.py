@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import subprocess
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -76,17 +75,3 @@ def delete_pod(kube: Kube, namespace: str, name: str, grace_period_s: int | None
         if exc.status != 404:
             raise InjectionFailed(f"cannot delete pod {namespace}/{name}: {exc.reason}") from exc
 
-
-def kill_container_on_node(node: str, container_id: str, signal: str = "KILL") -> None:
-    """Signal a container's init process through the kind node's containerd."""
-    sig = signal if signal.startswith("SIG") else f"SIG{signal}"
-    proc = subprocess.run(
-        ["docker", "exec", node, "ctr", "--namespace", "k8s.io", "task", "kill", "--signal", sig,
-         container_id],
-        capture_output=True, text=True, timeout=30, check=False,
-    )
-    if proc.returncode != 0:
-        raise InjectionFailed(
-            f"container-kill on node {node}: `ctr task kill {container_id[:12]}` failed: "
-            f"{proc.stderr.strip() or proc.stdout.strip()}"
-        )

@@ -4,19 +4,18 @@ Two ways in:
 
 * ``admin_call`` talks to our workload's admin endpoints through the API server's pod proxy,
   so it works from the host without any port-forward.
-* ``block`` / ``unblock`` put an nftables table into the pod's network namespace on its kind node
-  (through ``chaos.k8s.netns``) that drops TCP to the probe port from the node's own addresses. On
-  kind (kindnet, ptp veths) the kubelet's probes leave the node from the host side of the pod's
-  veth (the node's address in the pod CIDR, e.g. 10.244.1.1), while load that enters through a
-  NodePort on another node arrives SNATed to that node's InternalIP. Load that enters through a
-  NodePort on the *same* node is masqueraded to the same address as the kubelet, so it is dropped
-  too.
+* ``chaos.node.netns.block_probe`` / ``delete_table`` put an nftables table (named by
+  ``table_name`` here) into the pod's network namespace on its node that drops TCP to the probe
+  port from the node's own addresses. On kind (kindnet, ptp veths) the kubelet's probes leave
+  the node from the host side of the pod's veth (the node's address in the pod CIDR, e.g.
+  10.244.1.1), while load that enters through a NodePort on another node arrives SNATed to that
+  node's InternalIP. Load that enters through a NodePort on the *same* node is masqueraded to
+  the same address as the kubelet, so it is dropped too.
 """
 
 from __future__ import annotations
 
 import json
-from collections.abc import Iterable
 from dataclasses import dataclass
 from typing import Any, Literal
 
@@ -24,7 +23,6 @@ from kubernetes.client.exceptions import ApiException
 from urllib3.exceptions import HTTPError
 
 from chaos.errors import ClusterError, InjectionFailed, RollbackFailed
-from chaos.k8s import netns
 from chaos.k8s.client import Kube
 from chaos.plan import netrules
 
@@ -166,7 +164,7 @@ def _proxy(kube: Kube, method: str, namespace: str, pod: str, port: int, path: s
     return body if isinstance(body, dict) else {"raw": body}
 
 
-# --- network block inside the pod's netns on a kind node (chaos.k8s.netns does the work) ------
+# --- network block inside the pod's netns (chaos.node.netns.block_probe does the work) -------
 
 TABLE_PREFIX = "kube_chaos_probe_"
 
@@ -174,26 +172,6 @@ TABLE_PREFIX = "kube_chaos_probe_"
 def table_name(pod: str) -> str:
     """nftables identifiers: letters, digits, underscore; keep it short and unique per pod."""
     return netrules.table_name("probe", pod)
-
-
-def block(node: str, pod_uid: str, table: str, port: int, sources: Iterable[str]) -> None:
-    """Drop new and established TCP to ``port`` from ``sources`` inside the pod's netns."""
-    rules = netrules.probe_rules(port, netrules.Addresses.of(sources))
-    netns.apply_table(node, pod_uid, table, netrules.render(table, rules))
-
-
-def table_present(node: str, pod_uid: str, table: str) -> bool:
-    return netns.table_present(node, pod_uid, table)
-
-
-def dropped_packets(node: str, pod_uid: str, table: str) -> int | None:
-    listing = netns.list_table(node, pod_uid, table)
-    return None if listing is None else netrules.counters(listing).dropped
-
-
-def unblock(node: str, pod_uid: str, table: str) -> str | None:
-    """Delete the table and confirm it is gone (see ``netns.delete_table``)."""
-    return netns.delete_table(node, pod_uid, table)
 
 
 # --- endpoints ---------------------------------------------------------------------------------

@@ -1,7 +1,7 @@
 """What the network faults put into a pod's network namespace, rendered as text: nftables
 tables (partition, packet loss, DNS) and tc qdisc arguments (bandwidth, latency).
 
-Pure: ``chaos.k8s.netns`` applies the text inside the pod's netns on its kind node, and the
+Pure: ``chaos.node.netns`` applies the text inside the pod's netns on its kind node, and the
 counters read back are parsed here too. Rules are written from the selected pod's side:
 egress is what it sends, ingress what it receives, both on its own interface (netdev hooks),
 so loopback is never touched and a pod is never cut off from itself.

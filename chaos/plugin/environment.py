@@ -85,6 +85,7 @@ def run_env(config: pytest.Config) -> RunEnv:
     state.env = RunEnv(
         kube=kube, kubeconfig=kubeconfig, run_id=state.run_id,
         reports_dir=Path(option(config, "chaos_reports") or "reports"),
+        # a kind cluster: RunEnv reaches its nodes through docker (RunEnv.node)
         seed=state.seed, cluster_name=cluster_name,
         journal=Journal.for_run(_journal_name(config, state.run_id)),
         keep_namespace=option(config, "chaos_keep_namespace") or "never",

@@ -14,6 +14,7 @@ from collections.abc import Callable, Iterator
 from pathlib import Path
 
 import pytest
+from kind_nodes import DOCKER, container_state
 from test_faults_helpers import (
     Cluster,
     assert_nodes_healthy,
@@ -29,6 +30,7 @@ from chaos.engine.runner import RunEnv
 from chaos.journal.store import pending_in
 from chaos.k8s import nodes as knodes
 from chaos.k8s import probes as kprobes
+from chaos.node import netns
 
 pytestmark = [pytest.mark.chaos, pytest.mark.timeout(300)]
 
@@ -167,11 +169,11 @@ def test_node_loss_killed_mid_fault_is_rolled_back(cluster: Cluster, tmp_path: P
     with namespace(cluster, f"kc-crash-{mode}", "httpd-single.yaml") as ns:
         node = pods(cluster, ns, "app=httpd-single")[0].spec.node_name
         journal = run_and_kill(cluster, tmp_path, f"node-{mode}", ns, "httpd-single",
-                               lambda: knodes.container_state(node) == state)
-        assert knodes.container_state(node) == state
+                               lambda: container_state(node) == state)
+        assert container_state(node) == state
         proc = rollback(journal)
         assert proc.returncode == 0, proc.stderr
-        assert knodes.container_state(node) == "running"
+        assert container_state(node) == "running"
         assert knodes.wait_node_ready(cluster.kube, node, 60)
         _second_rollback_is_harmless(journal)
     assert_nodes_healthy(cluster)
@@ -187,7 +189,7 @@ def test_probe_break_killed_mid_fault_is_rolled_back(cluster: Cluster, tmp_path:
 
         def broken() -> bool:
             if method == "network":
-                return kprobes.table_present(node, uid, table)
+                return netns.table_present(DOCKER, node, uid, table)
             state = kprobes.admin_state(cluster.kube, ns, name, 8080)
             return bool(state["probes"]["readiness"]["failing"])
 

@@ -20,6 +20,7 @@ from pathlib import Path
 from typing import Any
 
 import pytest
+from kind_nodes import DOCKER, container_state
 
 from chaos.clock import SystemClock
 from chaos.engine.runner import RunEnv, check_safety
@@ -128,7 +129,7 @@ def make_ctx(cluster: Cluster, ns: str, journal: Journal, selector: dict[str, st
         kube=cluster.kube, namespace=ns, journal=journal, seed=seed, clock=clock,
         workload_selector=Selector.of(selector), cluster_name=cluster.name,
         kubeconfig=cluster.kubeconfig, emit=emit or observer.emit, observer=observer,
-        deadline=clock.monotonic() + budget_s,
+        deadline=clock.monotonic() + budget_s, node=DOCKER,
     )
 
 
@@ -157,7 +158,7 @@ def assert_nodes_healthy(cluster: Cluster) -> None:
     """No node cordoned, every node container running and the node Ready."""
     for n in knodes.list_nodes(cluster.kube):
         assert not n.unschedulable, f"node {n.name} left cordoned"
-        assert knodes.container_state(n.name) in ("running", None), f"node {n.name} not running"
+        assert container_state(n.name) in ("running", None), f"node {n.name} not running"
     for n in knodes.list_nodes(cluster.kube):
         assert knodes.wait_node_ready(cluster.kube, n.name, 120), f"node {n.name} not Ready"
 
@@ -165,10 +166,10 @@ def assert_nodes_healthy(cluster: Cluster) -> None:
 def restore_nodes(cluster: Cluster) -> None:
     """Last-resort cleanup so one failed test does not poison the next."""
     for n in knodes.list_nodes(cluster.kube):
-        state = knodes.container_state(n.name)
+        state = container_state(n.name)
         if state == "paused":
-            knodes.docker("unpause", n.name)
+            DOCKER.power(n.name, "unpause")
         elif state not in ("running", None):
-            knodes.docker("start", n.name)
+            DOCKER.power(n.name, "start")
         if n.unschedulable:
             knodes.uncordon(cluster.kube, n.name)

@@ -7,6 +7,7 @@ from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
+from kind_nodes import container_state
 from test_faults_helpers import (
     Cluster,
     assert_nodes_healthy,
@@ -161,7 +162,7 @@ def test_node_loss_evicts_pods_and_node_comes_back(cluster: Cluster, journal: Jo
                  if e.name == node]
         assert "node-notready" in kinds and "node-ready" in kinds
         assert pending_in(journal.path) == []
-        assert knodes.container_state(node) == "running"
+        assert container_state(node) == "running"
 
         # replacements were created on the surviving worker while the node was gone
         other = [w for w in workers(cluster) if w != node]

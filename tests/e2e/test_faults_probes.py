@@ -6,6 +6,7 @@ from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
+from kind_nodes import DOCKER
 from test_faults_helpers import (
     Cluster,
     cluster_from_env,
@@ -22,6 +23,7 @@ from chaos.faults.probes import ProbeBreakFault
 from chaos.journal.store import Journal, pending_in
 from chaos.k8s import probes as kprobes
 from chaos.model.experiment import ProbeBreak, Selector
+from chaos.node import netns
 
 pytestmark = [pytest.mark.chaos, pytest.mark.timeout(300)]
 
@@ -43,7 +45,8 @@ def journal(tmp_path: Path) -> Journal:
 def _block_gone(cluster: Cluster, ns: str, pod: str) -> bool:
     p = kprobes.read_pod(cluster.kube, ns, pod)
     assert p is not None
-    return not kprobes.table_present(p.spec.node_name, p.metadata.uid, kprobes.table_name(pod))
+    return not netns.table_present(DOCKER, p.spec.node_name, p.metadata.uid,
+                                   kprobes.table_name(pod))
 
 
 @pytest.mark.parametrize("method", ["admin", "network"])

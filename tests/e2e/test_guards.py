@@ -23,6 +23,7 @@ from pathlib import Path
 from typing import Any
 
 import pytest
+from kind_nodes import DOCKER, container_state
 
 from chaos.engine.runner import ExperimentResult, RunEnv, run_experiment
 from chaos.errors import HaltActive
@@ -284,8 +285,8 @@ def never_left_halted(chaos_env: RunEnv) -> Iterator[dict[str, str]]:
     if marker is not None and marker.reason == REASON:
         khalt.clear_halt(chaos_env.kube)
     node = seen.get("node")
-    if node and knodes.container_state(node) == "paused":
-        knodes.docker("unpause", node)
+    if node and container_state(node) == "paused":
+        DOCKER.power(node, "unpause")
 
 
 def test_halt_from_a_second_process_stops_a_node_loss_within_two_seconds(
@@ -299,7 +300,7 @@ def test_halt_from_a_second_process_stops_a_node_loss_within_two_seconds(
         deadline = time.monotonic() + 180
         while time.monotonic() < deadline:
             node = _my_node(chaos_env, "guards-halt")
-            if node and knodes.container_state(node) == "paused":
+            if node and container_state(node) == "paused":
                 never_left_halted["node"] = node
                 time.sleep(3.0)  # a few seconds into the loss
                 halted["node"] = node
@@ -337,7 +338,7 @@ def test_halt_from_a_second_process_stops_a_node_loss_within_two_seconds(
     assert 0 < halt_to_undo <= 2.0, halt_to_undo
 
     node = halted["node"]
-    assert knodes.container_state(node) == "running"
+    assert container_state(node) == "running"
     assert knodes.wait_node_ready(chaos_env.kube, node, 120)
     assert not any(n.unschedulable for n in knodes.list_nodes(chaos_env.kube) if n.name == node)
 

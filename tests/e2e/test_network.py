@@ -20,6 +20,7 @@ from pathlib import Path
 from typing import Any
 
 import pytest
+from kind_nodes import DOCKER
 from network_helpers import Pod, Tiers, get, get_many, tiers_namespace
 from test_faults_helpers import (
     Cluster,
@@ -34,7 +35,6 @@ from chaos.errors import InjectionFailed
 from chaos.faults import build
 from chaos.faults.base import FaultOutcome
 from chaos.journal.store import Journal, pending_in
-from chaos.k8s import netns
 from chaos.model.experiment import (
     Bandwidth,
     Dns,
@@ -46,6 +46,7 @@ from chaos.model.experiment import (
     Selector,
 )
 from chaos.model.parse import load_experiment
+from chaos.node import netns
 from chaos.plan import netrules
 
 pytestmark = [pytest.mark.chaos, pytest.mark.timeout(600)]
@@ -102,7 +103,8 @@ class Running:
 
 
 def _tables_gone(pods: list[Pod], kind: str, family: str = "netdev") -> bool:
-    return not any(netns.table_present(p.node, p.uid, netrules.table_name(kind, p.name), family)
+    return not any(netns.table_present(DOCKER, p.node, p.uid,
+                                       netrules.table_name(kind, p.name), family)
                    for p in pods)
 
 
@@ -110,7 +112,8 @@ def _wait_in_place(running: Running, pods: list[Pod], kind: str,
                    family: str = "netdev") -> None:
     wait_for(f"{kind} tables in place",
              lambda: running.error is None and all(
-                 netns.table_present(p.node, p.uid, netrules.table_name(kind, p.name), family)
+                 netns.table_present(DOCKER, p.node, p.uid,
+                                     netrules.table_name(kind, p.name), family)
                  for p in pods), 60, step_s=0.3)
     assert running.error is None, running.error
 
@@ -171,7 +174,7 @@ def test_packet_loss_drops_the_share_it_was_asked_for(tiers: Tiers, journal: Jou
     running = Running(tiers, journal, spec)
 
     def lossy() -> Pod | None:  # count 1 of 3: the run's seed chose which
-        return next((p for p in tiers.pods("backend") if netns.table_present(
+        return next((p for p in tiers.pods("backend") if netns.table_present(DOCKER,
             p.node, p.uid, netrules.table_name("loss", p.name), "netdev")), None)
 
     wait_for("loss table in place", lambda: running.error is None and lossy() is not None, 60,
@@ -205,9 +208,9 @@ def test_dns_fault_on_one_frontend(tiers: Tiers, journal: Journal, mode: str, st
     spec = Dns(selector=FRONTENDS, count=1, mode=mode, duration_s=6)  # type: ignore[arg-type]
     running = Running(tiers, journal, spec)
     wait_for("dns table in place", lambda: running.error is None and any(
-        netns.table_present(p.node, p.uid, netrules.table_name("dns", p.name), family)
+        netns.table_present(DOCKER, p.node, p.uid, netrules.table_name("dns", p.name), family)
         for p in tiers.pods("frontend")), 60, step_s=0.3)
-    target = next(p for p in tiers.pods("frontend") if netns.table_present(
+    target = next(p for p in tiers.pods("frontend") if netns.table_present(DOCKER,
         p.node, p.uid, netrules.table_name("dns", p.name), family))
     other = next(p for p in tiers.pods("frontend") if p.name != target.name)
     a = get(target)
@@ -230,10 +233,10 @@ def test_bandwidth_shapes_what_the_pod_sends(tiers: Tiers, journal: Journal) -> 
 
     def shaped() -> Pod | None:
         for p in tiers.pods("backend"):
-            pid = netns.sandbox_pid(p.node, p.uid)
+            pid = netns.sandbox_pid(DOCKER, p.node, p.uid)
             if pid is None:
                 continue
-            shown = netns.in_netns(p.node, pid, "tc", "qdisc", "show", "dev", "eth0").stdout
+            shown = netns.in_netns(DOCKER, p.node, pid, "tc", "qdisc", "show", "dev", "eth0").stdout
             if netrules.ours(netrules.root_qdisc(shown)):
                 return p
         return None
@@ -256,7 +259,7 @@ def test_bandwidth_shapes_what_the_pod_sends(tiers: Tiers, journal: Journal) -> 
 def test_latency_is_injected_where_netem_exists_and_refused_where_it_does_not(
         tiers: Tiers, journal: Journal) -> None:
     backends = tiers.pods("backend")
-    missing = netns.netem_unavailable(backends[0].node)
+    missing = netns.netem_unavailable(DOCKER, backends[0].node)
     spec = Latency(selector=BACKENDS, count=None, percent=100, latency_s=0.2, duration_s=4)
     ctx = make_ctx(tiers.cluster, tiers.ns, journal, dict(TIERS))
     if missing is None:  # a kernel with netem: it must really delay, then lift
@@ -272,9 +275,9 @@ def test_latency_is_injected_where_netem_exists_and_refused_where_it_does_not(
     assert "CONFIG_NET_SCH_NETEM" in message and "Specified qdisc kind is unknown" in message
     assert not journal.path.exists() or pending_in(journal.path) == []
     for p in backends:  # nothing was put anywhere
-        pid = netns.sandbox_pid(p.node, p.uid)
+        pid = netns.sandbox_pid(DOCKER, p.node, p.uid)
         assert pid is not None
-        shown = netns.in_netns(p.node, pid, "tc", "qdisc", "show", "dev", "eth0").stdout
+        shown = netns.in_netns(DOCKER, p.node, pid, "tc", "qdisc", "show", "dev", "eth0").stdout
         assert not netrules.ours(netrules.root_qdisc(shown))
     # and the refusal tells the truth: this kernel really has no netem
     probe = subprocess.run(["docker", "exec", backends[0].node, "unshare", "-n", "tc", "qdisc",
@@ -350,7 +353,7 @@ def test_partition_of_one_backend_is_absorbed_by_connect_retries(
 
 def test_probe_break_network_still_works_through_the_shared_netns_plumbing(
         tiers: Tiers, journal: Journal) -> None:
-    """Probe break's network block now goes through chaos.k8s.netns and chaos.plan.netrules:
+    """Probe break's network block now goes through chaos.node.netns and chaos.plan.netrules:
     the kubelet's readiness probe must still be dropped, and the block removed after."""
     from chaos.faults.probes import ProbeBreakFault
     from chaos.model.experiment import ProbeBreak
@@ -364,5 +367,6 @@ def test_probe_break_network_still_works_through_the_shared_netns_plumbing(
     assert left is not None and left < 3, "the blocked pod left the endpoints"
     assert d["rejoined_endpoints_after_clear_s"][pod] is not None  # type: ignore[index]
     target = next(p for p in tiers.pods("backend") if p.name == pod)
-    assert not netns.table_present(target.node, target.uid, netrules.table_name("probe", pod))
+    assert not netns.table_present(DOCKER, target.node, target.uid,
+                                   netrules.table_name("probe", pod))
     assert pending_in(journal.path) == []

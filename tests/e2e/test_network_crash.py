@@ -18,13 +18,14 @@ from collections.abc import Callable, Iterator
 from pathlib import Path
 
 import pytest
+from kind_nodes import DOCKER
 from network_helpers import Pod, Tiers, get, tiers_namespace
 from test_crash_rollback import rollback
 from test_faults_helpers import Cluster, cluster_from_env, ensure_workload_image, wait_for
 
 from chaos.engine.runner import RunEnv
 from chaos.journal.store import pending_in, read_journal
-from chaos.k8s import netns
+from chaos.node import netns
 from chaos.plan import netrules
 
 pytestmark = [pytest.mark.chaos, pytest.mark.timeout(400)]
@@ -88,10 +89,10 @@ def tiers(cluster: Cluster) -> Iterator[Tiers]:
 
 
 def _our_qdisc(p: Pod) -> bool:
-    pid = netns.sandbox_pid(p.node, p.uid)
+    pid = netns.sandbox_pid(DOCKER, p.node, p.uid)
     if pid is None:
         return False
-    shown = netns.in_netns(p.node, pid, "tc", "qdisc", "show", "dev", "eth0").stdout
+    shown = netns.in_netns(DOCKER, p.node, pid, "tc", "qdisc", "show", "dev", "eth0").stdout
     return netrules.ours(netrules.root_qdisc(shown))
 
 
@@ -102,7 +103,8 @@ def _in_place(tiers: Tiers, kind: str) -> Callable[[], bool]:
         pods = tiers.pods(tier)
         if what == "qdisc":
             return all(_our_qdisc(p) for p in pods)
-        return all(netns.table_present(p.node, p.uid, netrules.table_name(what, p.name), family)
+        return all(netns.table_present(DOCKER, p.node, p.uid,
+                                       netrules.table_name(what, p.name), family)
                    for p in pods)
 
     return check
@@ -113,7 +115,7 @@ def _nothing_left(tiers: Tiers, kind: str) -> bool:
     pods = tiers.pods(tier)
     if what == "qdisc":
         return not any(_our_qdisc(p) for p in pods)
-    return not any(netns.table_present(p.node, p.uid, netrules.table_name(what, p.name),
+    return not any(netns.table_present(DOCKER, p.node, p.uid, netrules.table_name(what, p.name),
                                        family) for p in pods)
 
 
@@ -178,7 +180,7 @@ def test_latency_killed_here_has_nothing_to_roll_back(cluster: Cluster, tiers: T
     kernel has netem, the victim holds its qdisc like bandwidth does and the same
     kill-and-rollback applies (the undo is the same delete-qdisc)."""
     backends = tiers.pods("backend")
-    if netns.netem_unavailable(backends[0].node) is None:
+    if netns.netem_unavailable(DOCKER, backends[0].node) is None:
         pytest.skip("this kernel has netem: latency's crash case is bandwidth's (delete-qdisc)")
     victim, journal = _start(cluster, tiers, tmp_path, "latency")
     try:

@@ -13,8 +13,8 @@ from pathlib import Path
 from typing import Any
 
 import pytest
+from kind_nodes import container_state
 
-from chaos.k8s import nodes as knodes
 from chaos.model.parse import load_experiment
 
 pytestmark = [pytest.mark.chaos, pytest.mark.timeout(600)]
@@ -64,7 +64,7 @@ def test_node_loss_replicated_keeps_serving_and_reports_node_figures(chaos_exper
         "pods on the lost node were evicted after their toleration"
     assert result.recovery_seconds is not None
     # the paused node's container was resumed, and the undo says so
-    assert knodes.container_state(node) == "running"
+    assert container_state(node) == "running"
     assert [(u["kind"], u["status"]) for u in _report(result)["undo"]] == [
         ("unpause-node", "undone")]
 

@@ -11,6 +11,7 @@ from types import MappingProxyType, SimpleNamespace
 from typing import Any
 
 import pytest
+from fake_node import FakeNode
 
 from chaos.clock import FakeClock
 from chaos.faults import undo
@@ -90,7 +91,9 @@ def make_world(tmp_path: Path, monkeypatch: pytest.MonkeyPatch, *, deadline: flo
                        namespace="ns", journal=Journal(tmp_path / "run.jsonl"), seed=seed,
                        clock=clock, workload_selector=SEL, cluster_name=cluster_name,
                        kubeconfig="/k", emit=lambda k, n, d: events.append((k, n, d)),
-                       observer=observer, deadline=deadline, index=index)
+                       observer=observer, deadline=deadline, index=index,
+                       # a kind cluster's node access; tests give it the actions they expect
+                       node=FakeNode() if cluster_name else None)
     world = World(ctx, clock, observer, events)
 
     def handler(action: UndoAction) -> str | None:

@@ -172,7 +172,8 @@ def three_control_planes(monkeypatch: pytest.MonkeyPatch, tmp_path: Path) -> Any
 
     kube = SimpleNamespace(core=core, context="kind-x")
     monkeypatch.setattr(undo, "kube_for", lambda action: kube)
-    monkeypatch.setattr(knodes, "docker", fake_docker)
+    monkeypatch.setattr(docker.runtime, "fake_docker", fake_docker)
+    monkeypatch.setattr(undo, "node_for", lambda action: docker.runtime)
     monkeypatch.setattr(knodes, "get_node",
                         lambda k, name: knodes.node_view(core.read_node(name)))
     monkeypatch.setattr(fcp, "control_plane_targets",
@@ -180,6 +181,7 @@ def three_control_planes(monkeypatch: pytest.MonkeyPatch, tmp_path: Path) -> Any
 
     def make(abort_at: float | None) -> Any:
         ctx, clock, observer = _ctx(tmp_path, abort_at)
+        ctx.node = docker.runtime
         holder["ctx"] = ctx
         return ctx, clock, observer, docker, journaled_at_pause
 

@@ -88,7 +88,8 @@ def cluster(monkeypatch: pytest.MonkeyPatch) -> tuple[FakeCore, FakeDocker]:
 
     kube = SimpleNamespace(core=core, context="kind-x")
     monkeypatch.setattr(undo, "kube_for", lambda action: kube)
-    monkeypatch.setattr(knodes, "docker", with_pause)
+    monkeypatch.setattr(docker.runtime, "fake_docker", with_pause)
+    monkeypatch.setattr(undo, "node_for", lambda action: docker.runtime)
     monkeypatch.setattr(fnodes, "choose_nodes", lambda ctx, spec: ("w1",))
     monkeypatch.setattr(knodes, "get_node", lambda k, name: knodes.node_view(core.read_node(name)))
     monkeypatch.setattr(knodes, "cordon", lambda k, name: core.patch_node(
@@ -126,6 +127,7 @@ def test_a_node_loss_is_restored_at_once_on_abort(tmp_path: Any, cluster: Any,
     _, docker = cluster
     monkeypatch.setattr(fnodes, "_workload_tolerations", lambda ctx: {})
     ctx, clock, observer = _ctx(tmp_path, abort_at=4.0)
+    ctx.node = docker.runtime
     fault = fnodes.NodeLossFault(NodeLoss(nodes=NodeSelection(nodes=("w1",)), duration_s=120.0,
                                           mode="pause"))
     outcome = fault.inject(ctx)

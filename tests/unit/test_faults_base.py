@@ -124,10 +124,12 @@ def test_an_aborted_wait_is_no_budget_cut(tmp_path: Path,
 def test_the_undo_target_names_where_to_send_it(tmp_path: Path,
                                                monkeypatch: pytest.MonkeyPatch) -> None:
     w = make_world(tmp_path, monkeypatch)
+    # node_access: how `kube-chaos rollback` reaches the nodes again (chaos.node.access)
     assert w.ctx.target() == {"kubeconfig": "/k", "context": "kind-x", "cluster": "x",
-                              "namespace": "ns"}
+                              "namespace": "ns", "node_access": "docker"}
     w2 = make_world(tmp_path / "b", monkeypatch, cluster_name=None)
     assert w2.ctx.target()["cluster"] == ""
+    assert w2.ctx.target()["node_access"] == ""  # no node access: no node undo can follow
 
 
 def test_record_undo_journals_the_action_with_its_target(tmp_path: Path,

@@ -9,15 +9,17 @@ from pathlib import Path
 from typing import Any
 
 import pytest
+from fake_node import FakeNode, ScriptedDocker
 from fault_world import World, make_world
 
 from chaos.errors import ClusterError, InjectionFailed
 from chaos.faults import controlplane as fcp
 from chaos.journal.store import UndoAction
 from chaos.k8s import nodes as knodes
-from chaos.k8s.nodes import ContainerInfo, NodeView
+from chaos.k8s.nodes import NodeView
 from chaos.model.faults import ControlPlaneLoss
 from chaos.model.hold import Hold
+from chaos.node.runtime import NodeMachineState as ContainerInfo
 
 CP = {"node-role.kubernetes.io/control-plane": ""}
 FMT = "{{range .NetworkSettings.Networks}}{{.IPAddress}} {{end}}"
@@ -66,9 +68,12 @@ class Docker:
 def world(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> tuple[World, Docker]:
     w = make_world(tmp_path, monkeypatch, handled=("unpause-node", "start-node"))
     d = Docker(w)
-    monkeypatch.setattr(knodes, "docker", d.docker)
-    monkeypatch.setattr(knodes, "container_state", d.container_state)
-    monkeypatch.setattr(knodes, "container_info", d.container_info)
+    # the node runtime: power actions and the address read as docker calls (d.docker looked
+    # up at each call), the state as docker inspect would report it
+    w.ctx.node = FakeNode(
+        power=lambda node, verb, timeout: d.docker(verb, node, timeout=timeout),
+        state=d.container_info,
+        address=ScriptedDocker(lambda *args, timeout: d.docker(*args, timeout=timeout)).address)
     monkeypatch.setattr(knodes, "list_nodes", lambda kube, label_selector=None: [
         NodeView(n, True, False, "", CP) for n in ("cp1", "cp2", "cp3")]
         + [NodeView("w1", True, False, "")])
@@ -149,7 +154,7 @@ def test_a_pause_has_no_address_check_and_the_ready_wait_has_a_floor(
 
 def test_control_plane_loss_needs_a_kind_cluster(world: tuple[World, Docker]) -> None:
     w, d = world
-    w.ctx.cluster_name = None
+    w.ctx.node = None  # no node access (not a kind cluster)
     with pytest.raises(InjectionFailed) as info:
         fcp.ControlPlaneLossFault(ControlPlaneLoss()).inject(w.ctx)
     assert str(info.value) == (
@@ -179,7 +184,7 @@ def test_a_failed_pause_restores_what_was_lost_and_runs_every_undo(
             return subprocess.CompletedProcess(args, 1, "", " Error: frozen\n")
         return real(*args, timeout=timeout)
 
-    monkeypatch.setattr(knodes, "docker", second_pause_fails)
+    monkeypatch.setattr(d, "docker", second_pause_fails)
     fault = fcp.ControlPlaneLossFault(ControlPlaneLoss(count=3))
     with pytest.raises(InjectionFailed, match=r"^docker pause cp1 failed: Error: frozen$"):
         fault.inject(w.ctx)
@@ -214,30 +219,33 @@ def test_an_abort_before_any_loss_loses_and_holds_nothing(world: tuple[World, Do
 
 def test_restore_all_skips_running_and_gone_nodes_and_names_what_it_cannot_read(
         world: tuple[World, Docker]) -> None:
-    _w, d = world
+    w, d = world
     d.state = {"cp1": "paused", "cp2": "running", "cp3": "paused", "cp4": "exited"}
     d.info_error = {"cp3"}
     lost = {"cp1": 0.0, "cp2": 0.0, "cp3": 0.0, "cp4": 0.0, "cp9": 0.0}
+    assert w.ctx.node is not None
     problems = fcp.ControlPlaneLossFault._restore_all(
-        "pause", {"cp1": "172.18.0.5", "cp3": "172.18.0.2"}, lost)
+        w.ctx.node, "pause", {"cp1": "172.18.0.5", "cp3": "172.18.0.2"}, lost)
     assert problems == ["cp3: docker inspect: daemon gone"]
     assert d.verbs("unpause", "start") == [("unpause", "cp1"), ("unpause", "cp4")]
     assert [c[2] for c in d.calls if c[0] == "unpause"] == [120, 120]
     d.calls.clear()
     d.state["cp1"] = "exited"
-    assert fcp.ControlPlaneLossFault._restore_all("stop", {}, {"cp1": 0.0}) == []
+    assert fcp.ControlPlaneLossFault._restore_all(w.ctx.node, "stop", {}, {"cp1": 0.0}) == []
     assert d.verbs("start", "unpause") == [("start", "cp1")]
 
 
 def test_address_reads_the_first_network_address(world: tuple[World, Docker]) -> None:
-    _, d = world
+    w, d = world
+    assert w.ctx.node is not None
+    address = w.ctx.node.address  # DockerRuntime.address over the fake docker CLI
     d.address["cp1"] = "172.18.0.3 fc00::3"
-    assert fcp._address("cp1") == "172.18.0.3"
+    assert address("cp1") == "172.18.0.3"
     d.address["cp1"] = ""
-    assert fcp._address("cp1") == ""
-    assert fcp._address("nope") == ""
+    assert address("cp1") == ""
+    assert address("nope") == ""
     d.fail["inspect"] = "Error: No such object"
-    assert fcp._address("cp2") == ""
+    assert address("cp2") == ""
 
 
 def test_restart_order_puts_nodes_without_an_address_last_by_name() -> None:

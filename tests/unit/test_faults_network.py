@@ -4,11 +4,13 @@ refused before anything is journaled, the lift, and the figures, against fake no
 from __future__ import annotations
 
 import threading
+from collections.abc import Callable
 from pathlib import Path
 from types import MappingProxyType, SimpleNamespace
 from typing import Any
 
 import pytest
+from fake_node import FakeNode
 
 from chaos.clock import FakeClock
 from chaos.errors import InjectionFailed
@@ -16,10 +18,10 @@ from chaos.faults import build, undo
 from chaos.faults import network as fnet
 from chaos.faults.base import FaultContext
 from chaos.journal.store import Journal, UndoAction, pending_in
-from chaos.k8s import netns
 from chaos.k8s.observe import PodState, Snapshot
 from chaos.k8s.pods import PodView
 from chaos.model.experiment import Bandwidth, Dns, Latency, PacketLoss, Partition, Peer, Selector
+from chaos.node import netns
 
 BACKENDS = Selector.of({"tier": "backend"})
 FRONTENDS = Selector.of({"tier": "frontend"})
@@ -38,6 +40,18 @@ class FakeObserver:
     def wait_change(self, version: int, timeout_s: float) -> Snapshot:
         self.clock.advance(timeout_s)
         return self.snapshot()
+
+
+RT = FakeNode()  # the run's node runtime: every netns call must be handed it
+
+
+def patch_netns(monkeypatch: pytest.MonkeyPatch, name: str, fake: Callable[..., Any]) -> None:
+    """Replace ``netns.<name>`` by ``fake``, called without the node runtime (asserted to be
+    the context's, RT)."""
+    def call(rt: Any, *args: Any, **kwargs: Any) -> Any:
+        assert rt is RT, rt
+        return fake(*args, **kwargs)
+    monkeypatch.setattr(netns, name, call)
 
 
 class Nodes:
@@ -110,7 +124,7 @@ def world(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> tuple[FaultContext
     for name in ("running_pid", "default_dev", "load_table", "drop_table", "read_table",
                  "check_root_free", "set_root_qdisc", "drop_root_qdisc", "qdisc_stats",
                  "netem_unavailable"):
-        monkeypatch.setattr(netns, name, getattr(nodes, name))
+        patch_netns(monkeypatch, name, getattr(nodes, name))
 
     cluster = SimpleNamespace(context="kind-x")
 
@@ -134,7 +148,7 @@ def world(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> tuple[FaultContext
                        namespace="ns", journal=journal, seed=3, clock=clock,
                        workload_selector=Selector.of({"app": "tiers"}), cluster_name="x",
                        kubeconfig="", emit=lambda *e: nodes.note(f"event {e[0]} {e[1]}"),
-                       observer=FakeObserver(clock), deadline=600.0)
+                       observer=FakeObserver(clock), deadline=600.0, node=RT)
     return ctx, nodes
 
 
@@ -177,7 +191,7 @@ def test_the_rules_loaded_are_the_rendered_ones_without_the_targets_own_ip(
         scripts[table] = script
         real(node, pid, table, script, family)
 
-    monkeypatch.setattr(netns, "load_table", keep)
+    patch_netns(monkeypatch, "load_table", keep)
     build(Partition(selector=BACKENDS, count=None, percent=100, duration_s=1,
                     peer=Peer(selector=BACKENDS), direction="egress")).inject(ctx)
     assert "ip daddr { 10.244.2.6 } counter drop" in scripts["kube_chaos_partition_b_1"]
@@ -271,7 +285,7 @@ def test_latency_where_netem_exists_is_a_netem_root_qdisc(
 
 def test_network_faults_need_node_containers(world: tuple[FaultContext, Nodes]) -> None:
     ctx, _ = world
-    ctx.cluster_name = None
+    ctx.node = None  # no node access (not a kind cluster)
     with pytest.raises(InjectionFailed, match="needs a kind cluster"):
         build(Dns(selector=FRONTENDS)).inject(ctx)
 
@@ -392,7 +406,7 @@ def test_counters_that_cannot_be_read_are_none_not_zero(
         return "  counter packets 0 bytes 0 numgen random mod 10000 < 3000 counter packets 0 " \
                "bytes 0 drop\n"
 
-    monkeypatch.setattr(netns, "read_table", read)
+    patch_netns(monkeypatch, "read_table", read)
     outcome = build(PacketLoss(selector=BACKENDS, count=None, percent=100, loss=30,
                                duration_s=1)).inject(ctx)
     d = outcome.details
@@ -404,7 +418,7 @@ def test_counters_that_cannot_be_read_are_none_not_zero(
 def test_qdisc_stats_that_cannot_be_read_are_none(world: tuple[FaultContext, Nodes],
                                                   monkeypatch: pytest.MonkeyPatch) -> None:
     ctx, _ = world
-    monkeypatch.setattr(netns, "qdisc_stats", lambda node, pid, dev: None)
+    patch_netns(monkeypatch, "qdisc_stats", lambda node, pid, dev: None)
     outcome = build(Bandwidth(selector=BACKENDS, count=1, rate_bps=1_000_000,
                               duration_s=1)).inject(ctx)
     (t,) = outcome.targets
@@ -424,7 +438,7 @@ def test_qdisc_figures_and_latency_checks_each_node_once(
         asked.append(node)
         return None
 
-    monkeypatch.setattr(netns, "netem_unavailable", netem)
+    patch_netns(monkeypatch, "netem_unavailable", netem)
     outcome = build(Latency(selector=BACKENDS, count=None, percent=100, latency_s=0.05,
                             duration_s=1)).inject(ctx)
     assert asked == ["w1", "w2"]
@@ -440,7 +454,7 @@ def test_a_lift_that_fails_is_left_to_the_journaled_undo(
     def drop(node: str, pid: int, table: str, family: str) -> None:
         raise InjectionFailed("nft delete failed")
 
-    monkeypatch.setattr(netns, "drop_table", drop)
+    patch_netns(monkeypatch, "drop_table", drop)
     outcome = build(Dns(selector=BACKENDS, count=1, mode="block", duration_s=2)).inject(ctx)
     assert outcome.details["mode"] == "block"
     assert [e for e in nodes.log if e.startswith("undo")] == [
@@ -583,7 +597,7 @@ def test_every_netns_call_names_the_targets_node_sandbox_table_and_family(
             calls.append((_name, *args))
             return _real(*args)
 
-        monkeypatch.setattr(netns, name, spy)
+        patch_netns(monkeypatch, name, spy)
     spec = Dns(selector=BACKENDS, count=None, percent=100, mode="block", duration_s=1)
     build(spec).inject(ctx)
     table = "kube_chaos_dns_b_2"
@@ -617,7 +631,7 @@ def test_packet_loss_with_a_peer_loads_rules_for_that_peer_only(
                      peer=peer)).inject(ctx)
     assert asked == [peer]
     scripts: dict[str, str] = {}
-    monkeypatch.setattr(netns, "load_table", lambda node, pid, table, script, family:
+    patch_netns(monkeypatch, "load_table", lambda node, pid, table, script, family:
                         scripts.__setitem__(table, script))
     build(PacketLoss(selector=BACKENDS, count=1, loss=30, duration_s=1, peer=peer)).inject(ctx)
     [script] = scripts.values()
@@ -640,7 +654,7 @@ def test_a_peer_with_no_address_for_any_target_names_them_all(
 def test_observed_loss_is_a_percentage_to_two_decimals(
         world: tuple[FaultContext, Nodes], monkeypatch: pytest.MonkeyPatch) -> None:
     ctx, _ = world
-    monkeypatch.setattr(netns, "read_table", lambda node, pid, table, family: (
+    patch_netns(monkeypatch, "read_table", lambda node, pid, table, family: (
         "  counter packets 300 bytes 1 numgen random mod 10000 < 3000 counter packets 100 "
         "bytes 1 drop\n"))
     outcome = build(PacketLoss(selector=BACKENDS, count=1, loss=30, duration_s=1)).inject(ctx)
@@ -660,8 +674,8 @@ def test_locate_asks_each_targets_node_for_its_sandbox_and_interface(
         asked.append(("dev", node, pid))
         return f"veth{pid}"
 
-    monkeypatch.setattr(netns, "running_pid", running_pid)
-    monkeypatch.setattr(netns, "default_dev", default_dev)
+    patch_netns(monkeypatch, "running_pid", running_pid)
+    patch_netns(monkeypatch, "default_dev", default_dev)
     outcome = build(Dns(selector=BACKENDS, count=None, percent=100, duration_s=1.23456)
                     ).inject(ctx)
     assert sorted(asked) == [("dev", "w1", 4001), ("dev", "w2", 4002), ("dev", "w2", 4003),

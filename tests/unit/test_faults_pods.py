@@ -15,6 +15,7 @@ from chaos.faults import targets
 from chaos.k8s import pods as kpods
 from chaos.k8s.pods import PodView
 from chaos.model.experiment import ContainerKill, PodKill
+from chaos.node import tasks
 from chaos.plan.select import choose
 
 
@@ -60,7 +61,11 @@ def world(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> tuple[World, Pods]
     fake.kube = w.ctx.kube
     monkeypatch.setattr(kpods, "running_pods", fake.running)
     monkeypatch.setattr(kpods, "delete_pod", fake.delete)
-    monkeypatch.setattr(kpods, "kill_container_on_node", fake.kill)
+    def kill(rt: Any, node: str, cid: str, signal: str) -> None:
+        assert rt is w.ctx.node and rt is not None, rt  # the context's node runtime
+        fake.kill(node, cid, signal)
+
+    monkeypatch.setattr(tasks, "kill_container", kill)
     return w, fake
 
 
@@ -178,7 +183,7 @@ def test_a_container_without_a_runtime_id_is_refused_by_name(world: tuple[World,
 def test_container_kill_needs_the_node_runtime(tmp_path: Path, monkeypatch: pytest.MonkeyPatch,
                                                world: tuple[World, Pods]) -> None:
     w, fake = world
-    w.ctx.cluster_name = None
+    w.ctx.node = None  # no node access (not a kind cluster)
     with pytest.raises(InjectionFailed) as info:
         fpods.ContainerKillFault(ContainerKill(selector=SEL)).inject(w.ctx)
     assert str(info.value) == (

@@ -9,6 +9,7 @@ from pathlib import Path
 from typing import Any
 
 import pytest
+from fake_node import FakeNode, machine
 from fault_world import World, make_world, snap
 
 from chaos.errors import InjectionFailed
@@ -107,8 +108,11 @@ def world(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> tuple[World, Clust
                    handled=("uncordon", "unpause-node", "start-node"))
     c = Cluster(w)
     for name in ("list_nodes", "get_node", "cordon", "pods_on_node", "evict",
-                 "pod_names_on_node", "wait_pod_change", "container_state", "docker"):
+                 "pod_names_on_node", "wait_pod_change"):
         monkeypatch.setattr(knodes, name, getattr(c, name))
+    # the node runtime: power actions as docker calls (c.docker is looked up at each call)
+    w.ctx.node = FakeNode(power=lambda node, verb, timeout: c.docker(verb, node, timeout=timeout),
+                          state=lambda node: machine(c.container_state(node)))
     monkeypatch.setattr(knodes, "eviction_tolerations",
                         lambda kube, ns, selector: {"not-ready": 30, "unreachable": None}
                         if (kube, ns, selector) == (w.ctx.kube, "ns", "app=web") else {})
@@ -373,7 +377,6 @@ def lost(world: tuple[World, Cluster], monkeypatch: pytest.MonkeyPatch
          ) -> tuple[World, Cluster]:
     w, c = world
     lost_world(w, c)
-    monkeypatch.setattr(knodes, "docker", c.docker)
     return w, c
 
 
@@ -429,10 +432,21 @@ def test_the_ready_wait_and_docker_timeout_stay_within_bounds(
 
 def test_node_loss_needs_a_kind_cluster(lost: tuple[World, Cluster]) -> None:
     w, c = lost
-    w.ctx.cluster_name = None
+    w.ctx.node = None  # no node access (not a kind cluster)
     with pytest.raises(InjectionFailed, match="node-loss needs the node containers of a kind "
                                               "cluster"):
         fnodes.NodeLossFault(NodeLoss(nodes=sel("w1"))).inject(w.ctx)
+    assert c.calls == [] and w.pending_kinds() == []
+
+
+def test_a_node_runtime_that_cannot_lose_a_node_that_way_says_so_before_acting(
+        lost: tuple[World, Cluster]) -> None:
+    w, c = lost
+    w.ctx.node = FakeNode(supports=False, access="agent")  # any node action fails the test
+    with pytest.raises(InjectionFailed, match=r"^node-loss mode: pause needs docker access to "
+                                              r"kind node containers; this run reaches its "
+                                              r"nodes through agent$"):
+        fnodes.NodeLossFault(NodeLoss(nodes=sel("w1"), mode="pause")).inject(w.ctx)
     assert c.calls == [] and w.pending_kinds() == []
 
 
@@ -483,7 +497,6 @@ def test_a_node_that_never_turns_notready_has_no_notready_time(
         world: tuple[World, Cluster], monkeypatch: pytest.MonkeyPatch) -> None:
     w, c = world
     lost_world(w, c, notready_after=1e9)
-    monkeypatch.setattr(knodes, "docker", c.docker)
     outcome = fnodes.NodeLossFault(NodeLoss(nodes=sel("w1"), duration_s=10.0)).inject(w.ctx)
     assert outcome.details["time_to_notready_s"] == {}
     assert outcome.details["time_to_ready_after_restore_s"] == {"w1": 0.0}

@@ -150,3 +150,31 @@ def test_a_kind_cluster_gets_docker_access_and_any_other_cluster_none() -> None:
     with pytest.raises(RollbackFailed, match=r"node access 'agent' is not one"):
         access.for_access("agent")
 
+
+def test_the_api_probe_reads_etcd_members_through_the_node_runtime() -> None:
+    import subprocess
+    from types import SimpleNamespace
+
+    from fake_node import FakeNode
+    from kubernetes import client
+
+    from chaos.k8s.apiprobe import ETCD_HEALTH, ApiProbe
+
+    asked: list[tuple[object, ...]] = []
+
+    def exec_(node: str, *argv: str, stdin: str | None, timeout: float
+              ) -> subprocess.CompletedProcess[str]:
+        asked.append((node, *argv, timeout))
+        if node == "cp2":
+            return subprocess.CompletedProcess([], 1, "", "curl: (7) refused\n")
+        return subprocess.CompletedProcess([], 0, '{"health":"true","reason":""}', "")
+
+    kube = SimpleNamespace(api=SimpleNamespace(configuration=client.Configuration()))
+    probe = ApiProbe(kube, ["cp1", "cp2"], node=FakeNode(exec=exec_))  # type: ignore[arg-type]
+    up, down = probe._member("cp1"), probe._member("cp2")
+    assert asked == [("cp1", "curl", "-s", "-m", "1", ETCD_HEALTH, 3),
+                     ("cp2", "curl", "-s", "-m", "1", ETCD_HEALTH, 3)]
+    assert (up.member, up.healthy) == ("cp1", True)
+    assert (down.healthy, down.detail) == (None, "curl: (7) refused")
+    # without a node runtime no member is read (only the API series run)
+    assert ApiProbe(kube, ["cp1"]).members == []  # type: ignore[arg-type]

@@ -13,6 +13,7 @@ from types import MappingProxyType, SimpleNamespace
 from typing import Any
 
 import pytest
+from fake_node import FakeNode
 
 from chaos.clock import FakeClock
 from chaos.engine import phases as ph
@@ -752,13 +753,22 @@ def test_the_run_hands_faults_the_environment_and_reports_it(world: World,
     from chaos.k8s.client import client_version
 
     ContextFault.seen.clear()
-    result = _run(world, tmp_path, fault=ContextFault, cluster_name="kc", kubeconfig="/kc")
+    node = FakeNode()
+    result = _run(world, tmp_path, fault=ContextFault, cluster_name="kc", kubeconfig="/kc",
+                  node=node)
     [ctx] = ContextFault.seen
     assert (ctx.cluster_name, ctx.kubeconfig, ctx.seed) == ("kc", "/kc", 11)
+    assert ctx.node is node  # the run's node runtime, handed to every fault
     report = _report(result)
     assert report["cluster"] == {"context": "kind-offline", "kind_cluster": "kc",
+                                 "node_access": "docker",
                                  "namespace": "kc-offline-abc123", "node_port": 30080,
                                  "server_version": "v1.34.4"}
+    # without node access, faults get none and report.json says so
+    ContextFault.seen.clear()
+    result = _run(world, tmp_path / "none", fault=ContextFault)
+    assert ContextFault.seen[0].node is None
+    assert _report(result)["cluster"]["node_access"] is None
     assert report["versions"] == {"kube-chaos": __version__,
                                   "python": platform.python_version(),
                                   "kubernetes-client": client_version(),

@@ -5,6 +5,7 @@ the figures Kubernetes produced (endpoints left and rejoined, restart and its la
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 
@@ -15,12 +16,12 @@ from kubernetes import client as k
 from chaos.errors import InjectionFailed
 from chaos.faults import probes as fprobes
 from chaos.journal.store import UndoAction
-from chaos.k8s import netns
 from chaos.k8s import pods as kpods
 from chaos.k8s import probes as kprobes
 from chaos.k8s.observe import PodState, Snapshot
 from chaos.k8s.pods import PodView
 from chaos.model.experiment import ProbeBreak
+from chaos.node import netns, tasks
 
 
 def probe(port: Any = "http", handler: str = "http", **kw: Any) -> k.V1Probe:
@@ -95,17 +96,26 @@ class Pods:
         return [c for c in self.calls if c[0] == what]
 
 
+def on_node(w: World, fake: Callable[..., Any]) -> Callable[..., Any]:
+    """``fake`` as a chaos.node function: called with the context's node runtime first."""
+    def call(rt: Any, *args: Any) -> Any:
+        assert rt is w.ctx.node and rt is not None, rt
+        return fake(*args)
+    return call
+
+
 @pytest.fixture
 def world(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> tuple[World, Pods]:
     w = make_world(tmp_path, monkeypatch, handled=("clear-admin-probe", "unblock-probe"))
     p = Pods(w)
     monkeypatch.setattr(kpods, "running_pods", p.running)
-    monkeypatch.setattr(kpods, "kill_container_on_node", p.kill)
+    monkeypatch.setattr(tasks, "kill_container", on_node(w, p.kill))
     monkeypatch.setattr(kprobes, "read_pod", p.read_pod)
     monkeypatch.setattr(kprobes, "admin_call", p.admin_call)
-    monkeypatch.setattr(kprobes, "block", p.block)
+    monkeypatch.setattr(netns, "block_probe", on_node(w, p.block))
     monkeypatch.setattr(kprobes, "event_times", p.event_times)
-    monkeypatch.setattr(netns, "node_addresses", lambda node: [f"172.18.0.{len(node)}"])
+    monkeypatch.setattr(netns, "node_addresses",
+                        on_node(w, lambda node: [f"172.18.0.{len(node)}"]))
     return w, p
 
 
@@ -250,7 +260,7 @@ def test_a_startup_break_by_admin_is_refused_before_anything_is_journaled(
 
 def test_network_mode_needs_a_kind_cluster(world: tuple[World, Pods]) -> None:
     w, p = world
-    w.ctx.cluster_name = None
+    w.ctx.node = None  # no node access (not a kind cluster)
     with pytest.raises(InjectionFailed, match=r"network mode needs the node containers of a kind "
                                               r"cluster .docker exec.; use method: admin"):
         fprobes.ProbeBreakFault(ProbeBreak(selector=SEL)).inject(w.ctx)

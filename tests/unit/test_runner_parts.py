@@ -438,3 +438,19 @@ def test_any_other_error_is_never_run_again(tmp_path: Path,
     env = _env(tmp_path, lock_dir=tmp_path / "locks", parallel=4)
     result = runner.run_experiment(_exp(), env, ports=SimpleNamespace(cluster=None))  # type: ignore[arg-type]
     assert result.error == "InjectionFailed: no pod matched" and paces == [4]
+
+
+def test_a_kind_clusters_run_reaches_its_nodes_through_docker(tmp_path: Path) -> None:
+    from fake_node import FakeNode
+
+    from chaos.node.kind import DockerRuntime
+
+    def env(**over: Any) -> runner.RunEnv:
+        return runner.RunEnv(kube=SimpleNamespace(context="kind-x"),  # type: ignore[arg-type]
+                             kubeconfig="", run_id="r", reports_dir=tmp_path, seed=1,
+                             journal=Journal(tmp_path / "j.jsonl"), **over)
+
+    assert isinstance(env(cluster_name="kube-chaos").node, DockerRuntime)
+    assert env(cluster_name=None).node is None  # another cluster: node-level faults refuse
+    mine = FakeNode()
+    assert env(cluster_name="kube-chaos", node=mine).node is mine

@@ -16,6 +16,7 @@ from types import SimpleNamespace
 from typing import Any
 
 import pytest
+from fake_node import ScriptedDocker
 from kubernetes.client.exceptions import ApiException
 from urllib3.exceptions import ProtocolError
 
@@ -26,10 +27,11 @@ from chaos.faults import nodes as fnodes
 from chaos.faults import undo
 from chaos.faults.base import FaultContext
 from chaos.journal.store import Journal, UndoAction, UndoOutcome, read_journal
-from chaos.k8s import health, netns
+from chaos.k8s import health
 from chaos.k8s import nodes as knodes
 from chaos.k8s import probes as kprobes
 from chaos.model.experiment import Selector
+from chaos.node.runtime import NodeMachineState
 
 DAEMON_DOWN = ("Cannot connect to the Docker daemon at unix:///var/run/docker.sock. "
                "Is the docker daemon running?")
@@ -47,6 +49,8 @@ class FakeDocker:
         self.fail_after: int | None = None  # Docker goes away after this many calls
         self.ignore_delete = False
         self.calls: list[str] = []
+        # the node runtime over this fake docker CLI (swap runtime.fake_docker to script it)
+        self.runtime = ScriptedDocker(self.docker, self.node_exec)
 
     def _down(self) -> bool:
         return not self.up or (self.fail_after is not None and len(self.calls) > self.fail_after)
@@ -129,8 +133,7 @@ class FakeCore:
 @pytest.fixture
 def docker(monkeypatch: pytest.MonkeyPatch) -> FakeDocker:
     fake = FakeDocker({"w1": "paused", "w2": "exited"})
-    monkeypatch.setattr(knodes, "docker", fake.docker)
-    monkeypatch.setattr(netns, "node_exec", fake.node_exec)
+    monkeypatch.setattr(undo, "node_for", lambda action: fake.runtime)
     return fake
 
 
@@ -234,7 +237,7 @@ def test_a_container_that_will_not_stay_up_is_not_undone(tmp_path: Path, docker:
             return subprocess.CompletedProcess(["docker", *args], 0, "", "")
         return real(*args, timeout=timeout)
 
-    monkeypatch.setattr(knodes, "docker", start_does_nothing)
+    monkeypatch.setattr(docker.runtime, "fake_docker", start_does_nothing)
     j = Journal(tmp_path / "run.jsonl")
     j.record(act("start-node", 1.0, node="w2"))
     [outcome] = undo.rollback_all([j])
@@ -243,11 +246,11 @@ def test_a_container_that_will_not_stay_up_is_not_undone(tmp_path: Path, docker:
 
 
 def test_container_state_tells_absent_from_unreachable(docker: FakeDocker) -> None:
-    assert knodes.container_state("w1") == "paused"
-    assert knodes.container_state("nope") is None
+    assert docker.runtime.state("w1") == NodeMachineState("paused", running=True, paused=True)
+    assert docker.runtime.state("nope") is None
     docker.up = False
     with pytest.raises(ClusterError, match="Cannot connect to the Docker daemon"):
-        knodes.container_state("w1")
+        docker.runtime.state("w1")
 
 
 # --- API server --------------------------------------------------------------------------------

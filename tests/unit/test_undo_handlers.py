@@ -10,6 +10,7 @@ from types import SimpleNamespace
 from typing import Any
 
 import pytest
+from fake_node import FakeNode
 
 from chaos.errors import ClusterError, DockerUnavailable, RollbackFailed
 from chaos.faults import undo
@@ -17,6 +18,8 @@ from chaos.journal.store import UndoAction
 from chaos.k8s import nodes as knodes
 from chaos.k8s import probes as kprobes
 from chaos.k8s import workload as kw
+from chaos.node.kind import DockerRuntime
+from chaos.node.runtime import NodeMachineState
 
 KUBE = SimpleNamespace(context="kind-x")
 
@@ -231,13 +234,13 @@ def test_an_unreachable_switch_is_undone_only_when_the_broken_process_is_gone(
 
 
 class Docker:
-    def __init__(self, states: list[knodes.ContainerInfo | str | None], rc: int = 0,
+    def __init__(self, states: list[NodeMachineState | str | None], rc: int = 0,
                  stderr: str = "", stdout: str = "") -> None:
         self.states = states
         self.rc, self.stderr, self.stdout = rc, stderr, stdout
         self.calls: list[tuple[Any, ...]] = []
 
-    def info(self, name: str) -> knodes.ContainerInfo | None:
+    def info(self, name: str) -> NodeMachineState | None:
         self.calls.append(("inspect", name))
         state = self.states.pop(0)
         if state == "down":
@@ -250,9 +253,9 @@ class Docker:
         return subprocess.CompletedProcess(["docker", *args], self.rc, self.stdout, self.stderr)
 
 
-PAUSED = knodes.ContainerInfo("paused", running=True, paused=True)
-EXITED = knodes.ContainerInfo("exited", running=False, paused=False)
-RUNNING = knodes.ContainerInfo("running", running=True, paused=False)
+PAUSED = NodeMachineState("paused", running=True, paused=True)
+EXITED = NodeMachineState("exited", running=False, paused=False)
+RUNNING = NodeMachineState("running", running=True, paused=False)
 
 
 @pytest.fixture
@@ -276,16 +279,27 @@ def ready(monkeypatch: pytest.MonkeyPatch, calls: list[tuple[Any, ...]]) -> list
     return views
 
 
+def runtime(fake: Docker) -> FakeNode:
+    """The node runtime over the fake: its state read, its power actions as docker calls."""
+    return FakeNode(power=lambda node, verb, timeout: fake.docker(verb, node, timeout=timeout),
+                    state=fake.info)
+
+
 def use(monkeypatch: pytest.MonkeyPatch, fake: Docker) -> Docker:
-    monkeypatch.setattr(knodes, "container_info", fake.info)
-    monkeypatch.setattr(knodes, "docker", fake.docker)
+    rt = runtime(fake)
+
+    def node_for(act: UndoAction) -> FakeNode:
+        assert isinstance(act, UndoAction), act  # the runtime the action names
+        return rt
+
+    monkeypatch.setattr(undo, "node_for", node_for)
     return fake
 
 
 @pytest.mark.parametrize(("before", "verb"), [(PAUSED, "unpause"), (EXITED, "start")])
 def test_restore_node_unpauses_or_starts_then_waits_for_ready(
         monkeypatch: pytest.MonkeyPatch, calls: list[tuple[Any, ...]], ready: list[Any],
-        before: knodes.ContainerInfo, verb: str) -> None:
+        before: NodeMachineState, verb: str) -> None:
     docker = use(monkeypatch, Docker([before, RUNNING]))
     assert undo.undo_start_node(action("start-node", node="w1", ready_timeout_s="7")) is None
     assert docker.calls == [("inspect", "w1"), ("docker", verb, "w1", 120), ("inspect", "w1")]
@@ -323,9 +337,9 @@ def test_restore_node_names_what_it_could_not_confirm(
 ])
 def test_a_failed_docker_call_says_what_docker_said(
         monkeypatch: pytest.MonkeyPatch, stderr: str, stdout: str, shown: str) -> None:
-    use(monkeypatch, Docker([], rc=1, stderr=stderr, stdout=stdout))
+    rt = runtime(Docker([], rc=1, stderr=stderr, stdout=stdout))
     with pytest.raises(RollbackFailed) as info:
-        undo._docker_or_fail(action("start-node", node="w1"), "start", "w1")
+        undo._power_or_fail(rt, "start", "w1")
     assert str(info.value) == f"docker start w1: {shown}"
 
 
@@ -440,3 +454,25 @@ def test_run_undo_names_what_failed() -> None:
     with pytest.raises(RollbackFailed) as info:
         undo.run_undo(action("nope", node="w1"), {"b": silent, "a": silent})
     assert str(info.value) == "unknown undo action 'nope' (nope(node=w1)); known: a, b"
+
+
+# --- the node runtime an undo reaches its node with ---------------------------------------------
+
+
+@pytest.mark.parametrize("target", [
+    {"node_access": "docker"},
+    {},  # a journal from before the access path was recorded: its run used docker
+])
+def test_node_for_builds_the_runtime_the_target_names(target: dict[str, str]) -> None:
+    rt = undo.node_for(action("start-node", target, node="w1"))
+    assert isinstance(rt, DockerRuntime) and rt.access == "docker"
+
+
+@pytest.mark.parametrize(("access", "why"), [
+    ("", "the run that recorded this undo had no access to its nodes"),
+    ("ssh; rm -rf /", "node access 'ssh; rm -rf /' is not one this kube-chaos knows (docker)"),
+])
+def test_node_for_refuses_a_target_without_a_known_access(access: str, why: str) -> None:
+    with pytest.raises(RollbackFailed) as info:
+        undo.node_for(action("start-node", {"node_access": access}, node="w1"))
+    assert str(info.value) == why

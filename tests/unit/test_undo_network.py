@@ -9,11 +9,10 @@ import subprocess
 from pathlib import Path
 
 import pytest
+from fake_node import ScriptedDocker
 
 from chaos.faults import undo
 from chaos.journal.store import Journal, UndoAction, read_journal
-from chaos.k8s import netns
-from chaos.k8s import nodes as knodes
 
 DAEMON_DOWN = "Cannot connect to the Docker daemon at unix:///var/run/docker.sock."
 NFT_MISSING = "Error: Could not process rule: No such file or directory"
@@ -77,8 +76,8 @@ class FakeNode:
 @pytest.fixture
 def node(monkeypatch: pytest.MonkeyPatch) -> FakeNode:
     fake = FakeNode()
-    monkeypatch.setattr(knodes, "docker", fake.docker)
-    monkeypatch.setattr(netns, "node_exec", fake.node_exec)
+    rt = ScriptedDocker(fake.docker, fake.node_exec)  # DockerRuntime over this fake node
+    monkeypatch.setattr(undo, "node_for", lambda action: rt)
     return fake
 
 
