@@ -74,6 +74,42 @@ def test_daemonsets_have_no_rollout_strategy_here() -> None:
         ro.strategy("DaemonSet", {})
 
 
+def test_deployment_strategy_defaults_in_full() -> None:
+    """No strategy, no minReadySeconds: every field the API would default, and its dict."""
+    s = ro.strategy("Deployment", _deploy(4))
+    assert s == ro.Strategy("Deployment", "RollingUpdate", 4, 1, 1,
+                            {"maxSurge": "25%", "maxUnavailable": "25%"}, 600, 0)
+    assert s.as_dict() == {"type": "RollingUpdate", "replicas": 4, "max_surge": 1,
+                           "max_unavailable": 1,
+                           "declared": {"maxSurge": "25%", "maxUnavailable": "25%"},
+                           "progress_deadline_s": 600, "min_ready_s": 0}
+
+
+def test_deployment_strategy_keeps_the_declared_bounds_and_min_ready() -> None:
+    s = ro.strategy("Deployment", _deploy(4, {"rollingUpdate": {"maxSurge": 2,
+                                                                "maxUnavailable": "50%"}},
+                                          minReadySeconds=5, progressDeadlineSeconds=0))
+    assert s == ro.Strategy("Deployment", "RollingUpdate", 4, 2, 2,
+                            {"maxSurge": 2, "maxUnavailable": "50%"}, 0, 5)
+
+
+def test_statefulset_strategy_defaults_in_full() -> None:
+    s = ro.strategy("StatefulSet", {"spec": {"replicas": 3, "minReadySeconds": 3}})
+    assert s == ro.Strategy("StatefulSet", "RollingUpdate", 3, 0, 1,
+                            {"maxUnavailable": 1, "partition": 0}, None, 3)
+    assert s.as_dict() == {"type": "RollingUpdate", "replicas": 3, "max_surge": 0,
+                           "max_unavailable": 1,
+                           "declared": {"maxUnavailable": 1, "partition": 0},
+                           "progress_deadline_s": None, "min_ready_s": 3}
+
+
+def test_statefulset_max_unavailable_percent_rounds_down() -> None:
+    s = ro.strategy("StatefulSet", {"spec": {"replicas": 3, "updateStrategy": {
+        "type": "RollingUpdate", "rollingUpdate": {"maxUnavailable": "50%", "partition": 2}}}})
+    assert s == ro.Strategy("StatefulSet", "RollingUpdate", 3, 0, 1,
+                            {"maxUnavailable": "50%", "partition": 2}, None, 0)
+
+
 # --- progress ------------------------------------------------------------------------------
 
 
@@ -116,6 +152,33 @@ def test_statefulset_progress_uses_its_update_revision() -> None:
                       "updateRevision": "db-7", "currentRevision": "db-7"}}
     p = ro.progress("StatefulSet", obj)
     assert p.done and p.revision == "db-7" and p.stalled_at is None
+
+
+def test_progress_of_a_running_deployment_in_full() -> None:
+    obj = _status(replicas=3, readyReplicas=2, updatedReplicas=1, availableReplicas=2)
+    del obj["metadata"]["annotations"]
+    assert ro.progress("Deployment", obj) == ro.Progress(
+        True, False, None, "", "2/3 ready, 1 updated, 2 available", "")
+
+
+def test_a_stall_without_update_time_uses_the_transition_time() -> None:
+    cond = {k: v for k, v in STALLED.items() if k not in ("lastUpdateTime", "message")}
+    cond["lastTransitionTime"] = "2026-11-02T10:00:25Z"
+    p = ro.progress("Deployment", _status(conditions=[cond]))
+    assert (p.stalled_at, p.stall_message) == ("2026-11-02T10:00:25Z", "")
+
+
+def test_a_stall_without_any_time_is_stalled_at_the_empty_string() -> None:
+    cond = {k: v for k, v in STALLED.items() if k != "lastUpdateTime"}
+    p = ro.progress("Deployment", _status(conditions=[cond]))
+    assert (p.stalled_at, p.stall_message) == ("", "ReplicaSet web-2 has timed out")
+
+
+def test_statefulset_without_an_update_revision_has_none() -> None:
+    obj = {"metadata": {"generation": 1}, "spec": {"replicas": 1},
+           "status": {"observedGeneration": 1, "readyReplicas": 1, "updatedReplicas": 1}}
+    assert ro.progress("StatefulSet", obj) == ro.Progress(True, True, None, "",
+                                                          "1/1 ready, 1 updated", "")
 
 
 # --- pods: surge and unavailability --------------------------------------------------------
