@@ -243,6 +243,25 @@ def test_rates(text: object, per_s: float) -> None:
     assert parse_arrival_rate(text) == pytest.approx(per_s)
 
 
+def test_a_rate_below_one_per_second_is_a_rate() -> None:
+    assert (parse_arrival_rate("30/m"), parse_arrival_rate(0.5)) == (0.5, 0.5)
+
+
+@pytest.mark.parametrize(("value", "message"), [
+    (True, "not a rate: True"),
+    ("fast", "not a rate: 'fast'"),
+    ([1], "not a rate: [1]"),
+    ("0/s", "not a rate above zero: '0/s'"),
+    (-2, "not a rate above zero: -2"),
+    ("nan", "not a rate above zero: 'nan'"),
+    ("inf", "not a rate above zero: 'inf'"),
+])
+def test_rates_refused_in_full(value: object, message: str) -> None:
+    with pytest.raises(ValueError) as info:
+        parse_arrival_rate(value)
+    assert str(info.value) == message
+
+
 # -- figures over intended starts ---------------------------------------------------------------
 
 

@@ -181,3 +181,8 @@ def test_condition_status_reads_yaml_booleans_as_the_api_strings(text: str, want
 ])
 def test_condition_status_refusals(text: str, want: str) -> None:
     assert _refusal(r.condition_status, text) == want
+
+
+def test_a_list_value_is_a_non_empty_array_of_its_items_in_the_schema() -> None:
+    assert v.items({"$ref": "#/$defs/x"}, "xs") == v.Value(
+        "xs", {"type": "array", "minItems": 1, "items": {"$ref": "#/$defs/x"}})
