@@ -99,7 +99,8 @@ def test_counts_within_the_blast_radius_pass(good: str, exp_dir: Path, fault: st
 
 def _with_faults(good: str, faults: str, limits: str) -> str:
     return good.replace("    - type: pod-kill\n      count: 1\n      gracePeriod: 0\n",
-                        faults).replace("  timeout: 180s", f"  timeout: 180s\n  blastRadius: {limits}")
+                        faults).replace("  timeout: 180s",
+                                        f"  timeout: 180s\n  blastRadius: {limits}")
 
 
 @pytest.mark.parametrize(("faults", "limits"), [
