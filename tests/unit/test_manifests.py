@@ -134,7 +134,7 @@ def test_documents_for_the_api_refusal_in_full(tmp_path: Path) -> None:
         load_manifest_documents(path)
     assert str(info.value) == (
         f"{path}:2: kind: Namespace 'team' is cluster-scoped: deleting the test's namespace "
-        "would leave it behind. the caller did not allow cluster-scoped objects")
+        "would leave it behind. The caller did not allow cluster-scoped objects.")
 
 
 def test_documents_for_the_api_skip_empty_documents_and_read_the_rest(tmp_path: Path) -> None:
