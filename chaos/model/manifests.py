@@ -139,7 +139,8 @@ def load_manifest_documents(
             continue
         for obj in _objects(doc, path, ""):
             if obj.cluster_scoped and not allow_cluster_scoped:
-                raise cluster_scoped_refused(obj, "the caller did not allow cluster-scoped objects")
+                raise cluster_scoped_refused(
+                    obj, "The caller did not allow cluster-scoped objects.")
         docs.append(to_python(doc, shown))
     return docs
 

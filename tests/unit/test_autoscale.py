@@ -122,3 +122,30 @@ def test_scaling_slas(out: float | None, back: float | None,
     results = pslas.evaluate(slas, obs)
     assert [(r.name, r.observed, r.passed) for r in results] == [
         ("maxScaleOutTime", out, passed[0]), ("maxScaleInTime", back, passed[1])]
+
+
+def test_scaling_in_full_at_its_edges() -> None:
+    """A pod added exactly at the start is an added pod; a rescale's time is rounded to the
+    millisecond; only Kubernetes events count as rescales; a return to the initial count
+    exactly at the end of the hold is a scale-in of 0 s; a pod not Ready at the start stays
+    not Ready."""
+    events = [ev(100.0, "pod-added", "b"),
+              ev(100.5, "warning", "b", "SuccessfulRescale: not an event"),
+              ev(102.3456, "event", "hpa", "SuccessfulRescale: New size: 3"),
+              ev(104.0, "pod-ready", "b"), ev(110.0, "pod-deleted", "b")]
+    fig = pscale.scaling(events, start=100.0, hold_end=110.0, initial=["a", "u"],
+                         initial_ready=["a"])
+    point = pscale.ReplicaPoint
+    assert fig == pscale.Scaling(
+        series=(point(100.0, 2, 1), point(100.0, 3, 1), point(104.0, 3, 2),
+                point(110.0, 2, 1)),
+        initial_pods=2, peak_pods=3, first_rescale_s=2.346, first_pod_added_s=0.0,
+        scale_out_s=4.0, scale_in_s=0.0,
+        rescales=((2.346, "SuccessfulRescale: New size: 3"),))
+
+
+def test_scale_in_under_a_second_after_the_hold_is_measured() -> None:
+    events = [ev(101.0, "pod-added", "b"), ev(110.5, "pod-deleted", "b")]
+    fig = pscale.scaling(events, start=100.0, hold_end=110.0, initial=["a"],
+                         initial_ready=["a"])
+    assert fig.scale_in_s == 0.5

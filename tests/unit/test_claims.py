@@ -84,3 +84,11 @@ def test_every_bundled_experiment_has_claims() -> None:
         claims = claims_of(exp)
         exclusive = any(f.exclusive for f in exp.faults)
         assert claims.shares_cluster is not exclusive, path.name
+
+
+def test_describe_in_full() -> None:
+    assert Claims((), frozenset()).describe() == "the cluster shared"
+    assert Claims((), frozenset({"nodePort-30080", "ClusterRole/r"})).describe() == \
+        "the cluster shared, ClusterRole/r, nodePort-30080"
+    assert Claims(("drain: evicts pods", "cordon: marks nodes"), frozenset({"k"})).describe() \
+        == "the cluster alone, k (drain: evicts pods; cordon: marks nodes)"

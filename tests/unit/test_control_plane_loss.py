@@ -37,6 +37,15 @@ def test_outage_windows_are_runs_of_failed_probes() -> None:
     assert papi.longest_outage_s(recs, 200.0, 201.0) is None  # no probe there: not measured
 
 
+def test_outage_windows_in_full_within_start_and_end_to_the_millisecond() -> None:
+    recs = (RequestRecord(100.00012, 0.01, True, 200),
+            RequestRecord(100.05, 0.01, False, 0),  # before start
+            RequestRecord(100.20012, 0.5, False, 0), RequestRecord(100.30012, 0.51237, False, 0),
+            RequestRecord(100.4, 2.0, False, 0))  # at or after end
+    assert papi.windows(recs, origin=100.0, start=100.1, end=100.35) == [
+        {"start_s": 0.2, "end_s": 0.812, "seconds": 0.612, "failures": 2}]
+
+
 def test_lease_changes_skip_unreadable_samples() -> None:
     readings = [
         LeaseReading(1.0, "kube-scheduler", "cp1_aaa"),

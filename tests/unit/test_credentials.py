@@ -165,3 +165,19 @@ def test_secret_headers_to_plain_http_elsewhere_are_refused_at_run_start(
         LoadRun.start("https://staging.example", users=1, spawn_rate=1, max_duration_s=1,
                       out_dir=tmp_path / "b", allowed_hosts=["staging.example"],
                       headers={"Authorization": "Bearer x"}, locustfile=tmp_path / "none.py")
+
+
+@pytest.mark.parametrize(("url", "secrets"), [
+    # user and password, split at the first colon only, raw and decoded, longest first, and a
+    # 3-character user still counted
+    ("http://bob:pa:s%2Bs@host.example/",
+     ["bob:pa:s%2Bs", "bob:pa:s+s", "pa:s%2Bs", "pa:s+s", "bob"]),
+    # the host follows the last "@": an "@" before it belongs to the password
+    ("http://al:p@ssw0rd@host.example/", ["al:p@ssw0rd", "p@ssw0rd"]),
+    # a secret parameter's value up to the end of its piece (an "=" in it included), in the
+    # query and the fragment; a parameter that is no secret, or has no value, is left alone
+    ("http://host.example/p?page=1234567&token=abc=defgh&flag#sig=s1%2Bx",
+     ["abc=defgh", "s1%2Bx", "s1+x"]),
+])
+def test_url_secrets_in_full(url: str, secrets: list[str]) -> None:
+    assert url_secrets(url) == secrets

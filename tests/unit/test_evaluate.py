@@ -277,3 +277,20 @@ def test_without_a_spike_or_a_scaling_sla_there_are_no_scaling_figures() -> None
     assert evaluate(_run()).autoscaling is None
     only_sla = replace(_exp(), slas=SLASpec(max_scale_in_s=30.0))
     assert evaluate(_run(experiment=only_sla)).autoscaling is not None
+
+
+def test_cut_short_in_full_counts_phases_of_a_second_or_more() -> None:
+    text = cut_short(["a held 0s of 10s", "b held 1s of 5s"], 30,
+                     {"setup": 9.0, "deploy": 2.0, "steady": 1.0, "inject": 0.99})
+    assert text == (
+        "the run did not happen as declared, so no SLA was judged: a held 0s of 10s; b held 1s "
+        "of 5s (the experiment's timeout is 30s; deploy took 2.0s, steady took 1.0s). Give it "
+        "the time it declares: raise spec.timeout (and load.maxDuration, for the load), or "
+        "shorten what it must hold")
+
+
+def test_cut_short_without_a_phase_worth_naming() -> None:
+    assert cut_short(["tail"], 60, {"setup": 50.0, "deploy": 0.5}) == (
+        "the run did not happen as declared, so no SLA was judged: tail (the experiment's "
+        "timeout is 60s). Give it the time it declares: raise spec.timeout (and "
+        "load.maxDuration, for the load), or shorten what it must hold")

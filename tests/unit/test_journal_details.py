@@ -352,3 +352,59 @@ def test_proc_stat_fields_start_after_the_last_parenthesis(
     monkeypatch.setattr(Path, "read_text", lambda self: stat)
     fields = jmod._proc_stat(4242)
     assert fields is not None and fields[:3] == ["S", "1", "0"]
+
+
+# --- quarantine_records: exactly what moves, what stays, and when nothing does ----------------
+
+DONE_A = b'{"op": "done", "id": "a1"}\n'
+DONE_B = b'{"op": "done", "id": "b2"}\n'
+TORN = b'{"op": "done", "id": "c3"'  # a last line still being written: no newline yet
+
+
+def test_quarantine_records_moves_every_bad_line_and_keeps_the_rest_byte_for_byte(
+        tmp_path: Path) -> None:
+    path = tmp_path / "run.jsonl"
+    path.write_bytes(DONE_A + b"not json\n" + DONE_B + b"[1]\n" + TORN)
+    dest, moved = jmod.quarantine_records(path)
+    assert (dest, moved) == (tmp_path / "quarantine" / "run.jsonl.quarantined", 2)
+    assert dest.read_bytes() == b"not json\n[1]\n"
+    assert path.read_bytes() == DONE_A + DONE_B + TORN
+    assert sorted(p.name for p in tmp_path.iterdir()) == ["quarantine", "run.jsonl"]
+
+
+def test_quarantine_records_appends_to_an_earlier_quarantine(tmp_path: Path) -> None:
+    path = tmp_path / "run.jsonl"
+    path.write_bytes(DONE_A + b"first\n")
+    jmod.quarantine_records(path)
+    path.write_bytes(path.read_bytes() + b"second\n")
+    dest, moved = jmod.quarantine_records(path)
+    assert moved == 1 and dest.read_bytes() == b"first\nsecond\n"
+    assert path.read_bytes() == DONE_A
+
+
+def test_quarantine_records_of_a_clean_journal_moves_nothing(tmp_path: Path) -> None:
+    path = tmp_path / "run.jsonl"
+    path.write_bytes(DONE_A + TORN)
+    assert jmod.quarantine_records(path) == (path, 0)
+    assert path.read_bytes() == DONE_A + TORN and not (tmp_path / "quarantine").exists()
+
+
+def test_quarantine_records_leaves_a_journal_replaced_while_it_waited_for_the_lock(
+        tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    path = tmp_path / "run.jsonl"
+    path.write_bytes(b"bad\n")
+    real = jmod.fcntl
+
+    class Replacing:  # the lock is granted only after another session rewrote the file
+        LOCK_EX = real.LOCK_EX
+
+        @staticmethod
+        def flock(fd: int, op: int) -> None:
+            fresh = tmp_path / "fresh"
+            fresh.write_bytes(b"also bad\n")
+            os.replace(fresh, path)
+            real.flock(fd, op)
+
+    monkeypatch.setattr(jmod, "fcntl", Replacing)
+    assert jmod.quarantine_records(path) == (path, 0)
+    assert path.read_bytes() == b"also bad\n" and not (tmp_path / "quarantine").exists()

@@ -165,6 +165,27 @@ def test_ramp_and_steps_make_segments(good: str, exp_dir: Path) -> None:
                                       (300.0, 300.0, None))
 
 
+def test_steps_without_a_rate_hold_the_last_steps_rate_after_a_short_ramp(
+        good: str, exp_dir: Path) -> None:
+    load = OPEN_LOAD.replace("    rate: 200/s\n", "    rampUp: 500ms\n    steps: [{rate: 50, "
+                             "duration: 2s}, {rate: 80, duration: 1s}]\n")
+    exp = parse_experiment(_open(good, load), exp_dir / "x.yaml")
+    assert exp.load.rate_segments == ((0.0, 50.0, 0.5), (50.0, 50.0, 2.0), (80.0, 80.0, 1.0),
+                                      (80.0, 80.0, None))
+
+
+@pytest.mark.parametrize(("new", "message"), [
+    ("", "x.yaml:15: spec.load.rate: mode: open needs an arrival rate (e.g. rate: 200/s) or steps"),
+    ("    steps: []\n", "x.yaml:16: spec.load.steps: expected a non-empty list"),
+])
+def test_open_load_without_any_rate_is_refused_in_full(good: str, exp_dir: Path, new: str,
+                                                       message: str) -> None:
+    text = _open(good).replace("    rate: 200/s\n", new, 1)
+    with pytest.raises(ExperimentInvalid) as info:
+        parse_experiment(text, exp_dir / "x.yaml")
+    assert str(info.value).replace(str(exp_dir / "x.yaml"), "x.yaml") == message
+
+
 @pytest.mark.parametrize(
     ("old", "new", "message"),
     [
@@ -220,6 +241,25 @@ def test_schema_agrees_on_open_mode(good: str) -> None:
                                              ("36000/h", 10.0), ("2.5", 2.5), (7, 7.0)])
 def test_rates(text: object, per_s: float) -> None:
     assert parse_arrival_rate(text) == pytest.approx(per_s)
+
+
+def test_a_rate_below_one_per_second_is_a_rate() -> None:
+    assert (parse_arrival_rate("30/m"), parse_arrival_rate(0.5)) == (0.5, 0.5)
+
+
+@pytest.mark.parametrize(("value", "message"), [
+    (True, "not a rate: True"),
+    ("fast", "not a rate: 'fast'"),
+    ([1], "not a rate: [1]"),
+    ("0/s", "not a rate above zero: '0/s'"),
+    (-2, "not a rate above zero: -2"),
+    ("nan", "not a rate above zero: 'nan'"),
+    ("inf", "not a rate above zero: 'inf'"),
+])
+def test_rates_refused_in_full(value: object, message: str) -> None:
+    with pytest.raises(ValueError) as info:
+        parse_arrival_rate(value)
+    assert str(info.value) == message
 
 
 # -- figures over intended starts ---------------------------------------------------------------

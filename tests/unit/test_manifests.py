@@ -125,3 +125,29 @@ def test_documents_for_the_api_refuse_cluster_scoped_objects_unless_allowed(
                                       "cluster-scoped")
     kinds = [d["kind"] for d in load_manifest_documents(path, allow_cluster_scoped=True)]
     assert kinds == ["List", "ServiceAccount"]
+
+
+def test_documents_for_the_api_refusal_in_full(tmp_path: Path) -> None:
+    path = tmp_path / "ns.yaml"
+    path.write_text("apiVersion: v1\nkind: Namespace\nmetadata: {name: team}\n")
+    with pytest.raises(ExperimentInvalid) as info:
+        load_manifest_documents(path)
+    assert str(info.value) == (
+        f"{path}:2: kind: Namespace 'team' is cluster-scoped: deleting the test's namespace "
+        "would leave it behind. The caller did not allow cluster-scoped objects.")
+
+
+def test_documents_for_the_api_skip_empty_documents_and_read_the_rest(tmp_path: Path) -> None:
+    path = tmp_path / "m.yaml"
+    path.write_text("---\n---\n{}\n---\napiVersion: v1\nkind: ConfigMap\n"
+                    "metadata: {name: c}\n")
+    assert load_manifest_documents(path) == [
+        {"apiVersion": "v1", "kind": "ConfigMap", "metadata": {"name": "c"}}]
+
+
+def test_documents_for_the_api_name_the_file_of_a_yaml_error(tmp_path: Path) -> None:
+    path = tmp_path / "bad.yaml"
+    path.write_text("kind: ConfigMap\nmetadata: [\n")
+    with pytest.raises(ExperimentInvalid) as info:
+        load_manifest_documents(path)
+    assert str(info.value).startswith(f"{path}:3: ")

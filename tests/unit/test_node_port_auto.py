@@ -184,6 +184,27 @@ def test_a_service_missing_or_without_ports_is_an_error() -> None:
         with_node_port([{**SERVICE, "spec": {"ports": ["80"]}}], "web", 30080)
 
 
+def test_the_documents_after_the_service_are_kept_in_place() -> None:
+    config = {"kind": "ConfigMap", "metadata": {"name": "c"}}
+    out = with_node_port([DEPLOYMENT, SERVICE, config], "web", None)
+    assert out == [DEPLOYMENT, {**SERVICE, "spec": {**SERVICE["spec"], "ports": [
+        {"name": "http", "port": 80}, {"name": "admin", "port": 81}]}}, config]
+
+
+@pytest.mark.parametrize("spec", [{"type": "NodePort"}, {"ports": []}, {"ports": ["80"]}])
+def test_a_service_without_ports_is_refused_in_full(spec: dict[str, Any]) -> None:
+    with pytest.raises(InjectionFailed) as info:
+        with_node_port([{**SERVICE, "spec": spec}], "web", None)
+    assert str(info.value) == "Service web declares no ports: nodePort: auto has none to set"
+
+
+def test_a_missing_service_is_refused_in_full() -> None:
+    with pytest.raises(InjectionFailed) as info:
+        with_node_port([DEPLOYMENT], "web", 30080)
+    assert str(info.value) == ("the workload manifests define no Service web: nodePort: auto has "
+                               "no Service to set the port it picked on")
+
+
 # --- the cluster's NodePorts in use ----------------------------------------------------------
 
 

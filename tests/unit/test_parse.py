@@ -500,3 +500,79 @@ def test_existing_workload_errors(good: str, exp_dir: Path, new: str, expected: 
     with pytest.raises(ExperimentInvalid) as err:
         parse_experiment(text, exp_dir / "x.yaml")
     assert str(err.value) == f"{exp_dir}/{expected}"
+
+
+# --- the timeline: warm-up, each fault's delay and hold, the tail, against timeout and maxDuration
+
+
+def _timeline(good: str, faults: str, load: str | None, timeout: str = "180s") -> str:
+    """``good`` with its faults, its load section (None: no load section) and timeout replaced."""
+    head, rest = good.split("  load:\n", 1)
+    slas = rest[rest.index("  slas:"):].replace("  timeout: 180s", f"  timeout: {timeout}")
+    return head + (f"  load: {load}\n" if load is not None else "") + \
+        f"  faults:\n{faults}" + slas
+
+
+def _timeline_error(exp_dir: Path, text: str) -> str:
+    path = _write(exp_dir, text)
+    with pytest.raises(ExperimentInvalid) as info:
+        load_experiment(path)
+    return str(info.value).replace(str(path), "x.yaml")
+
+
+def test_a_timeline_filling_timeout_and_max_duration_exactly_is_accepted(
+        good: str, exp_dir: Path) -> None:
+    text = _timeline(good, "    - {type: node-loss, duration: 175s}\n",
+                     "{warmup: 5s, tail: 0s, maxDuration: 180s}")
+    exp = load_experiment(_write(exp_dir, text))
+    assert (exp.load.warmup_s, exp.faults[0].hold_s(), exp.load.tail_s, exp.timeout_s,
+            exp.load.max_duration_s) == (5.0, 175.0, 0.0, 180.0, 180.0)
+
+
+def test_a_fault_past_timeout_is_named_by_its_interval_before_its_repeat(
+        good: str, exp_dir: Path) -> None:
+    text = _timeline(good, "    - {type: pod-kill, repeat: 3, interval: 100s}\n",
+                     "{maxDuration: 180s}")
+    assert _timeline_error(exp_dir, text) == (
+        "x.yaml:16: spec.faults[0].interval: this fault would end 205s into the run (warm-up 5s, "
+        "then each fault's delay and duration in turn), after spec.timeout (180s)")
+
+
+def test_a_fault_past_timeout_is_named_by_its_repeat_before_its_delay(
+        good: str, exp_dir: Path) -> None:
+    text = _timeline(good, "    - {type: pod-kill, delay: 200s, repeat: 2}\n",
+                     "{maxDuration: 180s}")
+    assert _timeline_error(exp_dir, text) == (
+        "x.yaml:16: spec.faults[0].repeat: this fault would end 205s into the run (warm-up 5s, "
+        "then each fault's delay and duration in turn), after spec.timeout (180s)")
+
+
+def test_a_fault_past_timeout_by_its_default_duration_is_named_by_its_index(
+        good: str, exp_dir: Path) -> None:
+    text = _timeline(good, "    - {type: cordon}\n    - type: node-loss\n",
+                     "{tail: 0s, maxDuration: 30s}", timeout="30s")
+    assert _timeline_error(exp_dir, text) == (
+        "x.yaml:17: spec.faults[1]: this fault would end 65s into the run (warm-up 5s, then each "
+        "fault's delay and duration in turn), after spec.timeout (30s)")
+
+
+LOAD_TOO_SHORT = ("the load stops after 90s, before warm-up (5s), the faults (80s) and the tail "
+                  "(10s) are over (95s): the end of the run would have no requests to measure")
+
+
+def test_load_ending_before_the_run_is_named_by_max_duration(good: str, exp_dir: Path) -> None:
+    text = _timeline(good, "    - {type: node-loss, duration: 80s}\n",
+                     "\n    users: 10\n    maxDuration: 90s")
+    assert _timeline_error(exp_dir, text) == f"x.yaml:16: spec.load.maxDuration: {LOAD_TOO_SHORT}"
+
+
+def test_load_ending_before_the_run_without_max_duration_names_the_load(
+        good: str, exp_dir: Path) -> None:
+    text = _timeline(good, "    - {type: node-loss, duration: 80s}\n", "\n    users: 10")
+    assert _timeline_error(exp_dir, text) == f"x.yaml:15: spec.load.maxDuration: {LOAD_TOO_SHORT}"
+
+
+def test_load_ending_before_the_run_without_a_load_section_names_the_spec(
+        good: str, exp_dir: Path) -> None:
+    text = _timeline(good, "    - {type: node-loss, duration: 80s}\n", None)
+    assert _timeline_error(exp_dir, text) == f"x.yaml:7: spec.load.maxDuration: {LOAD_TOO_SHORT}"

@@ -95,3 +95,40 @@ def test_counts_within_the_blast_radius_pass(good: str, exp_dir: Path, fault: st
                         f"    - {fault}\n").replace("  timeout: 180s",
                                                   f"  timeout: 180s\n  blastRadius: {limits}")
     assert parse_experiment(text, exp_dir / "x.yaml").faults
+
+
+def _with_faults(good: str, faults: str, limits: str) -> str:
+    return good.replace("    - type: pod-kill\n      count: 1\n      gracePeriod: 0\n",
+                        faults).replace("  timeout: 180s",
+                                        f"  timeout: 180s\n  blastRadius: {limits}")
+
+
+@pytest.mark.parametrize(("faults", "limits"), [
+    ("    - {type: pod-kill, percent: 10}\n", "{maxPods: 1}"),  # 10 % of 3 is one pod
+    ("    - {type: pod-kill, count: 3}\n", "{maxPercent: 100}"),  # exactly at the limit
+    ("    - {type: pod-kill, count: 3}\n", "{maxPercent: 99.999999999}"),  # within rounding
+])
+def test_counts_at_the_blast_radius_pass(good: str, exp_dir: Path, faults: str,
+                                         limits: str) -> None:
+    assert parse_experiment(_with_faults(good, faults, limits), exp_dir / "x.yaml").faults
+
+
+@pytest.mark.parametrize(("faults", "limits", "expected"), [
+    # 33.5 % of 3 is 1.005 pods: rounded up to 2
+    ("    - {type: pod-kill, percent: 33.5}\n", "{maxPods: 1}",
+     "x.yaml:24: spec.faults[0].percent: 2 pods (33.5 % of 3) exceeds the blast radius "
+     "(maxPods: 1); raise spec.blastRadius to allow it"),
+    ("    - {type: pod-kill, count: 2}\n", "{maxPercent: 66}",
+     "x.yaml:24: spec.faults[0].count: 2 pods exceeds the blast radius (maxPercent: 66 % of "
+     "spec.workload.replicas, 3); raise spec.blastRadius to allow it"),
+    # a share of another selector's pods is left to the run; the faults after it are checked
+    ("    - {type: pod-kill, percent: 50, selector: {app: other}}\n"
+     "    - {type: pod-kill, count: 3}\n", "{maxPods: 2}",
+     "x.yaml:25: spec.faults[1].count: 3 pods exceeds the blast radius (maxPods: 2); raise "
+     "spec.blastRadius to allow it"),
+])
+def test_counts_over_the_blast_radius_are_refused_in_full(good: str, exp_dir: Path, faults: str,
+                                                         limits: str, expected: str) -> None:
+    with pytest.raises(ExperimentInvalid) as err:
+        parse_experiment(_with_faults(good, faults, limits), exp_dir / "x.yaml")
+    assert str(err.value).replace(str(exp_dir / "x.yaml"), "x.yaml") == expected

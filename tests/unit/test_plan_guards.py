@@ -145,6 +145,24 @@ def test_prometheus_answers_that_are_not_readings(body: str, message: str) -> No
     assert reading.status == "error" and message.split(":")[0] in reading.detail
 
 
+@pytest.mark.parametrize(("body", "message"), [
+    ("[]", "not a JSON object"),
+    ('{"status":"error"}', "error: status is not success"),
+    ('{"status":"error","errorType":"timeout"}', "timeout: status is not success"),
+    ('{"status":"error","error":"too many samples"}', "error: too many samples"),
+    ('{"status":"success"}', "no data"),
+    ('{"status":"success","data":[]}', "no data"),
+    ('{"status":"success","data":{"resultType":"matrix","result":[]}}',
+     "resultType 'matrix': the query must give an instant vector or a scalar"),
+    ('{"status":"success","data":{"resultType":"vector","result":{}}}',
+     "resultType 'vector': the query must give an instant vector or a scalar"),
+])
+def test_prometheus_refusals_in_full(body: str, message: str) -> None:
+    with pytest.raises(pg.PromResponseError) as info:
+        pg.prometheus_samples(body)
+    assert str(info.value) == message
+
+
 def test_prometheus_reading_bounds_and_no_data() -> None:
     guard = PrometheusGuard(name="up", url="http://p", query="up", min=1.0)
     assert pg.prometheus_reading(guard, _vector(({"i": "a"}, "1"))).status == "ok"
@@ -176,6 +194,13 @@ def test_halt_reading() -> None:
     r = pg.halt_reading(HaltMarker(by="ops@box (pid 1)", at=T0, reason="stop"))
     assert r.status == "failed" and r.detail == "halted by ops@box (pid 1) at " \
         "2023-11-14T22:13:20+00:00: stop"
+
+
+def test_halt_reading_in_full() -> None:
+    assert pg.halt_reading(None) == pg.Reading("ok", "absent", "absent", "")
+    assert pg.halt_reading(HaltMarker(by="ops@box (pid 1)", at=T0)) == pg.Reading(
+        "failed", "ops@box (pid 1)", "absent", "halted by ops@box (pid 1) at "
+        "2023-11-14T22:13:20+00:00")
 
 
 # -- streaks ------------------------------------------------------------------------------------

@@ -74,6 +74,42 @@ def test_daemonsets_have_no_rollout_strategy_here() -> None:
         ro.strategy("DaemonSet", {})
 
 
+def test_deployment_strategy_defaults_in_full() -> None:
+    """No strategy, no minReadySeconds: every field the API would default, and its dict."""
+    s = ro.strategy("Deployment", _deploy(4))
+    assert s == ro.Strategy("Deployment", "RollingUpdate", 4, 1, 1,
+                            {"maxSurge": "25%", "maxUnavailable": "25%"}, 600, 0)
+    assert s.as_dict() == {"type": "RollingUpdate", "replicas": 4, "max_surge": 1,
+                           "max_unavailable": 1,
+                           "declared": {"maxSurge": "25%", "maxUnavailable": "25%"},
+                           "progress_deadline_s": 600, "min_ready_s": 0}
+
+
+def test_deployment_strategy_keeps_the_declared_bounds_and_min_ready() -> None:
+    s = ro.strategy("Deployment", _deploy(4, {"rollingUpdate": {"maxSurge": 2,
+                                                                "maxUnavailable": "50%"}},
+                                          minReadySeconds=5, progressDeadlineSeconds=0))
+    assert s == ro.Strategy("Deployment", "RollingUpdate", 4, 2, 2,
+                            {"maxSurge": 2, "maxUnavailable": "50%"}, 0, 5)
+
+
+def test_statefulset_strategy_defaults_in_full() -> None:
+    s = ro.strategy("StatefulSet", {"spec": {"replicas": 3, "minReadySeconds": 3}})
+    assert s == ro.Strategy("StatefulSet", "RollingUpdate", 3, 0, 1,
+                            {"maxUnavailable": 1, "partition": 0}, None, 3)
+    assert s.as_dict() == {"type": "RollingUpdate", "replicas": 3, "max_surge": 0,
+                           "max_unavailable": 1,
+                           "declared": {"maxUnavailable": 1, "partition": 0},
+                           "progress_deadline_s": None, "min_ready_s": 3}
+
+
+def test_statefulset_max_unavailable_percent_rounds_down() -> None:
+    s = ro.strategy("StatefulSet", {"spec": {"replicas": 3, "updateStrategy": {
+        "type": "RollingUpdate", "rollingUpdate": {"maxUnavailable": "50%", "partition": 2}}}})
+    assert s == ro.Strategy("StatefulSet", "RollingUpdate", 3, 0, 1,
+                            {"maxUnavailable": "50%", "partition": 2}, None, 0)
+
+
 # --- progress ------------------------------------------------------------------------------
 
 
@@ -116,6 +152,33 @@ def test_statefulset_progress_uses_its_update_revision() -> None:
                       "updateRevision": "db-7", "currentRevision": "db-7"}}
     p = ro.progress("StatefulSet", obj)
     assert p.done and p.revision == "db-7" and p.stalled_at is None
+
+
+def test_progress_of_a_running_deployment_in_full() -> None:
+    obj = _status(replicas=3, readyReplicas=2, updatedReplicas=1, availableReplicas=2)
+    del obj["metadata"]["annotations"]
+    assert ro.progress("Deployment", obj) == ro.Progress(
+        True, False, None, "", "2/3 ready, 1 updated, 2 available", "")
+
+
+def test_a_stall_without_update_time_uses_the_transition_time() -> None:
+    cond = {k: v for k, v in STALLED.items() if k not in ("lastUpdateTime", "message")}
+    cond["lastTransitionTime"] = "2026-11-02T10:00:25Z"
+    p = ro.progress("Deployment", _status(conditions=[cond]))
+    assert (p.stalled_at, p.stall_message) == ("2026-11-02T10:00:25Z", "")
+
+
+def test_a_stall_without_any_time_is_stalled_at_the_empty_string() -> None:
+    cond = {k: v for k, v in STALLED.items() if k != "lastUpdateTime"}
+    p = ro.progress("Deployment", _status(conditions=[cond]))
+    assert (p.stalled_at, p.stall_message) == ("", "ReplicaSet web-2 has timed out")
+
+
+def test_statefulset_without_an_update_revision_has_none() -> None:
+    obj = {"metadata": {"generation": 1}, "spec": {"replicas": 1},
+           "status": {"observedGeneration": 1, "readyReplicas": 1, "updatedReplicas": 1}}
+    assert ro.progress("StatefulSet", obj) == ro.Progress(True, True, None, "",
+                                                          "1/1 ready, 1 updated", "")
 
 
 # --- pods: surge and unavailability --------------------------------------------------------
@@ -283,3 +346,99 @@ def test_stuck_pods_are_unready_pods_of_another_revision() -> None:
             _pod("db-2", "db-4", False), _pod("db-3", "db-4", False, deleting=True),
             _pod("db-4", "db-3", False)]
     assert rv.stuck_pods(STS, pods) == ["db-2"]
+
+
+def test_a_deleting_pod_does_not_hide_the_stuck_pods_after_it() -> None:
+    pods = [_pod("db-0", "db-2", False, deleting=True), _pod("db-1", "db-2", False)]
+    assert rv.stuck_pods(STS, pods) == ["db-1"]
+
+
+def test_change_nothing_is_described_as_nothing() -> None:
+    assert rv.TemplateChange().describe() == "nothing"
+
+
+def test_a_new_env_variable_keeps_the_ones_already_set() -> None:
+    new, _ = rv.apply_change(TEMPLATE, rv.TemplateChange(env=(("NEW", "1"),)))
+    assert new["spec"]["containers"][0]["env"] == [
+        {"name": "MODE", "value": "a"},
+        {"name": "POD", "valueFrom": {"fieldRef": {"fieldPath": "metadata.name"}}},
+        {"name": "NEW", "value": "1"}]
+
+
+def test_a_template_without_containers_is_refused_in_full() -> None:
+    with pytest.raises(rv.RevisionError) as info:
+        rv.apply_change({"spec": {"containers": []}}, rv.TemplateChange(image="x"))
+    assert str(info.value) == "the pod template has no containers"
+
+
+def test_replicasets_without_a_revision_do_not_count_and_revision_zero_does() -> None:
+    with pytest.raises(rv.RevisionError) as info:
+        rv.previous_replicaset(DEPLOY, [_rs("web-aaa", 1, "web:1"), _rs("web-bbb", None, "x")])
+    assert str(info.value) == \
+        "Deployment web has no previous revision (1 ReplicaSet(s) with a revision)"
+    prev = rv.previous_replicaset(DEPLOY, [_rs("web-zzz", 0, "web:0"), _rs("web-aaa", 1, "w")])
+    assert (prev.name, prev.revision, prev.current, prev.current_revision) == \
+        ("web-zzz", 0, "web-aaa", 1)
+
+
+def test_a_nameless_deployment_is_named_empty_in_the_error() -> None:
+    with pytest.raises(rv.RevisionError) as info:
+        rv.previous_replicaset({}, [])
+    assert str(info.value) == "Deployment  has no previous revision (0 ReplicaSet(s) with a " \
+        "revision)"
+
+
+def test_previous_replicaset_without_a_hash_label_has_no_pod_revision() -> None:
+    plain = _rs("web-bbb", 1, "web:1")
+    del plain["spec"]["template"]["metadata"]["labels"]["pod-template-hash"]
+    bare = _rs("web-ccc", 1, "web:1")
+    del bare["spec"]["template"]["metadata"]
+    for old in (plain, bare):
+        prev = rv.previous_replicaset(DEPLOY, [old, _rs("web-ddd", 2, "web:2")])
+        assert (prev.name, prev.pod_revision) == (old["metadata"]["name"], "")
+
+
+def test_statefulset_without_an_update_revision_is_refused_in_full() -> None:
+    with pytest.raises(rv.RevisionError) as info:
+        rv.previous_controller_revision({"metadata": {"name": "db", "uid": "uid-s"}},
+                                        [_cr("db-1", 1, "db:1")])
+    assert str(info.value) == \
+        "StatefulSet db: its update revision (none) is not among its ControllerRevisions"
+    with pytest.raises(rv.RevisionError) as info:
+        rv.previous_controller_revision(STS, [_cr("db-1", 1, "db:1")])
+    assert str(info.value) == \
+        "StatefulSet db: its update revision db-3 is not among its ControllerRevisions"
+
+
+def test_controller_revisions_without_a_number_count_as_revision_zero() -> None:
+    current = _cr("db-3", 3, "db:3")
+    del current["revision"]
+    with pytest.raises(rv.RevisionError) as info:
+        rv.previous_controller_revision(STS, [current])
+    assert str(info.value) == "StatefulSet db has no revision before db-3 (revision 0)"
+    unnumbered = _cr("db-0", 0, "db:0")
+    del unnumbered["revision"]
+    prev = rv.previous_controller_revision(STS, [unnumbered, _cr("db-1", 1, "db:1"),
+                                                 _cr("db-3", 3, "db:3")])
+    assert (prev.name, prev.revision, prev.current_revision) == ("db-1", 1, 3)
+    prev = rv.previous_controller_revision(
+        {**STS, "status": {"updateRevision": "db-1"}}, [unnumbered, _cr("db-1", 1, "db:1")])
+    assert (prev.name, prev.revision, prev.current, prev.current_revision) == \
+        ("db-0", 0, "db-1", 1)
+
+
+def test_previous_controller_revision_template_is_a_copy_and_may_lack_the_patch_key() -> None:
+    old = _cr("db-2", 2, "db:2")
+    del old["data"]["spec"]["template"]["$patch"]
+    prev = rv.previous_controller_revision(STS, [old, _cr("db-3", 3, "db:3")])
+    assert prev.template == {"spec": {"containers": [{"name": "db", "image": "db:2"}]}}
+    prev.template["spec"]["containers"][0]["image"] = "changed"
+    assert old["data"]["spec"]["template"]["spec"]["containers"][0]["image"] == "db:2"
+
+
+def test_a_controller_revision_without_a_template_is_refused_in_full() -> None:
+    empty = _cr("db-2", 2, "db:2")
+    empty["data"] = {"spec": {"template": {"$patch": "replace"}}}
+    with pytest.raises(rv.RevisionError) as info:
+        rv.previous_controller_revision(STS, [empty, _cr("db-3", 3, "db:3")])
+    assert str(info.value) == "ControllerRevision db-2 holds no pod template"

@@ -1,4 +1,6 @@
-from chaos.plan.stats import bootstrap_median
+import pytest
+
+from chaos.plan.stats import _quantile, bootstrap_median
 
 
 def test_median_and_interval_are_seeded_and_bracket_the_median() -> None:
@@ -19,3 +21,16 @@ def test_one_value_is_its_own_interval_and_none_without_values() -> None:
 def test_identical_values_have_a_zero_width_interval() -> None:
     e = bootstrap_median([1.0] * 4, seed=3)
     assert e is not None and e.low == e.high == 1.0
+
+
+@pytest.mark.parametrize(("values", "q", "want"), [
+    ([7.0], 0.5, 7.0),
+    ([1.0, 3.0], 0.5, 2.0),
+    ([0.0, 10.0, 20.0, 40.0], 0.0, 0.0),
+    ([0.0, 10.0, 20.0, 40.0], 0.5, 15.0),  # between the 2nd and 3rd value
+    ([0.0, 10.0, 20.0, 40.0], 0.9, 34.0),
+    ([0.0, 10.0, 20.0, 40.0], 1.0, 40.0),  # the last value, no neighbour beyond it
+])
+def test_quantile_interpolates_linearly_between_closest_ranks(values: list[float], q: float,
+                                                              want: float) -> None:
+    assert _quantile(values, q) == pytest.approx(want, abs=1e-12)

@@ -226,3 +226,16 @@ def test_failures_are_sampled_by_message_in_bounded_size() -> None:
     assert (errors[1].error, errors[1].count) == ("HTTP 503", 5)
     assert (errors[2].error, errors[2].count, errors[2].last_t) == ("timeout", 3, 12.0)
     assert sum(e.count for e in errors) == 58
+
+
+@pytest.mark.parametrize(("seconds", "edge"), [
+    (0.0, 0.0001),
+    (0.99995, 1.0),  # the last 0.1 ms bucket
+    (1.0, 1.001),  # the first 1 ms bucket
+    (2.5, 2.501),
+    (9.9995, 10.0),  # the last 1 ms bucket
+    (10.0, 10.01),  # the first 10 ms bucket
+    (15.0, 15.01),
+])
+def test_upper_edge_of_each_resolution_and_at_its_boundaries(seconds: float, edge: float) -> None:
+    assert upper_edge(seconds) == pytest.approx(edge, rel=1e-12, abs=1e-12)
