@@ -131,15 +131,16 @@ def wilson(k: int, n: int, z: float = 1.96) -> tuple[float, float]:
 
 
 def estimates(results: dict[str, dict[str, str]], sample: set[str]) -> str:
-    """Per group, the tests-alone score over every mutant mypy accepts: exact where judged, and
-    for the mutants still not run, the share the sample's tests killed (the sample was drawn
-    uniformly, in proportion per file, from the mutants not run when it was drawn; it is
-    counted with the judged ones once run). A 95 % Wilson interval on that share bounds it."""
-    lines = ["| module | judged (tests alone) | not run | sample run | sample killed | "
-             "estimated whole score | 95 % interval |", "|---|---:|---:|---:|---:|---:|---|"]
-    groups = [*GROUPS, ("**all**", "")]
-    for label, prefix in groups:
-        killed = eligible = unrun = s_n = s_k = 0
+    """Per group, both scores with the mutants still not run estimated from the sample (drawn
+    uniformly, in proportion per file, from the mutants not run when it was drawn; once run it
+    counts with the judged ones). The sample also says what share of the rest mypy rejects: a
+    mutant's type check is recorded only when the run reaches it. A 95 % Wilson interval on
+    the sample's killed share bounds the tests-alone estimate."""
+    lines = ["| module | judged: tests alone | not run | sample run (mypy) | sample killed | "
+             "whole, tests alone | 95 % interval | whole, with mypy |",
+             "|---|---:|---:|---:|---:|---:|---|---:|"]
+    for label, prefix in [*GROUPS, ("**all**", "")]:
+        killed = eligible = rejected = unrun = s_all = s_n = s_k = s_mypy = 0
         for source, verdicts in results.items():
             if not source.startswith(prefix):
                 continue
@@ -147,24 +148,35 @@ def estimates(results: dict[str, dict[str, str]], sample: set[str]) -> str:
                 if v == "not run":
                     unrun += 1
                     continue
-                if v in ("mypy", "skipped"):
+                if v == "skipped":
+                    continue
+                sampled = name in sample
+                s_all += sampled
+                if v == "mypy":
+                    rejected += 1
+                    s_mypy += sampled
                     continue
                 eligible += 1
                 killed += v in ("killed", "timeout")
-                if name in sample:
-                    s_n += 1
-                    s_k += v in ("killed", "timeout")
+                s_n += sampled
+                s_k += sampled and v in ("killed", "timeout")
+        exact = _pct(killed, eligible)
         if not unrun:
-            exact = _pct(killed, eligible)
-            lines.append(f"| {label} | {exact} | 0 | | | {exact} | exact |")
+            lines.append(f"| {label} | {exact} | 0 | | | {exact} | exact | "
+                         f"{_pct(killed + rejected, eligible + rejected)} |")
             continue
+        if not s_all or not s_n:
+            lines.append(f"| {label} | {exact} | {unrun} | {s_all} | {s_k} | - | - | - |")
+            continue
+        rest = unrun * s_n / s_all  # the rest's mutants mypy would let through, estimated
         lo, hi = wilson(s_k, s_n)
-        share = s_k / s_n if s_n else 0.5
-        whole = eligible + unrun
-        est = (killed + unrun * share) / whole
-        lines.append(f"| {label} | {_pct(killed, eligible)} | {unrun} | {s_n} | {s_k} | "
-                     f"{100 * est:.1f} % | {100 * (killed + unrun * lo) / whole:.1f} to "
-                     f"{100 * (killed + unrun * hi) / whole:.1f} % |")
+        whole = eligible + rest
+        est = (killed + rest * s_k / s_n) / whole
+        with_mypy = (killed + rejected + unrun * (s_k + s_mypy) / s_all) / (
+            eligible + rejected + unrun)
+        lines.append(f"| {label} | {exact} | {unrun} | {s_all} ({s_mypy}) | {s_k} of {s_n} | "
+                     f"{100 * est:.1f} % | {100 * (killed + rest * lo) / whole:.1f} to "
+                     f"{100 * (killed + rest * hi) / whole:.1f} % | {100 * with_mypy:.1f} % |")
     return "\n".join(lines)
 
 
