@@ -529,21 +529,15 @@ def test_a_timeline_filling_timeout_and_max_duration_exactly_is_accepted(
             exp.load.max_duration_s) == (5.0, 175.0, 0.0, 180.0, 180.0)
 
 
-def test_a_fault_past_timeout_is_named_by_its_interval_before_its_repeat(
-        good: str, exp_dir: Path) -> None:
-    text = _timeline(good, "    - {type: pod-kill, repeat: 3, interval: 100s}\n",
-                     "{maxDuration: 180s}")
+@pytest.mark.parametrize(("fault", "field"), [
+    ("{type: pod-kill, repeat: 3, interval: 100s}", "interval"),  # interval before repeat
+    ("{type: pod-kill, delay: 200s, repeat: 2}", "repeat"),  # repeat before delay
+])
+def test_a_fault_past_timeout_is_named_by_its_first_timing_key(
+        good: str, exp_dir: Path, fault: str, field: str) -> None:
+    text = _timeline(good, f"    - {fault}\n", "{maxDuration: 180s}")
     assert _timeline_error(exp_dir, text) == (
-        "x.yaml:16: spec.faults[0].interval: this fault would end 205s into the run (warm-up 5s, "
-        "then each fault's delay and duration in turn), after spec.timeout (180s)")
-
-
-def test_a_fault_past_timeout_is_named_by_its_repeat_before_its_delay(
-        good: str, exp_dir: Path) -> None:
-    text = _timeline(good, "    - {type: pod-kill, delay: 200s, repeat: 2}\n",
-                     "{maxDuration: 180s}")
-    assert _timeline_error(exp_dir, text) == (
-        "x.yaml:16: spec.faults[0].repeat: this fault would end 205s into the run (warm-up 5s, "
+        f"x.yaml:16: spec.faults[0].{field}: this fault would end 205s into the run (warm-up 5s, "
         "then each fault's delay and duration in turn), after spec.timeout (180s)")
 
 
