@@ -143,6 +143,30 @@ def test_a_journal_as_large_as_the_file_limit_is_read_one_byte_more_is_not(
                                            "(EFBIG)")
 
 
+class _Endless:
+    """/dev/zero linked as a journal: a file without an end, of which only a bounded read
+    ever returns."""
+
+    def __enter__(self) -> _Endless:
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        return None
+
+    def read(self, size: int | None = -1) -> bytes:
+        if size is None or size < 0:
+            raise AssertionError("read to the end of a file that has none")
+        return bytes(size)
+
+
+def test_an_endless_journal_is_refused_after_the_file_limit(
+        tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setattr(Path, "open", lambda self, *a, **k: _Endless())
+    state = read_journal(tmp_path / "zero.jsonl")
+    monkeypatch.undo()
+    assert state.unusable == "cannot read it: larger than 67108864 bytes (EFBIG)"
+
+
 @pytest.mark.parametrize(("fields", "writer"), [
     ({"pid": 12, "host": "h" * 255}, Writer(12, "h" * 255, None)),
     ({"pid": 12, "pid_start": 0}, Writer(12, "", 0)),
@@ -226,6 +250,22 @@ def test_a_parent_another_process_made_first_is_taken_and_the_rest_made(
     monkeypatch.undo()
     assert (parent / "journal").is_dir()
     assert os.stat(parent / "journal").st_mode & 0o777 == 0o700
+
+
+def test_missing_directories_are_made_even_when_no_ancestor_could_be_seen(
+        tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    """The look finds nothing up to the root (each ancestor is then met by a mkdir that finds
+    it): the ones really missing are still made, the existing ones left alone."""
+    monkeypatch.setattr(jmod, "os", SimpleNamespace(
+        **{n: getattr(os, n) for n in ("mkdir", "chmod", "open", "fsync", "close", "O_RDONLY",
+                                       "O_DIRECTORY")},
+        path=SimpleNamespace(lexists=lambda p: False)))
+    mode = os.stat(tmp_path).st_mode
+    jmod.make_private_dir(tmp_path / "state" / "journal")
+    monkeypatch.undo()
+    assert os.stat(tmp_path / "state" / "journal").st_mode & 0o777 == 0o700
+    assert os.stat(tmp_path / "state").st_mode & 0o777 == 0o700
+    assert os.stat(tmp_path).st_mode == mode
 
 
 # --- a live writer --------------------------------------------------------------------------------
