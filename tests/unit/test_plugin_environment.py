@@ -83,8 +83,8 @@ def test_metrics_server_is_installed_once_counting_the_nodes_but_the_load_balanc
     from chaos.cluster import kind, metrics_server
 
     installs: list[tuple[str, int | None]] = []
-    monkeypatch.setattr(kind, "node_containers", lambda name: [
-        f"{name}-control-plane", f"{name}-external-load-balancer", f"{name}-worker"])
+    monkeypatch.setattr(kind, "node_containers", lambda name: {"kc": [
+        "kc-control-plane", "kc-external-load-balancer", "kc-worker"]}.get(name, []))
     monkeypatch.setattr(metrics_server, "install",
                         lambda cfg, nodes=None: installs.append((cfg.name, nodes)))
     provide = environment._metrics_provider("kc")
