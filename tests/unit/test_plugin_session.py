@@ -6,8 +6,10 @@ end unless kept."""
 from __future__ import annotations
 
 import contextlib
+import io
 import random
 import signal
+import sys
 import time
 from collections.abc import Callable, Iterator
 from types import SimpleNamespace
@@ -187,6 +189,8 @@ def test_progress_reaches_the_terminal_with_capture_suspended(
         configured: Callable[..., Config]) -> None:
     events: list[str] = []
     plugins = Plugins(terminalreporter=Reporter(events), capturemanager=Capture(events))
+    host_sink: list[str] = []
+    progress.set_sink(host_sink.append)  # a sink installed before the session
     config = configured({"chaos_seed": "1"}, pluginmanager=plugins)
     progress.Progress().say("building kind node image")
     assert [e.split("] ")[-1] for e in events] == [
@@ -195,7 +199,8 @@ def test_progress_reaches_the_terminal_with_capture_suspended(
     config.stash[SINK]("direct")
     assert events[-4:] == ["newline", "line direct", "flush", "capture on"]
     config.cleanup()
-    assert progress.set_sink(None) is None  # the sink before the session is back
+    assert progress.set_sink(None) == host_sink.append  # the sink before the session is back
+    assert host_sink == []
 
 
 def test_progress_without_capture_still_reaches_the_terminal(
@@ -207,11 +212,23 @@ def test_progress_without_capture_still_reaches_the_terminal(
     assert events == ["newline", "line loading image", "flush"]
 
 
-def test_progress_without_a_terminal_goes_to_stderr(
-        configured: Callable[..., Config], capsys: pytest.CaptureFixture[str]) -> None:
+class Stderr(io.StringIO):
+    def __init__(self) -> None:
+        super().__init__()
+        self.flushed: list[str] = []
+
+    def flush(self) -> None:
+        self.flushed.append(self.getvalue())
+
+
+def test_progress_without_a_terminal_goes_to_stderr_at_once(
+        configured: Callable[..., Config], monkeypatch: pytest.MonkeyPatch) -> None:
     config = configured({"chaos_seed": "1"})
+    stderr = Stderr()
+    monkeypatch.setattr(sys, "stderr", stderr)
     config.stash[SINK]("loading image")
-    assert capsys.readouterr() == ("", "loading image\n")
+    assert stderr.getvalue() == "loading image\n"
+    assert stderr.flushed == ["loading image\n"]  # flushed with the line, not later
 
 
 # --- the end of the session ------------------------------------------------------------------
