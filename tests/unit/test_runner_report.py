@@ -15,6 +15,7 @@ from types import SimpleNamespace
 from typing import Any
 
 import pytest
+from filelock import FileLock, Timeout
 from test_phases import (
     FakeFault,
     HalfEndpointObserver,
@@ -289,10 +290,7 @@ def test_a_reviewed_plan_with_problems_now_is_refused_naming_them(
 
 def _held(lock_dir: Path) -> dict[str, bool]:
     """Which of the run's locks another holder could not take now."""
-    slot = Pace(lock_dir, "r", 1)._file.with_name("pace-r-0.lock")
-    from filelock import FileLock, Timeout
-
-    lock = FileLock(slot, is_singleton=False)
+    lock = FileLock(lock_dir / "pace-r-0.lock", is_singleton=False)  # session r's first slot
     try:
         lock.acquire(blocking=False)
         lock.release()
