@@ -11,6 +11,7 @@ import yaml
 
 from chaos.errors import ExperimentInvalid, excerpt
 from chaos.model import reader as p
+from chaos.model.faults import ControllerRef
 from chaos.model.manifests import read_manifest
 from chaos.model.netvalues import Peer
 
@@ -21,11 +22,12 @@ def node(text: str) -> yaml.Node:
     """The value of ``f`` in a document where it starts on line 2."""
     root = yaml.compose(f"other: 1\nf: {text}\n", Loader=yaml.SafeLoader)
     assert isinstance(root, yaml.MappingNode)
-    return root.value[1][1]
+    value: yaml.Node = root.value[1][1]
+    return value
 
 
 def failure(conv: Callable[[p.Ctx, yaml.Node, str], object], text: str,
-            ctx: p.Ctx = CTX) -> tuple[int, str | None, str]:
+            ctx: p.Ctx = CTX) -> tuple[int | None, str | None, str]:
     with pytest.raises(ExperimentInvalid) as info:
         conv(ctx, node(text), "spec.f")
     return info.value.line, info.value.field, info.value.reason
@@ -44,9 +46,9 @@ SUBDOMAIN_254 = ".".join(["a" * 63] * 3 + ["b" * 62])
 
 
 def test_a_controller_name_may_be_a_dotted_subdomain_of_253_characters() -> None:
-    assert p.controller_ref(CTX, node("Deployment/web.v2"), "f") == p.ControllerRef(
+    assert p.controller_ref(CTX, node("Deployment/web.v2"), "f") == ControllerRef(
         "Deployment", "web.v2")
-    assert p.controller_ref(CTX, node(f"StatefulSet/{SUBDOMAIN_253}"), "f") == p.ControllerRef(
+    assert p.controller_ref(CTX, node(f"StatefulSet/{SUBDOMAIN_253}"), "f") == ControllerRef(
         "StatefulSet", SUBDOMAIN_253)
     assert failure(p.controller_ref, f"StatefulSet/{SUBDOMAIN_254}") == (
         2, "spec.f", "expected a Kubernetes object name (lowercase DNS subdomain) after "

@@ -91,7 +91,8 @@ def test_text_of_exactly_the_cap_is_read() -> None:
 
 def _style(key: yaml.Node, value: yaml.Node) -> tuple[object, ...]:
     # a plain scalar's style is None from PyYAML's parser, '' from libyaml's
-    shown = value.style or None if isinstance(value, yaml.ScalarNode) else value.flow_style
+    shown = (value.style or None if isinstance(value, yaml.ScalarNode)
+             else getattr(value, "flow_style", None))
     return key.value, value.tag, shown
 
 
@@ -99,6 +100,7 @@ def test_the_nodes_keep_the_style_pyyaml_gives_them() -> None:
     text = "a: 'q'\nb: \"d\"\nc: plain\nd: {e: 1}\nf:\n  g: [1]\nh:\n  - 2\n"
     ours = compose_documents(text, None)[0]
     theirs = yaml.compose(text, Loader=yaml.SafeLoader)
+    assert isinstance(ours, yaml.MappingNode) and isinstance(theirs, yaml.MappingNode)
     assert ours.flow_style == theirs.flow_style
     assert [_style(k, v) for k, v in ours.value] == [_style(k, v) for k, v in theirs.value]
     assert [_style(k, v)[2] for k, v in ours.value] == ["'", '"', None, True, False, False]
