@@ -88,6 +88,12 @@ def test_a_seeded_session_registers_the_marker_and_names_its_run(
     assert config.stash[STATE] == ChaosState(seed=42, run_id="20261207-001500-42", repeat=3)
 
 
+def test_the_header_names_the_seed_and_the_run(configured: Callable[..., Config]) -> None:
+    config = configured({"chaos_seed": "42"})
+    assert session.pytest_report_header(config) == (  # type: ignore[arg-type]
+        "kube-chaos: seed 42, run 20261207-001500-42")
+
+
 @pytest.mark.parametrize("given", [None, ""])
 def test_an_unseeded_session_draws_a_seed_from_1_to_2_to_the_31(
         configured: Callable[..., Config], monkeypatch: pytest.MonkeyPatch,
