@@ -66,3 +66,36 @@ def test_a_kind_is_named_whole_up_to_80_characters(tmp_path: Path) -> None:
         f"D/m.yaml:3: metadata.name: expected the {at_limit}'s name, got nothing")
     assert _error(tmp_path, f"apiVersion: v1\nkind: {over}\nmetadata: {{}}\n") == (
         f"D/m.yaml:3: metadata.name: expected the {excerpt(over)}'s name, got nothing")
+
+
+def test_a_daemon_set_leaves_its_pod_count_to_the_cluster(tmp_path: Path) -> None:
+    (ds,) = _read(tmp_path, "apiVersion: apps/v1\nkind: DaemonSet\nmetadata: {name: agent}\n"
+                            "spec:\n  replicas: 3\n  template:\n    metadata: {labels: {a: b}}\n"
+                            "    spec: {containers: [{name: c}]}\n")
+    assert ds.template == PodTemplate(Selector.of({"a": "b"}), ("c",), frozenset(), None)
+
+
+@pytest.mark.parametrize(("prefix", "head", "indent"), [
+    ("", "", ""),
+    ("items[0].", "apiVersion: v1\nkind: List\nitems:\n  -\n", "    "),
+])
+def test_bad_replicas_are_named_with_file_line_and_field(tmp_path: Path, prefix: str, head: str,
+                                                         indent: str) -> None:
+    body = "apiVersion: apps/v1\nkind: Deployment\nmetadata: {name: web}\nspec:\n  replicas: -1\n"
+    text = head + "".join(indent + line + "\n" for line in body.splitlines())
+    line = len(head.splitlines()) + 5
+    assert _error(tmp_path, text) == (
+        f"D/m.yaml:{line}: {prefix}spec.replicas: expected a non-negative integer, got -1")
+
+
+@pytest.mark.parametrize(("replicas", "pods"), [("null", 1), ("0", 0), ("4", 4)])
+def test_replicas_as_written_or_one_when_null(tmp_path: Path, replicas: str, pods: int) -> None:
+    (dep,) = _read(tmp_path, "apiVersion: apps/v1\nkind: Deployment\nmetadata: {name: web}\n"
+                             f"spec:\n  replicas: {replicas}\n")
+    assert dep.template is not None and dep.template.pods == pods
+
+
+def test_replicas_that_are_a_list_are_named_as_one(tmp_path: Path) -> None:
+    assert _error(tmp_path, "apiVersion: apps/v1\nkind: Deployment\nmetadata: {name: web}\n"
+                            "spec:\n  replicas: [1]\n") == (
+        "D/m.yaml:5: spec.replicas: expected a non-negative integer, got a list")
