@@ -99,3 +99,58 @@ def test_replicas_that_are_a_list_are_named_as_one(tmp_path: Path) -> None:
     assert _error(tmp_path, "apiVersion: apps/v1\nkind: Deployment\nmetadata: {name: web}\n"
                             "spec:\n  replicas: [1]\n") == (
         "D/m.yaml:5: spec.replicas: expected a non-negative integer, got a list")
+
+
+OBJECT_ERRORS = [
+    ("just some text\n",
+     "D/m.yaml:1: document: expected a Kubernetes object (a mapping), got text (14 characters), "
+     "not YAML: is this file a Kubernetes manifest?"),
+    ("- a\n", "D/m.yaml:1: document: expected a Kubernetes object (a mapping), got a list"),
+    ("apiVersion: v1\nkind: List\nitems: [text]\n",
+     "D/m.yaml:3: items[0].: expected a Kubernetes object (a mapping), got 'text'"),
+    ("kind: Pod\nmetadata: {name: p}\n",
+     "D/m.yaml:1: apiVersion: expected the object's API version (e.g. apps/v1), got nothing"),
+    ("apiVersion: 3\nkind: Pod\nmetadata: {name: p}\n",
+     "D/m.yaml:1: apiVersion: expected the object's API version (e.g. apps/v1), got 3"),
+    ("apiVersion: v1\nmetadata: {name: p}\n",
+     "D/m.yaml:1: kind: expected the object's kind (e.g. Deployment), got nothing"),
+    ("apiVersion: v1\nkind: Pod\n",
+     "D/m.yaml:1: metadata: expected a mapping with the object's name, got nothing"),
+    ("apiVersion: v1\nkind: Pod\nmetadata: p\n",
+     "D/m.yaml:3: metadata: expected a mapping with the object's name, got 'p'"),
+    ("apiVersion: rbac.authorization.k8s.io/v1\nkind: ClusterRole\nmetadata: {generateName: r-}\n",
+     "D/m.yaml:3: metadata.name: a cluster-scoped ClusterRole needs a fixed name so it can be "
+     "deleted after the run (generateName cannot be tracked)"),
+    ("apiVersion: v1\nkind: Pod\nmetadata: {name: p, namespace: prod}\n",
+     "D/m.yaml:3: metadata.namespace: Pod 'p' sets namespace 'prod', but kube-chaos deploys "
+     "every object into the test's own fresh namespace: remove metadata.namespace"),
+    ("apiVersion: v1\nkind: Pod\nmetadata: {generateName: p-, namespace: prod}\n",
+     "D/m.yaml:3: metadata.namespace: Pod sets namespace 'prod', but kube-chaos deploys "
+     "every object into the test's own fresh namespace: remove metadata.namespace"),
+]
+
+
+@pytest.mark.parametrize(("text", "expected"), OBJECT_ERRORS)
+def test_what_is_not_a_kubernetes_object_is_refused_whole(tmp_path: Path, text: str,
+                                                          expected: str) -> None:
+    assert _error(tmp_path, text) == expected
+
+
+def test_objects_of_a_list_know_their_place_and_lines(tmp_path: Path) -> None:
+    objs = _read(tmp_path, "apiVersion: v1\nkind: List\nitems:\n"
+                           "  - apiVersion: v1\n    kind: ConfigMap\n    metadata:\n"
+                           "      generateName: c-\n"
+                           "  - apiVersion: autoscaling/v2\n    kind: HorizontalPodAutoscaler\n"
+                           "    metadata: {name: h}\n"
+                           "    spec: {scaleTargetRef: {kind: Deployment, name: web}}\n"
+                           "  - apiVersion: autoscaling/v2\n    kind: HorizontalPodAutoscaler\n"
+                           "    metadata: {name: g}\n"
+                           "    spec: {scaleTargetRef: {kind: Deployment}}\n")
+    path = tmp_path / "m.yaml"
+    assert objs == (
+        ManifestObject(ObjectRef("v1", "ConfigMap", ""), path, 5, "items[0].", 7),
+        ManifestObject(ObjectRef("autoscaling/v2", "HorizontalPodAutoscaler", "h"), path, 9,
+                       "items[1].", 10, scale_target=("Deployment", "web")),
+        ManifestObject(ObjectRef("autoscaling/v2", "HorizontalPodAutoscaler", "g"), path, 13,
+                       "items[2].", 14),
+    )
