@@ -140,3 +140,32 @@ def test_a_pod_fault_on_pods_the_manifests_do_not_label_is_left_to_the_run(
     text = _fault(good, "{type: pod-kill, selector: {app: other}, count: 2}")
     exp = parse_experiment(text, exp_dir / "x.yaml")
     assert [(f.type, getattr(f, "count", None)) for f in exp.faults] == [("pod-kill", 2)]
+
+
+def test_an_object_defined_twice_names_both_places(good: str, exp_dir: Path) -> None:
+    assert _error(exp_dir, good, DEPLOYMENT + SERVICE + SERVICE) == (
+        "D/workloads/httpd.yaml:24: metadata.name: Service/httpd is defined twice (first at "
+        "D/workloads/httpd.yaml:15); the second create would fail with AlreadyExists")
+
+
+NAMESPACE = "---\napiVersion: v1\nkind: Namespace\nmetadata: {name: team}\n"
+
+
+def test_a_cluster_scoped_object_is_told_how_to_allow_it(good: str, exp_dir: Path) -> None:
+    refused = ("D/workloads/httpd.yaml:23: kind: Namespace 'team' is cluster-scoped: deleting "
+               "the test's namespace would leave it behind. To create it and have it deleted "
+               "after the run, set spec.workload.clusterScoped: allow in ")
+    assert _error(exp_dir, good, DEPLOYMENT + SERVICE + NAMESPACE) == refused + "D/x.yaml"
+    (exp_dir / "workloads" / "httpd.yaml").write_text(DEPLOYMENT + SERVICE + NAMESPACE)
+    text = good.replace("workloads/httpd.yaml", str(exp_dir / "workloads" / "httpd.yaml"))
+    with pytest.raises(ExperimentInvalid) as info:
+        parse_experiment(text, allow_paths=[exp_dir])
+    assert str(info.value).replace(str(exp_dir), "D") == refused + "the experiment"
+
+
+def test_without_node_port_or_a_service_to_read_it_from_the_field_is_required(
+        good: str, exp_dir: Path) -> None:
+    assert _error(exp_dir, good, DEPLOYMENT, "    nodePort: 30080\n", "") == (
+        "D/x.yaml:8: spec.workload.nodePort: required field missing: the load reaches the "
+        "workload on 127.0.0.1:<nodePort>, and the manifests define no Service 'httpd' to take "
+        "it from (or give spec.load.url)")
