@@ -14,6 +14,7 @@ from chaos.model import reader as p
 from chaos.model.faults import ControllerRef
 from chaos.model.manifests import read_manifest
 from chaos.model.netvalues import Peer
+from chaos.model.selector import Selector
 
 CTX = p.Ctx(Path("x.yaml"))
 
@@ -146,3 +147,55 @@ def test_a_threshold_spans_both_signs_to_the_limit() -> None:
     assert failure(p.threshold, "[1]") == (2, "spec.f", "expected a number, got a list")
     assert failure(p.threshold, "-1000000000000000001") == (
         2, "spec.f", "expected a number from -1e+18 to 1e+18, got -1000000000000000001")
+
+
+@pytest.mark.parametrize(("text", "expected"), [
+    ("{bad key: x}", (2, "spec.f", "expected a label name, got 'bad key'")),
+    ("{app: 1}", (2, "spec.f.app", "expected a label value string (quote numbers), got 1")),
+    ("{app: " + "v" * 64 + "}", (2, "spec.f.app", f"not a valid label value: {'v' * 64!r}")),
+    ("{a: x,\n  a: y}", (3, "spec.f.a", "duplicate label")),
+    ("{}", (2, "spec.f", "expected at least one label")),
+    ("[a]", (2, "spec.f", "expected a mapping of label: value, got a list")),
+], ids=["key", "number", "64-characters", "duplicate", "empty", "list"])
+def test_a_selector_refusal_is_whole(text: str, expected: tuple[int, str, str]) -> None:
+    assert failure(p.selector, text) == expected
+
+
+def test_a_label_value_may_have_63_characters() -> None:
+    assert p.selector(CTX, node("{app: " + "v" * 63 + "}"), "f") == Selector.of(
+        {"app": "v" * 63})
+
+
+def _map(ctx: p.Ctx, n: yaml.Node, where: str) -> p.Map:
+    return p.Map(ctx, n, where, ("abc", "xyz"))
+
+
+@pytest.mark.parametrize(("text", "expected"), [
+    ("[1]", (2, "spec.f", "expected a mapping, got a list")),
+    ("{1: x}", (2, "spec.f", "field names must be strings, got 1")),
+    ("{abc: 1,\n  abc: 2}", (3, "spec.f.abc", "duplicate field")),
+    ("{ab: 1}", (2, "spec.f.ab", "unknown field (did you mean 'abc'?); allowed: abc, xyz")),
+    ("{q: 1}", (2, "spec.f.q", "unknown field; allowed: abc, xyz")),
+], ids=["list", "number-key", "duplicate", "close", "unknown"])
+def test_a_mapping_refusal_is_whole(text: str, expected: tuple[int, str, str]) -> None:
+    assert failure(_map, text) == expected
+
+
+def test_a_required_field_is_missing_or_null() -> None:
+    with pytest.raises(ExperimentInvalid) as info:
+        _map(CTX, node("{abc: null}"), "spec.f").require("abc")
+    assert str(info.value) == "x.yaml:2: spec.f.abc: required field is null"
+    with pytest.raises(ExperimentInvalid) as info:
+        _map(CTX, node("{abc: 1}"), "").require("xyz")
+    assert str(info.value) == "x.yaml:2: xyz: required field missing"
+
+
+def test_a_top_level_mapping_that_is_not_one_is_the_document() -> None:
+    assert failure(lambda ctx, n, w: p.Map(ctx, n, "", ()), "[1]") == (
+        2, "document", "expected a mapping, got a list")
+
+
+def test_an_image_reference_refusal_says_what_one_looks_like() -> None:
+    assert failure(p.image, "Not/An:Image:x") == (
+        2, "spec.f", "not an image reference: 'Not/An:Image:x' (expected e.g. myteam/api:1.4 or "
+        "registry.local:5000/api@sha256:...)")
