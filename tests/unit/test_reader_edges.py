@@ -199,3 +199,31 @@ def test_an_image_reference_refusal_says_what_one_looks_like() -> None:
     assert failure(p.image, "Not/An:Image:x") == (
         2, "spec.f", "not an image reference: 'Not/An:Image:x' (expected e.g. myteam/api:1.4 or "
         "registry.local:5000/api@sha256:...)")
+
+
+def test_a_path_outside_names_every_allowed_place(tmp_path: Path) -> None:
+    for folder in ("exp", "o1", "o2"):
+        (tmp_path / folder).mkdir()
+    ctx = p.Ctx(tmp_path / "exp" / "x.yaml", [tmp_path / "o1", tmp_path / "o2"])
+    real = tmp_path.resolve()
+    assert failure(p.existing_file, '"/etc/hostname"', ctx) == (
+        2, "spec.f", f"path '/etc/hostname' resolves outside the experiment's folder "
+        f"{real / 'exp'} or the allowed paths {real / 'o1'}, {real / 'o2'} (allow it with "
+        "--chaos-allow-path)")
+
+
+def test_a_path_that_cannot_be_a_path_is_named_with_the_reason(tmp_path: Path) -> None:
+    ctx = p.Ctx(tmp_path / "x.yaml")
+    assert failure(p.existing_file, '"a\\0b"', ctx) == (
+        2, "spec.f", "cannot use path 'a\\x00b': 'embedded null byte'")
+
+
+@pytest.mark.parametrize("raw", ["missing.yaml", "sub", "m" * 420, "a\tb/missing"],
+                         ids=["missing", "a-folder", "long", "unprintable"])
+def test_a_file_not_found_is_named_by_its_full_path(tmp_path: Path, raw: str) -> None:
+    (tmp_path / "sub").mkdir()
+    ctx = p.Ctx(tmp_path / "x.yaml")
+    full = str(ctx.base / raw)
+    shown = full if len(full) <= 400 and full.isprintable() else excerpt(full)
+    assert failure(p.existing_file, '"' + raw.replace("\t", "\\t") + '"', ctx) == (
+        2, "spec.f", f"file not found: {shown} (paths are relative to the experiment file)")
