@@ -92,6 +92,7 @@ def test_node_ports_not_given_are_none(given: str | None) -> None:
 @pytest.mark.parametrize(("given", "part"), [
     ("29999", "29999"), ("32768", "32768"), ("30000-32768", "30000-32768"),
     ("30080,30090-30085", "30090-30085"), ("30080-", "30080-"), ("x", "x"),
+    ("30080, 30090 - 30085", "30090-30085"),  # named without the spaces it was given with
 ])
 def test_a_port_outside_the_nodeport_range_is_a_usage_error(given: str, part: str) -> None:
     with pytest.raises(pytest.UsageError) as info:
