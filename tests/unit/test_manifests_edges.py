@@ -154,3 +154,9 @@ def test_objects_of_a_list_know_their_place_and_lines(tmp_path: Path) -> None:
         ManifestObject(ObjectRef("autoscaling/v2", "HorizontalPodAutoscaler", "g"), path, 13,
                        "items[2].", 14),
     )
+
+
+def test_only_a_list_kind_is_read_as_a_list_of_objects(tmp_path: Path) -> None:
+    (obj,) = _read(tmp_path, "apiVersion: example.com/v1\nkind: Basket\nmetadata: {name: b}\n"
+                             "items: [{a: 1}]\n")
+    assert obj.ref == ObjectRef("example.com/v1", "Basket", "b")

@@ -227,3 +227,8 @@ def test_a_file_not_found_is_named_by_its_full_path(tmp_path: Path, raw: str) ->
     shown = full if len(full) <= 400 and full.isprintable() else excerpt(full)
     assert failure(p.existing_file, '"' + raw.replace("\t", "\\t") + '"', ctx) == (
         2, "spec.f", f"file not found: {shown} (paths are relative to the experiment file)")
+
+
+def test_a_top_level_key_that_is_not_a_string_is_in_the_document() -> None:
+    assert failure(lambda ctx, n, w: p.Map(ctx, n, "", ("a",)), "{1: x}") == (
+        2, "document", "field names must be strings, got 1")
