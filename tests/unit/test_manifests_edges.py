@@ -167,3 +167,15 @@ def test_only_a_list_kind_is_read_as_a_list_of_objects(tmp_path: Path) -> None:
     (obj,) = _read(tmp_path, "apiVersion: example.com/v1\nkind: Basket\nmetadata: {name: b}\n"
                              "items: [{a: 1}]\n")
     assert obj.ref == ObjectRef("example.com/v1", "Basket", "b")
+
+
+def test_each_object_records_its_kind_and_name_lines(tmp_path: Path) -> None:
+    objs = _read(tmp_path, "apiVersion: v1\nkind: Service\nmetadata:\n  labels: {}\n  name: s\n"
+                           "spec: {type: NodePort, selector: {a: b}, ports: [{nodePort: 30001}]}\n"
+                           "---\napiVersion: v1\nkind: ConfigMap\nmetadata:\n  name: c\n")
+    path = tmp_path / "m.yaml"
+    assert objs == (
+        ManifestObject(ObjectRef("v1", "Service", "s"), path, 2, "", 5,
+                       service=ServiceFacts("NodePort", Selector.of({"a": "b"}), (30001,))),
+        ManifestObject(ObjectRef("v1", "ConfigMap", "c"), path, 9, "", 11),
+    )
