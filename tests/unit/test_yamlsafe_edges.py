@@ -104,3 +104,32 @@ def test_the_nodes_keep_the_style_pyyaml_gives_them() -> None:
     assert ours.flow_style == theirs.flow_style
     assert [_style(k, v) for k, v in ours.value] == [_style(k, v) for k, v in theirs.value]
     assert [_style(k, v)[2] for k, v in ours.value] == ["'", '"', None, True, False, False]
+
+
+@pytest.mark.parametrize(("text", "expected"), [
+    ("a: !!python/name:os.system x\n",
+     "f.yaml:1: a: unsupported YAML tag '!!python/name:os.system' (plain YAML only: !!binary, "
+     "!!bool, !!float, !!int, !!null, !!str, !!timestamp here)"),
+    ("a: !!set {x: null}\n",
+     "f.yaml:1: a: unsupported YAML tag '!!set' (plain YAML only: !!map here)"),
+    ("a: !!omap [x]\n",
+     "f.yaml:1: a: unsupported YAML tag '!!omap' (plain YAML only: !!seq here)"),
+    ("a:\n  ? [1]\n  : x\n", "f.yaml:2: a: a key must be a plain value, not a list"),
+    ("a:\n  ? {b: 1}\n  : x\n", "f.yaml:2: a: a key must be a plain value, not a mapping"),
+    ("a: &x 1\nb: &x 2\n", "f.yaml:2: b: duplicate anchor &x (first defined at line 1)"),
+    ("a: &x [1, *x]\n",
+     "f.yaml:1: a[1]: alias *x refers to a node that contains it (recursive YAML is not "
+     "allowed)"),
+    ("a: b\u0007\n", "f.yaml:1: a: control character U+0007 at column 5 is not allowed in YAML"),
+], ids=["scalar-tag", "map-tag", "seq-tag", "list-key", "map-key", "duplicate-anchor",
+        "recursive", "control"])
+def test_each_refusal_of_the_composer_is_whole(text: str, expected: str) -> None:
+    assert _error(text) == expected
+
+
+def test_a_byte_order_mark_of_another_encoding_is_named() -> None:
+    with pytest.raises(ExperimentInvalid) as info:
+        decode(b"\xff\xfea\x00", "f.yaml")
+    assert str(info.value) == (
+        "f.yaml:1: document: UTF-16 text (byte-order mark FF FE): save the file as UTF-8")
+    assert decode(b"\xef\xbb\xbfa: 1\n", "f.yaml") == "a: 1\n"
