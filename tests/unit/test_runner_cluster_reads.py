@@ -4,6 +4,7 @@ and the cluster's NodePorts, each read through the run's own client."""
 
 from __future__ import annotations
 
+from datetime import UTC, datetime
 from pathlib import Path
 from types import SimpleNamespace
 from typing import Any
@@ -19,6 +20,7 @@ from chaos.journal.store import Journal
 from chaos.k8s import workload as kw
 from chaos.model.abort import HaltMarker
 from chaos.model.experiment import ExistingWorkload
+from chaos.plan.manifests import WorkloadRef
 
 
 def _not_found() -> ApiException:
@@ -101,8 +103,9 @@ class FakeKube:
 
 def _namespace(name: str, labels: dict[str, str] | None = None,
                deleting: bool = False) -> client.V1Namespace:
-    return client.V1Namespace(metadata=client.V1ObjectMeta(
-        name=name, labels=labels, deletion_timestamp="2026-12-07T00:00:00Z" if deleting else None))
+    gone = datetime(2026, 12, 7, tzinfo=UTC) if deleting else None
+    return client.V1Namespace(metadata=client.V1ObjectMeta(name=name, labels=labels,
+                                                           deletion_timestamp=gone))
 
 
 @pytest.fixture
@@ -129,7 +132,7 @@ def waited(monkeypatch: pytest.MonkeyPatch, kube: FakeKube) -> list[Any]:
     """The rollout waits asked for (the watch itself is chaos.k8s's, tested there)."""
     seen: list[Any] = []
 
-    def wait_rollouts(on: Any, ns: str, refs: list[kw.WorkloadRef], timeout_s: float) -> None:
+    def wait_rollouts(on: Any, ns: str, refs: list[WorkloadRef], timeout_s: float) -> None:
         assert on is kube
         seen.append((ns, [(r.kind, r.name) for r in refs], timeout_s))
 
