@@ -204,3 +204,9 @@ def test_an_xdist_worker_journals_apart_and_counts_its_peers(
     env = environment.run_env(config)
     assert env.journal.path.name == f"{config.stash[STATE].run_id}-gw1.jsonl"
     assert env.parallel == 3
+
+
+def test_an_empty_reports_option_writes_to_reports(pytester: pytest.Pytester,
+                                                   offline: dict[str, list[Any]]) -> None:
+    env = environment.run_env(_configure(pytester, "--chaos-reports="))
+    assert env.reports_dir == Path("reports")
