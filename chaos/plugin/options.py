@@ -19,9 +19,16 @@ def pytest_addoption(parser: pytest.Parser) -> None:
             **kwargs: Any) -> None:
         dest = "chaos_" + name.replace("-", "_")
         ini = ini or dest
-        group.addoption(f"--chaos-{name}", dest=dest, help=help + f" (ini: {ini})", **kwargs)
-        parser.addini(ini, help, type=ini_type, default=kwargs.get("default"))
+        default = kwargs.pop("default", None)
+        # option() reads the ini key only for an option left unset, so a default of the
+        # command line's own would hide it: a value default is the ini declaration's alone
+        cli_default = default if default in (None, [], False) else None
+        group.addoption(f"--chaos-{name}", dest=dest, help=help + f" (ini: {ini})",
+                        default=cli_default, **kwargs)
+        parser.addini(ini, help, type=ini_type, default=default)
         _INI_NAMES[dest] = ini
+        if "choices" in kwargs:
+            _CHOICES[dest] = tuple(kwargs["choices"])
 
     opt("kubeconfig", "target an existing cluster through this kubeconfig instead of "
         "provisioning kind", default=None)
@@ -65,12 +72,17 @@ def pytest_addoption(parser: pytest.Parser) -> None:
 
 
 _INI_NAMES: dict[str, str] = {}  # option dest -> its ini name, where they differ
+_CHOICES: dict[str, tuple[str, ...]] = {}  # argparse checks the command line's, not the ini's
 
 
 def option(config: pytest.Config, name: str) -> Any:
     value = config.getoption(name)
     if value in (None, [], False):
-        ini = config.getini(_INI_NAMES.get(name, name))
+        ini_name = _INI_NAMES.get(name, name)
+        ini = config.getini(ini_name)
+        if name in _CHOICES and ini not in _CHOICES[name]:
+            raise pytest.UsageError(f"{ini_name}: {str(ini)[:40]!r} is not one of "
+                                    f"{', '.join(_CHOICES[name])}")
         return ini if ini not in ("", []) else value
     return value
 

@@ -68,7 +68,9 @@ def options_markdown(parser: Parser | None = None) -> str:
         lines += [f"## `{' '.join(arg.names())}`", "",
                   ini_help.replace("<", "\\<"), "",
                   f"- takes: {_takes(action)}",
-                  f"- default: {_shown(action.default)}",
+                  # a value default is declared on the ini key alone (options.py: the
+                  # command line's own would hide the key)
+                  f"- default: {_shown(ini_default if action.default is None else action.default)}",
                   f"- ini key: `{ini}` ({ini_type}; default {_shown(ini_default)})", ""]
     return "\n".join(lines)
 
