@@ -221,7 +221,7 @@ def _plain(word: str) -> str:
 
 
 def _objects(node: Node, path: Path, prefix: str) -> Iterator[ManifestObject]:
-    where = prefix or "document"
+    where = prefix.removesuffix(".") or "document"  # items[0]. prefixes field names
     if not isinstance(node, MappingNode):
         # a whole document that is one scalar is most likely not YAML at all (a key, a token,
         # an .env file pointed at by mistake): its content is not quoted, even in part

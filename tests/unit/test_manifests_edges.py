@@ -107,7 +107,7 @@ OBJECT_ERRORS = [
      "not YAML: is this file a Kubernetes manifest?"),
     ("- a\n", "D/m.yaml:1: document: expected a Kubernetes object (a mapping), got a list"),
     ("apiVersion: v1\nkind: List\nitems: [text]\n",
-     "D/m.yaml:3: items[0].: expected a Kubernetes object (a mapping), got 'text'"),
+     "D/m.yaml:3: items[0]: expected a Kubernetes object (a mapping), got 'text'"),
     ("kind: Pod\nmetadata: {name: p}\n",
      "D/m.yaml:1: apiVersion: expected the object's API version (e.g. apps/v1), got nothing"),
     ("kind: Pod\napiVersion: 3\nmetadata: {name: p}\n",
