@@ -249,7 +249,9 @@ def undo_restore_template(action: UndoAction) -> str | None:
     namespace = action.target.get("namespace") or _param(action, "namespace")
     workload = _param(action, "workload")
     kind, _, name = workload.partition("/")
-    if kind not in kcontrollers.KINDS or not name:
+    # a journal is untrusted text: "Deployment/web/x" names no controller (it read as web/x,
+    # "not found", and the undo passed as done)
+    if kind not in kcontrollers.KINDS or not name or "/" in name:
         raise RollbackFailed(f"{action.describe()}: workload {workload!r} is not "
                              "Deployment/<name> or StatefulSet/<name>")
     try:

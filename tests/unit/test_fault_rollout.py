@@ -368,6 +368,8 @@ def test_restore_of_a_deleted_controller_has_nothing_to_do(handler_api: FakeAPI)
 
 @pytest.mark.parametrize(("action", "why"), [
     (_restore(workload="Job/web"), "is not Deployment/<name> or StatefulSet/<name>"),
+    (_restore(workload="Deployment/web/x"), "'Deployment/web/x' is not Deployment/<name> or "
+                                            "StatefulSet/<name>"),
     (UndoAction("restore-template", {"workload": "Deployment/web", "template": "{"},
                 target={"namespace": "ns"}), "the recorded template is not JSON"),
     (UndoAction("restore-template", {"workload": "Deployment/web"},
