@@ -31,8 +31,8 @@ def dockerfile(base: str) -> str:
     return (
         f"FROM {base}\n"
         f"COPY agent_main.py {IMAGE_DIR}/agent_main.py\n"
-        "ENV PYTHONUNBUFFERED=1\n"
-        f'ENTRYPOINT ["python3", "{IMAGE_DIR}/agent_main.py"]\n'
+        "ENV PYTHONUNBUFFERED=1 PATH=/usr/local/sbin:/usr/local/bin:/usr/sbin:/usr/bin:/sbin:/bin\n"
+        f'ENTRYPOINT ["/usr/bin/python3", "{IMAGE_DIR}/agent_main.py"]\n'
         'CMD ["serve"]\n'
     )
 

@@ -23,9 +23,12 @@ MANAGED_BY = "app.kubernetes.io/managed-by"
 MANAGER = "kube-chaos"
 PSA = "pod-security.kubernetes.io/enforce"
 PROGRAM = "/opt/kube-chaos/agent_main.py"
+PYTHON = "/usr/bin/python3"  # absolute: an imported root filesystem has no PATH of its own
 CONTAINER = "agent"
 # what `nsenter -t 1 -a` runs as: the node's PID 1, in all its namespaces
 HOST_PREFIX = ("nsenter", "-t", "1", "-a", "--")
+# what the node's commands are looked up in, once nsenter is in the node's mount namespace
+PATH = "/usr/local/sbin:/usr/local/bin:/usr/sbin:/usr/bin:/sbin:/bin"
 
 
 def _short(text: str) -> str:
@@ -75,8 +78,9 @@ def pod_manifest(node: str, session: str, image: str) -> dict[str, Any]:
             "tolerations": [{"operator": "Exists"}],
             "containers": [{
                 "name": CONTAINER, "image": image, "imagePullPolicy": "IfNotPresent",
-                "command": ["python3", PROGRAM, "serve"],
-                "env": [{"name": "PYTHONUNBUFFERED", "value": "1"}],
+                "command": [PYTHON, PROGRAM, "serve"],
+                "env": [{"name": "PYTHONUNBUFFERED", "value": "1"},
+                        {"name": "PATH", "value": PATH}],
                 "securityContext": {"privileged": True, "runAsUser": 0},
                 "resources": {"requests": {"cpu": "10m", "memory": "32Mi"},
                               "limits": {"memory": "128Mi"}},
@@ -90,18 +94,18 @@ def exec_argv(argv: tuple[str, ...] | list[str], stdin_b64: str | None) -> list[
     with a standard input, the agent program handing it over (base64 in an argument)."""
     if stdin_b64 is None:
         return [*HOST_PREFIX, *argv]
-    return ["python3", PROGRAM, "exec", "--stdin-b64", stdin_b64, "--", *argv]
+    return [PYTHON, PROGRAM, "exec", "--stdin-b64", stdin_b64, "--", *argv]
 
 
 def arm_argv(key: str, argv: tuple[str, ...] | list[str], stdin_b64: str | None) -> list[str]:
     """Register an undo with the agent's dead man's switch."""
     extra = ["--stdin-b64", stdin_b64] if stdin_b64 is not None else []
-    return ["python3", PROGRAM, "arm", key, *extra, "--", *argv]
+    return [PYTHON, PROGRAM, "arm", key, *extra, "--", *argv]
 
 
 def disarm_argv(key: str) -> list[str]:
-    return ["python3", PROGRAM, "disarm", key]
+    return [PYTHON, PROGRAM, "disarm", key]
 
 
 def renew_argv(lease_s: float) -> list[str]:
-    return ["python3", PROGRAM, "renew", f"{lease_s:g}"]
+    return [PYTHON, PROGRAM, "renew", f"{lease_s:g}"]

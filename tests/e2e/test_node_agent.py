@@ -73,7 +73,7 @@ def partition_experiment(duration: str, timeout: str, max_duration: str) -> str:
 
 
 def session_argv(project: Path, *extra: str) -> list[str]:
-    return [sys.executable, "-m", "pytest", "-p", "no:cacheprovider", "-p", "no:randomly",
+    return [sys.executable, "-m", "pytest", "-p", "no:cacheprovider", "-p", "no:locust",
             "-m", "chaos", str(project / "exp"), "--rootdir", str(project / "exp"), "-v",
             "--chaos-kubeconfig", str(project / "kubeconfig"),
             "--chaos-allow-context", CONTEXT, "--chaos-node-ports", "30080-30099",

@@ -25,6 +25,7 @@ from chaos.plan import agent as plan
 NODE = "w1"
 SESSION = "20261207-001500-42"
 OWN = plan.pod_name(NODE, SESSION)
+AGENT = ["/usr/bin/python3", "/opt/kube-chaos/agent_main.py"]  # the agent program
 
 
 class Kube:
@@ -104,7 +105,7 @@ def test_a_node_command_runs_as_nsenter_in_the_agent_pod_made_on_first_use(
     assert (proc.returncode, proc.stdout, proc.stderr) == (0, "ID PID STATUS\n", "")
     assert api.calls == ["ensure_namespace", f"create {OWN}"]
     assert ex.calls == [
-        (OWN, ["python3", "/opt/kube-chaos/agent_main.py", "renew", "3600"]),
+        (OWN, [*AGENT, "renew", "3600"]),
         (OWN, ["nsenter", "-t", "1", "-a", "--", "ctr", "-n", "k8s.io", "tasks", "ls"])]
     rt.exec(NODE, "true")
     assert api.calls == ["ensure_namespace", f"create {OWN}"]  # made once
@@ -161,7 +162,7 @@ def test_an_agent_the_cluster_refuses_is_a_transport_failure_naming_why(
 def test_stdin_reaches_the_node_through_the_agent_program(api: Api, ex: Exec) -> None:
     api.pods[OWN] = AgentPod(OWN, NODE, "Running", True, "", False)
     run_runtime(ex, None).exec(NODE, "nft", "-f", "-", stdin="table inet t {}\n")
-    assert ex.calls == [(OWN, ["python3", "/opt/kube-chaos/agent_main.py", "exec",
+    assert ex.calls == [(OWN, [*AGENT, "exec",
                                "--stdin-b64", "dGFibGUgaW5ldCB0IHt9Cg==", "--",
                                "nft", "-f", "-"])]
 
@@ -226,9 +227,9 @@ def test_arm_and_disarm_reach_the_agent_program(api: Api, ex: Exec) -> None:
     rt.arm(NODE, "k", "nsenter", "-t", "9", "-n", "nft", "delete", "table", "netdev", "t")
     rt.disarm(NODE, "k")
     assert ex.calls == [
-        (OWN, ["python3", "/opt/kube-chaos/agent_main.py", "arm", "k", "--", "nsenter", "-t",
+        (OWN, [*AGENT, "arm", "k", "--", "nsenter", "-t",
                "9", "-n", "nft", "delete", "table", "netdev", "t"]),
-        (OWN, ["python3", "/opt/kube-chaos/agent_main.py", "disarm", "k"])]
+        (OWN, [*AGENT, "disarm", "k"])]
 
 
 # --- the dead man's switch armed by the nft/tc helpers ------------------------------------------
@@ -239,8 +240,8 @@ def test_a_table_is_armed_with_its_undo_before_it_is_loaded(api: Api, ex: Exec) 
     rt = run_runtime(ex, None)
     netns.load_table(rt, NODE, 4242, "kc-part", "table netdev kc-part {}\n", "netdev")
     assert [argv[:4] if argv[2] == "arm" else argv[:3] for _, argv in ex.calls] == [
-        ["python3", "/opt/kube-chaos/agent_main.py", "arm", "nft-netdev-kc-part"],
-        ["python3", "/opt/kube-chaos/agent_main.py", "exec"]]
+        [*AGENT, "arm", "nft-netdev-kc-part"],
+        [*AGENT, "exec"]]
     assert ex.calls[0][1][4:] == ["--", "nsenter", "-t", "4242", "-n", "nft", "delete", "table",
                                   "netdev", "kc-part"]
 
@@ -329,3 +330,84 @@ def test_exit_status_that_is_not_the_commands_is_a_transport_error(channel: str,
     with pytest.raises(ExecTransportError) as info:
         exit_status(channel)
     assert str(info.value) == why
+
+
+# --- run_in_pod over a fake websocket ------------------------------------------------------------
+
+
+class FakeWs:
+    def __init__(self, channels: dict[int, str], ends: bool = True) -> None:
+        self.channels = channels
+        self.ends = ends
+        self.closed = False
+        self.waited: float | None = None
+
+    def run_forever(self, timeout: float | None = None) -> None:
+        self.waited = timeout
+
+    def is_open(self) -> bool:
+        return not self.ends
+
+    def read_channel(self, channel: int, timeout: float = 0) -> str:
+        return self.channels.get(channel, "")
+
+    def close(self) -> None:
+        self.closed = True
+
+
+class ApiKube:
+    context = "kind-x"
+    api = type("Api", (), {"configuration": None})()
+
+
+def fake_stream(monkeypatch: pytest.MonkeyPatch, ws: FakeWs | Exception,
+                seen: list[dict[str, Any]]) -> None:
+    from chaos.k8s import podexec
+
+    def stream(fn: Any, pod: str, namespace: str, **kwargs: Any) -> FakeWs:
+        seen.append({"pod": pod, "namespace": namespace, **kwargs})
+        if isinstance(ws, Exception):
+            raise ws
+        return ws
+
+    monkeypatch.setattr(podexec, "stream", stream)
+
+
+def test_run_in_pod_returns_what_the_command_said_and_its_exit(
+        monkeypatch: pytest.MonkeyPatch) -> None:
+    from chaos.k8s.podexec import run_in_pod
+
+    ws = FakeWs({1: "out", 2: "err", 3: '{"status":"Failure","reason":"NonZeroExitCode",'
+                 '"details":{"causes":[{"reason":"ExitCode","message":"2"}]}}'})
+    seen: list[dict[str, Any]] = []
+    fake_stream(monkeypatch, ws, seen)
+    assert run_in_pod(ApiKube(), "ns", "p", ["nft", "list"], container="agent",  # type: ignore[arg-type]
+                      timeout=7) == ExecResult(2, "out", "err")
+    assert seen == [{"pod": "p", "namespace": "ns", "command": ["nft", "list"], "stdin": False,
+                     "stdout": True, "stderr": True, "tty": False, "_preload_content": False,
+                     "container": "agent"}]
+    assert (ws.waited, ws.closed) == (7, True)
+
+
+def test_run_in_pod_that_outlives_its_timeout_is_a_transport_error(
+        monkeypatch: pytest.MonkeyPatch) -> None:
+    from chaos.k8s.podexec import run_in_pod
+
+    ws = FakeWs({}, ends=False)
+    fake_stream(monkeypatch, ws, [])
+    with pytest.raises(ExecTransportError) as info:
+        run_in_pod(ApiKube(), "ns", "p", ["sleep", "9"], timeout=1)  # type: ignore[arg-type]
+    assert str(info.value) == "exec in pod ns/p: sleep still running after 1s"
+    assert ws.closed
+
+
+def test_run_in_pod_whose_exec_cannot_start_is_a_transport_error(
+        monkeypatch: pytest.MonkeyPatch) -> None:
+    from kubernetes.client.exceptions import ApiException
+
+    from chaos.k8s.podexec import run_in_pod
+
+    fake_stream(monkeypatch, ApiException(status=404, reason="Not Found"), [])
+    with pytest.raises(ExecTransportError) as info:
+        run_in_pod(ApiKube(), "ns", "p", ["true"])  # type: ignore[arg-type]
+    assert str(info.value) == "exec in pod ns/p: 404 Not Found: None"

@@ -8,6 +8,8 @@ import base64
 
 from chaos.plan import agent
 
+AGENT = ["/usr/bin/python3", "/opt/kube-chaos/agent_main.py"]  # the agent program
+
 
 def test_the_namespace_is_labelled_for_privileged_pod_security() -> None:
     assert agent.namespace_manifest() == {
@@ -43,8 +45,10 @@ def test_the_pod_is_privileged_in_the_nodes_namespaces_on_exactly_that_node() ->
             "containers": [{
                 "name": "agent", "image": "kube-chaos/node-agent:abc",
                 "imagePullPolicy": "IfNotPresent",
-                "command": ["python3", "/opt/kube-chaos/agent_main.py", "serve"],
-                "env": [{"name": "PYTHONUNBUFFERED", "value": "1"}],
+                "command": [*AGENT, "serve"],
+                "env": [{"name": "PYTHONUNBUFFERED", "value": "1"},
+                        {"name": "PATH",
+                         "value": "/usr/local/sbin:/usr/local/bin:/usr/sbin:/usr/bin:/sbin:/bin"}],
                 "securityContext": {"privileged": True, "runAsUser": 0},
                 "resources": {"requests": {"cpu": "10m", "memory": "32Mi"},
                               "limits": {"memory": "128Mi"}},
@@ -80,17 +84,17 @@ def test_a_node_command_is_run_by_nsenter_into_pid_1s_namespaces() -> None:
 def test_a_command_with_stdin_goes_through_the_agent_program_with_it_in_base64() -> None:
     b64 = base64.b64encode(b"table inet t {}\n").decode()
     assert agent.exec_argv(["nft", "-f", "-"], b64) == [
-        "python3", "/opt/kube-chaos/agent_main.py", "exec", "--stdin-b64", b64, "--",
+        *AGENT, "exec", "--stdin-b64", b64, "--",
         "nft", "-f", "-"]
 
 
 def test_the_switch_commands() -> None:
     assert agent.arm_argv("nft-netdev-t", ["nsenter", "-t", "7", "-n", "nft", "delete"], None) == [
-        "python3", "/opt/kube-chaos/agent_main.py", "arm", "nft-netdev-t", "--",
+        *AGENT, "arm", "nft-netdev-t", "--",
         "nsenter", "-t", "7", "-n", "nft", "delete"]
     assert agent.arm_argv("k", ["cat"], "aGk=") == [
-        "python3", "/opt/kube-chaos/agent_main.py", "arm", "k", "--stdin-b64", "aGk=", "--",
+        *AGENT, "arm", "k", "--stdin-b64", "aGk=", "--",
         "cat"]
-    assert agent.disarm_argv("k") == ["python3", "/opt/kube-chaos/agent_main.py", "disarm", "k"]
-    assert agent.renew_argv(30.0) == ["python3", "/opt/kube-chaos/agent_main.py", "renew", "30"]
-    assert agent.renew_argv(2.5) == ["python3", "/opt/kube-chaos/agent_main.py", "renew", "2.5"]
+    assert agent.disarm_argv("k") == [*AGENT, "disarm", "k"]
+    assert agent.renew_argv(30.0) == [*AGENT, "renew", "30"]
+    assert agent.renew_argv(2.5) == [*AGENT, "renew", "2.5"]
