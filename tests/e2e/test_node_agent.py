@@ -122,6 +122,11 @@ def test_a_partition_runs_through_the_agent_without_docker(cluster: Cluster,
     assert (report["verdict"], report["cluster"]["node_access"]) == ("pass", "agent")
     undos = {u["kind"]: u["status"] for u in report["undo"]}
     assert undos.get("delete-nft-table") == "undone", report["undo"]
+    # the table the agent loaded was there: its counters were read back through the agent
+    [fault] = report["fault"]["faults"]
+    print(json.dumps(fault["details"], indent=1))
+    dropped = fault["details"]["dropped_packets"]
+    assert len(dropped) == 1 and all(n is not None and n > 0 for n in dropped.values()), dropped
     # the session's agent pods were deleted at its end, their undo marked done
     wait_for("agent pods gone", lambda: agent_pods(cluster) == before, 60)
     assert [a.describe() for j in all_journals(project / "state" / "journal")
@@ -152,6 +157,7 @@ def test_a_killed_runners_partition_is_lifted_by_the_agent_within_the_lease(
         print(f"partition lifted {lifted_after:.1f}s after the SIGKILL (lease {LEASE_S}s)")
         logs = "".join(cluster.kube.core.read_namespaced_pod_log(name, plan.NAMESPACE)
                        for name in agent_pods(cluster))
+        print(logs)
         assert "lease expired" in logs and "nft delete table netdev" in logs, logs
     finally:
         if runner.poll() is None:
