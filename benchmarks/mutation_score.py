@@ -2,6 +2,7 @@
 
     python benchmarks/mutation_score.py [--survivors] [--by-function]
     python benchmarks/mutation_score.py --list docs/mutation-survivors.md
+    python benchmarks/mutation_score.py --carry benchmarks/mutation-baseline-fcc4fd1.json
 
 Two scores, as the verdict issue asks:
 - *tests alone*: of the mutants mypy --strict accepts, those a test kills (failed, or out of its
@@ -81,6 +82,10 @@ def main() -> int:
     parser.add_argument("--sample", type=Path, metavar="NAMES",
                         help="a uniform random sample (one mutant name per line) of the mutants "
                              "not yet run, since run: estimate each group's whole score from it")
+    parser.add_argument("--carry", type=Path, metavar="BASELINE",
+                        help="an earlier whole-scope run of the same source (JSON: its counts, "
+                             "the names it did not kill, its sample): score today's tests from "
+                             "a re-run of only those names and that sample")
     parser.add_argument("--notes", type=Path,
                         default=Path(__file__).with_name("mutation_notes.toml"))
     args = parser.parse_args()
@@ -88,6 +93,9 @@ def main() -> int:
     if not results:
         print(f"no mutmut results under {args.mutants}/: run `make mutation` first")
         return 1
+    if args.carry:
+        print(carried(results, json.loads(args.carry.read_text()), args.carry.parent))
+        return 0
     print("| module | " + " | ".join(COLUMNS) + " | tests alone | with mypy |")
     print("|---|" + "---:|" * (len(COLUMNS) + 2))
     overall: Counter[str] = Counter()
@@ -177,6 +185,55 @@ def estimates(results: dict[str, dict[str, str]], sample: set[str]) -> str:
         lines.append(f"| {label} | {exact} | {unrun} | {s_all} ({s_mypy}) | {s_k} of {s_n} | "
                      f"{100 * est:.1f} % | {100 * (killed + rest * lo) / whole:.1f} to "
                      f"{100 * (killed + rest * hi) / whole:.1f} % | {100 * with_mypy:.1f} % |")
+    return "\n".join(lines)
+
+
+def carried(results: dict[str, dict[str, str]], base: dict[str, object], here: Path) -> str:
+    """The whole scope's score after new tests, without running every mutant again.
+
+    Sound because the source is the same as the baseline's (mutmut hashes every function; the
+    baseline names the revision) and tests were only added: a mutant a test killed then is
+    still killed. So only the baseline's not-killed mutants (survived, no tests, other) and its
+    sample of the mutants it never ran need a verdict from today's tests; the rest of the
+    sample's file estimates those never run, as `estimates` does.
+    """
+    verdict_of = {name: v for verdicts in results.values() for name, v in verdicts.items()}
+    judged = dict(base["judged"])  # type: ignore[call-overload]
+    not_killed = (here / str(base["not_killed"])).read_text().split()
+    sample = (here / str(base["sample"])).read_text().split()
+    missing = [n for n in not_killed + sample if verdict_of.get(n, "not run") == "not run"]
+    if missing:
+        return (f"{len(missing)} of the baseline's names have no verdict yet (first: "
+                f"{missing[0]}): run `mutmut run` on all of them first")
+    lines = ["| module | not killed then | killed now | not killed now |", "|---|---:|---:|---:|"]
+    now_killed = 0
+    for label, prefix in GROUPS:
+        key = prefix.removesuffix(".py").rstrip("/") + "/"  # chaos/model/, chaos/k8s/safety/
+        mine = [n for n in not_killed if n.replace(".", "/").startswith(key)]
+        k = sum(verdict_of[n] in KILLED for n in mine)
+        now_killed += k
+        lines.append(f"| {label} | {len(mine)} | {k} | {len(mine) - k} |")
+    lines.append(f"| **all** | {len(not_killed)} | {now_killed} | {len(not_killed) - now_killed} |")
+    eligible = sum(judged[c] for c in ("killed", "timeout", "survived", "no tests", "other"))
+    killed = judged["killed"] + judged["timeout"] + now_killed
+    unrun = int(base["not_run"])  # type: ignore[call-overload]
+    s_v = [verdict_of[n] for n in sample]
+    s_mypy = sum(v == "mypy" for v in s_v)
+    s_n = len(s_v) - s_mypy
+    s_k = sum(v in ("killed", "timeout") for v in s_v)
+    rest = unrun * s_n / len(s_v)
+    whole = eligible + rest
+    lo, hi = wilson(s_k, s_n)
+    with_mypy = (killed + judged["mypy"] + unrun * (s_k + s_mypy) / len(s_v)) / (
+        eligible + judged["mypy"] + unrun)
+    lines += ["", f"Judged on {base['revision']} and re-run now: {killed} of {eligible} killed by "
+              f"the tests alone ({_pct(killed, eligible)}).",
+              f"Never run, {unrun} mutants: the sample of {len(s_v)} ({s_mypy} rejected by "
+              f"mypy), {s_k} of {s_n} killed now.",
+              f"**Whole scope, tests alone: {100 * (killed + rest * s_k / s_n) / whole:.1f} %** "
+              f"(95 % interval {100 * (killed + rest * lo) / whole:.1f} to "
+              f"{100 * (killed + rest * hi) / whole:.1f} %); with mypy's rejections counted: "
+              f"{100 * with_mypy:.1f} %."]
     return "\n".join(lines)
 
 

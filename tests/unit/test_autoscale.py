@@ -149,3 +149,13 @@ def test_scale_in_under_a_second_after_the_hold_is_measured() -> None:
     fig = pscale.scaling(events, start=100.0, hold_end=110.0, initial=["a"],
                          initial_ready=["a"])
     assert fig.scale_in_s == 0.5
+
+
+def test_pods_seen_only_added_or_only_ready_before_the_start_were_there() -> None:
+    """Before the start: p added (never Ready), q turned Ready (its creation not seen), r
+    deleted. The pods at the start are p, q and the untouched s; q and s Ready."""
+    events = [ev(90.0, "pod-added", "p"), ev(95.0, "pod-ready", "q"),
+              ev(96.0, "pod-deleted", "r")]
+    fig = pscale.scaling(events, start=100.0, hold_end=130.0, initial=["r", "s"],
+                         initial_ready=["q", "s"])
+    assert (fig.initial_pods, fig.series) == (3, (pscale.ReplicaPoint(100.0, 3, 2),))

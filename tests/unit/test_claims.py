@@ -92,3 +92,12 @@ def test_describe_in_full() -> None:
         "the cluster shared, ClusterRole/r, nodePort-30080"
     assert Claims(("drain: evicts pods", "cordon: marks nodes"), frozenset({"k"})).describe() \
         == "the cluster alone, k (drain: evicts pods; cordon: marks nodes)"
+
+
+def test_conflicts_name_every_reason_in_full() -> None:
+    alone = Claims(exclusive=("node-loss: stops a node",), keys=frozenset())
+    other = Claims(exclusive=("drain: evicts every pod of a node",), keys=frozenset())
+    assert conflict(alone, other) == "node-loss: stops a node; drain: evicts every pod of a node"
+    a = Claims(exclusive=(), keys=frozenset({"nodePort-30080", "ClusterRole/reader", "x"}))
+    b = Claims(exclusive=(), keys=frozenset({"nodePort-30080", "ClusterRole/reader"}))
+    assert conflict(a, b) == "both hold ClusterRole/reader, nodePort-30080"

@@ -17,7 +17,7 @@ from typing import Any
 import pytest
 
 from chaos.clock import FakeClock
-from chaos.errors import InjectionFailed, RollbackFailed
+from chaos.errors import ClusterError, InjectionFailed, RollbackFailed
 from chaos.faults import undo
 from chaos.faults.base import FaultContext
 from chaos.faults.rollout import RollbackFault, RolloutFault
@@ -420,3 +420,64 @@ def test_a_controller_whose_pods_are_not_watched_reports_no_pod_figures(
     assert d["pods_observed"] is False and d["completed"] is True
     assert d["max_unavailable_observed"] is None and d["old_ready_at_end"] is None
     assert "pods not watched" in str(d["summary"])
+
+
+# --- the restore-template undo handler: namespace, generation, errors, forced pods -----------
+
+
+def test_restore_reads_its_namespace_from_the_record_when_the_target_names_none(
+        handler_api: FakeAPI, monkeypatch: pytest.MonkeyPatch) -> None:
+    read: list[tuple[str, str, str]] = []
+    monkeypatch.setattr(kc, "read", lambda kube, ns, kind, name: read.append(
+        (ns, kind, name)) or copy.deepcopy(handler_api.current))
+    handler_api.current = deployment(1, **DONE)
+    handler_api.after = [deployment(1, **DONE)]
+    action = UndoAction("restore-template", {"workload": "Deployment/web", "namespace": "ns",
+                                             "template": json.dumps(TEMPLATE)}, target={})
+    assert undo.run_undo(action) is None
+    assert read == [("ns", "Deployment", "web")]
+
+
+def test_restore_waits_for_the_generation_it_wrote_not_an_older_one_in_flight(
+        handler_api: FakeAPI) -> None:
+    bad = copy.deepcopy(TEMPLATE)
+    bad["spec"]["containers"][0]["image"] = "web:missing"
+    handler_api.current = deployment(2, bad, **STALLED)  # the restore writes generation 3
+    handler_api.after = [deployment(2, bad, **DONE), deployment(3, observedGeneration=2)]
+    with pytest.raises(RollbackFailed) as info:
+        undo.run_undo(_restore())
+    assert str(info.value) == ("Deployment ns/web: template restored, but the controller does "
+                               "not report it rolled out after 5s (0/3 ready, 0 updated, "
+                               "0 available)")
+
+
+def test_restore_of_an_object_reporting_no_generation_judges_its_first_version(
+        handler_api: FakeAPI) -> None:
+    unnumbered = deployment(1, **DONE)
+    del unnumbered["metadata"]["generation"]
+    handler_api.current = unnumbered
+    handler_api.after = [unnumbered]
+    assert undo.run_undo(_restore()) is None
+
+
+def test_restore_with_the_api_server_failing_names_the_controller(
+        handler_api: FakeAPI, monkeypatch: pytest.MonkeyPatch) -> None:
+    def unreachable(kube: Any, ns: str, kind: str, name: str) -> None:
+        raise ClusterError("connection refused")
+
+    monkeypatch.setattr(kc, "read", unreachable)
+    with pytest.raises(RollbackFailed) as info:
+        undo.run_undo(_restore())
+    assert str(info.value) == "Deployment ns/web: connection refused"
+
+
+def test_restore_names_every_stuck_pod_it_forced_out(handler_api: FakeAPI) -> None:
+    sts = {"metadata": {"name": "db", "generation": 2, "resourceVersion": "rv2"},
+           "spec": {"replicas": 2, "template": TEMPLATE},
+           "status": {"observedGeneration": 2, "readyReplicas": 2, "updatedReplicas": 2,
+                      "updateRevision": "db-1", "currentRevision": "db-1"}}
+    handler_api.current = sts
+    handler_api.after = [sts]
+    handler_api.forced = ["db-1", "db-0"]
+    assert undo.run_undo(_restore(workload="StatefulSet/db")) == \
+        "forced out stuck pod(s) db-1, db-0"

@@ -92,6 +92,7 @@ def test_all_undos_are_journaled_then_the_nodes_lost_and_restored_in_address_ord
     fault = fcp.ControlPlaneLossFault(ControlPlaneLoss(count=3, duration_s=20.0))
     outcome = fault.inject(w.ctx)
     assert outcome.type == "control-plane-loss"
+    assert outcome.started_at == 1_700_000_000.0  # the run's clock, read at the start
     assert d.verbs("pause") == [("pause", "cp3"), ("pause", "cp1"), ("pause", "cp2")]
     assert all(c[3] == ["unpause-node"] * 3 for c in d.calls if c[0] == "pause")
     assert [c[2] for c in d.calls if c[0] == "pause"] == [600.0, 599.5, 599.0]
@@ -160,6 +161,17 @@ def test_control_plane_loss_needs_a_kind_cluster(world: tuple[World, Docker]) ->
     assert str(info.value) == (
         "control-plane-loss needs the node containers of a kind cluster (docker pause/stop); "
         "the cluster name is not known, so this cluster is not supported")
+    assert d.calls == [] and w.pending_kinds() == []
+
+
+def test_a_node_runtime_that_cannot_lose_nodes_that_way_says_so_before_acting(
+        world: tuple[World, Docker]) -> None:
+    w, d = world
+    w.ctx.node = FakeNode(supports=False, access="agent")  # any node action fails the test
+    with pytest.raises(InjectionFailed) as info:
+        fcp.ControlPlaneLossFault(ControlPlaneLoss(mode="stop")).inject(w.ctx)
+    assert str(info.value) == ("control-plane-loss mode: stop needs docker access to kind node "
+                               "containers; this run reaches its nodes through agent")
     assert d.calls == [] and w.pending_kinds() == []
 
 

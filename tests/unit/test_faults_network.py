@@ -683,3 +683,29 @@ def test_locate_asks_each_targets_node_for_its_sandbox_and_interface(
                              ("pid", "w2", "uid-b-2", "pod b-2"),
                              ("pid", "w2", "uid-b-3", "pod b-3")]
     assert outcome.details["held_s"] == 1.235
+
+
+def test_the_fault_is_timed_on_the_contexts_clock_from_its_start_to_its_lift(
+        world: tuple[FaultContext, Nodes], monkeypatch: pytest.MonkeyPatch) -> None:
+    """Held 2.34567 s, a lift taking 0.12345 s, an undo confirming 0.5 s more: the figures are
+    read off the fake clock, to the millisecond, and the undo's time is not the lift's."""
+    ctx, nodes = world
+    clock = ctx.clock
+    assert isinstance(clock, FakeClock)
+
+    def slow_lift(node: str, pid: int, table: str, family: str) -> None:
+        clock.advance(0.12345)
+        nodes.drop_table(node, pid, table, family)
+
+    def slow_confirm(action: UndoAction) -> str | None:
+        clock.advance(0.5)
+        return None
+
+    patch_netns(monkeypatch, "drop_table", slow_lift)
+    monkeypatch.setitem(undo.HANDLERS, "delete-nft-table", slow_confirm)
+    outcome = build(Partition(selector=BACKENDS, count=1, duration_s=2.34567,
+                              peer=Peer(selector=FRONTENDS))).inject(ctx)
+    d = outcome.details
+    assert outcome.started_at == 1_700_000_000.0
+    assert (d["held_s"], d["lift_s"], d["lifted_after_s"]) == (2.346, 0.123, 2.346)
+    assert outcome.ended_at == pytest.approx(1_700_000_000.0 + 2.34567 + 0.12345 + 0.5)

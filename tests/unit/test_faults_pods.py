@@ -77,6 +77,7 @@ def test_pod_kill_deletes_the_chosen_pod_with_its_grace_period(
     outcome = fpods.PodKillFault(spec).inject(w.ctx)
     assert [(ns, n, g) for ns, n, g, _ in fake.deleted] == [("ns", n, 0) for n in chosen]
     assert outcome.type == "pod-kill" and outcome.targets == list(chosen)
+    assert outcome.started_at == 1_700_000_000.0  # the run's clock, read at the start
     assert outcome.details == {"grace_period_s": 0, "rounds": 1, "interval_s": None}
     assert w.events == [*(("fault-start", n, "pod-kill grace=0") for n in chosen),
                         ("fault-end", ",".join(chosen), "pod-kill")]
@@ -151,6 +152,7 @@ def test_container_kill_signals_the_first_container_on_its_node(
     assert fake.killed == [("node-a", "cid-web-a-app", "KILL"), ("node-b", "cid-web-b-app", "KILL"),
                            ("node-c", "cid-web-c-app", "KILL")]
     assert outcome.type == "container-kill"
+    assert outcome.started_at == 1_700_000_000.0  # the run's clock, read at the start
     assert outcome.targets == ["web-a/app", "web-b/app", "web-c/app"]
     assert outcome.details == {"restart_count_before": {"web-a": 2, "web-b": 0, "web-c": 0},
                                "pod_uid": {"web-a": "uid-web-a", "web-b": "uid-web-b",

@@ -705,3 +705,41 @@ def test_replicasets_read_the_deployments_own_kind_and_name(
     assert fr._r(1.23456) == 1.235
     assert fr._stall_reason("Deployment", followed(stalled=1.0, message="X")) == \
         "ProgressDeadlineExceeded: X"
+
+
+def _unnumbered(monkeypatch: pytest.MonkeyPatch, *objs: dict[str, Any]) -> None:
+    """The patch answers, and the watched versions carry, no metadata.generation."""
+    real = kc.patch_template
+
+    def patch(*args: Any, **kwargs: Any) -> dict[str, Any]:
+        obj = real(*args, **kwargs)
+        del obj["metadata"]["generation"]
+        return obj
+
+    monkeypatch.setattr(kc, "patch_template", patch)
+    for obj in objs:
+        del obj["metadata"]["generation"]
+
+
+def test_a_rollout_whose_patch_names_no_generation_follows_every_version(
+        api: FakeAPI, journal: Journal, monkeypatch: pytest.MonkeyPatch) -> None:
+    api.after = [deployment(2, **DONE)]
+    _unnumbered(monkeypatch, *api.after)
+    clock = FakeClock()
+    outcome = RolloutFault(Rollout(image="web:2", wait_s=3)).inject(
+        context(journal, ScriptedObserver(clock, [rsnap(1, *OLD)]), clock, [], api))
+    assert outcome.details["completed"] is True
+    assert outcome.details["last_status"] == "3/3 ready, 3 updated, 3 available"
+
+
+def test_a_rollback_whose_patch_names_no_generation_follows_every_version(
+        api: FakeAPI, journal: Journal, monkeypatch: pytest.MonkeyPatch) -> None:
+    _sts_api(api)
+    _unnumbered(monkeypatch, *api.after)
+    clock = FakeClock()
+    ready = [pod("db-0", "db-1"), pod("db-1", "db-1")]
+    outcome = RollbackFault(Rollback(target=ControllerRef("StatefulSet", "db"), wait_s=3)
+                            ).inject(context(journal, ScriptedObserver(clock, [rsnap(1, *ready)]),
+                                             clock, [], api))
+    assert outcome.details["completed"] is True
+    assert outcome.details["last_status"] == "2/2 ready, 2 updated"

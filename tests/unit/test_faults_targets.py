@@ -179,3 +179,10 @@ def test_node_targets_use_the_faults_own_salt(api: Api) -> None:
     for other in ("None", "fault-None:cordon"):
         assert choose(names, seed=5, salt=other, count=2) != expected  # a telling seed
     assert t.node_targets(scope(index=3), spec) == expected
+
+
+def test_a_control_plane_fault_naming_no_count_hits_one_node(api: Api) -> None:
+    """count 0 (the parser refuses it; a spec built in code may carry it) still hits one."""
+    chosen, members = t.control_plane_targets(scope(), ControlPlaneLoss(count=0))
+    assert members == ("cp1", "cp2")
+    assert chosen == choose(["cp1", "cp2"], seed=5, salt="fault-0:control-plane-loss", count=1)

@@ -93,3 +93,11 @@ def test_a_real_busy_process_is_measured_from_when_it_sends() -> None:
     assert cpu is not None and 0.3 < cpu.cpu_s < 1.5 and cpu.slices > 0 and cpu.wait_s >= 0
     mine = read_process(os.getpid())
     assert mine is not None and mine.cpu_s > 0
+
+
+def test_the_error_in_full() -> None:
+    assert overload_error("send lag p99 300 ms (bound 100 ms)") == (
+        "load generator overloaded: send lag p99 300 ms (bound 100 ms). The figures measure "
+        "the load machine, not the service, so no SLA was judged. Run fewer experiments at "
+        "once (--chaos-parallel), give the load more CPU, or raise "
+        "spec.load.maxGeneratorLag")

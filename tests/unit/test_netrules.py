@@ -213,3 +213,39 @@ def test_cidrs_are_normalised() -> None:
     assert parse_cidr("192.0.2.1") == "192.0.2.1/32"
     with pytest.raises(ValueError):
         parse_cidr("10.0.0.0/33")
+
+
+# -- refusals in full, and edges -----------------------------------------------------------------
+
+
+def test_rule_refusals_say_why_in_full() -> None:
+    empty = nr.Addresses()
+    with pytest.raises(ValueError) as info:
+        nr.partition_rules("both", empty, "eth0")
+    assert str(info.value) == "a partition needs at least one peer address"
+    with pytest.raises(ValueError) as info:
+        nr.loss_rules("both", 10.0, empty, "eth0")
+    assert str(info.value) == "an empty peer would make the loss apply to nothing"
+    with pytest.raises(ValueError) as info:
+        nr.loss_threshold(0)
+    assert str(info.value) == "loss must be above 0 and at most 100 %, got 0"
+    with pytest.raises(ValueError) as info:
+        nr.probe_rules(8080, empty)
+    assert str(info.value) == "a probe block needs the node's addresses"
+
+
+def test_table_names_keep_upper_case_letters() -> None:
+    assert nr.table_name("loss", "Web-1.x") == "kube_chaos_loss_Web_1_x"
+
+
+def test_netem_delays_are_in_microsecond_steps() -> None:
+    assert nr.netem_args(0.9) == ["netem", "delay", "900ms"]
+    assert nr.netem_args(0.25, 0.0015) == ["netem", "delay", "250ms", "1.5ms"]
+
+
+def test_qdisc_stats_are_read_from_the_two_lines_after_ours_only() -> None:
+    show = ("qdisc tbf 4b43: root refcnt 2 rate 1Mbit burst 6056b lat 200ms \n"
+            " backlog 0b 0p requeues 0\n"
+            "qdisc netem 10: parent 4b43:1 limit 1000 delay 100ms\n"
+            " Sent 250380 bytes 190 pkt (dropped 3, overlimits 41 requeues 0) \n")
+    assert nr.qdisc_stats(show) is None

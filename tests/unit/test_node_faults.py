@@ -176,6 +176,7 @@ def test_a_cordon_with_a_duration_holds_then_uncordons(world: tuple[World, Clust
     w, c = world
     outcome = fnodes.CordonFault(Cordon(nodes=sel("w1"), duration_s=45.0)).inject(w.ctx)
     assert w.clock.monotonic() == 45.0
+    assert (outcome.started_at, outcome.ended_at) == (1_700_000_000.0, 1_700_000_045.0)
     assert outcome.details == {"duration_s": 45.0, "already_cordoned": [], "held_s": 45.0,
                                "aborted": False}
     assert w.ctx.holds == [Hold(45.0, 45.0, 45.0, False)]
@@ -220,6 +221,7 @@ def test_a_drain_cordons_evicts_and_waits_until_the_pods_have_left(
     assert c.of("cordon") == [("cordon", "w1", ["uncordon"])]
     assert c.of("evict") == [("evict", "ns", "web-1", 3, 0.0)]
     assert outcome.type == "drain" and outcome.targets == ["w1"]
+    assert outcome.started_at == 1_700_000_000.0  # the run's clock, read at the start
     assert [a.kind for a in outcome.undo] == ["uncordon"]
     assert outcome.details == {
         "blocked": False, "blocked_by": [], "blocked_pods": [], "blocked_messages": [],
@@ -398,6 +400,7 @@ def test_node_loss_journals_its_restore_pauses_holds_and_restores(
     assert d["time_to_ready_after_restore_s"] == {"w1": 2.0}
     assert d["tolerations"] == {"not-ready": 30, "unreachable": None}
     assert d["held_s"] == 31.5 and d["aborted"] is False and "undo_errors" not in d
+    assert outcome.started_at == 1_700_000_000.0  # the run's clock, read at the start
     assert w.ctx.holds == [Hold(30.0, 30.0, 30.0, False)]
     assert w.kinds("fault-start") == [("w1", "node-loss (pause)")]
     assert w.kinds("fault-end") == [("w1", "unpause-node")]
@@ -433,9 +436,11 @@ def test_the_ready_wait_and_docker_timeout_stay_within_bounds(
 def test_node_loss_needs_a_kind_cluster(lost: tuple[World, Cluster]) -> None:
     w, c = lost
     w.ctx.node = None  # no node access (not a kind cluster)
-    with pytest.raises(InjectionFailed, match="node-loss needs the node containers of a kind "
-                                              "cluster"):
+    with pytest.raises(InjectionFailed) as info:
         fnodes.NodeLossFault(NodeLoss(nodes=sel("w1"))).inject(w.ctx)
+    assert str(info.value) == ("node-loss needs the node containers of a kind cluster (docker "
+                               "stop/pause); the cluster name is not known, so this cluster is "
+                               "not supported")
     assert c.calls == [] and w.pending_kinds() == []
 
 

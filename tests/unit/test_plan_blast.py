@@ -132,3 +132,22 @@ def test_counts_over_the_blast_radius_are_refused_in_full(good: str, exp_dir: Pa
     with pytest.raises(ExperimentInvalid) as err:
         parse_experiment(_with_faults(good, faults, limits), exp_dir / "x.yaml")
     assert str(err.value).replace(str(exp_dir / "x.yaml"), "x.yaml") == expected
+
+
+def test_percent_limits_at_their_edges_in_full() -> None:
+    half = BlastRadius(max_percent=50)
+    assert pod_violations(half, "pod-kill", ["a"], 2) == []  # exactly the limit
+    assert pod_violations(half, "pod-kill", [], 0) == []  # no replicas: no share to take
+    assert pod_violations(half, "pod-kill", ["a"], 1) == [
+        "pod-kill would hit 1 of 1 pods (100 %); the blast radius allows 50 % (0 pod(s))"]
+    assert pod_violations(half, "pod-kill", ["a", "b", "c"], 4) == [
+        "pod-kill would hit 3 of 4 pods (75 %); the blast radius allows 50 % (2 pod(s))"]
+    # over the limit by no more than float noise (1e-9 %) is within it
+    assert pod_violations(BlastRadius(max_percent=49.999999999), "pod-kill", ["a"], 2) == []
+
+
+def test_every_unnamed_control_plane_node_is_listed() -> None:
+    assert node_violations(BlastRadius(max_nodes=2), "node-loss", ["cp1", "cp2"],
+                           ["cp1", "cp2"], []) == [
+        "node-loss would hit control-plane node(s) cp1, cp2, which only an experiment naming "
+        "them in nodes: may do"]

@@ -125,3 +125,16 @@ def test_a_run_on_an_existing_workload_needs_exactly_these(good: str, exp_dir: P
                         "    existing: {namespace: shop, kind: StatefulSet, name: web}")
     perms = needed(parse_experiment(text, exp_dir / "x.yaml"), "shop")
     assert [str(p) for p in perms] == ON_AN_EXISTING_STATEFULSET
+
+
+def test_cluster_wide_permissions_sort_first_whatever_the_namespace_is_called() -> None:
+    assert Permission("list", "", "nodes", None).key() == ("", "", "nodes", "list")
+    perms = [Permission("get", "", "pods", "1st-team"), Permission("list", "", "nodes", None)]
+    assert rbac_manifest("runner", perms) == (
+        "apiVersion: rbac.authorization.k8s.io/v1\nkind: ClusterRole\nmetadata:\n"
+        "  name: runner\nrules:\n"
+        '  - apiGroups: [""]\n    resources: ["nodes"]\n    verbs: [list]\n'
+        "---\n"
+        "apiVersion: rbac.authorization.k8s.io/v1\nkind: Role\nmetadata:\n"
+        "  name: runner\n  namespace: 1st-team\nrules:\n"
+        '  - apiGroups: [""]\n    resources: ["pods"]\n    verbs: [get]\n')

@@ -81,3 +81,14 @@ def test_a_service_fronting_some_of_the_pods_is_whole_at_its_own_count() -> None
     assert rc.recovery_seconds(events, 10.0, 5, pods, ["fe-a", "fe-b"]) == pytest.approx(3.0)
     # one endpoint short of where it was is not recovered
     assert rc.recovery_seconds(events[:3], 10.0, 5, pods, ["fe-a", "fe-b"]) is None
+
+
+def test_a_service_without_endpoints_before_the_fault_needs_every_desired_pod_behind_it() -> None:
+    events = [
+        E(10.1, "pod-unready", "web-a"),
+        E(11.0, "pod-ready", "web-a"),
+        E(12.0, "endpoint-added", "web-a"),
+        E(13.0, "endpoint-added", "web-b"),
+        E(14.0, "endpoint-added", "web-c"),
+    ]
+    assert rc.recovery_seconds(events, 10.0, 3, PODS, []) == 4.0

@@ -442,3 +442,41 @@ def test_a_controller_revision_without_a_template_is_refused_in_full() -> None:
     with pytest.raises(rv.RevisionError) as info:
         rv.previous_controller_revision(STS, [empty, _cr("db-3", 3, "db:3")])
     assert str(info.value) == "ControllerRevision db-2 holds no pod template"
+
+
+def test_peaks_keep_the_lowest_readiness_seen_not_the_last() -> None:
+    peaks = ro.Peaks(replicas=3, old=frozenset({"old"}))
+    for pods in ([Pod("old")] * 3,
+                 [Pod("old")] * 2 + [Pod("old", ready=False), Pod("new", ready=False)],
+                 [Pod("old")] * 2 + [Pod("new")],
+                 [Pod("new")] * 3):
+        peaks.add(ro.count_pods(pods, {"app": "web"}))
+    assert (peaks.min_ready, peaks.min_old_ready) == (2, 0)
+    first_two = ro.Peaks(replicas=3, old=frozenset({"old"}))
+    for pods in ([Pod("old")] * 2 + [Pod("new")], [Pod("old")] * 3):
+        first_two.add(ro.count_pods(pods, {"app": "web"}))
+    assert (first_two.min_ready, first_two.min_old_ready) == (3, 2)  # new pods are not old
+
+
+def test_counting_goes_on_past_a_pod_of_another_controller() -> None:
+    pods = [Pod("old", app="other"), Pod("old"), Pod("new")]
+    c = ro.count_pods(pods, {"app": "web"})
+    assert (c.total, c.active, c.ready, dict(c.ready_by_revision)) == (
+        2, 2, 2, {"old": 1, "new": 1})
+
+
+@pytest.mark.parametrize(("value", "message"), [
+    (True, "not an int or percentage: True"),
+    (-1, "negative: -1"),
+    ("5x%", "not an int or percentage: '5x%'"),
+])
+def test_bound_refusals_in_full(value: Any, message: str) -> None:
+    with pytest.raises(ValueError) as info:
+        ro.scaled(value, 4, round_up=True, default="25%")
+    assert str(info.value) == message
+
+
+def test_a_surge_percentage_rounds_up_over_hundredths() -> None:
+    assert ro.scaled("25%", 404, round_up=True, default="25%") == 101
+    assert ro.scaled("25%", 405, round_up=True, default="25%") == 102  # 101.25 up
+    assert ro.scaled("25%", 405, round_up=False, default="25%") == 101

@@ -1,6 +1,6 @@
 import pytest
 
-from chaos.plan.stats import _quantile, bootstrap_median
+from chaos.plan.stats import Estimate, _quantile, bootstrap_median
 
 
 def test_median_and_interval_are_seeded_and_bracket_the_median() -> None:
@@ -34,3 +34,15 @@ def test_identical_values_have_a_zero_width_interval() -> None:
 def test_quantile_interpolates_linearly_between_closest_ranks(values: list[float], q: float,
                                                               want: float) -> None:
     assert _quantile(values, q) == pytest.approx(want, abs=1e-12)
+
+
+def test_two_values_are_resampled_not_taken_as_one() -> None:
+    assert bootstrap_median([1.0, 3.0], seed=1) == Estimate(2.0, 1.0, 3.0, 2)
+
+
+def test_the_interval_is_the_central_95_percent_of_medians_drawn_from_the_seed() -> None:
+    """40 resamples of the twelve squares 1..144 with seed 3: sorted, their medians start
+    4, 16 and end 81, 121; the interval is read at positions 0.975 and 38.025 of them."""
+    e = bootstrap_median([float(i * i) for i in range(1, 13)], seed=3, resamples=40)
+    assert e is not None
+    assert (e.median, e.low, e.high, e.n) == pytest.approx((42.5, 15.7, 82.0, 12))

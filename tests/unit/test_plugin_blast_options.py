@@ -51,16 +51,34 @@ def test_each_given_limit_is_kept_and_nodes_alone_default_to_no_limit(
     {"nodes": "0"}, {"pods": "1", "nodes": "0"},
 ])
 def test_a_limit_that_is_not_positive_is_refused(opts: dict[str, str]) -> None:
-    with pytest.raises(pytest.UsageError, match=r"blast-radius limits must be positive "
-                                                r"\(percent: 0 < p <= 100\)"):
+    with pytest.raises(pytest.UsageError) as info:
         _limits(**opts)
+    assert str(info.value) == "blast-radius limits must be positive (percent: 0 < p <= 100)"
 
 
-@pytest.mark.parametrize("opts", [{"pods": "two"}, {"percent": "half"}, {"nodes": "1.5"}])
-def test_a_limit_that_is_not_a_number_is_refused_naming_the_options(opts: dict[str, str]) -> None:
-    with pytest.raises(pytest.UsageError, match=r"^--chaos-max-pods/--chaos-max-percent/"
-                                                r"--chaos-max-nodes: "):
+@pytest.mark.parametrize(("opts", "limits"), [
+    ({"pods": "", "percent": "", "nodes": "2"},
+     BlastRadius(max_pods=None, max_percent=None, max_nodes=2)),
+    ({"pods": "3", "percent": "", "nodes": ""},
+     BlastRadius(max_pods=3, max_percent=None, max_nodes=10**6)),
+    ({"pods": "", "percent": "25", "nodes": ""},
+     BlastRadius(max_pods=None, max_percent=25.0, max_nodes=10**6)),
+])
+def test_an_empty_limit_beside_a_given_one_is_no_limit(opts: dict[str, str],
+                                                        limits: BlastRadius) -> None:
+    assert _limits(**opts) == limits
+
+
+@pytest.mark.parametrize(("opts", "why"), [
+    ({"pods": "two"}, "invalid literal for int() with base 10: 'two'"),
+    ({"percent": "half"}, "could not convert string to float: 'half'"),
+    ({"nodes": "1.5"}, "invalid literal for int() with base 10: '1.5'"),
+])
+def test_a_limit_that_is_not_a_number_is_refused_naming_the_options(opts: dict[str, str],
+                                                                    why: str) -> None:
+    with pytest.raises(pytest.UsageError) as info:
         _limits(**opts)
+    assert str(info.value) == f"--chaos-max-pods/--chaos-max-percent/--chaos-max-nodes: {why}"
 
 
 def test_the_ini_gives_the_limits_the_command_line_leaves_out() -> None:

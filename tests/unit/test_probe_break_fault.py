@@ -146,6 +146,7 @@ def test_an_admin_readiness_break_is_journaled_then_holds_and_clears(
     scripted(w)
     fault = fprobes.ProbeBreakFault(ProbeBreak(selector=SEL, method="admin", duration_s=20.0))
     outcome = fault.inject(w.ctx)
+    assert outcome.started_at == 1_700_000_000.0  # the run's clock, read at the start
     [call] = p.of("admin")
     assert call == ("admin", "ns", "web-1", 8080, "fail", "readiness", 0, ["clear-admin-probe"])
     [action] = outcome.undo

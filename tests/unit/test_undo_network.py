@@ -171,3 +171,11 @@ def test_a_gone_netns_is_nothing_left_to_undo(node: FakeNode, action: type[UndoA
     node.state, node.sandbox = state, sandbox
     result = undo.run_undo(action())
     assert result is not None and result.startswith(note)
+
+
+def test_a_record_naming_no_family_deletes_the_inet_table(node: FakeNode) -> None:
+    action = table_action()
+    del action.params["family"]
+    node.tables = {("inet", "kube_chaos_partition_p1"), ("netdev", "kube_chaos_partition_p1")}
+    assert undo.run_undo(action) is None
+    assert node.tables == {("netdev", "kube_chaos_partition_p1")}

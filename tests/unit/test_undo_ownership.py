@@ -295,3 +295,41 @@ def test_fake_handlers_and_local_ones_are_not_gated(tmp_path: Path, cluster: Clu
     gate = undo.replay_gate()
     gate(UndoAction("start-node", {"node": "w1"}, target={}))  # docker, local: no cluster asked
     assert cluster.connected == []
+
+
+def test_an_object_still_there_after_its_deletion_is_not_undone(cluster: Cluster,
+                                                                monkeypatch: pytest.MonkeyPatch
+                                                                ) -> None:
+    ignored: list[tuple[str | None, str]] = []
+    monkeypatch.setattr(cluster.resource, "delete",
+                        lambda name, namespace=None: ignored.append((namespace, name)))
+    with pytest.raises(RollbackFailed) as info:
+        undo.run_undo(obj_action("kc-role"))
+    assert str(info.value) == "ClusterRole kc-role still exists after its deletion"
+    with pytest.raises(RollbackFailed) as info:  # read back in its own namespace
+        undo.run_undo(obj_action("worker-0", "kc-web-1a2b3c", kind="Pod"))
+    assert str(info.value) == "Pod worker-0 still exists after its deletion"
+    assert ignored == [(None, "kc-role"), ("kc-web-1a2b3c", "worker-0")]
+
+
+def test_an_object_being_deleted_is_undone(cluster: Cluster,
+                                           monkeypatch: pytest.MonkeyPatch) -> None:
+    def finalizing(name: str, namespace: str | None = None) -> None:
+        labels = cluster.resource.objects[namespace, name]
+        cluster.resource.get = lambda name, namespace=None: SimpleNamespace(  # type: ignore
+            metadata={"labels": labels, "deletionTimestamp": "2026-12-07T00:00:00Z"})
+
+    monkeypatch.setattr(cluster.resource, "delete", finalizing)
+    assert undo.run_undo(obj_action("kc-role")) is None
+
+
+def test_an_api_error_while_deleting_an_object_names_the_object(
+        cluster: Cluster, monkeypatch: pytest.MonkeyPatch) -> None:
+    def refused(name: str, namespace: str | None = None) -> None:
+        raise ApiException(status=500, reason="etcd leader changed")
+
+    monkeypatch.setattr(cluster.resource, "delete", refused)
+    with pytest.raises(RollbackFailed) as info:
+        undo.run_undo(obj_action("kc-role"))
+    assert str(info.value) == ("ClusterRole kc-role: cannot delete ClusterRole kc-role: "
+                               "(500)\nReason: etcd leader changed\n")
