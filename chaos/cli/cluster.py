@@ -67,6 +67,24 @@ def cmd_build_image(args: argparse.Namespace) -> int:
     return 0
 
 
+def cmd_agent_image(args: argparse.Namespace) -> int:
+    """Build (or reuse) the node agent's image; load it into a kind cluster, or save it as a
+    tar to push to the registry another cluster pulls from; prints its tag."""
+    from pathlib import Path
+
+    from chaos.cluster import agent_image, engine
+
+    engine.ensure_engine()
+    if args.save:
+        tag = agent_image.save(Path(args.save))
+    elif args.load:
+        tag = agent_image.provide(args.load)
+    else:
+        tag = agent_image.ensure_image()
+    print(tag)
+    return 0
+
+
 def cmd_prebuild(args: argparse.Namespace) -> int:
     from chaos.cluster import prebuild
     from chaos.cluster.cache import cache_root
@@ -128,6 +146,17 @@ def add_commands(sub: argparse._SubParsersAction[argparse.ArgumentParser]) -> No
     p.add_argument("images", nargs="+", metavar="IMAGE", help="image reference, e.g. myapp:1.2")
     _add_cluster_options(p)
     p.set_defaults(handler=cmd_cluster_load)
+    agent = sub.add_parser("agent", help="the node agent (--chaos-node-access agent)")
+    asub = agent.add_subparsers(dest="action", required=True)
+    help_text = ("build the node agent's image offline (cached) and print its tag: what "
+                 "--chaos-agent-image names by default")
+    p = asub.add_parser("image", help=help_text, description=help_text)
+    where = p.add_mutually_exclusive_group()
+    where.add_argument("--load", metavar="CLUSTER",
+                       help="also copy it onto the nodes of this kind cluster")
+    where.add_argument("--save", metavar="TAR",
+                       help="also write it to TAR (docker save), for your registry")
+    p.set_defaults(handler=cmd_agent_image)
     p = csub.add_parser("build-image", help="build the offline kind node image (cached)",
                         description="Build the offline kind node image from Go modules and "
                                     "Debian packages; cached under ~/.cache/kube-chaos.")

@@ -26,6 +26,10 @@ def cmd_run(args: argparse.Namespace) -> int:
         argv.append(f"--chaos-allow-host={host}")
     for path in args.allow_path or []:
         argv.append(f"--chaos-allow-path={path}")
+    for flag, name in (("--chaos-node-access", "node_access"),
+                       ("--chaos-agent-image", "agent_image"), ("--chaos-lease", "lease")):
+        if getattr(args, name, None) is not None:
+            argv.append(f"{flag}={getattr(args, name)}")
     if args.keep_cluster:
         argv.append("--chaos-keep-cluster")
     if args.repeat is not None:
@@ -140,6 +144,13 @@ def add_run_command(sub: argparse._SubParsersAction[argparse.ArgumentParser]) ->
     run.add_argument("--max-nodes", type=int, help="blast radius: no fault may hit more nodes")
     run.add_argument("--keep-cluster", action="store_true",
                      help="keep a kind cluster this run created")
+    run.add_argument("--node-access", choices=("auto", "docker", "agent"),
+                     help="how node-level faults reach the nodes (default auto: docker for a "
+                          "kind cluster on this machine, else the node agent)")
+    run.add_argument("--agent-image", help="the node agent's image (default: the one "
+                                           "`kube-chaos agent image` builds)")
+    run.add_argument("--lease", type=float, help="seconds without the run's lease before the "
+                                                 "node agents undo its faults (default 30)")
     run.add_argument("--repeat", type=int, help="run each experiment N times (median and "
                                                 "95%% interval in the summary and HTML index)")
     run.set_defaults(handler=cmd_run)

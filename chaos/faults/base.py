@@ -16,7 +16,7 @@ from chaos.k8s.client import Kube
 from chaos.k8s.observe import ObserverView, Snapshot
 from chaos.model.experiment import FaultSpec, Selector
 from chaos.model.hold import Hold, shortfall
-from chaos.node.runtime import NodeRuntime
+from chaos.node.runtime import NodeRuntime, journal_keys
 
 
 @dataclass
@@ -102,6 +102,8 @@ class FaultContext:
             "namespace": self.namespace,
             # how the undo reaches the nodes again (chaos.node.access.for_access)
             "node_access": self.node.access if self.node is not None else "",
+            # what else that runtime needs to find its way back (the agent's session)
+            **journal_keys(self.node),
         }
 
     def need_node(self, refusal: str) -> NodeRuntime:

@@ -67,7 +67,8 @@ def kube_for(action: UndoAction) -> Kube:
 def node_for(action: UndoAction) -> NodeRuntime:
     """The node runtime the action's target names (``node_access``, recorded by the run that
     journaled it; journals from before it was recorded reached their nodes with docker)."""
-    return for_access(action.target.get("node_access", LEGACY_ACCESS))
+    return for_access(action.target.get("node_access", LEGACY_ACCESS), action.target,
+                      kube=lambda: kube_for(action))
 
 
 def _param(action: UndoAction, name: str) -> str:

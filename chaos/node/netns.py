@@ -19,7 +19,7 @@ import subprocess
 from collections.abc import Iterable
 
 from chaos.errors import ClusterError, InjectionFailed, RollbackFailed
-from chaos.node.runtime import NodeRuntime
+from chaos.node.runtime import NodeRuntime, UndoSwitch
 from chaos.plan import netrules
 
 
@@ -80,6 +80,32 @@ def running_pid(rt: NodeRuntime, node: str, pod_uid: str,
     return pid
 
 
+# --- the agent's dead man's switch (chaos.node.agent): armed before a fault acts ---------------
+
+
+def _arm(rt: NodeRuntime, node: str, key: str, *argv: str) -> None:
+    """Hand the node the undo of what is about to be done there, where the runtime can hold
+    it (``UndoSwitch``); InjectionFailed when it cannot, before anything is done."""
+    if isinstance(rt, UndoSwitch):
+        try:
+            rt.arm(node, key, *argv)
+        except ClusterError as exc:
+            raise InjectionFailed(f"cannot arm the node agent's undo on {node}: {exc}") from exc
+
+
+def _disarm(rt: NodeRuntime, node: str, key: str) -> None:
+    if isinstance(rt, UndoSwitch):
+        rt.disarm(node, key)
+
+
+def table_key(table: str, family: str) -> str:
+    return f"nft-{family}-{table}"
+
+
+def qdisc_key(pid: int, dev: str) -> str:
+    return f"qdisc-{pid}-{dev}"
+
+
 # --- nftables ----------------------------------------------------------------------------------
 
 
@@ -88,6 +114,8 @@ def load_table(rt: NodeRuntime, node: str, pid: int, table: str, script: str,
     """(Re)create ``table`` from an ``nft -f`` script in one transaction: a stale copy (a
     crashed run's) is replaced, and nothing is half-loaded if the script fails."""
     replace = f"table {family} {table} {{}}\ndelete table {family} {table}\n"
+    _arm(rt, node, table_key(table, family), "nsenter", "-t", str(pid), "-n", "nft", "delete",
+         "table", family, table)
     proc = _nft(rt, node, pid, replace + script)
     if proc.returncode != 0:
         raise InjectionFailed(f"nft in pod netns on {node}: {proc.stderr.strip()}")
@@ -162,6 +190,7 @@ def delete_table(rt: NodeRuntime, node: str, pod_uid: str, table: str,
     """
     pid, gone = _netns_gone(rt, node, pod_uid, f"the nft table {table}")
     if pid is None:
+        _disarm(rt, node, table_key(table, family))
         return gone
     proc = _nft(rt, node, pid, None, "delete", "table", family, table)
     if proc.returncode != 0 and not _nft_says_missing(rt, proc):
@@ -171,6 +200,7 @@ def delete_table(rt: NodeRuntime, node: str, pod_uid: str, table: str,
     if check.returncode == 0:
         raise RollbackFailed(f"nft table {table} on {node} is still there after delete")
     if _nft_says_missing(rt, check):
+        _disarm(rt, node, table_key(table, family))
         return None
     if not rt.transport_failed(check) and sandbox_pid(rt, node, pod_uid) is None:
         return f"pod uid {pod_uid} sandbox ended during the undo: its network namespace is gone"
@@ -211,6 +241,8 @@ def check_root_free(rt: NodeRuntime, node: str, pid: int, dev: str) -> None:
 
 def set_root_qdisc(rt: NodeRuntime, node: str, pid: int, dev: str, args: list[str]) -> None:
     """Install ``args`` (``tbf ...``, ``netem ...``) as ``dev``'s root qdisc, with our handle."""
+    _arm(rt, node, qdisc_key(pid, dev), "nsenter", "-t", str(pid), "-n", "tc", "qdisc", "del",
+         "dev", dev, "root", "handle", netrules.QDISC_HANDLE)
     proc = in_netns(rt, node, pid, "tc", "qdisc", "replace", "dev", dev, "root", "handle",
                     netrules.QDISC_HANDLE, *args)
     if proc.returncode != 0:
@@ -239,6 +271,7 @@ def delete_root_qdisc(rt: NodeRuntime, node: str, pod_uid: str, dev: str) -> str
             return f"{dev} no longer exists in the pod's network namespace"
         raise RollbackFailed(f"tc qdisc show dev {dev} on {node}: {shown.stderr.strip()}")
     if not netrules.ours(netrules.root_qdisc(shown.stdout)):
+        _disarm(rt, node, qdisc_key(pid, dev))
         return None  # already gone (or never installed)
     proc = _del_ours(rt, node, pid, dev)
     if proc.returncode != 0 and rt.transport_failed(proc):
@@ -250,6 +283,7 @@ def delete_root_qdisc(rt: NodeRuntime, node: str, pod_uid: str, dev: str) -> str
     if netrules.ours(netrules.root_qdisc(check.stdout)):
         raise RollbackFailed(f"our root qdisc is still on {dev} on {node} after delete: "
                              f"{proc.stderr.strip()}")
+    _disarm(rt, node, qdisc_key(pid, dev))
     return None
 
 

@@ -11,7 +11,7 @@ from __future__ import annotations
 
 import subprocess
 from dataclasses import dataclass
-from typing import Literal, Protocol
+from typing import Literal, Protocol, runtime_checkable
 
 # how a node is lost, and the power action that brings it back
 LossMode = Literal["stop", "pause"]
@@ -70,3 +70,31 @@ class NodeRuntime(Protocol):
     def address(self, node: str) -> str:
         """The machine's address on the cluster's network; "" when it cannot be read."""
         ...
+
+
+@runtime_checkable
+class UndoSwitch(Protocol):
+    """A runtime whose nodes can undo a fault by themselves when the run stops renewing its
+    lease (the agent's dead man's switch); DockerRuntime has none."""
+
+    def arm(self, node: str, key: str, *argv: str, stdin: str | None = None) -> None:
+        """Before the fault acts: ``argv`` (run as ``exec`` runs it) undoes it; raises
+        ClusterError when it cannot be registered (the fault must not act then)."""
+        ...
+
+    def disarm(self, node: str, key: str) -> None:
+        """The fault was undone by the run itself; best effort, never raises."""
+        ...
+
+
+@runtime_checkable
+class JournalTarget(Protocol):
+    """A runtime that records more than its access name with each undo's target."""
+
+    def journal_target(self) -> dict[str, str]:
+        ...
+
+
+def journal_keys(rt: NodeRuntime | None) -> dict[str, str]:
+    """What ``rt`` adds to an undo's journal target besides ``node_access``."""
+    return rt.journal_target() if isinstance(rt, JournalTarget) else {}

@@ -15,6 +15,7 @@ from chaos.errors import HaltActive
 from chaos.plugin.options import (
     allowed_paths,
     blast_limits,
+    lease_seconds,
     node_ports,
     option,
     rerun_options,
@@ -82,12 +83,14 @@ def run_env(config: pytest.Config) -> RunEnv:
     # undoing leftovers is welcome even halted; through the same safety gate as the run
     roll_back_orphans(kube.context, reporter, tuple(allow))
     _refuse_if_halted(kube)
+    journal = Journal.for_run(_journal_name(config, state.run_id))
+    node = node_runtime(config, kube, kubeconfig, cluster_name, journal, log)
     state.env = RunEnv(
         kube=kube, kubeconfig=kubeconfig, run_id=state.run_id,
         reports_dir=Path(option(config, "chaos_reports") or "reports"),
-        # a kind cluster: RunEnv reaches its nodes through docker (RunEnv.node)
-        seed=state.seed, cluster_name=cluster_name,
-        journal=Journal.for_run(_journal_name(config, state.run_id)),
+        # a kind cluster: RunEnv reaches its nodes through docker (RunEnv.node) unless
+        # --chaos-node-access says otherwise
+        seed=state.seed, cluster_name=cluster_name, journal=journal, node=node,
         keep_namespace=option(config, "chaos_keep_namespace") or "never",
         allow_contexts=tuple(allow), log=log,
         allow_hosts=tuple(option(config, "chaos_allow_host") or ()),
@@ -101,6 +104,32 @@ def run_env(config: pytest.Config) -> RunEnv:
         rerun_options=rerun_options(config),
         node_ports=published or (), lock_dir=lock_dir, parallel=_workers(config))
     return state.env
+
+
+def node_runtime(config: pytest.Config, kube: Any, kubeconfig: str, cluster_name: str | None,
+                 journal: Any, log: Callable[[str], None]) -> Any:
+    """The runtime ``--chaos-node-access`` picks: None for docker (RunEnv then reaches a kind
+    cluster's node containers, as always), else an AgentRuntime for this session, its image
+    copied onto a kind cluster first (elsewhere the cluster pulls it)."""
+    from chaos.node.access import resolve
+
+    try:
+        access = resolve(option(config, "chaos_node_access"), cluster_name)
+    except ValueError as exc:
+        raise pytest.UsageError(f"chaos_node_access: {exc}") from exc
+    if access == "docker":
+        return None
+    from chaos.node.agent import AgentRuntime
+
+    image = option(config, "chaos_agent_image")
+    if not image:
+        from chaos.cluster import agent_image
+
+        image = (agent_image.provide(cluster_name) if cluster_name
+                 else agent_image.image_tag())
+    return AgentRuntime(kube, image=image, session=_journal_name(config, config.stash[
+        STATE].run_id), kubeconfig=kubeconfig, cluster=cluster_name or "", journal=journal,
+        lease_s=lease_seconds(config), log=log)
 
 
 def _workers(config: pytest.Config) -> int:

@@ -69,6 +69,14 @@ def pytest_addoption(parser: pytest.Parser) -> None:
         "nodePort: auto pick from, e.g. 30080-30099 or 30080,30085-30089 (default: the "
         "30080-30099 of a kind cluster kube-chaos made or reused; none for --chaos-kubeconfig)",
         default=None)
+    opt("node-access", "how node-level faults reach the nodes: docker (kind's node containers "
+        "on this machine), agent (a privileged kube-chaos agent pod per node, through the API "
+        "server) or auto (docker for a kind cluster on this machine, else agent)",
+        default=None, choices=("auto", "docker", "agent"))
+    opt("agent-image", "the node agent's image (default: the one this kube-chaos builds, "
+        "`kube-chaos agent image`; copied onto a kind cluster, pulled elsewhere)", default=None)
+    opt("lease", "seconds the node agents wait for this run to renew its lease before they "
+        "undo its faults by themselves (default 30)", default=None)
 
 
 _INI_NAMES: dict[str, str] = {}  # option dest -> its ini name, where they differ
@@ -126,6 +134,18 @@ def rerun_options(config: pytest.Config) -> tuple[str, ...]:
         if value not in (None, ""):
             out.append(f"--max-{kind}={value}")
     return tuple(out)
+
+
+def lease_seconds(config: pytest.Config) -> float:
+    raw = option(config, "chaos_lease")
+    try:
+        lease = float(raw) if raw not in (None, "") else 30.0
+    except ValueError as exc:
+        raise pytest.UsageError(f"--chaos-lease must be a number of seconds, got {raw!r}"
+                                ) from exc
+    if not 2 <= lease <= 3600:
+        raise pytest.UsageError(f"--chaos-lease must be between 2 and 3600 seconds, got {raw}")
+    return lease
 
 
 def reviewed_plan(config: pytest.Config) -> dict[str, Any] | None:

@@ -136,6 +136,7 @@ def pytest_report_header(config: pytest.Config) -> str:
 
 def pytest_sessionfinish(session: pytest.Session) -> None:
     state = session.config.stash.get(STATE, None)
+    _close_node_runtime(session.config, state)
     if state is None or state.created_cluster is None:
         return
     workeroutput = getattr(session.config, "workeroutput", None)
@@ -150,3 +151,15 @@ def pytest_sessionfinish(session: pytest.Session) -> None:
 
     with contextlib.suppress(ChaosError):
         kind.down(ClusterConfig(name=state.created_cluster))
+
+
+def _close_node_runtime(config: pytest.Config, state: ChaosState | None) -> None:
+    """The node agents a session started are its own: deleted at its end (each journaled, so
+    one that cannot be is left to `kube-chaos rollback`)."""
+    close = getattr(state.env.node, "close", None) if state and state.env else None
+    if close is None:
+        return
+    reporter = config.pluginmanager.get_plugin("terminalreporter")
+    for problem in close():
+        if reporter is not None:
+            reporter.write_line(f"kube-chaos: node agent left behind: {problem}", yellow=True)

@@ -470,7 +470,8 @@ def test_node_for_builds_the_runtime_the_target_names(target: dict[str, str]) ->
 
 @pytest.mark.parametrize(("access", "why"), [
     ("", "the run that recorded this undo had no access to its nodes"),
-    ("ssh; rm -rf /", "node access 'ssh; rm -rf /' is not one this kube-chaos knows (docker)"),
+    ("ssh; rm -rf /",
+     "node access 'ssh; rm -rf /' is not one this kube-chaos knows (docker, agent)"),
 ])
 def test_node_for_refuses_a_target_without_a_known_access(access: str, why: str) -> None:
     with pytest.raises(RollbackFailed) as info:
