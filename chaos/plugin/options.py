@@ -88,7 +88,7 @@ def option(config: pytest.Config, name: str) -> Any:
     if value in (None, [], False):
         ini_name = _INI_NAMES.get(name, name)
         ini = config.getini(ini_name)
-        if name in _CHOICES and ini not in _CHOICES[name]:
+        if name in _CHOICES and ini not in ("", None) and ini not in _CHOICES[name]:
             raise pytest.UsageError(f"{ini_name}: {str(ini)[:40]!r} is not one of "
                                     f"{', '.join(_CHOICES[name])}")
         return ini if ini not in ("", []) else value
