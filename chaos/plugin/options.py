@@ -3,8 +3,9 @@ session makes of them (seed aside: see session.py). Pure reads of the pytest con
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from pathlib import Path
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING, Any, TypeVar
 
 import pytest
 
@@ -79,6 +80,8 @@ def pytest_addoption(parser: pytest.Parser) -> None:
         "undo its faults by themselves (default 30)", default=None)
 
 
+N = TypeVar("N", int, float)
+
 _INI_NAMES: dict[str, str] = {}  # option dest -> its ini name, where they differ
 _CHOICES: dict[str, tuple[str, ...]] = {}  # argparse checks the command line's, not the ini's
 
@@ -105,13 +108,19 @@ def allowed_paths(config: pytest.Config) -> tuple[Path, ...]:
     return tuple((base / Path(p).expanduser()).resolve() for p in given)
 
 
-def repeat_count(config: pytest.Config) -> int:
-    raw = option(config, "chaos_repeat")
+def _number(config: pytest.Config, name: str, convert: Callable[[str], N], default: N,
+            what: str) -> tuple[N, Any]:
+    """An option read as a number (its default when unset) and the raw text it came from;
+    a usage error naming the option when it is not one."""
+    raw = option(config, f"chaos_{name}")
     try:
-        n = int(raw) if raw not in (None, "") else 1
+        return (convert(raw) if raw not in (None, "") else default), raw
     except ValueError as exc:
-        raise pytest.UsageError(f"--chaos-repeat must be a positive integer, got {raw!r}"
-                                ) from exc
+        raise pytest.UsageError(f"--chaos-{name} must be {what}, got {raw!r}") from exc
+
+
+def repeat_count(config: pytest.Config) -> int:
+    n, _ = _number(config, "repeat", int, 1, "a positive integer")
     if n < 1:
         raise pytest.UsageError(f"--chaos-repeat must be a positive integer, got {n}")
     return n
@@ -137,12 +146,7 @@ def rerun_options(config: pytest.Config) -> tuple[str, ...]:
 
 
 def lease_seconds(config: pytest.Config) -> float:
-    raw = option(config, "chaos_lease")
-    try:
-        lease = float(raw) if raw not in (None, "") else 30.0
-    except ValueError as exc:
-        raise pytest.UsageError(f"--chaos-lease must be a number of seconds, got {raw!r}"
-                                ) from exc
+    lease, raw = _number(config, "lease", float, 30.0, "a number of seconds")
     if not 2 <= lease <= 3600:
         raise pytest.UsageError(f"--chaos-lease must be between 2 and 3600 seconds, got {raw}")
     return lease
